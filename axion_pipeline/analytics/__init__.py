@@ -1,0 +1,1 @@
+"""Analytics over scores: factor tear sheets (alphalens-equivalent, vectorised)."""

@@ -1,0 +1,145 @@
+"""Typed configuration of the ML stack: ``MLConfig`` and its sub-configs.
+
+All have defaults; customise by passing sub-configs, e.g.
+``MLConfig(ranking=RankingModelConfig(n_estimators=1000))``. The Dagster layer's ``dg.Config``
+classes map field for field onto these dataclasses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class FeatureConfig:
+    max_features: int = 100
+    collinearity_threshold: float = 0.95
+    lag_periods: list[int] = field(default_factory=lambda: [5, 10, 21])
+    rolling_windows: list[int] = field(default_factory=lambda: [5, 21, 63])
+    include_sector_ranks: bool = True
+    include_interactions: bool = True
+    # Interaction terms are built between these base columns (those present in the data).
+    interaction_columns: list[str] = field(
+        default_factory=lambda: ["value", "momentum", "quality", "growth", "volatility", "technical"]
+    )
+    include_calendar: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RankingModelConfig:
+    n_estimators: int = 500
+    max_depth: int = 6
+    learning_rate: float = 0.05
+    n_ensemble: int = 3
+    num_quintiles: int = 5
+    num_leaves: int = 31
+    min_child_samples: int = 50
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    reg_lambda: float = 1.0
+    early_stopping_rounds: int = 50
+    n_jobs: int = 2
+    random_state: int = 42
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RegimeModelConfig:
+    n_components: int = 4
+    covariance_type: str = "full"
+    rf_n_estimators: int = 200
+    rf_max_depth: int = 8
+    regimes: list[str] = field(default_factory=lambda: ["bull", "bear", "sideways", "crisis"])
+    random_state: int = 42
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class EarningsModelConfig:
+    n_estimators: int = 300
+    max_depth: int = 4
+    learning_rate: float = 0.05
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    random_state: int = 42
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FactorTimingConfig:
+    factors: list[str] = field(
+        default_factory=lambda: ["value", "momentum", "quality", "growth", "volatility", "technical"]
+    )
+    forward_days: int = 21
+    min_weight: float = 0.05
+    max_weight: float = 0.40
+    alpha: float = 1.0  # ridge penalty
+    random_state: int = 42
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class WalkForwardConfig:
+    n_splits: int = 5
+    train_size: int = 252 * 3  # trading days
+    test_size: int = 63  # trading days
+    gap: int = 21  # trading days between the last training date and the first test date
+    embargo: int = 0
+    expanding: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class MonitoringConfig:
+    psi_warning: float = 0.10
+    psi_critical: float = 0.25
+    psi_bins: int = 10
+    drift_share_threshold: float = 0.20  # share of drifted features that makes overall drift
+    min_ic_healthy: float = 0.02
+    rolling_window_days: int = 63
+    retrain_ic_threshold: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class HybridScoringConfig:
+    ml_weight: float = 0.30
+    min_ic_for_ml: float = 0.03
+    fallback_to_rules: bool = True
+    # ML is re-activated only once its IC is back above min_ic_for_ml + reactivation_margin.
+    reactivation_margin: float = 0.01
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class MLConfig:
+    model_dir: str = "models/"
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    ranking: RankingModelConfig = field(default_factory=RankingModelConfig)
+    regime: RegimeModelConfig = field(default_factory=RegimeModelConfig)
+    earnings: EarningsModelConfig = field(default_factory=EarningsModelConfig)
+    factor_timing: FactorTimingConfig = field(default_factory=FactorTimingConfig)
+    walk_forward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    hybrid: HybridScoringConfig = field(default_factory=HybridScoringConfig)
+    forward_days: int = 21
+
+    def to_dict(self) -> dict:
+        return asdict(self)
