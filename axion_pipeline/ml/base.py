@@ -1,0 +1,212 @@
+"""Model lifecycle shared by every model: metadata, native-format save/load, tamper detection.
+
+A saved model is a directory holding ``metadata.json`` and the model's native artefacts
+(LightGBM model text, XGBoost JSON, scikit-learn parameters as JSON arrays). ``metadata.json``
+records the SHA-256 of every artefact; ``load`` refuses a directory whose artefacts are missing,
+altered or of another model type. Nothing is ever unpickled: loading parses JSON and model text
+only, so a file a user replaced cannot execute code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any, ClassVar
+
+FORMAT_VERSION = 1
+METADATA_FILE = "metadata.json"
+_TRACKED_LIBRARIES = ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "xgboost", "shap")
+
+
+class ModelLoadError(RuntimeError):
+    """A stored model is missing, corrupt, tampered with, or not the expected kind."""
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _TRACKED_LIBRARIES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class ModelMetadata:
+    """What was trained, when, on which window, with which settings and how well."""
+
+    model_type: str
+    trained_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    metrics: dict[str, Any] = field(default_factory=dict)
+    feature_names: list[str] = field(default_factory=list)
+    train_start: str | None = None
+    train_end: str | None = None
+    fold: int | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    library_versions: dict[str, str] = field(default_factory=library_versions)
+    data_version: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelMetadata:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            raise ModelLoadError(f"metadata has unknown fields {sorted(unknown)}")
+        return cls(**data)
+
+
+class BaseModel(ABC):
+    """Base of every model. Subclasses implement ``_save_artifacts`` and ``_load_artifacts``.
+
+    ``metadata`` is set by training (``_finish_training``) or by ``load``; ``is_fitted`` is true
+    only when the model holds fitted state.
+    """
+
+    model_type: ClassVar[str] = "base"
+    config_class: ClassVar[type | None] = None
+
+    def __init__(self, config: Any = None):
+        if config is None and self.config_class is not None:
+            config = self.config_class()
+        self.config = config
+        self.metadata: ModelMetadata | None = None
+
+    # -- fitted state -------------------------------------------------------------------------
+    @property
+    def is_fitted(self) -> bool:
+        return self.metadata is not None and self._has_fitted_state()
+
+    @abstractmethod
+    def _has_fitted_state(self) -> bool: ...
+
+    def _config_dict(self) -> dict[str, Any]:
+        if self.config is None:
+            return {}
+        if hasattr(self.config, "to_dict"):
+            return self.config.to_dict()
+        return asdict(self.config)
+
+    def _finish_training(self, metrics: dict[str, Any], feature_names: list[str], **extra: Any) -> None:
+        self.metadata = ModelMetadata(
+            model_type=self.model_type,
+            metrics={k: _jsonable(v) for k, v in metrics.items()},
+            feature_names=list(feature_names),
+            config=self._config_dict(),
+            train_start=extra.pop("train_start", None),
+            train_end=extra.pop("train_end", None),
+            fold=extra.pop("fold", None),
+            data_version=extra.pop("data_version", None),
+            extra={k: _jsonable(v) for k, v in extra.items()},
+        )
+
+    def _require_fitted(self) -> None:
+        if not self.is_fitted:
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call train() or load() first")
+
+    # -- persistence ----------------------------------------------------------------------------
+    @abstractmethod
+    def _save_artifacts(self, directory: Path) -> list[str]:
+        """Write native-format artefacts into ``directory``; return their file names."""
+
+    @abstractmethod
+    def _load_artifacts(self, directory: Path, files: list[str]) -> None:
+        """Restore fitted state from the verified artefacts in ``directory``."""
+
+    def save(self, path: str | Path) -> Path:
+        self._require_fitted()
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        files = self._save_artifacts(directory)
+        payload = {
+            "format_version": FORMAT_VERSION,
+            "model_type": self.model_type,
+            "artifacts": {name: sha256_file(directory / name) for name in files},
+            "metadata": self.metadata.to_dict(),
+        }
+        tmp = directory / (METADATA_FILE + ".tmp")
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+        tmp.replace(directory / METADATA_FILE)
+        return directory
+
+    @classmethod
+    def read_manifest(cls, path: str | Path) -> dict[str, Any]:
+        """Parse and verify ``metadata.json`` and every artefact hash; never executes file content."""
+        directory = Path(path)
+        meta_path = directory / METADATA_FILE
+        if not meta_path.is_file():
+            raise ModelLoadError(f"{directory}: no {METADATA_FILE}; not a saved model directory")
+        try:
+            payload = json.loads(meta_path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelLoadError(f"{meta_path}: not valid JSON ({exc})") from exc
+        if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
+            raise ModelLoadError(f"{meta_path}: unsupported format (expected format_version {FORMAT_VERSION})")
+        if payload.get("model_type") != cls.model_type:
+            raise ModelLoadError(
+                f"{meta_path}: holds a {payload.get('model_type')!r} model, expected {cls.model_type!r}"
+            )
+        artifacts = payload.get("artifacts")
+        if not isinstance(artifacts, dict) or not artifacts:
+            raise ModelLoadError(f"{meta_path}: lists no artefacts")
+        for name, expected in artifacts.items():
+            if "/" in name or "\\" in name or name.startswith("."):
+                raise ModelLoadError(f"{meta_path}: artefact name {name!r} is not a plain file name")
+            file = directory / name
+            if not file.is_file():
+                raise ModelLoadError(f"{file}: artefact missing")
+            actual = sha256_file(file)
+            if actual != expected:
+                raise ModelLoadError(f"{file}: SHA-256 {actual[:12]}... does not match the recorded {expected[:12]}...; file altered or corrupt")
+        return payload
+
+    @classmethod
+    def load(cls, path: str | Path) -> BaseModel:
+        payload = cls.read_manifest(path)
+        metadata = ModelMetadata.from_dict(payload["metadata"])
+        config = None
+        if cls.config_class is not None:
+            try:
+                config = cls.config_class(**metadata.config)
+            except TypeError as exc:
+                raise ModelLoadError(f"{path}: stored config does not match {cls.config_class.__name__}: {exc}") from exc
+        model = cls(config=config)
+        try:
+            model._load_artifacts(Path(path), list(payload["artifacts"]))
+        except ModelLoadError:
+            raise
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            raise ModelLoadError(f"{path}: artefacts could not be parsed: {exc}") from exc
+        model.metadata = metadata
+        return model
+
+
+def _jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays and nested containers to JSON-friendly Python values."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    return value
