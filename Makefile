@@ -1,0 +1,44 @@
+# Axion Pipeline. `make run` and `make test` work on a fresh machine with only Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup run test ui bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON) --quiet
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
+
+## Materialize every asset on the configured source (generated market unless AXION_DATA_DIR is set).
+run: setup
+	$(VENV)/bin/python -m axion_pipeline.run_all
+
+## The whole test suite (CI runs this through .ci/run).
+test: setup
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+## Dagster UI (webserver + daemon for schedules and sensors) on 127.0.0.1:3000.
+ui: setup
+	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+## Benchmarks (not part of the tests); appends to BENCHMARKS.md.
+bench: setup
+	for b in benchmarks/bench_*.py; do $(VENV)/bin/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache

@@ -1,0 +1,18 @@
+"""Small helpers over canonical long frames."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def slice_dates(frame: pd.DataFrame, start, end, column: str = "date") -> pd.DataFrame:
+    """Rows with ``start <= frame[column] < end`` (a Dagster time window), index reset."""
+    start, end = pd.Timestamp(start).tz_localize(None), pd.Timestamp(end).tz_localize(None)
+    mask = (frame[column] >= start) & (frame[column] < end)
+    return frame.loc[mask].reset_index(drop=True)
+
+
+def date_span(frame: pd.DataFrame, column: str = "date") -> str:
+    if frame.empty:
+        return "empty"
+    return f"{pd.Timestamp(frame[column].min()).date()} .. {pd.Timestamp(frame[column].max()).date()}"

@@ -1,0 +1,76 @@
+"""Shared pieces of the Dagster layer: partition windows, decorator settings, metadata helpers."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from axion_pipeline.data.frames import date_span
+from axion_pipeline.defs.partitions import trading_days
+
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+def window(context) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The run's partition time window as timezone-naive timestamps [start, end)."""
+    start, end = context.partition_time_window
+    return pd.Timestamp(start).tz_localize(None), pd.Timestamp(end).tz_localize(None)
+
+
+def daily_asset(group: str, **kwargs):
+    """``@dg.asset`` for a trading-day partitioned table: single-run backfills, stored by date."""
+    metadata = {"partition_expr": "date", "schema": group, **kwargs.pop("metadata", {})}
+    return dg.asset(
+        partitions_def=trading_days,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name=group,
+        kinds=kwargs.pop("kinds", {"duckdb", "pandas"}),
+        metadata=metadata,
+        pool=WAREHOUSE_POOL,
+        **kwargs,
+    )
+
+
+def table_asset(group: str, **kwargs):
+    """``@dg.asset`` for an unpartitioned table replaced on each materialization."""
+    metadata = {"schema": group, **kwargs.pop("metadata", {})}
+    return dg.asset(
+        group_name=group,
+        kinds=kwargs.pop("kinds", {"duckdb", "pandas"}),
+        metadata=metadata,
+        pool=WAREHOUSE_POOL,
+        **kwargs,
+    )
+
+
+def frame_metadata(frame: pd.DataFrame, date_column: str | None = "date", key_column: str | None = "ticker") -> dict:
+    meta: dict = {"rows": len(frame)}
+    if date_column and date_column in frame:
+        meta["date_span"] = date_span(frame, date_column)
+        meta["dates"] = int(frame[date_column].nunique())
+    if key_column and key_column in frame:
+        meta["tickers"] = int(frame[key_column].nunique())
+    return meta
+
+
+def markdown_table(frame: pd.DataFrame, max_rows: int = 30) -> dg.MetadataValue:
+    shown = frame.head(max_rows)
+    header = "| " + " | ".join(map(str, shown.columns)) + " |"
+    rule = "|" + "---|" * len(shown.columns)
+    rows = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in shown.itertuples(index=False)]
+    return dg.MetadataValue.md("\n".join([header, rule, *rows]))
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def require_rows(frame: pd.DataFrame, what: str, start, end) -> None:
+    """An empty upstream slice is an error, never a silent empty output."""
+    if frame.empty:
+        raise dg.Failure(
+            description=f"{what} has no rows for {pd.Timestamp(start).date()} .. {pd.Timestamp(end).date()}: "
+            "materialize the upstream partitions first",
+        )

@@ -1,0 +1,52 @@
+"""DuckDB I/O manager for pandas frames that survives schema changes and never skips a write.
+
+The stock ``DuckDBPandasIOManager`` inserts by column position and skips empty frames. Here:
+unpartitioned assets replace their table atomically (``CREATE OR REPLACE``), partitioned assets
+insert by column name after the manager deleted the partition's rows (so re-materializing a
+partition replaces it), and an empty frame still creates its (empty) table so readers see the
+columns. Columns new to a partitioned table are added before the insert.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+from dagster._core.storage.db_io_manager import TableSlice
+from dagster_duckdb import DuckDBIOManager
+from dagster_duckdb_pandas import DuckDBPandasTypeHandler
+
+_DUCKDB_TYPES = {"b": "BOOLEAN", "i": "BIGINT", "u": "BIGINT", "f": "DOUBLE", "M": "TIMESTAMP_NS"}
+
+
+def _duckdb_type(dtype) -> str:
+    return _DUCKDB_TYPES.get(getattr(dtype, "kind", "O"), "VARCHAR")
+
+
+class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
+    def handle_output(self, context: dg.OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection):
+        table = f"{table_slice.schema}.{table_slice.table}"
+        frame = obj  # referenced by name in the SQL below (DuckDB replacement scan)
+        if not table_slice.partition_dimensions:
+            connection.execute(f"create or replace table {table} as select * from frame")
+        else:
+            connection.execute(f"create table if not exists {table} as select * from frame limit 0")
+            existing = {row[0] for row in connection.execute(f"describe {table}").fetchall()}
+            for name, dtype in frame.dtypes.items():
+                if name not in existing:
+                    connection.execute(f'alter table {table} add column "{name}" {_duckdb_type(dtype)}')
+            if len(frame):
+                connection.execute(f"insert into {table} by name select * from frame")
+        row_key = "dagster/partition_row_count" if table_slice.partition_dimensions else "dagster/row_count"
+        context.add_output_metadata({row_key: len(frame), "storage": f"duckdb {table}"})
+
+
+class AxionDuckDBIOManager(DuckDBIOManager):
+    """DuckDB store of every asset (``schema`` metadata = group), pandas in and out."""
+
+    @staticmethod
+    def type_handlers():
+        return [ReplacingPandasTypeHandler()]
+
+    @staticmethod
+    def default_load_type():
+        return pd.DataFrame

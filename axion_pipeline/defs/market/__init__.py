@@ -1,0 +1,2 @@
+"""Group ``market``: ingestion of prices, fundamentals, sectors, market series, earnings events,
+rejected rows and (generated market only) the planted truth."""

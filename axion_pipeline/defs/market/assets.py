@@ -1,0 +1,118 @@
+"""Ingestion assets: the source's canonical frames, sliced by trading-day partition where daily."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from axion_pipeline.data.contracts import REJECTED_COLUMNS, TRUE_ALPHA_COLUMNS, TRUE_REGIME_COLUMNS
+from axion_pipeline.data.frames import slice_dates
+from axion_pipeline.data.quality import reconciliation
+from axion_pipeline.defs.common import daily_asset, frame_metadata, markdown_table, table_asset, window
+from axion_pipeline.defs.partitions import source_calendar
+from axion_pipeline.defs.resources import MarketDataSource
+
+GROUP = "market"
+
+
+def _daily_slice(context, frame: pd.DataFrame, what: str) -> pd.DataFrame:
+    start, end = window(context)
+    out = slice_dates(frame, start, end)
+    cal = source_calendar()
+    expected_days = int(((cal >= start) & (cal < end)).sum())
+    if expected_days and out.empty:
+        raise dg.Failure(f"the source has no {what} rows for {start.date()} .. {end.date()} although "
+                         f"{expected_days} trading days fall in that window")
+    context.add_output_metadata({**frame_metadata(out), "expected_trading_days": expected_days})
+    return out
+
+
+@daily_asset(GROUP)
+def prices(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
+    """Daily split-adjusted OHLCV per (date, ticker); rows failing validation are in rejected_rows."""
+    return _daily_slice(context, market_source.load().prices, "price")
+
+
+@daily_asset(GROUP)
+def market_series(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
+    """Daily index level, VIX, Treasury yields, credit spreads, breadth and put/call ratio."""
+    out = _daily_slice(context, market_source.load().market_series, "market series")
+    missing = {c: round(float(out[c].isna().mean()), 4) for c in out.columns if c != "date"}
+    context.add_output_metadata({"share_missing": missing})
+    return out
+
+
+@table_asset(GROUP)
+def fundamentals(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
+    """Point-in-time fundamentals: one row per (ticker, period_end), usable from ``available_date`` on."""
+    data = market_source.load()
+    out = data.fundamentals.sort_values(["ticker", "available_date"]).reset_index(drop=True)
+    context.add_output_metadata({
+        **frame_metadata(out, date_column="available_date"),
+        "period_types": sorted(out["period_type"].dropna().unique().tolist()),
+        "share_missing": {c: round(float(out[c].isna().mean()), 4) for c in out.columns[4:]},
+    })
+    return out
+
+
+@table_asset(GROUP)
+def sectors(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
+    """GICS sector per ticker (``Unknown`` where the source has none, listed in the notes)."""
+    out = market_source.load().sectors.reset_index(drop=True)
+    counts = out["sector"].value_counts().rename_axis("sector").reset_index(name="tickers")
+    context.add_output_metadata({**frame_metadata(out, date_column=None), "by_sector": markdown_table(counts)})
+    return out
+
+
+@table_asset(GROUP)
+def earnings_events(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
+    """Quarterly earnings announcements with consensus estimate, actual EPS and surprise."""
+    out = market_source.load().earnings_events.sort_values(["ticker", "announce_date"]).reset_index(drop=True)
+    beat = (out["eps_actual"] > out["eps_estimate"]).mean() if len(out) else float("nan")
+    context.add_output_metadata({**frame_metadata(out, date_column="announce_date"), "beat_rate": float(beat)})
+    return out
+
+
+@table_asset(GROUP)
+def rejected_rows(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
+    """Every source row that failed validation, with file, line, column, value and reason."""
+    data = market_source.load()
+    out = data.rejected_rows.reindex(columns=REJECTED_COLUMNS).astype({"value": "string"})
+    out = out.reset_index(drop=True)
+    context.add_output_metadata({
+        "rows": len(out),
+        "reconciliation": markdown_table(reconciliation(data)),
+        "by_reason": markdown_table(out.groupby(["dataset", "reason"]).size().reset_index(name="rows")),
+        "source": data.source,
+        "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in data.notes) or "none"),
+    })
+    return out
+
+
+@table_asset(GROUP)
+def true_regimes(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
+    """The generated market's planted regime per day (empty for real data, which has no ground truth)."""
+    truth = market_source.load().true_regimes
+    if truth is None:
+        context.add_output_metadata({"rows": 0, "note": "real data: no planted truth"})
+        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "regime": pd.Series(dtype="object")})
+    out = truth.reindex(columns=TRUE_REGIME_COLUMNS).reset_index(drop=True)
+    share = out["regime"].value_counts(normalize=True).round(4).to_dict()
+    context.add_output_metadata({**frame_metadata(out, key_column=None), "share_by_regime": share})
+    return out
+
+
+@table_asset(GROUP)
+def true_alpha(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
+    """The generated market's planted expected return (and true exposures) per stock-day."""
+    truth = market_source.load().true_alpha
+    if truth is None:
+        context.add_output_metadata({"rows": 0, "note": "real data: no planted truth"})
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in TRUE_ALPHA_COLUMNS}).astype(
+            {"date": "datetime64[ns]", "ticker": "object"})
+    out = truth.reset_index(drop=True)
+    context.add_output_metadata(frame_metadata(out))
+    return out
+
+
+ASSETS = [prices, market_series, fundamentals, sectors, earnings_events, rejected_rows, true_regimes, true_alpha]

@@ -1,0 +1,55 @@
+"""Read-side helpers over the DuckDB warehouse (summaries for the CLI, tests and benchmarks).
+
+Identifiers come from DuckDB's own catalogue and are quoted; values are always bound parameters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+DATE_COLUMNS = ("date", "available_date", "announce_date")
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def connect(path: str | Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    if read_only and not Path(path).exists():
+        raise FileNotFoundError(f"warehouse {path} does not exist: run `make run` first")
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def table_summary(path: str | Path) -> pd.DataFrame:
+    """One row per table: schema, table, rows, date column and its span."""
+    with connect(path) as con:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' order by table_schema, table_name"
+        ).fetchall()
+        rows = []
+        for schema, table in tables:
+            full = f"{_quote(schema)}.{_quote(table)}"
+            columns = [r[0] for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+                [schema, table]).fetchall()]
+            n = con.execute(f"select count(*) from {full}").fetchone()[0]
+            date_col = next((c for c in DATE_COLUMNS if c in columns), None)
+            span = ""
+            if date_col and n:
+                lo, hi = con.execute(f"select min({_quote(date_col)}), max({_quote(date_col)}) from {full}").fetchone()
+                span = f"{pd.Timestamp(lo).date()} .. {pd.Timestamp(hi).date()}" if lo is not None else ""
+            rows.append({"schema": schema, "table": table, "rows": int(n), "date_column": date_col or "", "span": span})
+    return pd.DataFrame(rows, columns=["schema", "table", "rows", "date_column", "span"])
+
+
+def read_table(path: str | Path, schema: str, table: str, where: str = "", params: list | None = None) -> pd.DataFrame:
+    """Read a table; ``where`` may hold ``?`` placeholders bound from ``params``."""
+    sql = f"select * from {_quote(schema)}.{_quote(table)}"
+    if where:
+        sql += f" where {where}"
+    with connect(path) as con:
+        return con.execute(sql, params or []).fetchdf()
