@@ -1,0 +1,164 @@
+"""Benchmark: vectorised tear sheet vs alphalens-reloaded on the real 505-ticker price file.
+
+Two point-in-time factors (21-day reversal, 12-1 momentum) from closes known at ``t``. Both sides
+start from the same long price frame and compute the same statistics: clean factor and forward
+returns (1, 5, 21 days), per-date IC, quantile returns (raw and demeaned, pooled and by date for the
+spread), turnover of every quantile and rank autocorrelation. Prints a markdown table (medians of
+several runs, speed ratio, machine) and appends it to BENCHMARKS.md at the repository root.
+
+Run: ``.venv/bin/python benchmarks/bench_tearsheet.py [--repeats 5]``. Data from ``$AXION_DATA_DIR``
+or ``../shared/data`` next to the repository. Not a test: nothing here gates CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import platform
+import statistics
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from axion_pipeline.analytics.tearsheet import compute_tear_sheet
+
+REPO = Path(__file__).resolve().parents[1]
+HORIZONS = (1, 5, 21)
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("AXION_DATA_DIR") or REPO.parent / "shared" / "data")
+
+
+def load_prices() -> pd.DataFrame:
+    raw = pd.read_csv(data_dir() / "prices" / "all_stocks_5yr.csv.gz", parse_dates=["date"])
+    return raw.rename(columns={"Name": "ticker"})[["date", "ticker", "close"]]
+
+
+def make_factors(prices: pd.DataFrame) -> pd.DataFrame:
+    """21-day reversal and 12-1 momentum, using closes up to and including t only."""
+    close = prices.pivot(index="date", columns="ticker", values="close")
+    reversal = -(close / close.shift(21) - 1)
+    momentum = close.shift(21) / close.shift(252) - 1
+    frame = pd.DataFrame({"reversal_21d": reversal.stack(future_stack=True),
+                          "momentum_12_1": momentum.stack(future_stack=True)})
+    frame = frame.dropna(how="all").reset_index()
+    return frame
+
+
+def run_ours(factors: pd.DataFrame, prices: pd.DataFrame):
+    return compute_tear_sheet(factors, prices, horizons=HORIZONS, quantiles=5)
+
+
+def run_alphalens(factors: pd.DataFrame, prices: pd.DataFrame) -> dict:
+    import alphalens as al
+
+    close = prices.pivot(index="date", columns="ticker", values="close")
+    out = {}
+    for name in ["reversal_21d", "momentum_12_1"]:
+        series = factors.set_index(["date", "ticker"])[name].dropna()
+        series.index.names = ["date", "asset"]
+        with contextlib.redirect_stdout(io.StringIO()):
+            clean = al.utils.get_clean_factor_and_forward_returns(
+                series, close, quantiles=5, periods=HORIZONS, filter_zscore=None, max_loss=0.35
+            )
+        ic = al.performance.factor_information_coefficient(clean)
+        mean_q, _ = al.performance.mean_return_by_quantile(clean, demeaned=False)
+        mean_qd, _ = al.performance.mean_return_by_quantile(clean, demeaned=True)
+        by_date, _ = al.performance.mean_return_by_quantile(clean, by_date=True, demeaned=True)
+        spread, _ = al.performance.compute_mean_returns_spread(by_date, 5, 1)
+        turnover = {q: al.performance.quantile_turnover(clean["factor_quantile"], q).mean()
+                    for q in range(1, 6)}
+        autocorr = al.performance.factor_rank_autocorrelation(clean).mean()
+        out[name] = dict(ic=ic, mean_q=mean_q, mean_qd=mean_qd, spread=spread,
+                         turnover=turnover, autocorr=autocorr)
+    return out
+
+
+def max_abs_difference(ours, theirs: dict) -> float:
+    """Largest absolute difference across IC, quantile means, turnover and autocorrelation."""
+    worst = 0.0
+    for name, al_out in theirs.items():
+        for h, col in zip(HORIZONS, al_out["ic"].columns):
+            mine = ours.ic[(ours.ic.factor == name) & (ours.ic.horizon == h)].set_index("date")["ic"]
+            ref = al_out["ic"][col].dropna()
+            worst = max(worst, float(np.abs(mine.reindex(ref.index) - ref).max()))
+            q = ours.quantile_returns[(ours.quantile_returns.factor == name)
+                                      & (ours.quantile_returns.horizon == h)].set_index("quantile")
+            worst = max(worst, float(np.abs(q["mean_return"] - al_out["mean_q"][col]).max()),
+                        float(np.abs(q["mean_demeaned_return"] - al_out["mean_qd"][col]).max()))
+        turn = ours.turnover[ours.turnover.factor == name].set_index("quantile")["turnover"]
+        worst = max(worst, max(abs(turn[q] - v) for q, v in al_out["turnover"].items()))
+        auto = ours.rank_autocorrelation.set_index("factor").loc[name, "rank_autocorrelation"]
+        worst = max(worst, abs(auto - al_out["autocorr"]))
+    return worst
+
+
+def timed(fn, repeats: int) -> tuple[list[float], object]:
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return times, result
+
+
+def machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{platform.machine()}, {os.cpu_count()} cores, {mem:.1f} GiB RAM, Python "
+            f"{platform.python_version()}; load average {load} (other jobs slow both sides alike)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-append", action="store_true", help="print only, leave BENCHMARKS.md alone")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+
+    prices = load_prices()
+    factors = make_factors(prices)
+    run_ours(factors, prices)  # warm-up (imports, caches)
+    ours_t, ours = timed(lambda: run_ours(factors, prices), args.repeats)
+    al_t, theirs = timed(lambda: run_alphalens(factors, prices), args.repeats)
+    diff = max_abs_difference(ours, theirs)
+    ratio = statistics.median(al_t) / statistics.median(ours_t)
+
+    import alphalens
+
+    n_tickers, n_dates = prices["ticker"].nunique(), prices["date"].nunique()
+    table = "\n".join([
+        f"## Factor tear sheet vs alphalens-reloaded {alphalens.__version__} "
+        f"({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)",
+        "",
+        f"Real prices: {n_tickers} tickers x {n_dates} dates; factors reversal_21d and momentum_12_1; "
+        f"horizons {HORIZONS}; 5 quantiles; {args.repeats} runs each. Machine: {machine()}.",
+        "",
+        "| implementation | median s | min s | max s |",
+        "|---|---|---|---|",
+        f"| axion `compute_tear_sheet` | {statistics.median(ours_t):.3f} | {min(ours_t):.3f} | {max(ours_t):.3f} |",
+        f"| alphalens-reloaded | {statistics.median(al_t):.3f} | {min(al_t):.3f} | {max(al_t):.3f} |",
+        f"| **speed ratio** | **{ratio:.1f}x** | | |",
+        "",
+        f"Largest absolute difference of the statistics (IC, quantile returns, turnover, rank "
+        f"autocorrelation): {diff:.1e}.",
+        "",
+    ])
+    print(table)
+    if not args.no_append:
+        path = REPO / "BENCHMARKS.md"
+        prefix = "" if path.exists() else "# Benchmarks\n\n"
+        with path.open("a") as fh:
+            fh.write(prefix + table + "\n")
+        print(f"appended to {path}")
+
+
+if __name__ == "__main__":
+    main()
