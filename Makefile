@@ -7,6 +7,10 @@ VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PYTHONUNBUFFERED := 1
+# Single-run backfills write one event per partition: batch them (see axion_pipeline/defs/storage.py)
+# and plan a partition range with one event instead of one per partition.
+export DAGSTER_EVENT_BATCH_SIZE ?= 10000
+export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 
 .PHONY: setup run test ui bench clean
 

@@ -9,6 +9,7 @@ so they appear in the UI's run history.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     from axion_pipeline.report import print_summary
     from axion_pipeline.settings import get_settings
 
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "10000")
+    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     settings = get_settings()
     stages = [s for s in BUILD_STAGES if not args.stages or s.job in args.stages]
     keys = trading_days.get_partition_keys()

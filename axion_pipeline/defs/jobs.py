@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import dagster as dg
 
 from axion_pipeline.defs.market import assets as market
-from axion_pipeline.defs.partitions import trading_days
 
 market_tables_job = dg.define_asset_job(
     "market_tables_job",
@@ -21,7 +20,6 @@ market_tables_job = dg.define_asset_job(
 daily_job = dg.define_asset_job(
     "daily_job",
     selection=dg.AssetSelection.assets(market.prices, market.market_series),
-    partitions_def=trading_days,
     description="Every trading-day partitioned asset, from prices to explanations.",
 )
 

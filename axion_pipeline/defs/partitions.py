@@ -25,7 +25,9 @@ def make_trading_day_partitions(calendar: pd.DatetimeIndex) -> dg.TimeWindowPart
         raise ValueError("the data source has no trading days: cannot build daily partitions")
     return dg.TimeWindowPartitionsDefinition(
         start=calendar[0].strftime(DATE_FMT),
-        end=(calendar[-1] + pd.Timedelta(days=1)).strftime(DATE_FMT),
+        # a weekday partition's window runs to the next weekday (Friday's to Monday), so the
+        # definition ends on the weekday after the last trading day
+        end=(calendar[-1] + pd.offsets.BDay(1)).strftime(DATE_FMT),
         cron_schedule="0 0 * * 1-5",
         fmt=DATE_FMT,
         exclusions=[d.strftime(DATE_FMT) for d in non_trading_weekdays(calendar)],

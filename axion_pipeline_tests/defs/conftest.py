@@ -13,6 +13,8 @@ os.environ["AXION_SIM_TICKERS"] = "40"
 os.environ["AXION_SIM_START"] = "2021-01-04"
 os.environ["AXION_SIM_END"] = "2023-06-30"
 os.environ["AXION_SIM_SEED"] = "11"
+os.environ["DAGSTER_EVENT_BATCH_SIZE"] = "10000"
+os.environ["DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"] = "true"
 
 import dagster as dg  # noqa: E402
 import pytest  # noqa: E402
@@ -31,8 +33,12 @@ def defs(warehouse):
 
 
 @pytest.fixture
-def instance():
-    with dg.instance_for_test() as inst:
+def instance(tmp_path):
+    """A temporary instance with the project's batching event-log storage (as in dagster.yaml)."""
+    overrides = {"event_log_storage": {"module": "axion_pipeline.defs.storage",
+                                       "class": "BatchingSqliteEventLogStorage",
+                                       "config": {"base_dir": str(tmp_path / "event_log")}}}
+    with dg.instance_for_test(overrides=overrides) as inst:
         yield inst
 
 

@@ -1,6 +1,5 @@
 """Ingestion assets: the source's canonical frames, sliced by trading-day partition where daily."""
 
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd

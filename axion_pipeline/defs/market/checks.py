@@ -1,6 +1,5 @@
 """Asset checks of the ingestion group: keys, coverage, price sanity, reconciliation."""
 
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd

@@ -1,0 +1,1 @@
+"""Group ``factors``: daily factor scores, the market regime with the weights in force, tear sheets."""
