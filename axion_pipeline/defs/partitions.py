@@ -30,7 +30,7 @@ def make_trading_day_partitions(calendar: pd.DatetimeIndex) -> dg.TimeWindowPart
         end=(calendar[-1] + pd.offsets.BDay(1)).strftime(DATE_FMT),
         cron_schedule="0 0 * * 1-5",
         fmt=DATE_FMT,
-        exclusions=[d.strftime(DATE_FMT) for d in non_trading_weekdays(calendar)],
+        exclusions=[d.to_pydatetime() for d in non_trading_weekdays(calendar)],
     )
 
 
