@@ -281,13 +281,18 @@ def compute_tear_sheet(
     horizons=DEFAULT_HORIZONS,
     quantiles: int = 5,
     max_loss: float = 0.35,
+    on_excess_loss: str = "raise",
 ) -> TearSheet:
     """Tear sheet of each factor column (higher = better) against forward close-to-close returns.
 
     ``prices``: long (date, ticker, close) or a close panel. ``max_loss``: largest share of a
     factor's rows that may be dropped (non-finite, no forward return, non-unique quantile edges)
-    before a ValueError, as alphalens' argument of that name.
+    before a ValueError, as alphalens' argument of that name. ``on_excess_loss="skip"`` leaves
+    such a factor out of the statistics instead and marks it ``skipped`` in ``coverage`` with the
+    reason, so one degenerate factor (e.g. mostly tied values) does not stop a whole tear sheet.
     """
+    if on_excess_loss not in ("raise", "skip"):
+        raise ValueError("on_excess_loss must be 'raise' or 'skip'")
     missing = set(KEY_COLUMNS) - set(factors.columns)
     if missing:
         raise ValueError(f"factors lack columns {sorted(missing)}")
@@ -319,13 +324,18 @@ def compute_tear_sheet(
                "loss_factor": 1 - finite.sum() / n_in, "loss_forward": (finite & ~has_fwd).sum() / n_in,
                "loss_binning": (sample & ~used).sum() / n_in}
         cov["loss_total"] = 1 - cov["n_used"] / n_in
+        cov["skipped"] = False
         parts["cov"].append(cov)
         if cov["loss_total"] > max_loss:
-            raise ValueError(
+            reason = (
                 f"factor {name!r}: {cov['loss_total']:.1%} of rows dropped (> max_loss {max_loss:.0%}): "
                 f"{cov['loss_factor']:.1%} non-finite or without price, {cov['loss_forward']:.1%} "
                 f"without forward return, {cov['loss_binning']:.1%} in binning"
             )
+            if on_excess_loss == "raise":
+                raise ValueError(reason)
+            cov["skipped"] = True
+            continue
         _one_factor(name, values, labels, used, fwd, dates, quantiles, parts)
 
     return TearSheet(

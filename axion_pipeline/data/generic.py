@@ -21,9 +21,10 @@ exist, Parquet is used)::
                                       [fiscal_quarter_end, eps_estimate, eps_actual, surprise_pct,
                                        release_time]
 
-Format: CSV is comma-separated UTF-8 with a header line; dates are ISO 8601 (``2024-01-31``);
-decimals use '.'; a missing value is an empty cell (``NA``, ``NULL``, ``NaN`` and ``.`` are read as
-missing too). Parquet files use the same column names, dates as timestamps or ISO strings. Column
+Format: CSV is comma-separated UTF-8 with a header line; dates are ISO 8601 (``2024-01-31``; a
+time and UTC offset may follow, the local date is kept; other formats such as ``01/31/2024`` are
+rejected, never guessed); decimals use '.'; a missing value is an empty cell (``NA``, ``NULL``,
+``NaN`` and ``.`` are read as missing too). Parquet files use the same column names, dates as timestamps or ISO strings. Column
 names are case-sensitive; extra columns are ignored (and listed in the notes).
 
 Meaning:
@@ -40,7 +41,9 @@ Meaning:
 - sectors: one sector per ticker; price tickers without one get 'Unknown' (listed in the notes).
 - market_series: one row per trading day, levels in index points, yields and spreads in percent,
   ``advance_decline`` in [-1, 1], ``pct_above_200sma`` in [0, 1]. Absent optional columns are
-  missing values (noted); absent breadth columns are computed from the prices.
+  missing values (noted); absent breadth columns are computed from the prices. Empty cells (a VIX
+  gap) stay missing: nothing is forward-filled or interpolated here. Price dates without a market
+  row stay absent (counted in the notes), never invented.
 - earnings_events: ``release_time`` is 'pre' or 'post' market; ``surprise_pct`` is computed as
   (actual - estimate) / |estimate| where both are given (a supplied value fills the other rows).
 

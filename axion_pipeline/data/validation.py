@@ -1,7 +1,8 @@
 """Validation of raw input tables: file-level errors, row-level quarantine, canonical schemas.
 
-File-level problems (empty file, header only, wrong delimiter, missing or renamed column, ragged
-rows) raise :class:`DataValidationError` naming the file, the 1-based line (header = line 1) and
+File-level problems (empty file, header only, wrong delimiter, missing, renamed or duplicated
+column, ragged rows, unterminated quotes, text that is not UTF-8, NUL bytes, an unreadable Parquet
+file) raise :class:`DataValidationError` naming the file, the 1-based line (header = line 1) and
 the column. Row-level problems never raise: the row moves to a *rejected* frame
 (``REJECTED_COLUMNS``: line, offending column, raw text, reason; the first rule a row breaks), so
 ``len(clean) + len(rejected) == len(raw)`` always. Past ``max_reject_share`` rejected rows,
@@ -18,6 +19,9 @@ fundamentals whose ``available_date`` precedes their ``period_end``.
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -73,22 +77,88 @@ def read_table(path: str | Path, required: Iterable[str], *, text_columns: Itera
     if path.stat().st_size == 0:
         raise DataValidationError("file is empty (no header line)", file=name, row=1)
     if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
+        try:
+            frame = pd.read_parquet(path)
+        except (pa_arrow.ArrowException, OSError) as exc:
+            raise DataValidationError(f"not a readable Parquet file ({exc})", file=name) from None
     else:
+        if path.suffix.lower() in PLAIN_TEXT_SUFFIXES and (line := _first_nul_line(path)) is not None:
+            raise DataValidationError(
+                f"the file contains a NUL byte{_binary_hint(path)}; the CSV reader would silently cut the cell there: "
+                "save the file as UTF-8 CSV", file=name, row=line)
         try:
             dtype = str if text_columns is None else {c: str for c in text_columns}
             frame = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=[""],
                                 skip_blank_lines=False, **read_kwargs)
         except pd.errors.EmptyDataError:
             raise DataValidationError("file is empty (no header line)", file=name, row=1) from None
+        except UnicodeDecodeError as exc:
+            line, byte = _undecodable(path)
+            raise DataValidationError(
+                f"not UTF-8 text: byte {byte} cannot be decoded{_binary_hint(path)}; save the file as "
+                f"UTF-8 CSV ({exc.reason})", file=name, row=line) from None
         except pd.errors.ParserError as exc:
             m = re.search(r"line (\d+), saw (\d+)", str(exc))
-            row = int(m.group(1)) if m else None
+            quote = re.search(r"inside string starting at row (\d+)", str(exc))
+            if quote:  # pandas counts rows from 0 at the header
+                raise DataValidationError(f"unterminated quoted field ({exc})", file=name,
+                                          row=int(quote.group(1)) + 1) from None
             raise DataValidationError(f"malformed row, wrong number of fields ({exc})", file=name,
-                                      row=row) from None
+                                      row=int(m.group(1)) if m else None) from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    _check_unique_columns(list(frame.columns), name, mangled=path.suffix != ".parquet")
     check_columns(frame, required, name)
     return frame
+
+
+PLAIN_TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})  # compressed files are not scanned for NUL bytes
+_MAGIC = {b"\x1f\x8b": "gzip-compressed data", b"PK\x03\x04": "a zip archive (an Excel .xlsx workbook?)",
+          b"PAR1": "a Parquet file", b"\xff\xfe": "UTF-16 text", b"\xfe\xff": "UTF-16 text"}
+
+
+def _binary_hint(path: Path) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), None)
+    return f" (the file starts like {kind})" if kind else ""
+
+
+def _first_nul_line(path: Path) -> int | None:
+    """1-based line of the first NUL byte of an uncompressed file, or None (pandas' C reader
+    silently ends a cell at a NUL, so 'AA\\0PL' would load as ticker 'AA')."""
+    line = 1
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            pos = chunk.find(b"\x00")
+            if pos >= 0:
+                return line + chunk.count(b"\n", 0, pos)
+            line += chunk.count(b"\n")
+    return None
+
+
+def _undecodable(path: Path) -> tuple[int | None, str]:
+    """(1-based line, hex) of the first byte that is not UTF-8, read again on this error path only."""
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower(), open)
+    try:
+        with opener(path, "rb") as fh:
+            data = fh.read()
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data.count(b"\n", 0, exc.start) + 1, f"0x{data[exc.start]:02x}"
+    except OSError:
+        pass
+    return None, "?"
+
+
+def _check_unique_columns(columns: list[str], source_file: str, *, mangled: bool) -> None:
+    """Raise for a column name that appears twice (after stripping spaces): which copy holds the
+    data is ambiguous. ``mangled``: the CSV reader has renamed a second 'x' to 'x.1'."""
+    for i, c in enumerate(columns):
+        base = re.fullmatch(r"(.+)\.\d+", c) if mangled else None
+        dup = c if c in columns[:i] else (base.group(1) if base and base.group(1) in columns[:i] else None)
+        if dup:
+            raise DataValidationError(f"duplicate column {dup!r} in the header: which copy holds the data is "
+                                      "ambiguous", file=source_file, row=1, column=dup)
 
 
 def check_columns(frame: pd.DataFrame, required: Iterable[str], source_file: str) -> None:
@@ -165,11 +235,24 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     return num.where(~infinite), missing, bad | infinite
 
 
+_UTC_OFFSET = r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+
+
 def parse_dates(values: pd.Series, fmt: str | None = None) -> pd.Series:
-    """Timezone-naive, day-normalised datetimes; NaT where missing or unparseable."""
+    """Timezone-naive, day-normalised datetimes; NaT where missing or unparseable.
+
+    A timestamp with a UTC offset keeps its local date ('2020-01-06T00:00:00+09:00' is 2020-01-06,
+    not the UTC 2020-01-05), the same as a timezone-aware Parquet column: the date is the trading
+    day of the exchange that stamped it.
+    """
     if values.dtype.kind == "M":
         out = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
         return out.astype("datetime64[ns]").dt.normalize()
+    arr = _arrow_text(values)
+    if arr is not None and len(arr) and pc.max(pc.utf8_length(arr)).as_py() > 16:  # room for a time and offset
+        local = pc.replace_substring_regex(arr, pattern=_UTC_OFFSET, replacement=r"\1")
+        values = pd.Series(local.to_numpy(zero_copy_only=False), index=values.index, dtype=object)
+        values = values.mask(values == "")
     out = pd.to_datetime(values, format=fmt or "ISO8601", errors="coerce", utc=True)
     retry = out.isna() & values.notna()
     if retry.any():

@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.frames import date_span
-from axion_pipeline.defs.partitions import trading_days
+from axion_pipeline.defs.partitions import source_calendar, trading_days
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 
@@ -73,4 +73,23 @@ def require_rows(frame: pd.DataFrame, what: str, start, end) -> None:
         raise dg.Failure(
             description=f"{what} has no rows for {pd.Timestamp(start).date()} .. {pd.Timestamp(end).date()}: "
             "materialize the upstream partitions first",
+        )
+
+
+def require_lookback(frame: pd.DataFrame, start, days: int, what: str, date_column: str = "date") -> None:
+    """The ``days`` trading days before ``start`` must be present in ``frame``.
+
+    Lookback windows are loaded from earlier partitions; if those were never materialized the
+    computation would silently run on a shorter history, so fail and say which dates are missing.
+    """
+    cal = source_calendar()
+    pos = int(cal.searchsorted(pd.Timestamp(start)))
+    needed = cal[max(pos - days, 0):pos]
+    present = pd.DatetimeIndex(pd.to_datetime(frame[date_column].unique())) if len(frame) else pd.DatetimeIndex([])
+    missing = needed.difference(present)
+    if len(missing):
+        raise dg.Failure(
+            description=f"{what}: {len(missing)} of the {len(needed)} lookback trading days before "
+            f"{pd.Timestamp(start).date()} are not materialized ({missing[0].date()} .. {missing[-1].date()}); "
+            f"backfill {what} over that range first",
         )

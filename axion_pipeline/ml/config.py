@@ -130,6 +130,10 @@ class MonitoringConfig:
     min_ic_healthy: float = 0.02
     rolling_window_days: int = 63
     retrain_ic_threshold: float = 0.0
+    # Share substituted for an empty PSI bin before the logarithm.
+    psi_epsilon: float = 1e-4
+    # Recorded dates with an IC needed before the health status is anything but "unknown".
+    min_ic_observations: int = 5
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -79,6 +79,35 @@ def data_fingerprint(*objects: Any) -> str:
     return digest.hexdigest()
 
 
+def save_version(base: Path, model: BaseModel, fingerprint: str, config_part: Any) -> tuple[str, Path]:
+    """Save ``model`` under ``base/<version>/`` (UTC timestamp + 8 hex digits of a SHA-256 over the
+    config and the data fingerprint), then point ``base/LATEST`` at it; returns (version, path)."""
+    digest = hashlib.sha256((json.dumps(config_part, sort_keys=True, default=str) + fingerprint).encode()).hexdigest()
+    base = Path(base)
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    version, n = f"{stamp}-{digest[:8]}", 1
+    while (base / version).exists():
+        n += 1
+        version = f"{stamp}-{digest[:8]}-{n}"
+    model.metadata.data_version = fingerprint[:16]
+    path = model.save(base / version)
+    _write_latest(base, version)
+    logger.info("saved model version %s at %s", version, path)
+    return version, path
+
+
+def read_latest(base: Path) -> str | None:
+    """The version ``base/LATEST`` names (None when there is none); refuses a malformed name."""
+    latest = Path(base) / LATEST_FILE
+    if not latest.is_file():
+        return None
+    version = latest.read_text().strip()
+    if not _VERSION_RE.match(version):
+        raise ModelLoadError(f"{latest} holds an invalid version {version[:40]!r}")
+    return version
+
+
 def _write_latest(directory: Path, version: str) -> None:
     tmp = directory / f".{LATEST_FILE}.tmp"
     tmp.write_text(version + "\n")
@@ -102,19 +131,7 @@ class TrainingPipeline:
     # -- saving -------------------------------------------------------------------------------
     def _save(self, name: str, model: BaseModel, fingerprint: str, config_part: Any) -> tuple[str, Path]:
         """Save under a new version directory, then point LATEST at it."""
-        digest = hashlib.sha256((json.dumps(config_part, sort_keys=True, default=str) + fingerprint).encode()).hexdigest()
-        base = self.model_dir / name
-        base.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        version, n = f"{stamp}-{digest[:8]}", 1
-        while (base / version).exists():
-            n += 1
-            version = f"{stamp}-{digest[:8]}-{n}"
-        model.metadata.data_version = fingerprint[:16]
-        path = model.save(base / version)
-        _write_latest(base, version)
-        logger.info("saved %s model version %s at %s", name, version, path)
-        return version, path
+        return save_version(self.model_dir / name, model, fingerprint, config_part)
 
     # -- ranking ------------------------------------------------------------------------------
     def build_ranking_dataset(self, raw_data: pd.DataFrame, returns_data: pd.DataFrame,

@@ -43,11 +43,25 @@ def test_market_tables_and_daily_range(defs, instance, warehouse):
 
 
 def test_rematerializing_a_partition_replaces_it(defs, instance, warehouse):
-    run_job(defs, instance, "market_tables_job")
+    import dagster as dg
+
+    from axion_pipeline.defs.market.assets import market_series, prices
+
     key = trading_days.get_partition_keys()[100]
+    resources = {k: v for k, v in defs.resources.items() if k in ("io_manager", "market_source")}
     counts = []
     for _ in range(3):
-        run_job(defs, instance, "daily_job", partition_key=key)
+        assert dg.materialize([prices, market_series], partition_key=key, resources=resources, instance=instance).success
         counts.append(_count(warehouse, "select count(*) from market.prices where date = ?", [pd.Timestamp(key)]))
     assert counts[0] > 0 and counts == [counts[0]] * 3
     assert _count(warehouse, "select count(*) - count(distinct (date, ticker)) from market.prices") == 0
+
+
+def test_missing_lookback_is_a_clear_failure(defs, instance):
+    """Scoring a day whose 300-day price lookback was never materialized fails and says why."""
+    key = trading_days.get_partition_keys()[400]
+    result = defs.resolve_job_def("daily_job").execute_in_process(instance=instance, partition_key=key,
+                                                                   raise_on_error=False)
+    assert not result.success
+    messages = " ".join(str(e.event_specific_data.error.message) for e in result.all_events if e.is_step_failure)
+    assert "lookback trading days" in messages and "not materialized" in messages

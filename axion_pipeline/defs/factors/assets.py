@@ -1,39 +1,154 @@
 """Factor assets: scores per (date, ticker), the daily regime, and the factor tear sheet."""
 
-
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.defs.common import daily_asset, frame_metadata, markdown_table, require_rows, table_asset, window
+from axion_pipeline.defs.common import daily_asset, frame_metadata, markdown_table, require_lookback, require_rows, window
 
 GROUP = "factors"
 # Trading days of price history a score needs: 12-1 month momentum and 52-week highs use 252 days,
 # the 200-day average of the regime detector and the momentum overlay's 63-day lookback sit inside.
 LOOKBACK_DAYS = 300
-SCORE_COLUMNS = ["value", "momentum", "quality", "growth", "volatility", "technical", "composite"]
+CATEGORY_COLUMNS = ["value", "momentum", "quality", "growth", "volatility", "technical"]
+SCORE_COLUMNS = [*CATEGORY_COLUMNS, "composite"]
 
 
-def lookback(days: int) -> dg.AssetIn:
-    return dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-days))
+def lookback(days: int, columns: list[str] | None = None) -> dg.AssetIn:
+    """Load this many trading-day partitions before the run's window as well (ranged SQL read),
+    optionally only some columns."""
+    return dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-days),
+                      metadata={"columns": columns} if columns else None)
 
 
-@daily_asset(GROUP, ins={"prices": lookback(LOOKBACK_DAYS), "market_series": lookback(LOOKBACK_DAYS)})
-def factor_scores(context: dg.AssetExecutionContext, prices: pd.DataFrame, market_series: pd.DataFrame,
-                  fundamentals: pd.DataFrame, sectors: pd.DataFrame) -> pd.DataFrame:
+def only(*columns: str) -> dg.AssetIn:
+    """Load just these columns of the upstream table (the run's own partitions)."""
+    return dg.AssetIn(metadata={"columns": list(columns)})
+
+
+WEIGHT_COLUMNS = [f"weight_{c}" for c in CATEGORY_COLUMNS]
+
+
+class FactorEngineConfig(dg.Config):
+    """Maps onto ``FactorEngineV2``'s switches."""
+
+    use_adaptive_weights: bool = True
+    use_sector_relative: bool = True
+    use_momentum_overlay: bool = True
+    sector_blend: float = 0.5
+
+
+@daily_asset(GROUP, ins={"prices": lookback(LOOKBACK_DAYS), "market_series": lookback(LOOKBACK_DAYS)},
+             kinds={"pandas", "duckdb"})
+def factor_scores(context: dg.AssetExecutionContext, config: FactorEngineConfig, prices: pd.DataFrame,
+                  market_series: pd.DataFrame, fundamentals: pd.DataFrame, sectors: pd.DataFrame) -> pd.DataFrame:
     """Every sub-factor, the six category scores and the regime-weighted composite per (date, ticker)."""
-    from axion_pipeline.factors.panel import compute_factor_panel
+    from axion_pipeline.factor_engine.panel import compute_factor_panel
 
     start, end = window(context)
-    require_rows(prices, "prices", start, end)
-    sp500 = market_series.set_index("date")["sp500_close"].sort_index()
+    require_rows(prices.loc[prices["date"] >= start], "prices", start, end)
+    require_lookback(prices, start, LOOKBACK_DAYS, "prices")
+    require_lookback(market_series, start, LOOKBACK_DAYS, "market_series")
     scores = compute_factor_panel(
-        prices, fundamentals, sp500, start=start, end=end - pd.Timedelta(days=1),
-        sectors=sectors.set_index("ticker")["sector"],
+        prices, fundamentals, market_series.set_index("date")["sp500_close"].sort_index(),
+        start=start, end=end - pd.Timedelta(days=1), sectors=sectors.set_index("ticker")["sector"],
+        use_adaptive_weights=config.use_adaptive_weights, use_sector_relative=config.use_sector_relative,
+        use_momentum_overlay=config.use_momentum_overlay, sector_blend=config.sector_blend,
     )
+    missing = scores[SCORE_COLUMNS].isna().mean().round(4).rename_axis("score").reset_index(name="share_missing")
     context.add_output_metadata({
         **frame_metadata(scores),
-        "regimes": scores.groupby("date")["regime"].first().value_counts().to_dict(),
-        "share_missing": markdown_table(
-            scores[SCORE_COLUMNS].isna().mean().round(4).rename_axis("score").reset_index(name="share_missing")),
+        "sub_factors": len(scores.columns) - 3 - len(SCORE_COLUMNS) - len(CATEGORY_COLUMNS),
+        "regime_days": scores.groupby("date")["regime"].first().value_counts().to_dict(),
+        "share_missing": markdown_table(missing),
     })
     return scores
+
+
+@daily_asset(GROUP, ins={"market_series": lookback(LOOKBACK_DAYS, ["date", "sp500_close"]),
+                         "factor_scores": only("date", *WEIGHT_COLUMNS)})
+def market_regime(context: dg.AssetExecutionContext, market_series: pd.DataFrame, factor_scores: pd.DataFrame,
+                  true_regimes: pd.DataFrame) -> pd.DataFrame:
+    """Rule-detected regime per day with its inputs (trend, drawdown, volatility) and the weights in force."""
+    from axion_pipeline.factor_engine.regime import RegimeDetector, regime_agreement
+    from axion_pipeline.plots import plot_regime_timeline, to_markdown_image
+
+    start, end = window(context)
+    require_lookback(market_series, start, LOOKBACK_DAYS, "market_series")
+    sp500 = market_series.set_index("date")["sp500_close"].sort_index()
+    detected = RegimeDetector().detect_series(sp500)
+    detected = detected.loc[(detected.index >= start) & (detected.index < end)].rename_axis("date").reset_index()
+    require_rows(detected, "market_series", start, end)
+    weights = factor_scores.groupby("date")[WEIGHT_COLUMNS].first().reset_index()
+    out = detected.merge(weights, on="date", how="left")
+    meta = {**frame_metadata(out, key_column=None),
+            "days_by_regime": out["regime"].value_counts().to_dict()}
+    if len(true_regimes):
+        agreement = regime_agreement(out.set_index("date")["regime"], true_regimes.set_index("date")["regime"])
+        meta["agreement_with_planted_regimes"] = round(float(agreement["accuracy"]), 4)
+        meta["recall_by_planted_regime"] = {k: (None if pd.isna(v) else round(float(v), 4))
+                                            for k, v in agreement["recall"].items()}
+    if len(out) > 1:
+        png = plot_regime_timeline(out.set_index("date")["regime"], sp500.loc[out["date"].min():out["date"].max()])
+        meta["regime_timeline"] = dg.MetadataValue.md(to_markdown_image(png, "regime timeline"))
+    context.add_output_metadata(meta)
+    return out
+
+
+TEAR_SHEET_HORIZONS = (1, 5, 21)
+# Long-lookback sub-factors (12-1 month momentum, 252-day beta) are undefined during the first year
+# of history, so more rows drop than alphalens' 35% default allows; the drop is reported per factor.
+MAX_LOSS = 0.9
+
+
+def _tear_sheet_out(description: str) -> dg.AssetOut:
+    return dg.AssetOut(group_name=GROUP, kinds={"pandas", "duckdb"}, metadata={"schema": GROUP},
+                       description=description, is_required=True)
+
+
+@dg.multi_asset(
+    outs={
+        "factor_tear_sheet": _tear_sheet_out(
+            "Per factor and horizon: IC mean/std/ICIR/t-stat, top-minus-bottom spread, quintile turnover "
+            "and rank autocorrelation (alphalens' statistics)."),
+        "factor_ic": _tear_sheet_out("Spearman IC per date, factor and horizon (1, 5, 21 trading days)."),
+        "factor_quantile_returns": _tear_sheet_out("Mean forward return per factor quintile and horizon."),
+    },
+    ins={"factor_scores": dg.AssetIn(), "prices": dg.AssetIn()},
+    pool="duckdb_warehouse",
+)
+def factor_tear_sheet(context: dg.AssetExecutionContext, factor_scores: pd.DataFrame, prices: pd.DataFrame):
+    """The factor tear sheet over the whole scored history (alphalens-equivalent, vectorised)."""
+    from axion_pipeline.analytics.tearsheet import compute_tear_sheet
+    from axion_pipeline.plots import plot_ic_over_time, plot_quantile_returns, to_markdown_image
+
+    non_factor = {"date", "ticker", "regime", *(f"weight_{c}" for c in CATEGORY_COLUMNS)}
+    columns = [c for c in factor_scores.columns if c not in non_factor]
+    sheet = compute_tear_sheet(factor_scores[["date", "ticker", *columns]], prices[["date", "ticker", "close"]],
+                               factor_columns=columns, horizons=TEAR_SHEET_HORIZONS, quantiles=5,
+                               max_loss=MAX_LOSS, on_excess_loss="skip")
+    frames = sheet.to_frames()
+    summary = (frames["ic_summary"]
+               .merge(frames["spread"][["factor", "horizon", "top_minus_bottom"]], on=["factor", "horizon"], how="left")
+               .merge(frames["turnover"].loc[frames["turnover"]["quantile"] == 5, ["factor", "turnover"]]
+                      .rename(columns={"turnover": "top_quintile_turnover"}), on="factor", how="left")
+               .merge(frames["rank_autocorrelation"], on="factor", how="left"))
+    composite21 = summary.loc[(summary["factor"] == "composite") & (summary["horizon"] == 21)]
+    images = "\n\n".join([
+        to_markdown_image(plot_ic_over_time(frames["ic"], "composite", 21), "composite IC over time (21d)"),
+        to_markdown_image(plot_quantile_returns(frames["quantile_returns"], "composite", 21), "composite quintiles (21d)"),
+    ])
+    yield dg.Output(summary, output_name="factor_tear_sheet", metadata={
+        "rows": len(summary), "factors": len(columns),
+        "rows_dropped_by_factor": markdown_table(frames["coverage"], max_rows=60),
+        "factors_skipped": frames["coverage"].loc[frames["coverage"]["skipped"], "factor"].tolist(),
+        "composite_ic_21d": float(composite21["ic_mean"].iloc[0]) if len(composite21) else None,
+        "categories_21d": markdown_table(summary.loc[summary["factor"].isin(SCORE_COLUMNS) & (summary["horizon"] == 21),
+                                                     ["factor", "ic_mean", "icir", "t_stat", "top_minus_bottom"]]),
+        "plots": dg.MetadataValue.md(images),
+    })
+    yield dg.Output(frames["ic"], output_name="factor_ic", metadata={"rows": len(frames["ic"])})
+    yield dg.Output(frames["quantile_returns"], output_name="factor_quantile_returns",
+                    metadata={"rows": len(frames["quantile_returns"])})
+
+
+ASSETS = [factor_scores, market_regime, factor_tear_sheet]

@@ -1,0 +1,1 @@
+"""Group ``features``: ML features per (date, ticker), forward-return targets, regime features."""

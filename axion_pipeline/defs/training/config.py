@@ -1,0 +1,134 @@
+"""Run configuration of the training assets: ``dg.Config`` classes mapping field for field onto the
+library's config dataclasses (``RankingModelConfig``, ``RegimeModelConfig``, ``EarningsModelConfig``,
+``FactorTimingConfig``, the selection fields of ``FeatureConfig``), plus the few settings of the
+training sets themselves (date sampling, price staleness, quantiles).
+
+Defaults keep ``make run`` fast on two cores: 200 boosting rounds with early stopping after 20
+without improvement, an ensemble of two, every 5th trading day of the training window (21-day
+labels overlap, so consecutive days add little).
+"""
+
+from dataclasses import fields
+from typing import Optional
+
+import dagster as dg
+
+from axion_pipeline.data.contracts import REGIMES
+from axion_pipeline.ml.config import (
+    EarningsModelConfig,
+    FactorTimingConfig,
+    FeatureConfig,
+    RankingModelConfig,
+    RegimeModelConfig,
+)
+
+CATEGORIES = ["value", "momentum", "quality", "growth", "volatility", "technical"]
+
+
+def to_library(config: dg.Config, cls: type):
+    """``cls(**fields)`` from the same-named fields of ``config`` (the others keep cls' defaults)."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in config.model_dump().items() if k in names})
+
+
+class RankingTrainingConfig(dg.Config):
+    """RankingModelConfig + FeatureConfig selection (max_features, collinearity_threshold) + date sampling."""
+
+    n_estimators: int = 200
+    max_depth: int = 6
+    learning_rate: float = 0.05
+    n_ensemble: int = 2
+    num_quintiles: int = 5
+    num_leaves: int = 31
+    min_child_samples: int = 50
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    reg_lambda: float = 1.0
+    early_stopping_rounds: int = 20
+    n_jobs: int = 2
+    random_state: int = 42
+    fallback_estimator: str = "hist_gradient_boosting"
+    max_features: int = 100
+    collinearity_threshold: float = 0.95
+    sample_every_n_days: int = 5  # fit on every n-th trading day of the window (validation: every day)
+
+    def library_config(self) -> RankingModelConfig:
+        return to_library(self, RankingModelConfig)
+
+    def feature_config(self) -> FeatureConfig:
+        return to_library(self, FeatureConfig)
+
+
+class RegimeTrainingConfig(dg.Config):
+    """RegimeModelConfig."""
+
+    n_components: int = 4
+    covariance_type: str = "full"
+    rf_n_estimators: int = 200
+    rf_max_depth: int = 8
+    regimes: list[str] = list(REGIMES)
+    random_state: int = 42
+    holdout_fraction: float = 0.2
+    n_jobs: int = 2
+
+    def library_config(self) -> RegimeModelConfig:
+        return to_library(self, RegimeModelConfig)
+
+
+class EarningsTrainingConfig(dg.Config):
+    """EarningsModelConfig + how stale the last close before an announcement may be."""
+
+    n_estimators: int = 300
+    max_depth: int = 4
+    learning_rate: float = 0.05
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    random_state: int = 42
+    holdout_fraction: float = 0.2
+    n_jobs: int = 1
+    max_price_staleness_days: int = 10
+
+    def library_config(self) -> EarningsModelConfig:
+        return to_library(self, EarningsModelConfig)
+
+
+class FactorTimingTrainingConfig(dg.Config):
+    """FactorTimingConfig + the quantiles of the long-short factor portfolios."""
+
+    factors: list[str] = list(CATEGORIES)
+    forward_days: int = 21
+    min_weight: float = 0.05
+    max_weight: float = 0.40
+    alpha: float = 1.0
+    random_state: int = 42
+    holdout_fraction: float = 0.2
+    tilt_strength: float = 1.0
+    n_quantiles: int = 5
+
+    def library_config(self) -> FactorTimingConfig:
+        return to_library(self, FactorTimingConfig)
+
+
+class ProductionModelsConfig(dg.Config):
+    """The four models' configs (defaults as for the folds) and the drift reference's size."""
+
+    ranking: RankingTrainingConfig = RankingTrainingConfig()
+    regime: RegimeTrainingConfig = RegimeTrainingConfig()
+    earnings: EarningsTrainingConfig = EarningsTrainingConfig()
+    factor_timing: FactorTimingTrainingConfig = FactorTimingTrainingConfig()
+    drift_reference_rows: int = 20_000
+
+
+class HyperparameterSearchConfig(dg.Config):
+    """Optuna search of the ranking model on one window's fit rows, scored on its validation slice.
+
+    ``window``: a fold key (default ``fold_0``, the oldest: the later folds' test windows stay
+    untouched by the search) or ``production``. ``study_name`` defaults to one per window and
+    validation start, so a study resumes only on the same validation dates.
+    """
+
+    n_trials: int = 20
+    window: str = "fold_0"
+    study_name: Optional[str] = None
+    timeout_seconds: Optional[float] = None
+    ranking: RankingTrainingConfig = RankingTrainingConfig()

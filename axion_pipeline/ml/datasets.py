@@ -1,0 +1,319 @@
+"""Walk-forward windows on a trading calendar and the training sets cut from the warehouse's tables.
+
+The warehouse stores long frames (one row per (date, ticker), or per date, or per earnings event);
+the models want feature matrices, labels and date windows. This module is the one place where
+the two meet, so the Dagster assets, the tests and any notebook cut the same rows.
+
+Windows (``plan_walk_forward``). On a calendar of n trading days:
+
+- the first ``warmup_days`` are dropped (factor scores need a year of history first);
+- the last ``live_days`` form the *live span*: never in a fold, scored by the production models.
+  A fold's last test date must have a matured label, so at least ``horizon`` days are kept out
+  even when ``live_days`` is smaller;
+- ``make_folds`` (``WalkForwardConfig``) cuts the remaining dates into ``n_splits`` folds ending
+  right before the live span: ``train_size`` training dates, ``gap + embargo`` dropped dates,
+  ``test_size`` test dates; with ``validation_size`` the last dates of each training window are
+  the early-stopping set, another ``gap`` after the last fitted date;
+- the production window ends at the *production cutoff*, ``gap + embargo`` trading days before
+  the live span starts (the last date whose label matured before the first live day), and has
+  the folds' shape (``train_size`` dates, the same validation slice).
+
+Where look-ahead could enter: a label at t is the return from t to t + horizon, so ``gap`` must be
+at least ``horizon`` (``check_purge``); rows are selected by date only, so a date's cross-section
+is never split; anything fitted from data (feature selection) is fitted by the caller on the rows
+returned for the fitted dates only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from axion_pipeline.ml.config import WalkForwardConfig
+from axion_pipeline.ml.walk_forward import Fold, check_purge, make_folds
+
+KEYS = ["date", "ticker"]
+NON_FEATURE_COLUMNS = {"date", "ticker", "label_date", "fold"}
+
+
+@dataclass(frozen=True)
+class TrainWindow:
+    """The dates one model may learn from and the dates it is scored on (all inclusive).
+
+    Fitted rows are ``train_start .. fit_end``; early stopping uses ``val_start .. train_end``
+    (None: no validation slice, ``fit_end == train_end``); the model is scored on
+    ``test_start .. test_end``.
+    """
+
+    key: str
+    train_start: pd.Timestamp
+    fit_end: pd.Timestamp
+    val_start: pd.Timestamp | None
+    train_end: pd.Timestamp
+    test_start: pd.Timestamp
+    test_end: pd.Timestamp
+
+    @property
+    def has_validation(self) -> bool:
+        return self.val_start is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: (None if value is None else str(pd.Timestamp(value).date()) if name != "key" else value)
+                for name, value in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """Every window of one walk-forward configuration on one calendar (see the module docstring)."""
+
+    calendar: pd.DatetimeIndex
+    config: WalkForwardConfig
+    horizon: int
+    warmup_days: int
+    live_days: int
+    folds: tuple[Fold, ...]
+    windows: tuple[TrainWindow, ...]
+    production: TrainWindow
+
+    @property
+    def keys(self) -> list[str]:
+        return [w.key for w in self.windows]
+
+    @property
+    def live_start(self) -> pd.Timestamp:
+        return self.production.test_start
+
+    @property
+    def production_cutoff(self) -> pd.Timestamp:
+        return self.production.train_end
+
+    def window(self, key: str) -> TrainWindow:
+        for w in (*self.windows, self.production):
+            if w.key == key:
+                return w
+        raise KeyError(f"no walk-forward window {key!r}; known: {[*self.keys, self.production.key]}")
+
+    def fold(self, key: str) -> Fold:
+        return self.folds[self.keys.index(key)]
+
+    def frame(self) -> pd.DataFrame:
+        """One row per fold plus the production window: dates of every window and their lengths."""
+        rows = []
+        for w in (*self.windows, self.production):
+            row = {"window": w.key, **{k: v for k, v in w.__dict__.items() if k != "key"}}
+            for name, (a, b) in {"train": (w.train_start, w.train_end), "fit": (w.train_start, w.fit_end),
+                                 "test": (w.test_start, w.test_end)}.items():
+                row[f"n_{name}_dates"] = count_dates(self.calendar, a, b)
+            row["n_gap_dates"] = count_dates(self.calendar, w.train_end, w.test_start) - 2
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        frame["gap"], frame["embargo"] = self.config.gap, self.config.embargo
+        return frame
+
+
+def count_dates(calendar: pd.DatetimeIndex, start: Any, end: Any) -> int:
+    """Trading days of ``calendar`` in [start, end]."""
+    return int(((calendar >= pd.Timestamp(start)) & (calendar <= pd.Timestamp(end))).sum())
+
+
+def plan_walk_forward(calendar: Any, config: WalkForwardConfig, horizon: int = 21, warmup_days: int = 300,
+                      live_days: int = 63) -> FoldPlan:
+    """Fold windows, the live span and the production window on ``calendar`` (module docstring)."""
+    check_purge(config, horizon)
+    cal = pd.DatetimeIndex(pd.to_datetime(np.asarray(calendar))).unique().sort_values()
+    n = len(cal)
+    held_out = max(live_days, horizon)
+    fold_dates = cal[warmup_days: n - held_out] if n > warmup_days + held_out else cal[:0]
+    needed = config.train_size + config.gap + config.embargo + config.n_splits * config.test_size
+    if len(fold_dates) < needed:
+        raise ValueError(
+            f"the calendar has {n} trading days ({cal[0].date() if n else None} .. "
+            f"{cal[-1].date() if n else None}): after {warmup_days} warm-up days and a {held_out}-day live span "
+            f"{len(fold_dates)} remain for walk-forward folds, which need {needed} (train {config.train_size} + gap "
+            f"{config.gap} + embargo {config.embargo} + {config.n_splits} x test {config.test_size}); use a longer "
+            "history or a smaller walk-forward configuration (AXION_WF_TRAIN_DAYS / AXION_WF_TEST_DAYS / AXION_WF_FOLDS)"
+        )
+    folds = tuple(make_folds(fold_dates, config))
+    windows = tuple(_fold_window(f"fold_{f.fold}", f, fold_dates) for f in folds)
+    production = _production_window(cal, config, warmup_days, live_days=held_out)
+    return FoldPlan(cal, config, horizon, warmup_days, held_out, folds, windows, production)
+
+
+def _fold_window(key: str, fold: Fold, dates: pd.DatetimeIndex) -> TrainWindow:
+    fit_end = dates[fold.fit_end_pos] if fold.fit_end_pos is not None else fold.train_end
+    return TrainWindow(key, fold.train_start, fit_end, fold.val_start, fold.train_end, fold.test_start, fold.test_end)
+
+
+def _production_window(cal: pd.DatetimeIndex, config: WalkForwardConfig, warmup_days: int, live_days: int) -> TrainWindow:
+    n = len(cal)
+    live_start = n - live_days
+    end = live_start - config.gap - config.embargo - 1
+    start = warmup_days if config.expanding else max(warmup_days, end - config.train_size + 1)
+    fit_end, val_start = end, None
+    if config.validation_size:
+        val_start = end - config.validation_size + 1
+        fit_end = val_start - config.gap - 1
+    if fit_end < start:
+        raise ValueError(f"the production window {cal[start].date()} .. {cal[end].date()} leaves no date to fit "
+                         f"before its {config.validation_size}-day validation slice and {config.gap}-day gap")
+    return TrainWindow("production", cal[start], cal[fit_end], None if val_start is None else cal[val_start],
+                       cal[end], cal[live_start], cal[-1])
+
+
+def sample_dates(dates: Any, every_n: int) -> pd.DatetimeIndex:
+    """Every ``every_n``-th of the unique sorted ``dates``, counted back from the last one (kept)."""
+    if every_n < 1:
+        raise ValueError(f"every_n must be >= 1, got {every_n}")
+    unique = pd.DatetimeIndex(pd.unique(pd.DatetimeIndex(pd.to_datetime(np.asarray(dates))))).sort_values()
+    return unique[::-1][::every_n][::-1]
+
+
+def feature_columns(features: pd.DataFrame) -> list[str]:
+    """The numeric model-input columns of a long features table (keys excluded)."""
+    return [c for c in features.columns
+            if c not in NON_FEATURE_COLUMNS and pd.api.types.is_numeric_dtype(features[c])]
+
+
+def require_finite(frame: pd.DataFrame, what: str) -> None:
+    """Raise when a model input holds +-inf (missing values are the models' business, inf is a bug)."""
+    values = frame.to_numpy(dtype="float64")
+    bad = np.isinf(values)
+    if bad.any():
+        columns = [str(c) for c, flag in zip(frame.columns, bad.any(axis=0)) if flag]
+        raise ValueError(f"{what}: {int(bad.sum())} infinite values in {len(columns)} columns, e.g. {columns[:5]}: "
+                         "fix the upstream table; models must not see +-inf")
+
+
+def ranking_rows(features: pd.DataFrame, targets: pd.DataFrame, start: Any, end: Any, every_n: int = 1,
+                 labelled_only: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Feature matrix ``X`` and outcomes (``label``, ``fwd_return``) for feature rows dated in [start, end].
+
+    Both are indexed by (date, ticker) and sorted. ``every_n`` keeps every n-th date (counted back
+    from the last one); ``labelled_only`` drops rows whose label is missing (immature or unknown).
+    Raises when no row is left, naming the window.
+    """
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    rows = features.loc[(features["date"] >= start) & (features["date"] <= end)]
+    if every_n > 1:
+        rows = rows.loc[rows["date"].isin(sample_dates(rows["date"], every_n))]
+    outcome = targets[[*KEYS, "label", "fwd_return"]]
+    merged = rows.merge(outcome, on=KEYS, how="left", validate="one_to_one")
+    if labelled_only:
+        merged = merged.loc[merged["label"].notna()]
+    if merged.empty:
+        raise ValueError(f"no {'labelled ' if labelled_only else ''}feature rows dated {start.date()} .. {end.date()}: "
+                         "materialize features and targets for that window first")
+    merged = merged.set_index(KEYS).sort_index()
+    X = merged[feature_columns(features)]
+    require_finite(X, f"features {start.date()} .. {end.date()}")
+    return X, merged[["label", "fwd_return"]]
+
+
+def regime_labels(true_regimes: pd.DataFrame, market_regime: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Regime label per date: the planted truth when there is one (generated market), else the
+    rule detector's regime; returns the series (indexed by date) and the name of its source."""
+    source, table = ("true_regimes", true_regimes) if len(true_regimes) else ("market_regime", market_regime)
+    rows = table.dropna(subset=["date", "regime"])
+    labels = pd.Series(rows["regime"].astype(str).to_numpy(), index=pd.DatetimeIndex(rows["date"]), name="regime")
+    if labels.empty:
+        raise ValueError(f"{source} has no regime labels")
+    return labels.sort_index(), source
+
+
+def date_rows(frame: pd.DataFrame, start: Any, end: Any, what: str) -> pd.DataFrame:
+    """Rows of a per-date table dated in [start, end], indexed by date (``date`` column dropped)."""
+    out = frame.loc[(frame["date"] >= pd.Timestamp(start)) & (frame["date"] <= pd.Timestamp(end))]
+    if out.empty:
+        raise ValueError(f"{what} has no rows dated {pd.Timestamp(start).date()} .. {pd.Timestamp(end).date()}")
+    out = out.assign(date=pd.to_datetime(out["date"])).set_index("date").sort_index()
+    require_finite(out.select_dtypes("number"), what)
+    return out
+
+
+def event_rows(X: pd.DataFrame, start: Any, end: Any) -> np.ndarray:
+    """Boolean mask of the earnings events announced in [start, end] (index level ``announce_date``)."""
+    announced = pd.DatetimeIndex(X.index.get_level_values("announce_date"))
+    return np.asarray((announced >= pd.Timestamp(start)) & (announced <= pd.Timestamp(end)))
+
+
+def earnings_dataset(earnings_events: pd.DataFrame, prices: pd.DataFrame, fundamentals: pd.DataFrame,
+                     max_price_staleness_days: int = 10) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Per-event features known before each announcement, beat label and surprise (all events)."""
+    from axion_pipeline.ml.earnings_features import build_earnings_features
+
+    if earnings_events.empty:
+        raise ValueError("earnings_events is empty: no announcements to learn from")
+    X, beat, surprise = build_earnings_features(earnings_events, prices[["date", "ticker", "close"]], fundamentals,
+                                                max_price_staleness_days)
+    require_finite(X, "earnings features")
+    return X, beat, surprise
+
+
+def close_panel(prices: pd.DataFrame) -> pd.DataFrame:
+    """Closes as dates x tickers (no filling)."""
+    panel = prices.pivot(index="date", columns="ticker", values="close").sort_index()
+    panel.index = pd.DatetimeIndex(panel.index)
+    return panel
+
+
+def factor_returns(factor_scores: pd.DataFrame, prices: pd.DataFrame, categories: list[str],
+                   n_quantiles: int = 5) -> pd.DataFrame:
+    """Daily top-minus-bottom quantile return per category (dates x categories), portfolios formed
+    on the previous day's scores (``long_short_returns``); the first date (no prior scores) dropped."""
+    from axion_pipeline.factor_engine.weights import long_short_returns
+
+    missing = [c for c in categories if c not in factor_scores.columns]
+    if missing:
+        raise ValueError(f"factor_scores lacks the categories {missing}")
+    scores = factor_scores[[*KEYS, *categories]].assign(date=lambda f: pd.to_datetime(f["date"]))
+    returns = long_short_returns(scores, close_panel(prices), n_quantiles)
+    return returns.loc[returns.notna().any(axis=1)]
+
+
+def sample_rows(frame: pd.DataFrame, max_rows: int, seed: int = 0) -> pd.DataFrame:
+    """At most ``max_rows`` rows drawn without replacement (seeded), in their original order."""
+    if len(frame) <= max_rows:
+        return frame.reset_index(drop=True)
+    return frame.sample(n=max_rows, random_state=seed).sort_index().reset_index(drop=True)
+
+
+def window_violations(calendar: pd.DatetimeIndex, window: TrainWindow, gap: int, fitted: tuple[Any, Any] | None = None,
+                      test_dates: Any = None) -> list[str]:
+    """What breaks the purge of one window (empty list: nothing).
+
+    Planned windows: ordered, at least ``gap`` trading days strictly between the last fitted date
+    and the validation slice and between the training window and the test window. Observed data
+    (optional): the dates a model was actually fitted on lie inside [train_start, fit_end], and the
+    dates it was scored on inside [test_start, test_end].
+    """
+    problems = []
+    between = lambda a, b: count_dates(calendar, a, b) - 2  # noqa: E731 - trading days strictly between
+    if not window.train_start <= window.fit_end <= window.train_end < window.test_start <= window.test_end:
+        problems.append(f"{window.key}: windows out of order {window.to_dict()}")
+    if between(window.train_end, window.test_start) < gap:
+        problems.append(f"{window.key}: {between(window.train_end, window.test_start)} trading days between training "
+                        f"end {window.train_end.date()} and test start {window.test_start.date()}, need >= {gap}")
+    if window.has_validation and between(window.fit_end, window.val_start) < gap:
+        problems.append(f"{window.key}: {between(window.fit_end, window.val_start)} trading days between the last fitted "
+                        f"date and the validation slice, need >= {gap}")
+    if fitted is not None:
+        start, end = pd.Timestamp(fitted[0]), pd.Timestamp(fitted[1])
+        if start < window.train_start or end > window.fit_end:
+            problems.append(f"{window.key}: model fitted on {start.date()} .. {end.date()}, outside the fit window "
+                            f"{window.train_start.date()} .. {window.fit_end.date()}")
+    if test_dates is not None and len(test_dates):
+        dates = pd.DatetimeIndex(pd.to_datetime(np.asarray(test_dates)))
+        outside = dates[(dates < window.test_start) | (dates > window.test_end)].unique()
+        if len(outside):
+            problems.append(f"{window.key}: {len(outside)} scored dates outside the test window, e.g. {outside[0].date()}")
+    return problems
+
+
+def overlapping_tests(windows: list[TrainWindow]) -> list[str]:
+    """Pairs of windows whose test spans overlap (walk-forward test windows must be disjoint)."""
+    ordered = sorted(windows, key=lambda w: w.test_start)
+    return [f"{a.key} test {a.test_start.date()} .. {a.test_end.date()} overlaps {b.key} from {b.test_start.date()}"
+            for a, b in zip(ordered, ordered[1:]) if b.test_start <= a.test_end]

@@ -1,0 +1,160 @@
+"""Feature drift: Population Stability Index (PSI) of each feature, current vs reference sample.
+
+PSI = sum over bins of (p_cur - p_ref) * ln(p_cur / p_ref), where p are the shares of each sample
+in the bins. Bins (numeric columns):
+
+- edges are the reference quantiles at 1/B, ..., (B-1)/B (B = ``psi_bins``), duplicates removed
+  (a column with many ties gets fewer bins); the outer bins are open (-inf, e_1] and (e_k, inf), so
+  current values outside the reference range land in them; bins are right-closed;
+- a constant reference column gets two bins, "equal to that constant" and "anything else", so the
+  PSI is 0 when the current column holds the same constant and large when it moved;
+- missing values (NaN/None) form their own bin on both sides, so a rise in missing values is drift;
+- non-numeric columns use one bin per reference category plus one for categories the reference
+  lacks; in a numeric column, a current value that is not a number counts as missing.
+
+A share of 0 is replaced by ``psi_epsilon`` (default 1e-4) before the logarithm (the shares are
+not renormalised), so an empty bin gives a large but finite term. Convention: PSI < 0.10 stable,
+0.10 <= PSI < 0.25 warning (``psi_warning``), PSI >= 0.25 drift (``psi_critical``).
+``overall_drift`` is true when the share of drifted features among those compared exceeds
+``drift_share_threshold``. A reference feature absent from (or empty in) the current data is
+reported in ``missing_features`` and not compared.
+
+Look-ahead: the reference must be data the model was trained on (or a window before the current
+one); the bins come from the reference only, so the current sample never shapes its own yardstick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from axion_pipeline.ml.config import MonitoringConfig
+
+DEFAULT_EPSILON = 1e-4
+
+
+def _shares(codes: np.ndarray, n_bins: int) -> np.ndarray:
+    return np.bincount(codes, minlength=n_bins)[:n_bins] / max(len(codes), 1)
+
+
+def bin_codes(reference: pd.Series, current: pd.Series, n_bins: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Bin index of every value of both samples (the last bin = missing) and the number of bins."""
+    numeric = pd.api.types.is_numeric_dtype(reference)
+    if numeric:  # a non-number in a numeric feature counts as missing
+        current = pd.to_numeric(current, errors="coerce")
+    ref_missing, cur_missing = reference.isna().to_numpy(), current.isna().to_numpy()
+    if not numeric:
+        cats = pd.Index(pd.unique(reference[~ref_missing]))
+        k = len(cats) + 1  # + "a category the reference lacks"
+
+        def code(s: pd.Series) -> np.ndarray:
+            c = cats.get_indexer(s)
+            return np.where(c < 0, len(cats), c)
+
+        ref_codes, cur_codes = code(reference), code(current)
+    else:
+        ref = reference.to_numpy(dtype=float)
+        cur = current.to_numpy(dtype=float)
+        known = ref[~ref_missing]
+        if known.size == 0:  # an all-missing reference: one bin for "any value"
+            k = 1
+            ref_codes, cur_codes = np.zeros(len(ref), int), np.zeros(len(cur), int)
+        elif np.all(known == known[0]):
+            k = 2  # equal to the constant / not equal
+            ref_codes, cur_codes = (ref != known[0]).astype(int), (cur != known[0]).astype(int)
+        else:
+            q = np.quantile(known, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
+            edges = np.unique(q)
+            k = len(edges) + 1
+            ref_codes = np.searchsorted(edges, ref, side="left")
+            cur_codes = np.searchsorted(edges, cur, side="left")
+    ref_codes = np.where(ref_missing, k, ref_codes)
+    cur_codes = np.where(cur_missing, k, cur_codes)
+    return ref_codes, cur_codes, k + 1
+
+
+def psi(reference, current, n_bins: int = 10, epsilon: float = DEFAULT_EPSILON) -> float:
+    """PSI of ``current`` against ``reference`` (two 1-d samples), with the bins described above."""
+    ref, cur = pd.Series(reference), pd.Series(current)
+    if len(ref) == 0 or len(cur) == 0:
+        raise ValueError("PSI needs non-empty reference and current samples")
+    ref_codes, cur_codes, k = bin_codes(ref, cur, n_bins)
+    p_ref = np.maximum(_shares(ref_codes, k), epsilon)
+    p_cur = np.maximum(_shares(cur_codes, k), epsilon)
+    return float(np.sum((p_cur - p_ref) * np.log(p_cur / p_ref)))
+
+
+@dataclass
+class DriftReport:
+    """Per-feature PSI and its classification; ``feature_status`` is ok / warning / drift / missing."""
+
+    overall_drift: bool
+    psi_scores: dict[str, float]
+    drifted_features: list[str]
+    warning_features: list[str] = field(default_factory=list)
+    missing_features: list[str] = field(default_factory=list)
+    new_features: list[str] = field(default_factory=list)
+    feature_status: dict[str, str] = field(default_factory=dict)
+    drift_share: float = 0.0
+    n_reference: int = 0
+    n_current: int = 0
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per reference feature: feature, psi (NaN when missing), status; worst first."""
+        frame = pd.DataFrame({
+            "feature": list(self.feature_status),
+            "psi": [self.psi_scores.get(f, np.nan) for f in self.feature_status],
+            "status": list(self.feature_status.values()),
+        })
+        return frame.sort_values("psi", ascending=False, na_position="first", kind="stable").reset_index(drop=True)
+
+
+class DegradationDetector:
+    """Compares feature distributions of current data with a reference sample (module docstring)."""
+
+    def __init__(self, config: MonitoringConfig | None = None):
+        self.config = config if config is not None else MonitoringConfig()
+        if not 0 < self.config.psi_warning <= self.config.psi_critical:
+            raise ValueError("need 0 < psi_warning <= psi_critical")
+
+    def classify(self, value: float) -> str:
+        """"drift" at PSI >= psi_critical, "warning" at PSI >= psi_warning, else "ok"."""
+        if value >= self.config.psi_critical:
+            return "drift"
+        if value >= self.config.psi_warning:
+            return "warning"
+        return "ok"
+
+    def check_feature_drift(self, reference_data: pd.DataFrame, current_data: pd.DataFrame,
+                            features: list[str] | None = None) -> DriftReport:
+        """PSI of every column of ``reference_data`` (or ``features``) in ``current_data``."""
+        if not isinstance(reference_data, pd.DataFrame) or not isinstance(current_data, pd.DataFrame):
+            raise TypeError("reference_data and current_data must be DataFrames")
+        if reference_data.empty:
+            raise ValueError("reference_data has no rows: nothing to compare against")
+        cfg = self.config
+        columns = list(reference_data.columns) if features is None else list(features)
+        scores: dict[str, float] = {}
+        status: dict[str, str] = {}
+        missing: list[str] = []
+        for col in columns:
+            if col not in reference_data.columns:
+                raise KeyError(f"feature {col!r} is not in reference_data")
+            if col not in current_data.columns or len(current_data) == 0:
+                missing.append(col)
+                status[col] = "missing"
+                continue
+            value = psi(reference_data[col], current_data[col], cfg.psi_bins, cfg.psi_epsilon)
+            scores[col] = value
+            status[col] = self.classify(value)
+        drifted = [c for c, s in status.items() if s == "drift"]
+        warning = [c for c, s in status.items() if s == "warning"]
+        share = len(drifted) / len(scores) if scores else 0.0
+        return DriftReport(
+            overall_drift=bool(scores) and share > cfg.drift_share_threshold,
+            psi_scores=scores, drifted_features=drifted, warning_features=warning,
+            missing_features=missing, new_features=[c for c in current_data.columns if c not in reference_data.columns],
+            feature_status=status, drift_share=share, n_reference=len(reference_data), n_current=len(current_data),
+        )

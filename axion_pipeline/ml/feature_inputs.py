@@ -1,0 +1,89 @@
+"""Conversions between the warehouse's long tables and the ML library's panel inputs.
+
+The warehouse stores one row per (date, ticker); ``FeatureEngineer`` works on (date, symbol)
+MultiIndex frames and returns panels (dates x symbols). These helpers are the only place that
+bridges the two, so the Dagster assets, the leakage audit and the benchmarks build inputs the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Factor columns fed to feature engineering: the six category scores, the composite and two
+# well-known sub-factors whose dynamics (reversal, trend) the categories average away.
+FEATURE_BASE_COLUMNS = [
+    "value", "momentum", "quality", "growth", "volatility", "technical",
+    "short_term_reversal", "ret_12m_1m",
+]
+FORWARD_DAYS = 21
+NUM_QUINTILES = 5
+
+
+def raw_factor_frame(factor_scores: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """(date, symbol) MultiIndex frame of the chosen factor columns from long factor scores."""
+    columns = [c for c in (columns or FEATURE_BASE_COLUMNS) if c in factor_scores.columns]
+    frame = factor_scores[["date", "ticker", *columns]].rename(columns={"ticker": "symbol"})
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame.set_index(["date", "symbol"]).sort_index().astype("float64")
+
+
+def macro_frame(regime_features: pd.DataFrame) -> pd.DataFrame:
+    """Regime features indexed by date (the date each value became known)."""
+    out = regime_features.copy()
+    out["date"] = pd.to_datetime(out["date"])
+    return out.set_index("date").sort_index()
+
+
+def to_long(features: pd.DataFrame) -> pd.DataFrame:
+    """(date, symbol) feature frame -> long frame with ``date`` and ``ticker`` columns first."""
+    out = features.reset_index().rename(columns={"symbol": "ticker"})
+    out["date"] = pd.to_datetime(out["date"])
+    out["ticker"] = out["ticker"].astype(str)
+    return out
+
+
+def from_long(features_long: pd.DataFrame) -> pd.DataFrame:
+    """Long features (date, ticker, ...) -> (date, symbol) MultiIndex frame."""
+    frame = features_long.rename(columns={"ticker": "symbol"})
+    frame = frame.assign(date=pd.to_datetime(frame["date"]))
+    return frame.set_index(["date", "symbol"]).sort_index()
+
+
+def returns_panel(prices: pd.DataFrame) -> pd.DataFrame:
+    """Daily close-to-close returns, dates x tickers; NaN where either close is missing (no filling)."""
+    close = prices.pivot(index="date", columns="ticker", values="close").sort_index()
+    close.index = pd.DatetimeIndex(close.index)
+    return close.pct_change(fill_method=None)
+
+
+def matured_targets(prices: pd.DataFrame, label_start, label_end, forward_days: int = FORWARD_DAYS,
+                    num_quintiles: int = NUM_QUINTILES) -> pd.DataFrame:
+    """Targets whose forward window closes (``label_date``) in [label_start, label_end).
+
+    ``label_date`` is the trading day ``forward_days`` after ``date``: the target of ``date`` is
+    known only at that close, which is why the targets table is partitioned by it. ``prices`` must
+    reach back ``forward_days`` trading days before ``label_start``. Columns: date, label_date,
+    ticker, fwd_return, label (1 worst .. num_quintiles best; NaN when a return in the window is
+    missing).
+    """
+    from axion_pipeline.ml.targets import target_panel
+
+    returns = returns_panel(prices)
+    panel = target_panel(returns, forward_days, num_quintiles)
+    dates = returns.index
+    label_dates = pd.Series(pd.NaT, index=dates, dtype="datetime64[ns]")
+    label_dates.iloc[: max(len(dates) - forward_days, 0)] = dates[forward_days:]
+    out = panel.rename_axis(["date", "ticker"]).reset_index()
+    out["label_date"] = label_dates.reindex(out["date"]).to_numpy()
+    start, end = pd.Timestamp(label_start), pd.Timestamp(label_end)
+    out = out.loc[(out["label_date"] >= start) & (out["label_date"] < end)]
+    # a ticker with no close on t has no target at t (not listed): keep only priced (date, ticker)
+    priced = prices[["date", "ticker"]].assign(date=lambda f: pd.to_datetime(f["date"]))
+    out = out.merge(priced, on=["date", "ticker"], how="inner")
+    out["ticker"] = out["ticker"].astype(str)
+    return out[["date", "label_date", "ticker", "fwd_return", "label"]].sort_values(["date", "ticker"]).reset_index(drop=True)
+
+
+def float_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in ("date", "ticker", "label_date") and np.issubdtype(frame[c].dtype, np.number)]

@@ -1,0 +1,126 @@
+"""``HybridScorer``: blend rule-based composite scores with ML ranking scores, with an IC kill switch.
+
+Both inputs are percentile scores in [0, 1] (1 best): the factor engine's ``composite`` and the
+ML model's ``predict_rank`` (or ``MLPredictor.predict_rankings()["score"]``). Per ticker
+
+    blended = (1 - w) * rule + w * ml,   w = ml_weight while ML is active, else 0,
+
+and the blend is re-ranked to a percentile in [0, 1] (0 worst, 1 best) within each date (the whole
+frame when the index has no ``date`` level). A ticker missing one of the two scores keeps the
+other one as its blend (missing ML -> its rule score; missing rule while ML is active -> its ML
+score); a ticker with neither, or with only an ML score while ML is inactive, is left out.
+
+Kill switch with hysteresis (``update_ml_performance``): when ``fallback_to_rules`` is on, a
+realised IC below ``min_ic_for_ml`` deactivates ML; it is re-activated only by an IC of at least
+``min_ic_for_ml + reactivation_margin``. The margin keeps an IC hovering around the threshold
+from flipping the blend on and off every update. A NaN IC (no realised outcome yet) is recorded
+and changes nothing.
+
+Look-ahead: the blend uses only the two scores given. The IC fed to ``update_ml_performance`` must
+be realised (forward returns of past predictions, known at the update date), never the IC of the
+period being scored.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from axion_pipeline.ml import metrics as M
+from axion_pipeline.ml.config import HybridScoringConfig
+
+
+def _check_scores(scores: pd.Series, name: str) -> pd.Series:
+    if not isinstance(scores, pd.Series):
+        raise TypeError(f"{name} must be a pandas Series indexed by ticker (or (date, ticker)), got {type(scores).__name__}")
+    if scores.index.has_duplicates:
+        raise ValueError(f"{name} has duplicate index labels, e.g. {scores.index[scores.index.duplicated()][0]!r}")
+    values = pd.to_numeric(scores, errors="raise").astype(float)
+    finite = values.dropna()
+    if ((finite < 0) | (finite > 1)).any():
+        raise ValueError(f"{name} must be percentile scores in [0, 1]; got range [{finite.min()}, {finite.max()}]")
+    return values
+
+
+class HybridScorer:
+    """Blends rule and ML scores; switches ML off and on from realised ICs (module docstring)."""
+
+    def __init__(self, config: HybridScoringConfig | None = None):
+        self.config = config if config is not None else HybridScoringConfig()
+        if not 0.0 <= self.config.ml_weight <= 1.0:
+            raise ValueError(f"ml_weight must be in [0, 1], got {self.config.ml_weight}")
+        if self.config.reactivation_margin < 0:
+            raise ValueError(f"reactivation_margin must be >= 0, got {self.config.reactivation_margin}")
+        self._ml_active = True
+        self.history: list[dict[str, Any]] = []
+
+    @property
+    def ml_active(self) -> bool:
+        return self._ml_active
+
+    @property
+    def effective_ml_weight(self) -> float:
+        """The w used in the blend now: ``ml_weight`` while ML is active, else 0."""
+        return float(self.config.ml_weight) if self._ml_active else 0.0
+
+    def compute_hybrid_scores(self, rule_scores: pd.Series, ml_scores: pd.Series) -> pd.DataFrame:
+        """Blend aligned on the index (tickers, or (date, ticker)); returns one row per scored ticker.
+
+        Columns: ``rule_score``, ``ml_score`` (NaN where missing), ``ml_weight`` (w applied to the
+        row: 0 where the ML score is missing or ML is inactive), ``blended`` and ``hybrid_score``
+        (the percentile of ``blended`` within its date: 0 worst, 1 best).
+        """
+        rule = _check_scores(rule_scores, "rule_scores")
+        ml = _check_scores(ml_scores, "ml_scores")
+        if rule.index.nlevels != ml.index.nlevels:
+            raise ValueError(f"rule_scores and ml_scores index levels differ ({rule.index.nlevels} vs {ml.index.nlevels})")
+        w = self.effective_ml_weight
+        index = rule.index.union(ml.index, sort=False) if w > 0 else rule.index
+        out = pd.DataFrame({"rule_score": rule.reindex(index), "ml_score": ml.reindex(index)}, index=index)
+        has_rule, has_ml = out["rule_score"].notna(), out["ml_score"].notna()
+        out["ml_weight"] = np.where(has_ml, np.where(has_rule, w, 1.0 if w > 0 else 0.0), 0.0)
+        out["blended"] = np.where(
+            has_rule & has_ml,
+            (1.0 - w) * out["rule_score"].fillna(0.0) + w * out["ml_score"].fillna(0.0),
+            np.where(has_rule, out["rule_score"], out["ml_score"]),
+        )
+        out = out[has_rule | (has_ml & (w > 0))]
+        out["hybrid_score"] = M.percentile_rank_by_date(out["blended"], M.date_labels(out.index))
+        return out
+
+    def compute_hybrid_score_single(self, rule_score: float, ml_score: float | None) -> float:
+        """(1 - w) * rule + w * ml for one ticker (no cross-section to re-rank); a missing ML score
+        (None or NaN) returns the rule score."""
+        rule = float(rule_score)
+        if ml_score is None or math.isnan(float(ml_score)):
+            return rule
+        w = self.effective_ml_weight
+        return (1.0 - w) * rule + w * float(ml_score)
+
+    def update_ml_performance(self, ic: float) -> bool:
+        """Record a realised IC and apply the kill switch; returns whether ML is active afterwards."""
+        cfg = self.config
+        value = float(ic) if ic is not None else float("nan")
+        before = self._ml_active
+        event = "unchanged"
+        if math.isnan(value):
+            event = "ignored_nan"
+        elif not cfg.fallback_to_rules:
+            self._ml_active, event = True, "unchanged" if before else "reactivated"
+        elif before and value < cfg.min_ic_for_ml:
+            self._ml_active, event = False, "deactivated"
+        elif not before and value >= cfg.min_ic_for_ml + cfg.reactivation_margin:
+            self._ml_active, event = True, "reactivated"
+        self.history.append({
+            "timestamp": datetime.now(timezone.utc).isoformat(), "ic": value,
+            "ml_active_before": before, "ml_active": self._ml_active, "event": event,
+        })
+        return self._ml_active
+
+    def history_frame(self) -> pd.DataFrame:
+        """The updates so far, one row each (timestamp, ic, ml_active_before, ml_active, event)."""
+        return pd.DataFrame(self.history, columns=["timestamp", "ic", "ml_active_before", "ml_active", "event"])

@@ -1,0 +1,106 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from axion_pipeline.ml import DegradationDetector, DriftReport, MonitoringConfig
+from axion_pipeline.ml.drift import psi
+
+EPS = 1e-4
+
+
+def test_two_bin_psi_by_hand():
+    # bins=2: edge = median of [1, 2, 3, 4] = 2.5 -> (-inf, 2.5], (2.5, inf); reference 1/2, 1/2
+    # current [1, 1, 1, 4] -> 3/4, 1/4; the missing bin is empty on both sides (eps vs eps -> 0)
+    expected = (0.75 - 0.5) * math.log(0.75 / 0.5) + (0.25 - 0.5) * math.log(0.25 / 0.5)
+    assert expected == pytest.approx(0.2746530722)
+    assert psi([1, 2, 3, 4], [1, 1, 1, 4], n_bins=2) == pytest.approx(expected, abs=1e-12)
+
+
+def test_three_bin_psi_with_missing_values_by_hand():
+    # bins=3 on 1..6: edges at the 1/3 and 2/3 quantiles (2.667, 4.333) -> {1,2}, {3,4}, {5,6}: 1/3 each
+    # current [1, 3, 3, 5, NaN, NaN]: 1/6, 2/6, 1/6 and 2/6 missing (reference: 0 -> eps)
+    expected = (2 * (1 / 6 - 1 / 3) * math.log((1 / 6) / (1 / 3))
+                + (2 / 6 - EPS) * math.log((2 / 6) / EPS))
+    value = psi([1, 2, 3, 4, 5, 6], [1, 3, 3, 5, np.nan, np.nan], n_bins=3, epsilon=EPS)
+    assert value == pytest.approx(expected, abs=1e-12)
+
+
+def test_values_outside_the_reference_range_fall_in_the_open_outer_bins():
+    # edge 2.5; -100 joins the lower bin, +100 the upper one: same shares -> PSI 0
+    assert psi([1, 2, 3, 4], [-100, 0, 100, 200], n_bins=2) == pytest.approx(0.0)
+
+
+def test_constant_reference_column():
+    assert psi([5.0] * 8, [5.0] * 4) == 0.0
+    # equal / not-equal: reference (1, eps), current (1/2, 1/2)
+    expected = (0.5 - 1.0) * math.log(0.5) + (0.5 - EPS) * math.log(0.5 / EPS)
+    assert psi([5.0] * 8, [5.0, 5.0, 7.0, 9.0]) == pytest.approx(expected, abs=1e-12)
+
+
+def test_all_missing_reference_column():
+    assert psi([np.nan] * 4, [np.nan] * 2) == 0.0
+    # reference: (any value eps, missing 1); current: (1, eps)
+    expected = 2 * (1.0 - EPS) * math.log(1.0 / EPS)
+    assert psi([np.nan] * 4, [1.0, 2.0]) == pytest.approx(expected, abs=1e-12)
+
+
+def test_categorical_bins():
+    ref = ["a", "a", "b", "b"]
+    cur = ["a", "a", "a", "c"]  # b: 1/2 -> eps, a: 1/2 -> 3/4, unseen: eps -> 1/4
+    expected = ((0.75 - 0.5) * math.log(1.5) + (EPS - 0.5) * math.log(EPS / 0.5)
+                + (0.25 - EPS) * math.log(0.25 / EPS))
+    assert psi(ref, cur) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("value, status", [(0.0, "ok"), (0.0999, "ok"), (0.10, "warning"),
+                                           (0.2499, "warning"), (0.25, "drift"), (3.0, "drift")])
+def test_threshold_classification(value, status):
+    assert DegradationDetector().classify(value) == status
+
+
+def test_report_with_missing_column_and_new_column():
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"a": rng.normal(size=2000), "b": rng.normal(size=2000), "gone": rng.normal(size=2000)})
+    cur = pd.DataFrame({"a": rng.normal(size=1000), "b": rng.normal(loc=2.0, size=1000), "extra": 1.0})
+    report = DegradationDetector().check_feature_drift(reference_data=ref, current_data=cur)
+    assert isinstance(report, DriftReport)
+    assert report.missing_features == ["gone"] and report.feature_status["gone"] == "missing"
+    assert "gone" not in report.psi_scores and report.new_features == ["extra"]
+    assert report.psi_scores["a"] < 0.05 and report.feature_status["a"] == "ok"
+    assert report.drifted_features == ["b"] and report.psi_scores["b"] > 1.0
+    assert report.drift_share == 0.5 and report.overall_drift
+    frame = report.to_frame()
+    assert frame["feature"].tolist() == ["gone", "b", "a"] and frame["status"].tolist() == ["missing", "drift", "ok"]
+
+
+def test_overall_drift_needs_share_above_threshold():
+    rng = np.random.default_rng(1)
+    ref = pd.DataFrame(rng.normal(size=(1000, 5)), columns=list("abcde"))
+    cur = pd.DataFrame(rng.normal(size=(1000, 5)), columns=list("abcde"))
+    cur["a"] += 3.0  # 1 of 5 drifted: share 0.2, not above 0.2
+    detector = DegradationDetector(MonitoringConfig(drift_share_threshold=0.2))
+    assert not detector.check_feature_drift(ref, cur).overall_drift
+    cur["b"] += 3.0  # 2 of 5: 0.4
+    report = detector.check_feature_drift(ref, cur)
+    assert report.overall_drift and sorted(report.drifted_features) == ["a", "b"]
+
+
+def test_rise_in_missing_values_is_drift():
+    rng = np.random.default_rng(2)
+    ref = pd.DataFrame({"x": rng.normal(size=1000)})
+    cur = pd.DataFrame({"x": np.where(rng.random(1000) < 0.3, np.nan, rng.normal(size=1000))})
+    report = DegradationDetector().check_feature_drift(ref, cur)
+    assert report.feature_status["x"] == "drift"
+
+
+def test_empty_current_data_reports_every_feature_missing():
+    ref = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    report = DegradationDetector().check_feature_drift(ref, ref.iloc[:0])
+    assert report.missing_features == ["x"] and not report.overall_drift
+
+
+def test_empty_reference_is_refused():
+    with pytest.raises(ValueError, match="reference_data has no rows"):
+        DegradationDetector().check_feature_drift(pd.DataFrame({"x": []}), pd.DataFrame({"x": [1.0]}))

@@ -1,0 +1,181 @@
+"""SQL injection safety: hostile values round-trip through the DuckDB warehouse as data, and no SQL
+in ``axion_pipeline/`` is built from values by string formatting.
+
+Values reach SQL only as bound parameters (``?``). The only string-built SQL is identifier quoting
+(schema, table, column names, which come from code or DuckDB's own catalogue, never from data) and
+``warehouse.read_table``'s ``where`` fragment, which is caller code with ``?`` placeholders. The
+source scan below keeps it that way: a new formatted SQL string fails the test until reviewed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from axion_pipeline import warehouse
+
+PACKAGE = Path(__file__).resolve().parent.parent / "axion_pipeline"
+EVIL = "X'); DROP TABLE prices; --"
+STACKED = "x'; drop table market.prices; --"  # closes the literal and stacks a second statement
+TICKERS = [EVIL, STACKED, "O'REILLY", "A;B", "ÄBC", 'QUOTE"D', "NULL"]
+
+
+def frame() -> pd.DataFrame:
+    return pd.DataFrame({"date": pd.Timestamp("2024-01-02"), "ticker": TICKERS,
+                         "close": [10.0 + i for i in range(len(TICKERS))]})
+
+
+def write_duckdb(con, df):
+    con.execute("create table market.prices as select * from df")
+
+
+def write_io_manager(con, df, partitioned: bool = False):
+    """The project's DuckDB type handler, as the I/O manager calls it (schema already created)."""
+    import dagster as dg
+    from dagster._core.storage.db_io_manager import TableSlice, TablePartitionDimension
+
+    from axion_pipeline.defs.io_manager import ReplacingPandasTypeHandler
+
+    dims = [TablePartitionDimension(partition_expr="date", partitions=["2024-01-02"])] if partitioned else None
+    context = dg.build_output_context(asset_key=["market", "prices"])
+    ReplacingPandasTypeHandler().handle_output(context, TableSlice(table="prices", schema="market",
+                                                                   partition_dimensions=dims), df, con)
+
+
+WRITERS = {"duckdb": write_duckdb, "io_manager": write_io_manager,
+           "io_manager_partitioned": lambda con, df: write_io_manager(con, df, partitioned=True)}
+
+
+@pytest.fixture(scope="module", params=sorted(WRITERS))
+def stored(request, tmp_path_factory):
+    """A warehouse file holding market.prices; the tests open it read-only (warehouse.connect)."""
+    path = tmp_path_factory.mktemp(request.param) / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema market")
+        WRITERS[request.param](con, frame())
+    return path
+
+
+@pytest.mark.parametrize("ticker", TICKERS)
+def test_hostile_ticker_round_trips_through_a_parameter(stored, ticker):
+    out = warehouse.read_table(stored, "market", "prices", where="ticker = ?", params=[ticker])
+    assert out["ticker"].tolist() == [ticker]  # byte for byte
+    assert out["close"].tolist() == [10.0 + TICKERS.index(ticker)]
+    summary = warehouse.table_summary(stored)
+    assert summary[["schema", "table", "rows"]].values.tolist() == [["market", "prices", len(TICKERS)]]
+
+
+def test_whole_table_round_trips(stored):
+    out = warehouse.read_table(stored, "market", "prices")
+    pd.testing.assert_frame_equal(out.sort_values("close").reset_index(drop=True)[["ticker", "close"]],
+                                  frame()[["ticker", "close"]])
+
+
+def test_hostile_identifier_is_quoted_not_executed(stored):
+    with pytest.raises(duckdb.CatalogException, match="does not exist"):
+        warehouse.read_table(stored, "market", 'prices"; drop table market.prices; --')
+    assert warehouse.read_table(stored, "market", "prices").shape[0] == len(TICKERS)
+
+
+def test_control_naive_interpolation_would_drop_the_table(tmp_path):
+    """Why values must be bound: DuckDB runs stacked statements, so an interpolated value drops the table."""
+    with duckdb.connect(str(tmp_path / "naive.duckdb")) as con:
+        con.execute("create schema market")
+        write_duckdb(con, frame())
+        con.execute(f"select * from market.prices where ticker = '{STACKED}'")  # the anti-pattern, on purpose
+        assert con.execute("select count(*) from information_schema.tables").fetchone()[0] == 0
+
+
+# ------------------------------------------------------------------------------- source scan
+# Text that starts like a SQL statement (or a WHERE fragment). Keywords that also start English
+# messages ("with 3 rows", "update ...") count only with a second SQL keyword after them.
+SQL_TEXT = re.compile(r"""^\s*(?:
+    (?:select|insert|delete|describe|pragma|attach|detach|truncate|install|alter|where)\s
+  | (?:with|create|drop|update|copy|export|import|load)\s.*\b(?:from|into|table|as|set|values|schema|view)\b
+)""", re.IGNORECASE | re.VERBOSE | re.DOTALL)
+SQL_CALLS = {"execute", "executemany", "sql", "query", "from_query"}
+
+# (file, interpolated expression) pairs reviewed as identifier-only (or caller SQL) uses. Keep small.
+ALLOWED = {
+    # warehouse.py: identifiers from DuckDB's own catalogue or the caller, each through _quote(),
+    # which double-quotes and escapes embedded quotes; ``full`` is two such quoted identifiers.
+    ("warehouse.py", "full"),
+    ("warehouse.py", "_quote(date_col)"),
+    ("warehouse.py", "_quote(schema)"),
+    ("warehouse.py", "_quote(table)"),
+    # warehouse.read_table: ``where`` is a SQL fragment written by the calling code (documented to
+    # hold ``?`` placeholders); the values themselves go through ``params``.
+    ("warehouse.py", "where"),
+    # defs/io_manager.py: ``table`` is "<schema>.<table>" from the asset key (code, not data);
+    # ``name`` a column name of the asset's output frame, double-quoted; the type comes from a fixed map.
+    ("defs/io_manager.py", "table"),
+    ("defs/io_manager.py", "name"),
+    ("defs/io_manager.py", "_duckdb_type(dtype)"),
+}
+
+
+def _literal_text(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    return None
+
+
+def formatted_sql(source: str) -> list[tuple[int, str]]:
+    """(line, interpolated expression) of every SQL string built by f-string, ``.format`` or ``%``:
+    a formatted string that starts like SQL, or any formatted string passed to execute/sql/query."""
+    tree = ast.parse(source)
+    sql_args = {id(a) for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                and n.func.attr in SQL_CALLS for a in n.args[:1]}
+    hits = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            text, exprs = _literal_text(node), [ast.unparse(v.value) for v in node.values
+                                                if isinstance(v, ast.FormattedValue)]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+            text, exprs = _literal_text(node.func.value), [ast.unparse(a) for a in (*node.args, *node.keywords)]
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+            text, exprs = _literal_text(node.left), [ast.unparse(node.right)]
+        else:
+            continue
+        if text is None or not exprs:
+            continue
+        if SQL_TEXT.match(text) or id(node) in sql_args:
+            hits.extend((node.lineno, e) for e in exprs)
+    return hits
+
+
+def scan_package() -> list[tuple[str, int, str]]:
+    return [(path.relative_to(PACKAGE).as_posix(), line, expr)
+            for path in sorted(PACKAGE.rglob("*.py"))
+            for line, expr in formatted_sql(path.read_text(encoding="utf-8"))]
+
+
+def test_no_value_is_formatted_into_sql():
+    hits = scan_package()
+    unreviewed = [h for h in hits if (h[0], h[2]) not in ALLOWED]
+    assert not unreviewed, f"SQL built from formatted values; bind them as parameters (?) instead: {unreviewed}"
+    stale = ALLOWED - {(f, e) for f, _, e in hits}
+    assert not stale, f"allowlist entries no longer used, remove them: {sorted(stale)}"
+
+
+@pytest.mark.parametrize(("snippet", "expected"), [
+    ("con.execute(f\"select * from t where ticker = '{ticker}'\")", ["ticker"]),
+    ("sql = f\"DELETE FROM t WHERE d = {day}\"", ["day"]),
+    ("con.sql(f'{query}')", ["query"]),
+    ("q = \"select * from t where x = {}\".format(value)", ["value"]),
+    ("q = \"insert into t values (%s)\" % value", ["value"]),
+    ("con.execute(\"select * from t where ticker = ?\", [ticker])", []),
+    ("msg = f\"selected {n} rows\"", []),
+    ("log(f\"with {n} rows\")", []),
+    ("q = f\"with x as (select {col} from t) select * from x\"", ["col"]),
+    ("q = f\"CREATE TABLE {name} AS SELECT 1\"", ["name"]),
+])
+def test_scanner_flags_formatted_sql(snippet, expected):
+    assert [e for _, e in formatted_sql(snippet)] == expected
