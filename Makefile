@@ -12,7 +12,7 @@ export PYTHONUNBUFFERED := 1
 export DAGSTER_EVENT_BATCH_SIZE ?= 10000
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 
-.PHONY: setup run test ui bench clean
+.PHONY: setup run test ui bench clean browser screenshot
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -32,9 +32,17 @@ setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
 run: setup
 	$(VENV)/bin/python -m axion_pipeline.run_all
 
+## Headless Chromium for the browser test (Debian's chromium; needs root the first time).
+browser:
+	scripts/install_browser.sh
+
 ## The whole test suite (CI runs this through .ci/run).
-test: setup
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+test: setup browser
+	$(VENV)/bin/python -m pytest -n 2 $(PYTEST_ARGS)
+
+## Refresh docs/asset_graph.png from the running UI.
+screenshot: setup browser
+	AXION_UPDATE_SCREENSHOT=1 $(VENV)/bin/python -m pytest axion_pipeline_tests/test_ui_browser.py
 
 ## Dagster UI (webserver + daemon for schedules and sensors) on 127.0.0.1:3000.
 ui: setup
