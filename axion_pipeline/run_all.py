@@ -26,13 +26,23 @@ def _range_tags(keys: list[str]) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
 
 
+def live_keys() -> list[str]:
+    """Trading days of the live span: after the production models' training window (out of sample)."""
+    from axion_pipeline.defs.partitions import trading_days
+    from axion_pipeline.defs.training.folds import live_span
+
+    start, end = live_span()
+    return [k for k in trading_days.get_partition_keys() if start.strftime("%Y-%m-%d") <= k <= end.strftime("%Y-%m-%d")]
+
+
 def run_stages(defs: dg.Definitions, instance: dg.DagsterInstance, stages, partition_keys: list[str]) -> list[tuple[str, float]]:
     timings = []
     for stage in stages:
         job = defs.resolve_job_def(stage.job)
         started = time.perf_counter()
-        if stage.partitioned == "range":
-            results = [job.execute_in_process(instance=instance, tags=_range_tags(partition_keys),
+        if stage.partitioned in ("range", "live"):
+            keys = partition_keys if stage.partitioned == "range" else live_keys()
+            results = [job.execute_in_process(instance=instance, tags=_range_tags(keys),
                                               run_config=RUN_CONFIG, raise_on_error=False)]
         elif stage.partitioned == "each":
             keys = job.partitions_def.get_partition_keys(dynamic_partitions_store=instance)

@@ -13,7 +13,9 @@ import dagster as dg
 
 from axion_pipeline.defs.factors.assets import ASSETS as FACTOR_ASSETS
 from axion_pipeline.defs.features.assets import ASSETS as FEATURE_ASSETS
+from axion_pipeline.defs.inference.assets import ASSETS as INFERENCE_ASSETS
 from axion_pipeline.defs.market.assets import ASSETS as MARKET_ASSETS
+from axion_pipeline.defs.monitoring.assets import ASSETS as MONITORING_ASSETS
 
 
 def _keys(assets, partitioned: bool) -> list[dg.AssetKey]:
@@ -21,6 +23,7 @@ def _keys(assets, partitioned: bool) -> list[dg.AssetKey]:
 
 
 HISTORY_ASSETS = [*MARKET_ASSETS, *FACTOR_ASSETS, *FEATURE_ASSETS]
+LIVE_ASSETS = [*INFERENCE_ASSETS, *MONITORING_ASSETS]
 
 market_tables_job = dg.define_asset_job(
     "market_tables_job",
@@ -42,15 +45,28 @@ factor_analysis_job = dg.define_asset_job(
 )
 
 
+inference_job = dg.define_asset_job(
+    "inference_job",
+    selection=dg.AssetSelection.assets(*LIVE_ASSETS),
+    description="Daily predictions, hybrid scores, regime, earnings, factor weights, health, drift and SHAP "
+                "explanations (run over the live span: days after the production models' training window).",
+)
+
+
 @dataclass(frozen=True)
 class Stage:
     job: str
-    partitioned: str | None  # None: unpartitioned; "range": one run over all trading days; "each": a run per key
+    # None: unpartitioned; "range": one run over every trading day; "live": one run over the live
+    # span; "each": one run per partition key (walk-forward folds)
+    partitioned: str | None
 
 
 BUILD_STAGES = [
     Stage("market_tables_job", None),
     Stage("daily_job", "range"),
     Stage("factor_analysis_job", None),
+    Stage("training_job", "each"),
+    Stage("training_tables_job", None),
+    Stage("inference_job", "live"),
 ]
-JOBS = [market_tables_job, daily_job, factor_analysis_job]
+JOBS = [market_tables_job, daily_job, factor_analysis_job, inference_job]

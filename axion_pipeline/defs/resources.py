@@ -52,3 +52,14 @@ def default_market_source() -> MarketDataSource:
     return MarketDataSource(
         data_dir=s.data_dir, seed=s.sim_seed, n_tickers=s.sim_tickers, start=s.sim_start, end=s.sim_end
     )
+
+
+class Warehouse(dg.ConfigurableResource):
+    """Read access to the DuckDB warehouse for sensors (the I/O manager handles asset storage)."""
+
+    path: str
+
+    def read(self, schema: str, table: str, where: str = "", params: list | None = None):
+        from axion_pipeline.warehouse import read_table
+
+        return read_table(self.path, schema, table, where, params)

@@ -122,6 +122,22 @@ class MLPredictor:
                 logger.warning("%s model not loaded: %s", name, status[1])
         return self.get_model_status()
 
+    def usable(self, name: str) -> Any:
+        """The model when its status is ok, else None (the caller then uses the fallback)."""
+        self._check_name(name)
+        return self._usable(name)
+
+    def set_load_error(self, name: str, detail: str) -> None:
+        """Record that ``name`` could not be loaded (missing, tampered, corrupt): predictions fall
+        back and ``get_model_status`` reports ``error`` with ``detail``."""
+        self._check_name(name)
+        self._models[name], self._load_status[name], self._last[name] = None, ("error", detail, None), {}
+
+    def set_loaded(self, name: str, model: Any, version: str | None) -> None:
+        """Use a model loaded elsewhere (e.g. a model store) and remember its version."""
+        self._check_name(name)
+        self._models[name], self._load_status[name], self._last[name] = model, ("ok", "loaded", version), {}
+
     def deactivate(self, name: str, reason: str = "deactivated") -> None:
         """Stop using a model (predictions fall back) until ``activate``."""
         self._check_name(name)

@@ -13,6 +13,10 @@ os.environ["AXION_SIM_TICKERS"] = "40"
 os.environ["AXION_SIM_START"] = "2021-01-04"
 os.environ["AXION_SIM_END"] = "2023-06-30"
 os.environ["AXION_SIM_SEED"] = "11"
+# the small market has ~270 usable days: two short walk-forward folds
+os.environ["AXION_WF_TRAIN_DAYS"] = "120"
+os.environ["AXION_WF_TEST_DAYS"] = "21"
+os.environ["AXION_WF_FOLDS"] = "2"
 os.environ["DAGSTER_EVENT_BATCH_SIZE"] = "10000"
 os.environ["DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"] = "true"
 

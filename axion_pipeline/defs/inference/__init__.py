@@ -1,0 +1,1 @@
+"""Group ``inference``: daily predictions of the production models and hybrid rule/ML scores."""

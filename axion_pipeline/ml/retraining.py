@@ -1,0 +1,42 @@
+"""When to retrain: the rule behind the retraining sensor, over the monitoring tables.
+
+Retrain when the latest model-health row says so (rolling IC below the critical threshold, or
+degraded and falling), or when feature drift is broad: on at least ``min_drift_days`` of the last
+``lookback_days`` dates the share of features with PSI >= 0.25 exceeded the drift threshold.
+Requiring several days keeps one noisy day from triggering a retrain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class RetrainingDecision:
+    retrain: bool
+    reason: str
+    as_of: pd.Timestamp | None
+
+
+def retraining_decision(health: pd.DataFrame, drift: pd.DataFrame, lookback_days: int = 10,
+                        min_drift_days: int = 3) -> RetrainingDecision:
+    """``health``: model_health rows (date, needs_retraining, status, rolling_ic_3m); ``drift``:
+    drift_report rows (date, feature, psi, status, overall_drift)."""
+    dates = [d for d in (health["date"].max() if len(health) else None, drift["date"].max() if len(drift) else None)
+             if d is not None]
+    as_of = pd.Timestamp(max(dates)) if dates else None
+    reasons = []
+    if len(health):
+        last = health.sort_values("date").iloc[-1]
+        if bool(last["needs_retraining"]):
+            reasons.append(f"model health {last['status']} on {pd.Timestamp(last['date']).date()} "
+                           f"(rolling 3-month IC {last['rolling_ic_3m']:.4f})")
+    if len(drift):
+        per_day = drift.groupby("date")["overall_drift"].first().sort_index().tail(lookback_days)
+        if int(per_day.sum()) >= min_drift_days:
+            worst = drift.loc[drift["date"] == per_day.index[-1]].nlargest(3, "psi")["feature"].tolist()
+            reasons.append(f"feature drift on {int(per_day.sum())} of the last {len(per_day)} days "
+                           f"(worst: {', '.join(worst)})")
+    return RetrainingDecision(bool(reasons), "; ".join(reasons) or "healthy, no broad drift", as_of)

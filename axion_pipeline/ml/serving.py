@@ -1,0 +1,149 @@
+"""Daily serving over whole date ranges: the batch counterparts of ``MLPredictor``'s single-date calls.
+
+The Dagster inference assets call these with the warehouse's long tables. Every function keeps
+the point-in-time rule of its inputs: rows for date ``t`` use features, scores and market data of
+``t`` (or earlier) only, and the production models were trained on data ending before the live span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from axion_pipeline.ml.predictor import MLPredictor
+
+PRODUCTION_NAMES = {"ranking": "ranking_model", "regime": "regime_model", "earnings": "earnings_model",
+                    "factor_timing": "factor_timing_model"}
+LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, RuntimeError)
+
+
+def production_predictor(load: Callable[[str], tuple[Any, str | None]], names=tuple(PRODUCTION_NAMES)) -> MLPredictor:
+    """An ``MLPredictor`` holding the production models ``load(store_name) -> (model, version)``
+    returns; a model that fails to load (missing, tampered, corrupt) is recorded as an error and
+    its predictions fall back to rules."""
+    predictor = MLPredictor(cache_size=0)
+    for name in names:
+        try:
+            model, version = load(PRODUCTION_NAMES[name])
+        except LOAD_ERRORS as exc:
+            predictor.set_load_error(name, f"{type(exc).__name__}: {exc}")
+        else:
+            predictor.set_loaded(name, model, version)
+    return predictor
+
+
+def rank_dates(predictor: MLPredictor, features: pd.DataFrame, rule_scores: pd.Series) -> pd.DataFrame:
+    """Ranking scores for every date of ``features`` ((date, symbol) frame of the model's inputs).
+
+    ``rule_scores``: (date, symbol) composite scores, the fallback. Columns: date, ticker, score
+    (0-1 percentile), raw_score, rank, source, fallback_reason.
+    """
+    frames = []
+    dates = pd.DatetimeIndex(features.index.get_level_values(0).unique()).sort_values()
+    rule_dates = pd.to_datetime(rule_scores.index.get_level_values(0))
+    for t in dates:
+        rules = rule_scores[rule_dates == t].droplevel(0)
+        out = predictor.predict_rankings(features, t, rule_scores=rules)
+        frames.append(out.assign(fallback_reason=out.attrs.get("fallback_reason")))
+    out = pd.concat(frames) if frames else pd.DataFrame()
+    out = out.rename_axis("ticker").reset_index() if "ticker" not in out.columns else out.reset_index(drop=True)
+    out["date"] = pd.to_datetime(out["date"])
+    return out
+
+
+def hybrid_by_date(scorer, rule_scores: pd.Series, ml_scores: pd.Series) -> pd.DataFrame:
+    """``HybridScorer.compute_hybrid_scores`` on (date, ticker) series, re-ranked within each date."""
+    out = scorer.compute_hybrid_scores(rule_scores, ml_scores)
+    return out.reset_index().rename(columns={"level_0": "date", "level_1": "ticker", "symbol": "ticker"})
+
+
+def regime_predictions(model, regime_features: pd.DataFrame, rule_regimes: pd.Series) -> pd.DataFrame:
+    """Regime probabilities per date from the production classifier; the rule detector's regime
+    (and NaN probabilities) when the model is unavailable. ``duration_days`` counts consecutive
+    trailing dates with the same predicted regime."""
+    X = regime_features.set_index("date").sort_index()
+    if model is not None:
+        out = model.predict(X).reset_index().rename(columns={"index": "date"})
+        out["source"] = "ml"
+    else:
+        out = pd.DataFrame({"date": X.index, "regime": rule_regimes.reindex(X.index).to_numpy(),
+                            "confidence": np.nan, "source": "rules"})
+    change = out["regime"].ne(out["regime"].shift()).cumsum()
+    out["duration_days"] = out.groupby(change).cumcount() + 1
+    out["rule_regime"] = rule_regimes.reindex(pd.DatetimeIndex(out["date"])).to_numpy()
+    return out
+
+
+def upcoming_earnings(earnings_events: pd.DataFrame, calendar: pd.DatetimeIndex, start, end) -> pd.DataFrame:
+    """Events announced on the trading day after each date ``t`` in [start, end), tagged with ``t``.
+
+    Predicting at the close of ``t`` an announcement on ``t+1`` uses only data before ``t+1``,
+    which is what the earnings features are built from: no look-ahead.
+    """
+    days = calendar[(calendar >= pd.Timestamp(start)) & (calendar < pd.Timestamp(end))]
+    nxt = pd.Series(calendar[1:], index=calendar[:-1])
+    events = earnings_events.assign(announce_date=pd.to_datetime(earnings_events["announce_date"]))
+    wanted = pd.DataFrame({"date": days, "announce_date": nxt.reindex(days).to_numpy()}).dropna()
+    return wanted.merge(events, on="announce_date", how="inner")
+
+
+def factor_weight_rows(model, regime_features: pd.DataFrame, rule_weights: pd.DataFrame) -> pd.DataFrame:
+    """Long rows (date, factor, weight, source, rule_weight): the timing model's weights per date,
+    or the regime rule weights when the model is unavailable."""
+    rows = []
+    X = regime_features.set_index("date").sort_index()
+    for t in X.index:
+        rule = rule_weights.loc[t] if t in rule_weights.index else pd.Series(dtype=float)
+        if model is not None:
+            weights, source = model.get_factor_weights(X.loc[[t]]), "ml"
+        else:
+            weights, source = {k.removeprefix("weight_"): float(v) for k, v in rule.items()}, "rules"
+        for factor, weight in weights.items():
+            rows.append({"date": t, "factor": factor, "weight": float(weight), "source": source,
+                         "rule_weight": float(rule.get(f"weight_{factor}", np.nan))})
+    return pd.DataFrame(rows, columns=["date", "factor", "weight", "source", "rule_weight"])
+
+
+def realized_health(predictions: pd.DataFrame, targets: pd.DataFrame, dates, config=None) -> pd.DataFrame:
+    """Model health per date ``T``: the rank IC of the predictions made at ``T - h`` whose labels
+    matured at ``T`` (targets partitioned by label_date), and the tracker's rolling status over all
+    matured dates up to ``T``. Nothing uses a label before it matured."""
+    from axion_pipeline.ml.monitoring import ModelPerformanceTracker
+
+    matured = targets.dropna(subset=["fwd_return"]).merge(
+        predictions[["date", "ticker", "score"]], on=["date", "ticker"], how="inner")
+    tracker = ModelPerformanceTracker(config=config)
+    rows = []
+    by_label = {d: g for d, g in matured.groupby("label_date")}
+    for T in sorted(pd.to_datetime(pd.Index(dates).unique())):
+        group = by_label.get(T)
+        ic, prediction_date = np.nan, pd.NaT
+        if group is not None and len(group) > 2:
+            prediction_date = group["date"].iloc[0]
+            ic = tracker.record_prediction(prediction_date, group.set_index("ticker")["score"],
+                                           group.set_index("ticker")["fwd_return"])
+        status = tracker.get_health_status()
+        rows.append({"date": T, "model": "stock_ranking", "prediction_date": prediction_date, "ic": ic,
+                     "status": status.status, "current_ic": status.current_ic, "rolling_ic_3m": status.rolling_ic_3m,
+                     "ic_trend": status.ic_trend, "needs_retraining": bool(status.needs_retraining),
+                     "n_matured_dates": len(tracker.history())})
+    return pd.DataFrame(rows)
+
+
+def drift_rows(detector, reference: pd.DataFrame, features: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """PSI of each feature per date against the reference sample: long rows (date, feature, psi,
+    status) and the last date's report summary."""
+    columns = [c for c in reference.columns if c not in ("date", "ticker")]
+    rows, last = [], {}
+    for t, day in features.groupby("date"):
+        report = detector.check_feature_drift(reference[columns], day.reindex(columns=columns))
+        frame = report.to_frame().reset_index(drop=False)
+        frame = frame.rename(columns={frame.columns[0]: "feature"}) if "feature" not in frame.columns else frame
+        rows.append(frame.assign(date=t, overall_drift=bool(report.overall_drift)))
+        last = {"date": str(pd.Timestamp(t).date()), "overall_drift": bool(report.overall_drift),
+                "drifted_features": list(report.drifted_features)[:20], "psi": report.psi_scores}
+    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    return out, last

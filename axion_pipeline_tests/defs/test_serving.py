@@ -1,0 +1,127 @@
+"""The whole chain on the small generated market: training folds, production models, the daily
+inference and monitoring assets, their checks, the schedule and the retraining sensor."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from axion_pipeline_tests.defs.conftest import check_results
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    from axion_pipeline.definitions import build_definitions
+    from axion_pipeline.defs.partitions import trading_days
+    from axion_pipeline.run_all import live_keys
+
+    tmp = tmp_path_factory.mktemp("chain")
+    warehouse = str(tmp / "chain.duckdb")
+    defs = build_definitions(warehouse=warehouse)
+    overrides = {"event_log_storage": {"module": "axion_pipeline.defs.storage", "class": "BatchingSqliteEventLogStorage",
+                                       "config": {"base_dir": str(tmp / "event_log")}}}
+    with dg.instance_for_test(overrides=overrides) as instance:
+        keys = trading_days.get_partition_keys()
+        checks = {}
+
+        def run(name, **kwargs):
+            result = defs.resolve_job_def(name).execute_in_process(instance=instance, raise_on_error=True, **kwargs)
+            checks.update(check_results(result))
+            return result
+
+        run("market_tables_job")
+        run("daily_job", tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+        for fold in defs.resolve_job_def("training_job").partitions_def.get_partition_keys():
+            run("training_job", partition_key=fold)
+        run("training_tables_job")
+        live = live_keys()
+        run("inference_job", tags={"dagster/asset_partition_range_start": live[0], "dagster/asset_partition_range_end": live[-1]})
+        yield {"defs": defs, "instance": instance, "warehouse": warehouse, "checks": checks, "live": live,
+               "model_root": Path(defs.resources["model_store"].root)}
+
+
+def _df(warehouse, sql, params=None):
+    with duckdb.connect(warehouse, read_only=True) as con:
+        return con.execute(sql, params or []).fetchdf()
+
+
+def test_live_span_tables_and_checks(chain):
+    wh, checks, live = chain["warehouse"], chain["checks"], chain["live"]
+    for name in ["predictions_cover_universe", "hybrid_scores_within_unit_interval", "shap_values_add_up",
+                 "health_status_present"]:
+        assert checks[name], name
+    preds = _df(wh, "select * from inference.daily_predictions")
+    assert preds["date"].nunique() == len(live) and (preds["source"] == "ml").all()
+    hybrid = _df(wh, "select * from inference.hybrid_scores")
+    assert hybrid["hybrid_score"].between(0, 1).all()
+    shap = _df(wh, "select * from monitoring.shap_explanations")
+    assert set(shap["rank"]) == {1, 2, 3, 4, 5}
+    # a user can ask in SQL why a stock ranks where it does
+    top = _df(wh, "select ticker from inference.hybrid_scores where date = ? order by hybrid_score desc limit 1",
+              [pd.Timestamp(live[-1])])["ticker"].iloc[0]
+    why = _df(wh, "select feature, contribution from monitoring.shap_explanations where date = ? and ticker = ? "
+                  "order by rank", [pd.Timestamp(live[-1]), top])
+    assert len(why) == 5
+    health = _df(wh, "select * from monitoring.model_health order by date")
+    assert health["date"].nunique() == len(live)
+    assert health["ic"].notna().sum() == len(live) - 21  # labels of the first 21 live days matured in the span
+    drift = _df(wh, "select * from monitoring.drift_report")
+    assert drift["psi"].notna().any()
+    assert len(_df(wh, "select * from inference.regime_predictions")) == len(live)
+    weights = _df(wh, "select date, sum(weight) w from inference.factor_weights group by date")
+    assert (weights["w"] - 1).abs().max() < 1e-9
+
+
+def test_tampered_production_model_falls_back_to_rules(chain):
+    """An edited byte in the production ranking model: refused, predictions fall back to the rule composite."""
+    root = chain["model_root"] / "ranking_model" / "production"
+    version = (root / "LATEST").read_text().strip()
+    model_file = next(p for p in (root / version).iterdir() if p.name.endswith(".txt"))
+    original = model_file.read_bytes()
+    try:
+        model_file.write_bytes(original[:-40] + b"0" * 40)
+        defs, instance = chain["defs"], chain["instance"]
+        key = chain["live"][-1]
+        from axion_pipeline.defs.inference.assets import daily_predictions
+        from axion_pipeline.defs.monitoring.assets import shap_explanations  # noqa: F401
+
+        result = dg.materialize([daily_predictions], partition_key=key, instance=instance,
+                                resources={k: defs.resources[k] for k in ("io_manager", "model_store")},
+                                selection=[daily_predictions], raise_on_error=True)
+        meta = result.asset_materializations_for_node("daily_predictions")[0].metadata
+        assert meta["model_status"].value == "error"
+        assert "SHA-256" in meta["status_detail"].value or "altered" in meta["status_detail"].value
+        preds = _df(chain["warehouse"], "select * from inference.daily_predictions where date = ?", [pd.Timestamp(key)])
+        assert (preds["source"] == "rules").all()
+        assert not list(chain["model_root"].rglob("*.pkl"))
+    finally:
+        model_file.write_bytes(original)
+
+
+def test_daily_schedule_targets_the_day_that_just_ended(chain):
+    from axion_pipeline.defs.partitions import trading_days
+
+    schedule = chain["defs"].resolve_schedule_def("daily_schedule")
+    keys = trading_days.get_partition_keys()
+    last = pd.Timestamp(keys[-1])
+    tick = (last + pd.offsets.BDay(1)).to_pydatetime().replace(tzinfo=dt.timezone.utc)
+    with dg.build_schedule_context(scheduled_execution_time=tick, instance=chain["instance"]) as context:
+        requests = schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == [keys[-1]]
+
+
+def test_retraining_sensor_quiet_when_healthy(chain):
+    from axion_pipeline.defs.resources import Warehouse
+
+    sensor = chain["defs"].resolve_sensor_def("retraining_sensor")
+    with dg.build_sensor_context(instance=chain["instance"], resources={"warehouse": Warehouse(path=chain["warehouse"])}) as ctx:
+        result = sensor(ctx)
+    health = _df(chain["warehouse"], "select * from monitoring.model_health order by date")
+    drift_days = _df(chain["warehouse"], "select date, bool_or(overall_drift) d from monitoring.drift_report group by date")
+    expected_fire = bool(health["needs_retraining"].iloc[-1]) or drift_days.sort_values("date").tail(10)["d"].sum() >= 3
+    assert isinstance(result, dg.RunRequest) == expected_fire
