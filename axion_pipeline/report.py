@@ -1,15 +1,66 @@
-"""The summary printed at the end of `make run`: what is in the warehouse and where to look next."""
+"""The summary printed at the end of `make run`: what is in the warehouse, the day's ranking and
+where to look next. Every query binds its values as parameters."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from axion_pipeline.warehouse import table_summary
+import pandas as pd
+
+from axion_pipeline.warehouse import connect, table_summary
+
+
+def _query(con, sql: str, params: list | None = None) -> pd.DataFrame:
+    try:
+        return con.execute(sql, params or []).fetchdf()
+    except Exception as exc:  # noqa: BLE001 - a table missing from a partial build: say so, don't crash
+        return pd.DataFrame({"unavailable": [f"{type(exc).__name__}: {str(exc).splitlines()[0]}"]})
+
+
+def latest_view(warehouse: str | Path, n: int = 5) -> dict[str, pd.DataFrame]:
+    """The newest scored day: top and bottom tickers with their strongest SHAP reason, the regime,
+    model health, drifted features and the walk-forward IC."""
+    with connect(warehouse) as con:
+        day = con.execute("select max(date) from inference.hybrid_scores").fetchone()[0]
+        ranked = """
+            select h.ticker, round(h.hybrid_score, 3) hybrid, round(h.rule_score, 3) rule, round(h.ml_score, 3) ml,
+                   s.feature top_reason, round(s.contribution, 4) contribution
+            from inference.hybrid_scores h
+            left join monitoring.shap_explanations s on s.date = h.date and s.ticker = h.ticker and s.rank = 1
+            where h.date = ? order by h.hybrid_score {order} limit ?"""
+        return {
+            "day": pd.DataFrame({"date": [pd.Timestamp(day).date()]}),
+            "top": _query(con, ranked.format(order="desc"), [day, n]),
+            "bottom": _query(con, ranked.format(order="asc"), [day, n]),
+            "regime": _query(con, """
+                select r.regime rule_regime, p.regime model_regime, round(p.confidence, 3) confidence, p.duration_days
+                from factors.market_regime r left join inference.regime_predictions p on p.date = r.date
+                where r.date = ?""", [day]),
+            "health": _query(con, """
+                select status, round(rolling_ic_3m, 4) rolling_ic_3m, round(ic_trend, 5) ic_trend, needs_retraining,
+                       n_matured_dates from monitoring.model_health where date = ?""", [day]),
+            "drift": _query(con, """
+                select feature, round(psi, 3) psi from monitoring.drift_report
+                where date = ? and status = 'drift' order by psi desc limit ?""", [day, n]),
+            "walk_forward": _query(con, """
+                select fold, round(ic_mean, 4) ic_mean, round(icir, 3) icir, round(hit_rate, 3) hit_rate
+                from training.walk_forward_report where fold = 'all'"""),
+        }
 
 
 def print_summary(warehouse: str | Path) -> None:
     summary = table_summary(warehouse)
     print(f"Warehouse {warehouse}: {len(summary)} tables, {summary['rows'].sum():,} rows")
     print(summary.to_string(index=False))
-    print("\nNext: `make ui` (Dagster UI on http://127.0.0.1:3000) or query the tables with DuckDB, e.g.\n"
-          f"  duckdb {warehouse} \"select * from market.prices limit 5\"")
+    if {"hybrid_scores", "shap_explanations"} <= set(summary["table"]):
+        view = latest_view(warehouse)
+        print(f"\nNewest scored day: {view['day']['date'].iloc[0]}")
+        for title, key in [("Top ranked (hybrid score, strongest SHAP reason)", "top"),
+                           ("Bottom ranked", "bottom"), ("Regime", "regime"), ("Model health", "health"),
+                           ("Drifted features (PSI >= 0.25)", "drift"), ("Walk-forward out-of-sample IC", "walk_forward")]:
+            frame = view[key]
+            print(f"\n{title}:\n{frame.to_string(index=False) if len(frame) else '  none'}")
+    print("\nNext: `make ui` (Dagster UI on http://127.0.0.1:3000), or query the warehouse, e.g.\n"
+          f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{warehouse}', read_only=True)"
+          ".sql('select * from inference.hybrid_scores order by date desc, hybrid_score desc limit 10'))\"\n"
+          "  More queries in README.md (section 'The warehouse').")

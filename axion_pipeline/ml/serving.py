@@ -133,10 +133,21 @@ def realized_health(predictions: pd.DataFrame, targets: pd.DataFrame, dates, con
     return pd.DataFrame(rows)
 
 
-def drift_rows(detector, reference: pd.DataFrame, features: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """PSI of each feature per date against the reference sample: long rows (date, feature, psi,
-    status) and the last date's report summary."""
+def date_level_columns(reference: pd.DataFrame) -> list[str]:
+    """Columns with one value per date (macro, calendar): a single day's cross-section of such a
+    column is a point mass, so its per-day PSI would be meaningless; they drift over time and are
+    watched through the regime features instead."""
     columns = [c for c in reference.columns if c not in ("date", "ticker")]
+    per_date = reference.groupby("date")[columns].nunique(dropna=False).max()
+    return [c for c in columns if per_date.get(c, 0) <= 1]
+
+
+def drift_rows(detector, reference: pd.DataFrame, features: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """PSI of each cross-sectional feature per date against the reference sample: long rows (date,
+    feature, psi, status) and the last date's report summary (``date_level`` lists the excluded
+    date-level columns)."""
+    skipped = date_level_columns(reference)
+    columns = [c for c in reference.columns if c not in ("date", "ticker", *skipped)]
     rows, last = [], {}
     for t, day in features.groupby("date"):
         report = detector.check_feature_drift(reference[columns], day.reindex(columns=columns))
@@ -144,6 +155,7 @@ def drift_rows(detector, reference: pd.DataFrame, features: pd.DataFrame) -> tup
         frame = frame.rename(columns={frame.columns[0]: "feature"}) if "feature" not in frame.columns else frame
         rows.append(frame.assign(date=t, overall_drift=bool(report.overall_drift)))
         last = {"date": str(pd.Timestamp(t).date()), "overall_drift": bool(report.overall_drift),
-                "drifted_features": list(report.drifted_features)[:20], "psi": report.psi_scores}
+                "drifted_features": list(report.drifted_features)[:20], "psi": report.psi_scores,
+                "date_level": skipped}
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     return out, last

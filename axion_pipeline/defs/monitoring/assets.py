@@ -60,6 +60,7 @@ def drift_report(context: dg.AssetExecutionContext, features: pd.DataFrame,
         **frame_metadata(out, key_column=None), "latest_date": last["date"],
         "latest_overall_drift": last["overall_drift"], "latest_drifted_features": last["drifted_features"],
         "days_with_drift": int(out.groupby("date")["overall_drift"].first().sum()),
+        "date_level_columns_not_scored": last["date_level"],
         "psi_latest": dg.MetadataValue.md(to_markdown_image(plot_psi_bars(psi), f"PSI on {last['date']}")),
     })
     return out
