@@ -61,8 +61,12 @@ class TrainWindow:
         return self.val_start is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: (None if value is None else str(pd.Timestamp(value).date()) if name != "key" else value)
-                for name, value in self.__dict__.items()}
+        """The key and every date as ISO text (None for a missing validation slice)."""
+        out: dict[str, Any] = {"key": self.key}
+        for name, value in self.__dict__.items():
+            if name != "key":
+                out[name] = None if value is None else str(pd.Timestamp(value).date())
+        return out
 
 
 @dataclass(frozen=True)

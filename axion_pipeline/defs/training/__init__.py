@@ -16,7 +16,6 @@ features stages of the build. Fold windows: ``axion_pipeline.defs.training.folds
 import dagster as dg
 
 from axion_pipeline.defs.training.checks import CHECKS
-from axion_pipeline.defs.training.folds import fold_partitions
 from axion_pipeline.defs.training.models import FOLD_ASSETS
 from axion_pipeline.defs.training.production import production_models
 from axion_pipeline.defs.training.report import walk_forward_report
@@ -29,7 +28,6 @@ ASSETS = [*FOLD_ASSETS, walk_forward_report, production_models, model_store, hyp
 training_job = dg.define_asset_job(
     "training_job",
     selection=dg.AssetSelection.assets(*FOLD_ASSETS),
-    partitions_def=fold_partitions,
     description="The four models of one walk-forward fold: train on the fold's window, save, score its test window.",
 )
 training_tables_job = dg.define_asset_job(

@@ -3,9 +3,12 @@ library's config dataclasses (``RankingModelConfig``, ``RegimeModelConfig``, ``E
 ``FactorTimingConfig``, the selection fields of ``FeatureConfig``), plus the few settings of the
 training sets themselves (date sampling, price staleness, quantiles).
 
-Defaults keep ``make run`` fast on two cores: 200 boosting rounds with early stopping after 20
+Defaults keep ``make run`` fast on two cores: 200 boosting rounds with early stopping after 30
 without improvement, an ensemble of two, every 5th trading day of the training window (21-day
-labels overlap, so consecutive days add little).
+labels overlap, so consecutive days add little). The trees are small and leaves large (15 leaves,
+depth 4, >= 300 rows, half the features per tree): on the generated market's 5 folds that gave
+an out-of-sample IC of 0.024 against 0.011 for the library's defaults (31 leaves, 50 rows), whose
+validation loss rises after one or two rounds on 21-day labels this noisy.
 """
 
 from dataclasses import fields
@@ -35,21 +38,22 @@ class RankingTrainingConfig(dg.Config):
     """RankingModelConfig + FeatureConfig selection (max_features, collinearity_threshold) + date sampling."""
 
     n_estimators: int = 200
-    max_depth: int = 6
+    max_depth: int = 4
     learning_rate: float = 0.05
     n_ensemble: int = 2
     num_quintiles: int = 5
-    num_leaves: int = 31
-    min_child_samples: int = 50
+    num_leaves: int = 15
+    min_child_samples: int = 300
     subsample: float = 0.8
-    colsample_bytree: float = 0.8
+    colsample_bytree: float = 0.5
     reg_lambda: float = 1.0
-    early_stopping_rounds: int = 20
+    early_stopping_rounds: int = 30
     n_jobs: int = 2
     random_state: int = 42
     fallback_estimator: str = "hist_gradient_boosting"
     max_features: int = 100
     collinearity_threshold: float = 0.95
+    selection_max_rows: int = 10_000  # rows sampled to estimate the correlations of the collinearity filter
     sample_every_n_days: int = 5  # fit on every n-th trading day of the window (validation: every day)
 
     def library_config(self) -> RankingModelConfig:

@@ -23,6 +23,7 @@ import pandas as pd
 from axion_pipeline.defs.partitions import source_calendar
 from axion_pipeline.ml.config import WalkForwardConfig
 from axion_pipeline.ml.datasets import FoldPlan, TrainWindow, plan_walk_forward
+from axion_pipeline.ml.walk_forward import Fold
 
 LABEL_HORIZON = 21  # trading days of the forward return the ranking labels are cut from
 WARMUP_DAYS = 300  # factor warm-up: 12-1 month momentum and 52-week highs need 252 days
@@ -48,10 +49,19 @@ fold_partitions = dg.StaticPartitionsDefinition(PLAN.keys)
 
 
 def fold_window(fold_key: str) -> TrainWindow:
-    """Training (fit + validation), gap and test dates of one fold partition, e.g. ``fold_0``."""
+    """Training (fit + validation), gap and test dates of one fold partition, e.g. ``fold_0``.
+
+    A ``TrainWindow`` holds the dates of the library's ``Fold`` (``fold()``) plus the last fitted
+    date before the validation slice, which ``Fold`` only has as a position."""
     if fold_key not in PLAN.keys:
         raise KeyError(f"unknown fold {fold_key!r}; the folds are {PLAN.keys}")
     return PLAN.window(fold_key)
+
+
+def fold(fold_key: str) -> Fold:
+    """The library's ``Fold`` of a partition (window dates and positions among the fold dates)."""
+    fold_window(fold_key)
+    return PLAN.fold(fold_key)
 
 
 def fold_windows_frame() -> pd.DataFrame:

@@ -26,13 +26,16 @@ def walk_forward_report(context: dg.AssetExecutionContext, ranking_model: pd.Dat
     table, ic = walk_forward_table(ranking_model, true_alpha if len(true_alpha) else None, LABEL_HORIZON)
     overall = table.loc[table["fold"] == "all"].iloc[0]
     bounds = fold_windows_frame().rename(columns={"window": "fold"})
-    png = plot_walk_forward_ic(ic, bounds.loc[bounds["fold"].isin(folds)])
+    if len(ic):
+        plot = to_markdown_image(plot_walk_forward_ic(ic, bounds.loc[bounds["fold"].isin(folds)]), "walk-forward IC")
+    else:  # every test date's scores were constant (e.g. a model early-stopped before its first split)
+        plot = "no date with a defined IC: the model's scores are constant within each date"
     meta = {
         "rows": len(table), "folds": len(folds), "oos_dates": int(overall["n_dates"]),
         "ic_mean": overall["ic_mean"], "icir": overall["icir"], "hit_rate": overall["hit_rate"],
         "ic_pvalue_newey_west": overall["ic_pvalue_nw"], "spread_mean": overall["spread_mean"],
         "metrics": markdown_table(table.drop(columns=["test_start", "test_end"])),
-        "ic_over_time": dg.MetadataValue.md(to_markdown_image(png, "walk-forward IC")),
+        "ic_over_time": dg.MetadataValue.md(plot),
     }
     if "oracle_ic_mean" in table:
         meta.update(oracle_ic_mean=overall["oracle_ic_mean"], model_oracle_ratio=overall["model_oracle_ratio"])
