@@ -82,6 +82,22 @@ def test_hostile_identifier_is_quoted_not_executed(stored):
     assert warehouse.read_table(stored, "market", "prices").shape[0] == len(TICKERS)
 
 
+@pytest.mark.parametrize("column", ['QUOTE"D', 'x" varchar; drop table market.prices; --'])
+def test_new_column_name_with_a_quote_is_added_not_executed(tmp_path, column):
+    """A partitioned asset whose frame gains a column: the I/O manager's ALTER TABLE quotes the name
+    like warehouse._quote, so an embedded '"' neither breaks the statement nor ends the identifier
+    to stack a second one (the second name, merely wrapped in quotes, dropped the table)."""
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema market")
+        write_io_manager(con, frame(), partitioned=True)
+        write_io_manager(con, frame().assign(**{column: "added"}), partitioned=True)
+    out = warehouse.read_table(path, "market", "prices")
+    assert list(out.columns) == ["date", "ticker", "close", column]
+    assert len(out) == 2 * len(TICKERS)
+    assert sorted(out[column].fillna("<null>")) == ["<null>"] * len(TICKERS) + ["added"] * len(TICKERS)
+
+
 def test_control_naive_interpolation_would_drop_the_table(tmp_path):
     """Why values must be bound: DuckDB runs stacked statements, so an interpolated value drops the table."""
     with duckdb.connect(str(tmp_path / "naive.duckdb")) as con:
@@ -112,9 +128,10 @@ ALLOWED = {
     # hold ``?`` placeholders); the values themselves go through ``params``.
     ("warehouse.py", "where"),
     # defs/io_manager.py: ``table`` is "<schema>.<table>" from the asset key (code, not data);
-    # ``name`` a column name of the asset's output frame, double-quoted; the type comes from a fixed map.
+    # ``name`` a column name of the asset's output frame, quoted by warehouse._quote (embedded
+    # quotes doubled); the type comes from a fixed map.
     ("defs/io_manager.py", "table"),
-    ("defs/io_manager.py", "name"),
+    ("defs/io_manager.py", "_quote(str(name))"),
     ("defs/io_manager.py", "_duckdb_type(dtype)"),
 }
 

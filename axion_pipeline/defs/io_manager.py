@@ -15,6 +15,8 @@ from dagster._core.storage.db_io_manager import TableSlice
 from dagster_duckdb import DuckDBIOManager
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
+from axion_pipeline.warehouse import _quote
+
 _DUCKDB_TYPES = {"b": "BOOLEAN", "i": "BIGINT", "u": "BIGINT", "f": "DOUBLE", "M": "TIMESTAMP_NS"}
 
 
@@ -33,7 +35,7 @@ class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
             existing = {row[0] for row in connection.execute(f"describe {table}").fetchall()}
             for name, dtype in frame.dtypes.items():
                 if name not in existing:
-                    connection.execute(f'alter table {table} add column "{name}" {_duckdb_type(dtype)}')
+                    connection.execute(f"alter table {table} add column {_quote(str(name))} {_duckdb_type(dtype)}")
             if len(frame):
                 connection.execute(f"insert into {table} by name select * from frame")
         row_key = "dagster/partition_row_count" if table_slice.partition_dimensions else "dagster/row_count"

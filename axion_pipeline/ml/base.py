@@ -12,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
@@ -21,6 +24,7 @@ from typing import Any, ClassVar
 
 FORMAT_VERSION = 1
 METADATA_FILE = "metadata.json"
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _TRACKED_LIBRARIES = ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "xgboost", "shap")
 
 
@@ -66,12 +70,60 @@ class ModelMetadata:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelMetadata:
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(data) - known
+    def from_dict(cls, data: Any, source: str | Path | None = None) -> ModelMetadata:
+        """Rebuild from ``to_dict`` output, checking every field's type; ``ModelLoadError``
+        (prefixed with ``source``, e.g. the metadata.json path) when a field is unknown, missing
+        or of the wrong type."""
+        prefix = f"{source}: " if source is not None else ""
+        if not isinstance(data, dict):
+            raise ModelLoadError(f"{prefix}metadata is a {type(data).__name__}, expected a JSON object")
+        unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ModelLoadError(f"metadata has unknown fields {sorted(unknown)}")
+            raise ModelLoadError(f"{prefix}metadata has unknown fields {sorted(unknown)}")
+        missing = [name for name in _METADATA_REQUIRED if name not in data]
+        if missing:
+            raise ModelLoadError(f"{prefix}metadata lacks the fields {missing}")
+        for name, value in data.items():
+            expected = _METADATA_TYPES[name]
+            if not isinstance(value, expected) or isinstance(value, bool):
+                names = " or ".join("null" if t is type(None) else t.__name__ for t in expected)
+                raise ModelLoadError(f"{prefix}metadata field {name!r} is {type(value).__name__}, expected {names}")
+        for name, values in (("feature_names", data.get("feature_names", [])),
+                             ("library_versions", list(data.get("library_versions", {}).values()))):
+            bad = [v for v in values if not isinstance(v, str)]
+            if bad:
+                raise ModelLoadError(f"{prefix}metadata field {name!r} holds non-strings, e.g. {bad[0]!r}")
         return cls(**data)
+
+
+# Types of the metadata fields as JSON parsing returns them (bool is refused: JSON true is not 1).
+_METADATA_TYPES: dict[str, tuple[type, ...]] = {
+    "model_type": (str,), "trained_at": (str,), "metrics": (dict,), "feature_names": (list,),
+    "train_start": (str, type(None)), "train_end": (str, type(None)), "fold": (int, type(None)),
+    "config": (dict,), "library_versions": (dict,), "data_version": (str, type(None)), "extra": (dict,),
+}
+_METADATA_REQUIRED = ("model_type", "trained_at")
+
+
+@contextmanager
+def artifact_parsing(file: str | Path) -> Iterator[None]:
+    """Report a parse error raised in the block (ValueError, KeyError, TypeError) as a ValueError
+    naming ``file``; ``BaseModel.load`` turns it into ``ModelLoadError("<directory>: artefacts could
+    not be parsed: <file>: ...")``. ``ModelLoadError`` passes through unchanged."""
+    try:
+        yield
+    except ModelLoadError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            detail = f"not UTF-8 text ({exc})"
+        elif isinstance(exc, KeyError):
+            detail = f"missing field {exc}"
+        else:
+            detail = str(exc)
+        if detail.startswith(f"{file}: "):  # already names the file (e.g. serialization.load_json)
+            raise ValueError(detail) from exc
+        raise ValueError(f"{file}: {detail}") from exc
 
 
 class BaseModel(ABC):
@@ -149,7 +201,8 @@ class BaseModel(ABC):
 
     @classmethod
     def read_manifest(cls, path: str | Path) -> dict[str, Any]:
-        """Parse and verify ``metadata.json`` and every artefact hash; never executes file content."""
+        """Parse and verify ``metadata.json`` (structure and field types) and every artefact hash;
+        never executes file content. Every refusal is a ``ModelLoadError`` naming the file at fault."""
         directory = Path(path)
         meta_path = directory / METADATA_FILE
         if not meta_path.is_file():
@@ -158,7 +211,8 @@ class BaseModel(ABC):
             payload = json.loads(meta_path.read_text())
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ModelLoadError(f"{meta_path}: not valid JSON ({exc})") from exc
-        if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
+        version = payload.get("format_version") if isinstance(payload, dict) else None
+        if type(version) is not int or version != FORMAT_VERSION:
             raise ModelLoadError(f"{meta_path}: unsupported format (expected format_version {FORMAT_VERSION})")
         if payload.get("model_type") != cls.model_type:
             raise ModelLoadError(
@@ -168,8 +222,16 @@ class BaseModel(ABC):
         if not isinstance(artifacts, dict) or not artifacts:
             raise ModelLoadError(f"{meta_path}: lists no artefacts")
         for name, expected in artifacts.items():
-            if "/" in name or "\\" in name or name.startswith("."):
+            if not name or "/" in name or "\\" in name or "\x00" in name or name.startswith("."):
                 raise ModelLoadError(f"{meta_path}: artefact name {name!r} is not a plain file name")
+            if not isinstance(expected, str) or not _SHA256_HEX.fullmatch(expected):
+                raise ModelLoadError(f"{meta_path}: artefact {name!r} records {str(expected)[:70]!r}, "
+                                     "not a SHA-256 (64 lower-case hex digits)")
+        metadata = ModelMetadata.from_dict(payload.get("metadata"), source=meta_path)
+        if metadata.model_type != cls.model_type:
+            raise ModelLoadError(f"{meta_path}: metadata describes a {metadata.model_type!r} model, "
+                                 f"expected {cls.model_type!r}")
+        for name, expected in artifacts.items():
             file = directory / name
             if not file.is_file():
                 raise ModelLoadError(f"{file}: artefact missing")
@@ -180,14 +242,17 @@ class BaseModel(ABC):
 
     @classmethod
     def load(cls, path: str | Path) -> BaseModel:
+        """Verify (``read_manifest``) and restore a saved model; any problem is a ``ModelLoadError``
+        naming metadata.json (manifest, metadata, config) or the artefact (hash, parse) at fault."""
         payload = cls.read_manifest(path)
-        metadata = ModelMetadata.from_dict(payload["metadata"])
+        meta_path = Path(path) / METADATA_FILE
+        metadata = ModelMetadata.from_dict(payload["metadata"], source=meta_path)
         config = None
         if cls.config_class is not None:
             try:
                 config = cls.config_class(**metadata.config)
-            except TypeError as exc:
-                raise ModelLoadError(f"{path}: stored config does not match {cls.config_class.__name__}: {exc}") from exc
+            except (TypeError, ValueError) as exc:
+                raise ModelLoadError(f"{meta_path}: stored config does not match {cls.config_class.__name__}: {exc}") from exc
         model = cls(config=config)
         try:
             model._load_artifacts(Path(path), list(payload["artifacts"]))

@@ -191,6 +191,18 @@ class EarningsPredictionModel(BaseModel):
         total = imp.sum()
         return (imp / total if total > 0 else imp).sort_values(ascending=False)
 
+    def raw_classifier(self) -> Any:
+        """The fitted ``xgboost.XGBClassifier`` for P(beat) (e.g. for SHAP: ``get_booster()``,
+        ``pred_contribs=True``); it sees the feature columns of ``metadata.feature_names`` in order."""
+        self._require_fitted()
+        return self._classifier
+
+    def raw_regressor(self) -> Any:
+        """The fitted ``xgboost.XGBRegressor`` for the surprise size, or None when trained without
+        surprises; same inputs as ``raw_classifier``."""
+        self._require_fitted()
+        return self._regressor
+
     # -- persistence ----------------------------------------------------------------------------
     def _has_fitted_state(self) -> bool:
         return self._classifier is not None
@@ -210,13 +222,13 @@ class EarningsPredictionModel(BaseModel):
 
         if CLASSIFIER_FILE not in files:
             raise ModelLoadError(f"{directory}: {CLASSIFIER_FILE} missing from the manifest")
-        try:
-            clf = xgb.XGBClassifier(**self._params())
-            clf.load_model(str(directory / CLASSIFIER_FILE))
-            reg = None
-            if REGRESSOR_FILE in files:
-                reg = xgb.XGBRegressor(**self._params())
-                reg.load_model(str(directory / REGRESSOR_FILE))
-        except xgb.core.XGBoostError as exc:
-            raise ModelLoadError(f"{directory}: XGBoost could not parse the model: {exc}") from exc
+        def load(estimator: Any, name: str) -> Any:
+            try:
+                estimator.load_model(str(directory / name))
+            except xgb.core.XGBoostError as exc:
+                raise ModelLoadError(f"{directory / name}: XGBoost could not parse the model: {exc}") from exc
+            return estimator
+
+        clf = load(xgb.XGBClassifier(**self._params()), CLASSIFIER_FILE)
+        reg = load(xgb.XGBRegressor(**self._params()), REGRESSOR_FILE) if REGRESSOR_FILE in files else None
         self._classifier, self._regressor = clf, reg

@@ -236,7 +236,7 @@ class ModelExplainer:
         values = X[names].to_numpy(dtype=float)
         if np.isinf(values).any():
             raise ValueError("X holds infinite values")
-        classifier = model._classifier  # the fitted XGBClassifier; EarningsPredictionModel has no public accessor
+        classifier = model.raw_classifier()  # the fitted XGBClassifier
         n, f = values.shape
         if shap is not None:
             explainer = shap.TreeExplainer(classifier)

@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 
 from axion_pipeline.ml import metrics as M
-from axion_pipeline.ml.base import BaseModel, ModelLoadError
+from axion_pipeline.ml.base import BaseModel, ModelLoadError, artifact_parsing
 from axion_pipeline.ml.config import RankingModelConfig
+from axion_pipeline.ml.lgb_text import validate_lightgbm_model_text
 
 STATE_FILE = "ranking_state.json"
 BACKEND_LIGHTGBM = "lightgbm"
@@ -383,33 +384,54 @@ class StockRankingModel(BaseModel):
         return [STATE_FILE, *names]
 
     def _load_artifacts(self, directory: Path, files: list[str]) -> None:
-        state = json.loads((directory / STATE_FILE).read_text())
-        members = state["members"]
+        from axion_pipeline.ml import serialization
+
+        state_file = directory / STATE_FILE
+        with artifact_parsing(state_file):
+            state = serialization.load_json(state_file)
+            if not isinstance(state, dict):
+                raise ValueError(f"holds a {type(state).__name__}, expected a JSON object")
+            members = state["members"]
+            if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+                raise ValueError(f"members must be a list of file names, got {str(members)[:80]}")
         unverified = [m for m in members if m not in files]
         if unverified or not members:
             raise ModelLoadError(f"{directory}: members {unverified or members} are not in the verified manifest")
-        self._backend = state["backend"]
-        self._classes = [int(c) for c in state["classes"]]
-        self._feature_names = [str(c) for c in state["feature_names"]]
-        self._fill_values = state["fill_values"]
-        payloads = [(directory / m).read_text() for m in members]
+        with artifact_parsing(state_file):
+            self._backend = state["backend"]
+            self._classes = [int(c) for c in state["classes"]]
+            self._feature_names = [str(c) for c in state["feature_names"]]
+            fill = state["fill_values"]
+            if fill is not None and (not isinstance(fill, list) or len(fill) != len(self._feature_names)):
+                raise ValueError(f"fill_values must be null or {len(self._feature_names)} numbers")
+            self._fill_values = None if fill is None else [float(v) for v in fill]
+        payloads = []
+        for m in members:
+            with artifact_parsing(directory / m):
+                payloads.append((directory / m).read_text())
         if self._backend == BACKEND_LIGHTGBM:
             lgb = _load_lightgbm()
             if lgb is None:
                 raise ModelLoadError(f"{directory}: saved with LightGBM, which cannot be imported here")
-            try:
-                loaded = [lgb.Booster(model_str=p) for p in payloads]
-            except lgb.basic.LightGBMError as exc:
-                raise ModelLoadError(f"{directory}: LightGBM model text could not be parsed: {exc}") from exc
-            for b in loaded:
+            loaded = []
+            for m, p in zip(members, payloads):
+                # LightGBM trusts the text's tree_sizes and aborts the process on a truncated or
+                # edited text: check the structure in Python first.
+                validate_lightgbm_model_text(p, directory / m)
+                try:
+                    loaded.append(lgb.Booster(model_str=p))
+                except lgb.basic.LightGBMError as exc:
+                    raise ModelLoadError(f"{directory / m}: LightGBM model text could not be parsed: {exc}") from exc
+            for m, b in zip(members, loaded):
                 if b.num_feature() != len(self._feature_names):
-                    raise ModelLoadError(f"{directory}: booster has {b.num_feature()} features, "
+                    raise ModelLoadError(f"{directory / m}: booster has {b.num_feature()} features, "
                                          f"state lists {len(self._feature_names)}")
         elif self._backend == BACKEND_SKLEARN:
-            from axion_pipeline.ml import serialization
-
-            loaded = [serialization.estimator_from_dict(json.loads(p)) for p in payloads]
+            loaded = []
+            for m, p in zip(members, payloads):
+                with artifact_parsing(directory / m):
+                    loaded.append(serialization.estimator_from_dict(json.loads(p)))
         else:
-            raise ModelLoadError(f"{directory}: unknown backend {self._backend!r}")
+            raise ModelLoadError(f"{state_file}: unknown backend {self._backend!r}")
         self._members, self._member_payloads = loaded, payloads
 

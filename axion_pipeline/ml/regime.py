@@ -26,7 +26,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
 from axion_pipeline.ml import serialization
-from axion_pipeline.ml.base import BaseModel, ModelLoadError
+from axion_pipeline.ml.base import BaseModel, ModelLoadError, artifact_parsing
 from axion_pipeline.ml.config import RegimeModelConfig
 
 ARTIFACT = "regime_model.json"
@@ -224,15 +224,16 @@ class RegimeClassifier(BaseModel):
     def _load_artifacts(self, directory: Path, files: list[str]) -> None:
         if ARTIFACT not in files:
             raise ModelLoadError(f"{directory}: {ARTIFACT} missing from the manifest")
-        payload = serialization.load_json(directory / ARTIFACT)
-        stack = _Stack(self.config)
-        stack.medians = np.asarray(payload["medians"], dtype=float)
-        stack.scaler = serialization.estimator_from_dict(payload["scaler"])
-        stack.gmm = serialization.estimator_from_dict(payload["gmm"])
-        stack.forest = serialization.estimator_from_dict(payload["forest"])
-        d = stack.scaler.n_features_in_
-        if (stack.medians.shape != (d,) or stack.gmm.n_features_in_ != d
-                or stack.forest.n_features_in_ != d + self.config.n_components
-                or not set(stack.forest.classes_.astype(int)) <= set(range(len(self.regimes)))):
-            raise ValueError("scaler, mixture and forest dimensions do not match each other or the config")
+        with artifact_parsing(directory / ARTIFACT):
+            payload = serialization.load_json(directory / ARTIFACT)
+            stack = _Stack(self.config)
+            stack.medians = np.asarray(payload["medians"], dtype=float)
+            stack.scaler = serialization.estimator_from_dict(payload["scaler"])
+            stack.gmm = serialization.estimator_from_dict(payload["gmm"])
+            stack.forest = serialization.estimator_from_dict(payload["forest"])
+            d = stack.scaler.n_features_in_
+            if (stack.medians.shape != (d,) or stack.gmm.n_features_in_ != d
+                    or stack.forest.n_features_in_ != d + self.config.n_components
+                    or not set(stack.forest.classes_.astype(int)) <= set(range(len(self.regimes)))):
+                raise ValueError("scaler, mixture and forest dimensions do not match each other or the config")
         self._stack = stack

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from axion_pipeline.ml.base import BaseModel, ModelLoadError, ModelMetadata
+from axion_pipeline.ml.base import BaseModel, ModelLoadError, ModelMetadata, artifact_parsing
 
 
 @dataclass
@@ -128,3 +128,76 @@ def test_unparseable_artefact_becomes_model_load_error(tmp_path):
 def test_metadata_dict_round_trip():
     meta = ModelMetadata(model_type="toy", metrics={"ic": 0.05})
     assert ModelMetadata.from_dict(meta.to_dict()) == meta
+
+
+def test_every_metadata_field_has_a_checked_type():
+    from axion_pipeline.ml import base
+
+    assert set(base._METADATA_TYPES) == set(ModelMetadata.__dataclass_fields__)
+    full = ModelMetadata(model_type="toy", fold=2, train_start="2020-01-01", data_version="abc", extra={"k": 1})
+    assert ModelMetadata.from_dict(full.to_dict(), source="m.json") == full
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["artifacts"].update({"weights.json": 5}), "records '5', not a SHA-256"),
+    (lambda m: m["artifacts"].update({"weights.json": None}), "records 'None', not a SHA-256"),
+    (lambda m: m["artifacts"].update({"weights.json": "0" * 63}), "not a SHA-256"),
+    (lambda m: m["artifacts"].update({"weights.json": "g" * 64}), "not a SHA-256"),
+    (lambda m: m.update(format_version=True), "unsupported format"),
+    (lambda m: m.update(metadata="x"), "metadata is a str, expected a JSON object"),
+    (lambda m: m.pop("metadata"), "metadata is a NoneType, expected a JSON object"),
+    (lambda m: m["metadata"].pop("model_type"), r"metadata lacks the fields \['model_type'\]"),
+    (lambda m: m["metadata"].pop("trained_at"), r"metadata lacks the fields \['trained_at'\]"),
+    (lambda m: m["metadata"].update(model_type="other"), "metadata describes a 'other' model, expected 'toy'"),
+    (lambda m: m["metadata"].update(model_type=7), "'model_type' is int, expected str"),
+    (lambda m: m["metadata"].update(fold="3"), "'fold' is str, expected int or null"),
+    (lambda m: m["metadata"].update(fold=True), "'fold' is bool, expected int or null"),
+    (lambda m: m["metadata"].update(extra=[]), "'extra' is list, expected dict"),
+    (lambda m: m["metadata"].update(config="scale=3"), "'config' is str, expected dict"),
+    (lambda m: m["metadata"].update(feature_names=["a", 1]), "'feature_names' holds non-strings, e.g. 1"),
+    (lambda m: m["metadata"]["library_versions"].update(numpy=2), "'library_versions' holds non-strings"),
+    (lambda m: m["metadata"].update(surprise=1), "unknown fields"),
+    (lambda m: m["metadata"]["config"].update(unknown_knob=1), "does not match ToyConfig"),
+])
+def test_ill_typed_manifest_is_a_model_load_error_naming_it(saved, edit, message):
+    """Every manifest problem is a ModelLoadError that starts with the metadata.json path (never a
+    TypeError from a field of the wrong type, never the bare directory)."""
+    _, path = saved
+    manifest = json.loads((path / "metadata.json").read_text())
+    edit(manifest)
+    (path / "metadata.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelLoadError, match=message) as exc:
+        ToyModel.load(path)
+    assert str(exc.value).startswith(f"{path / 'metadata.json'}: ")
+    if "ToyConfig" not in message:  # the config is checked by load; the rest already by read_manifest,
+        with pytest.raises(ModelLoadError, match=message):  # which the model catalogue calls alone
+            ToyModel.read_manifest(path)
+
+
+@pytest.mark.parametrize("error, detail", [
+    (KeyError("weights"), "missing field 'weights'"),
+    (ValueError("bad numbers"), "bad numbers"),
+    (TypeError("list indices must be integers"), "list indices must be integers"),
+    (UnicodeDecodeError("utf-8", b"\x80", 0, 1, "invalid start byte"), "not UTF-8 text"),  # a pickle, say
+])
+def test_parse_error_inside_artifact_parsing_names_the_artefact(tmp_path, error, detail):
+    class Named(ToyModel):
+        model_type = "named"
+
+        def _load_artifacts(self, directory, files):
+            with artifact_parsing(directory / "weights.json"):
+                raise error
+
+    path = Named().train(np.ones((2, 2))).save(tmp_path / "n")
+    with pytest.raises(ModelLoadError) as exc:
+        Named.load(path)
+    assert str(exc.value).startswith(f"{path}: artefacts could not be parsed: {path / 'weights.json'}: {detail}")
+
+
+def test_artifact_parsing_does_not_repeat_a_file_name_already_given(tmp_path):
+    file = tmp_path / "state.json"
+    with pytest.raises(ValueError) as exc, artifact_parsing(file):
+        raise ValueError(f"{file}: not valid JSON (x)")
+    assert str(exc.value) == f"{file}: not valid JSON (x)"
+    with pytest.raises(ModelLoadError, match="^as is$"), artifact_parsing(file):
+        raise ModelLoadError("as is")

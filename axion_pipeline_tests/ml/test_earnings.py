@@ -193,3 +193,40 @@ def test_spec_example_runs_as_written(data):
     assert {"auc", "accuracy", "brier_score"} <= set(metrics)
     assert prediction.symbol == "AAPL" and 0.0 <= prediction.beat_probability <= 1.0
     assert np.isnan(prediction.predicted_surprise)  # trained without surprises: no size model
+
+
+def test_raw_estimators_are_the_fitted_xgboost_models(trained, data, tmp_path):
+    import xgboost as xgb
+
+    model, _ = trained
+    *_, X, y, _ = data
+    clf, reg = model.raw_classifier(), model.raw_regressor()
+    assert isinstance(clf, xgb.XGBClassifier) and isinstance(reg, xgb.XGBRegressor)
+    values = X[model.metadata.feature_names].to_numpy(dtype=float)
+    pred = model.predict(X)
+    np.testing.assert_array_equal(clf.predict_proba(values)[:, 1].astype(float), pred["beat_probability"].to_numpy())
+    np.testing.assert_array_equal(reg.predict(values).astype(float), pred["predicted_surprise"].to_numpy())
+    loaded = EarningsPredictionModel.load(model.save(tmp_path / "e"))
+    np.testing.assert_array_equal(loaded.raw_classifier().predict_proba(values)[:, 1].astype(float),
+                                  pred["beat_probability"].to_numpy())
+    with pytest.raises(RuntimeError, match="not fitted"):
+        EarningsPredictionModel().raw_classifier()
+    with pytest.raises(RuntimeError, match="not fitted"):
+        EarningsPredictionModel().raw_regressor()
+    no_size = EarningsPredictionModel(EarningsModelConfig(n_estimators=5, max_depth=2))
+    no_size.train(X, y)
+    assert no_size.raw_regressor() is None and isinstance(no_size.raw_classifier(), xgb.XGBClassifier)
+
+
+def test_unparseable_xgboost_file_is_named(trained, tmp_path):
+    """A manifest rewritten to vouch for a broken regressor: the error names that file."""
+    from axion_pipeline.ml.base import METADATA_FILE, ModelLoadError, sha256_file
+
+    directory = trained[0].save(tmp_path / "e")
+    (directory / "regressor.json").write_text('{"learner": "not a model"}')
+    meta = json.loads((directory / METADATA_FILE).read_text())
+    meta["artifacts"] = {name: sha256_file(directory / name) for name in meta["artifacts"]}
+    (directory / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError) as exc:
+        EarningsPredictionModel.load(directory)
+    assert str(exc.value).startswith(f"{directory / 'regressor.json'}: XGBoost could not parse the model")

@@ -232,3 +232,67 @@ def test_spec_section_4_example_runs_as_written():
     assert list(predictions.columns) == ["prob_q1", "prob_q2", "prob_q3", "prob_q4", "prob_q5",
                                          "predicted_quintile", "score"]
     assert rank_scores.between(0, 1).all() and importance.index[0] == "signal"
+
+
+# -- a rewritten manifest vouching for bad artefacts: the error names the file -----------------
+def _rehash(directory):
+    from axion_pipeline.ml.base import METADATA_FILE, sha256_file
+
+    meta = json.loads((directory / METADATA_FILE).read_text())
+    meta["artifacts"] = {name: sha256_file(directory / name) for name in meta["artifacts"]}
+    (directory / METADATA_FILE).write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize(("edit", "detail"), [
+    (lambda s: s.update(members="member_0.lgb.txt"), "members must be a list of file names"),
+    (lambda s: s.pop("classes"), "missing field 'classes'"),
+    (lambda s: s.update(fill_values=[1.0]), "fill_values must be null or 4 numbers"),
+    (lambda s: s.update(classes=["one"]), "invalid literal for int"),
+])
+def test_ill_typed_state_names_the_state_file(trained, tmp_path, edit, detail):
+    directory = trained[0].save(tmp_path / "m")
+    state = json.loads((directory / ranking.STATE_FILE).read_text())
+    edit(state)
+    (directory / ranking.STATE_FILE).write_text(json.dumps(state))
+    _rehash(directory)
+    with pytest.raises(ModelLoadError) as exc:
+        StockRankingModel.load(directory)
+    assert str(exc.value).startswith(f"{directory}: artefacts could not be parsed: {directory / ranking.STATE_FILE}: ")
+    assert detail in str(exc.value)
+
+
+LOAD_AND_REPORT = """
+import sys
+from axion_pipeline.ml.base import ModelLoadError
+from axion_pipeline.ml.ranking import StockRankingModel
+try:
+    StockRankingModel.load(sys.argv[1])
+except ModelLoadError as exc:
+    print("ModelLoadError:", exc)
+else:
+    print("loaded")
+"""
+
+
+@pytest.mark.parametrize("edit", [
+    pytest.param(lambda t: t.replace("tree_sizes=", "tree_sizes=1", 1), id="tree_size_edited"),
+    pytest.param(lambda t: t.replace("end of trees", "end of tree", 1), id="end_marker_edited"),
+    pytest.param(lambda t: t.replace("\nnum_class=5\n", "\n", 1), id="num_class_removed"),
+    pytest.param(lambda t: t[: t.index("Tree=1\n")], id="cut_after_the_first_tree"),
+])
+def test_edited_lightgbm_text_names_the_member_and_the_process_survives(trained, tmp_path, edit):
+    """Run in a child process: without the text check, LightGBM aborts the process on these."""
+    import subprocess
+    from pathlib import Path
+
+    directory = trained[0].save(tmp_path / "m")
+    member = directory / "member_1.lgb.txt"
+    text = member.read_text()
+    assert edit(text) != text
+    member.write_text(edit(text))
+    _rehash(directory)
+    run = subprocess.run([sys.executable, "-c", LOAD_AND_REPORT, str(directory)], capture_output=True,
+                         timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert run.returncode == 0, f"the loading process died (exit {run.returncode})"
+    lines = run.stdout.decode("utf-8", "replace").splitlines()
+    assert lines[-1].startswith(f"ModelLoadError: {member}: LightGBM model text "), lines[-1]
