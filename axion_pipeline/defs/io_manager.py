@@ -27,7 +27,10 @@ def _duckdb_type(dtype) -> str:
 class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
     def handle_output(self, context: dg.OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection):
         table = f"{table_slice.schema}.{table_slice.table}"
-        frame = obj  # referenced by name in the SQL below (DuckDB replacement scan)
+        # referenced by name in the SQL below (DuckDB replacement scan). An object column that is
+        # all missing would become DuckDB's NULL type and refuse later text: make it text.
+        empty_text = [c for c in obj.columns if obj[c].dtype == object and obj[c].isna().all()]
+        frame = obj.astype({c: "string" for c in empty_text}) if empty_text else obj
         if not table_slice.partition_dimensions:
             connection.execute(f"create or replace table {table} as select * from frame")
         else:

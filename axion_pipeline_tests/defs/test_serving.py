@@ -36,9 +36,11 @@ def chain(tmp_path_factory):
 
         run("market_tables_job")
         run("daily_job", tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+        # trees small enough to split on the 40-ticker market (the defaults are sized for 300 tickers)
+        small = {"min_child_samples": 20, "num_leaves": 7, "max_depth": 3}
         for fold in defs.resolve_job_def("training_job").partitions_def.get_partition_keys():
-            run("training_job", partition_key=fold)
-        run("training_tables_job")
+            run("training_job", partition_key=fold, run_config={"ops": {"ranking_model": {"config": small}}})
+        run("training_tables_job", run_config={"ops": {"production_models": {"config": {"ranking": small}}}})
         live = live_keys()
         run("inference_job", tags={"dagster/asset_partition_range_start": live[0], "dagster/asset_partition_range_end": live[-1]})
         yield {"defs": defs, "instance": instance, "warehouse": warehouse, "checks": checks, "live": live,
@@ -87,12 +89,9 @@ def test_tampered_production_model_falls_back_to_rules(chain):
         model_file.write_bytes(original[:-40] + b"0" * 40)
         defs, instance = chain["defs"], chain["instance"]
         key = chain["live"][-1]
-        from axion_pipeline.defs.inference.assets import daily_predictions
-        from axion_pipeline.defs.monitoring.assets import shap_explanations  # noqa: F401
-
-        result = dg.materialize([daily_predictions], partition_key=key, instance=instance,
-                                resources={k: defs.resources[k] for k in ("io_manager", "model_store")},
-                                selection=[daily_predictions], raise_on_error=True)
+        job = defs.resolve_implicit_global_asset_job_def()
+        result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=True,
+                                        asset_selection=[dg.AssetKey("daily_predictions")])
         meta = result.asset_materializations_for_node("daily_predictions")[0].metadata
         assert meta["model_status"].value == "error"
         assert "SHA-256" in meta["status_detail"].value or "altered" in meta["status_detail"].value

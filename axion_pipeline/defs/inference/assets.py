@@ -68,9 +68,11 @@ def hybrid_scores(context: dg.AssetExecutionContext, config: HybridSettings, dai
     start, end = window(context)
     require_rows(daily_predictions, "daily_predictions", start, end)
     scorer = HybridScorer(HybridScoringConfig(**config.model_dump()))
-    overall = walk_forward_report.loc[walk_forward_report["fold"] == "all", "ic_mean"]
-    oos_ic = float(overall.iloc[0]) if len(overall) else float("nan")
-    scorer.update_ml_performance(oos_ic)  # the production model's expected IC: its walk-forward OOS IC
+    overall = walk_forward_report.loc[walk_forward_report["fold"] == "all", "ic_mean"].dropna()
+    # the production model's expected IC is its walk-forward OOS IC; an undefined one (e.g. constant
+    # scores) demonstrates no skill and counts as 0, which keeps ML off
+    oos_ic = float(overall.iloc[0]) if len(overall) else 0.0
+    scorer.update_ml_performance(oos_ic)
     ml = daily_predictions.loc[daily_predictions["source"] == "ml"].set_index(["date", "ticker"])["score"]
     out = hybrid_by_date(scorer, factor_scores.set_index(["date", "ticker"])["composite"], ml)
     out["ml_active"] = scorer.ml_active
