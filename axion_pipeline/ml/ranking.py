@@ -244,12 +244,21 @@ class StockRankingModel(BaseModel):
             reg_lambda=cfg.reg_lambda, n_jobs=cfg.n_jobs if len(X) >= MULTITHREAD_MIN_ROWS else 1,
             random_state=seed, verbose=-1,
         )
+        # Labels go in as class indices 0..C-1 (positions in self._classes). LightGBM 4.7's
+        # LGBMClassifier label-encodes y but hands eval_y to the booster unencoded
+        # (lightgbm-org/LightGBM#7400): quintiles 1..5 were scored as classes 1..5 against
+        # predictions for 0..4, so early stopping watched a meaningless multi_logloss (~8.1) and
+        # stopped after 1-2 rounds. Encoding both ourselves keeps the encoder an identity either way.
+        classes = np.asarray(self._classes)
         fit_kwargs: dict[str, Any] = {"feature_name": self._lightgbm_feature_names()}
         if X_val is not None:
-            fit_kwargs["eval_X"], fit_kwargs["eval_y"] = (X_val,), (y_val,)
-            fit_kwargs["callbacks"] = [lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)]
-        clf.fit(X, y, **fit_kwargs)
-        if [int(c) for c in clf.classes_] != self._classes:
+            known = np.isin(y_val, classes)  # a validation class the fitted rows lack cannot be scored
+            if known.any():
+                fit_kwargs["eval_X"] = (X_val[known],)
+                fit_kwargs["eval_y"] = (np.searchsorted(classes, y_val[known]),)
+                fit_kwargs["callbacks"] = [lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)]
+        clf.fit(X, np.searchsorted(classes, y), **fit_kwargs)
+        if [int(c) for c in clf.classes_] != list(range(len(classes))):
             raise RuntimeError(f"LightGBM classes {list(clf.classes_)} differ from the labels {self._classes}")
         best = int(clf.best_iteration_ or 0)
         text = clf.booster_.model_to_string(num_iteration=best if best > 0 else -1)
