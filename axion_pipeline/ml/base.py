@@ -264,6 +264,25 @@ class BaseModel(ABC):
         return model
 
 
+def feature_array(X: Any, names: list[str] | None, what: str) -> Any:
+    """``X[names]`` as a float array: a DataFrame is required, training features must all be
+    present, infinite values are refused (missing values pass through to the model)."""
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"X must be a DataFrame of {what}, got {type(X).__name__}")
+    if names is not None:
+        missing = [c for c in names if c not in X.columns]
+        if missing:
+            raise ValueError(f"X lacks the training features {missing}")
+        X = X[names]
+    values = X.to_numpy(dtype=float)
+    if np.isinf(values).any():
+        raise ValueError("X holds infinite values")
+    return values
+
+
 def _jsonable(value: Any) -> Any:
     """Convert numpy scalars/arrays and nested containers to JSON-friendly Python values."""
     if isinstance(value, dict):

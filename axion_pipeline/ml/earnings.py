@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from axion_pipeline.ml.base import BaseModel, ModelLoadError
+from axion_pipeline.ml.base import BaseModel, ModelLoadError, feature_array
 from axion_pipeline.ml.config import EarningsModelConfig
 
 CLASSIFIER_FILE = "classifier.json"
@@ -91,17 +91,7 @@ class EarningsPredictionModel(BaseModel):
         return clf, reg
 
     def _matrix(self, X: pd.DataFrame, names: list[str] | None = None) -> np.ndarray:
-        if not isinstance(X, pd.DataFrame):
-            raise TypeError(f"X must be a DataFrame of earnings features, got {type(X).__name__}")
-        if names is not None:
-            missing = [c for c in names if c not in X.columns]
-            if missing:
-                raise ValueError(f"X lacks the training features {missing}")
-            X = X[names]
-        values = X.to_numpy(dtype=float)
-        if np.isinf(values).any():
-            raise ValueError("X holds infinite values")
-        return values
+        return feature_array(X, names, "earnings features")
 
     def train(self, X: pd.DataFrame, y_beat_miss: Any, surprise: Any = None) -> dict[str, float]:
         """Fit on ``X`` with labels 1 = beat, 0 = miss (rows with a missing label are dropped) and,

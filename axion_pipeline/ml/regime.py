@@ -26,7 +26,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
 from axion_pipeline.ml import serialization
-from axion_pipeline.ml.base import BaseModel, ModelLoadError, artifact_parsing
+from axion_pipeline.ml.base import BaseModel, ModelLoadError, artifact_parsing, feature_array
 from axion_pipeline.ml.config import RegimeModelConfig
 
 ARTIFACT = "regime_model.json"
@@ -115,17 +115,7 @@ class RegimeClassifier(BaseModel):
         return list(self.config.regimes)
 
     def _features(self, X: pd.DataFrame, names: list[str] | None = None) -> np.ndarray:
-        if not isinstance(X, pd.DataFrame):
-            raise TypeError(f"X must be a DataFrame of market features, got {type(X).__name__}")
-        if names is not None:
-            missing = [c for c in names if c not in X.columns]
-            if missing:
-                raise ValueError(f"X lacks the training features {missing}")
-            X = X[names]
-        values = X.to_numpy(dtype=float)
-        if np.isinf(values).any():
-            raise ValueError("X holds infinite values")
-        return values
+        return feature_array(X, names, "market features")
 
     def train(self, X: pd.DataFrame, labels: Any) -> dict[str, float]:
         """Fit on ``X`` (rows in time order) and regime ``labels`` (Series aligned on X's index,
