@@ -73,6 +73,7 @@ def production_models(context: dg.AssetExecutionContext, config: ProductionModel
                       prices: pd.DataFrame, fundamentals: pd.DataFrame, factor_scores: pd.DataFrame):
     """Train and version the four production models on the window ending at the production cutoff."""
     from axion_pipeline.ml.datasets import sample_rows
+    from axion_pipeline.plots import plot_feature_importance, to_markdown_image
 
     window, (live_start, live_end) = production_window(), live_span()
     runs = _train_all(config, window, features, targets, regime_features, true_regimes, market_regime,
@@ -82,7 +83,10 @@ def production_models(context: dg.AssetExecutionContext, config: ProductionModel
         version, path = model_store.save_production(name, run.model, run.fingerprint, run.model.metadata.config)
         rows.append(_row(name, run, version, path, window, live_start))
     table = pd.DataFrame(rows, columns=PRODUCTION_COLUMNS)
+    importance = runs["ranking_model"].model.get_feature_importance()
     yield dg.Output(table, "production_models", metadata={
+        "ranking_feature_importance": dg.MetadataValue.md(
+            to_markdown_image(plot_feature_importance(importance), "ranking model feature importance (gain)")),
         "rows": len(table), "train_window": f"{window.train_start.date()} .. {window.train_end.date()}",
         "production_cutoff": str(production_cutoff().date()),
         "live_span": f"{live_start.date()} .. {live_end.date()}",
