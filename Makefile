@@ -8,7 +8,8 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PYTHONUNBUFFERED := 1
 # Single-run backfills write one event per partition: batch them (see axion_pipeline/defs/storage.py)
-# and plan a partition range with one event instead of one per partition.
+# and plan a partition range with one event instead of one per partition (Dagster's trade-off: a
+# failed range run then does not mark each of its partitions as failed in the UI).
 export DAGSTER_EVENT_BATCH_SIZE ?= 10000
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 
