@@ -42,6 +42,10 @@ def test_history_tables_and_checks(history, defs, instance, warehouse):
     n_features = len(_one(warehouse, "select * from features.features limit 1")) - 2
     assert n_features > 50
 
+    # one new day after the backfill (the daily schedule's case): every check passes with its lookback
+    single = check_results(run_job(defs, instance, "daily_job", partition_key=keys[-1]))
+    assert all(single.values()), single
+
     result = run_job(defs, instance, "factor_analysis_job")
     assert result.success
     ic = _one(warehouse, "select ic_mean from factors.factor_tear_sheet where factor = 'composite' and horizon = 21")[0]
