@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from axion_pipeline.warehouse import connect, table_summary
@@ -13,7 +14,7 @@ from axion_pipeline.warehouse import connect, table_summary
 def _query(con, sql: str, params: list | None = None) -> pd.DataFrame:
     try:
         return con.execute(sql, params or []).fetchdf()
-    except Exception as exc:  # noqa: BLE001 - a table missing from a partial build: say so, don't crash
+    except duckdb.Error as exc:  # a table missing from a partial build (--stages): say so, don't crash
         return pd.DataFrame({"unavailable": [f"{type(exc).__name__}: {str(exc).splitlines()[0]}"]})
 
 

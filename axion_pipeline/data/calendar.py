@@ -12,22 +12,15 @@ from pathlib import Path
 
 import pandas as pd
 
-SHARED_PRICE_FILE = Path("prices") / "all_stocks_5yr.csv.gz"
-
-
 def price_file_for(data_dir: str | Path) -> tuple[Path, str]:
     """Return (path, date column) of the price file of a data folder, in either supported layout."""
+    from axion_pipeline.data.generic import find_file
+    from axion_pipeline.data.real_prices import PRICE_FILE
+    from axion_pipeline.data.sources import detect_layout
+
     root = Path(data_dir)
-    candidates = [
-        (root / SHARED_PRICE_FILE, "date"),
-        (root / "prices.parquet", "date"),
-        (root / "prices.csv", "date"),
-    ]
-    for path, column in candidates:
-        if path.is_file():
-            return path, column
-    looked = ", ".join(str(p) for p, _ in candidates)
-    raise FileNotFoundError(f"AXION_DATA_DIR={root}: no price file found (looked for {looked})")
+    path = root / PRICE_FILE if detect_layout(root) == "shared" else find_file(root, "prices")
+    return path, "date"
 
 
 @lru_cache(maxsize=8)

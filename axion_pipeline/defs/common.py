@@ -17,6 +17,18 @@ def window(context) -> tuple[pd.Timestamp, pd.Timestamp]:
     return pd.Timestamp(start).tz_localize(None), pd.Timestamp(end).tz_localize(None)
 
 
+def lookback(days: int, columns: list[str] | None = None) -> dg.AssetIn:
+    """Load this many trading-day partitions before the run's window as well (ranged SQL read),
+    optionally only some columns."""
+    return dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-days),
+                      metadata={"columns": columns} if columns else None)
+
+
+def only(*columns: str) -> dg.AssetIn:
+    """Load just these columns of the upstream table (the run's own partitions)."""
+    return dg.AssetIn(metadata={"columns": list(columns)})
+
+
 def daily_asset(group: str, **kwargs):
     """``@dg.asset`` for a trading-day partitioned table: single-run backfills, stored by date."""
     metadata = {"partition_expr": "date", "schema": group, **kwargs.pop("metadata", {})}

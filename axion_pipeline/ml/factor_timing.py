@@ -28,7 +28,7 @@ from sklearn.linear_model import Ridge
 from sklearn.preprocessing import StandardScaler
 
 from axion_pipeline.ml import serialization
-from axion_pipeline.ml.base import BaseModel, ModelLoadError
+from axion_pipeline.ml.base import BaseModel, ModelLoadError, feature_array
 from axion_pipeline.ml.config import FactorTimingConfig
 from axion_pipeline.ml.regime import holdout_split
 
@@ -101,17 +101,7 @@ class FactorTimingModel(BaseModel):
         return list(self.config.factors)
 
     def _matrix(self, X: pd.DataFrame, names: list[str] | None = None) -> np.ndarray:
-        if not isinstance(X, pd.DataFrame):
-            raise TypeError(f"X_macro must be a DataFrame, got {type(X).__name__}")
-        if names is not None:
-            missing = [c for c in names if c not in X.columns]
-            if missing:
-                raise ValueError(f"X_macro lacks the training features {missing}")
-            X = X[names]
-        values = X.to_numpy(dtype=float)
-        if np.isinf(values).any():
-            raise ValueError("X_macro holds infinite values")
-        return values
+        return feature_array(X, names, "macro features (X_macro)")
 
     @staticmethod
     def _fit_prep(values: np.ndarray) -> tuple[np.ndarray, StandardScaler]:

@@ -3,7 +3,9 @@
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.defs.common import daily_asset, frame_metadata, markdown_table, require_lookback, require_rows, window
+from axion_pipeline.defs.common import (
+    daily_asset, frame_metadata, lookback, markdown_table, only, require_lookback, require_rows, window,
+)
 
 GROUP = "factors"
 # Trading days of price history a score needs: 12-1 month momentum and 52-week highs use 252 days,
@@ -11,18 +13,6 @@ GROUP = "factors"
 LOOKBACK_DAYS = 300
 CATEGORY_COLUMNS = ["value", "momentum", "quality", "growth", "volatility", "technical"]
 SCORE_COLUMNS = [*CATEGORY_COLUMNS, "composite"]
-
-
-def lookback(days: int, columns: list[str] | None = None) -> dg.AssetIn:
-    """Load this many trading-day partitions before the run's window as well (ranged SQL read),
-    optionally only some columns."""
-    return dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-days),
-                      metadata={"columns": columns} if columns else None)
-
-
-def only(*columns: str) -> dg.AssetIn:
-    """Load just these columns of the upstream table (the run's own partitions)."""
-    return dg.AssetIn(metadata={"columns": list(columns)})
 
 
 WEIGHT_COLUMNS = [f"weight_{c}" for c in CATEGORY_COLUMNS]

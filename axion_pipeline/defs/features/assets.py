@@ -3,8 +3,9 @@
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.defs.common import daily_asset, frame_metadata, markdown_table, require_lookback, require_rows, window
-from axion_pipeline.defs.factors.assets import lookback
+from axion_pipeline.defs.common import (
+    daily_asset, frame_metadata, lookback, markdown_table, require_lookback, require_rows, window,
+)
 
 GROUP = "features"
 # Longest lag/rolling window of the default FeatureConfig (63 days) plus a margin.

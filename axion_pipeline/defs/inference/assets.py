@@ -8,8 +8,8 @@ the newest day.
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.defs.common import daily_asset, frame_metadata, markdown_table, require_rows, window
-from axion_pipeline.defs.factors.assets import WEIGHT_COLUMNS, lookback, only
+from axion_pipeline.defs.common import daily_asset, frame_metadata, lookback, markdown_table, only, require_rows, window
+from axion_pipeline.defs.factors.assets import WEIGHT_COLUMNS
 from axion_pipeline.defs.partitions import source_calendar
 from axion_pipeline.defs.training.resources import ModelStore
 
@@ -21,7 +21,7 @@ def load_production(model_store: ModelStore):
     return lambda name: (model_store.load_production(name), model_store.production_version(name))
 
 
-def _status_metadata(predictor, name: str) -> dict:
+def model_status_metadata(predictor, name: str) -> dict:
     status = predictor.get_model_status()[name]
     return {"model_status": status["status"], "model_version": status["version"] or "none",
             "fallback": status["fallback"] or "none", "status_detail": str(status["detail"])[:300]}
@@ -41,7 +41,7 @@ def daily_predictions(context: dg.AssetExecutionContext, model_store: ModelStore
     rules = factor_scores.set_index(["date", "ticker"])["composite"]
     out = rank_dates(predictor, from_long(features), rules)
     out["model_version"] = predictor.get_model_status()["ranking"]["version"]
-    context.add_output_metadata({**frame_metadata(out), **_status_metadata(predictor, "ranking"),
+    context.add_output_metadata({**frame_metadata(out), **model_status_metadata(predictor, "ranking"),
                                  "share_from_rules": float((out["source"] == "rules").mean())})
     return out
 
@@ -93,7 +93,7 @@ def regime_predictions(context: dg.AssetExecutionContext, model_store: ModelStor
     predictor = production_predictor(load_production(model_store), names=("regime",))
     model = predictor.usable("regime")
     out = predict(model, regime_features, market_regime.set_index("date")["regime"])
-    context.add_output_metadata({**frame_metadata(out, key_column=None), **_status_metadata(predictor, "regime"),
+    context.add_output_metadata({**frame_metadata(out, key_column=None), **model_status_metadata(predictor, "regime"),
                                  "agreement_with_rule_detector": float((out["regime"] == out["rule_regime"]).mean())})
     return out
 
@@ -120,7 +120,7 @@ def earnings_predictions(context: dg.AssetExecutionContext, model_store: ModelSt
             preds, on=["ticker", "announce_date"], how="left")
         out["confidence"] = (2 * out["beat_probability"] - 1).abs()
         out = out[columns]
-    context.add_output_metadata({**frame_metadata(out), **_status_metadata(predictor, "earnings"),
+    context.add_output_metadata({**frame_metadata(out), **model_status_metadata(predictor, "earnings"),
                                  "announcements": len(upcoming)})
     return out
 
@@ -137,7 +137,7 @@ def factor_weights(context: dg.AssetExecutionContext, model_store: ModelStore, r
     predictor = production_predictor(load_production(model_store), names=("factor_timing",))
     out = factor_weight_rows(predictor.usable("factor_timing"), regime_features, market_regime.set_index("date"))
     last = out.loc[out["date"] == out["date"].max(), ["factor", "weight", "rule_weight"]]
-    context.add_output_metadata({**frame_metadata(out, key_column=None), **_status_metadata(predictor, "factor_timing"),
+    context.add_output_metadata({**frame_metadata(out, key_column=None), **model_status_metadata(predictor, "factor_timing"),
                                  "latest_weights": markdown_table(last)})
     return out
 

@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.defs.common import daily_asset, frame_metadata, markdown_table, require_rows, window
-from axion_pipeline.defs.inference.assets import _status_metadata, load_production
+from axion_pipeline.defs.inference.assets import model_status_metadata, load_production
 from axion_pipeline.defs.training.resources import ModelStore
 from axion_pipeline.ml.feature_inputs import FORWARD_DAYS
 
@@ -81,7 +81,7 @@ def shap_explanations(context: dg.AssetExecutionContext, model_store: ModelStore
     model = predictor.usable("ranking")
     if model is None:
         raise dg.Failure(description="no usable production ranking model to explain: "
-                         + _status_metadata(predictor, "ranking")["status_detail"])
+                         + model_status_metadata(predictor, "ranking")["status_detail"])
     X = from_long(features)[model.feature_names]
     explainer = ModelExplainer()
     out = explainer.explain_batch(model, X, top_k=SHAP_TOP_K).rename(columns={"symbol": "ticker"})

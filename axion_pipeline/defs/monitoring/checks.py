@@ -4,8 +4,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from axion_pipeline.defs.common import window
-from axion_pipeline.defs.factors.assets import only
+from axion_pipeline.defs.common import only, window
 from axion_pipeline.defs.inference.assets import daily_predictions, hybrid_scores, load_production
 from axion_pipeline.defs.monitoring.assets import model_health, shap_explanations
 from axion_pipeline.defs.partitions import source_calendar, trading_days
