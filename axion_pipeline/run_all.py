@@ -36,20 +36,25 @@ def live_keys() -> list[str]:
 
 
 def run_stages(defs: dg.Definitions, instance: dg.DagsterInstance, stages, partition_keys: list[str]) -> list[tuple[str, float]]:
+    from axion_pipeline.defs.recovery import reap_orphaned_runs, runner_tags
+
+    for run_id in reap_orphaned_runs(instance):
+        print(f"  run {run_id} lost its process (killed or crashed): marked failed, its pool slots freed", flush=True)
+    tags = runner_tags()
     timings = []
     for stage in stages:
         job = defs.resolve_job_def(stage.job)
         started = time.perf_counter()
         if stage.partitioned in ("range", "live"):
             keys = partition_keys if stage.partitioned == "range" else live_keys()
-            results = [job.execute_in_process(instance=instance, tags=_range_tags(keys),
+            results = [job.execute_in_process(instance=instance, tags={**tags, **_range_tags(keys)},
                                               run_config=RUN_CONFIG, raise_on_error=False)]
         elif stage.partitioned == "each":
             keys = job.partitions_def.get_partition_keys(dynamic_partitions_store=instance)
-            results = [job.execute_in_process(instance=instance, partition_key=k, run_config=RUN_CONFIG,
+            results = [job.execute_in_process(instance=instance, partition_key=k, run_config=RUN_CONFIG, tags=tags,
                                               raise_on_error=False) for k in keys]
         else:
-            results = [job.execute_in_process(instance=instance, run_config=RUN_CONFIG, raise_on_error=False)]
+            results = [job.execute_in_process(instance=instance, run_config=RUN_CONFIG, tags=tags, raise_on_error=False)]
         elapsed = time.perf_counter() - started
         for result in results:
             if not result.success:
@@ -68,6 +73,8 @@ def run_stages(defs: dg.Definitions, instance: dg.DagsterInstance, stages, parti
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stages", nargs="*", help="only these jobs (default: every stage)")
+    parser.add_argument("--start", help="first trading day of the daily backfill (YYYY-MM-DD; default: the first)")
+    parser.add_argument("--end", help="last trading day of the daily backfill (YYYY-MM-DD; default: the last)")
     args = parser.parse_args(argv)
 
     from axion_pipeline.defs.jobs import BUILD_STAGES
@@ -80,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     settings = get_settings()
     stages = [s for s in BUILD_STAGES if not args.stages or s.job in args.stages]
-    keys = trading_days.get_partition_keys()
+    keys = [k for k in trading_days.get_partition_keys()
+            if (args.start is None or k >= args.start) and (args.end is None or k <= args.end)]
+    if not keys:
+        raise SystemExit(f"no trading day between {args.start} and {args.end}")
     print(f"Axion Pipeline: {'real data at ' + settings.data_dir if settings.data_dir else 'generated market'}; "
           f"{len(keys)} trading days {keys[0]} .. {keys[-1]}; warehouse {settings.warehouse}", flush=True)
     started = time.perf_counter()

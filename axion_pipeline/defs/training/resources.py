@@ -2,7 +2,7 @@
 
 Layout under ``root``::
 
-    <model_name>/<fold_key>/                 one model per walk-forward fold (replaced on re-training)
+    <model_name>/<fold_key>/                 one model per walk-forward fold (replaced atomically on re-training)
     <model_name>/production/<version>/       every production model ever trained
     <model_name>/production/LATEST           the version in force (written after a successful save)
     hyperparameter_search/optuna.db          Optuna studies (SQLite)
@@ -51,17 +51,36 @@ class ModelStore(dg.ConfigurableResource):
         return self.path / name / fold_key
 
     def save_fold(self, name: str, fold_key: str, model: Any) -> Path:
-        """Save a fold's model, replacing the previous one only once the new one is complete."""
+        """Save a fold's model, replacing the previous one only once the new one is complete.
+
+        The new model is written to a staging directory; the old one is renamed aside, the staging
+        directory renamed into place, then the old one deleted. A process killed at any point leaves
+        a complete model under the fold's name or aside (``_settle`` puts it back), never a partial one.
+        """
         target = self.fold_dir(name, fold_key)
-        staging = target.with_name(f".{fold_key}.staging")
+        staging, retired = target.with_name(f".{fold_key}.staging"), target.with_name(f".{fold_key}.retired")
+        self._settle(target, retired)
         shutil.rmtree(staging, ignore_errors=True)
         model.save(staging)
-        shutil.rmtree(target, ignore_errors=True)
+        if target.exists():
+            target.rename(retired)
         staging.rename(target)
+        shutil.rmtree(retired, ignore_errors=True)
         return target
 
+    @staticmethod
+    def _settle(target: Path, retired: Path) -> None:
+        """After a crash between the two renames of ``save_fold``: restore the retired model."""
+        if retired.exists():
+            if target.exists():
+                shutil.rmtree(retired, ignore_errors=True)
+            else:
+                retired.rename(target)
+
     def load_fold(self, name: str, fold_key: str) -> Any:
-        return model_class(name).load(self.fold_dir(name, fold_key))
+        target = self.fold_dir(name, fold_key)
+        self._settle(target, target.with_name(f".{fold_key}.retired"))
+        return model_class(name).load(target)
 
     def save_production(self, name: str, model: Any, fingerprint: str, config: dict) -> tuple[str, Path]:
         """Save under a new ``production/<version>/`` and point ``production/LATEST`` at it."""
