@@ -5,6 +5,8 @@ Identifiers come from DuckDB's own catalogue and are quoted; values are always b
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import duckdb
@@ -17,10 +19,22 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def connect(path: str | Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+def connect(path: str | Path, read_only: bool = True, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse. DuckDB lets one process write at a time and locks the file meanwhile;
+    readers outside the Dagster pool (sensors, reports) wait for the lock, retrying with backoff for
+    up to ``wait_seconds`` (default ``AXION_DUCKDB_LOCK_WAIT``, 120 s) before raising."""
     if read_only and not Path(path).exists():
         raise FileNotFoundError(f"warehouse {path} does not exist: run `make run` first")
-    return duckdb.connect(str(path), read_only=read_only)
+    limit = float(os.environ.get("AXION_DUCKDB_LOCK_WAIT", "120")) if wait_seconds is None else wait_seconds
+    deadline, delay = time.monotonic() + limit, 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def table_summary(path: str | Path) -> pd.DataFrame:

@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.defs.common import (
-    daily_asset, frame_metadata, lookback, markdown_table, only, require_lookback, require_rows, window,
+    WAREHOUSE_POOL, daily_asset, frame_metadata, lookback, markdown_table, only, require_lookback, require_rows, window,
 )
 
 GROUP = "factors"
@@ -104,7 +104,7 @@ def _tear_sheet_out(description: str) -> dg.AssetOut:
         "factor_quantile_returns": _tear_sheet_out("Mean forward return per factor quintile and horizon."),
     },
     ins={"factor_scores": dg.AssetIn(), "prices": dg.AssetIn()},
-    pool="duckdb_warehouse",
+    pool=WAREHOUSE_POOL,
 )
 def factor_tear_sheet(context: dg.AssetExecutionContext, factor_scores: pd.DataFrame, prices: pd.DataFrame):
     """The factor tear sheet over the whole scored history (alphalens-equivalent, vectorised)."""

@@ -4,14 +4,14 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from axion_pipeline.defs.common import window
+from axion_pipeline.defs.common import WAREHOUSE_POOL, window
 from axion_pipeline.defs.factors.assets import CATEGORY_COLUMNS, SCORE_COLUMNS, factor_scores
 from axion_pipeline.defs.partitions import trading_days
 
 MIN_COMPOSITE_COVERAGE = 0.90
 
 
-@dg.asset_check(asset=factor_scores, partitions_def=trading_days, blocking=True)
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=factor_scores, partitions_def=trading_days, blocking=True)
 def scores_within_unit_interval(factor_scores: pd.DataFrame) -> dg.AssetCheckResult:
     """Category scores and composite are percentile ranks in [0, 1] (NaN allowed, inf never)."""
     values = factor_scores[SCORE_COLUMNS].to_numpy(dtype="float64")
@@ -20,7 +20,7 @@ def scores_within_unit_interval(factor_scores: pd.DataFrame) -> dg.AssetCheckRes
     return dg.AssetCheckResult(passed=not bad.any(), metadata={"out_of_range": per_column})
 
 
-@dg.asset_check(asset=factor_scores, partitions_def=trading_days,
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=factor_scores, partitions_def=trading_days,
                 additional_ins={"prices": dg.AssetIn(metadata={"columns": ["date", "ticker"]})})
 def composite_coverage_per_date(context: dg.AssetCheckExecutionContext, factor_scores: pd.DataFrame,
                                 prices: pd.DataFrame) -> dg.AssetCheckResult:
@@ -38,7 +38,7 @@ def composite_coverage_per_date(context: dg.AssetCheckExecutionContext, factor_s
     )
 
 
-@dg.asset_check(asset=factor_scores, partitions_def=trading_days, blocking=True)
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=factor_scores, partitions_def=trading_days, blocking=True)
 def composite_weights_sum_to_one(factor_scores: pd.DataFrame) -> dg.AssetCheckResult:
     """The category weights used for the composite sum to 1 on every date."""
     sums = factor_scores.groupby("date")[[f"weight_{c}" for c in CATEGORY_COLUMNS]].first().sum(axis=1)

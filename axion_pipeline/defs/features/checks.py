@@ -6,7 +6,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from axion_pipeline.defs.common import window
+from axion_pipeline.defs.common import WAREHOUSE_POOL, window
 from axion_pipeline.defs.resources import Warehouse
 from axion_pipeline.defs.features.assets import FEATURE_LOOKBACK, TARGET_LOOKBACK, FeatureSettings, build_features, features, targets
 from axion_pipeline.defs.partitions import source_calendar, trading_days
@@ -23,7 +23,7 @@ def _with_lookback(context, warehouse: Warehouse, schema: str, table: str, days:
     return warehouse.read(schema, table, "date >= ? and date < ?", [first.to_pydatetime(), end.to_pydatetime()])
 
 
-@dg.asset_check(asset=features, partitions_def=trading_days, blocking=True,
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=features, partitions_def=trading_days, blocking=True,
                 additional_ins={"regime_features": dg.AssetIn(), "sectors": dg.AssetIn()})
 def features_leakage_audit(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, features: pd.DataFrame,
                            regime_features: pd.DataFrame, sectors: pd.DataFrame) -> dg.AssetCheckResult:
@@ -53,7 +53,7 @@ def features_leakage_audit(context: dg.AssetCheckExecutionContext, warehouse: Wa
     })
 
 
-@dg.asset_check(asset=targets, partitions_def=trading_days, blocking=True)
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=targets, partitions_def=trading_days, blocking=True)
 def targets_use_only_the_forward_window(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
                                         targets: pd.DataFrame) -> dg.AssetCheckResult:
     """Each sampled target at t equals the one recomputed from returns in (t, t+21] alone."""
@@ -70,7 +70,7 @@ def targets_use_only_the_forward_window(context: dg.AssetCheckExecutionContext, 
     })
 
 
-@dg.asset_check(asset=features, partitions_def=trading_days, blocking=True)
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=features, partitions_def=trading_days, blocking=True)
 def features_are_finite(features: pd.DataFrame) -> dg.AssetCheckResult:
     """No +-inf anywhere in the model inputs (missing values are allowed and handled by the models)."""
     values = features.drop(columns=["date", "ticker"]).to_numpy(dtype="float64")

@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.quality import coverage, duplicate_keys, listing_spans, reconciliation, split_like_jumps
-from axion_pipeline.defs.common import markdown_table, window
+from axion_pipeline.defs.common import WAREHOUSE_POOL, markdown_table, window
 from axion_pipeline.defs.market.assets import market_series, prices, rejected_rows
 from axion_pipeline.defs.partitions import source_calendar, trading_days
 from axion_pipeline.defs.resources import MarketDataSource
@@ -13,14 +13,14 @@ from axion_pipeline.defs.resources import MarketDataSource
 MIN_ROW_COVERAGE = 0.95
 
 
-@dg.asset_check(asset=prices, partitions_def=trading_days, blocking=True)
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=prices, partitions_def=trading_days, blocking=True)
 def prices_unique_keys(prices: pd.DataFrame) -> dg.AssetCheckResult:
     """No (date, ticker) appears twice in the stored partition(s)."""
     dups = duplicate_keys(prices)
     return dg.AssetCheckResult(passed=dups.empty, metadata={"duplicate_rows": len(dups)})
 
 
-@dg.asset_check(asset=prices, partitions_def=trading_days)
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=prices, partitions_def=trading_days)
 def prices_coverage(context: dg.AssetCheckExecutionContext, prices: pd.DataFrame,
                     market_source: MarketDataSource) -> dg.AssetCheckResult:
     """Every trading day present, and listed tickers present on each day (>= 95% of expected rows)."""
@@ -30,7 +30,7 @@ def prices_coverage(context: dg.AssetCheckExecutionContext, prices: pd.DataFrame
     return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=stats)
 
 
-@dg.asset_check(asset=prices, partitions_def=trading_days)
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=prices, partitions_def=trading_days)
 def prices_no_split_jumps(context: dg.AssetCheckExecutionContext, prices: pd.DataFrame,
                           market_source: MarketDataSource) -> dg.AssetCheckResult:
     """Flags close-to-close jumps beyond +-45%, the signature of an unadjusted split."""
@@ -45,7 +45,7 @@ def prices_no_split_jumps(context: dg.AssetCheckExecutionContext, prices: pd.Dat
     )
 
 
-@dg.asset_check(asset=market_series, partitions_def=trading_days)
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=market_series, partitions_def=trading_days)
 def market_series_one_row_per_day(context: dg.AssetCheckExecutionContext, market_series: pd.DataFrame) -> dg.AssetCheckResult:
     """One market row per trading day of the window, none duplicated."""
     start, end = window(context)
@@ -59,7 +59,7 @@ def market_series_one_row_per_day(context: dg.AssetCheckExecutionContext, market
     })
 
 
-@dg.asset_check(asset=rejected_rows, blocking=True)
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=rejected_rows, blocking=True)
 def ingestion_reconciles(market_source: MarketDataSource) -> dg.AssetCheckResult:
     """For every dataset, rows read = rows loaded + rows rejected: nothing silently dropped."""
     table = reconciliation(market_source.load())

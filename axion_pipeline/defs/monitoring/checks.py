@@ -4,7 +4,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from axion_pipeline.defs.common import only, window
+from axion_pipeline.defs.common import WAREHOUSE_POOL, only, window
 from axion_pipeline.defs.inference.assets import daily_predictions, hybrid_scores, load_production
 from axion_pipeline.defs.monitoring.assets import model_health, shap_explanations
 from axion_pipeline.defs.partitions import source_calendar, trading_days
@@ -13,7 +13,7 @@ from axion_pipeline.defs.training.resources import ModelStore
 SHAP_SAMPLE_ROWS = 25
 
 
-@dg.asset_check(asset=daily_predictions, partitions_def=trading_days, blocking=True,
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=daily_predictions, partitions_def=trading_days, blocking=True,
                 additional_ins={"features": only("date", "ticker")})
 def predictions_cover_universe(daily_predictions: pd.DataFrame, features: pd.DataFrame) -> dg.AssetCheckResult:
     """Every (date, ticker) with features has a prediction (ML or rule fallback), none extra."""
@@ -23,7 +23,7 @@ def predictions_cover_universe(daily_predictions: pd.DataFrame, features: pd.Dat
         "expected": len(want), "predicted": len(got), "missing": len(want - got), "extra": len(got - want)})
 
 
-@dg.asset_check(asset=hybrid_scores, partitions_def=trading_days, blocking=True)
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=hybrid_scores, partitions_def=trading_days, blocking=True)
 def hybrid_scores_within_unit_interval(hybrid_scores: pd.DataFrame) -> dg.AssetCheckResult:
     """Hybrid scores are finite percentiles in [0, 1]."""
     values = hybrid_scores["hybrid_score"].to_numpy(dtype="float64")
@@ -31,7 +31,7 @@ def hybrid_scores_within_unit_interval(hybrid_scores: pd.DataFrame) -> dg.AssetC
     return dg.AssetCheckResult(passed=not bad.any(), metadata={"bad_values": int(bad.sum()), "rows": len(values)})
 
 
-@dg.asset_check(asset=shap_explanations, partitions_def=trading_days,
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=shap_explanations, partitions_def=trading_days,
                 additional_ins={"features": dg.AssetIn()})
 def shap_values_add_up(context: dg.AssetCheckExecutionContext, model_store: ModelStore,
                        shap_explanations: pd.DataFrame, features: pd.DataFrame) -> dg.AssetCheckResult:
@@ -54,7 +54,7 @@ def shap_values_add_up(context: dg.AssetCheckExecutionContext, model_store: Mode
         "max_additivity_gap": gap, "max_stored_score_gap": score_gap, "rows": len(sample), "method": method})
 
 
-@dg.asset_check(asset=model_health, partitions_def=trading_days, blocking=True)
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=model_health, partitions_def=trading_days, blocking=True)
 def health_status_present(context: dg.AssetCheckExecutionContext, model_health: pd.DataFrame) -> dg.AssetCheckResult:
     """One health row with a status for every trading day of the window."""
     start, end = window(context)

@@ -7,6 +7,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from axion_pipeline.defs.common import WAREHOUSE_POOL
 from axion_pipeline.defs.training.folds import PLAN, fold_window, live_span, production_cutoff
 from axion_pipeline.defs.training.models import fold_partitions, ranking_model
 from axion_pipeline.defs.training.resources import MODEL_NAMES, ModelStore
@@ -14,7 +15,7 @@ from axion_pipeline.defs.training.resources import MODEL_NAMES, ModelStore
 MIN_DAY_COVERAGE = 0.95
 
 
-@dg.asset_check(asset=ranking_model, partitions_def=fold_partitions, blocking=True)
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=ranking_model, partitions_def=fold_partitions, blocking=True)
 def fold_windows_disjoint(context: dg.AssetCheckExecutionContext, ranking_model: pd.DataFrame,
                           model_store: ModelStore) -> dg.AssetCheckResult:
     """Train, validation and test windows of the fold are ordered and purged (>= gap trading days apart), test windows of all folds are disjoint, and the stored model was fitted, and scored, inside them."""
@@ -34,7 +35,7 @@ def fold_windows_disjoint(context: dg.AssetCheckExecutionContext, ranking_model:
     })
 
 
-@dg.asset_check(asset=ranking_model, partitions_def=fold_partitions)
+@dg.asset_check(pool=WAREHOUSE_POOL, asset=ranking_model, partitions_def=fold_partitions)
 def ranking_predictions_cover_test_window(context: dg.AssetCheckExecutionContext,
                                           ranking_model: pd.DataFrame) -> dg.AssetCheckResult:
     """Every trading day of the test window is scored, each day with >= 95% of the window's largest daily cross-section, and every score is finite and in [0, 1]."""
@@ -52,7 +53,7 @@ def ranking_predictions_cover_test_window(context: dg.AssetCheckExecutionContext
     })
 
 
-@dg.asset_check(asset="production_models", blocking=True)
+@dg.asset_check(pool=WAREHOUSE_POOL, asset="production_models", blocking=True)
 def production_models_respect_cutoff(production_models: pd.DataFrame, model_store: ModelStore) -> dg.AssetCheckResult:
     """Every production model (the version LATEST names) was trained on data ending at or before the production cutoff, which precedes the live span by the gap."""
     cutoff, (live_start, _) = production_cutoff(), live_span()
