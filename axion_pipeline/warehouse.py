@@ -5,8 +5,12 @@ Identifiers come from DuckDB's own catalogue and are quoted; values are always b
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -17,6 +21,63 @@ DATE_COLUMNS = ("date", "available_date", "announce_date")
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
+
+
+_held: dict[str, int] = {}
+_held_guard = threading.Lock()
+
+
+@contextmanager
+def writer_queue(path: str | Path, exclusive: bool = True, wait_seconds: float | None = None) -> Iterator[None]:
+    """Take the warehouse's turn: a cross-process lock (``flock`` on ``<warehouse>.lock``) held while
+    a connection is open. DuckDB lets one process open the file for writing and refuses everyone
+    else; with this queue the others wait their turn instead of failing, and a killed holder
+    releases its turn with its process (the kernel drops the lock). Readers share the lock
+    (``exclusive=False``). Reentrant within a process, which shares one DuckDB database instance.
+    Waits up to ``wait_seconds`` (default ``AXION_DUCKDB_QUEUE_WAIT``, 3600 s), then raises."""
+    key = str(Path(path).resolve())
+    with _held_guard:
+        reentrant = bool(_held.get(key))
+        if reentrant:
+            _held[key] += 1
+    if reentrant:
+        try:
+            yield
+        finally:
+            with _held_guard:
+                _held[key] -= 1
+        return
+    limit = float(os.environ.get("AXION_DUCKDB_QUEUE_WAIT", "3600")) if wait_seconds is None else wait_seconds
+    fd = os.open(key + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline, delay = time.monotonic() + limit, 0.01
+        while True:
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"waited {limit:.0f} s for the warehouse {path}: another process holds "
+                                       f"{key}.lock (raise AXION_DUCKDB_QUEUE_WAIT to wait longer)") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+        with _held_guard:
+            _held[key] = 1
+        try:
+            yield
+        finally:
+            with _held_guard:
+                _held.pop(key, None)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def queued_connection(path: str | Path, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection opened in the warehouse's turn (see ``writer_queue``), closed on exit."""
+    with writer_queue(path, exclusive=not read_only), connect(path, read_only) as con:
+        yield con
 
 
 def connect(path: str | Path, read_only: bool = True, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
@@ -39,7 +100,7 @@ def connect(path: str | Path, read_only: bool = True, wait_seconds: float | None
 
 def table_summary(path: str | Path) -> pd.DataFrame:
     """One row per table: schema, table, rows, date column and its span."""
-    with connect(path) as con:
+    with queued_connection(path) as con:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_type = 'BASE TABLE' order by table_schema, table_name"
@@ -65,5 +126,5 @@ def read_table(path: str | Path, schema: str, table: str, where: str = "", param
     sql = f"select * from {_quote(schema)}.{_quote(table)}"
     if where:
         sql += f" where {where}"
-    with connect(path) as con:
+    with queued_connection(path) as con:
         return con.execute(sql, params or []).fetchdf()

@@ -4,18 +4,22 @@ The stock ``DuckDBPandasIOManager`` inserts by column position and skips empty f
 unpartitioned assets replace their table atomically (``CREATE OR REPLACE``), partitioned assets
 insert by column name after the manager deleted the partition's rows (so re-materializing a
 partition replaces it), and an empty frame still creates its (empty) table so readers see the
-columns. Columns new to a partitioned table are added before the insert.
+columns. Columns new to a partitioned table are added before the insert. Every connection is
+opened in the warehouse's turn (a cross-process queue, ``QueuedDuckDbClient``).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import dagster as dg
 import pandas as pd
-from dagster._core.storage.db_io_manager import TableSlice
+from dagster._core.storage.db_io_manager import DbIOManager, TableSlice
 from dagster_duckdb import DuckDBIOManager
+from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
-from axion_pipeline.warehouse import _quote
+from axion_pipeline.warehouse import _quote, writer_queue
 
 _DUCKDB_TYPES = {"b": "BOOLEAN", "i": "BIGINT", "u": "BIGINT", "f": "DOUBLE", "M": "TIMESTAMP_NS"}
 
@@ -45,8 +49,25 @@ class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
         context.add_output_metadata({row_key: len(frame), "storage": f"duckdb {table}"})
 
 
+class QueuedDuckDbClient(DuckDbClient):
+    """Opens each connection in the warehouse's turn (``axion_pipeline.warehouse.writer_queue``):
+    steps of other processes (fold training in parallel, a second backfill) wait instead of failing
+    on DuckDB's file lock."""
+
+    @staticmethod
+    @contextmanager
+    def connect(context, table_slice):
+        with writer_queue(context.resource_config["database"]), DuckDbClient.connect(context, table_slice) as conn:
+            yield conn
+
+
 class AxionDuckDBIOManager(DuckDBIOManager):
     """DuckDB store of every asset (``schema`` metadata = group), pandas in and out."""
+
+    def create_io_manager(self, context) -> DbIOManager:
+        return DbIOManager(db_client=QueuedDuckDbClient(), database=self.database, schema=self.schema_,
+                           type_handlers=self.type_handlers(), default_load_type=self.default_load_type(),
+                           io_manager_name="AxionDuckDBIOManager")
 
     @staticmethod
     def type_handlers():

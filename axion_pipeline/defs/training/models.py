@@ -5,7 +5,7 @@ window, one table per model with a ``fold`` column."""
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.defs.common import WAREHOUSE_POOL, markdown_table
+from axion_pipeline.defs.common import markdown_table
 from axion_pipeline.defs.training.config import (
     CATEGORIES,
     EarningsTrainingConfig,
@@ -26,9 +26,13 @@ def every_partition(columns: list[str] | None = None) -> dg.AssetIn:
 
 
 def fold_asset(kinds: set[str], ins: dict[str, dg.AssetIn]):
-    """``@dg.asset`` partitioned by walk-forward fold, stored by the ``fold`` column in schema training."""
+    """``@dg.asset`` partitioned by walk-forward fold, stored by the ``fold`` column in schema training.
+
+    Not in the ``duckdb_warehouse`` pool: folds train in parallel (one run per fold, or the
+    multiprocess executor), and only their reads and writes queue for the warehouse
+    (``writer_queue`` in the I/O manager)."""
     return dg.asset(
-        partitions_def=fold_partitions, group_name=GROUP, kinds=kinds, ins=ins, pool=WAREHOUSE_POOL,
+        partitions_def=fold_partitions, group_name=GROUP, kinds=kinds, ins=ins,
         metadata={"partition_expr": "fold", "schema": GROUP}, owners=["team:ml"],
     )
 
