@@ -19,7 +19,8 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# In process (one step after another in this process: no per-step interpreter start-up) and quiet.
+RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}, "execution": {"config": {"in_process": {}}}}
 
 
 def _range_tags(keys: list[str]) -> dict[str, str]:
@@ -35,6 +36,26 @@ def live_keys() -> list[str]:
     return [k for k in trading_days.get_partition_keys() if start.strftime("%Y-%m-%d") <= k <= end.strftime("%Y-%m-%d")]
 
 
+def reconstructable_job(name: str):
+    """The job ``name`` of the code location as ``dg.execute_job`` wants it (rebuilt from the module).
+
+    Why not ``execute_in_process``: it keeps every step output in memory for the result object
+    (the whole history's features, factor scores, prices: gigabytes on the real data); a run
+    through ``execute_job`` hands outputs to the I/O manager and lets them go."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    return ReconstructableRepository.for_module("axion_pipeline.definitions", "defs", os.getcwd()).get_reconstructable_job(name)
+
+
+def _execute(job_name: str, instance: dg.DagsterInstance, tags: dict[str, str]):
+    """One in-process run of ``job_name``; returns (success, run_id, failure events)."""
+    with dg.execute_job(reconstructable_job(job_name), instance, run_config=RUN_CONFIG, tags=tags,
+                        raise_on_error=False) as result:
+        failures = [] if result.success else [
+            e for e in result.all_events if e.is_step_failure or e.event_type_value == "RUN_FAILURE"]
+        return result.success, result.run_id, failures
+
+
 def run_stages(defs: dg.Definitions, instance: dg.DagsterInstance, stages, partition_keys: list[str]) -> list[tuple[str, float]]:
     from axion_pipeline.defs.recovery import reap_orphaned_runs, runner_tags
 
@@ -47,24 +68,21 @@ def run_stages(defs: dg.Definitions, instance: dg.DagsterInstance, stages, parti
         started = time.perf_counter()
         if stage.partitioned in ("range", "live"):
             keys = partition_keys if stage.partitioned == "range" else live_keys()
-            results = [job.execute_in_process(instance=instance, tags={**tags, **_range_tags(keys)},
-                                              run_config=RUN_CONFIG, raise_on_error=False)]
+            results = [_execute(stage.job, instance, {**tags, **_range_tags(keys)})]
         elif stage.partitioned == "each":
             keys = job.partitions_def.get_partition_keys(dynamic_partitions_store=instance)
-            results = [job.execute_in_process(instance=instance, partition_key=k, run_config=RUN_CONFIG, tags=tags,
-                                              raise_on_error=False) for k in keys]
+            results = [_execute(stage.job, instance, {**tags, "dagster/partition": k}) for k in keys]
         else:
-            results = [job.execute_in_process(instance=instance, run_config=RUN_CONFIG, tags=tags, raise_on_error=False)]
+            results = [_execute(stage.job, instance, tags)]
         elapsed = time.perf_counter() - started
-        for result in results:
-            if not result.success:
-                failures = [e for e in result.all_events if e.is_step_failure or e.event_type_value == "RUN_FAILURE"]
+        for success, run_id, failures in results:
+            if not success:
                 for event in failures:
                     print(f"FAILED {stage.job} {event.step_key or ''}: {event.message}", file=sys.stderr)
                     err = getattr(event.event_specific_data, "error", None)
                     if err is not None:
                         print(err.to_string(), file=sys.stderr)
-                raise SystemExit(f"stage {stage.job} failed (run {result.run_id}); see the UI or the log above")
+                raise SystemExit(f"stage {stage.job} failed (run {run_id}); see the UI or the log above")
         print(f"  {stage.job:<28} {len(results)} run(s)  {elapsed:7.1f} s", flush=True)
         timings.append((stage.job, elapsed))
     return timings
