@@ -49,9 +49,11 @@ screenshot: setup browser
 ui: setup
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
-## Benchmarks (not part of the tests); appends to BENCHMARKS.md.
+## Benchmarks (not part of the tests): every benchmarks/bench_*.py, each appending its table to
+## BENCHMARKS.md. A subset: `make bench BENCHES=benchmarks/bench_training.py`.
+BENCHES ?= $(sort $(wildcard benchmarks/bench_*.py))
 bench: setup
-	for b in benchmarks/bench_*.py; do $(VENV)/bin/python $$b || exit 1; done
+	for b in $(BENCHES); do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache

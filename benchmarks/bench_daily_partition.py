@@ -1,56 +1,151 @@
-"""Wall time of one new trading-day partition through every daily asset (Dagster overhead included).
+"""Benchmark: the daily run (one new trading-day partition through every daily asset) and a
+multi-year single-run backfill through the same job, Dagster's own overhead included.
 
-Run after `make run`: re-materializes the newest partition of ``live_daily_job`` (ingestion through
-explanations) on the configured warehouse, several times, and prints the median; the table is
-appended to BENCHMARKS.md with the machine's cores and memory.
+By default the benchmark first builds a throw-away warehouse (``python -m axion_pipeline.run_all``
+on the generated market, in its own DAGSTER_HOME and warehouse), so it runs on a fresh clone; with
+``--configured-warehouse`` it uses the warehouse of the settings instead (after ``make run``).
+Then, in this process and a persistent instance configured like dagster.yaml:
+
+1. one trading day (the newest partition) through ``live_daily_job`` (ingestion, factors, features,
+   targets, predictions, hybrid scores, health, drift, SHAP): a first run (it pays the imports of
+   lightgbm, shap and matplotlib, reported apart), then ``--runs`` runs, median;
+2. one single-run backfill of the last ``--backfill-years`` years (~252 trading days a year) through
+   the same job, once: its wall time, time per day, and the ratio of the backfill to running the
+   single day that many times (single-day median x days).
+
+Run: ``.venv/bin/python benchmarks/bench_daily_partition.py [--tickers 300] [--years 8] [--runs 3]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import statistics
+import subprocess
+import sys
 import time
-from datetime import datetime, timezone
-from pathlib import Path
+import warnings
 
-os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "10000")
-os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
+from _common import (
+    DAGSTER_ENV,
+    REPO,
+    apply_env,
+    bench_env,
+    fmt_seconds,
+    machine,
+    markdown_table,
+    publish,
+    ratio,
+    scratch_dir,
+    section,
+    stats,
+)
 
-import dagster as dg  # noqa: E402
+JOB = "live_daily_job"
+END_DATE = "2024-12-31"
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
-REPEATS = 3
+
+def build_warehouse(env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "axion_pipeline.run_all"], cwd=REPO, env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout[-5000:] + done.stderr[-5000:])
+        raise SystemExit("the warehouse build failed")
+    return time.perf_counter() - started
 
 
-def main() -> None:
+def run(job, instance, **kwargs) -> float:
+    started = time.perf_counter()
+    result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=True, **kwargs)
+    assert result.success
+    return time.perf_counter() - started
+
+
+def measure(args) -> dict:
+    import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     from axion_pipeline.definitions import defs
     from axion_pipeline.defs.partitions import trading_days
     from axion_pipeline.settings import get_settings
 
-    key = trading_days.get_partition_keys()[-1]
-    job = defs.resolve_job_def("live_daily_job")
-    times = []
-    with dg.DagsterInstance.ephemeral() as instance:
-        for _ in range(REPEATS):
-            started = time.perf_counter()
-            result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=True,
-                                            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
-            assert result.success
-            times.append(time.perf_counter() - started)
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    table = "\n".join([
-        f"### Daily partition ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, {mem:.0f} GiB)",
-        "",
-        f"One trading day ({key}) through every daily asset of `live_daily_job` on {get_settings().warehouse}, "
-        f"{REPEATS} runs, Dagster overhead included.",
-        "",
-        "| median s | min s | max s |",
-        "|---|---|---|",
-        f"| {statistics.median(times):.1f} | {min(times):.1f} | {max(times):.1f} |",
-        "",
-    ])
-    print(table)
-    with open(Path(__file__).resolve().parent.parent / "BENCHMARKS.md", "a") as fh:
-        fh.write("\n" + table)
+    keys = trading_days.get_partition_keys()
+    job = defs.resolve_job_def(JOB)
+    out = {"key": keys[-1], "warehouse": get_settings().warehouse, "days_total": len(keys)}
+    # the settings' DAGSTER_HOME (`make bench` exports it), else a temporary instance
+    with (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()) as instance:
+        # the first run in a process imports the heavy libraries (lightgbm, shap, matplotlib): reported apart
+        out["first"] = run(job, instance, partition_key=keys[-1])
+        single = [run(job, instance, partition_key=keys[-1]) for _ in range(args.runs)]
+        out["single"] = stats(single)
+        print(f"single day {keys[-1]}: {', '.join(f'{t:.2f}' for t in single)} s", flush=True)
+        n_days = min(len(keys) - args.lookback_days, round(args.backfill_years * 252))
+        if n_days > 0:
+            span = keys[-n_days:]
+            tags = {"dagster/asset_partition_range_start": span[0], "dagster/asset_partition_range_end": span[-1]}
+            out["backfill"] = run(job, instance, tags=tags)
+            out["span"] = span
+            print(f"backfill {span[0]} .. {span[-1]} ({n_days} days): {out['backfill']:.1f} s", flush=True)
+    return out
+
+
+def render(res: dict, args, build_seconds: float | None) -> str:
+    single = res["single"]
+    source = (f"the settings' warehouse {res['warehouse']}" if args.configured_warehouse else
+              f"a fresh warehouse built by `run_all` on the generated market ({args.tickers} tickers, {args.years} "
+              f"years ending {END_DATE}, {res['days_total']:,} trading days; build {fmt_seconds(build_seconds)})")
+    intro = (f"`{JOB}` (every daily asset: ingestion, factors, features, targets, predictions, hybrid scores, "
+             f"health, drift, SHAP) on {source}; `execute_in_process` on a persistent instance configured like "
+             f"dagster.yaml, so Dagster's own overhead (run and event storage) is included. Machine: {machine()}.")
+    rows = [["one trading day (" + res["key"] + "), first run of the process (imports included)", 1,
+             f"{res['first']:.2f}", "", "", "", ""],
+            ["**one trading day** (" + res["key"] + "), warm process", single.n, f"**{single.median:.2f}**",
+             f"{single.min:.2f}", f"{single.max:.2f}", "", ""]]
+    if "backfill" in res:
+        days = len(res["span"])
+        per_day = res["backfill"] / days
+        rows.append([f"single-run backfill {res['span'][0]} .. {res['span'][-1]} ({days:,} days)", 1,
+                     f"{res['backfill']:.1f}", "", "", f"{per_day:.3f}",
+                     f"**{ratio(res['backfill'], single.median * days):.3f}** "
+                     f"({ratio(single.median * days, res['backfill']):.0f}x cheaper than day by day)"])
+    header = ["run", "runs", "median s", "min s", "max s", "s per day", "backfill / (single day x days)"]
+    return section("Daily partition and backfill", intro, markdown_table(header, rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickers", type=int, default=300, help="generated market size of the fresh warehouse")
+    parser.add_argument("--years", type=int, default=8, help="history of the fresh warehouse, ending 2024-12-31")
+    parser.add_argument("--runs", type=int, default=3, help="runs of the single day (median)")
+    parser.add_argument("--backfill-years", type=float, default=5.0, help="0 skips the backfill")
+    parser.add_argument("--lookback-days", type=int, default=300,
+                        help="days at the start of the history that the backfill leaves as lookback")
+    parser.add_argument("--configured-warehouse", action="store_true",
+                        help="use the settings' warehouse (after `make run`) instead of building a fresh one")
+    parser.add_argument("--wf-train-days", type=int, help="AXION_WF_TRAIN_DAYS of the fresh build")
+    parser.add_argument("--wf-test-days", type=int, help="AXION_WF_TEST_DAYS of the fresh build")
+    parser.add_argument("--wf-folds", type=int, help="AXION_WF_FOLDS of the fresh build")
+    parser.add_argument("--no-append", action="store_true", help="print only, leave BENCHMARKS.md alone")
+    args = parser.parse_args()
+
+    if args.configured_warehouse:
+        for key, value in DAGSTER_ENV.items():
+            os.environ.setdefault(key, value)
+        publish(render(measure(args), args, None), append=not args.no_append)
+        return
+    with scratch_dir("axion-bench-daily-") as root:
+        settings = {"AXION_SIM_TICKERS": args.tickers, "AXION_SIM_START": f"{int(END_DATE[:4]) - args.years + 1}-01-02",
+                    "AXION_SIM_END": END_DATE, "AXION_WF_TRAIN_DAYS": args.wf_train_days,
+                    "AXION_WF_TEST_DAYS": args.wf_test_days, "AXION_WF_FOLDS": args.wf_folds}
+        env = bench_env(root, **settings)
+        print(f"building a fresh warehouse ({args.tickers} tickers, {args.years} years) ...", flush=True)
+        build_seconds = build_warehouse(env)
+        print(f"built in {fmt_seconds(build_seconds)}", flush=True)
+        apply_env(env)
+        result = measure(args)
+    publish(render(result, args, build_seconds), append=not args.no_append)
 
 
 if __name__ == "__main__":

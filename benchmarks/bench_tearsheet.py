@@ -15,29 +15,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
-import platform
-import statistics
-import time
 import warnings
-from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import machine, markdown_table, publish, ratio, real_data_dir, section, stats, timed
 
 from axion_pipeline.analytics.tearsheet import compute_tear_sheet
 
-REPO = Path(__file__).resolve().parents[1]
 HORIZONS = (1, 5, 21)
 
 
-def data_dir() -> Path:
-    return Path(os.environ.get("AXION_DATA_DIR") or REPO.parent / "shared" / "data")
-
-
 def load_prices() -> pd.DataFrame:
-    raw = pd.read_csv(data_dir() / "prices" / "all_stocks_5yr.csv.gz", parse_dates=["date"])
+    raw = pd.read_csv(real_data_dir() / "prices" / "all_stocks_5yr.csv.gz", parse_dates=["date"])
     return raw.rename(columns={"Name": "ticker"})[["date", "ticker", "close"]]
 
 
@@ -100,22 +90,6 @@ def max_abs_difference(ours, theirs: dict) -> float:
     return worst
 
 
-def timed(fn, repeats: int) -> tuple[list[float], object]:
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return times, result
-
-
-def machine() -> str:
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{platform.machine()}, {os.cpu_count()} cores, {mem:.1f} GiB RAM, Python "
-            f"{platform.python_version()}; load average {load} (other jobs slow both sides alike)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -129,35 +103,23 @@ def main() -> None:
     ours_t, ours = timed(lambda: run_ours(factors, prices), args.repeats)
     al_t, theirs = timed(lambda: run_alphalens(factors, prices), args.repeats)
     diff = max_abs_difference(ours, theirs)
-    ratio = statistics.median(al_t) / statistics.median(ours_t)
+    ours_s, al_s = stats(ours_t), stats(al_t)
 
     import alphalens
 
     n_tickers, n_dates = prices["ticker"].nunique(), prices["date"].nunique()
-    table = "\n".join([
-        f"## Factor tear sheet vs alphalens-reloaded {alphalens.__version__} "
-        f"({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)",
-        "",
-        f"Real prices: {n_tickers} tickers x {n_dates} dates; factors reversal_21d and momentum_12_1; "
-        f"horizons {HORIZONS}; 5 quantiles; {args.repeats} runs each. Machine: {machine()}.",
-        "",
-        "| implementation | median s | min s | max s |",
-        "|---|---|---|---|",
-        f"| axion `compute_tear_sheet` | {statistics.median(ours_t):.3f} | {min(ours_t):.3f} | {max(ours_t):.3f} |",
-        f"| alphalens-reloaded | {statistics.median(al_t):.3f} | {min(al_t):.3f} | {max(al_t):.3f} |",
-        f"| **speed ratio** | **{ratio:.1f}x** | | |",
-        "",
-        f"Largest absolute difference of the statistics (IC, quantile returns, turnover, rank "
-        f"autocorrelation): {diff:.1e}.",
-        "",
+    intro = (f"Real prices: {n_tickers} tickers x {n_dates} dates; factors reversal_21d and momentum_12_1; "
+             f"horizons {HORIZONS}; 5 quantiles; {args.repeats} runs each. Machine: {machine()} "
+             f"(other jobs slow both sides alike).")
+    table = markdown_table(["implementation", "median s", "min s", "max s"], [
+        ["axion `compute_tear_sheet`", *ours_s.cells(".3f")],
+        ["alphalens-reloaded", *al_s.cells(".3f")],
+        ["**speed ratio**", f"**{ratio(al_s.median, ours_s.median):.1f}x**", "", ""],
     ])
-    print(table)
-    if not args.no_append:
-        path = REPO / "BENCHMARKS.md"
-        prefix = "" if path.exists() else "# Benchmarks\n\n"
-        with path.open("a") as fh:
-            fh.write(prefix + table + "\n")
-        print(f"appended to {path}")
+    note = (f"Largest absolute difference of the statistics (IC, quantile returns, turnover, rank "
+            f"autocorrelation): {diff:.1e}.")
+    publish(section(f"Factor tear sheet vs alphalens-reloaded {alphalens.__version__}", intro, table, note),
+            append=not args.no_append)
 
 
 if __name__ == "__main__":

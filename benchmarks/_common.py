@@ -1,0 +1,211 @@
+"""Shared helpers of the benchmarks: machine description, run statistics, markdown tables,
+appending a timestamped section to BENCHMARKS.md, and a throw-away Dagster home + warehouse.
+
+Benchmarks are not tests: they print tables and never gate CI on an absolute time.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+
+# The Makefile's settings for single-run backfills (see axion_pipeline/defs/storage.py).
+DAGSTER_ENV = {"DAGSTER_EVENT_BATCH_SIZE": "10000", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
+
+
+def memory_gib() -> float:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+
+
+def machine() -> str:
+    """One line: architecture, cores, memory, Python, load average (other jobs slow every side alike)."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{platform.machine()}, {os.cpu_count()} cores, {memory_gib():.1f} GiB RAM, Python "
+            f"{platform.python_version()}; load average {load}")
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Median, min and max of repeated measurements."""
+
+    values: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def min(self) -> float:
+        return min(self.values)
+
+    @property
+    def max(self) -> float:
+        return max(self.values)
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    def cells(self, fmt: str = ".2f") -> list[str]:
+        return [format(self.median, fmt), format(self.min, fmt), format(self.max, fmt)]
+
+
+def stats(values: Sequence[float]) -> Stats:
+    if not values:
+        raise ValueError("no measurements")
+    return Stats(tuple(float(v) for v in values))
+
+
+def timed(fn: Callable[[], object], repeats: int) -> tuple[list[float], object]:
+    """Wall times of ``repeats`` calls of ``fn`` and the last result."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return times, result
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else float("nan")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def section(title: str, *paragraphs: str, level: int = 2) -> str:
+    """A markdown section whose heading carries the UTC time of the measurement."""
+    heading = f"{'#' * level} {title} ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)"
+    return "\n\n".join([heading, *[p for p in paragraphs if p]]) + "\n"
+
+
+def publish(text: str, append: bool = True, path: Path = BENCHMARKS_MD) -> None:
+    """Print a section and append it to BENCHMARKS.md (created with its title when missing)."""
+    print(text, flush=True)
+    if not append:
+        return
+    prefix = "" if path.exists() else "# Benchmarks\n"
+    with path.open("a") as fh:
+        fh.write(prefix + "\n" + text)
+    print(f"appended to {path}", flush=True)
+
+
+@contextmanager
+def scratch_dir(prefix: str, keep: bool = False) -> Iterator[Path]:
+    """A temporary folder (removed afterwards unless ``keep``)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        if not keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def dagster_home(root: Path) -> Path:
+    """A DAGSTER_HOME under ``root`` holding a copy of the repository's dagster.yaml."""
+    home = root / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def bench_env(root: Path, **settings: object) -> dict[str, str]:
+    """Environment of a benchmark subprocess: its own DAGSTER_HOME and warehouse under ``root``,
+    the Makefile's Dagster settings, and the given AXION_* settings (None removes a variable)."""
+    env = dict(os.environ)
+    env.update(DAGSTER_ENV)
+    env["DAGSTER_HOME"] = str(dagster_home(root))
+    env["PYTHONUNBUFFERED"] = "1"
+    (root / "warehouse").mkdir(parents=True, exist_ok=True)
+    env["AXION_WAREHOUSE"] = str(root / "warehouse" / "axion.duckdb")
+    env.pop("AXION_DATA_DIR", None)
+    for key, value in settings.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = str(value)
+    return env
+
+
+def apply_env(env: dict[str, str]) -> None:
+    """Set this process's environment to ``env`` (before axion_pipeline is imported: the partitions
+    definition is built from the environment at import)."""
+    if "axion_pipeline.definitions" in sys.modules:
+        raise RuntimeError("apply_env must run before axion_pipeline.definitions is imported")
+    os.environ.clear()
+    os.environ.update(env)
+
+
+def real_data_dir() -> Path:
+    return Path(os.environ.get("AXION_DATA_DIR") or REPO.parent / "shared" / "data")
+
+
+def fmt_seconds(seconds: float) -> str:
+    if seconds >= 600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s" if seconds >= 10 else f"{seconds:.2f} s"
+
+
+class RssSampler(threading.Thread):
+    """Peak summed RSS of a process and its descendants, sampled every ``interval`` seconds.
+
+    With ``limit_bytes``, the process tree is killed when it grows past the limit (``exceeded``
+    is then True): a build that would exhaust the machine's memory stops before the kernel's OOM
+    killer picks a victim, which could be another process."""
+
+    def __init__(self, pid: int, interval: float = 0.2, limit_bytes: int | None = None):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self.limit_bytes, self.exceeded = limit_bytes, False
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop_event.is_set():
+            total = 0
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for proc in procs:
+                try:
+                    total += proc.memory_info().rss
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    pass
+            self.peak = max(self.peak, total)
+            if self.limit_bytes and total > self.limit_bytes and self.pid != os.getpid():
+                self.exceeded = True
+                for proc in reversed(procs):
+                    try:
+                        proc.kill()
+                    except psutil.NoSuchProcess:
+                        pass
+                return
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> int:
+        self._stop_event.set()
+        self.join()
+        return self.peak
