@@ -121,6 +121,23 @@ def ranking_metrics(predictions: pd.DataFrame, horizon: int = FORWARD_DAYS) -> d
     })
 
 
+def walk_forward_ranking(features: pd.DataFrame, targets: pd.DataFrame, windows: Any, model_config: Any,
+                         feature_config: Any, every_n_days: int = 1, true_alpha: pd.DataFrame | None = None,
+                         horizon: int = FORWARD_DAYS) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """``train_ranking`` on every window (e.g. ``FoldPlan.windows``), as the fold assets and the
+    walk-forward report do: returns the ``walk_forward_table`` (per fold and "all"; oracle IC and
+    ratio when ``true_alpha`` is given), the pooled out-of-sample predictions and the training
+    seconds per window."""
+    predictions, seconds = [], {}
+    for window in windows:
+        run = train_ranking(features, targets, window, model_config, feature_config, every_n_days)
+        predictions.append(run.predictions)
+        seconds[window.key] = float(run.info["train_seconds"])
+    pooled = pd.concat(predictions, ignore_index=True)
+    table, _ = walk_forward_table(pooled, true_alpha, horizon)
+    return table, pooled, seconds
+
+
 # -- regime --------------------------------------------------------------------------------------
 def train_regime(regime_features: pd.DataFrame, labels: pd.Series, label_source: str, window: TrainWindow,
                  config: Any, truth: pd.Series | None = None, rule: pd.Series | None = None) -> ModelRun:

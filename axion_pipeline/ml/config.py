@@ -10,6 +10,23 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 
+# Sub-factors of the factor engine that enter the ranking features as cross-sectional ranks only
+# (``FeatureConfig.rank_only_columns``): the firm traits behind the planted and real premia
+# (cheapness, profitability and accruals, leverage, market beta and volatility, growth) are
+# blurred in the category averages (the value category mixes cheapness with low growth), and
+# the sub-factor ranks keep them apart. Short-term reversal and 12-1 momentum are base columns.
+SUB_FACTOR_RANK_COLUMNS = [
+    "earnings_yield", "book_to_market", "sales_yield", "dividend_yield", "cash_flow_yield",
+    "roic", "cash_flow_to_assets", "accruals", "debt_equity", "interest_coverage",
+    "revenue_growth", "gross_profit_growth", "forward_eps_growth",
+    "beta", "realized_vol", "idiosyncratic_vol", "high_52w_proximity", "max_drawdown",
+]
+# Market-state columns of the regime features with a natural zero that flips with the regime:
+# trailing index return (bull > 0 > bear), VIX term structure (contango in calm markets,
+# backwardation in stress) and the 10y-2y slope (steep in expansions, flat or inverted in stress).
+REGIME_STATE_COLUMNS = ["sp500_return_60d", "vix_term_structure", "yield_curve_10y_2y"]
+
+
 @dataclass
 class FeatureConfig:
     max_features: int = 100
@@ -27,6 +44,17 @@ class FeatureConfig:
     rolling_min_periods: int | None = None
     # Rows (evenly spaced, deterministic) used to estimate correlations in fit_selection.
     selection_max_rows: int = 50_000
+    # Input columns that only get ``<col>_rank`` (no sector rank, lag or rolling statistic).
+    rank_only_columns: list[str] = field(default_factory=lambda: list(SUB_FACTOR_RANK_COLUMNS))
+    # Regime interactions ``<col>_x_<state>`` = (rank of col - 0.5) x the date's market-state
+    # value, for the columns (base or rank-only) and macro columns present: factor premia change
+    # sign with the regime, and one product lets a shallow tree express "this trait pays in this
+    # state" with one split instead of two.
+    include_regime_interactions: bool = True
+    regime_interaction_columns: list[str] = field(
+        default_factory=lambda: ["value", "momentum", "quality", "growth", "volatility", "technical", "beta"]
+    )
+    regime_state_columns: list[str] = field(default_factory=lambda: list(REGIME_STATE_COLUMNS))
 
     def to_dict(self) -> dict:
         return asdict(self)

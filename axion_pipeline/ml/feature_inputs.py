@@ -10,19 +10,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from axion_pipeline.ml.config import SUB_FACTOR_RANK_COLUMNS
+
 # Factor columns fed to feature engineering: the six category scores, the composite and two
 # well-known sub-factors whose dynamics (reversal, trend) the categories average away.
 FEATURE_BASE_COLUMNS = [
     "value", "momentum", "quality", "growth", "volatility", "technical",
     "short_term_reversal", "ret_12m_1m",
 ]
+# Sub-factors that enter the features as cross-sectional ranks only (``FeatureConfig.rank_only_columns``).
+RANK_ONLY_COLUMNS = list(SUB_FACTOR_RANK_COLUMNS)
 FORWARD_DAYS = 21
 NUM_QUINTILES = 5
 
 
 def raw_factor_frame(factor_scores: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
-    """(date, symbol) MultiIndex frame of the chosen factor columns from long factor scores."""
-    columns = [c for c in (columns or FEATURE_BASE_COLUMNS) if c in factor_scores.columns]
+    """(date, symbol) MultiIndex frame of the chosen factor columns from long factor scores
+    (default: ``FEATURE_BASE_COLUMNS`` and the rank-only sub-factors ``RANK_ONLY_COLUMNS``)."""
+    columns = [c for c in (columns or [*FEATURE_BASE_COLUMNS, *RANK_ONLY_COLUMNS]) if c in factor_scores.columns]
     frame = factor_scores[["date", "ticker", *columns]].rename(columns={"ticker": "symbol"})
     frame["date"] = pd.to_datetime(frame["date"])
     return frame.set_index(["date", "symbol"]).sort_index().astype("float64")
@@ -35,12 +40,23 @@ def macro_frame(regime_features: pd.DataFrame) -> pd.DataFrame:
     return out.set_index("date").sort_index()
 
 
-def to_long(features: pd.DataFrame) -> pd.DataFrame:
-    """(date, symbol) feature frame -> long frame with ``date`` and ``ticker`` columns first."""
-    out = features.reset_index().rename(columns={"symbol": "ticker"})
-    out["date"] = pd.to_datetime(out["date"])
-    out["ticker"] = out["ticker"].astype(str)
-    return out
+def to_long(features: pd.DataFrame, inplace: bool = False) -> pd.DataFrame:
+    """(date, symbol) feature frame -> long frame with ``date`` and ``ticker`` columns first.
+
+    ``inplace=True`` turns ``features`` itself into the long frame instead of copying it: the
+    whole history's features are close to a gigabyte on the real data, and a copy doubles the
+    peak memory of a backfill."""
+    if not inplace:
+        out = features.reset_index().rename(columns={"symbol": "ticker"})
+        out["date"] = pd.to_datetime(out["date"])
+        out["ticker"] = out["ticker"].astype(str)
+        return out
+    dates = pd.to_datetime(features.index.get_level_values("date"))
+    tickers = features.index.get_level_values("symbol").astype(str)
+    features.index = pd.RangeIndex(len(features))
+    features.insert(0, "ticker", tickers)
+    features.insert(0, "date", dates)
+    return features
 
 
 def from_long(features_long: pd.DataFrame) -> pd.DataFrame:
@@ -87,3 +103,25 @@ def matured_targets(prices: pd.DataFrame, label_start, label_end, forward_days: 
 
 def float_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in ("date", "ticker", "label_date") and np.issubdtype(frame[c].dtype, np.number)]
+
+
+def ranking_inputs(data, feature_config=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex]:
+    """Long ``features`` and ``targets`` tables and the trading calendar of a ``MarketData``,
+    computed in memory as the Dagster assets compute them (factor scores over the whole history,
+    regime features, ``FeatureEngineer`` panel, matured 21-day targets). For tests, benchmarks
+    and notebooks that measure the ranking model without a warehouse; every feature at t uses
+    data up to t (the same library calls as the assets)."""
+    from axion_pipeline.factor_engine.panel import compute_factor_panel
+    from axion_pipeline.ml.features import FeatureEngineer
+    from axion_pipeline.ml.regime_features import regime_features
+
+    sectors = data.sectors.set_index("ticker")["sector"]
+    series = data.market_series.assign(date=pd.to_datetime(data.market_series["date"])).set_index("date").sort_index()
+    scores = compute_factor_panel(data.prices, data.fundamentals, series["sp500_close"], sectors=sectors)
+    macro = regime_features(series)
+    panel = FeatureEngineer(feature_config).create_features_panel(raw_factor_frame(scores), macro_data=macro,
+                                                                  sectors=sectors)
+    prices = data.prices.assign(date=pd.to_datetime(data.prices["date"]))
+    targets = matured_targets(prices, prices["date"].min(), prices["date"].max() + pd.Timedelta(days=1))
+    calendar = pd.DatetimeIndex(sorted(prices["date"].unique()))
+    return to_long(panel), targets, calendar

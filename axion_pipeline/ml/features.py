@@ -12,8 +12,14 @@ Every feature for date ``t`` is built from rows dated on or before ``t`` only:
 - ``<col>_mean_{N}d`` / ``<col>_std_{N}d``: trailing mean / sample std of the raw value over the
   last N dates including ``t`` (full window unless ``rolling_min_periods`` is set);
 - ``month_of_year``, ``quarter``;
+- ``<col>_rank`` of the ``rank_only_columns`` present (the factor engine's sub-factors): only
+  the date's cross-sectional rank, no sector rank, lag or rolling statistic;
 - macro columns, as of ``t`` (the last macro row dated on or before ``t``; its index must be
-  the date each value became known).
+  the date each value became known);
+- ``<col>_x_<state>``: regime interactions, (rank of ``col`` - 0.5) x the macro column
+  ``state`` as of ``t``, for ``regime_interaction_columns`` x ``regime_state_columns`` present.
+  Factor premia depend on the market regime; the product carries "this trait pays in this
+  state" in one column. Both factors are known at ``t``.
 
 Where look-ahead could enter: the date filter (``raw_data``/``macro_data`` rows after the target
 date are dropped before anything is computed), the calendar used for lags (dates of the data up to
@@ -35,6 +41,7 @@ import pandas as pd
 
 from axion_pipeline.ml.config import FeatureConfig
 from axion_pipeline.ml.feature_transforms import (
+    Panel,
     asof_rows,
     lagged,
     percentile_rank_rows,
@@ -98,20 +105,31 @@ def _prepare_macro(macro_data: pd.DataFrame, end: pd.Timestamp | None) -> pd.Dat
     return macro.select_dtypes("number").astype("float64")
 
 
-def _feature_names(base, sectors: bool, pairs, cfg: FeatureConfig, macro_columns: list[str]) -> list[str]:
+def _regime_pairs(columns: list[str], cfg: FeatureConfig, macro_columns: list[str]) -> list[tuple[str, str]]:
+    """(factor column, macro state column) pairs of the regime interactions present in the data."""
+    if not cfg.include_regime_interactions:
+        return []
+    states = [m for m in cfg.regime_state_columns if m in macro_columns]
+    return [(c, m) for c in cfg.regime_interaction_columns if c in columns for m in states]
+
+
+def _feature_names(base, sectors: bool, pairs, cfg: FeatureConfig, macro_columns: list[str],
+                   rank_only: list[str] = (), regime_pairs: list[tuple[str, str]] = ()) -> list[str]:
     names = [f"{c}_rank" for c in base] + ([f"{c}_sector_rank" for c in base] if sectors else [])
     names += [f"{a}_x_{b}" for a, b in pairs]
     names += [f"{c}_lag{int(n)}d" for n in cfg.lag_periods for c in base]
     for w in cfg.rolling_windows:
         names += [f"{c}_mean_{int(w)}d" for c in base] + [f"{c}_std_{int(w)}d" for c in base]
     names += ["month_of_year", "quarter"] if cfg.include_calendar else []
-    clash = sorted(n for n, k in Counter(names + macro_columns).items() if k > 1)
+    names += [f"{c}_rank" for c in rank_only]
+    tail = [f"{c}_x_{m}" for c, m in regime_pairs]
+    clash = sorted(n for n, k in Counter(names + macro_columns + tail).items() if k > 1)
     if clash:
         raise ValueError(f"duplicate feature names (macro columns clash with features?): {clash}")
-    return names + macro_columns
+    return names + macro_columns + tail
 
 
-def _feature_matrix(frame, base, rows, cfg, sector_keys, macro) -> tuple[list[str], np.ndarray]:
+def _feature_matrix(frame, base, rows, cfg, sector_keys, macro, rank_only=()) -> tuple[list[str], np.ndarray]:
     """Names and a ``features x rows`` float64 matrix for the selected ``rows`` of ``frame``.
 
     ``frame`` holds every date up to the last output date, so lags and rolling windows see the
@@ -119,13 +137,17 @@ def _feature_matrix(frame, base, rows, cfg, sector_keys, macro) -> tuple[list[st
     """
     if any(int(n) < 1 for n in [*cfg.lag_periods, *cfg.rolling_windows]):
         raise ValueError("lag_periods and rolling_windows must be positive")
-    panel = to_panel(frame, base)
-    if np.isinf(panel.values).any():
-        bad = [c for c, v in zip(base, panel.values) if np.isinf(v).any()]
+    rank_only = list(rank_only)
+    every = to_panel(frame, [*base, *rank_only])  # base columns first, then the rank-only ones
+    if np.isinf(every.values).any():
+        bad = [c for c, v in zip([*base, *rank_only], every.values) if np.isinf(v).any()]
         raise ValueError(f"raw_data has infinite values in {bad}; clean them upstream")
+    panel = Panel(every.dates, every.symbols, every.values[: len(base)], every.date_pos, every.symbol_pos)
     col = {c: i for i, c in enumerate(base)}
     pairs = list(combinations([c for c in cfg.interaction_columns if c in col], 2)) if cfg.include_interactions else []
-    names = _feature_names(base, sector_keys is not None, pairs, cfg, [] if macro is None else list(macro.columns))
+    macro_columns = [] if macro is None else list(macro.columns)
+    regime_pairs = _regime_pairs([*base, *rank_only], cfg, macro_columns)
+    names = _feature_names(base, sector_keys is not None, pairs, cfg, macro_columns, rank_only, regime_pairs)
     out_dates = frame.index.get_level_values(0)[rows]
     n_cols, n_symbols = len(base), len(panel.symbols)
     first = int(panel.date_pos[rows].min())  # output dates are the last dates of the panel
@@ -144,7 +166,7 @@ def _feature_matrix(frame, base, rows, cfg, sector_keys, macro) -> tuple[list[st
         cursor += len(values)
 
     def cross_sections(cube: np.ndarray) -> np.ndarray:  # columns x (out-dates x symbols) -> rows
-        return np.take(cube.reshape(n_cols, -1), at_date * n_symbols + at_symbol, axis=1)
+        return np.take(cube.reshape(-1, n_out * n_symbols), at_date * n_symbols + at_symbol, axis=1)
 
     put(cross_sections(percentile_rank_rows(recent)))
     if sector_keys is not None:
@@ -163,9 +185,15 @@ def _feature_matrix(frame, base, rows, cfg, sector_keys, macro) -> tuple[list[st
             put(np.take(stat.reshape(n_cols, -1), at_series, axis=1))
     if cfg.include_calendar:
         put(np.stack([out_dates.month, out_dates.quarter]))
+    if rank_only:
+        extra = every.values[len(base):, first:].reshape(len(rank_only) * n_out, n_symbols)
+        put(cross_sections(percentile_rank_rows(extra)))
     if macro is not None:
         padded = np.vstack([macro.to_numpy(), np.full((1, macro.shape[1]), np.nan)])  # row -1: none yet
         put(padded[asof_rows(macro.index, out_dates)].T)
+    if regime_pairs:
+        row = {name: i for i, name in enumerate(names)}
+        put(np.stack([(matrix[row[f"{c}_rank"]] - 0.5) * matrix[row[m]] for c, m in regime_pairs]))
     return names, matrix
 
 
@@ -226,16 +254,18 @@ class FeatureEngineer:
 
     def _build(self, frame, macro_data, sectors, start, end) -> pd.DataFrame:
         cfg = self._config
-        base = [c for c in frame.columns if c != "sector" and pd.api.types.is_numeric_dtype(frame[c])]
+        numeric = [c for c in frame.columns if c != "sector" and pd.api.types.is_numeric_dtype(frame[c])]
+        rank_only = [c for c in numeric if c in set(cfg.rank_only_columns)]
+        base = [c for c in numeric if c not in set(rank_only)]
         if not base:
-            raise ValueError("raw_data has no numeric factor columns")
+            raise ValueError("raw_data has no numeric factor columns (besides rank-only ones)")
         row_dates = frame.index.get_level_values(0)
         rows = np.flatnonzero(row_dates >= start) if start is not None else np.arange(len(frame))
         if len(rows) == 0:
             raise ValueError(f"raw_data has no rows between {start} and {end}")
         sector_keys = _sector_keys(frame, sectors) if cfg.include_sector_ranks else None
         macro = _prepare_macro(macro_data, end) if macro_data is not None else None
-        names, values = _feature_matrix(frame, base, rows, cfg, sector_keys, macro)
+        names, values = _feature_matrix(frame, base, rows, cfg, sector_keys, macro, rank_only)
         out = pd.DataFrame(values.T, index=frame.index[rows], columns=names, copy=False)
         self._feature_names = names
         return out

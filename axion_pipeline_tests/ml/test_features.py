@@ -333,3 +333,30 @@ def test_spec_section_3_example_runs_as_written():
     shuffled.loc[later, factors] = rng.random((int(later.sum()), len(factors)))
     again = ns["engineer"].create_features(shuffled, macro_df, target_date=date(2026, 1, 15))
     pd.testing.assert_frame_equal(again, features, check_exact=True)
+
+
+def test_rank_only_columns_and_regime_interactions():
+    """Sub-factors get only a date rank; regime interactions are (rank - 0.5) x the date's state;
+    both are identical on the panel and the single-date path (point in time)."""
+    raw = random_raw_panel(n_dates=30, n_symbols=9, seed=7, columns=("value", "momentum", "beta"))
+    dates = raw.index.get_level_values("date").unique()
+    rng = np.random.default_rng(2)
+    macro = pd.DataFrame({"sp500_return_60d": rng.normal(0, 0.05, len(dates)), "vix": rng.normal(20, 3, len(dates))},
+                         index=dates)
+    cfg = FeatureConfig(lag_periods=[1], rolling_windows=[2], rank_only_columns=["beta"],
+                        regime_interaction_columns=["value", "beta"], regime_state_columns=["sp500_return_60d", "absent"])
+    eng = FeatureEngineer(cfg)
+    panel = eng.create_features_panel(raw, macro)
+    names = list(panel.columns)
+    assert "beta_rank" in names and not any(n.startswith("beta_") and n != "beta_rank" and "_x_" not in n for n in names)
+    assert names[-2:] == ["value_x_sp500_return_60d", "beta_x_sp500_return_60d"]
+    state = macro["sp500_return_60d"].reindex(panel.index.get_level_values("date")).to_numpy()
+    np.testing.assert_allclose(panel["beta_x_sp500_return_60d"], (panel["beta_rank"] - 0.5) * state)
+    ranks = raw["beta"].groupby(level="date").rank(method="average")
+    count = raw["beta"].groupby(level="date").transform("count")
+    np.testing.assert_allclose(panel["beta_rank"], ((ranks - 1) / (count - 1)).reindex(panel.index))
+    for t in dates[[0, 10, 29]]:
+        pd.testing.assert_frame_equal(eng.create_features(raw, macro, target_date=t), panel.loc[[t]], check_exact=True)
+    off = FeatureEngineer(FeatureConfig(lag_periods=[1], rolling_windows=[2], rank_only_columns=[],
+                                        include_regime_interactions=False)).create_features_panel(raw, macro)
+    assert "beta_lag1d" in off.columns and not any(c.endswith("_x_sp500_return_60d") for c in off.columns)

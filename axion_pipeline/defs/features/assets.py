@@ -51,7 +51,7 @@ def features(context: dg.AssetExecutionContext, config: FeatureSettings, factor_
     panel = build_features(end - pd.Timedelta(days=1), raw=raw_factor_frame(factor_scores),
                            macro=macro_frame(regime_features), sectors=sectors.set_index("ticker")["sector"],
                            config=config.to_library(), start=start)
-    out = to_long(panel)
+    out = to_long(panel, inplace=True)  # no copy of the feature block
     families = _families(out.columns[2:])
     missing = {fam: round(float(out[cols].isna().to_numpy().mean()), 4) for fam, cols in families.items()}
     context.add_output_metadata({**frame_metadata(out), "feature_count": len(out.columns) - 2,

