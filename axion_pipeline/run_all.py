@@ -47,6 +47,32 @@ def reconstructable_job(name: str):
     return ReconstructableRepository.for_module("axion_pipeline.definitions", "defs", os.getcwd()).get_reconstructable_job(name)
 
 
+def backfill_chunks(keys: list[str], n_tickers: int, max_stock_days: int | None = None) -> list[list[str]]:
+    """Split a daily backfill into consecutive ranges of at most ``max_stock_days`` stock-days
+    (``AXION_BACKFILL_MAX_STOCK_DAYS``, default 1,000,000), each one single run.
+
+    Why: a single run holds the whole range's features in memory (about 6 KB a stock-day), so
+    2,000 tickers over 8 years in one run would need over 20 GB. Each range reloads its own
+    lookback (a year of prices), so ranges are as long as memory allows: the real S&P 500 file and
+    the default generated market stay one run."""
+    limit = max_stock_days or int(os.environ.get("AXION_BACKFILL_MAX_STOCK_DAYS", "1000000"))
+    days = max(21, limit // max(n_tickers, 1))
+    return [keys[i:i + days] for i in range(0, len(keys), days)]
+
+
+def _universe_size(warehouse: str) -> int:
+    """Tickers in the warehouse's ``market.sectors`` (written by the market tables stage)."""
+    import duckdb
+
+    from axion_pipeline.warehouse import queued_connection
+
+    try:
+        with queued_connection(warehouse) as con:
+            return int(con.execute("select count(*) from market.sectors").fetchone()[0])
+    except (FileNotFoundError, duckdb.Error):  # no warehouse or no table yet: the range then runs whole
+        return 1
+
+
 def _execute(job_name: str, instance: dg.DagsterInstance, tags: dict[str, str]):
     """One in-process run of ``job_name``; returns (success, run_id, failure events)."""
     with dg.execute_job(reconstructable_job(job_name), instance, run_config=RUN_CONFIG, tags=tags,
@@ -66,9 +92,13 @@ def run_stages(defs: dg.Definitions, instance: dg.DagsterInstance, stages, parti
     for stage in stages:
         job = defs.resolve_job_def(stage.job)
         started = time.perf_counter()
-        if stage.partitioned in ("range", "live"):
-            keys = partition_keys if stage.partitioned == "range" else live_keys()
-            results = [_execute(stage.job, instance, {**tags, **_range_tags(keys)})]
+        if stage.partitioned == "range":
+            from axion_pipeline.settings import get_settings
+
+            chunks = backfill_chunks(partition_keys, _universe_size(get_settings().warehouse))
+            results = [_execute(stage.job, instance, {**tags, **_range_tags(chunk)}) for chunk in chunks]
+        elif stage.partitioned == "live":
+            results = [_execute(stage.job, instance, {**tags, **_range_tags(live_keys())})]
         elif stage.partitioned == "each":
             keys = job.partitions_def.get_partition_keys(dynamic_partitions_store=instance)
             results = [_execute(stage.job, instance, {**tags, "dagster/partition": k}) for k in keys]
