@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 pytest.importorskip("dagster_dask")
+pytestmark = pytest.mark.dask
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
