@@ -39,7 +39,7 @@ class ModelRun:
     metrics: dict[str, Any]
     info: dict[str, Any] = field(default_factory=dict)
     fingerprint: str = ""  # SHA-256 over the training inputs (``data_fingerprint``)
-    training_rows: pd.DataFrame | None = None  # ranking: the fitted rows' selected features (date, ticker, ...)
+    training_rows: pd.DataFrame | None = None  # ranking: the fitted rows' selected features, indexed by (date, ticker)
 
 
 def _finish(model: Any, window: TrainWindow, started: float, **extra: Any) -> float:
@@ -78,9 +78,14 @@ def train_ranking(features: pd.DataFrame, targets: pd.DataFrame, window: TrainWi
         X_val, out_val = ranking_rows(features, targets, window.val_start, window.train_end)
         kwargs = dict(X_val=engineer.transform_selection(X_val), y_val=out_val["label"],
                       forward_returns=out_val["fwd_return"])
+    selected = engineer.transform_selection(X_fit)
+    share_missing = round(float(X_fit.isna().to_numpy().mean()), 4)
+    n_candidates, n_fit_dates = X_fit.shape[1], int(X_fit.index.get_level_values("date").nunique())
+    fingerprint = data_fingerprint(X_fit, out_fit)
+    del X_fit  # the selected columns are all training needs from here on
     started = time.perf_counter()
     model = StockRankingModel(model_config)
-    train_metrics = model.train(engineer.transform_selection(X_fit), out_fit["label"], **kwargs)
+    train_metrics = model.train(selected, out_fit["label"], **kwargs)
     seconds = _finish(model, window, started, feature_selection=engineer.selection_to_dict(),
                       sample_every_n_days=every_n_days)
     X_test, out_test = ranking_rows(features, targets, window.test_start, window.test_end, labelled_only=False)
@@ -93,15 +98,13 @@ def train_ranking(features: pd.DataFrame, targets: pd.DataFrame, window: TrainWi
         "label": out_test["label"].to_numpy(dtype="float64"), "fwd_return": out_test["fwd_return"].to_numpy(dtype="float64"),
     })
     info = {
-        "n_fit_rows": len(X_fit), "n_fit_dates": int(X_fit.index.get_level_values("date").nunique()),
-        "n_validation_rows": len(kwargs.get("X_val", [])), "n_candidate_features": X_fit.shape[1],
+        "n_fit_rows": len(selected), "n_fit_dates": n_fit_dates,
+        "n_validation_rows": len(kwargs.get("X_val", [])), "n_candidate_features": n_candidates,
         "n_features": len(model.feature_names), "best_iterations": train_metrics.get("best_iterations"),
         "validation_ic": train_metrics.get("information_coefficient"), "train_seconds": round(seconds, 2),
-        "input_share_missing": round(float(np.isnan(X_fit.to_numpy(dtype="float64")).mean()), 4),
+        "input_share_missing": share_missing,
     }
-    selected = engineer.transform_selection(X_fit)
-    return ModelRun(model, predictions, ranking_metrics(predictions), info, data_fingerprint(X_fit, out_fit),
-                    selected.reset_index())
+    return ModelRun(model, predictions, ranking_metrics(predictions), info, fingerprint, selected)
 
 
 def ranking_metrics(predictions: pd.DataFrame, horizon: int = FORWARD_DAYS) -> dict[str, Any]:

@@ -174,7 +174,7 @@ class RssSampler(threading.Thread):
 
     def __init__(self, pid: int, interval: float = 0.2, limit_bytes: int | None = None):
         super().__init__(daemon=True)
-        self.pid, self.interval, self.peak = pid, interval, 0
+        self.pid, self.interval, self.peak, self.window_peak = pid, interval, 0, 0
         self.limit_bytes, self.exceeded = limit_bytes, False
         self._stop_event = threading.Event()
 
@@ -195,6 +195,7 @@ class RssSampler(threading.Thread):
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     pass
             self.peak = max(self.peak, total)
+            self.window_peak = max(self.window_peak, total)
             if self.limit_bytes and total > self.limit_bytes and self.pid != os.getpid():
                 self.exceeded = True
                 for proc in reversed(procs):
@@ -204,6 +205,12 @@ class RssSampler(threading.Thread):
                         pass
                 return
             self._stop_event.wait(self.interval)
+
+    def take_window_peak(self) -> int:
+        """Peak since the previous call (or the start): the peak of one stage of a build. Memory a
+        stage freed but the allocator kept shows up in the next stage's peak too."""
+        peak, self.window_peak = self.window_peak, 0
+        return peak
 
     def stop(self) -> int:
         self._stop_event.set()

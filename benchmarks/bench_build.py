@@ -67,6 +67,7 @@ class Build:
     tickers: int
     days: int
     failure: str | None = None
+    stage_peaks: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -125,13 +126,15 @@ def run_build(settings: dict[str, object], log_dir: Path, verbose: bool, code_di
             sampler = RssSampler(proc.pid, limit_bytes=limit_bytes)
             sampler.start()
             stages: dict[str, float] = {}
+            stage_peaks: dict[str, int] = {}
             total = None
             for line in proc.stdout:
                 log.write(line)
                 if m := STAGE_RE.match(line):
                     stages[m.group(1)] = float(m.group(3))
+                    stage_peaks[m.group(1)] = sampler.take_window_peak()
                     if verbose:
-                        print(f"    {line.strip()}", flush=True)
+                        print(f"    {line.strip()}  (peak {stage_peaks[m.group(1)] / 2**30:.2f} GiB)", flush=True)
                 elif m := TOTAL_RE.match(line):
                     total = float(m.group(1))
             # wait4 (not Popen.wait) to read the child's own rusage: ru_maxrss is its peak RSS in KiB
@@ -142,7 +145,7 @@ def run_build(settings: dict[str, object], log_dir: Path, verbose: bool, code_di
         if proc.returncode == 0 and total is not None:
             rows, tickers, days = warehouse_counts(env["AXION_WAREHOUSE"])
             log_path.unlink()
-            return Build(stages, total, wall, peak, rows, tickers, days)
+            return Build(stages, total, wall, peak, rows, tickers, days, stage_peaks=stage_peaks)
         running, slow = step_report(Path(env["DAGSTER_HOME"]))
         if sampler.exceeded:
             why = f"stopped at the memory limit ({limit_bytes / 2**30:.2f} GiB)"
@@ -153,7 +156,8 @@ def run_build(settings: dict[str, object], log_dir: Path, verbose: bool, code_di
         failure = (f"{why} after {fmt_seconds(wall)} in step(s) {', '.join(running) or '?'} "
                    f"(finished steps over 5 s: {', '.join(slow) or 'none'})")
         print(f"  build {failure}; peak {peak / 2**30:.1f} GiB", flush=True)
-        return Build(stages, sum(stages.values()), wall, peak, 0, int(settings.get("AXION_SIM_TICKERS", 0)), 0, failure)
+        return Build(stages, sum(stages.values()), wall, peak, 0, int(settings.get("AXION_SIM_TICKERS", 0)), 0, failure,
+                     stage_peaks)
 
 
 def cases(args) -> list[Case]:
@@ -215,7 +219,14 @@ def render(done: list[Case], args) -> str:
         per = [stats([b.total / b.price_rows * 1e6 for b in c.builds]).median for c in sim]
         flat = (f"Time per stock-day from {sim[0].builds[0].tickers} to {sim[-1].builds[0].tickers} tickers: "
                 f"{per[0]:.1f} -> {per[-1]:.1f} µs ({per[-1] / per[0]:.2f}x).")
-    return section("Full build, end to end", intro, markdown_table(header, rows), flat,
+    peak_rows = [[case.label, *[f"{stats([b.stage_peaks[s] / 2**30 for b in case.builds if s in b.stage_peaks]).median:.2f}"
+                                if any(s in b.stage_peaks for b in case.builds) else "" for s in stage_names]]
+                 for case in done]
+    peaks = ("Peak memory of the process tree during each stage (GiB, median of the runs; the first stage "
+             "includes the imports and generating the market; memory a stage freed but the allocator kept "
+             "counts again in the next stage):\n\n"
+             + markdown_table(["build", *[STAGE_LABELS[s] for s in stage_names]], peak_rows))
+    return section("Full build, end to end", intro, markdown_table(header, rows), flat, peaks,
                    "Builds that did not finish:\n" + "\n".join(failures) if failures else "")
 
 

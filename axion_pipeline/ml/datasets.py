@@ -200,20 +200,32 @@ def ranking_rows(features: pd.DataFrame, targets: pd.DataFrame, start: Any, end:
     Raises when no row is left, naming the window.
     """
     start, end = pd.Timestamp(start), pd.Timestamp(end)
-    rows = features.loc[(features["date"] >= start) & (features["date"] <= end)]
+    dates = features["date"]
+    keep = ((dates >= start) & (dates <= end)).to_numpy()
     if every_n > 1:
-        rows = rows.loc[rows["date"].isin(sample_dates(rows["date"], every_n))]
-    outcome = targets[[*KEYS, "label", "fwd_return"]]
-    merged = rows.merge(outcome, on=KEYS, how="left", validate="one_to_one")
+        keep &= dates.isin(sample_dates(dates[keep], every_n)).to_numpy()
+    # one copy of the window's rows (the features table can be most of the machine's memory):
+    # labels are looked up by key instead of merged into the wide frame
+    X = features.loc[keep, [*KEYS, *feature_columns(features)]]
+    X.set_index(KEYS, inplace=True)
+    if not X.index.is_unique:
+        raise ValueError(f"features dated {start.date()} .. {end.date()} hold duplicate (date, ticker) rows")
+    outcome = targets[[*KEYS, "label", "fwd_return"]].set_index(KEYS)
+    if not outcome.index.is_unique:
+        raise ValueError("targets hold duplicate (date, ticker) rows")
+    outcome = outcome.reindex(X.index)
     if labelled_only:
-        merged = merged.loc[merged["label"].notna()]
-    if merged.empty:
+        labelled = outcome["label"].notna().to_numpy()
+        if not labelled.all():
+            X, outcome = X.loc[labelled], outcome.loc[labelled]
+    if X.empty:
         raise ValueError(f"no {'labelled ' if labelled_only else ''}feature rows dated {start.date()} .. {end.date()}: "
                          "materialize features and targets for that window first")
-    merged = merged.set_index(KEYS).sort_index()
-    X = merged[feature_columns(features)]
+    if not X.index.is_monotonic_increasing:
+        X = X.sort_index()
+        outcome = outcome.reindex(X.index)
     require_finite(X, f"features {start.date()} .. {end.date()}")
-    return X, merged[["label", "fwd_return"]]
+    return X, outcome
 
 
 def regime_labels(true_regimes: pd.DataFrame, market_regime: pd.DataFrame) -> tuple[pd.Series, str]:
@@ -278,10 +290,14 @@ def factor_returns(factor_scores: pd.DataFrame, prices: pd.DataFrame, categories
 
 
 def sample_rows(frame: pd.DataFrame, max_rows: int, seed: int = 0) -> pd.DataFrame:
-    """At most ``max_rows`` rows drawn without replacement (seeded), in their original order."""
-    if len(frame) <= max_rows:
-        return frame.reset_index(drop=True)
-    return frame.sample(n=max_rows, random_state=seed).sort_index().reset_index(drop=True)
+    """At most ``max_rows`` rows drawn without replacement (seeded), in their original order. A
+    named index (e.g. (date, ticker)) becomes columns; only the drawn rows are copied."""
+    if len(frame) > max_rows:
+        # the positions DataFrame.sample(n, random_state=seed) draws, without its full-frame copy
+        positions = np.sort(np.random.RandomState(seed).choice(len(frame), size=max_rows, replace=False))
+        frame = frame.iloc[positions]
+    keyed = any(name is not None for name in frame.index.names)
+    return frame.reset_index(drop=not keyed)
 
 
 def window_violations(calendar: pd.DatetimeIndex, window: TrainWindow, gap: int, fitted: tuple[Any, Any] | None = None,

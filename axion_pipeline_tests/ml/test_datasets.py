@@ -169,3 +169,19 @@ def test_sample_rows_is_seeded_and_keeps_order():
     a, b = sample_rows(frame, 10, seed=3), sample_rows(frame, 10, seed=3)
     assert a.equals(b) and len(a) == 10 and a["x"].is_monotonic_increasing
     assert len(sample_rows(frame, 1000)) == 100
+
+
+def test_ranking_rows_sort_shuffled_tables_and_refuse_duplicate_keys(long_tables):
+    features, targets = long_tables
+    expected_X, expected_out = ranking_rows(features, targets, "2024-01-01", "2024-01-04")
+    shuffled_f = features.sample(frac=1.0, random_state=3)
+    shuffled_t = targets.sample(frac=1.0, random_state=4)
+    X, outcome = ranking_rows(shuffled_f, shuffled_t, "2024-01-01", "2024-01-04")
+    assert X.index.is_monotonic_increasing
+    pd.testing.assert_frame_equal(X, expected_X)
+    pd.testing.assert_frame_equal(outcome, expected_out)
+    assert (outcome["fwd_return"].to_numpy() == targets.set_index(["date", "ticker"]).loc[X.index, "fwd_return"].to_numpy()).all()
+    with pytest.raises(ValueError, match="features dated .* duplicate"):
+        ranking_rows(pd.concat([features, features.iloc[[0]]]), targets, "2024-01-01", "2024-01-04")
+    with pytest.raises(ValueError, match="targets hold duplicate"):
+        ranking_rows(features, pd.concat([targets, targets.iloc[[0]]]), "2024-01-01", "2024-01-04")
