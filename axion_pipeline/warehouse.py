@@ -121,9 +121,35 @@ def table_summary(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["schema", "table", "rows", "date_column", "span"])
 
 
-def read_table(path: str | Path, schema: str, table: str, where: str = "", params: list | None = None) -> pd.DataFrame:
-    """Read a table; ``where`` may hold ``?`` placeholders bound from ``params``."""
-    sql = f"select * from {_quote(schema)}.{_quote(table)}"
+def count_non_finite(path: str | Path, schema: str, table: str, where: str = "", params: list | None = None,
+                     exclude: tuple[str, ...] = ("date", "ticker")) -> dict[str, int]:
+    """Counts over the DOUBLE/FLOAT columns of a table's rows (``where`` with ``?`` placeholders):
+    ``infinite`` (+-inf), ``missing`` (NULL or NaN) and ``values``. Computed inside DuckDB, so a
+    check over a whole backfill does not load it into memory."""
+    with queued_connection(path) as con:
+        columns = [name for name, kind in con.execute(
+            "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema, table]).fetchall() if kind in ("DOUBLE", "FLOAT") and name not in exclude]
+        if not columns:
+            return {"infinite": 0, "missing": 0, "values": 0, "rows": 0}
+        # one row-wise sum per kind (DuckDB runs these ~10x faster than a FILTER per column)
+        inf = " + ".join(f"coalesce(isinf({_quote(c)})::int, 0)" for c in columns)
+        nan = " + ".join(f"coalesce(isnan({_quote(c)})::int, 0)" for c in columns)
+        present = " + ".join(f"count({_quote(c)})" for c in columns)
+        sql = f"select sum({inf}), sum({nan}), {present}, count(*) from {_quote(schema)}.{_quote(table)}"
+        if where:
+            sql += f" where {where}"
+        n_inf, n_nan, n_present, rows = con.execute(sql, params or []).fetchone()
+    values = int(rows) * len(columns)
+    return {"infinite": int(n_inf or 0), "missing": values - int(n_present or 0) + int(n_nan or 0), "values": values,
+            "rows": int(rows)}
+
+
+def read_table(path: str | Path, schema: str, table: str, where: str = "", params: list | None = None,
+               columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a table (``columns`` only, when given); ``where`` may hold ``?`` placeholders bound from ``params``."""
+    selected = ", ".join(_quote(c) for c in columns) if columns else "*"
+    sql = f"select {selected} from {_quote(schema)}.{_quote(table)}"
     if where:
         sql += f" where {where}"
     with queued_connection(path) as con:

@@ -13,6 +13,7 @@ import ast
 import re
 from pathlib import Path
 
+import numpy as np
 import duckdb
 import pandas as pd
 import pytest
@@ -127,6 +128,13 @@ ALLOWED = {
     # warehouse.read_table: ``where`` is a SQL fragment written by the calling code (documented to
     # hold ``?`` placeholders); the values themselves go through ``params``.
     ("warehouse.py", "where"),
+    # warehouse.read_table: ``selected`` joins the requested column names, each quoted by _quote.
+    ("warehouse.py", "selected"),
+    # warehouse.count_non_finite: ``inf``, ``nan`` and ``present`` are aggregates over the table's
+    # column names (read from information_schema), each quoted by _quote.
+    ("warehouse.py", "inf"),
+    ("warehouse.py", "nan"),
+    ("warehouse.py", "present"),
     # defs/io_manager.py: ``table`` is "<schema>.<table>" from the asset key (code, not data);
     # ``name`` a column name of the asset's output frame, quoted by warehouse._quote (embedded
     # quotes doubled); the type comes from a fixed map.
@@ -196,3 +204,24 @@ def test_no_value_is_formatted_into_sql():
 ])
 def test_scanner_flags_formatted_sql(snippet, expected):
     assert [e for _, e in formatted_sql(snippet)] == expected
+
+
+def test_count_non_finite_counts_inside_duckdb_over_a_parameterised_range(tmp_path):
+    path = tmp_path / "w.duckdb"
+    frame_ = pd.DataFrame({
+        "date": pd.to_datetime(["2024-01-02", "2024-01-02", "2024-01-03", "2024-01-04"]),
+        "ticker": ["A", 'B"; drop table x; --', "A", "A"],
+        "f1": [1.0, np.inf, np.nan, -np.inf],
+        'odd "name"': [0.5, np.nan, 2.0, 3.0],
+        "label_text": ["x", "y", "z", "w"],
+    })
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema features")
+        con.execute("create table features.features as select * from frame_")
+        con.execute("insert into features.features (date, ticker) values ('2024-01-03', 'C')")  # NULL features
+    counts = warehouse.count_non_finite(path, "features", "features", "date >= ? and date < ?",
+                                        [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-04")])
+    # rows of 01-02 and 01-03 (4): one +inf; missing: f1 NaN + 2 NULLs (C), 'odd "name"' NaN (B)
+    assert counts == {"infinite": 1, "missing": 4, "values": 8, "rows": 4}
+    assert warehouse.count_non_finite(path, "features", "features")["infinite"] == 2
+    assert warehouse.read_table(path, "features", "features", "ticker = ?", ["C"], columns=["date", 'odd "name"']).shape == (1, 2)

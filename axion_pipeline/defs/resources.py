@@ -59,7 +59,13 @@ class Warehouse(dg.ConfigurableResource):
 
     path: str
 
-    def read(self, schema: str, table: str, where: str = "", params: list | None = None):
+    def count_non_finite(self, schema: str, table: str, where: str = "", params: list | None = None) -> dict[str, int]:
+        from axion_pipeline.warehouse import count_non_finite
+
+        return count_non_finite(self.path, schema, table, where, params)
+
+    def read(self, schema: str, table: str, where: str = "", params: list | None = None,
+             columns: list[str] | None = None):
         from axion_pipeline.warehouse import read_table
 
-        return read_table(self.path, schema, table, where, params)
+        return read_table(self.path, schema, table, where, params, columns)

@@ -64,7 +64,29 @@ def test_leakage_audit_fails_on_a_leaking_feature(history, defs, instance, monke
         return out.assign(momentum_tomorrow=tomorrow.reindex(out.index))
 
     monkeypatch.setattr(feature_assets, "build_features", leaking)
+    # a range, so that the stored rows before its last day hold tomorrow's values (on a run's last
+    # day tomorrow is not in the inputs: the leak has nothing to leak there)
+    keys = trading_days.get_partition_keys()
+    job = defs.resolve_job_def("daily_job")
+    tags = {"dagster/asset_partition_range_start": keys[300], "dagster/asset_partition_range_end": keys[340]}
+    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+    assert check_results(result)["features_leakage_audit"] is False
+    audit = next(e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                 and e.event_specific_data.check_name == "features_leakage_audit")
+    assert "momentum_tomorrow" in audit.event_specific_data.metadata["leaking_columns"].value
+
+
+def test_leakage_audit_rebuilds_with_the_runs_feature_settings(history, defs, instance, warehouse):
+    """A run with non-default feature settings: the audit must rebuild with them (with the defaults
+    it would find lag_10/lag_21 columns the stored rows lack and fail)."""
     key = trading_days.get_partition_keys()[300]
     job = defs.resolve_job_def("daily_job")
-    result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
-    assert check_results(result)["features_leakage_audit"] is False
+    run_config = {"ops": {"features": {"config": {"lag_periods": [5], "rolling_windows": [5, 21]}}}}
+    result = job.execute_in_process(instance=instance, partition_key=key, run_config=run_config, raise_on_error=True)
+    assert check_results(result)["features_leakage_audit"] is True
+    with duckdb.connect(warehouse, read_only=True) as con:
+        columns = [r[0] for r in con.execute("describe features.features").fetchall()]
+        lag10 = [c for c in columns if c.endswith("_lag10d")]
+        assert lag10, columns  # the defaults' columns stay in the table ...
+        filled = con.execute(f'select count("{lag10[0]}") from features.features where date = ?', [key]).fetchone()[0]
+    assert filled == 0  # ... empty on the day rebuilt without them

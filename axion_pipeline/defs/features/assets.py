@@ -39,7 +39,14 @@ def build_features(cutoff, *, raw: pd.DataFrame, macro: pd.DataFrame, sectors: p
                                                          sectors=sectors)
 
 
-@daily_asset(GROUP, ins={"factor_scores": lookback(FEATURE_LOOKBACK)})
+def _factor_columns() -> list[str]:
+    from axion_pipeline.ml.feature_inputs import FEATURE_BASE_COLUMNS, RANK_ONLY_COLUMNS
+
+    return ["date", "ticker", *FEATURE_BASE_COLUMNS, *RANK_ONLY_COLUMNS]
+
+
+# only the factor columns features are built from (a third of the table's width)
+@daily_asset(GROUP, ins={"factor_scores": lookback(FEATURE_LOOKBACK, _factor_columns())})
 def features(context: dg.AssetExecutionContext, config: FeatureSettings, factor_scores: pd.DataFrame,
              regime_features: pd.DataFrame, sectors: pd.DataFrame) -> pd.DataFrame:
     """ML features per (date, ticker): ranks, sector ranks, interactions, lags, rolling stats, calendar, macro."""

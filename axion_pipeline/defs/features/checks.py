@@ -14,6 +14,13 @@ from axion_pipeline.defs.partitions import source_calendar, trading_days
 AUDIT_DATES = 3
 
 
+def run_feature_settings(run_config: dict | None) -> FeatureSettings:
+    """The ``features`` asset's settings in a run's config (defaults when the run sets none): the
+    audit must rebuild with the settings the stored rows were built with."""
+    ops = (run_config or {}).get("ops") or {}
+    return FeatureSettings(**((ops.get("features") or {}).get("config") or {}))
+
+
 def _with_lookback(context, warehouse: Warehouse, schema: str, table: str, days: int) -> pd.DataFrame:
     """Rows of the run's window plus ``days`` trading days before it, read with a parameterised
     range query (a partitioned check's extra inputs are not widened by partition mappings)."""
@@ -25,27 +32,42 @@ def _with_lookback(context, warehouse: Warehouse, schema: str, table: str, days:
 
 @dg.asset_check(pool=WAREHOUSE_POOL, asset=features, partitions_def=trading_days, blocking=True,
                 additional_ins={"regime_features": dg.AssetIn(), "sectors": dg.AssetIn()})
-def features_leakage_audit(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, features: pd.DataFrame,
+def features_leakage_audit(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
                            regime_features: pd.DataFrame, sectors: pd.DataFrame) -> dg.AssetCheckResult:
-    """For sampled dates t, rebuild features from inputs cut after t: stored rows must match exactly."""
+    """For sampled dates t, rebuild features from inputs cut after t: stored rows must match exactly.
+
+    Reads only the sampled dates' stored rows and each one's factor-score lookback (parameterised
+    range queries), not the whole backfill: on a full history that would double the run's peak memory."""
     from axion_pipeline.ml.feature_inputs import from_long, macro_frame, raw_factor_frame
     from axion_pipeline.ml.leakage import audit_feature_leakage, make_truncating_builder, sample_audit_dates
 
-    stored = from_long(features)
-    factor_scores = _with_lookback(context, warehouse, "factors", "factor_scores", FEATURE_LOOKBACK)
-    raw, macro = raw_factor_frame(factor_scores), macro_frame(regime_features)
+    start, end = window(context)
+    span = [start.to_pydatetime(), end.to_pydatetime()]
+    stored_dates = warehouse.read("features", "features", "date >= ? and date < ?", span, columns=["date"])["date"]
+    dates = sample_audit_dates(stored_dates, AUDIT_DATES)
+    if not dates:
+        return dg.AssetCheckResult(passed=False, metadata={"reason": f"no stored feature rows in {start.date()} .. {end.date()}"})
+    marks = ", ".join("?" for _ in dates)
+    stored = from_long(warehouse.read("features", "features", f"date in ({marks})", [d.to_pydatetime() for d in dates]))
+    # columns empty on every stored row are another configuration's (the table keeps the union of
+    # the columns ever built; these rows never had them): left out unless the rebuild fills them
+    stale = [c for c in stored.columns if stored[c].isna().all()]
+    stored = stored.drop(columns=stale)
+    macro = macro_frame(regime_features)
     cal = source_calendar()
     static = partial(build_features, sectors=sectors.set_index("ticker")["sector"],
-                     config=FeatureSettings().to_library())
+                     config=run_feature_settings(context.run.run_config).to_library())
 
     def rebuild(t: pd.Timestamp) -> pd.DataFrame:
         # the asset's own inputs: FEATURE_LOOKBACK days of factor scores before t (what a partition
         # run of t loads) and regime features up to t; everything after t is cut by the audit
         first = cal[max(int(cal.searchsorted(t)) - FEATURE_LOOKBACK, 0)]
-        cut = make_truncating_builder(static, raw=raw.loc[raw.index.get_level_values(0) >= first], macro=macro)
-        return cut(t)
+        scores = warehouse.read("factors", "factor_scores", "date >= ? and date <= ?", [first.to_pydatetime(), t.to_pydatetime()])
+        cut = make_truncating_builder(static, raw=raw_factor_frame(scores), macro=macro)
+        rebuilt = cut(t)
+        return rebuilt.drop(columns=[c for c in stale if c in rebuilt.columns and rebuilt[c].isna().all()])
 
-    report = audit_feature_leakage(rebuild, stored, sample_audit_dates(stored.index.get_level_values(0), AUDIT_DATES))
+    report = audit_feature_leakage(rebuild, stored, dates)
     return dg.AssetCheckResult(passed=report.passed, metadata={
         "dates_checked": [str(d.date()) for d in report.checked_dates],
         "values_compared": report.n_values_compared,
@@ -71,12 +93,15 @@ def targets_use_only_the_forward_window(context: dg.AssetCheckExecutionContext, 
 
 
 @dg.asset_check(pool=WAREHOUSE_POOL, asset=features, partitions_def=trading_days, blocking=True)
-def features_are_finite(features: pd.DataFrame) -> dg.AssetCheckResult:
-    """No +-inf anywhere in the model inputs (missing values are allowed and handled by the models)."""
-    values = features.drop(columns=["date", "ticker"]).to_numpy(dtype="float64")
-    n_inf = int(np.isinf(values).sum())
-    return dg.AssetCheckResult(passed=n_inf == 0, metadata={"infinite_values": n_inf,
-                                                            "share_missing": float(np.isnan(values).mean())})
+def features_are_finite(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    """No +-inf anywhere in the run's model inputs (missing values are allowed and handled by the
+    models); counted inside DuckDB over the run's dates, so a backfill is not loaded into memory."""
+    start, end = window(context)
+    counts = warehouse.count_non_finite("features", "features", "date >= ? and date < ?",
+                                        [start.to_pydatetime(), end.to_pydatetime()])
+    share = counts["missing"] / counts["values"] if counts["values"] else None
+    return dg.AssetCheckResult(passed=counts["infinite"] == 0 and counts["rows"] > 0, metadata={
+        "infinite_values": counts["infinite"], "share_missing": share, "rows_checked": counts["rows"]})
 
 
 CHECKS = [features_leakage_audit, targets_use_only_the_forward_window, features_are_finite]
