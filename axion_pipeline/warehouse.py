@@ -121,15 +121,14 @@ def table_summary(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["schema", "table", "rows", "date_column", "span"])
 
 
-def count_non_finite(path: str | Path, schema: str, table: str, where: str = "", params: list | None = None,
-                     exclude: tuple[str, ...] = ("date", "ticker")) -> dict[str, int]:
+def count_non_finite(path: str | Path, schema: str, table: str, where: str = "", params: list | None = None) -> dict[str, int]:
     """Counts over the DOUBLE/FLOAT columns of a table's rows (``where`` with ``?`` placeholders):
     ``infinite`` (+-inf), ``missing`` (NULL or NaN) and ``values``. Computed inside DuckDB, so a
     check over a whole backfill does not load it into memory."""
     with queued_connection(path) as con:
         columns = [name for name, kind in con.execute(
             "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
-            [schema, table]).fetchall() if kind in ("DOUBLE", "FLOAT") and name not in exclude]
+            [schema, table]).fetchall() if kind in ("DOUBLE", "FLOAT")]
         if not columns:
             return {"infinite": 0, "missing": 0, "values": 0, "rows": 0}
         # one row-wise sum per kind (DuckDB runs these ~10x faster than a FILTER per column)

@@ -20,6 +20,8 @@ FEATURE_BASE_COLUMNS = [
 ]
 # Sub-factors that enter the features as cross-sectional ranks only (``FeatureConfig.rank_only_columns``).
 RANK_ONLY_COLUMNS = list(SUB_FACTOR_RANK_COLUMNS)
+# every factor column feature engineering reads (what a features run loads of factor_scores)
+FEATURE_INPUT_COLUMNS = [*FEATURE_BASE_COLUMNS, *RANK_ONLY_COLUMNS]
 FORWARD_DAYS = 21
 NUM_QUINTILES = 5
 
@@ -27,7 +29,7 @@ NUM_QUINTILES = 5
 def raw_factor_frame(factor_scores: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
     """(date, symbol) MultiIndex frame of the chosen factor columns from long factor scores
     (default: ``FEATURE_BASE_COLUMNS`` and the rank-only sub-factors ``RANK_ONLY_COLUMNS``)."""
-    columns = [c for c in (columns or [*FEATURE_BASE_COLUMNS, *RANK_ONLY_COLUMNS]) if c in factor_scores.columns]
+    columns = [c for c in (columns or FEATURE_INPUT_COLUMNS) if c in factor_scores.columns]
     frame = factor_scores[["date", "ticker", *columns]].rename(columns={"ticker": "symbol"})
     frame["date"] = pd.to_datetime(frame["date"])
     return frame.set_index(["date", "symbol"]).sort_index().astype("float64")

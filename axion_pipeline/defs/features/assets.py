@@ -3,6 +3,8 @@
 import dagster as dg
 import pandas as pd
 
+from axion_pipeline.ml.feature_inputs import FEATURE_INPUT_COLUMNS
+
 from axion_pipeline.defs.common import (
     daily_asset, frame_metadata, lookback, markdown_table, require_lookback, require_rows, window,
 )
@@ -39,14 +41,11 @@ def build_features(cutoff, *, raw: pd.DataFrame, macro: pd.DataFrame, sectors: p
                                                          sectors=sectors)
 
 
-def _factor_columns() -> list[str]:
-    from axion_pipeline.ml.feature_inputs import FEATURE_BASE_COLUMNS, RANK_ONLY_COLUMNS
-
-    return ["date", "ticker", *FEATURE_BASE_COLUMNS, *RANK_ONLY_COLUMNS]
-
-
 # only the factor columns features are built from (a third of the table's width)
-@daily_asset(GROUP, ins={"factor_scores": lookback(FEATURE_LOOKBACK, _factor_columns())})
+FACTOR_SCORE_COLUMNS = ["date", "ticker", *FEATURE_INPUT_COLUMNS]
+
+
+@daily_asset(GROUP, ins={"factor_scores": lookback(FEATURE_LOOKBACK, FACTOR_SCORE_COLUMNS)})
 def features(context: dg.AssetExecutionContext, config: FeatureSettings, factor_scores: pd.DataFrame,
              regime_features: pd.DataFrame, sectors: pd.DataFrame) -> pd.DataFrame:
     """ML features per (date, ticker): ranks, sector ranks, interactions, lags, rolling stats, calendar, macro."""

@@ -3,12 +3,13 @@
 from functools import partial
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
 from axion_pipeline.defs.common import WAREHOUSE_POOL, window
 from axion_pipeline.defs.resources import Warehouse
-from axion_pipeline.defs.features.assets import FEATURE_LOOKBACK, TARGET_LOOKBACK, FeatureSettings, build_features, features, targets
+from axion_pipeline.defs.features.assets import (
+    FACTOR_SCORE_COLUMNS, FEATURE_LOOKBACK, TARGET_LOOKBACK, FeatureSettings, build_features, features, targets,
+)
 from axion_pipeline.defs.partitions import source_calendar, trading_days
 
 AUDIT_DATES = 3
@@ -21,12 +22,17 @@ def run_feature_settings(run_config: dict | None) -> FeatureSettings:
     return FeatureSettings(**((ops.get("features") or {}).get("config") or {}))
 
 
+def _lookback_start(day: pd.Timestamp, days: int) -> pd.Timestamp:
+    """The trading day ``days`` trading days before ``day`` (the first one when there are fewer)."""
+    cal = source_calendar()
+    return cal[max(int(cal.searchsorted(day)) - days, 0)]
+
+
 def _with_lookback(context, warehouse: Warehouse, schema: str, table: str, days: int) -> pd.DataFrame:
     """Rows of the run's window plus ``days`` trading days before it, read with a parameterised
     range query (a partitioned check's extra inputs are not widened by partition mappings)."""
     start, end = window(context)
-    cal = source_calendar()
-    first = cal[max(int(cal.searchsorted(start)) - days, 0)]
+    first = _lookback_start(start, days)
     return warehouse.read(schema, table, "date >= ? and date < ?", [first.to_pydatetime(), end.to_pydatetime()])
 
 
@@ -54,15 +60,15 @@ def features_leakage_audit(context: dg.AssetCheckExecutionContext, warehouse: Wa
     stale = [c for c in stored.columns if stored[c].isna().all()]
     stored = stored.drop(columns=stale)
     macro = macro_frame(regime_features)
-    cal = source_calendar()
     static = partial(build_features, sectors=sectors.set_index("ticker")["sector"],
                      config=run_feature_settings(context.run.run_config).to_library())
 
     def rebuild(t: pd.Timestamp) -> pd.DataFrame:
         # the asset's own inputs: FEATURE_LOOKBACK days of factor scores before t (what a partition
         # run of t loads) and regime features up to t; everything after t is cut by the audit
-        first = cal[max(int(cal.searchsorted(t)) - FEATURE_LOOKBACK, 0)]
-        scores = warehouse.read("factors", "factor_scores", "date >= ? and date <= ?", [first.to_pydatetime(), t.to_pydatetime()])
+        first = _lookback_start(t, FEATURE_LOOKBACK)
+        scores = warehouse.read("factors", "factor_scores", "date >= ? and date <= ?",
+                                [first.to_pydatetime(), t.to_pydatetime()], columns=FACTOR_SCORE_COLUMNS)
         cut = make_truncating_builder(static, raw=raw_factor_frame(scores), macro=macro)
         rebuilt = cut(t)
         return rebuilt.drop(columns=[c for c in stale if c in rebuilt.columns and rebuilt[c].isna().all()])
