@@ -77,13 +77,16 @@ class StockRankingModel(BaseModel):
         return list(self._feature_names)
 
     def feature_matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """The float matrix the members see: columns in training order, NaN filled for the fallback."""
+        """The float matrix the members see: columns in training order, NaN filled for the fallback.
+        A frame that already holds exactly those columns as one float64 block is read in place
+        (no copy; the matrix is only read)."""
         if not isinstance(X, pd.DataFrame):
             raise TypeError("X must be a DataFrame with the training feature columns")
         missing = [c for c in self._feature_names if c not in X.columns]
         if missing:
             raise ValueError(f"X lacks {len(missing)} training features, e.g. {missing[:5]}")
-        matrix = X[self._feature_names].to_numpy(dtype=np.float64)
+        ordered = X if list(X.columns) == self._feature_names else X[self._feature_names]
+        matrix = ordered.to_numpy(dtype=np.float64)
         if np.isinf(matrix).any():
             bad = [c for c, col in zip(self._feature_names, matrix.T) if np.isinf(col).any()]
             raise ValueError(f"X holds infinite values in {bad[:5]}")

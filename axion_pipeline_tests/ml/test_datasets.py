@@ -185,3 +185,26 @@ def test_ranking_rows_sort_shuffled_tables_and_refuse_duplicate_keys(long_tables
         ranking_rows(pd.concat([features, features.iloc[[0]]]), targets, "2024-01-01", "2024-01-04")
     with pytest.raises(ValueError, match="targets hold duplicate"):
         ranking_rows(features, pd.concat([targets, targets.iloc[[0]]]), "2024-01-01", "2024-01-04")
+
+
+def test_ranking_dates_name_the_rows_a_window_uses_and_reading_only_them_changes_nothing():
+    from axion_pipeline.ml.datasets import TrainWindow, ranking_dates
+
+    dates = pd.bdate_range("2024-01-01", periods=30)
+    keys = pd.MultiIndex.from_product([dates, ["A", "B"]], names=["date", "ticker"]).to_frame(index=False)
+    features = keys.assign(f1=np.arange(60.0))
+    targets = keys.assign(fwd_return=0.01, label=1.0)
+    # fit 0..11, validation 14..17, test 22..27 (gaps between)
+    window = TrainWindow("w", dates[0], dates[11], dates[14], dates[17], dates[22], dates[27])
+    chosen = ranking_dates(features["date"], window, every_n=3)
+    assert list(chosen) == [*dates[[2, 5, 8, 11]], *dates[14:18], *dates[22:28]]
+    subset = features.loc[features["date"].isin(chosen)]
+    expected = ranking_rows(features, targets, window.train_start, window.fit_end, every_n=3)
+    got = ranking_rows(subset, targets, window.train_start, window.fit_end, every_n=3, dates=chosen)
+    pd.testing.assert_frame_equal(got[0], expected[0])
+    pd.testing.assert_frame_equal(got[1], expected[1])
+    # without ``dates`` the pre-read subset would be sampled a second time
+    resampled, _ = ranking_rows(subset, targets, window.train_start, window.fit_end, every_n=3)
+    assert len(resampled) < len(expected[0])
+    no_validation = TrainWindow("v", dates[0], dates[11], None, dates[11], dates[22], dates[27])
+    assert list(ranking_dates(dates, no_validation, every_n=1)) == [*dates[:12], *dates[22:28]]
