@@ -65,13 +65,16 @@ def _clean(value: Any) -> Any:
 
 # -- ranking -------------------------------------------------------------------------------------
 def train_ranking(features: pd.DataFrame, targets: pd.DataFrame, window: TrainWindow, model_config: Any,
-                  feature_config: Any, every_n_days: int = 1) -> ModelRun:
+                  feature_config: Any, every_n_days: int = 1, fit_dates: Any = None) -> ModelRun:
     """StockRankingModel on the window's fitted dates (every n-th), early-stopped on its validation
-    slice, feature selection fitted on the fitted rows; scored on every test-window feature row."""
+    slice, feature selection fitted on the fitted rows; scored on every test-window feature row.
+
+    ``features`` may hold only the rows ``ranking_dates`` names: pass those dates as ``fit_dates``
+    so the fitted span is not sampled a second time (dates outside that span are ignored)."""
     from axion_pipeline.ml.features import FeatureEngineer
     from axion_pipeline.ml.ranking import StockRankingModel
 
-    X_fit, out_fit = ranking_rows(features, targets, window.train_start, window.fit_end, every_n_days)
+    X_fit, out_fit = ranking_rows(features, targets, window.train_start, window.fit_end, every_n_days, dates=fit_dates)
     engineer = FeatureEngineer(feature_config).fit_selection(X_fit)
     kwargs: dict[str, Any] = {}
     if window.has_validation:

@@ -13,7 +13,8 @@ from axion_pipeline.defs.training.config import (
     RankingTrainingConfig,
     RegimeTrainingConfig,
 )
-from axion_pipeline.defs.training.folds import fold_partitions, fold_window
+from axion_pipeline.defs.training.folds import PLAN, fold_partitions, fold_window
+from axion_pipeline.defs.resources import Warehouse
 from axion_pipeline.defs.training.resources import ModelStore
 
 GROUP = "training"
@@ -25,14 +26,25 @@ def every_partition(columns: list[str] | None = None) -> dg.AssetIn:
     return dg.AssetIn(partition_mapping=dg.AllPartitionMapping(), metadata={"columns": columns} if columns else None)
 
 
-def fold_asset(kinds: set[str], ins: dict[str, dg.AssetIn]):
+def window_rows(window=None) -> dg.AssetIn:
+    """The upstream (trading-day partitioned) table's rows dated from a training window's start to
+    its test end: a ranged SQL read by the I/O manager (``date_windows`` / ``date_window`` input
+    metadata) instead of the whole history. Without ``window``: each fold partition's own window."""
+    if window is not None:
+        return dg.AssetIn(partition_mapping=dg.AllPartitionMapping(),
+                          metadata={"date_window": [str(window.train_start.date()), str(window.test_end.date())]})
+    windows = {w.key: [str(w.train_start.date()), str(w.test_end.date())] for w in PLAN.windows}
+    return dg.AssetIn(partition_mapping=dg.AllPartitionMapping(), metadata={"date_windows": windows})
+
+
+def fold_asset(kinds: set[str], ins: dict[str, dg.AssetIn], deps: list | None = None):
     """``@dg.asset`` partitioned by walk-forward fold, stored by the ``fold`` column in schema training.
 
     Not in the ``duckdb_warehouse`` pool: folds train in parallel (one run per fold, or the
     multiprocess executor), and only their reads and writes queue for the warehouse
     (``writer_queue`` in the I/O manager)."""
     return dg.asset(
-        partitions_def=fold_partitions, group_name=GROUP, kinds=kinds, ins=ins,
+        partitions_def=fold_partitions, group_name=GROUP, kinds=kinds, ins=ins, deps=deps,
         metadata={"partition_expr": "fold", "schema": GROUP}, owners=["team:ml"],
     )
 
@@ -59,16 +71,34 @@ def run_metadata(run, window, path) -> dict:
     return meta
 
 
-@fold_asset({"lightgbm", "duckdb"}, {"features": every_partition(), "targets": every_partition()})
+def read_ranking_features(warehouse: Warehouse, window, every_n_days: int) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+    """The feature rows a ranking window trains and scores on, and their dates (``ranking_dates``):
+    every n-th fitted date, the validation and the test dates, read with parameterised SQL. At the
+    default every 5th date that is about a quarter of the window, so a fold holds a quarter of the
+    memory and reads in a fraction of the time; the rows are those ``train_ranking`` would cut
+    from the whole history, so the model is the same."""
+    from axion_pipeline.ml.datasets import ranking_dates
+
+    span = [window.train_start.to_pydatetime(), window.test_end.to_pydatetime()]
+    stored = warehouse.read("features", "features", "date >= ? and date <= ?", span, columns=["date"])["date"]
+    dates = ranking_dates(stored, window, every_n_days)
+    features = warehouse.read("features", "features", "date >= ? and date <= ? and date = any(?)",
+                              [*span, [d.to_pydatetime() for d in dates]])
+    return features, dates
+
+
+@fold_asset({"lightgbm", "duckdb"}, {"targets": every_partition()},
+            deps=[dg.AssetDep("features", partition_mapping=dg.AllPartitionMapping())])
 def ranking_model(context: dg.AssetExecutionContext, config: RankingTrainingConfig, model_store: ModelStore,
-                  features: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
+                  warehouse: Warehouse, targets: pd.DataFrame) -> pd.DataFrame:
     """Out-of-sample stock scores (score, rank, predicted quintile) of the fold's LightGBM ranking ensemble on its test window."""
     from axion_pipeline.plots import plot_feature_importance, to_markdown_image
     from axion_pipeline.training_glue import train_ranking
 
     window = fold_window(context.partition_key)
+    features, dates = read_ranking_features(warehouse, window, config.sample_every_n_days)
     run = call_library(train_ranking, features, targets, window, config.library_config(), config.feature_config(),
-                       config.sample_every_n_days)
+                       config.sample_every_n_days, fit_dates=dates)
     path = model_store.save_fold("ranking_model", context.partition_key, run.model)
     png = plot_feature_importance(run.model.get_feature_importance())
     context.add_output_metadata({**run_metadata(run, window, path),

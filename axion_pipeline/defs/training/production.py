@@ -10,7 +10,7 @@ import pandas as pd
 from axion_pipeline.defs.common import WAREHOUSE_POOL, frame_metadata, markdown_table
 from axion_pipeline.defs.training.config import CATEGORIES, ProductionModelsConfig
 from axion_pipeline.defs.training.folds import live_span, production_cutoff, production_window
-from axion_pipeline.defs.training.models import CLOSE_COLUMNS, GROUP, call_library, every_partition
+from axion_pipeline.defs.training.models import CLOSE_COLUMNS, GROUP, call_library, every_partition, window_rows
 from axion_pipeline.defs.training.resources import ModelStore
 
 PRODUCTION_COLUMNS = ["model_name", "version", "train_start", "fit_end", "train_end", "production_cutoff",
@@ -61,7 +61,8 @@ def _row(name: str, run, version: str, path, window, live_start) -> dict:
                         "selected features): the reference distribution for drift monitoring.",
             group_name=GROUP, kinds={"pandas", "duckdb"}, metadata={"schema": GROUP}),
     },
-    ins={"features": every_partition(), "targets": every_partition(), "regime_features": every_partition(),
+    ins={"features": window_rows(production_window()), "targets": every_partition(),
+         "regime_features": every_partition(),
          "true_regimes": dg.AssetIn(), "market_regime": every_partition(["date", "regime"]),
          "earnings_events": dg.AssetIn(), "prices": every_partition(CLOSE_COLUMNS), "fundamentals": dg.AssetIn(),
          "factor_scores": every_partition(["date", "ticker", *CATEGORIES])},
