@@ -6,7 +6,7 @@ Setup: a throw-away warehouse built by ``python -m axion_pipeline.run_all`` on t
 instance configured like dagster.yaml:
 
 1. Training: for each walk-forward fold, a ``training_job`` run of the ``ranking_model`` asset only
-   (``execute_in_process``): the whole asset path, i.e. run start, loading features and targets from
+   (``execute_in_process``): the whole asset path, i.e. run start, loading targets and reading the fold's feature rows from
    DuckDB, building the fold's rows, feature selection, the ensemble's early-stopped LightGBM fits,
    scoring the test window, saving the model and storing the predictions. Every
    ``LGBMClassifier.fit`` inside the asset is recorded (estimator parameters, the exact matrices
@@ -262,7 +262,9 @@ def render(training: list[dict], shap_res: dict | None, args, build_seconds: flo
              f"`ranking_model` asset alone (`execute_in_process`, persistent instance like dagster.yaml) vs the "
              f"same `LGBMClassifier` fits replayed raw (same parameters, matrices, validation set and early "
              f"stopping); target ratio at most 1.3x. Phases from the event log: Dagster run = the run's wall time minus the "
-             f"asset step (planning, resources, event storage, the asset's checks); compute = after the inputs are loaded until the output is yielded (the recorded fits inside it in "
+             f"asset step (planning, resources, event storage, the asset's checks); load inputs = the I/O manager's "
+             f"inputs (targets); compute = after the inputs are loaded until the output is yielded, including the "
+             f"asset's own parameterised read of the feature rows the fold uses (the recorded fits inside it in "
              f"brackets); store = writing the predictions to DuckDB. Medians of {args.runs} runs (lazy imports done "
              f"beforehand). Machine: {machine()}.")
     parts = [intro, markdown_table(header, rows)]
