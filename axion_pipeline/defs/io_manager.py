@@ -12,11 +12,10 @@ warehouse's turn (a cross-process queue, ``QueuedDuckDbClient``).
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 
 import dagster as dg
 import pandas as pd
-from dagster._core.storage.db_io_manager import DbIOManager, TablePartitionDimension, TableSlice
+from dagster._core.storage.db_io_manager import DbIOManager, TableSlice
 from dagster_duckdb import DuckDBIOManager
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
@@ -33,7 +32,7 @@ def _duckdb_type(dtype) -> str:
 class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
     def load_input(self, context: dg.InputContext, table_slice: TableSlice, connection) -> pd.DataFrame:
         """The stock handler's frame (same SQL, same dtypes), fetched through Arrow: 4x faster on
-        the wide feature tables the training folds load whole."""
+        wide float tables such as the features."""
         if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
             return pd.DataFrame()
         return fetch_frame(connection, DuckDbClient.get_select_statement(table_slice))
@@ -70,52 +69,11 @@ class QueuedDuckDbClient(DuckDbClient):
             yield conn
 
 
-class WindowedDbIOManager(DbIOManager):
-    """``DbIOManager`` whose inputs can narrow a time-partitioned upstream read to a date window:
-    a ranged SQL read instead of the whole history (input metadata, ISO dates, both inclusive):
-
-    - ``date_window``: ``[first, last]`` for every run;
-    - ``date_windows``: ``{partition key: [first, last]}``, the window of the run's partition
-      (e.g. a walk-forward fold's training start .. test end); a key it lacks reads everything.
-
-    The window is intersected with the partitions the input maps to, on the upstream's
-    ``partition_expr`` column. Another I/O manager ignores the metadata and reads the whole
-    table, which is slower but gives the same results: consumers cut their rows by date anyway."""
-
-    def _get_table_slice(self, context, output_context) -> TableSlice:
-        table_slice = super()._get_table_slice(context, output_context)
-        bounds = _input_date_window(context)
-        if bounds is None or not table_slice.partition_dimensions:
-            return table_slice
-        dimensions = []
-        for dimension in table_slice.partition_dimensions:
-            span = dimension.partitions
-            if isinstance(span, dg.TimeWindow):
-                tz = span.start.tzinfo
-                first = max(span.start, datetime.fromisoformat(bounds[0]).replace(tzinfo=tz))
-                end = min(span.end, datetime.fromisoformat(bounds[1]).replace(tzinfo=tz) + timedelta(days=1))
-                dimension = TablePartitionDimension(dimension.partition_expr, dg.TimeWindow(first, max(first, end)))
-            dimensions.append(dimension)
-        return table_slice._replace(partition_dimensions=dimensions)
-
-
-def _input_date_window(context) -> list[str] | None:
-    if not isinstance(context, dg.InputContext):
-        return None
-    metadata = context.definition_metadata or {}
-    if metadata.get("date_window"):
-        return list(metadata["date_window"])
-    windows = metadata.get("date_windows")
-    if windows and context.has_partition_key:
-        return windows.get(context.partition_key)
-    return None
-
-
 class AxionDuckDBIOManager(DuckDBIOManager):
     """DuckDB store of every asset (``schema`` metadata = group), pandas in and out."""
 
     def create_io_manager(self, context) -> DbIOManager:
-        return WindowedDbIOManager(db_client=QueuedDuckDbClient(), database=self.database, schema=self.schema_,
+        return DbIOManager(db_client=QueuedDuckDbClient(), database=self.database, schema=self.schema_,
                            type_handlers=self.type_handlers(), default_load_type=self.default_load_type(),
                            io_manager_name="AxionDuckDBIOManager")
 

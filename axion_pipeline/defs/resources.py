@@ -55,7 +55,9 @@ def default_market_source() -> MarketDataSource:
 
 
 class Warehouse(dg.ConfigurableResource):
-    """Read access to the DuckDB warehouse for sensors (the I/O manager handles asset storage)."""
+    """Read access to the DuckDB warehouse (parameterised queries, in the warehouse's turn): for
+    sensors, checks, and the ranking models' read of only the feature rows they use. The I/O
+    manager handles asset storage and the other inputs."""
 
     path: str
 

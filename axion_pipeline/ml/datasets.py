@@ -240,15 +240,20 @@ def ranking_rows(features: pd.DataFrame, targets: pd.DataFrame, start: Any, end:
     window = f"{start.date()} .. {end.date()}"
     chosen, stamps = dates, features["date"]
     rows = _rows_dated(stamps, start, end)
+    target_rows = _rows_dated(targets["date"], start, end)
     if len(rows) and (chosen is not None or every_n > 1):
         in_window = stamps.iloc[rows]
         keep = sample_dates(in_window, every_n) if chosen is None else pd.DatetimeIndex(pd.to_datetime(np.asarray(chosen)))
         rows = rows[in_window.isin(keep).to_numpy()]
+        target_rows = target_rows[targets["date"].iloc[target_rows].isin(keep).to_numpy()]
     keys = pd.MultiIndex.from_arrays([stamps.to_numpy()[rows], features["ticker"].to_numpy()[rows]], names=KEYS)
     if not keys.is_unique:
         raise ValueError(f"features dated {window} hold duplicate (date, ticker) rows")
     # labels are looked up by key in the window's targets instead of merged into the wide frame
-    outcome = targets.iloc[_rows_dated(targets["date"], start, end)][[*KEYS, "label", "fwd_return"]].set_index(KEYS)
+    target_columns = targets.columns.get_indexer([*KEYS, "label", "fwd_return"])
+    if (target_columns < 0).any():
+        raise ValueError(f"targets lack the columns {[c for c in [*KEYS, 'label', 'fwd_return'] if c not in targets]}")
+    outcome = targets.iloc[target_rows, target_columns].set_index(KEYS)
     if not outcome.index.is_unique:
         raise ValueError(f"targets hold duplicate (date, ticker) rows dated {window}")
     outcome = outcome.reindex(keys)

@@ -204,24 +204,26 @@ def test_hyperparameter_search_is_its_own_job(trained):
 
 
 def test_ranking_folds_read_only_the_dates_they_use_and_train_what_the_whole_history_trains(trained):
-    """The fold asset reads the sampled fitted dates, the validation and the test dates; the same
-    library call on the whole stored history gives the same rows (fingerprint) and predictions."""
+    """The fold asset reads the feature and target rows of the sampled fitted dates, the validation
+    and the test dates; the same library call on the whole stored history gives the same rows
+    (fingerprint) and predictions."""
     from axion_pipeline.defs.resources import Warehouse
     from axion_pipeline.defs.training.config import RankingTrainingConfig
     from axion_pipeline.defs.training.folds import fold_window
-    from axion_pipeline.defs.training.models import read_ranking_features
+    from axion_pipeline.defs.training.models import read_ranking_rows
     from axion_pipeline.training_glue import train_ranking
 
     warehouse = Warehouse(path=trained.warehouse)
     config = RankingTrainingConfig(**SMALL_RANKING)
     history, targets = warehouse.read("features", "features"), warehouse.read("features", "targets")
     window = fold_window("fold_1")
-    features, dates = read_ranking_features(warehouse, window, config.sample_every_n_days)
+    features, fold_targets, dates = read_ranking_rows(warehouse, window, config.sample_every_n_days)
     span = history.loc[history["date"].between(window.train_start, window.test_end)]
     assert set(features["date"]) == set(dates) and len(features) < len(span) / 2  # every 5th fitted date
+    assert set(fold_targets["date"]) <= set(dates) and list(fold_targets.columns) == ["date", "ticker", "label", "fwd_return"]
     whole = train_ranking(history, targets, window, config.library_config(), config.feature_config(),
                           config.sample_every_n_days)
-    read = train_ranking(features, targets, window, config.library_config(), config.feature_config(),
+    read = train_ranking(features, fold_targets, window, config.library_config(), config.feature_config(),
                          config.sample_every_n_days, fit_dates=dates)
     assert read.fingerprint == whole.fingerprint
     pd.testing.assert_frame_equal(read.predictions, whole.predictions)

@@ -208,3 +208,9 @@ def test_ranking_dates_name_the_rows_a_window_uses_and_reading_only_them_changes
     assert len(resampled) < len(expected[0])
     no_validation = TrainWindow("v", dates[0], dates[11], None, dates[11], dates[22], dates[27])
     assert list(ranking_dates(dates, no_validation, every_n=1)) == [*dates[:12], *dates[22:28]]
+
+
+def test_ranking_rows_name_missing_target_columns(long_tables):
+    features, targets = long_tables
+    with pytest.raises(ValueError, match=r"targets lack the columns \['fwd_return'\]"):
+        ranking_rows(features, targets.drop(columns="fwd_return"), "2024-01-01", "2024-01-04")

@@ -23,7 +23,7 @@ def fold_windows_disjoint(context: dg.AssetCheckExecutionContext, ranking_model:
 
     key = context.partition_key
     window = fold_window(key)
-    meta = model_store.load_fold("ranking_model", key).metadata
+    meta = model_store.fold_metadata("ranking_model", key)
     problems = window_violations(PLAN.calendar, window, PLAN.config.gap + PLAN.config.embargo,
                                  fitted=(meta.train_start, meta.train_end), test_dates=ranking_model["date"])
     problems += overlapping_tests(list(PLAN.windows))

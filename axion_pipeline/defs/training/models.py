@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.defs.common import markdown_table
+from axion_pipeline.defs.resources import Warehouse
 from axion_pipeline.defs.training.config import (
     CATEGORIES,
     EarningsTrainingConfig,
@@ -13,8 +14,7 @@ from axion_pipeline.defs.training.config import (
     RankingTrainingConfig,
     RegimeTrainingConfig,
 )
-from axion_pipeline.defs.training.folds import PLAN, fold_partitions, fold_window
-from axion_pipeline.defs.resources import Warehouse
+from axion_pipeline.defs.training.folds import fold_partitions, fold_window
 from axion_pipeline.defs.training.resources import ModelStore
 
 GROUP = "training"
@@ -24,17 +24,6 @@ CLOSE_COLUMNS = ["date", "ticker", "close"]
 def every_partition(columns: list[str] | None = None) -> dg.AssetIn:
     """The whole upstream table (optionally only ``columns``); rows are cut to the window in the library."""
     return dg.AssetIn(partition_mapping=dg.AllPartitionMapping(), metadata={"columns": columns} if columns else None)
-
-
-def window_rows(window=None) -> dg.AssetIn:
-    """The upstream (trading-day partitioned) table's rows dated from a training window's start to
-    its test end: a ranged SQL read by the I/O manager (``date_windows`` / ``date_window`` input
-    metadata) instead of the whole history. Without ``window``: each fold partition's own window."""
-    if window is not None:
-        return dg.AssetIn(partition_mapping=dg.AllPartitionMapping(),
-                          metadata={"date_window": [str(window.train_start.date()), str(window.test_end.date())]})
-    windows = {w.key: [str(w.train_start.date()), str(w.test_end.date())] for w in PLAN.windows}
-    return dg.AssetIn(partition_mapping=dg.AllPartitionMapping(), metadata={"date_windows": windows})
 
 
 def fold_asset(kinds: set[str], ins: dict[str, dg.AssetIn], deps: list | None = None):
@@ -71,32 +60,37 @@ def run_metadata(run, window, path) -> dict:
     return meta
 
 
-def read_ranking_features(warehouse: Warehouse, window, every_n_days: int) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
-    """The feature rows a ranking window trains and scores on, and their dates (``ranking_dates``):
-    every n-th fitted date, the validation and the test dates, read with parameterised SQL. At the
-    default every 5th date that is about a quarter of the window, so a fold holds a quarter of the
-    memory and reads in a fraction of the time; the rows are those ``train_ranking`` would cut
-    from the whole history, so the model is the same."""
+RANKING_TARGET_COLUMNS = ["date", "ticker", "label", "fwd_return"]
+
+
+def read_ranking_rows(warehouse: Warehouse, window, every_n_days: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex]:
+    """The feature and target rows a ranking window trains and scores on, and their dates
+    (``ranking_dates``: every n-th fitted date, the validation and the test dates), read with
+    parameterised SQL. At the default every 5th date that is about a quarter of the window's rows
+    (a fold held the whole history before), so a fold needs a fraction of the memory and of the
+    read time; the rows are those ``train_ranking`` would cut from the whole history, so the model
+    is the same (tested)."""
     from axion_pipeline.ml.datasets import ranking_dates
 
     span = [window.train_start.to_pydatetime(), window.test_end.to_pydatetime()]
     stored = warehouse.read("features", "features", "date >= ? and date <= ?", span, columns=["date"])["date"]
     dates = ranking_dates(stored, window, every_n_days)
-    features = warehouse.read("features", "features", "date >= ? and date <= ? and date = any(?)",
-                              [*span, [d.to_pydatetime() for d in dates]])
-    return features, dates
+    where, params = "date >= ? and date <= ? and date = any(?)", [*span, [d.to_pydatetime() for d in dates]]
+    features = warehouse.read("features", "features", where, params)
+    targets = warehouse.read("features", "targets", where, params, columns=RANKING_TARGET_COLUMNS)
+    return features, targets, dates
 
 
-@fold_asset({"lightgbm", "duckdb"}, {"targets": every_partition()},
-            deps=[dg.AssetDep("features", partition_mapping=dg.AllPartitionMapping())])
+@fold_asset({"lightgbm", "duckdb"}, {},
+            deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in ("features", "targets")])
 def ranking_model(context: dg.AssetExecutionContext, config: RankingTrainingConfig, model_store: ModelStore,
-                  warehouse: Warehouse, targets: pd.DataFrame) -> pd.DataFrame:
+                  warehouse: Warehouse) -> pd.DataFrame:
     """Out-of-sample stock scores (score, rank, predicted quintile) of the fold's LightGBM ranking ensemble on its test window."""
     from axion_pipeline.plots import plot_feature_importance, to_markdown_image
     from axion_pipeline.training_glue import train_ranking
 
     window = fold_window(context.partition_key)
-    features, dates = read_ranking_features(warehouse, window, config.sample_every_n_days)
+    features, targets, dates = read_ranking_rows(warehouse, window, config.sample_every_n_days)
     run = call_library(train_ranking, features, targets, window, config.library_config(), config.feature_config(),
                        config.sample_every_n_days, fit_dates=dates)
     path = model_store.save_fold("ranking_model", context.partition_key, run.model)

@@ -8,16 +8,17 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.defs.common import WAREHOUSE_POOL, frame_metadata, markdown_table
+from axion_pipeline.defs.resources import Warehouse
 from axion_pipeline.defs.training.config import CATEGORIES, ProductionModelsConfig
 from axion_pipeline.defs.training.folds import live_span, production_cutoff, production_window
-from axion_pipeline.defs.training.models import CLOSE_COLUMNS, GROUP, call_library, every_partition, window_rows
+from axion_pipeline.defs.training.models import CLOSE_COLUMNS, GROUP, call_library, every_partition, read_ranking_rows
 from axion_pipeline.defs.training.resources import ModelStore
 
 PRODUCTION_COLUMNS = ["model_name", "version", "train_start", "fit_end", "train_end", "production_cutoff",
                       "live_start", "trained_at", "train_seconds", "n_features", "metrics", "data_version", "path"]
 
 
-def _train_all(config: ProductionModelsConfig, window, features, targets, regime_features, true_regimes,
+def _train_all(config: ProductionModelsConfig, window, features, fit_dates, targets, regime_features, true_regimes,
                market_regime, earnings_events, prices, fundamentals, factor_scores) -> dict:
     """The four library training calls on the production window (same functions as the folds)."""
     from axion_pipeline.ml.datasets import earnings_dataset, factor_returns, regime_labels
@@ -31,7 +32,7 @@ def _train_all(config: ProductionModelsConfig, window, features, targets, regime
                            config.factor_timing.n_quantiles)
     return {
         "ranking_model": call_library(train_ranking, features, targets, window, r.library_config(), r.feature_config(),
-                                      r.sample_every_n_days),
+                                      r.sample_every_n_days, fit_dates=fit_dates),
         "regime_model": call_library(train_regime, regime_features, labels, source, window, config.regime.library_config()),
         "earnings_model": call_library(train_earnings, X, beat, surprise, window, config.earnings.library_config()),
         "factor_timing_model": call_library(train_factor_timing, regime_features, returns, window,
@@ -61,15 +62,15 @@ def _row(name: str, run, version: str, path, window, live_start) -> dict:
                         "selected features): the reference distribution for drift monitoring.",
             group_name=GROUP, kinds={"pandas", "duckdb"}, metadata={"schema": GROUP}),
     },
-    ins={"features": window_rows(production_window()), "targets": every_partition(),
-         "regime_features": every_partition(),
+    ins={"regime_features": every_partition(),
          "true_regimes": dg.AssetIn(), "market_regime": every_partition(["date", "regime"]),
          "earnings_events": dg.AssetIn(), "prices": every_partition(CLOSE_COLUMNS), "fundamentals": dg.AssetIn(),
          "factor_scores": every_partition(["date", "ticker", *CATEGORIES])},
+    deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in ("features", "targets")],
     pool=WAREHOUSE_POOL,
 )
 def production_models(context: dg.AssetExecutionContext, config: ProductionModelsConfig, model_store: ModelStore,
-                      features: pd.DataFrame, targets: pd.DataFrame, regime_features: pd.DataFrame,
+                      warehouse: Warehouse, regime_features: pd.DataFrame,
                       true_regimes: pd.DataFrame, market_regime: pd.DataFrame, earnings_events: pd.DataFrame,
                       prices: pd.DataFrame, fundamentals: pd.DataFrame, factor_scores: pd.DataFrame):
     """Train and version the four production models on the window ending at the production cutoff."""
@@ -77,7 +78,8 @@ def production_models(context: dg.AssetExecutionContext, config: ProductionModel
     from axion_pipeline.plots import plot_feature_importance, to_markdown_image
 
     window, (live_start, live_end) = production_window(), live_span()
-    runs = _train_all(config, window, features, targets, regime_features, true_regimes, market_regime,
+    features, targets, fit_dates = read_ranking_rows(warehouse, window, config.ranking.sample_every_n_days)
+    runs = _train_all(config, window, features, fit_dates, targets, regime_features, true_regimes, market_regime,
                       earnings_events, prices, fundamentals, factor_scores)
     rows = []
     for name, run in runs.items():

@@ -77,10 +77,21 @@ class ModelStore(dg.ConfigurableResource):
             else:
                 retired.rename(target)
 
-    def load_fold(self, name: str, fold_key: str) -> Any:
+    def _settled_fold_dir(self, name: str, fold_key: str) -> Path:
         target = self.fold_dir(name, fold_key)
         self._settle(target, target.with_name(f".{fold_key}.retired"))
-        return model_class(name).load(target)
+        return target
+
+    def load_fold(self, name: str, fold_key: str) -> Any:
+        return model_class(name).load(self._settled_fold_dir(name, fold_key))
+
+    def fold_metadata(self, name: str, fold_key: str) -> Any:
+        """A fold model's ``ModelMetadata`` (manifest and artefact hashes verified, no model parsed)."""
+        from axion_pipeline.ml.base import METADATA_FILE, ModelMetadata
+
+        target = self._settled_fold_dir(name, fold_key)
+        payload = model_class(name).read_manifest(target)
+        return ModelMetadata.from_dict(payload["metadata"], source=target / METADATA_FILE)
 
     def save_production(self, name: str, model: Any, fingerprint: str, config: dict) -> tuple[str, Path]:
         """Save under a new ``production/<version>/`` and point ``production/LATEST`` at it."""
