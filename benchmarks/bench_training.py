@@ -6,7 +6,7 @@ Setup: a throw-away warehouse built by ``python -m axion_pipeline.run_all`` on t
 instance configured like dagster.yaml:
 
 1. Training: for each walk-forward fold, a ``training_job`` run of the ``ranking_model`` asset only
-   (``execute_in_process``): the whole asset path, i.e. run start, loading targets and reading the fold's feature rows from
+   (``execute_in_process``): the whole asset path, i.e. run start, reading the fold's feature and target rows from
    DuckDB, building the fold's rows, feature selection, the ensemble's early-stopped LightGBM fits,
    scoring the test window, saving the model and storing the predictions. Every
    ``LGBMClassifier.fit`` inside the asset is recorded (estimator parameters, the exact matrices
@@ -245,7 +245,7 @@ def measure_shap(defs, instance, args) -> dict:
 
 def render(training: list[dict], shap_res: dict | None, args, build_seconds: float) -> str:
     header = ["fold", "fit rows x features", "LightGBM fits", "asset run s", "raw fits s", "**ratio**",
-              "Dagster run s (outside the step)", "load inputs s", "compute s (fits inside)", "store s"]
+              "Dagster run s (outside the step)", "I/O manager inputs s", "compute s (fits inside)", "store s"]
     rows = []
     for r in training:
         p = r["phases"]
@@ -262,10 +262,10 @@ def render(training: list[dict], shap_res: dict | None, args, build_seconds: flo
              f"`ranking_model` asset alone (`execute_in_process`, persistent instance like dagster.yaml) vs the "
              f"same `LGBMClassifier` fits replayed raw (same parameters, matrices, validation set and early "
              f"stopping); target ratio at most 1.3x. Phases from the event log: Dagster run = the run's wall time minus the "
-             f"asset step (planning, resources, event storage, the asset's checks); load inputs = the I/O manager's "
-             f"inputs (targets); compute = after the inputs are loaded until the output is yielded, including the "
-             f"asset's own parameterised read of the feature rows the fold uses (the recorded fits inside it in "
-             f"brackets); store = writing the predictions to DuckDB. Medians of {args.runs} runs (lazy imports done "
+             f"asset step (planning, resources, event storage, the asset's checks); I/O manager inputs = inputs "
+             f"loaded before the step body (none since the asset reads its own rows); compute = the step body until "
+             f"the output is yielded, including the asset's parameterised read of the feature and target rows the "
+             f"fold uses (the recorded fits inside it in brackets); store = writing the predictions to DuckDB. Medians of {args.runs} runs (lazy imports done "
              f"beforehand). Machine: {machine()}.")
     parts = [intro, markdown_table(header, rows)]
     if shap_res:
