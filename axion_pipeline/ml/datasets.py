@@ -183,11 +183,10 @@ def ranking_dates(dates: Any, window: TrainWindow, every_n: int = 1) -> pd.Datet
     with a fraction of the memory: at the default ``every_n`` of 5 about a quarter of the window."""
     stored = pd.DatetimeIndex(pd.unique(pd.DatetimeIndex(pd.to_datetime(np.asarray(dates))))).sort_values()
     fitted = stored[(stored >= window.train_start) & (stored <= window.fit_end)]
-    spans = [sample_dates(fitted, every_n) if len(fitted) else fitted,
-             stored[(stored >= window.test_start) & (stored <= window.test_end)]]
+    chosen = sample_dates(fitted, every_n) if len(fitted) else fitted
     if window.has_validation:
-        spans.append(stored[(stored >= window.val_start) & (stored <= window.train_end)])
-    return spans[0].union(spans[1]).union(spans[-1])
+        chosen = chosen.union(stored[(stored >= window.val_start) & (stored <= window.train_end)])
+    return chosen.union(stored[(stored >= window.test_start) & (stored <= window.test_end)])
 
 
 def feature_columns(features: pd.DataFrame) -> list[str]:
@@ -238,22 +237,23 @@ def ranking_rows(features: pd.DataFrame, targets: pd.DataFrame, start: Any, end:
     """
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     window = f"{start.date()} .. {end.date()}"
-    chosen, stamps = dates, features["date"]
+    outcome_columns = [*KEYS, "label", "fwd_return"]
+    missing = [c for c in outcome_columns if c not in targets.columns]
+    if missing:
+        raise ValueError(f"targets lack the columns {missing}")
+    stamps = features["date"]
     rows = _rows_dated(stamps, start, end)
     target_rows = _rows_dated(targets["date"], start, end)
-    if len(rows) and (chosen is not None or every_n > 1):
+    if len(rows) and (dates is not None or every_n > 1):
         in_window = stamps.iloc[rows]
-        keep = sample_dates(in_window, every_n) if chosen is None else pd.DatetimeIndex(pd.to_datetime(np.asarray(chosen)))
+        keep = sample_dates(in_window, every_n) if dates is None else pd.DatetimeIndex(pd.to_datetime(np.asarray(dates)))
         rows = rows[in_window.isin(keep).to_numpy()]
         target_rows = target_rows[targets["date"].iloc[target_rows].isin(keep).to_numpy()]
     keys = pd.MultiIndex.from_arrays([stamps.to_numpy()[rows], features["ticker"].to_numpy()[rows]], names=KEYS)
     if not keys.is_unique:
         raise ValueError(f"features dated {window} hold duplicate (date, ticker) rows")
     # labels are looked up by key in the window's targets instead of merged into the wide frame
-    target_columns = targets.columns.get_indexer([*KEYS, "label", "fwd_return"])
-    if (target_columns < 0).any():
-        raise ValueError(f"targets lack the columns {[c for c in [*KEYS, 'label', 'fwd_return'] if c not in targets]}")
-    outcome = targets.iloc[target_rows, target_columns].set_index(KEYS)
+    outcome = targets.iloc[target_rows, targets.columns.get_indexer(outcome_columns)].set_index(KEYS)
     if not outcome.index.is_unique:
         raise ValueError(f"targets hold duplicate (date, ticker) rows dated {window}")
     outcome = outcome.reindex(keys)

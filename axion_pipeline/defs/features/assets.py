@@ -3,11 +3,10 @@
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.ml.feature_inputs import FEATURE_INPUT_COLUMNS
-
 from axion_pipeline.defs.common import (
     daily_asset, frame_metadata, lookback, markdown_table, require_lookback, require_rows, window,
 )
+from axion_pipeline.ml.feature_inputs import FEATURE_INPUT_COLUMNS
 
 GROUP = "features"
 # Longest lag/rolling window of the default FeatureConfig (63 days) plus a margin.
