@@ -74,6 +74,8 @@ TRUE_ALPHA_COLUMNS = ["date", "ticker", "expected_return"]
 REJECTED_COLUMNS = ["dataset", "source_file", "row_number", "column", "value", "reason"]
 
 REGIMES = ["bull", "bear", "sideways", "crisis"]
+# The six factor categories of the factor engine, in the order of every score table and weight vector.
+CATEGORIES = ["value", "momentum", "quality", "growth", "volatility", "technical"]
 
 
 @dataclass

@@ -1,14 +1,21 @@
 """Typed configuration of the ML stack: ``MLConfig`` and its sub-configs.
 
-All have defaults; customise by passing sub-configs, e.g.
-``MLConfig(ranking=RankingModelConfig(n_estimators=1000))``. The Dagster layer's ``dg.Config``
-classes map field for field onto these dataclasses.
+Every default of the project is declared here, once: the spec's API (``TrainingPipeline`` and the
+model classes) and the Dagster assets use the same values. Customise by passing sub-configs, e.g.
+``MLConfig(ranking=RankingModelConfig(n_estimators=1000))``; the Dagster layer's run configs are
+generated from these dataclasses (``axion_pipeline.defs.config``), so a field added here appears in
+the launchpad with the same default.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from axion_pipeline.data.contracts import CATEGORIES, REGIMES
+
+# Trading days of the forward return behind the ranking labels (and the factor-timing targets).
+# The walk-forward gap must be at least this long, or training labels would overlap test returns.
+FORWARD_DAYS = 21
 
 # Sub-factors of the factor engine that enter the ranking features as cross-sectional ranks only
 # (``FeatureConfig.rank_only_columns``): the firm traits behind the planted and real premia
@@ -29,21 +36,21 @@ REGIME_STATE_COLUMNS = ["sp500_return_60d", "vix_term_structure", "yield_curve_1
 
 @dataclass
 class FeatureConfig:
-    max_features: int = 100
+    # ``max_features`` 200 keeps every column the collinearity filter passes (about 107 of 154 on
+    # the generated market): the sub-factor ranks are the columns a smaller cap would cut first.
+    max_features: int = 200
     collinearity_threshold: float = 0.95
     lag_periods: list[int] = field(default_factory=lambda: [5, 10, 21])
     rolling_windows: list[int] = field(default_factory=lambda: [5, 21, 63])
     include_sector_ranks: bool = True
     include_interactions: bool = True
     # Interaction terms are built between these base columns (those present in the data).
-    interaction_columns: list[str] = field(
-        default_factory=lambda: ["value", "momentum", "quality", "growth", "volatility", "technical"]
-    )
+    interaction_columns: list[str] = field(default_factory=lambda: list(CATEGORIES))
     include_calendar: bool = True
     # Valid values a rolling window needs for a mean/std; None = the full window.
     rolling_min_periods: int | None = None
     # Rows (evenly spaced, deterministic) used to estimate correlations in fit_selection.
-    selection_max_rows: int = 50_000
+    selection_max_rows: int = 10_000
     # Input columns that only get ``<col>_rank`` (no sector rank, lag or rolling statistic).
     rank_only_columns: list[str] = field(default_factory=lambda: list(SUB_FACTOR_RANK_COLUMNS))
     # Regime interactions ``<col>_x_<state>`` = (rank of col - 0.5) x the date's market-state
@@ -51,10 +58,14 @@ class FeatureConfig:
     # sign with the regime, and one product lets a shallow tree express "this trait pays in this
     # state" with one split instead of two.
     include_regime_interactions: bool = True
-    regime_interaction_columns: list[str] = field(
-        default_factory=lambda: ["value", "momentum", "quality", "growth", "volatility", "technical", "beta"]
-    )
+    regime_interaction_columns: list[str] = field(default_factory=lambda: [*CATEGORIES, "beta"])
     regime_state_columns: list[str] = field(default_factory=lambda: list(REGIME_STATE_COLUMNS))
+
+    @property
+    def history_days(self) -> int:
+        """Dates of history before ``t`` that the features of ``t`` read: the longest lag, or the
+        longest rolling window minus one (the window ends at ``t``)."""
+        return max([0, *self.lag_periods, *(w - 1 for w in self.rolling_windows)])
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,16 +73,21 @@ class FeatureConfig:
 
 @dataclass
 class RankingModelConfig:
-    n_estimators: int = 500
-    max_depth: int = 6
+    """LightGBM quintile classifier ensemble. The defaults are weak learners (3 leaves, >= 1000
+    rows a leaf, half the features a tree, L2 10): single-factor rank ICs are about 0.05, and
+    bigger trees fit noise. Up to 300 rounds, stopped after 50 without improvement on the
+    validation slice."""
+
+    n_estimators: int = 300
+    max_depth: int = 4
     learning_rate: float = 0.05
-    n_ensemble: int = 3
+    n_ensemble: int = 2
     num_quintiles: int = 5
-    num_leaves: int = 31
-    min_child_samples: int = 50
+    num_leaves: int = 3
+    min_child_samples: int = 1000
     subsample: float = 0.8
-    colsample_bytree: float = 0.8
-    reg_lambda: float = 1.0
+    colsample_bytree: float = 0.5
+    reg_lambda: float = 10.0
     early_stopping_rounds: int = 50
     n_jobs: int = 2
     random_state: int = 42
@@ -89,7 +105,7 @@ class RegimeModelConfig:
     covariance_type: str = "full"
     rf_n_estimators: int = 200
     rf_max_depth: int = 8
-    regimes: list[str] = field(default_factory=lambda: ["bull", "bear", "sideways", "crisis"])
+    regimes: list[str] = field(default_factory=lambda: list(REGIMES))
     random_state: int = 42
     holdout_fraction: float = 0.2  # last share of rows (time order) used for the reported metrics
     n_jobs: int = 2
@@ -107,6 +123,8 @@ class EarningsModelConfig:
     colsample_bytree: float = 0.8
     random_state: int = 42
     holdout_fraction: float = 0.2  # last share of announcement dates used for the reported metrics
+    # Calendar days the last close before an announcement may be old and still feed its features.
+    max_price_staleness_days: int = 10
     # XGBoost threads. One is fastest for event-sized data: OpenMP threads spin-wait, and on a
     # busy 2-core machine 2 threads measured 20x slower than 1.
     n_jobs: int = 1
@@ -117,10 +135,8 @@ class EarningsModelConfig:
 
 @dataclass
 class FactorTimingConfig:
-    factors: list[str] = field(
-        default_factory=lambda: ["value", "momentum", "quality", "growth", "volatility", "technical"]
-    )
-    forward_days: int = 21
+    factors: list[str] = field(default_factory=lambda: list(CATEGORIES))
+    forward_days: int = FORWARD_DAYS
     min_weight: float = 0.05
     max_weight: float = 0.40
     alpha: float = 1.0  # ridge penalty
@@ -128,6 +144,8 @@ class FactorTimingConfig:
     holdout_fraction: float = 0.2  # last share of dates used for the reported metrics
     # Weights are proportional to exp(tilt_strength * z), z = predicted return / its training std.
     tilt_strength: float = 1.0
+    # Quantiles of the daily long-short portfolios whose returns are the timing targets.
+    n_quantiles: int = 5
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -135,15 +153,19 @@ class FactorTimingConfig:
 
 @dataclass
 class WalkForwardConfig:
+    """Fold layout in trading days. ``expanding``: every training window starts at the first date
+    and grows (``train_size`` is then the first fold's minimum), since factor premia shift with the
+    regime and a 2-year window holds few regime spells; False slides a fixed window."""
+
     n_splits: int = 5
-    train_size: int = 252 * 3  # trading days
+    train_size: int = 504  # trading days
     test_size: int = 63  # trading days
-    gap: int = 21  # trading days between the last training date and the first test date
+    gap: int = FORWARD_DAYS  # trading days between the last training date and the first test date
     embargo: int = 0
-    expanding: bool = False
+    expanding: bool = True
     # Dates at the end of each training window held out (after a further ``gap``) for early
     # stopping; 0 trains on the whole window without early stopping.
-    validation_size: int = 0
+    validation_size: int = 63
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -162,6 +184,8 @@ class MonitoringConfig:
     psi_epsilon: float = 1e-4
     # Recorded dates with an IC needed before the health status is anything but "unknown".
     min_ic_observations: int = 5
+    # Rows of the production model's training features kept (seeded sample) as the drift reference.
+    reference_rows: int = 20_000
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -190,7 +214,15 @@ class MLConfig:
     walk_forward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     hybrid: HybridScoringConfig = field(default_factory=HybridScoringConfig)
-    forward_days: int = 21
+    forward_days: int = FORWARD_DAYS
+    # The ranking model fits every n-th trading day of its window (validation and test: every
+    # day): 21-day labels overlap, so consecutive days add little but cost.
+    sample_every_n_days: int = 5
+    # Walk-forward plan of ``TrainingPipeline`` (as of the Dagster folds): the first
+    # ``warmup_days`` dates of the data are left out of every window (factor scores need a year of
+    # prices), the last ``live_days`` are never in a fold (at least ``forward_days`` are kept out).
+    warmup_days: int = 0
+    live_days: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -127,7 +127,7 @@ def plan_walk_forward(calendar: Any, config: WalkForwardConfig, horizon: int = 2
                       live_days: int = 63) -> FoldPlan:
     """Fold windows, the live span and the production window on ``calendar`` (module docstring)."""
     check_purge(config, horizon)
-    cal = pd.DatetimeIndex(pd.to_datetime(np.asarray(calendar))).unique().sort_values()
+    cal = _calendar(calendar)
     n = len(cal)
     held_out = max(live_days, horizon)
     fold_dates = cal[warmup_days: n - held_out] if n > warmup_days + held_out else cal[:0]
@@ -142,8 +142,12 @@ def plan_walk_forward(calendar: Any, config: WalkForwardConfig, horizon: int = 2
         )
     folds = tuple(make_folds(fold_dates, config))
     windows = tuple(_fold_window(f"fold_{f.fold}", f, fold_dates) for f in folds)
-    production = _production_window(cal, config, warmup_days, live_days=held_out)
+    production = production_window(cal, config, horizon, warmup_days, live_days)
     return FoldPlan(cal, config, horizon, warmup_days, held_out, folds, windows, production)
+
+
+def _calendar(calendar: Any) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(np.asarray(calendar))).unique().sort_values()
 
 
 def _fold_window(key: str, fold: Fold, dates: pd.DatetimeIndex) -> TrainWindow:
@@ -151,18 +155,26 @@ def _fold_window(key: str, fold: Fold, dates: pd.DatetimeIndex) -> TrainWindow:
     return TrainWindow(key, fold.train_start, fit_end, fold.val_start, fold.train_end, fold.test_start, fold.test_end)
 
 
-def _production_window(cal: pd.DatetimeIndex, config: WalkForwardConfig, warmup_days: int, live_days: int) -> TrainWindow:
+def production_window(calendar: Any, config: WalkForwardConfig, horizon: int = 21, warmup_days: int = 300,
+                      live_days: int = 63) -> TrainWindow:
+    """The window of the production models on ``calendar``: it ends ``gap + embargo`` trading days
+    before the live span (the last ``max(live_days, horizon)`` days), so every label it fits on
+    matured before the first live day, and has the folds' shape (expanding from the warm-up, or
+    ``train_size`` days; the same validation slice). Needs no room for folds."""
+    check_purge(config, horizon)
+    cal = _calendar(calendar)
     n = len(cal)
-    live_start = n - live_days
+    live_start = n - max(live_days, horizon)
     end = live_start - config.gap - config.embargo - 1
     start = warmup_days if config.expanding else max(warmup_days, end - config.train_size + 1)
     fit_end, val_start = end, None
     if config.validation_size:
         val_start = end - config.validation_size + 1
         fit_end = val_start - config.gap - 1
-    if fit_end < start:
-        raise ValueError(f"the production window {cal[start].date()} .. {cal[end].date()} leaves no date to fit "
-                         f"before its {config.validation_size}-day validation slice and {config.gap}-day gap")
+    if start >= n or end < 0 or fit_end < start:
+        raise ValueError(f"{n} trading days leave no production window: after {warmup_days} warm-up days, a "
+                         f"{max(live_days, horizon)}-day live span, a {config.gap}-day gap and a "
+                         f"{config.validation_size}-day validation slice (+ another gap) no date is left to fit")
     return TrainWindow("production", cal[start], cal[fit_end], None if val_start is None else cal[val_start],
                        cal[end], cal[live_start], cal[-1])
 
@@ -297,9 +309,18 @@ def date_rows(frame: pd.DataFrame, start: Any, end: Any, what: str) -> pd.DataFr
     return out
 
 
+def event_dates(X: pd.DataFrame) -> pd.DatetimeIndex:
+    """The announcement date of each earnings event (index level ``announce_date``, else ``date``)."""
+    level = next((name for name in ("announce_date", "date") if name in X.index.names), None)
+    if level is None:
+        raise ValueError(f"earnings features need an 'announce_date' (or 'date') index level to be cut into training "
+                         f"windows; their index levels are {list(X.index.names)}")
+    return pd.DatetimeIndex(X.index.get_level_values(level))
+
+
 def event_rows(X: pd.DataFrame, start: Any, end: Any) -> np.ndarray:
-    """Boolean mask of the earnings events announced in [start, end] (index level ``announce_date``)."""
-    announced = pd.DatetimeIndex(X.index.get_level_values("announce_date"))
+    """Boolean mask of the earnings events announced in [start, end] (``event_dates``)."""
+    announced = event_dates(X)
     return np.asarray((announced >= pd.Timestamp(start)) & (announced <= pd.Timestamp(end)))
 
 

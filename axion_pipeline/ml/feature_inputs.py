@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from axion_pipeline.ml.config import SUB_FACTOR_RANK_COLUMNS
+from axion_pipeline.ml.config import FORWARD_DAYS, SUB_FACTOR_RANK_COLUMNS, RankingModelConfig
 
 # Factor columns fed to feature engineering: the six category scores, the composite and two
 # well-known sub-factors whose dynamics (reversal, trend) the categories average away.
@@ -22,8 +22,7 @@ FEATURE_BASE_COLUMNS = [
 RANK_ONLY_COLUMNS = list(SUB_FACTOR_RANK_COLUMNS)
 # every factor column feature engineering reads (what a features run loads of factor_scores)
 FEATURE_INPUT_COLUMNS = [*FEATURE_BASE_COLUMNS, *RANK_ONLY_COLUMNS]
-FORWARD_DAYS = 21
-NUM_QUINTILES = 5
+NUM_QUINTILES = RankingModelConfig.num_quintiles
 
 
 def raw_factor_frame(factor_scores: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:

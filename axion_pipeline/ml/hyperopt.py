@@ -249,3 +249,31 @@ class HyperparameterOptimizer:
         dsr = deflated_sharpe_ratio(best_series, sharpes, n_trials=len(study.trials))
         out["deflated_sharpe"], out["deflated_sharpe_details"] = dsr["deflated_sharpe"], dsr
         return out
+
+
+def search_ranking(features: pd.DataFrame, targets: pd.DataFrame, window: Any, model_config: Any,
+                   feature_config: Any, every_n_days: int, n_trials: int, storage: str | None, study_name: str,
+                   timeout: float | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Optuna search (``HyperparameterOptimizer``) of the ranking model on a ``TrainWindow``'s fitted
+    rows, scored by its validation slice's IC (the test dates are never read). Returns one row per
+    trial (number, state, value = mean validation IC, seconds, ``param_*``) and the optimiser's
+    summary (best params, PBO, deflated Sharpe)."""
+    from axion_pipeline.ml.datasets import ranking_rows
+    from axion_pipeline.ml.features import FeatureEngineer
+    from axion_pipeline.ml.jsonable import jsonable
+    from axion_pipeline.ml.ranking import StockRankingModel
+
+    if not window.has_validation:
+        raise ValueError("the search scores trials on the window's validation slice: set a validation size > 0")
+    X_fit, out_fit = ranking_rows(features, targets, window.train_start, window.fit_end, every_n_days)
+    X_val, out_val = ranking_rows(features, targets, window.val_start, window.train_end)
+    engineer = FeatureEngineer(feature_config).fit_selection(X_fit)
+    optimizer = HyperparameterOptimizer(storage=storage, study_name=study_name)
+    summary = optimizer.optimize(
+        StockRankingModel, engineer.transform_selection(X_fit), out_fit["label"], engineer.transform_selection(X_val),
+        out_val["label"], n_trials=n_trials, timeout=timeout, base_config=model_config,
+        forward_returns_val=out_val["fwd_return"])
+    rows = [{"number": t.number, "state": t.state.name, "value": t.value,
+             "duration_seconds": t.duration.total_seconds() if t.duration is not None else None,
+             **{f"param_{k}": v for k, v in t.params.items()}} for t in optimizer.study.trials]
+    return pd.DataFrame(rows), jsonable({k: v for k, v in summary.items() if not k.endswith("_details")})

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib
 import json
 import logging
 from collections import OrderedDict
@@ -50,7 +49,7 @@ from axion_pipeline.ml import metrics as M
 from axion_pipeline.ml.base import ModelLoadError
 from axion_pipeline.ml.config import FeatureConfig
 from axion_pipeline.ml.features import FeatureEngineer
-from axion_pipeline.ml.pipeline import LATEST_FILE, MODEL_CLASSES, data_fingerprint
+from axion_pipeline.ml.model_store import data_fingerprint, load_latest
 
 if TYPE_CHECKING:  # the regime module imports scikit-learn; keep this module cheap to import
     from axion_pipeline.ml.regime import RegimePrediction
@@ -367,15 +366,10 @@ class MLPredictor:
 
 def _load_latest(root: Path, name: str) -> tuple[Any, tuple[str, str, str | None]]:
     """(model or None, (status, detail, version)) for one model under ``root/<name>/``."""
-    latest = root / name / LATEST_FILE
-    if not latest.is_file():
-        return None, ("missing", f"no {name}/{LATEST_FILE} in {root}", None)
-    version = latest.read_text().strip()
-    if not version or version.startswith(".") or Path(version).name != version:  # a plain directory name only
-        return None, ("error", f"{latest} holds an invalid version {version[:40]!r}", None)
-    module, cls, _ = MODEL_CLASSES[name]
     try:
-        model = getattr(importlib.import_module(module), cls).load(root / name / version)
+        model, version = load_latest(root / name)
+    except FileNotFoundError as exc:
+        return None, ("missing", str(exc), None)
     except (ModelLoadError, ImportError, OSError, ValueError, TypeError, KeyError) as exc:
         return None, ("error", f"{type(exc).__name__}: {exc}", None)
     return model, ("ok", f"loaded {name}/{version} from {root}", version)

@@ -22,7 +22,7 @@ from axion_pipeline.ml.datasets import (
     window_violations,
 )
 
-PROJECT = WalkForwardConfig(n_splits=5, train_size=504, test_size=63, gap=21, validation_size=63)
+PROJECT = WalkForwardConfig(n_splits=5, train_size=504, test_size=63, gap=21, validation_size=63, expanding=False)
 
 
 def calendar(n: int) -> pd.DatetimeIndex:

@@ -14,20 +14,17 @@ import pytest
 
 from axion_pipeline.data.simulator import SimulationConfig, simulate_market
 from axion_pipeline.ml import metrics as M
-from axion_pipeline.ml.config import WalkForwardConfig
+from axion_pipeline.ml.config import FeatureConfig, MLConfig, RankingModelConfig, WalkForwardConfig
 from axion_pipeline.ml.datasets import plan_walk_forward
 from axion_pipeline.ml.feature_inputs import ranking_inputs
-from axion_pipeline.training_glue import walk_forward_ranking
+from axion_pipeline.ml.training import walk_forward_ranking
 
 HORIZON = 21
 
 
 def _defaults():
-    """The fold assets' configs (``RankingTrainingConfig`` and the ``walk_forward_config`` knobs)."""
-    from axion_pipeline.defs.training.config import RankingTrainingConfig
-
-    cfg = RankingTrainingConfig()
-    return cfg.library_config(), cfg.feature_config(), cfg.sample_every_n_days
+    """The library's defaults, which the fold assets' run configs take."""
+    return RankingModelConfig(), FeatureConfig(), MLConfig().sample_every_n_days
 
 
 @pytest.fixture(scope="module")

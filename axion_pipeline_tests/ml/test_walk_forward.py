@@ -14,7 +14,7 @@ DATES = pd.bdate_range("2021-01-01", periods=100)
 
 @pytest.mark.parametrize("expanding", [False, True])
 def test_folds_are_disjoint_purged_and_end_at_the_last_date(expanding):
-    cfg = WalkForwardConfig(n_splits=3, train_size=40, test_size=10, gap=5, embargo=2, expanding=expanding)
+    cfg = WalkForwardConfig(n_splits=3, train_size=40, test_size=10, gap=5, embargo=2, expanding=expanding, validation_size=0)
     folds = make_folds(DATES[::-1], cfg)  # order of the input does not matter
     assert [f.fold for f in folds] == [0, 1, 2]
     assert folds[-1].test_end == DATES[-1] and folds[-1].test_end_pos == 99
@@ -33,7 +33,7 @@ def test_split_is_by_dates_not_rows():
     dates = np.repeat(DATES, rng.integers(3, 9, len(DATES)))  # a varying number of symbols per date
     idx = pd.MultiIndex.from_arrays([dates, [f"S{i}" for i in range(len(dates))]], names=["date", "symbol"])
     X = pd.DataFrame({"x": np.arange(len(idx))}, index=idx)
-    cfg = WalkForwardConfig(n_splits=4, train_size=30, test_size=12, gap=3)
+    cfg = WalkForwardConfig(n_splits=4, train_size=30, test_size=12, gap=3, validation_size=0, expanding=False)
     splits = WalkForwardValidator(cfg).split(X)
     folds = make_folds(DATES, cfg)
     assert len(splits) == 4
@@ -48,22 +48,22 @@ def test_split_is_by_dates_not_rows():
 
 
 def test_too_few_dates_is_a_clear_error():
-    cfg = WalkForwardConfig(n_splits=5, train_size=60, test_size=10, gap=5)
+    cfg = WalkForwardConfig(n_splits=5, train_size=60, test_size=10, gap=5, validation_size=0, expanding=False)
     with pytest.raises(ValueError, match="at least 115 distinct dates.*got 100"):
         make_folds(DATES, cfg)
     with pytest.raises(ValueError, match="n_splits"):
-        make_folds(DATES, WalkForwardConfig(n_splits=0))
+        make_folds(DATES, WalkForwardConfig(n_splits=0, validation_size=0, expanding=False))
 
 
 def test_validation_window_sits_inside_training_window_after_a_gap():
-    cfg = WalkForwardConfig(n_splits=2, train_size=50, test_size=10, gap=4, validation_size=8)
+    cfg = WalkForwardConfig(n_splits=2, train_size=50, test_size=10, gap=4, validation_size=8, expanding=False)
     for f in make_folds(DATES, cfg):
         assert f.val_end == f.train_end and f.val_start_pos == f.train_end_pos - 7
         assert f.fit_end_pos + cfg.gap < f.val_start_pos
 
 
 def test_fold_windows_frame_for_dagster():
-    frame = fold_windows(DATES, WalkForwardConfig(n_splits=3, train_size=40, test_size=10, gap=5))
+    frame = fold_windows(DATES, WalkForwardConfig(n_splits=3, train_size=40, test_size=10, gap=5, validation_size=0, expanding=False))
     assert list(frame["fold"]) == [0, 1, 2]
     assert {"train_start", "train_end", "test_start", "test_end", "n_train_dates", "gap"} <= set(frame.columns)
     assert (frame["train_end"] < frame["test_start"]).all()
@@ -81,7 +81,7 @@ def panel():
     return make_panel(n_dates=400, n_symbols=100, strength=0.3, seed=11)
 
 
-WF = WalkForwardConfig(n_splits=3, train_size=150, test_size=60, gap=5)
+WF = WalkForwardConfig(n_splits=3, train_size=150, test_size=60, gap=5, validation_size=0, expanding=False)
 
 
 def test_planted_signal_is_found_out_of_sample(panel):
@@ -116,7 +116,7 @@ def test_fold_transform_is_fitted_on_training_rows_only(panel):
         seen.append(X_fit.index.get_level_values("date").max())
         return lambda frame: frame[["signal", "noise0"]]
 
-    cfg = WalkForwardConfig(n_splits=2, train_size=100, test_size=30, gap=5, validation_size=20)
+    cfg = WalkForwardConfig(n_splits=2, train_size=100, test_size=30, gap=5, validation_size=20, expanding=False)
     validator = WalkForwardValidator(cfg)
     results = validator.run_walk_forward(StockRankingModel(FAST), X, y, fold_transform=transform)
     folds = validator.split_dates(X.index.get_level_values("date"))

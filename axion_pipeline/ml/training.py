@@ -1,0 +1,203 @@
+"""Train one library model on one walk-forward window and score it on the window's test dates.
+
+The one training path of the project: ``TrainingPipeline`` (the spec's API) and the Dagster
+training assets (fold partitions and the production models) call these functions, so the same
+data and window give the same model. Each ``train_*`` takes long frames (one row per (date,
+ticker), per date, or per earnings event), a ``TrainWindow`` (``axion_pipeline.ml.datasets``) and
+the library config; it fits on the window's training dates only and returns a ``ModelRun``: the
+fitted model (its metadata carries the window), its predictions on the test dates, the
+out-of-sample metrics and facts about the training set.
+
+Where look-ahead could enter: the windows (gap >= label horizon, see ``plan_walk_forward``); the
+feature selection (fitted here on the fitted rows only); factor-timing targets (forward sums of
+factor returns: only returns before the test window are passed to training, the gap covers the
+last training date's window). Test-window outcomes are used for evaluation only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from axion_pipeline.ml import metrics as M
+from axion_pipeline.ml.config import FORWARD_DAYS, EarningsModelConfig, FactorTimingConfig, FeatureConfig
+from axion_pipeline.ml.config import RankingModelConfig, RegimeModelConfig
+from axion_pipeline.ml.datasets import TrainWindow, date_rows, event_rows, ranking_rows
+from axion_pipeline.ml.evaluation import agreement, ranking_metrics, timing_metrics, walk_forward_table
+from axion_pipeline.ml.jsonable import jsonable
+from axion_pipeline.ml.model_store import data_fingerprint
+
+
+@dataclass
+class ModelRun:
+    """A model fitted on one window: predictions and metrics on the window's test dates."""
+
+    model: Any
+    predictions: pd.DataFrame
+    metrics: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""  # SHA-256 over the training inputs (``data_fingerprint``)
+    training_rows: pd.DataFrame | None = None  # ranking: the fitted rows' selected features, indexed by (date, ticker)
+    train_metrics: dict[str, Any] = field(default_factory=dict)  # what the model's own ``train`` reported
+
+
+def _finish(model: Any, window: TrainWindow, started: float, **extra: Any) -> float:
+    seconds = time.perf_counter() - started
+    model.metadata.extra.update(window=window.to_dict(), train_seconds=round(seconds, 3), **extra)
+    if window.key.startswith("fold_"):
+        model.metadata.fold = int(window.key.split("_", 1)[1])
+    return seconds
+
+
+# -- ranking -------------------------------------------------------------------------------------
+def train_ranking(features: pd.DataFrame, targets: pd.DataFrame, window: TrainWindow, model_config: RankingModelConfig,
+                  feature_config: FeatureConfig, every_n_days: int = 1, fit_dates: Any = None) -> ModelRun:
+    """StockRankingModel on the window's fitted dates (every n-th), early-stopped on its validation
+    slice, feature selection fitted on the fitted rows; scored on every test-window feature row.
+
+    ``features`` may hold only the rows ``ranking_dates`` names: pass those dates as ``fit_dates``
+    so the fitted span is not sampled a second time (dates outside that span are ignored)."""
+    from axion_pipeline.ml.features import FeatureEngineer
+    from axion_pipeline.ml.ranking import StockRankingModel
+
+    X_fit, out_fit = ranking_rows(features, targets, window.train_start, window.fit_end, every_n_days, dates=fit_dates)
+    engineer = FeatureEngineer(feature_config).fit_selection(X_fit)
+    kwargs: dict[str, Any] = {}
+    if window.has_validation:
+        X_val, out_val = ranking_rows(features, targets, window.val_start, window.train_end)
+        kwargs = dict(X_val=engineer.transform_selection(X_val), y_val=out_val["label"],
+                      forward_returns=out_val["fwd_return"])
+    selected = engineer.transform_selection(X_fit)
+    share_missing = round(float(X_fit.isna().to_numpy().mean()), 4)
+    n_candidates, n_fit_dates = X_fit.shape[1], int(X_fit.index.get_level_values("date").nunique())
+    fingerprint = data_fingerprint(X_fit, out_fit)
+    del X_fit  # the selected columns are all training needs from here on
+    started = time.perf_counter()
+    model = StockRankingModel(model_config)
+    train_metrics = model.train(selected, out_fit["label"], **kwargs)
+    seconds = _finish(model, window, started, feature_selection=engineer.selection_to_dict(),
+                      sample_every_n_days=every_n_days)
+    X_test, out_test = ranking_rows(features, targets, window.test_start, window.test_end, labelled_only=False)
+    pred = model.predict(engineer.transform_selection(X_test))
+    dates = M.date_labels(pred.index)
+    predictions = pd.DataFrame({
+        "fold": window.key, "date": pd.DatetimeIndex(dates), "ticker": pred.index.get_level_values("ticker").astype(str),
+        "score": pred["score"].to_numpy(), "rank": M.percentile_rank_by_date(pred["score"], dates),
+        "predicted_quintile": pred["predicted_quintile"].to_numpy(dtype="int64"),
+        "label": out_test["label"].to_numpy(dtype="float64"), "fwd_return": out_test["fwd_return"].to_numpy(dtype="float64"),
+    })
+    info = {
+        "n_fit_rows": len(selected), "n_fit_dates": n_fit_dates,
+        "n_validation_rows": len(kwargs.get("X_val", [])), "n_candidate_features": n_candidates,
+        "n_features": len(model.feature_names), "best_iterations": train_metrics.get("best_iterations"),
+        "validation_ic": train_metrics.get("information_coefficient"), "train_seconds": round(seconds, 2),
+        "input_share_missing": share_missing,
+    }
+    return ModelRun(model, predictions, ranking_metrics(predictions), info, fingerprint, selected, train_metrics)
+
+
+def walk_forward_ranking(features: pd.DataFrame, targets: pd.DataFrame, windows: Any, model_config: RankingModelConfig,
+                         feature_config: FeatureConfig, every_n_days: int = 1, true_alpha: pd.DataFrame | None = None,
+                         horizon: int = FORWARD_DAYS) -> tuple[pd.DataFrame, pd.DataFrame, list[ModelRun]]:
+    """``train_ranking`` on every window (e.g. ``FoldPlan.windows``), as the fold assets and the
+    walk-forward report do: returns the ``walk_forward_table`` (per fold and "all"; oracle IC and
+    ratio when ``true_alpha`` is given), the pooled out-of-sample predictions and the runs."""
+    runs = [train_ranking(features, targets, window, model_config, feature_config, every_n_days) for window in windows]
+    pooled = pd.concat([run.predictions for run in runs], ignore_index=True)
+    table, _ = walk_forward_table(pooled, true_alpha, horizon)
+    return table, pooled, runs
+
+
+# -- regime --------------------------------------------------------------------------------------
+def train_regime(regime_features: pd.DataFrame, labels: pd.Series, label_source: str, window: TrainWindow,
+                 config: RegimeModelConfig, truth: pd.Series | None = None, rule: pd.Series | None = None) -> ModelRun:
+    """RegimeClassifier on the window's training dates; scored against the labels, and (when the
+    planted truth exists) against the truth together with the rule detector on the same dates."""
+    from axion_pipeline.ml.regime import RegimeClassifier
+
+    X_train = date_rows(regime_features, window.train_start, window.train_end, "regime_features")
+    started = time.perf_counter()
+    model = RegimeClassifier(config)
+    train_metrics = model.train(X_train, labels)
+    seconds = _finish(model, window, started, label_source=label_source)
+    X_test = date_rows(regime_features, window.test_start, window.test_end, "regime_features")
+    pred = model.predict(X_test)
+    out = pred.rename_axis("date").reset_index()
+    out.insert(0, "fold", window.key)
+    unknown = pd.Series(None, index=X_test.index)
+    out["label"] = labels.reindex(X_test.index).to_numpy(dtype=object)
+    out["true_regime"] = (truth.reindex(X_test.index) if truth is not None else unknown).to_numpy(dtype=object)
+    out["rule_regime"] = (rule.reindex(X_test.index) if rule is not None else unknown).to_numpy(dtype=object)
+    metrics: dict[str, Any] = {"label_source": label_source, "n_dates": len(out),
+                               "accuracy_vs_labels": agreement(out["regime"], out["label"])}
+    if out["true_regime"].notna().any():
+        metrics["accuracy_vs_truth"] = agreement(out["regime"], out["true_regime"])
+        metrics["rule_accuracy_vs_truth"] = agreement(out["rule_regime"], out["true_regime"])
+    info = {"n_train_dates": len(X_train), "holdout_accuracy": train_metrics.get("accuracy"),
+            "train_seconds": round(seconds, 2)}
+    return ModelRun(model, out, jsonable(metrics), info, data_fingerprint(X_train, labels.reindex(X_train.index)),
+                    train_metrics=train_metrics)
+
+
+# -- earnings ------------------------------------------------------------------------------------
+def train_earnings(X: pd.DataFrame, beat: pd.Series, surprise: pd.Series | None, window: TrainWindow,
+                   config: EarningsModelConfig) -> ModelRun:
+    """EarningsPredictionModel on events announced in the training window; scored on the test window's."""
+    from sklearn.metrics import roc_auc_score
+
+    from axion_pipeline.ml.earnings import EarningsPredictionModel
+
+    train, test = event_rows(X, window.train_start, window.train_end), event_rows(X, window.test_start, window.test_end)
+    surprise_train = surprise.loc[train] if surprise is not None else None
+    started = time.perf_counter()
+    model = EarningsPredictionModel(config)
+    train_metrics = model.train(X.loc[train], beat.loc[train], surprise_train)
+    seconds = _finish(model, window, started)
+    pred = model.predict(X.loc[test])
+    out = pred.reset_index()
+    out = out.rename(columns={k: v for k, v in {"symbol": "ticker", "date": "announce_date"}.items() if v not in out})
+    out = out[["ticker", "announce_date", "beat_probability", "predicted_surprise"]]
+    out.insert(0, "fold", window.key)
+    out["beat"] = beat.loc[test].to_numpy()
+    out["surprise"] = surprise.loc[test].to_numpy() if surprise is not None else float("nan")
+    known = out.dropna(subset=["beat"])
+    two_classes = known["beat"].nunique() == 2
+    metrics = {
+        "auc": float(roc_auc_score(known["beat"], known["beat_probability"])) if two_classes else None,
+        "accuracy": float(((known["beat_probability"] >= 0.5) == (known["beat"] == 1)).mean()) if len(known) else None,
+        "brier_score": float(((known["beat_probability"] - known["beat"]) ** 2).mean()) if len(known) else None,
+        "base_rate": float(known["beat"].mean()) if len(known) else None, "n_events": len(out),
+    }
+    info = {"n_train_events": int(train.sum()), "holdout_auc": train_metrics.get("auc"), "train_seconds": round(seconds, 2)}
+    inputs = [X.loc[train], beat.loc[train]] + ([surprise_train] if surprise_train is not None else [])
+    return ModelRun(model, out, jsonable(metrics), info, data_fingerprint(*inputs), train_metrics=train_metrics)
+
+
+# -- factor timing -------------------------------------------------------------------------------
+def train_factor_timing(regime_features: pd.DataFrame, factor_returns: pd.DataFrame, window: TrainWindow,
+                        config: FactorTimingConfig) -> ModelRun:
+    """FactorTimingModel on the training dates' macro features; its targets may use returns up to
+    the day before the test window (the gap), never after. Scored per test date against the
+    realised ``forward_days`` sums: time-series IC per factor and cross-factor IC per date."""
+    from axion_pipeline.ml.factor_timing import FactorTimingModel, forward_sums
+
+    X_train = date_rows(regime_features, window.train_start, window.train_end, "regime_features")
+    started = time.perf_counter()
+    model = FactorTimingModel(config)
+    train_returns = factor_returns.loc[factor_returns.index < window.test_start]
+    train_metrics = model.train(X_train, train_returns)
+    seconds = _finish(model, window, started)
+    X_test = date_rows(regime_features, window.test_start, window.test_end, "regime_features")
+    factors = list(config.factors)
+    forecast = model.predict(X_test)
+    realized = forward_sums(factor_returns[factors], X_test.index, config.forward_days)
+    weights = pd.DataFrame([model.get_factor_weights(X_test.iloc[[i]]) for i in range(len(X_test))], index=X_test.index)
+    out = pd.concat({"predicted_return": forecast, "realized_return": realized, "weight": weights[factors]}, axis=1)
+    out = out.stack(level=1, future_stack=True).rename_axis(["date", "factor"]).reset_index()
+    out.insert(0, "fold", window.key)
+    info = {"n_train_dates": len(X_train), "train_seconds": round(seconds, 2)}
+    return ModelRun(model, out, timing_metrics(out), info, data_fingerprint(X_train, train_returns),
+                    train_metrics=train_metrics)
