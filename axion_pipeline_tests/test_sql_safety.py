@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from axion_pipeline import warehouse
+from axion_pipeline.storage import lock, warehouse
 
 PACKAGE = Path(__file__).resolve().parent.parent / "axion_pipeline"
 EVIL = "X'); DROP TABLE prices; --"
@@ -119,27 +119,27 @@ SQL_CALLS = {"execute", "executemany", "sql", "query", "from_query"}
 
 # (file, interpolated expression) pairs reviewed as identifier-only (or caller SQL) uses. Keep small.
 ALLOWED = {
-    # warehouse.py: identifiers from DuckDB's own catalogue or the caller, each through _quote(),
+    # warehouse.py: identifiers from DuckDB's own catalogue or the caller, each through quote(),
     # which double-quotes and escapes embedded quotes; ``full`` is two such quoted identifiers.
-    ("warehouse.py", "full"),
-    ("warehouse.py", "_quote(date_col)"),
-    ("warehouse.py", "_quote(schema)"),
-    ("warehouse.py", "_quote(table)"),
+    ("storage/warehouse.py", "full"),
+    ("storage/warehouse.py", "quote(date_col)"),
+    ("storage/warehouse.py", "quote(schema)"),
+    ("storage/warehouse.py", "quote(table)"),
     # warehouse.read_table: ``where`` is a SQL fragment written by the calling code (documented to
     # hold ``?`` placeholders); the values themselves go through ``params``.
-    ("warehouse.py", "where"),
-    # warehouse.read_table: ``selected`` joins the requested column names, each quoted by _quote.
-    ("warehouse.py", "selected"),
-    # warehouse.count_non_finite: ``inf``, ``nan`` and ``present`` are aggregates over the table's
-    # column names (read from information_schema), each quoted by _quote.
-    ("warehouse.py", "inf"),
-    ("warehouse.py", "nan"),
-    ("warehouse.py", "present"),
+    ("storage/warehouse.py", "where"),
+    # warehouse.read_table: ``selected`` joins the requested column names, each quoted by quote.
+    ("storage/warehouse.py", "selected"),
+    # warehouse.count_non_finite: ``inf``, ``nan`` and ``valued`` are aggregates over the table's
+    # column names (read from information_schema), each quoted by quote.
+    ("storage/warehouse.py", "inf"),
+    ("storage/warehouse.py", "nan"),
+    ("storage/warehouse.py", "valued"),
     # defs/io_manager.py: ``table`` is "<schema>.<table>" from the asset key (code, not data);
-    # ``name`` a column name of the asset's output frame, quoted by warehouse._quote (embedded
+    # ``name`` a column name of the asset's output frame, quoted by warehouse.quote (embedded
     # quotes doubled); the type comes from a fixed map.
     ("defs/io_manager.py", "table"),
-    ("defs/io_manager.py", "_quote(str(name))"),
+    ("defs/io_manager.py", "quote(str(name))"),
     ("defs/io_manager.py", "_duckdb_type(dtype)"),
 }
 
@@ -222,6 +222,9 @@ def test_count_non_finite_counts_inside_duckdb_over_a_parameterised_range(tmp_pa
     counts = warehouse.count_non_finite(path, "features", "features", "date >= ? and date < ?",
                                         [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-04")])
     # rows of 01-02 and 01-03 (4): one +inf; missing: f1 NaN + 2 NULLs (C), 'odd "name"' NaN (B)
-    assert counts == {"infinite": 1, "missing": 4, "values": 8, "rows": 4}
+    assert counts == {"infinite": 1, "missing": 4, "values": 8, "rows": 4, "all_missing_columns": []}
     assert warehouse.count_non_finite(path, "features", "features")["infinite"] == 2
+    # on 01-03 f1 is NaN (A) or NULL (C): a column with no value on any row is named
+    day = warehouse.count_non_finite(path, "features", "features", "date = ?", [pd.Timestamp("2024-01-03")])
+    assert day["all_missing_columns"] == ["f1"] and day["missing"] == 3
     assert warehouse.read_table(path, "features", "features", "ticker = ?", ["C"], columns=["date", 'odd "name"']).shape == (1, 2)

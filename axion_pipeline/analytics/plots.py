@@ -3,7 +3,7 @@
 Every ``plot_*`` function takes a library table, returns PNG bytes (about 6 x 3 in at 80 dpi,
 tens of kB) and holds no state: figures are built on a standalone ``matplotlib.figure.Figure``
 rendered by the Agg canvas, never through ``pyplot``, so nothing leaks and no global backend is
-switched. matplotlib is imported inside the functions, keeping ``import axion_pipeline.plots``
+switched. matplotlib is imported inside the functions, keeping ``import axion_pipeline.analytics.plots``
 cheap for Dagster processes that never draw. ``to_markdown_image`` embeds the bytes in markdown
 (``dg.MarkdownMetadataValue``). Plots only draw what they are given: no look-ahead can enter here.
 """

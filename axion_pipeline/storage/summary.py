@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from axion_pipeline.warehouse import connect, table_summary
+from axion_pipeline.storage.lock import connect
+from axion_pipeline.storage.warehouse import table_summary
 
 
 def _query(con, sql: str, params: list | None = None) -> pd.DataFrame:

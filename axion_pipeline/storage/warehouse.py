@@ -1,114 +1,37 @@
 """Read-side helpers over the DuckDB warehouse (summaries for the CLI, tests and benchmarks).
 
 Identifiers come from DuckDB's own catalogue and are quoted; values are always bound parameters.
+Every connection is opened in the warehouse's turn (``axion_pipeline.storage.lock``).
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from axion_pipeline.storage.lock import queued_connection
+
 DATE_COLUMNS = ("date", "available_date", "announce_date")
 
 
-def _quote(identifier: str) -> str:
+def quote(identifier: str) -> str:
+    """A SQL identifier in double quotes (embedded quotes doubled)."""
     return '"' + identifier.replace('"', '""') + '"'
 
 
-_held: dict[str, int] = {}
-_held_guard = threading.Lock()
-
-
-@contextmanager
-def writer_queue(path: str | Path, exclusive: bool = True, wait_seconds: float | None = None) -> Iterator[None]:
-    """Take the warehouse's turn: a cross-process lock (``flock`` on ``<warehouse>.lock``) held while
-    a connection is open. DuckDB lets one process open the file for writing and refuses everyone
-    else; with this queue the others wait their turn instead of failing, and a killed holder
-    releases its turn with its process (the kernel drops the lock). Readers share the lock
-    (``exclusive=False``). Reentrant within a process, which shares one DuckDB database instance.
-    Waits up to ``wait_seconds`` (default ``AXION_DUCKDB_QUEUE_WAIT``, 3600 s), then raises."""
-    key = str(Path(path).resolve())
-    with _held_guard:
-        reentrant = bool(_held.get(key))
-        if reentrant:
-            _held[key] += 1
-    if reentrant:
-        try:
-            yield
-        finally:
-            with _held_guard:
-                _held[key] -= 1
-        return
-    limit = float(os.environ.get("AXION_DUCKDB_QUEUE_WAIT", "3600")) if wait_seconds is None else wait_seconds
-    fd = os.open(key + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline, delay = time.monotonic() + limit, 0.01
-        while True:
-            try:
-                fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"waited {limit:.0f} s for the warehouse {path}: another process holds "
-                                       f"{key}.lock (raise AXION_DUCKDB_QUEUE_WAIT to wait longer)") from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.25)
-        with _held_guard:
-            _held[key] = 1
-        try:
-            yield
-        finally:
-            with _held_guard:
-                _held.pop(key, None)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def queued_connection(path: str | Path, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection opened in the warehouse's turn (see ``writer_queue``), closed on exit."""
-    with writer_queue(path, exclusive=not read_only), connect(path, read_only) as con:
-        yield con
-
-
-def connect(path: str | Path, read_only: bool = True, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse. DuckDB lets one process write at a time and locks the file meanwhile;
-    readers outside the Dagster pool (sensors, reports) wait for the lock, retrying with backoff for
-    up to ``wait_seconds`` (default ``AXION_DUCKDB_LOCK_WAIT``, 120 s) before raising."""
-    if read_only and not Path(path).exists():
-        raise FileNotFoundError(f"warehouse {path} does not exist: run `make run` first")
-    limit = float(os.environ.get("AXION_DUCKDB_LOCK_WAIT", "120")) if wait_seconds is None else wait_seconds
-    deadline, delay = time.monotonic() + limit, 0.05
-    while True:
-        try:
-            return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
-
-
-def table_summary(path: str | Path) -> pd.DataFrame:
+def table_summary(path: str | Path, wait_seconds: float | None = None) -> pd.DataFrame:
     """One row per table: schema, table, rows, date column and its span."""
-    with queued_connection(path) as con:
+    with queued_connection(path, wait_seconds=wait_seconds) as con:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_type = 'BASE TABLE' order by table_schema, table_name"
         ).fetchall()
         rows = []
         for schema, table in tables:
-            full = f"{_quote(schema)}.{_quote(table)}"
+            full = f"{quote(schema)}.{quote(table)}"
             columns = [r[0] for r in con.execute(
                 "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
                 [schema, table]).fetchall()]
@@ -116,43 +39,46 @@ def table_summary(path: str | Path) -> pd.DataFrame:
             date_col = next((c for c in DATE_COLUMNS if c in columns), None)
             span = ""
             if date_col and n:
-                lo, hi = con.execute(f"select min({_quote(date_col)}), max({_quote(date_col)}) from {full}").fetchone()
+                lo, hi = con.execute(f"select min({quote(date_col)}), max({quote(date_col)}) from {full}").fetchone()
                 span = f"{pd.Timestamp(lo).date()} .. {pd.Timestamp(hi).date()}" if lo is not None else ""
             rows.append({"schema": schema, "table": table, "rows": int(n), "date_column": date_col or "", "span": span})
     return pd.DataFrame(rows, columns=["schema", "table", "rows", "date_column", "span"])
 
 
-def count_non_finite(path: str | Path, schema: str, table: str, where: str = "", params: list | None = None) -> dict[str, int]:
+def count_non_finite(path: str | Path, schema: str, table: str, where: str = "", params: list | None = None,
+                     wait_seconds: float | None = None) -> dict:
     """Counts over the DOUBLE/FLOAT columns of a table's rows (``where`` with ``?`` placeholders):
-    ``infinite`` (+-inf), ``missing`` (NULL or NaN) and ``values``. Computed inside DuckDB, so a
-    check over a whole backfill does not load it into memory."""
-    with queued_connection(path) as con:
+    ``infinite`` (+-inf), ``missing`` (NULL or NaN), ``values``, ``rows`` and ``all_missing_columns``
+    (columns with no value on any of those rows). Computed inside DuckDB, so a check over a whole
+    backfill does not load it into memory."""
+    with queued_connection(path, wait_seconds=wait_seconds) as con:
         columns = [name for name, kind in con.execute(
             "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
             [schema, table]).fetchall() if kind in ("DOUBLE", "FLOAT")]
         if not columns:
-            return {"infinite": 0, "missing": 0, "values": 0, "rows": 0}
+            return {"infinite": 0, "missing": 0, "values": 0, "rows": 0, "all_missing_columns": []}
         # one row-wise sum per kind (DuckDB runs these ~10x faster than a FILTER per column)
-        inf = " + ".join(f"coalesce(isinf({_quote(c)})::int, 0)" for c in columns)
-        nan = " + ".join(f"coalesce(isnan({_quote(c)})::int, 0)" for c in columns)
-        present = " + ".join(f"count({_quote(c)})" for c in columns)
-        sql = f"select sum({inf}), sum({nan}), {present}, count(*) from {_quote(schema)}.{_quote(table)}"
+        inf = " + ".join(f"coalesce(isinf({quote(c)})::int, 0)" for c in columns)
+        nan = " + ".join(f"coalesce(isnan({quote(c)})::int, 0)" for c in columns)
+        valued = ", ".join(f"count({quote(c)}) - count_if(isnan({quote(c)}))" for c in columns)
+        sql = f"select sum({inf}), sum({nan}), count(*), {valued} from {quote(schema)}.{quote(table)}"
         if where:
             sql += f" where {where}"
-        n_inf, n_nan, n_present, rows = con.execute(sql, params or []).fetchone()
+        n_inf, n_nan, rows, *per_column = con.execute(sql, params or []).fetchone()
     values = int(rows) * len(columns)
-    return {"infinite": int(n_inf or 0), "missing": values - int(n_present or 0) + int(n_nan or 0), "values": values,
-            "rows": int(rows)}
+    n_valued = sum(int(v or 0) for v in per_column)
+    return {"infinite": int(n_inf or 0), "missing": values - n_valued, "values": values, "rows": int(rows),
+            "all_missing_columns": [c for c, v in zip(columns, per_column) if rows and not v]}
 
 
 def read_table(path: str | Path, schema: str, table: str, where: str = "", params: list | None = None,
-               columns: list[str] | None = None) -> pd.DataFrame:
+               columns: list[str] | None = None, wait_seconds: float | None = None) -> pd.DataFrame:
     """Read a table (``columns`` only, when given); ``where`` may hold ``?`` placeholders bound from ``params``."""
-    selected = ", ".join(_quote(c) for c in columns) if columns else "*"
-    sql = f"select {selected} from {_quote(schema)}.{_quote(table)}"
+    selected = ", ".join(quote(c) for c in columns) if columns else "*"
+    sql = f"select {selected} from {quote(schema)}.{quote(table)}"
     if where:
         sql += f" where {where}"
-    with queued_connection(path) as con:
+    with queued_connection(path, wait_seconds=wait_seconds) as con:
         return fetch_frame(con, sql, params)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from axion_pipeline import plots
+from axion_pipeline.analytics import plots
 from axion_pipeline.analytics.tearsheet import compute_tear_sheet
 
 DATES = pd.bdate_range("2022-01-03", periods=300)
@@ -88,6 +88,6 @@ def test_same_input_same_bytes():
 
 
 def test_import_does_not_load_matplotlib():
-    code = "import sys, axion_pipeline.plots; print('matplotlib' in sys.modules)"
+    code = "import sys, axion_pipeline.analytics.plots; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

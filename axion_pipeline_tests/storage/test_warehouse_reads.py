@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from axion_pipeline import warehouse
+from axion_pipeline.storage import lock, warehouse
 
 # one query per column type, each with and without a missing value
 QUERIES = {

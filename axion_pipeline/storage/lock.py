@@ -1,0 +1,97 @@
+"""Turn-taking on the DuckDB warehouse file across processes.
+
+DuckDB lets one process open a database file for writing and refuses everyone else. Every
+connection of the project is opened in the warehouse's turn (``writer_queue``, an ``flock`` on
+``<warehouse>.lock``): other processes wait their turn instead of failing, and a killed holder
+releases its turn with its process (the kernel drops the lock). Programs outside the project that
+hold DuckDB's own lock are waited for by ``connect``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+# How long a step waits for its turn at the warehouse, and a plain reader for DuckDB's own lock.
+QUEUE_WAIT_SECONDS = 3600.0
+LOCK_WAIT_SECONDS = 120.0
+
+_held: dict[str, int] = {}
+_held_guard = threading.Lock()
+
+
+@contextmanager
+def writer_queue(path: str | Path, exclusive: bool = True, wait_seconds: float | None = None) -> Iterator[None]:
+    """Take the warehouse's turn: a cross-process lock (``flock`` on ``<warehouse>.lock``) held while
+    a connection is open. Readers share the lock (``exclusive=False``). Reentrant within a process, which shares one DuckDB database instance.
+    Waits up to ``wait_seconds`` (default ``QUEUE_WAIT_SECONDS``; ``AXION_DUCKDB_QUEUE_WAIT`` in the
+    project settings), then raises."""
+    key = str(Path(path).resolve())
+    with _held_guard:
+        reentrant = bool(_held.get(key))
+        if reentrant:
+            _held[key] += 1
+    if reentrant:
+        try:
+            yield
+        finally:
+            with _held_guard:
+                _held[key] -= 1
+        return
+    limit = QUEUE_WAIT_SECONDS if wait_seconds is None else wait_seconds
+    fd = os.open(key + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline, delay = time.monotonic() + limit, 0.01
+        while True:
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"waited {limit:.0f} s for the warehouse {path}: another process holds "
+                                       f"{key}.lock (raise AXION_DUCKDB_QUEUE_WAIT to wait longer)") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+        with _held_guard:
+            _held[key] = 1
+        try:
+            yield
+        finally:
+            with _held_guard:
+                _held.pop(key, None)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def queued_connection(path: str | Path, read_only: bool = True,
+                      wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection opened in the warehouse's turn (see ``writer_queue``), closed on exit."""
+    with writer_queue(path, exclusive=not read_only, wait_seconds=wait_seconds), connect(path, read_only) as con:
+        yield con
+
+
+def connect(path: str | Path, read_only: bool = True, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse. DuckDB lets one process write at a time and locks the file meanwhile;
+    readers outside the Dagster pool (sensors, reports) wait for the lock, retrying with backoff for
+    up to ``wait_seconds`` (default ``LOCK_WAIT_SECONDS``) before raising."""
+    if read_only and not Path(path).exists():
+        raise FileNotFoundError(f"warehouse {path} does not exist: run `make run` first")
+    limit = LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds
+    deadline, delay = time.monotonic() + limit, 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
