@@ -1,50 +1,65 @@
-"""The code location: every asset, check, job, schedule, sensor and resource of Axion Pipeline."""
+"""The code location: every asset, check, job, schedule, sensor and resource of Axion Pipeline.
+
+``defs`` is loaded lazily by Dagster (``@dg.definitions``): the settings are read from the
+environment and the calendar computed when the code location loads, not when this module is
+imported. ``build_definitions(settings)`` builds the same from explicit settings (tests, two
+configurations in one process).
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from axion_pipeline.defs import training
-from axion_pipeline.defs.automation import build_automation
-from axion_pipeline.defs.factors.assets import ASSETS as FACTOR_ASSETS
-from axion_pipeline.defs.factors.checks import CHECKS as FACTOR_CHECKS
-from axion_pipeline.defs.features.assets import ASSETS as FEATURE_ASSETS
-from axion_pipeline.defs.features.checks import CHECKS as FEATURE_CHECKS
-from axion_pipeline.defs.inference.assets import ASSETS as INFERENCE_ASSETS
-from axion_pipeline.defs.io_manager import AxionDuckDBIOManager
-from axion_pipeline.defs.jobs import HISTORY_ASSETS, JOBS, LIVE_ASSETS
-from axion_pipeline.defs.market.assets import ASSETS as MARKET_ASSETS
-from axion_pipeline.defs.market.checks import CHECKS as MARKET_CHECKS
-from axion_pipeline.defs.monitoring.assets import ASSETS as MONITORING_ASSETS
-from axion_pipeline.defs.monitoring.checks import CHECKS as MONITORING_CHECKS
-from axion_pipeline.defs.resources import Warehouse, default_market_source
-from axion_pipeline.settings import get_settings
-
-ALL_ASSETS = [*MARKET_ASSETS, *FACTOR_ASSETS, *FEATURE_ASSETS, *training.ASSETS, *INFERENCE_ASSETS,
-              *MONITORING_ASSETS]
-ALL_CHECKS = [*MARKET_CHECKS, *FACTOR_CHECKS, *FEATURE_CHECKS, *training.CHECKS, *MONITORING_CHECKS]
-AUTOMATION_JOBS, SCHEDULES, SENSORS = build_automation(
-    daily_assets=[a for a in [*HISTORY_ASSETS, *LIVE_ASSETS] if a.partitions_def is not None],
-    retraining_assets=[training.production_models, training.model_store],
-)
+from axion_pipeline.project import ProjectSettings
 
 
-def build_definitions(warehouse: str | None = None) -> dg.Definitions:
-    """Definitions over the given warehouse file (default: the settings'); tests pass a temporary one."""
-    path = warehouse or get_settings().warehouse
+def build_definitions(settings: ProjectSettings) -> dg.Definitions:
+    """Definitions of the project described by ``settings``."""
+    from axion_pipeline.defs import factors, features, inference, market, monitoring, training
+    from axion_pipeline.defs.automation import build_automation
+    from axion_pipeline.defs.jobs import build_jobs
+    from axion_pipeline.defs.project import DagsterProject
+    from axion_pipeline.defs.resources import build_resources
+
+    project = DagsterProject.from_settings(settings)
+    stages = {name: module.build_assets(project) for name, module in
+              [("market", market), ("factors", factors), ("features", features), ("training", training),
+               ("inference", inference), ("monitoring", monitoring)]}
+    live = [*stages["inference"], *stages["monitoring"]]
+    history = [*stages["market"], *stages["factors"], *stages["features"]]
+    automation_jobs, schedules, sensors = build_automation(
+        daily_assets=[a for a in [*history, *live] if a.partitions_def is not None],
+        retraining_assets=["production_models", "drift_reference", "model_store"],
+    )
     return dg.Definitions(
-        assets=ALL_ASSETS,
-        asset_checks=ALL_CHECKS,
-        jobs=[*JOBS, *training.JOBS, *AUTOMATION_JOBS],
-        schedules=SCHEDULES,
-        sensors=SENSORS,
-        resources={
-            "io_manager": AxionDuckDBIOManager(database=path),
-            "market_source": default_market_source(),
-            "model_store": training.default_model_store(path),
-            "warehouse": Warehouse(path=path),
-        },
+        assets=[asset for assets in stages.values() for asset in assets],
+        asset_checks=[check for module in (market, factors, features, training, monitoring)
+                      for check in module.build_checks(project)],
+        jobs=[*build_jobs(stages["market"], stages["factors"], stages["features"], live), *training.build_jobs(),
+              *automation_jobs],
+        schedules=schedules,
+        sensors=sensors,
+        resources=build_resources(settings),
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location of ``dagster dev`` and ``make run``: settings from the environment."""
+    return build_definitions(ProjectSettings.from_env())
+
+
+def job_from_settings(job_name: str, settings_json: str) -> dg.JobDefinition:
+    """A job of ``build_definitions`` over settings given as JSON (``ProjectSettings.to_json``):
+    what a run executed by ``dg.execute_job`` reconstructs in each process."""
+    return build_definitions(ProjectSettings.from_json(settings_json)).resolve_job_def(job_name)
+
+
+def reconstructable_job(job_name: str, settings: ProjectSettings) -> dg.ReconstructableJob:
+    """``job_name`` of these settings, rebuildable in another process (public
+    ``dg.build_reconstructable_job``), for ``dg.execute_job``."""
+    return dg.build_reconstructable_job("axion_pipeline.definitions", "job_from_settings",
+                                        reconstructable_args=(job_name, settings.to_json()))
+
+
+__all__ = ["build_definitions", "defs", "job_from_settings", "reconstructable_job"]

@@ -3,7 +3,8 @@
 Dagster refuses one selection over assets with different partitions definitions, so the build runs
 one job per partitions definition in dependency order (``BUILD_STAGES``); daily assets run as one
 single-run backfill over every trading day. Runs are recorded in the instance at ``DAGSTER_HOME``,
-so they appear in the UI's run history.
+so they appear in the UI's run history. The settings come from the environment once
+(``ProjectSettings.from_env``) and travel with every run's job (``reconstructable_job``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import warnings
 
 import dagster as dg
 
+from axion_pipeline.project import ProjectSettings
+
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
@@ -27,27 +30,7 @@ def _range_tags(keys: list[str]) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
 
 
-def live_keys() -> list[str]:
-    """Trading days of the live span: after the production models' training window (out of sample)."""
-    from axion_pipeline.defs.partitions import trading_days
-    from axion_pipeline.defs.training.folds import live_span
-
-    start, end = live_span()
-    return [k for k in trading_days.get_partition_keys() if start.strftime("%Y-%m-%d") <= k <= end.strftime("%Y-%m-%d")]
-
-
-def reconstructable_job(name: str):
-    """The job ``name`` of the code location as ``dg.execute_job`` wants it (rebuilt from the module).
-
-    Why not ``execute_in_process``: it keeps every step output in memory for the result object
-    (the whole history's features, factor scores, prices: gigabytes on the real data); a run
-    through ``execute_job`` hands outputs to the I/O manager and lets them go."""
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
-
-    return ReconstructableRepository.for_module("axion_pipeline.definitions", "defs", os.getcwd()).get_reconstructable_job(name)
-
-
-def backfill_chunks(keys: list[str], n_tickers: int, max_stock_days: int | None = None) -> list[list[str]]:
+def backfill_chunks(keys: list[str], n_tickers: int, max_stock_days: int) -> list[list[str]]:
     """Split a daily backfill into consecutive ranges of at most ``max_stock_days`` stock-days
     (``AXION_BACKFILL_MAX_STOCK_DAYS``, default 1,000,000), each one single run.
 
@@ -55,8 +38,7 @@ def backfill_chunks(keys: list[str], n_tickers: int, max_stock_days: int | None 
     2,000 tickers over 8 years in one run would need over 20 GB. Each range reloads its own
     lookback (a year of prices), so ranges are as long as memory allows: the real S&P 500 file and
     the default generated market stay one run."""
-    limit = max_stock_days or int(os.environ.get("AXION_BACKFILL_MAX_STOCK_DAYS", "1000000"))
-    days = max(21, limit // max(n_tickers, 1))
+    days = max(21, max_stock_days // max(n_tickers, 1))
     return [keys[i:i + days] for i in range(0, len(keys), days)]
 
 
@@ -64,7 +46,7 @@ def _universe_size(warehouse: str) -> int:
     """Tickers in the warehouse's ``market.sectors`` (written by the market tables stage)."""
     import duckdb
 
-    from axion_pipeline.warehouse import queued_connection
+    from axion_pipeline.storage.lock import queued_connection
 
     try:
         with queued_connection(warehouse) as con:
@@ -73,37 +55,50 @@ def _universe_size(warehouse: str) -> int:
         return 1
 
 
-def _execute(job_name: str, instance: dg.DagsterInstance, tags: dict[str, str]):
-    """One in-process run of ``job_name``; returns (success, run_id, failure events)."""
-    with dg.execute_job(reconstructable_job(job_name), instance, run_config=RUN_CONFIG, tags=tags,
+def _execute(job_name: str, settings: ProjectSettings, instance: dg.DagsterInstance, tags: dict[str, str]):
+    """One in-process run of ``job_name``; returns (success, run_id, failure events).
+
+    Why ``execute_job`` and not ``execute_in_process``: the latter keeps every step output in
+    memory for the result object (the whole history's features, factor scores, prices: gigabytes
+    on the real data); a run through ``execute_job`` hands outputs to the I/O manager."""
+    from axion_pipeline.definitions import reconstructable_job
+
+    with dg.execute_job(reconstructable_job(job_name, settings), instance, run_config=RUN_CONFIG, tags=tags,
                         raise_on_error=False) as result:
         failures = [] if result.success else [
             e for e in result.all_events if e.is_step_failure or e.event_type_value == "RUN_FAILURE"]
         return result.success, result.run_id, failures
 
 
-def run_stages(defs: dg.Definitions, instance: dg.DagsterInstance, stages, partition_keys: list[str]) -> list[tuple[str, float]]:
+def run_stages(settings: ProjectSettings, instance: dg.DagsterInstance, stages,
+               partition_keys: list[str]) -> list[tuple[str, float]]:
+    """Run each stage's job (per its partitioning) in order; stop at the first failed stage."""
+    from axion_pipeline.definitions import build_definitions
+    from axion_pipeline.defs.project import DagsterProject
     from axion_pipeline.defs.recovery import reap_orphaned_runs, runner_tags
 
     for run_id in reap_orphaned_runs(instance):
         print(f"  run {run_id} lost its process (killed or crashed): marked failed, its pool slots freed", flush=True)
+    defs, project = build_definitions(settings), DagsterProject.from_settings(settings)
     tags = runner_tags()
     timings = []
     for stage in stages:
         job = defs.resolve_job_def(stage.job)
         started = time.perf_counter()
-        if stage.partitioned == "range":
-            from axion_pipeline.settings import get_settings
 
-            chunks = backfill_chunks(partition_keys, _universe_size(get_settings().warehouse))
-            results = [_execute(stage.job, instance, {**tags, **_range_tags(chunk)}) for chunk in chunks]
+        def run(extra: dict[str, str], job_name: str = stage.job):
+            return _execute(job_name, settings, instance, {**tags, **extra})
+
+        if stage.partitioned == "range":
+            chunks = backfill_chunks(partition_keys, _universe_size(settings.warehouse),
+                                     settings.backfill_max_stock_days)
+            results = [run(_range_tags(chunk)) for chunk in chunks]
         elif stage.partitioned == "live":
-            results = [_execute(stage.job, instance, {**tags, **_range_tags(live_keys())})]
+            results = [run(_range_tags(project.live_keys()))]
         elif stage.partitioned == "each":
-            keys = job.partitions_def.get_partition_keys(dynamic_partitions_store=instance)
-            results = [_execute(stage.job, instance, {**tags, "dagster/partition": k}) for k in keys]
+            results = [run({"dagster/partition": k}) for k in job.partitions_def.get_partition_keys()]
         else:
-            results = [_execute(stage.job, instance, tags)]
+            results = [run({})]
         elapsed = time.perf_counter() - started
         for success, run_id, failures in results:
             if not success:
@@ -126,24 +121,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from axion_pipeline.defs.jobs import BUILD_STAGES
-    from axion_pipeline.defs.partitions import trading_days
-    from axion_pipeline.definitions import defs
-    from axion_pipeline.report import print_summary
-    from axion_pipeline.settings import get_settings
+    from axion_pipeline.defs.project import trading_day_partitions
+    from axion_pipeline.storage.summary import print_summary
 
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "10000")
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
-    settings = get_settings()
+    settings = ProjectSettings.from_env()
     stages = [s for s in BUILD_STAGES if not args.stages or s.job in args.stages]
-    keys = [k for k in trading_days.get_partition_keys()
+    keys = [k for k in trading_day_partitions(settings.calendar).get_partition_keys()
             if (args.start is None or k >= args.start) and (args.end is None or k <= args.end)]
     if not keys:
         raise SystemExit(f"no trading day between {args.start} and {args.end}")
-    print(f"Axion Pipeline: {'real data at ' + settings.data_dir if settings.data_dir else 'generated market'}; "
-          f"{len(keys)} trading days {keys[0]} .. {keys[-1]}; warehouse {settings.warehouse}", flush=True)
+    print(f"Axion Pipeline: {settings.describe_source()}; {len(keys)} trading days {keys[0]} .. {keys[-1]}; "
+          f"warehouse {settings.warehouse}", flush=True)
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
-        run_stages(defs, instance, stages, keys)
+        run_stages(settings, instance, stages, keys)
     print(f"  {'total':<28} {time.perf_counter() - started:18.1f} s\n")
     print_summary(settings.warehouse)
     return 0

@@ -130,7 +130,7 @@ def _groups_of_definitions(env: dict[str, str]) -> dict[str, list[str]]:
         "import json\n"
         "from axion_pipeline.definitions import defs\n"
         "groups = {}\n"
-        "for node in defs.resolve_asset_graph().asset_nodes:\n"
+        "for node in defs().resolve_asset_graph().asset_nodes:\n"
         "    groups.setdefault(node.group_name, []).append(node.key.to_user_string())\n"
         "print('GROUPS=' + json.dumps({g: sorted(k) for g, k in groups.items()}))\n"
     )

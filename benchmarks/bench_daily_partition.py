@@ -67,13 +67,14 @@ def measure(args) -> dict:
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    from axion_pipeline.definitions import defs
-    from axion_pipeline.defs.partitions import trading_days
-    from axion_pipeline.settings import get_settings
+    from axion_pipeline.definitions import build_definitions
+    from axion_pipeline.defs.project import DagsterProject
+    from axion_pipeline.project import ProjectSettings
 
-    keys = trading_days.get_partition_keys()
-    job = defs.resolve_job_def(JOB)
-    out = {"key": keys[-1], "warehouse": get_settings().warehouse, "days_total": len(keys)}
+    settings = ProjectSettings.from_env()
+    keys = DagsterProject.from_settings(settings).trading_days.get_partition_keys()
+    job = build_definitions(settings).resolve_job_def(JOB)
+    out = {"key": keys[-1], "warehouse": settings.warehouse, "days_total": len(keys)}
     # the settings' DAGSTER_HOME (`make bench` exports it), else a temporary instance
     with (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()) as instance:
         # the first run in a process imports the heavy libraries (lightgbm, shap, matplotlib): reported apart

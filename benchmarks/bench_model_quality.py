@@ -6,7 +6,7 @@ Sources: the embedded generated market (default ``SimulationConfig``: 300 ticker
 when the folder exists, the real data of ``AXION_DATA_DIR`` (default ``../shared/data``). Each is
 run through the library exactly as the Dagster assets do it (``ranking_inputs``: factor scores,
 regime features, features, matured 21-day targets; ``walk_forward_ranking``: ``train_ranking`` per
-fold with the ``RankingTrainingConfig`` defaults) on the walk-forward windows of the project's
+fold with the library's defaults) on the walk-forward windows of the project's
 defaults (``AXION_WF_TRAIN_DAYS`` 504, ``AXION_WF_TEST_DAYS`` 63, ``AXION_WF_FOLDS`` 5, validation =
 test size, gap 21, expanding unless ``AXION_WF_EXPANDING=0``; 300 warm-up days, 63 live days).
 
@@ -34,32 +34,29 @@ HORIZON, WARMUP, LIVE = 21, 300, 63
 
 
 def walk_forward_config(expanding: bool):
-    from axion_pipeline.ml.config import WalkForwardConfig
+    """The project's walk-forward settings (``AXION_WF_*``), sliding or expanding."""
+    from axion_pipeline.project import ProjectSettings
 
-    test = int(os.environ.get("AXION_WF_TEST_DAYS", 63))
-    return WalkForwardConfig(n_splits=int(os.environ.get("AXION_WF_FOLDS", 5)),
-                             train_size=int(os.environ.get("AXION_WF_TRAIN_DAYS", 504)), test_size=test,
-                             gap=HORIZON, embargo=0, validation_size=int(os.environ.get("AXION_WF_VALIDATION_DAYS", test)),
-                             expanding=expanding)
+    return replace(ProjectSettings.from_env().walk_forward, expanding=expanding)
 
 
 def configurations(baseline: bool):
     """(name, expanding, model config, feature config, every_n) per configuration to measure."""
-    from axion_pipeline.defs.training.config import RankingTrainingConfig
+    from axion_pipeline.ml.config import FeatureConfig, MLConfig, RankingModelConfig
 
-    cfg = RankingTrainingConfig()
-    expanding = os.environ.get("AXION_WF_EXPANDING", "1").strip().lower() not in ("0", "false", "no", "")
-    out = [("current", expanding, cfg.library_config(), cfg.feature_config(), cfg.sample_every_n_days)]
+    wf = walk_forward_config(True)
+    model, features, every_n = RankingModelConfig(), FeatureConfig(), MLConfig().sample_every_n_days
+    out = [("current", wf.expanding, model, features, every_n)]
     if baseline:
-        old = replace(cfg.feature_config(), max_features=100, rank_only_columns=[], include_regime_interactions=False)
-        out.append(("before #5", False, cfg.library_config(), old, cfg.sample_every_n_days))
+        old = replace(features, max_features=100, rank_only_columns=[], include_regime_interactions=False)
+        out.append(("before #5", False, model, old, every_n))
     return out
 
 
 def measure(source: str, data, configs) -> list[dict]:
     from axion_pipeline.ml.datasets import plan_walk_forward
     from axion_pipeline.ml.feature_inputs import ranking_inputs
-    from axion_pipeline.training_glue import walk_forward_ranking
+    from axion_pipeline.ml.training import walk_forward_ranking
 
     rows = []
     inputs: dict[bool, tuple] = {}
@@ -72,8 +69,9 @@ def measure(source: str, data, configs) -> list[dict]:
         build_seconds = time.perf_counter() - started
         plan = plan_walk_forward(calendar, walk_forward_config(expanding), horizon=HORIZON, warmup_days=WARMUP,
                                  live_days=LIVE)
-        table, _, seconds = walk_forward_ranking(features, targets, plan.windows, model_config, feature_config, every_n,
-                                                 true_alpha=data.true_alpha)
+        table, _, runs = walk_forward_ranking(features, targets, plan.windows, model_config, feature_config, every_n,
+                                              true_alpha=data.true_alpha)
+        seconds = {run.predictions["fold"].iloc[0]: run.info["train_seconds"] for run in runs}
         for _, r in table.iterrows():
             rows.append({
                 "source": source, "config": name, "fold": r["fold"],

@@ -191,8 +191,8 @@ def measure_training(defs, instance, args) -> list[dict]:
     import lightgbm  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
 
-    import axion_pipeline.plots  # noqa: F401
-    import axion_pipeline.training_glue  # noqa: F401
+    import axion_pipeline.analytics.plots  # noqa: F401
+    import axion_pipeline.ml.training  # noqa: F401
     out = []
     for fold in folds:
         walls, phases, inside, raw = [], [], [], []
@@ -220,9 +220,10 @@ def measure_training(defs, instance, args) -> list[dict]:
 def measure_shap(defs, instance, args) -> dict:
     import dagster as dg
 
-    from axion_pipeline.run_all import live_keys
+    from axion_pipeline.defs.project import DagsterProject
+    from axion_pipeline.project import ProjectSettings
 
-    keys = live_keys()[-args.shap_days:]
+    keys = DagsterProject.from_settings(ProjectSettings.from_env()).live_keys()[-args.shap_days:]
     job = defs.resolve_job_def("inference_job")
     selection = [dg.AssetKey("shap_explanations")]
     tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
@@ -310,8 +311,10 @@ def main() -> None:
 
         warnings.filterwarnings("ignore", category=dg.BetaWarning)
         warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-        from axion_pipeline.definitions import defs
+        from axion_pipeline.definitions import build_definitions
+        from axion_pipeline.project import ProjectSettings
 
+        defs = build_definitions(ProjectSettings.from_env())
         with dg.DagsterInstance.get() as instance:
             training = measure_training(defs, instance, args)
             shap_res = None if args.no_shap else measure_shap(defs, instance, args)

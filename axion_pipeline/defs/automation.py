@@ -11,7 +11,7 @@ LOOKBACK_DAYS = 10
 
 
 def build_automation(daily_assets: list, retraining_assets: list):
-    """Jobs, schedules and sensors over the given daily-partitioned and retraining assets."""
+    """Jobs, schedules and sensors over the given daily-partitioned assets and retraining asset keys."""
     live_daily_job = dg.define_asset_job(
         "live_daily_job", selection=dg.AssetSelection.assets(*daily_assets),
         description="One trading day end to end: ingestion, factors, features, predictions, hybrid scores, "

@@ -1,4 +1,4 @@
-"""Shared pieces of the Dagster layer: partition windows, decorator settings, metadata helpers."""
+"""Shared pieces of the Dagster layer that need no settings: partition windows, inputs, metadata."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.frames import date_span
-from axion_pipeline.defs.partitions import source_calendar, trading_days
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 
@@ -29,30 +28,16 @@ def only(*columns: str) -> dg.AssetIn:
     return dg.AssetIn(metadata={"columns": list(columns)})
 
 
-def daily_asset(group: str, **kwargs):
-    """``@dg.asset`` for a trading-day partitioned table: single-run backfills, stored by date."""
-    metadata = {"partition_expr": "date", "schema": group, **kwargs.pop("metadata", {})}
-    return dg.asset(
-        partitions_def=trading_days,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name=group,
-        kinds=kwargs.pop("kinds", {"duckdb", "pandas"}),
-        metadata=metadata,
-        pool=WAREHOUSE_POOL,
-        **kwargs,
-    )
+def every_partition(columns: list[str] | None = None) -> dg.AssetIn:
+    """The whole upstream table (optionally only ``columns``); rows are cut to a window in the library."""
+    return dg.AssetIn(partition_mapping=dg.AllPartitionMapping(), metadata={"columns": columns} if columns else None)
 
 
 def table_asset(group: str, **kwargs):
     """``@dg.asset`` for an unpartitioned table replaced on each materialization."""
     metadata = {"schema": group, **kwargs.pop("metadata", {})}
-    return dg.asset(
-        group_name=group,
-        kinds=kwargs.pop("kinds", {"duckdb", "pandas"}),
-        metadata=metadata,
-        pool=WAREHOUSE_POOL,
-        **kwargs,
-    )
+    return dg.asset(group_name=group, kinds=kwargs.pop("kinds", {"duckdb", "pandas"}), metadata=metadata,
+                    pool=WAREHOUSE_POOL, **kwargs)
 
 
 def frame_metadata(frame: pd.DataFrame, date_column: str | None = "date", key_column: str | None = "ticker") -> dict:
@@ -88,20 +73,9 @@ def require_rows(frame: pd.DataFrame, what: str, start, end) -> None:
         )
 
 
-def require_lookback(frame: pd.DataFrame, start, days: int, what: str, date_column: str = "date") -> None:
-    """The ``days`` trading days before ``start`` must be present in ``frame``.
-
-    Lookback windows are loaded from earlier partitions; if those were never materialized the
-    computation would silently run on a shorter history, so fail and say which dates are missing.
-    """
-    cal = source_calendar()
-    pos = int(cal.searchsorted(pd.Timestamp(start)))
-    needed = cal[max(pos - days, 0):pos]
-    present = pd.DatetimeIndex(pd.to_datetime(frame[date_column].unique())) if len(frame) else pd.DatetimeIndex([])
-    missing = needed.difference(present)
-    if len(missing):
-        raise dg.Failure(
-            description=f"{what}: {len(missing)} of the {len(needed)} lookback trading days before "
-            f"{pd.Timestamp(start).date()} are not materialized ({missing[0].date()} .. {missing[-1].date()}); "
-            f"backfill {what} over that range first",
-        )
+def call_library(fn, *args, **kwargs):
+    """Run a library step; its ValueError (empty window, inf inputs, too few rows) fails the run with that message."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as exc:
+        raise dg.Failure(description=f"{getattr(fn, '__name__', fn)}: {exc}") from exc

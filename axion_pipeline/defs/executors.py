@@ -29,11 +29,12 @@ package (in the dev dependency group).
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Any
 
 import dagster as dg
+
+from axion_pipeline.project import ProjectSettings
 
 # ``execution`` run config of a job whose executor is the Dask executor (launchpad or YAML).
 DASK_RUN_CONFIG: dict[str, Any] = {
@@ -172,30 +173,30 @@ def dask_executor() -> dg.ExecutorDefinition:
     return _build_dask_executor()
 
 
-def definitions_with_executor(executor: dg.ExecutorDefinition, warehouse: str | None = None) -> dg.Definitions:
+def definitions_with_executor(executor: dg.ExecutorDefinition, settings: ProjectSettings) -> dg.Definitions:
     """The project's Definitions (assets, checks, jobs, automation, resources) with ``executor`` as
     every job's executor."""
     from axion_pipeline.definitions import build_definitions
 
-    base = build_definitions(warehouse)
+    base = build_definitions(settings)
     return dg.Definitions(assets=base.assets, asset_checks=base.asset_checks, jobs=base.jobs,
                           schedules=base.schedules, sensors=base.sensors, resources=base.resources,
                           executor=executor)
 
 
 @lru_cache(maxsize=16)
-def dask_job(job_name: str, n_workers: int = 2, processes: bool = True, warehouse: str | None = None,
+def dask_job(job_name: str, settings_json: str, n_workers: int = 2, processes: bool = True,
              address: str | None = None) -> dg.JobDefinition:
-    """Job ``job_name`` of the project with a Dask executor: a local cluster, or ``address``'s.
-    Cached: a Dask worker rebuilds the job for every step it runs."""
+    """Job ``job_name`` of the project (settings as ``ProjectSettings.to_json``) with a Dask executor:
+    a local cluster, or ``address``'s. Cached: a Dask worker rebuilds the job for every step it runs."""
     executor = scheduler_dask_executor(address) if address else local_dask_executor(n_workers, processes)
-    return definitions_with_executor(executor, warehouse).resolve_job_def(job_name)
+    return definitions_with_executor(executor, ProjectSettings.from_json(settings_json)).resolve_job_def(job_name)
 
 
-def reconstructable_dask_job(job_name: str, **kwargs: Any):
-    """``dask_job(job_name, **kwargs)`` in a form Dask workers can rebuild (for ``dg.execute_job``).
-    ``kwargs`` must be JSON-serialisable; the workers inherit the environment (AXION_* settings)."""
-    return dg.build_reconstructable_job(__name__, "dask_job", reconstructable_args=(job_name,),
+def reconstructable_dask_job(job_name: str, settings: ProjectSettings, **kwargs: Any):
+    """``dask_job(job_name, settings, **kwargs)`` in a form Dask workers can rebuild (for
+    ``dg.execute_job``); ``kwargs`` must be JSON-serialisable."""
+    return dg.build_reconstructable_job(__name__, "dask_job", reconstructable_args=(job_name, settings.to_json()),
                                         reconstructable_kwargs=kwargs)
 
 
@@ -203,7 +204,7 @@ def reconstructable_dask_job(job_name: str, **kwargs: Any):
 def dask_defs() -> dg.Definitions:
     """Code location with every job on Dask: ``AXION_DASK_SCHEDULER`` (address of a running scheduler)
     or a local cluster of ``AXION_DASK_WORKERS`` (default 2) worker processes."""
-    address = os.environ.get("AXION_DASK_SCHEDULER")
-    executor = (scheduler_dask_executor(address) if address
-                else local_dask_executor(int(os.environ.get("AXION_DASK_WORKERS", "2"))))
-    return definitions_with_executor(executor)
+    settings = ProjectSettings.from_env()
+    executor = (scheduler_dask_executor(settings.dask_scheduler) if settings.dask_scheduler
+                else local_dask_executor(settings.dask_workers))
+    return definitions_with_executor(executor, settings)

@@ -20,7 +20,8 @@ from dagster_duckdb import DuckDBIOManager
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
-from axion_pipeline.warehouse import _quote, fetch_frame, writer_queue
+from axion_pipeline.storage.lock import writer_queue
+from axion_pipeline.storage.warehouse import fetch_frame, quote
 
 _DUCKDB_TYPES = {"b": "BOOLEAN", "i": "BIGINT", "u": "BIGINT", "f": "DOUBLE", "M": "TIMESTAMP_NS"}
 
@@ -50,7 +51,7 @@ class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
             existing = {row[0] for row in connection.execute(f"describe {table}").fetchall()}
             for name, dtype in frame.dtypes.items():
                 if name not in existing:
-                    connection.execute(f"alter table {table} add column {_quote(str(name))} {_duckdb_type(dtype)}")
+                    connection.execute(f"alter table {table} add column {quote(str(name))} {_duckdb_type(dtype)}")
             if len(frame):
                 connection.execute(f"insert into {table} by name select * from frame")
         row_key = "dagster/partition_row_count" if table_slice.partition_dimensions else "dagster/row_count"
@@ -58,19 +59,23 @@ class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
 
 
 class QueuedDuckDbClient(DuckDbClient):
-    """Opens each connection in the warehouse's turn (``axion_pipeline.warehouse.writer_queue``):
+    """Opens each connection in the warehouse's turn (``axion_pipeline.storage.lock.writer_queue``):
     steps of other processes (fold training in parallel, a second backfill) wait instead of failing
     on DuckDB's file lock."""
 
     @staticmethod
     @contextmanager
     def connect(context, table_slice):
-        with writer_queue(context.resource_config["database"]), DuckDbClient.connect(context, table_slice) as conn:
+        config = context.resource_config
+        with writer_queue(config["database"], wait_seconds=config["queue_wait_seconds"]), \
+                DuckDbClient.connect(context, table_slice) as conn:
             yield conn
 
 
 class AxionDuckDBIOManager(DuckDBIOManager):
     """DuckDB store of every asset (``schema`` metadata = group), pandas in and out."""
+
+    queue_wait_seconds: float  # how long a step waits for the warehouse's turn
 
     def create_io_manager(self, context) -> DbIOManager:
         return DbIOManager(db_client=QueuedDuckDbClient(), database=self.database, schema=self.schema_,

@@ -2,7 +2,8 @@
 
 Dagster cannot run one selection over assets with different partitions definitions, so the build
 (`make run`, ``axion_pipeline.run_all``) runs these jobs in order: unpartitioned ingestion tables,
-the daily history (one single-run backfill over every trading day), whole-history analysis.
+the daily history (one single-run backfill over every trading day), whole-history analysis,
+training per fold, the training tables, then the live span.
 """
 
 from __future__ import annotations
@@ -11,46 +12,30 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from axion_pipeline.defs.factors.assets import ASSETS as FACTOR_ASSETS
-from axion_pipeline.defs.features.assets import ASSETS as FEATURE_ASSETS
-from axion_pipeline.defs.inference.assets import ASSETS as INFERENCE_ASSETS
-from axion_pipeline.defs.market.assets import ASSETS as MARKET_ASSETS
-from axion_pipeline.defs.monitoring.assets import ASSETS as MONITORING_ASSETS
-
 
 def _keys(assets, partitioned: bool) -> list[dg.AssetKey]:
     return [key for a in assets for key in a.keys if (a.partitions_def is not None) == partitioned]
 
 
-HISTORY_ASSETS = [*MARKET_ASSETS, *FACTOR_ASSETS, *FEATURE_ASSETS]
-LIVE_ASSETS = [*INFERENCE_ASSETS, *MONITORING_ASSETS]
-
-market_tables_job = dg.define_asset_job(
-    "market_tables_job",
-    selection=dg.AssetSelection.assets(*_keys(MARKET_ASSETS, partitioned=False)),
-    description="Unpartitioned ingestion tables: fundamentals, sectors, earnings, rejected rows, planted truth.",
-)
-
-daily_job = dg.define_asset_job(
-    "daily_job",
-    selection=dg.AssetSelection.assets(*_keys(HISTORY_ASSETS, partitioned=True)),
-    description="Trading-day partitioned history: prices and market series through factor scores, features "
-                "and targets. Backfills run as one vectorised run per range.",
-)
-
-factor_analysis_job = dg.define_asset_job(
-    "factor_analysis_job",
-    selection=dg.AssetSelection.assets(*_keys([*FACTOR_ASSETS, *FEATURE_ASSETS], partitioned=False)),
-    description="Factor tear sheet over the whole scored history.",
-)
-
-
-inference_job = dg.define_asset_job(
-    "inference_job",
-    selection=dg.AssetSelection.assets(*LIVE_ASSETS),
-    description="Daily predictions, hybrid scores, regime, earnings, factor weights, health, drift and SHAP "
-                "explanations (run over the live span: days after the production models' training window).",
-)
+def build_jobs(market: list, factors: list, features: list, live: list) -> list:
+    """The build's jobs over the stage asset lists (``live``: inference and monitoring)."""
+    history = [*market, *factors, *features]
+    return [
+        dg.define_asset_job(
+            "market_tables_job", selection=dg.AssetSelection.assets(*_keys(market, partitioned=False)),
+            description="Unpartitioned ingestion tables: fundamentals, sectors, earnings, rejected rows, planted truth."),
+        dg.define_asset_job(
+            "daily_job", selection=dg.AssetSelection.assets(*_keys(history, partitioned=True)),
+            description="Trading-day partitioned history: prices and market series through factor scores, features "
+                        "and targets. Backfills run as one vectorised run per range."),
+        dg.define_asset_job(
+            "factor_analysis_job", selection=dg.AssetSelection.assets(*_keys([*factors, *features], partitioned=False)),
+            description="Factor tear sheet over the whole scored history."),
+        dg.define_asset_job(
+            "inference_job", selection=dg.AssetSelection.assets(*live),
+            description="Daily predictions, hybrid scores, regime, earnings, factor weights, health, drift and SHAP "
+                        "explanations (run over the live span: days after the production models' training window)."),
+    ]
 
 
 @dataclass(frozen=True)
@@ -69,4 +54,3 @@ BUILD_STAGES = [
     Stage("training_tables_job", None),
     Stage("inference_job", "live"),
 ]
-JOBS = [market_tables_job, daily_job, factor_analysis_job, inference_job]

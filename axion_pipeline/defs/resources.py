@@ -1,25 +1,32 @@
-"""Resources: the market data source (generated market or real files) and the warehouse."""
+"""Resources: the market data source (generated market or real files), the warehouse and the model store.
+
+Their fields have no defaults of their own: ``build_resources`` sets them from ``ProjectSettings``.
+"""
 
 from __future__ import annotations
 
+import shutil
 from functools import lru_cache
-from typing import Optional
+from pathlib import Path
+from typing import Any, Optional
 
 import dagster as dg
 
 from axion_pipeline.data.contracts import MarketData
-from axion_pipeline.settings import get_settings
+from axion_pipeline.data.simulator.config import SimulationConfig
+from axion_pipeline.project import ProjectSettings
 
 
 @lru_cache(maxsize=2)
-def _load_market(data_dir, seed, n_tickers, start, end, reporting_lag_days, max_reject_share) -> MarketData:
+def _load_market(data_dir: str | None, simulation: SimulationConfig, reporting_lag_days: int,
+                 max_reject_share: float) -> MarketData:
     if data_dir:
         from axion_pipeline.data.sources import load_source
 
         return load_source(data_dir, reporting_lag_days=reporting_lag_days, max_reject_share=max_reject_share)
-    from axion_pipeline.data.simulator import SimulationConfig, simulate_market
+    from axion_pipeline.data.simulator import simulate_market
 
-    return simulate_market(SimulationConfig(seed=seed, n_tickers=n_tickers, start=start, end=end))
+    return simulate_market(simulation)
 
 
 class MarketDataSource(dg.ConfigurableResource):
@@ -28,30 +35,27 @@ class MarketDataSource(dg.ConfigurableResource):
     The whole source is loaded once per process and cached; assets slice it by partition.
     """
 
-    data_dir: Optional[str] = None
-    seed: int = 7
-    n_tickers: int = 300
-    start: str = "2017-01-02"
-    end: str = "2024-12-31"
-    reporting_lag_days: int = 90
-    max_reject_share: float = 0.05
+    data_dir: Optional[str]
+    seed: int
+    n_tickers: int
+    start: str
+    end: str
+    reporting_lag_days: int
+    max_reject_share: float
+
+    @classmethod
+    def from_settings(cls, settings: ProjectSettings) -> MarketDataSource:
+        sim = settings.simulation
+        return cls(data_dir=settings.data_dir, seed=sim.seed, n_tickers=sim.n_tickers, start=sim.start, end=sim.end,
+                   reporting_lag_days=settings.reporting_lag_days, max_reject_share=settings.max_reject_share)
 
     def load(self) -> MarketData:
-        return _load_market(
-            self.data_dir, self.seed, self.n_tickers, self.start, self.end,
-            self.reporting_lag_days, self.max_reject_share,
-        )
+        simulation = SimulationConfig(seed=self.seed, n_tickers=self.n_tickers, start=self.start, end=self.end)
+        return _load_market(self.data_dir, simulation, self.reporting_lag_days, self.max_reject_share)
 
     @property
     def is_real(self) -> bool:
         return bool(self.data_dir)
-
-
-def default_market_source() -> MarketDataSource:
-    s = get_settings()
-    return MarketDataSource(
-        data_dir=s.data_dir, seed=s.sim_seed, n_tickers=s.sim_tickers, start=s.sim_start, end=s.sim_end
-    )
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -60,14 +64,116 @@ class Warehouse(dg.ConfigurableResource):
     manager handles asset storage and the other inputs."""
 
     path: str
+    queue_wait_seconds: float
 
     def count_non_finite(self, schema: str, table: str, where: str = "", params: list | None = None) -> dict[str, int]:
-        from axion_pipeline.warehouse import count_non_finite
+        from axion_pipeline.storage.warehouse import count_non_finite
 
-        return count_non_finite(self.path, schema, table, where, params)
+        return count_non_finite(self.path, schema, table, where, params, wait_seconds=self.queue_wait_seconds)
 
     def read(self, schema: str, table: str, where: str = "", params: list | None = None,
              columns: list[str] | None = None):
-        from axion_pipeline.warehouse import read_table
+        from axion_pipeline.storage.warehouse import read_table
 
-        return read_table(self.path, schema, table, where, params, columns)
+        return read_table(self.path, schema, table, where, params, columns, wait_seconds=self.queue_wait_seconds)
+
+
+class ModelStore(dg.ConfigurableResource):
+    """Directory of trained models in native formats (layout: ``axion_pipeline.ml.model_store``).
+
+    Fold models live under ``<name>/<fold_key>/`` and are replaced atomically on re-training;
+    production models under ``<name>/production/<version>/`` with ``LATEST``; Optuna studies in
+    ``hyperparameter_search/optuna.db``. Loading verifies the SHA-256 manifest and never unpickles.
+    """
+
+    root: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root)
+
+    def fold_dir(self, name: str, fold_key: str) -> Path:
+        return self.path / name / fold_key
+
+    def save_fold(self, name: str, fold_key: str, model: Any) -> Path:
+        """Save a fold's model, replacing the previous one only once the new one is complete.
+
+        The new model is written to a staging directory; the old one is renamed aside, the staging
+        directory renamed into place, then the old one deleted. A process killed at any point leaves
+        a complete model under the fold's name or aside (``_settle`` puts it back), never a partial one.
+        """
+        target = self.fold_dir(name, fold_key)
+        staging, retired = target.with_name(f".{fold_key}.staging"), target.with_name(f".{fold_key}.retired")
+        self._settle(target, retired)
+        shutil.rmtree(staging, ignore_errors=True)
+        model.save(staging)
+        if target.exists():
+            target.rename(retired)
+        staging.rename(target)
+        shutil.rmtree(retired, ignore_errors=True)
+        return target
+
+    @staticmethod
+    def _settle(target: Path, retired: Path) -> None:
+        """After a crash between the two renames of ``save_fold``: restore the retired model."""
+        if retired.exists():
+            if target.exists():
+                shutil.rmtree(retired, ignore_errors=True)
+            else:
+                retired.rename(target)
+
+    def _settled_fold_dir(self, name: str, fold_key: str) -> Path:
+        target = self.fold_dir(name, fold_key)
+        self._settle(target, target.with_name(f".{fold_key}.retired"))
+        return target
+
+    def load_fold(self, name: str, fold_key: str) -> Any:
+        from axion_pipeline.ml.model_store import model_class
+
+        return model_class(name).load(self._settled_fold_dir(name, fold_key))
+
+    def fold_metadata(self, name: str, fold_key: str) -> Any:
+        """A fold model's ``ModelMetadata`` (manifest and artefact hashes verified, no model parsed)."""
+        from axion_pipeline.ml.base import METADATA_FILE, ModelMetadata
+        from axion_pipeline.ml.model_store import model_class
+
+        target = self._settled_fold_dir(name, fold_key)
+        payload = model_class(name).read_manifest(target)
+        return ModelMetadata.from_dict(payload["metadata"], source=target / METADATA_FILE)
+
+    def save_production(self, name: str, model: Any, fingerprint: str, config: dict) -> tuple[str, Path]:
+        """Save under a new ``production/<version>/`` and point ``production/LATEST`` at it."""
+        from axion_pipeline.ml.model_store import PRODUCTION, save_version
+
+        return save_version(self.path / name / PRODUCTION, model, fingerprint, config)
+
+    def production_version(self, name: str) -> str | None:
+        from axion_pipeline.ml.model_store import PRODUCTION, read_latest
+
+        return read_latest(self.path / name / PRODUCTION)
+
+    def load_production(self, name: str) -> Any:
+        """The production model LATEST names (verified, never unpickled); raises when there is none."""
+        from axion_pipeline.ml.model_store import PRODUCTION, load_latest
+
+        try:
+            return load_latest(self.path / name / PRODUCTION, name)[0]
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no production {name} in {self.path}: materialize production_models first") from None
+
+    def hyperopt_storage(self) -> str:
+        directory = self.path / "hyperparameter_search"
+        directory.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{directory / 'optuna.db'}"
+
+
+def build_resources(settings: ProjectSettings) -> dict[str, Any]:
+    """Every resource of the code location, configured from the settings."""
+    from axion_pipeline.defs.io_manager import AxionDuckDBIOManager
+
+    return {
+        "io_manager": AxionDuckDBIOManager(database=settings.warehouse, queue_wait_seconds=settings.queue_wait_seconds),
+        "market_source": MarketDataSource.from_settings(settings),
+        "model_store": ModelStore(root=settings.model_dir),
+        "warehouse": Warehouse(path=settings.warehouse, queue_wait_seconds=settings.queue_wait_seconds),
+    }

@@ -1,27 +1,27 @@
 """Dagster-layer tests run on a small generated market and a temporary warehouse.
 
-The partitions definition is built when ``axion_pipeline.defs`` is imported, from the environment,
-so the small market is configured here before any test module imports it.
+The settings are explicit objects (``small_settings``): nothing depends on the environment or on
+import order. Tests that start other processes pass ``settings.to_env()`` to them.
 """
 
 from __future__ import annotations
 
 import os
 
-os.environ.pop("AXION_DATA_DIR", None)
-os.environ["AXION_SIM_TICKERS"] = "40"
-os.environ["AXION_SIM_START"] = "2021-01-04"
-os.environ["AXION_SIM_END"] = "2023-06-30"
-os.environ["AXION_SIM_SEED"] = "11"
-# the small market has ~270 usable days: two short walk-forward folds
-os.environ["AXION_WF_TRAIN_DAYS"] = "120"
-os.environ["AXION_WF_TEST_DAYS"] = "21"
-os.environ["AXION_WF_FOLDS"] = "2"
-os.environ["DAGSTER_EVENT_BATCH_SIZE"] = "10000"
-os.environ["DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"] = "true"
+import dagster as dg
+import pytest
 
-import dagster as dg  # noqa: E402
-import pytest  # noqa: E402
+from axion_pipeline.data.simulator.config import SimulationConfig
+from axion_pipeline.ml.config import WalkForwardConfig
+from axion_pipeline.project import ProjectSettings
+
+# the small market has ~270 usable days: two short walk-forward folds
+SMALL_MARKET = SimulationConfig(seed=11, n_tickers=40, start="2021-01-04", end="2023-06-30")
+SMALL_WALK_FORWARD = WalkForwardConfig(n_splits=2, train_size=120, test_size=21, validation_size=21)
+
+
+def small_settings(warehouse: str) -> ProjectSettings:
+    return ProjectSettings(simulation=SMALL_MARKET, walk_forward=SMALL_WALK_FORWARD, warehouse=warehouse)
 
 
 @pytest.fixture
@@ -30,10 +30,33 @@ def warehouse(tmp_path):
 
 
 @pytest.fixture
-def defs(warehouse):
+def settings(warehouse) -> ProjectSettings:
+    return small_settings(warehouse)
+
+
+@pytest.fixture
+def project(settings):
+    from axion_pipeline.defs.project import DagsterProject
+
+    return DagsterProject.from_settings(settings)
+
+
+@pytest.fixture
+def trading_days(project):
+    return project.trading_days
+
+
+@pytest.fixture
+def defs(settings):
     from axion_pipeline.definitions import build_definitions
 
-    return build_definitions(warehouse=warehouse)
+    return build_definitions(settings)
+
+
+def child_env(settings: ProjectSettings, dagster_home) -> dict[str, str]:
+    """The environment of a child process (``make run``, ``dagster``) that builds ``settings``."""
+    return {**os.environ, **settings.to_env(), "DAGSTER_HOME": str(dagster_home),
+            "DAGSTER_EVENT_BATCH_SIZE": "10000", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ instance: DuckDB takes one writer process at a time, so every warehouse step (as
 is in the ``duckdb_warehouse`` pool and the second run's steps queue for the slot instead of
 failing on the file lock. Both finish; no partition is lost or duplicated."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from axion_pipeline.defs.partitions import trading_days
+from axion_pipeline_tests.defs.conftest import child_env, small_settings
 
 REPO = Path(__file__).resolve().parents[2]
 DAILY_TABLES = ["market.prices", "factors.factor_scores", "features.features", "features.targets"]
@@ -30,9 +29,9 @@ def _step_spans(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, fl
 
 
 @pytest.mark.slow
-def test_overlapping_backfills_launched_at_once_both_succeed(tmp_path, monkeypatch):
+def test_overlapping_backfills_launched_at_once_both_succeed(tmp_path, monkeypatch, trading_days):
     keys = trading_days.get_partition_keys()
-    env = {**os.environ, "AXION_WAREHOUSE": str(tmp_path / "shared.duckdb"), "DAGSTER_HOME": str(tmp_path / "home")}
+    env = child_env(small_settings(str(tmp_path / "shared.duckdb")), tmp_path / "home")
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     runner = [sys.executable, "-m", "axion_pipeline.run_all", "--stages"]

@@ -15,8 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from axion_pipeline.defs.partitions import trading_days
-from axion_pipeline_tests.defs.conftest import run_job
+from axion_pipeline_tests.defs.conftest import child_env, run_job, small_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,7 +27,7 @@ def table_hash(warehouse: str, table: str, order: str) -> str:
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
-def test_three_rematerializations_leave_tables_identical(defs, instance, warehouse):
+def test_three_rematerializations_leave_tables_identical(defs, instance, warehouse, trading_days):
     keys = trading_days.get_partition_keys()
     run_job(defs, instance, "market_tables_job")
     run_job(defs, instance, "daily_job", key_range=(keys[0], keys[-1]))
@@ -82,11 +81,14 @@ def test_sigkill_mid_backfill_and_mid_training_then_rerun_is_consistent(tmp_path
     """Kill the build once inside the daily backfill and once inside fold training, then re-run:
     the killed runs are marked failed and free their pool slot (else the re-run would wait for it
     forever), every daily partition is present exactly once and every stored model verifies."""
-    from axion_pipeline.defs.training.resources import MODEL_NAMES, ModelStore
+    from axion_pipeline.defs.project import DagsterProject
+    from axion_pipeline.defs.resources import ModelStore
+    from axion_pipeline.ml.model_store import STORE_NAMES as MODEL_NAMES
 
     warehouse = tmp_path / "crash.duckdb"
-    models = tmp_path / "crash_models"
-    env = {**os.environ, "AXION_WAREHOUSE": str(warehouse), "DAGSTER_HOME": str(tmp_path / "home")}
+    settings = small_settings(str(warehouse))
+    models = Path(settings.model_dir)
+    env = child_env(settings, tmp_path / "home")
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     runner = [sys.executable, "-m", "axion_pipeline.run_all", "--stages"]
@@ -107,7 +109,7 @@ def test_sigkill_mid_backfill_and_mid_training_then_rerun_is_consistent(tmp_path
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert "lost its process" in rerun.stdout
 
-    keys = trading_days.get_partition_keys()
+    keys = DagsterProject.from_settings(settings).trading_days.get_partition_keys()
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for table in ["market.prices", "factors.factor_scores", "features.features"]:
             days, dups = con.execute(

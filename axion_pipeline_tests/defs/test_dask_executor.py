@@ -72,15 +72,14 @@ def _overlaps(spans: dict[str, tuple[float, float]]) -> list[tuple[str, str]]:
 
 
 @pytest.mark.slow
-def test_market_jobs_on_a_local_dask_cluster(warehouse, project_instance, dask_cluster):
+def test_market_jobs_on_a_local_dask_cluster(warehouse, settings, trading_days, project_instance, dask_cluster):
     instance = project_instance
     address = dask_cluster.scheduler_address
     from axion_pipeline.defs.executors import reconstructable_dask_job
-    from axion_pipeline.defs.partitions import trading_days
-    from axion_pipeline.defs.resources import default_market_source
+    from axion_pipeline.defs.resources import MarketDataSource
 
     keys = trading_days.get_partition_keys()
-    with dg.execute_job(reconstructable_dask_job("market_tables_job", warehouse=warehouse, address=address),
+    with dg.execute_job(reconstructable_dask_job("market_tables_job", settings, address=address),
                         instance=instance) as tables:
         assert tables.success
         table_steps = {e.step_key for e in tables.all_events if e.event_type_value == "STEP_SUCCESS"}
@@ -94,14 +93,14 @@ def test_market_jobs_on_a_local_dask_cluster(warehouse, project_instance, dask_c
     span = keys[-60:]  # a single-run backfill of the last 60 trading days
     selection = [dg.AssetKey("prices"), dg.AssetKey("market_series")]
     tags = {"dagster/asset_partition_range_start": span[0], "dagster/asset_partition_range_end": span[-1]}
-    with dg.execute_job(reconstructable_dask_job("daily_job", warehouse=warehouse, address=address),
+    with dg.execute_job(reconstructable_dask_job("daily_job", settings, address=address),
                         instance=instance, tags=tags, asset_selection=selection) as daily:
         assert daily.success
         materialized = {e.asset_key.to_user_string() for e in daily.all_events
                         if e.event_type_value == "ASSET_MATERIALIZATION"}
     assert materialized == {"prices", "market_series"}
 
-    market = default_market_source().load()
+    market = MarketDataSource.from_settings(settings).load()
     first, last = pd.Timestamp(span[0]), pd.Timestamp(span[-1])
     expected_prices = int(market.prices["date"].between(first, last).sum())
     assert _count(warehouse, "select count(*) from market.prices") == expected_prices
@@ -115,12 +114,12 @@ def test_market_jobs_on_a_local_dask_cluster(warehouse, project_instance, dask_c
     assert _count(warehouse, "select count(*) from market.true_alpha") == len(market.true_alpha)
 
 
-def test_dask_code_location_keeps_every_job_and_the_default_is_unchanged(warehouse):
+def test_dask_code_location_keeps_every_job_and_the_default_is_unchanged(settings):
     from axion_pipeline.definitions import build_definitions
     from axion_pipeline.defs.executors import DASK_RUN_CONFIG, definitions_with_executor, local_dask_executor
 
-    default = build_definitions(warehouse)
-    on_dask = definitions_with_executor(local_dask_executor(2), warehouse)
+    default = build_definitions(settings)
+    on_dask = definitions_with_executor(local_dask_executor(2), settings)
     names = {j.name for j in default.resolve_all_job_defs()}
     assert names == {j.name for j in on_dask.resolve_all_job_defs()}
     for name in names:
@@ -129,6 +128,6 @@ def test_dask_code_location_keeps_every_job_and_the_default_is_unchanged(warehou
     # the documented run config validates against the Dask executor configured by run config
     from axion_pipeline.defs.executors import dask_executor
 
-    job = definitions_with_executor(dask_executor(), warehouse).resolve_job_def("market_tables_job")
+    job = definitions_with_executor(dask_executor(), settings).resolve_job_def("market_tables_job")
     assert job.run_config_schema.config_type is not None
     assert dg.validate_run_config(job, DASK_RUN_CONFIG)

@@ -6,12 +6,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from axion_pipeline.defs.partitions import trading_days
 from axion_pipeline_tests.defs.conftest import check_results, run_job
 
 
 @pytest.fixture
-def history(defs, instance, warehouse):
+def history(defs, instance, warehouse, trading_days):
     keys = trading_days.get_partition_keys()
     run_job(defs, instance, "market_tables_job")
     result = run_job(defs, instance, "daily_job", key_range=(keys[0], keys[-1]))
@@ -52,7 +51,7 @@ def test_history_tables_and_checks(history, defs, instance, warehouse):
     assert ic == ic  # a number, not NaN
 
 
-def test_leakage_audit_fails_on_a_leaking_feature(history, defs, instance, monkeypatch):
+def test_leakage_audit_fails_on_a_leaking_feature(history, defs, instance, monkeypatch, trading_days):
     """Features built with tomorrow's value of a score must fail the blocking audit."""
     from axion_pipeline.defs.features import assets as feature_assets
 
@@ -76,7 +75,7 @@ def test_leakage_audit_fails_on_a_leaking_feature(history, defs, instance, monke
     assert "momentum_tomorrow" in audit.event_specific_data.metadata["leaking_columns"].value
 
 
-def test_leakage_audit_rebuilds_with_the_runs_feature_settings(history, defs, instance, warehouse):
+def test_leakage_audit_rebuilds_with_the_runs_feature_settings(history, defs, instance, warehouse, trading_days):
     """A run with non-default feature settings: the audit must rebuild with them (with the defaults
     it would find lag_10/lag_21 columns the stored rows lack and fail)."""
     key = trading_days.get_partition_keys()[300]

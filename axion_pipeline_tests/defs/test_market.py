@@ -5,7 +5,6 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from axion_pipeline.defs.partitions import trading_days
 from axion_pipeline_tests.defs.conftest import check_results, run_job
 
 
@@ -25,7 +24,7 @@ def test_definitions_load_and_hold_market_assets(defs):
         assert node.description, f"{key} has no description"
 
 
-def test_market_tables_and_daily_range(defs, instance, warehouse):
+def test_market_tables_and_daily_range(defs, instance, warehouse, trading_days):
     run_job(defs, instance, "market_tables_job")
     keys = trading_days.get_partition_keys()
     result = run_job(defs, instance, "daily_job", key_range=(keys[0], keys[-1]))
@@ -42,11 +41,12 @@ def test_market_tables_and_daily_range(defs, instance, warehouse):
     assert _count(warehouse, "select count(*) from market.fundamentals where available_date <= period_end") == 0
 
 
-def test_rematerializing_a_partition_replaces_it(defs, instance, warehouse):
+def test_rematerializing_a_partition_replaces_it(defs, instance, warehouse, project, trading_days):
     import dagster as dg
 
-    from axion_pipeline.defs.market.assets import market_series, prices
+    from axion_pipeline.defs.market.assets import build_daily_assets
 
+    prices, market_series = build_daily_assets(project)
     key = trading_days.get_partition_keys()[100]
     resources = {k: v for k, v in defs.resources.items() if k in ("io_manager", "market_source")}
     counts = []
@@ -57,7 +57,7 @@ def test_rematerializing_a_partition_replaces_it(defs, instance, warehouse):
     assert _count(warehouse, "select count(*) - count(distinct (date, ticker)) from market.prices") == 0
 
 
-def test_missing_lookback_is_a_clear_failure(defs, instance):
+def test_missing_lookback_is_a_clear_failure(defs, instance, trading_days):
     """Scoring a day whose 300-day price lookback was never materialized fails and says why."""
     key = trading_days.get_partition_keys()[400]
     result = defs.resolve_job_def("daily_job").execute_in_process(instance=instance, partition_key=key,

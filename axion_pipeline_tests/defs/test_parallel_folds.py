@@ -4,7 +4,6 @@ warehouse. The fold assets are outside the ``duckdb_warehouse`` pool; their ware
 writes wait their turn in the I/O manager's queue, so training overlaps and nothing fails on
 DuckDB's file lock."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from axion_pipeline.defs.training.resources import ModelStore
+from axion_pipeline.defs.resources import ModelStore
+from axion_pipeline_tests.defs.conftest import child_env, small_settings
 from axion_pipeline_tests.defs.test_concurrent_backfills import _step_spans
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,7 +22,8 @@ FOLD_ASSETS = "ranking_model,regime_model"  # with their checks: each step a pro
 
 @pytest.mark.slow
 def test_two_folds_train_at_once_without_lock_failures(tmp_path, monkeypatch):
-    env = {**os.environ, "AXION_WAREHOUSE": str(tmp_path / "folds.duckdb"), "DAGSTER_HOME": str(tmp_path / "home")}
+    settings = small_settings(str(tmp_path / "folds.duckdb"))
+    env = child_env(settings, tmp_path / "home")
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     prepare = subprocess.run([sys.executable, "-m", "axion_pipeline.run_all", "--stages", "market_tables_job", "daily_job",
@@ -52,7 +53,7 @@ def test_two_folds_train_at_once_without_lock_failures(tmp_path, monkeypatch):
                                       "group by fold").fetchall()) if table == "ranking_model" else dict(
                 con.execute(f"select fold, count(*) - count(distinct date) from training.{table} group by fold").fetchall())
             assert counts == {"fold_0": 0, "fold_1": 0}, (table, counts)
-    store = ModelStore(root=str(tmp_path / "folds_models"))
+    store = ModelStore(root=settings.model_dir)
     for name in FOLD_ASSETS.split(","):
         for fold in ("fold_0", "fold_1"):
             assert store.load_fold(name, fold).is_fitted

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from axion_pipeline.defs.recovery import HOST_TAG, PID_TAG, STARTED_TAG, runner_is_gone, runner_tags
-from axion_pipeline.defs.training.resources import ModelStore
+from axion_pipeline.defs.resources import ModelStore
 
 
 def test_a_live_runner_is_not_gone_a_dead_one_is():
@@ -40,7 +40,7 @@ def test_fold_model_killed_between_renames_is_restored(tmp_path, monkeypatch):
     target = store.fold_dir("ranking_model", "fold_0")
     # a crash after the old model was renamed aside and before the new one took its place
     target.rename(target.with_name(".fold_0.retired"))
-    monkeypatch.setattr("axion_pipeline.defs.training.resources.model_class",
+    monkeypatch.setattr("axion_pipeline.ml.model_store.model_class",
                         lambda name: type("M", (), {"load": staticmethod(lambda p: (p / "model.txt").read_text())}))
     assert store.load_fold("ranking_model", "fold_0") == "old"
     store.save_fold("ranking_model", "fold_0", _Model("new"))

@@ -11,22 +11,22 @@ import duckdb
 import pandas as pd
 import pytest
 
-from axion_pipeline_tests.defs.conftest import check_results
+from axion_pipeline_tests.defs.conftest import check_results, small_settings
 
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     from axion_pipeline.definitions import build_definitions
-    from axion_pipeline.defs.partitions import trading_days
-    from axion_pipeline.run_all import live_keys
+    from axion_pipeline.defs.project import DagsterProject
 
     tmp = tmp_path_factory.mktemp("chain")
     warehouse = str(tmp / "chain.duckdb")
-    defs = build_definitions(warehouse=warehouse)
+    settings = small_settings(warehouse)
+    defs, project = build_definitions(settings), DagsterProject.from_settings(settings)
     overrides = {"event_log_storage": {"module": "axion_pipeline.defs.storage", "class": "BatchingSqliteEventLogStorage",
                                        "config": {"base_dir": str(tmp / "event_log")}}}
     with dg.instance_for_test(overrides=overrides) as instance:
-        keys = trading_days.get_partition_keys()
+        keys = project.trading_days.get_partition_keys()
         checks = {}
 
         def run(name, **kwargs):
@@ -41,9 +41,9 @@ def chain(tmp_path_factory):
         for fold in defs.resolve_job_def("training_job").partitions_def.get_partition_keys():
             run("training_job", partition_key=fold, run_config={"ops": {"ranking_model": {"config": small}}})
         run("training_tables_job", run_config={"ops": {"production_models": {"config": {"ranking": small}}}})
-        live = live_keys()
+        live = project.live_keys()
         run("inference_job", tags={"dagster/asset_partition_range_start": live[0], "dagster/asset_partition_range_end": live[-1]})
-        yield {"defs": defs, "instance": instance, "warehouse": warehouse, "checks": checks, "live": live,
+        yield {"defs": defs, "project": project, "instance": instance, "warehouse": warehouse, "checks": checks, "live": live,
                "model_root": Path(defs.resources["model_store"].root)}
 
 
@@ -103,10 +103,8 @@ def test_tampered_production_model_falls_back_to_rules(chain):
 
 
 def test_daily_schedule_targets_the_day_that_just_ended(chain):
-    from axion_pipeline.defs.partitions import trading_days
-
     schedule = chain["defs"].resolve_schedule_def("daily_schedule")
-    keys = trading_days.get_partition_keys()
+    keys = chain["project"].trading_days.get_partition_keys()
     last = pd.Timestamp(keys[-1])
     tick = (last + pd.offsets.BDay(1)).to_pydatetime().replace(tzinfo=dt.timezone.utc)
     with dg.build_schedule_context(scheduled_execution_time=tick, instance=chain["instance"]) as context:
@@ -118,7 +116,7 @@ def test_retraining_sensor_quiet_when_healthy(chain):
     from axion_pipeline.defs.resources import Warehouse
 
     sensor = chain["defs"].resolve_sensor_def("retraining_sensor")
-    with dg.build_sensor_context(instance=chain["instance"], resources={"warehouse": Warehouse(path=chain["warehouse"])}) as ctx:
+    with dg.build_sensor_context(instance=chain["instance"], resources={"warehouse": Warehouse(path=chain["warehouse"], queue_wait_seconds=60)}) as ctx:
         result = sensor(ctx)
     health = _df(chain["warehouse"], "select * from monitoring.model_health order by date")
     drift_days = _df(chain["warehouse"], "select date, bool_or(overall_drift) d from monitoring.drift_report group by date")

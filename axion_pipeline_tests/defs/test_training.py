@@ -1,14 +1,14 @@
 """Training group on the small generated market: fold models, walk-forward report, production
 models, model store and checks, run as real Dagster jobs after the market, factor and feature history.
 
-The fold windows come from ``AXION_WF_TRAIN_DAYS`` / ``AXION_WF_TEST_DAYS`` / ``AXION_WF_FOLDS``
-(set by the defs conftest: train 120, test 21, 2 folds on the 650-day market).
+The fold windows come from the small settings of the defs conftest (train 120, test 21, 2 folds
+on the 650-day market).
 """
 
 from __future__ import annotations
 
 import json
-import os
+from dataclasses import replace
 from types import SimpleNamespace
 
 import dagster as dg
@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from axion_pipeline_tests.defs.conftest import check_results, run_job
+from axion_pipeline_tests.defs.conftest import check_results, run_job, small_settings
 
 FOLDS = ["fold_0", "fold_1"]
 # The small market fits ~600 rows per fold: leaves of the default 300 rows would leave the trees unsplit.
@@ -41,77 +41,74 @@ def _run(defs, instance, job_name, partition_key, op_config):
 def trained(tmp_path_factory):
     """History, then every fold of training_job, then training_tables_job (once for the module)."""
     from axion_pipeline.definitions import build_definitions
-    from axion_pipeline.defs.partitions import trading_days
+    from axion_pipeline.defs.project import DagsterProject
 
     root = tmp_path_factory.mktemp("training")
-    warehouse, models = str(root / "warehouse.duckdb"), root / "models"
-    previous = os.environ.get("AXION_MODEL_DIR")
-    os.environ["AXION_MODEL_DIR"] = str(models)  # read by default_model_store() in build_definitions
+    settings = replace(small_settings(str(root / "warehouse.duckdb")), model_dir=str(root / "models"))
     overrides = {"event_log_storage": {"module": "axion_pipeline.defs.storage", "class": "BatchingSqliteEventLogStorage",
                                        "config": {"base_dir": str(root / "event_log")}}}
-    try:
-        defs = build_definitions(warehouse=warehouse)
-        keys = trading_days.get_partition_keys()
-        with dg.instance_for_test(overrides=overrides) as instance:
-            run_job(defs, instance, "market_tables_job")
-            run_job(defs, instance, "daily_job", key_range=(keys[0], keys[-1]))
-            fold_checks = {k: check_results(_run(defs, instance, "training_job", k, {"ranking_model": SMALL_RANKING}))
-                           for k in FOLDS}
-            tables = _run(defs, instance, "training_tables_job", None, {"production_models": {"ranking": SMALL_RANKING}})
-            yield SimpleNamespace(defs=defs, instance=instance, warehouse=warehouse, models=models,
-                                  fold_checks=fold_checks, table_checks=check_results(tables), tables_run=tables)
-    finally:
-        if previous is None:
-            os.environ.pop("AXION_MODEL_DIR", None)
-        else:
-            os.environ["AXION_MODEL_DIR"] = previous
+    defs = build_definitions(settings)
+    keys = DagsterProject.from_settings(settings).trading_days.get_partition_keys()
+    with dg.instance_for_test(overrides=overrides) as instance:
+        run_job(defs, instance, "market_tables_job")
+        run_job(defs, instance, "daily_job", key_range=(keys[0], keys[-1]))
+        fold_checks = {k: check_results(_run(defs, instance, "training_job", k, {"ranking_model": SMALL_RANKING}))
+                       for k in FOLDS}
+        tables = _run(defs, instance, "training_tables_job", None, {"production_models": {"ranking": SMALL_RANKING}})
+        yield SimpleNamespace(defs=defs, instance=instance, settings=settings, plan=settings.plan,
+                              warehouse=settings.warehouse, models=root / "models", fold_checks=fold_checks,
+                              table_checks=check_results(tables), tables_run=tables)
 
 
-def test_fold_partitions_follow_the_environment_and_are_purged():
-    from axion_pipeline.defs.training.folds import PLAN, fold_partitions, fold_window, fold_windows_frame
+def test_fold_partitions_follow_the_settings_and_are_purged(project):
     from axion_pipeline.ml.datasets import count_dates
 
-    assert fold_partitions.get_partition_keys() == FOLDS
-    assert (PLAN.config.train_size, PLAN.config.test_size, PLAN.config.gap) == (120, 21, 21)
-    frame = fold_windows_frame()
+    plan = project.plan
+    assert project.folds.get_partition_keys() == FOLDS
+    assert (plan.config.train_size, plan.config.test_size, plan.config.gap) == (120, 21, 21)
+    frame = plan.frame()
     assert list(frame["window"]) == [*FOLDS, "production"]
     assert (frame["n_gap_dates"] >= 21).all() and (frame.loc[frame["window"] != "production", "n_test_dates"] == 21).all()
-    a, b = fold_window("fold_0"), fold_window("fold_1")
-    assert a.test_end < b.test_start and b.test_end < PLAN.live_start
-    assert count_dates(PLAN.calendar, PLAN.live_start, PLAN.calendar[-1]) == 63
-    with pytest.raises(KeyError, match="unknown fold"):
-        fold_window("fold_9")
+    a, b = plan.window("fold_0"), plan.window("fold_1")
+    assert a.test_end < b.test_start and b.test_end < plan.live_start
+    assert count_dates(plan.calendar, plan.live_start, plan.calendar[-1]) == 63
+    with pytest.raises(KeyError, match="no walk-forward window"):
+        plan.window("fold_9")
 
 
-def test_production_cutoff_is_before_the_live_span():
-    from axion_pipeline.defs.training.folds import PLAN, live_span, production_cutoff
-
-    live_start, live_end = live_span()
-    assert live_end == PLAN.calendar[-1]
-    between = ((PLAN.calendar > production_cutoff()) & (PLAN.calendar < live_start)).sum()
+def test_production_cutoff_is_before_the_live_span(project):
+    plan = project.plan
+    assert plan.production.test_end == plan.calendar[-1]
+    between = ((plan.calendar > plan.production_cutoff) & (plan.calendar < plan.live_start)).sum()
     assert between == 21
 
 
-def test_config_classes_map_onto_the_library_configs():
-    from dataclasses import fields
+def test_config_classes_are_generated_from_the_library_configs():
+    """Every run-config field is a library field with the library's default (declared once)."""
+    from dataclasses import MISSING, fields
 
-    from axion_pipeline.defs.training import config as C
+    from axion_pipeline.defs import config as C
     from axion_pipeline.ml import config as L
 
-    pairs = [(C.RankingTrainingConfig, [L.RankingModelConfig, L.FeatureConfig], {"sample_every_n_days"}),
-             (C.RegimeTrainingConfig, [L.RegimeModelConfig], set()),
-             (C.EarningsTrainingConfig, [L.EarningsModelConfig], {"max_price_staleness_days"}),
-             (C.FactorTimingTrainingConfig, [L.FactorTimingConfig], {"n_quantiles"})]
-    for config_cls, library, extra in pairs:
-        library_fields = {f.name for cls in library for f in fields(cls)}
-        assert set(config_cls.model_fields) - extra <= library_fields, config_cls
+    pairs = [(C.RankingTrainingConfig, [L.RankingModelConfig, L.FeatureConfig, L.MLConfig]),
+             (C.RegimeTrainingConfig, [L.RegimeModelConfig]), (C.EarningsTrainingConfig, [L.EarningsModelConfig]),
+             (C.FactorTimingTrainingConfig, [L.FactorTimingConfig]), (C.HybridSettings, [L.HybridScoringConfig]),
+             (C.FeatureSettings, [L.FeatureConfig])]
+    for config_cls, library in pairs:
+        defaults = {f.name: f.default if f.default is not MISSING else f.default_factory()
+                    for cls in library for f in fields(cls)}
+        for name, field in config_cls.model_fields.items():
+            assert name in defaults, (config_cls, name)
+            assert field.default == defaults[name], (config_cls, name)
     ranking = C.RankingTrainingConfig(n_estimators=7, max_features=12)
-    assert ranking.library_config().n_estimators == 7 and ranking.feature_config().max_features == 12
+    model, features, every_n = C.ranking_configs(ranking)
+    assert model.n_estimators == 7 and features.max_features == 12 and every_n == L.MLConfig().sample_every_n_days
+    assert C.RankingTrainingConfig().to_library(L.RankingModelConfig) == L.RankingModelConfig()
 
 
 def test_training_chain_produces_predictions_models_and_report(trained):
     wh = trained.warehouse
-    from axion_pipeline.defs.training.folds import fold_window
+    fold_window = trained.plan.window
 
     for key in FOLDS:
         checks = trained.fold_checks[key]
@@ -156,31 +153,30 @@ def test_models_are_stored_natively_and_listed_in_the_model_store(trained):
 
 
 def test_production_models_table_and_drift_reference(trained):
-    from axion_pipeline.defs.training.folds import live_span, production_cutoff
-    from axion_pipeline.defs.training.resources import ModelStore
+    from axion_pipeline.defs.resources import ModelStore
 
+    cutoff = trained.plan.production_cutoff
     assert trained.table_checks["production_models_respect_cutoff"]
     table = _rows(trained.warehouse, "select * from training.production_models")
     assert sorted(table["model_name"]) == sorted(MODELS)
-    assert (pd.to_datetime(table["train_end"]) <= production_cutoff()).all()
-    assert production_cutoff() < live_span()[0]
+    assert (pd.to_datetime(table["train_end"]) <= cutoff).all()
+    assert cutoff < trained.plan.live_start
     assert all(isinstance(json.loads(m), dict) for m in table["metrics"])
     store = ModelStore(root=str(trained.models))
     model = store.load_production("ranking_model")  # verified load: hashes checked, nothing unpickled
     drift = _rows(trained.warehouse, "select * from training.drift_reference")
     assert list(drift.columns[:2]) == ["date", "ticker"] and list(drift.columns[2:]) == model.feature_names
-    assert pd.to_datetime(drift["date"]).max() <= production_cutoff()
+    assert pd.to_datetime(drift["date"]).max() <= cutoff
 
 
 def test_a_tampered_model_is_flagged_in_the_model_store(trained):
-    from axion_pipeline.defs.training.resources import MODEL_NAMES, model_class
-    from axion_pipeline.training_glue import catalog_models
+    from axion_pipeline.ml.model_store import catalog_models
 
     member = trained.models / "ranking_model" / "fold_0" / "member_0.lgb.txt"
     original = member.read_text()
     try:
         member.write_text(original.replace("tree", "tree ", 1))
-        table = catalog_models(trained.models, {n: model_class(n) for n in MODEL_NAMES}, FOLDS)
+        table = catalog_models(trained.models, FOLDS)
         bad = table.loc[(table["model_name"] == "ranking_model") & (table["version"] == "fold_0")].iloc[0]
         assert not bad["verified"] and "does not match" in bad["error"] and bad["model_text"] == ""
     finally:
@@ -188,9 +184,9 @@ def test_a_tampered_model_is_flagged_in_the_model_store(trained):
 
 
 def test_hyperparameter_search_is_its_own_job(trained):
-    from axion_pipeline.defs.training import STAGES
+    from axion_pipeline.defs.jobs import BUILD_STAGES
 
-    assert STAGES == [("training_job", "each"), ("training_tables_job", None)]
+    assert "hyperparameter_search_job" not in {stage.job for stage in BUILD_STAGES}
     job = trained.defs.resolve_job_def("hyperparameter_search_job")
     assert [n.name for n in job.graph.nodes] == ["hyperparameter_search"]
     config = {"ops": {"hyperparameter_search": {"config": {"n_trials": 3, "ranking": {"n_estimators": 20, "n_ensemble": 1}}}}}
@@ -207,26 +203,62 @@ def test_ranking_folds_read_only_the_dates_they_use_and_train_what_the_whole_his
     """The fold asset reads the feature and target rows of the sampled fitted dates, the validation
     and the test dates; the same library call on the whole stored history gives the same rows
     (fingerprint) and predictions."""
+    from axion_pipeline.defs.config import RankingTrainingConfig, ranking_configs
     from axion_pipeline.defs.resources import Warehouse
-    from axion_pipeline.defs.training.config import RankingTrainingConfig
-    from axion_pipeline.defs.training.folds import fold_window
     from axion_pipeline.defs.training.models import read_ranking_rows
-    from axion_pipeline.training_glue import train_ranking
+    from axion_pipeline.ml.training import train_ranking
 
-    warehouse = Warehouse(path=trained.warehouse)
-    config = RankingTrainingConfig(**SMALL_RANKING)
+    warehouse = Warehouse(path=trained.warehouse, queue_wait_seconds=60)
+    model_config, feature_config, every_n = ranking_configs(RankingTrainingConfig(**SMALL_RANKING))
     history, targets = warehouse.read("features", "features"), warehouse.read("features", "targets")
-    window = fold_window("fold_1")
-    features, fold_targets, dates = read_ranking_rows(warehouse, window, config.sample_every_n_days)
+    window = trained.plan.window("fold_1")
+    features, fold_targets, dates = read_ranking_rows(warehouse, window, every_n)
     span = history.loc[history["date"].between(window.train_start, window.test_end)]
     assert set(features["date"]) == set(dates) and len(features) < len(span) / 2  # every 5th fitted date
     assert set(fold_targets["date"]) <= set(dates) and list(fold_targets.columns) == ["date", "ticker", "label", "fwd_return"]
-    whole = train_ranking(history, targets, window, config.library_config(), config.feature_config(),
-                          config.sample_every_n_days)
-    read = train_ranking(features, fold_targets, window, config.library_config(), config.feature_config(),
-                         config.sample_every_n_days, fit_dates=dates)
+    whole = train_ranking(history, targets, window, model_config, feature_config, every_n)
+    read = train_ranking(features, fold_targets, window, model_config, feature_config, every_n, fit_dates=dates)
     assert read.fingerprint == whole.fingerprint
     pd.testing.assert_frame_equal(read.predictions, whole.predictions)
     stored = _rows(trained.warehouse, "select * from training.ranking_model where fold = ? order by date, ticker",
                    ["fold_1"])
     assert stored["score"].to_numpy() == pytest.approx(whole.predictions.sort_values(["date", "ticker"])["score"].to_numpy())
+
+
+def test_the_spec_pipeline_trains_the_same_models_as_the_assets(trained, tmp_path):
+    """``TrainingPipeline`` (the spec's API) on the same factor scores, prices and regime features
+    plans the same windows and trains through the same library path: the fold predictions and the
+    production model equal the Dagster assets'."""
+    from axion_pipeline.defs.resources import ModelStore, Warehouse
+    from axion_pipeline.ml.config import MLConfig, RankingModelConfig
+    from axion_pipeline.ml.feature_inputs import from_long, macro_frame, raw_factor_frame, returns_panel
+    from axion_pipeline.ml.pipeline import TrainingPipeline
+
+    settings = trained.settings
+    warehouse = Warehouse(path=trained.warehouse, queue_wait_seconds=60)
+    raw = raw_factor_frame(warehouse.read("factors", "factor_scores"))
+    sectors = warehouse.read("market", "sectors").set_index("ticker")["sector"]
+    raw["sector"] = sectors.reindex(raw.index.get_level_values("symbol")).to_numpy()
+    returns = returns_panel(warehouse.read("market", "prices"))
+    macro = macro_frame(warehouse.read("features", "regime_features"))
+    config = MLConfig(model_dir=str(tmp_path), ranking=RankingModelConfig(**SMALL_RANKING),
+                      walk_forward=settings.walk_forward, forward_days=settings.horizon,
+                      warmup_days=settings.warmup_days, live_days=settings.live_days)
+    pipeline = TrainingPipeline(config)
+    result = pipeline.train_ranking_model(raw, returns, macro)
+
+    assert [r["key"] for r in result.fold_results] == FOLDS
+    for fold in result.fold_results:
+        assert {k: fold[k] for k in ("train_start", "fit_end", "val_start", "train_end", "test_start", "test_end")} \
+            == {k: v for k, v in trained.plan.window(fold["key"]).to_dict().items() if k != "key"}
+        stored = _rows(trained.warehouse, "select * from training.ranking_model where fold = ? order by date, ticker",
+                       [fold["key"]])
+        mine = fold["predictions"].sort_values(["date", "ticker"]).reset_index(drop=True)
+        assert list(mine["ticker"]) == list(stored["ticker"])
+        assert mine["score"].to_numpy() == pytest.approx(stored["score"].to_numpy(), abs=1e-12)
+
+    production = ModelStore(root=str(trained.models)).load_production("ranking_model")
+    assert pipeline.ranking_model.feature_names == production.feature_names
+    assert pipeline.ranking_model.metadata.extra["window"] == production.metadata.extra["window"]
+    live = from_long(warehouse.read("features", "features", "date >= ?", [trained.plan.live_start.to_pydatetime()]))
+    pd.testing.assert_frame_equal(pipeline.ranking_model.predict(live), production.predict(live))

@@ -3,85 +3,76 @@
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.defs.common import (
-    WAREHOUSE_POOL, daily_asset, frame_metadata, lookback, markdown_table, only, require_lookback, require_rows, window,
-)
+from axion_pipeline.data.contracts import CATEGORIES
+from axion_pipeline.defs.common import WAREHOUSE_POOL, frame_metadata, lookback, markdown_table, only, require_rows, window
+from axion_pipeline.defs.config import FactorEngineConfig
+from axion_pipeline.defs.project import DagsterProject
 
 GROUP = "factors"
-# Trading days of price history a score needs: 12-1 month momentum and 52-week highs use 252 days,
-# the 200-day average of the regime detector and the momentum overlay's 63-day lookback sit inside.
-LOOKBACK_DAYS = 300
-CATEGORY_COLUMNS = ["value", "momentum", "quality", "growth", "volatility", "technical"]
+CATEGORY_COLUMNS = list(CATEGORIES)
 SCORE_COLUMNS = [*CATEGORY_COLUMNS, "composite"]
-
-
 WEIGHT_COLUMNS = [f"weight_{c}" for c in CATEGORY_COLUMNS]
 
 
-class FactorEngineConfig(dg.Config):
-    """Maps onto ``FactorEngineV2``'s switches."""
+def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
+    """``factor_scores`` and ``market_regime``, each loading the factor engine's price history before its days."""
+    history = project.settings.factor_lookback_days
 
-    use_adaptive_weights: bool = True
-    use_sector_relative: bool = True
-    use_momentum_overlay: bool = True
-    sector_blend: float = 0.5
+    @project.daily_asset(GROUP, ins={"prices": lookback(history), "market_series": lookback(history)},
+                         kinds={"pandas", "duckdb"})
+    def factor_scores(context: dg.AssetExecutionContext, config: FactorEngineConfig, prices: pd.DataFrame,
+                      market_series: pd.DataFrame, fundamentals: pd.DataFrame, sectors: pd.DataFrame) -> pd.DataFrame:
+        """Every sub-factor, the six category scores and the regime-weighted composite per (date, ticker)."""
+        from axion_pipeline.factor_engine.panel import compute_factor_panel
 
+        start, end = window(context)
+        require_rows(prices.loc[prices["date"] >= start], "prices", start, end)
+        project.require_lookback(prices, start, history, "prices")
+        project.require_lookback(market_series, start, history, "market_series")
+        scores = compute_factor_panel(
+            prices, fundamentals, market_series.set_index("date")["sp500_close"].sort_index(),
+            start=start, end=end - pd.Timedelta(days=1), sectors=sectors.set_index("ticker")["sector"],
+            **config.model_dump(),
+        )
+        missing = scores[SCORE_COLUMNS].isna().mean().round(4).rename_axis("score").reset_index(name="share_missing")
+        context.add_output_metadata({
+            **frame_metadata(scores),
+            "sub_factors": len(scores.columns) - 3 - len(SCORE_COLUMNS) - len(CATEGORY_COLUMNS),
+            "regime_days": scores.groupby("date")["regime"].first().value_counts().to_dict(),
+            "share_missing": markdown_table(missing),
+        })
+        return scores
 
-@daily_asset(GROUP, ins={"prices": lookback(LOOKBACK_DAYS), "market_series": lookback(LOOKBACK_DAYS)},
-             kinds={"pandas", "duckdb"})
-def factor_scores(context: dg.AssetExecutionContext, config: FactorEngineConfig, prices: pd.DataFrame,
-                  market_series: pd.DataFrame, fundamentals: pd.DataFrame, sectors: pd.DataFrame) -> pd.DataFrame:
-    """Every sub-factor, the six category scores and the regime-weighted composite per (date, ticker)."""
-    from axion_pipeline.factor_engine.panel import compute_factor_panel
+    @project.daily_asset(GROUP, ins={"market_series": lookback(history, ["date", "sp500_close"]),
+                                     "factor_scores": only("date", *WEIGHT_COLUMNS)})
+    def market_regime(context: dg.AssetExecutionContext, market_series: pd.DataFrame, factor_scores: pd.DataFrame,
+                      true_regimes: pd.DataFrame) -> pd.DataFrame:
+        """Rule-detected regime per day with its inputs (trend, drawdown, volatility) and the weights in force."""
+        from axion_pipeline.analytics.plots import plot_regime_timeline, to_markdown_image
+        from axion_pipeline.factor_engine.regime import RegimeDetector, regime_agreement
 
-    start, end = window(context)
-    require_rows(prices.loc[prices["date"] >= start], "prices", start, end)
-    require_lookback(prices, start, LOOKBACK_DAYS, "prices")
-    require_lookback(market_series, start, LOOKBACK_DAYS, "market_series")
-    scores = compute_factor_panel(
-        prices, fundamentals, market_series.set_index("date")["sp500_close"].sort_index(),
-        start=start, end=end - pd.Timedelta(days=1), sectors=sectors.set_index("ticker")["sector"],
-        use_adaptive_weights=config.use_adaptive_weights, use_sector_relative=config.use_sector_relative,
-        use_momentum_overlay=config.use_momentum_overlay, sector_blend=config.sector_blend,
-    )
-    missing = scores[SCORE_COLUMNS].isna().mean().round(4).rename_axis("score").reset_index(name="share_missing")
-    context.add_output_metadata({
-        **frame_metadata(scores),
-        "sub_factors": len(scores.columns) - 3 - len(SCORE_COLUMNS) - len(CATEGORY_COLUMNS),
-        "regime_days": scores.groupby("date")["regime"].first().value_counts().to_dict(),
-        "share_missing": markdown_table(missing),
-    })
-    return scores
+        start, end = window(context)
+        project.require_lookback(market_series, start, history, "market_series")
+        sp500 = market_series.set_index("date")["sp500_close"].sort_index()
+        detected = RegimeDetector().detect_series(sp500)
+        detected = detected.loc[(detected.index >= start) & (detected.index < end)].rename_axis("date").reset_index()
+        require_rows(detected, "market_series", start, end)
+        weights = factor_scores.groupby("date")[WEIGHT_COLUMNS].first().reset_index()
+        out = detected.merge(weights, on="date", how="left")
+        meta = {**frame_metadata(out, key_column=None),
+                "days_by_regime": out["regime"].value_counts().to_dict()}
+        if len(true_regimes):
+            agreement = regime_agreement(out.set_index("date")["regime"], true_regimes.set_index("date")["regime"])
+            meta["agreement_with_planted_regimes"] = round(float(agreement["accuracy"]), 4)
+            meta["recall_by_planted_regime"] = {k: (None if pd.isna(v) else round(float(v), 4))
+                                                for k, v in agreement["recall"].items()}
+        if len(out) > 1:
+            png = plot_regime_timeline(out.set_index("date")["regime"], sp500.loc[out["date"].min():out["date"].max()])
+            meta["regime_timeline"] = dg.MetadataValue.md(to_markdown_image(png, "regime timeline"))
+        context.add_output_metadata(meta)
+        return out
 
-
-@daily_asset(GROUP, ins={"market_series": lookback(LOOKBACK_DAYS, ["date", "sp500_close"]),
-                         "factor_scores": only("date", *WEIGHT_COLUMNS)})
-def market_regime(context: dg.AssetExecutionContext, market_series: pd.DataFrame, factor_scores: pd.DataFrame,
-                  true_regimes: pd.DataFrame) -> pd.DataFrame:
-    """Rule-detected regime per day with its inputs (trend, drawdown, volatility) and the weights in force."""
-    from axion_pipeline.factor_engine.regime import RegimeDetector, regime_agreement
-    from axion_pipeline.plots import plot_regime_timeline, to_markdown_image
-
-    start, end = window(context)
-    require_lookback(market_series, start, LOOKBACK_DAYS, "market_series")
-    sp500 = market_series.set_index("date")["sp500_close"].sort_index()
-    detected = RegimeDetector().detect_series(sp500)
-    detected = detected.loc[(detected.index >= start) & (detected.index < end)].rename_axis("date").reset_index()
-    require_rows(detected, "market_series", start, end)
-    weights = factor_scores.groupby("date")[WEIGHT_COLUMNS].first().reset_index()
-    out = detected.merge(weights, on="date", how="left")
-    meta = {**frame_metadata(out, key_column=None),
-            "days_by_regime": out["regime"].value_counts().to_dict()}
-    if len(true_regimes):
-        agreement = regime_agreement(out.set_index("date")["regime"], true_regimes.set_index("date")["regime"])
-        meta["agreement_with_planted_regimes"] = round(float(agreement["accuracy"]), 4)
-        meta["recall_by_planted_regime"] = {k: (None if pd.isna(v) else round(float(v), 4))
-                                            for k, v in agreement["recall"].items()}
-    if len(out) > 1:
-        png = plot_regime_timeline(out.set_index("date")["regime"], sp500.loc[out["date"].min():out["date"].max()])
-        meta["regime_timeline"] = dg.MetadataValue.md(to_markdown_image(png, "regime timeline"))
-    context.add_output_metadata(meta)
-    return out
+    return [factor_scores, market_regime]
 
 
 TEAR_SHEET_HORIZONS = (1, 5, 21)
@@ -109,7 +100,7 @@ def _tear_sheet_out(description: str) -> dg.AssetOut:
 def factor_tear_sheet(context: dg.AssetExecutionContext, factor_scores: pd.DataFrame, prices: pd.DataFrame):
     """The factor tear sheet over the whole scored history (alphalens-equivalent, vectorised)."""
     from axion_pipeline.analytics.tearsheet import compute_tear_sheet
-    from axion_pipeline.plots import plot_ic_over_time, plot_quantile_returns, to_markdown_image
+    from axion_pipeline.analytics.plots import plot_ic_over_time, plot_quantile_returns, to_markdown_image
 
     non_factor = {"date", "ticker", "regime", *(f"weight_{c}" for c in CATEGORY_COLUMNS)}
     columns = [c for c in factor_scores.columns if c not in non_factor]
@@ -141,4 +132,5 @@ def factor_tear_sheet(context: dg.AssetExecutionContext, factor_scores: pd.DataF
                     metadata={"rows": len(frames["quantile_returns"])})
 
 
-ASSETS = [factor_scores, market_regime, factor_tear_sheet]
+def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
+    return [*build_daily_assets(project), factor_tear_sheet]

@@ -6,11 +6,10 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.defs.common import WAREHOUSE_POOL, window
+from axion_pipeline.defs.config import FeatureSettings
+from axion_pipeline.defs.features.assets import FACTOR_SCORE_COLUMNS, build_features, feature_config
+from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import Warehouse
-from axion_pipeline.defs.features.assets import (
-    FACTOR_SCORE_COLUMNS, FEATURE_LOOKBACK, TARGET_LOOKBACK, FeatureSettings, build_features, features, targets,
-)
-from axion_pipeline.defs.partitions import source_calendar, trading_days
 
 AUDIT_DATES = 3
 
@@ -22,92 +21,94 @@ def run_feature_settings(run_config: dict | None) -> FeatureSettings:
     return FeatureSettings(**((ops.get("features") or {}).get("config") or {}))
 
 
-def _lookback_start(day: pd.Timestamp, days: int) -> pd.Timestamp:
-    """The trading day ``days`` trading days before ``day`` (the first one when there are fewer)."""
-    cal = source_calendar()
-    return cal[max(int(cal.searchsorted(day)) - days, 0)]
+def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
+    settings = project.settings
+    feature_days, target_days = settings.feature_lookback_days, settings.target_lookback_days
+    daily = dict(pool=WAREHOUSE_POOL, partitions_def=project.trading_days, blocking=True)
 
+    def lookback_start(day: pd.Timestamp, days: int) -> pd.Timestamp:
+        """The trading day ``days`` trading days before ``day`` (the first one when there are fewer)."""
+        cal = project.calendar
+        return cal[max(int(cal.searchsorted(day)) - days, 0)]
 
-def _with_lookback(context, warehouse: Warehouse, schema: str, table: str, days: int) -> pd.DataFrame:
-    """Rows of the run's window plus ``days`` trading days before it, read with a parameterised
-    range query (a partitioned check's extra inputs are not widened by partition mappings)."""
-    start, end = window(context)
-    first = _lookback_start(start, days)
-    return warehouse.read(schema, table, "date >= ? and date < ?", [first.to_pydatetime(), end.to_pydatetime()])
+    def with_lookback(context, warehouse: Warehouse, schema: str, table: str, days: int) -> pd.DataFrame:
+        """Rows of the run's window plus ``days`` trading days before it, read with a parameterised
+        range query (a partitioned check's extra inputs are not widened by partition mappings)."""
+        start, end = window(context)
+        first = lookback_start(start, days)
+        return warehouse.read(schema, table, "date >= ? and date < ?", [first.to_pydatetime(), end.to_pydatetime()])
 
+    @dg.asset_check(asset="features", additional_ins={"regime_features": dg.AssetIn(), "sectors": dg.AssetIn()}, **daily)
+    def features_leakage_audit(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
+                               regime_features: pd.DataFrame, sectors: pd.DataFrame) -> dg.AssetCheckResult:
+        """For sampled dates t, rebuild features from inputs cut after t: stored rows must match exactly.
 
-@dg.asset_check(pool=WAREHOUSE_POOL, asset=features, partitions_def=trading_days, blocking=True,
-                additional_ins={"regime_features": dg.AssetIn(), "sectors": dg.AssetIn()})
-def features_leakage_audit(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
-                           regime_features: pd.DataFrame, sectors: pd.DataFrame) -> dg.AssetCheckResult:
-    """For sampled dates t, rebuild features from inputs cut after t: stored rows must match exactly.
+        Reads only the sampled dates' stored rows and each one's factor-score lookback (parameterised
+        range queries), not the whole backfill: on a full history that would double the run's peak memory."""
+        from axion_pipeline.ml.feature_inputs import from_long, macro_frame, raw_factor_frame
+        from axion_pipeline.ml.leakage import audit_feature_leakage, make_truncating_builder, sample_audit_dates
 
-    Reads only the sampled dates' stored rows and each one's factor-score lookback (parameterised
-    range queries), not the whole backfill: on a full history that would double the run's peak memory."""
-    from axion_pipeline.ml.feature_inputs import from_long, macro_frame, raw_factor_frame
-    from axion_pipeline.ml.leakage import audit_feature_leakage, make_truncating_builder, sample_audit_dates
+        start, end = window(context)
+        span = [start.to_pydatetime(), end.to_pydatetime()]
+        stored_dates = warehouse.read("features", "features", "date >= ? and date < ?", span, columns=["date"])["date"]
+        dates = sample_audit_dates(stored_dates, AUDIT_DATES)
+        if not dates:
+            return dg.AssetCheckResult(passed=False,
+                                       metadata={"reason": f"no stored feature rows in {start.date()} .. {end.date()}"})
+        marks = ", ".join("?" for _ in dates)
+        stored = from_long(warehouse.read("features", "features", f"date in ({marks})", [d.to_pydatetime() for d in dates]))
+        # columns empty on every stored row are another configuration's (the table keeps the union of
+        # the columns ever built; these rows never had them): left out unless the rebuild fills them
+        stale = [c for c in stored.columns if stored[c].isna().all()]
+        stored = stored.drop(columns=stale)
+        macro = macro_frame(regime_features)
+        static = partial(build_features, sectors=sectors.set_index("ticker")["sector"],
+                         config=feature_config(run_feature_settings(context.run.run_config), feature_days))
 
-    start, end = window(context)
-    span = [start.to_pydatetime(), end.to_pydatetime()]
-    stored_dates = warehouse.read("features", "features", "date >= ? and date < ?", span, columns=["date"])["date"]
-    dates = sample_audit_dates(stored_dates, AUDIT_DATES)
-    if not dates:
-        return dg.AssetCheckResult(passed=False, metadata={"reason": f"no stored feature rows in {start.date()} .. {end.date()}"})
-    marks = ", ".join("?" for _ in dates)
-    stored = from_long(warehouse.read("features", "features", f"date in ({marks})", [d.to_pydatetime() for d in dates]))
-    # columns empty on every stored row are another configuration's (the table keeps the union of
-    # the columns ever built; these rows never had them): left out unless the rebuild fills them
-    stale = [c for c in stored.columns if stored[c].isna().all()]
-    stored = stored.drop(columns=stale)
-    macro = macro_frame(regime_features)
-    static = partial(build_features, sectors=sectors.set_index("ticker")["sector"],
-                     config=run_feature_settings(context.run.run_config).to_library())
+        def rebuild(t: pd.Timestamp) -> pd.DataFrame:
+            # the asset's own inputs: the lookback of factor scores before t (what a partition run of t
+            # loads) and regime features up to t; everything after t is cut by the audit
+            first = lookback_start(t, feature_days)
+            scores = warehouse.read("factors", "factor_scores", "date >= ? and date <= ?",
+                                    [first.to_pydatetime(), t.to_pydatetime()], columns=FACTOR_SCORE_COLUMNS)
+            cut = make_truncating_builder(static, raw=raw_factor_frame(scores), macro=macro)
+            rebuilt = cut(t)
+            return rebuilt.drop(columns=[c for c in stale if c in rebuilt.columns and rebuilt[c].isna().all()])
 
-    def rebuild(t: pd.Timestamp) -> pd.DataFrame:
-        # the asset's own inputs: FEATURE_LOOKBACK days of factor scores before t (what a partition
-        # run of t loads) and regime features up to t; everything after t is cut by the audit
-        first = _lookback_start(t, FEATURE_LOOKBACK)
-        scores = warehouse.read("factors", "factor_scores", "date >= ? and date <= ?",
-                                [first.to_pydatetime(), t.to_pydatetime()], columns=FACTOR_SCORE_COLUMNS)
-        cut = make_truncating_builder(static, raw=raw_factor_frame(scores), macro=macro)
-        rebuilt = cut(t)
-        return rebuilt.drop(columns=[c for c in stale if c in rebuilt.columns and rebuilt[c].isna().all()])
+        report = audit_feature_leakage(rebuild, stored, dates)
+        return dg.AssetCheckResult(passed=report.passed, metadata={
+            "dates_checked": [str(d.date()) for d in report.checked_dates],
+            "values_compared": report.n_values_compared,
+            "leaking_columns": report.leaking_columns[:50],
+        })
 
-    report = audit_feature_leakage(rebuild, stored, dates)
-    return dg.AssetCheckResult(passed=report.passed, metadata={
-        "dates_checked": [str(d.date()) for d in report.checked_dates],
-        "values_compared": report.n_values_compared,
-        "leaking_columns": report.leaking_columns[:50],
-    })
+    @dg.asset_check(asset="targets", **daily)
+    def targets_use_only_the_forward_window(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
+                                            targets: pd.DataFrame) -> dg.AssetCheckResult:
+        """Each sampled target at t equals the one recomputed from returns in (t, t + horizon] alone."""
+        from axion_pipeline.ml.feature_inputs import NUM_QUINTILES, returns_panel
+        from axion_pipeline.ml.leakage import audit_target_window, sample_audit_dates
 
+        prices = with_lookback(context, warehouse, "market", "prices", target_days)
+        stored = targets.set_index(["date", "ticker"])[["fwd_return", "label"]].sort_index()
+        report = audit_target_window(returns_panel(prices), stored, settings.horizon,
+                                     sample_audit_dates(targets["date"], AUDIT_DATES), NUM_QUINTILES)
+        return dg.AssetCheckResult(passed=report.passed, metadata={
+            "dates_checked": [str(d.date()) for d in report.checked_dates],
+            "mismatches": [f"{d.date()}:{c}" for d, c in report.mismatches][:50],
+        })
 
-@dg.asset_check(pool=WAREHOUSE_POOL, asset=targets, partitions_def=trading_days, blocking=True)
-def targets_use_only_the_forward_window(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
-                                        targets: pd.DataFrame) -> dg.AssetCheckResult:
-    """Each sampled target at t equals the one recomputed from returns in (t, t+21] alone."""
-    from axion_pipeline.ml.feature_inputs import FORWARD_DAYS, NUM_QUINTILES, returns_panel
-    from axion_pipeline.ml.leakage import audit_target_window, sample_audit_dates
+    @dg.asset_check(asset="features", **daily)
+    def features_are_finite(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        """No +-inf anywhere in the run's model inputs (missing values are allowed and handled by the
+        models; columns missing on every row are listed). Counted inside DuckDB over the run's
+        dates, so a backfill is not loaded into memory."""
+        start, end = window(context)
+        counts = warehouse.count_non_finite("features", "features", "date >= ? and date < ?",
+                                            [start.to_pydatetime(), end.to_pydatetime()])
+        share = counts["missing"] / counts["values"] if counts["values"] else None
+        return dg.AssetCheckResult(passed=counts["infinite"] == 0 and counts["rows"] > 0, metadata={
+            "infinite_values": counts["infinite"], "share_missing": share, "rows_checked": counts["rows"],
+            "all_missing_columns": counts["all_missing_columns"][:50]})
 
-    prices = _with_lookback(context, warehouse, "market", "prices", TARGET_LOOKBACK)
-    stored = targets.set_index(["date", "ticker"])[["fwd_return", "label"]].sort_index()
-    report = audit_target_window(returns_panel(prices), stored, FORWARD_DAYS,
-                                 sample_audit_dates(targets["date"], AUDIT_DATES), NUM_QUINTILES)
-    return dg.AssetCheckResult(passed=report.passed, metadata={
-        "dates_checked": [str(d.date()) for d in report.checked_dates],
-        "mismatches": [f"{d.date()}:{c}" for d, c in report.mismatches][:50],
-    })
-
-
-@dg.asset_check(pool=WAREHOUSE_POOL, asset=features, partitions_def=trading_days, blocking=True)
-def features_are_finite(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-    """No +-inf anywhere in the run's model inputs (missing values are allowed and handled by the
-    models); counted inside DuckDB over the run's dates, so a backfill is not loaded into memory."""
-    start, end = window(context)
-    counts = warehouse.count_non_finite("features", "features", "date >= ? and date < ?",
-                                        [start.to_pydatetime(), end.to_pydatetime()])
-    share = counts["missing"] / counts["values"] if counts["values"] else None
-    return dg.AssetCheckResult(passed=counts["infinite"] == 0 and counts["rows"] > 0, metadata={
-        "infinite_values": counts["infinite"], "share_missing": share, "rows_checked": counts["rows"]})
-
-
-CHECKS = [features_leakage_audit, targets_use_only_the_forward_window, features_are_finite]
+    return [features_leakage_audit, targets_use_only_the_forward_window, features_are_finite]

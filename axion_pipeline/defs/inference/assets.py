@@ -8,10 +8,11 @@ the newest day.
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.defs.common import daily_asset, frame_metadata, lookback, markdown_table, only, require_rows, window
+from axion_pipeline.defs.common import frame_metadata, lookback, markdown_table, only, require_rows, window
+from axion_pipeline.defs.config import HybridSettings
 from axion_pipeline.defs.factors.assets import WEIGHT_COLUMNS
-from axion_pipeline.defs.partitions import source_calendar
-from axion_pipeline.defs.training.resources import ModelStore
+from axion_pipeline.defs.project import DagsterProject
+from axion_pipeline.defs.resources import ModelStore
 
 GROUP = "inference"
 
@@ -27,119 +28,110 @@ def model_status_metadata(predictor, name: str) -> dict:
             "fallback": status["fallback"] or "none", "status_detail": str(status["detail"])[:300]}
 
 
-@daily_asset(GROUP, kinds={"lightgbm", "duckdb"},
-             ins={"features": dg.AssetIn(), "factor_scores": only("date", "ticker", "composite")})
-def daily_predictions(context: dg.AssetExecutionContext, model_store: ModelStore, features: pd.DataFrame,
-                      factor_scores: pd.DataFrame) -> pd.DataFrame:
-    """Production ranking model's score (0-1) and rank per (date, ticker); rule composite when the model is unusable."""
-    from axion_pipeline.ml.feature_inputs import from_long
-    from axion_pipeline.ml.serving import production_predictor, rank_dates
+def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
+    @project.daily_asset(GROUP, kinds={"lightgbm", "duckdb"},
+                 ins={"features": dg.AssetIn(), "factor_scores": only("date", "ticker", "composite")})
+    def daily_predictions(context: dg.AssetExecutionContext, model_store: ModelStore, features: pd.DataFrame,
+                          factor_scores: pd.DataFrame) -> pd.DataFrame:
+        """Production ranking model's score (0-1) and rank per (date, ticker); rule composite when the model is unusable."""
+        from axion_pipeline.ml.feature_inputs import from_long
+        from axion_pipeline.ml.serving import production_predictor, rank_dates
 
-    start, end = window(context)
-    require_rows(features, "features", start, end)
-    predictor = production_predictor(load_production(model_store), names=("ranking",))
-    rules = factor_scores.set_index(["date", "ticker"])["composite"]
-    out = rank_dates(predictor, from_long(features), rules)
-    out["model_version"] = predictor.get_model_status()["ranking"]["version"]
-    context.add_output_metadata({**frame_metadata(out), **model_status_metadata(predictor, "ranking"),
-                                 "share_from_rules": float((out["source"] == "rules").mean())})
-    return out
-
-
-class HybridSettings(dg.Config):
-    """Maps onto ``HybridScoringConfig``."""
-
-    ml_weight: float = 0.30
-    min_ic_for_ml: float = 0.03
-    fallback_to_rules: bool = True
-    reactivation_margin: float = 0.01
+        start, end = window(context)
+        require_rows(features, "features", start, end)
+        predictor = production_predictor(load_production(model_store), names=("ranking",))
+        rules = factor_scores.set_index(["date", "ticker"])["composite"]
+        out = rank_dates(predictor, from_long(features), rules)
+        out["model_version"] = predictor.get_model_status()["ranking"]["version"]
+        context.add_output_metadata({**frame_metadata(out), **model_status_metadata(predictor, "ranking"),
+                                     "share_from_rules": float((out["source"] == "rules").mean())})
+        return out
 
 
-@daily_asset(GROUP, ins={"daily_predictions": only("date", "ticker", "score", "source"),
-                         "factor_scores": only("date", "ticker", "composite"),
-                         "walk_forward_report": dg.AssetIn()})
-def hybrid_scores(context: dg.AssetExecutionContext, config: HybridSettings, daily_predictions: pd.DataFrame,
-                  factor_scores: pd.DataFrame, walk_forward_report: pd.DataFrame) -> pd.DataFrame:
-    """Blend of the rule composite and the ML score per (date, ticker), re-ranked to [0, 1] within each date."""
-    from axion_pipeline.ml.config import HybridScoringConfig
-    from axion_pipeline.ml.hybrid import HybridScorer
-    from axion_pipeline.ml.serving import hybrid_by_date
+    @project.daily_asset(GROUP, ins={"daily_predictions": only("date", "ticker", "score", "source"),
+                             "factor_scores": only("date", "ticker", "composite"),
+                             "walk_forward_report": dg.AssetIn()})
+    def hybrid_scores(context: dg.AssetExecutionContext, config: HybridSettings, daily_predictions: pd.DataFrame,
+                      factor_scores: pd.DataFrame, walk_forward_report: pd.DataFrame) -> pd.DataFrame:
+        """Blend of the rule composite and the ML score per (date, ticker), re-ranked to [0, 1] within each date."""
+        from axion_pipeline.ml.config import HybridScoringConfig
+        from axion_pipeline.ml.hybrid import HybridScorer
+        from axion_pipeline.ml.serving import hybrid_by_date
 
-    start, end = window(context)
-    require_rows(daily_predictions, "daily_predictions", start, end)
-    scorer = HybridScorer(HybridScoringConfig(**config.model_dump()))
-    overall = walk_forward_report.loc[walk_forward_report["fold"] == "all", "ic_mean"].dropna()
-    # the production model's expected IC is its walk-forward OOS IC; an undefined one (e.g. constant
-    # scores) demonstrates no skill and counts as 0, which keeps ML off
-    oos_ic = float(overall.iloc[0]) if len(overall) else 0.0
-    scorer.update_ml_performance(oos_ic)
-    ml = daily_predictions.loc[daily_predictions["source"] == "ml"].set_index(["date", "ticker"])["score"]
-    out = hybrid_by_date(scorer, factor_scores.set_index(["date", "ticker"])["composite"], ml)
-    out["ml_active"] = scorer.ml_active
-    context.add_output_metadata({**frame_metadata(out), "ml_active": scorer.ml_active,
-                                 "walk_forward_oos_ic": oos_ic, "ml_weight": scorer.effective_ml_weight})
-    return out
+        start, end = window(context)
+        require_rows(daily_predictions, "daily_predictions", start, end)
+        scorer = HybridScorer(config.to_library(HybridScoringConfig))
+        overall = walk_forward_report.loc[walk_forward_report["fold"] == "all", "ic_mean"].dropna()
+        # the production model's expected IC is its walk-forward OOS IC; an undefined one (e.g. constant
+        # scores) demonstrates no skill and counts as 0, which keeps ML off
+        oos_ic = float(overall.iloc[0]) if len(overall) else 0.0
+        scorer.update_ml_performance(oos_ic)
+        ml = daily_predictions.loc[daily_predictions["source"] == "ml"].set_index(["date", "ticker"])["score"]
+        out = hybrid_by_date(scorer, factor_scores.set_index(["date", "ticker"])["composite"], ml)
+        out["ml_active"] = scorer.ml_active
+        context.add_output_metadata({**frame_metadata(out), "ml_active": scorer.ml_active,
+                                     "walk_forward_oos_ic": oos_ic, "ml_weight": scorer.effective_ml_weight})
+        return out
 
 
-@daily_asset(GROUP, kinds={"scikitlearn", "duckdb"},
-             ins={"regime_features": dg.AssetIn(), "market_regime": only("date", "regime")})
-def regime_predictions(context: dg.AssetExecutionContext, model_store: ModelStore, regime_features: pd.DataFrame,
+    @project.daily_asset(GROUP, kinds={"scikitlearn", "duckdb"},
+                 ins={"regime_features": dg.AssetIn(), "market_regime": only("date", "regime")})
+    def regime_predictions(context: dg.AssetExecutionContext, model_store: ModelStore, regime_features: pd.DataFrame,
+                           market_regime: pd.DataFrame) -> pd.DataFrame:
+        """Regime probabilities (bull, bear, sideways, crisis) per day from the production classifier, next to the rule regime."""
+        from axion_pipeline.ml.serving import production_predictor, regime_predictions as predict
+
+        start, end = window(context)
+        require_rows(regime_features, "regime_features", start, end)
+        predictor = production_predictor(load_production(model_store), names=("regime",))
+        model = predictor.usable("regime")
+        out = predict(model, regime_features, market_regime.set_index("date")["regime"])
+        context.add_output_metadata({**frame_metadata(out, key_column=None), **model_status_metadata(predictor, "regime"),
+                                     "agreement_with_rule_detector": float((out["regime"] == out["rule_regime"]).mean())})
+        return out
+
+
+    @project.daily_asset(GROUP, kinds={"xgboost", "duckdb"},
+                 ins={"prices": lookback(80, ["date", "ticker", "close"])})
+    def earnings_predictions(context: dg.AssetExecutionContext, model_store: ModelStore, earnings_events: pd.DataFrame,
+                             prices: pd.DataFrame, fundamentals: pd.DataFrame) -> pd.DataFrame:
+        """Beat probability and predicted surprise for announcements on the next trading day, from data up to today."""
+        from axion_pipeline.ml.earnings_features import build_earnings_features
+        from axion_pipeline.ml.serving import production_predictor, upcoming_earnings
+
+        start, end = window(context)
+        predictor = production_predictor(load_production(model_store), names=("earnings",))
+        upcoming = upcoming_earnings(earnings_events, project.calendar, start, end)
+        columns = ["date", "ticker", "announce_date", "eps_estimate", "beat_probability", "predicted_surprise", "confidence"]
+        model = predictor.usable("earnings")
+        if upcoming.empty or model is None:
+            out = pd.DataFrame(columns=columns).astype({"date": "datetime64[ns]", "announce_date": "datetime64[ns]"})
+        else:
+            X, _, _ = build_earnings_features(upcoming.drop(columns="date"), prices, fundamentals)
+            preds = model.predict(X).reset_index()
+            out = upcoming[["date", "ticker", "announce_date", "eps_estimate"]].merge(
+                preds, on=["ticker", "announce_date"], how="left")
+            out["confidence"] = (2 * out["beat_probability"] - 1).abs()
+            out = out[columns]
+        context.add_output_metadata({**frame_metadata(out), **model_status_metadata(predictor, "earnings"),
+                                     "announcements": len(upcoming)})
+        return out
+
+
+    @project.daily_asset(GROUP, kinds={"scikitlearn", "duckdb"},
+                 ins={"regime_features": dg.AssetIn(), "market_regime": only("date", *WEIGHT_COLUMNS)})
+    def factor_weights(context: dg.AssetExecutionContext, model_store: ModelStore, regime_features: pd.DataFrame,
                        market_regime: pd.DataFrame) -> pd.DataFrame:
-    """Regime probabilities (bull, bear, sideways, crisis) per day from the production classifier, next to the rule regime."""
-    from axion_pipeline.ml.serving import production_predictor, regime_predictions as predict
+        """Category weights per day from the factor-timing model, next to the regime rule weights."""
+        from axion_pipeline.ml.serving import factor_weight_rows, production_predictor
 
-    start, end = window(context)
-    require_rows(regime_features, "regime_features", start, end)
-    predictor = production_predictor(load_production(model_store), names=("regime",))
-    model = predictor.usable("regime")
-    out = predict(model, regime_features, market_regime.set_index("date")["regime"])
-    context.add_output_metadata({**frame_metadata(out, key_column=None), **model_status_metadata(predictor, "regime"),
-                                 "agreement_with_rule_detector": float((out["regime"] == out["rule_regime"]).mean())})
-    return out
+        start, end = window(context)
+        require_rows(regime_features, "regime_features", start, end)
+        predictor = production_predictor(load_production(model_store), names=("factor_timing",))
+        out = factor_weight_rows(predictor.usable("factor_timing"), regime_features, market_regime.set_index("date"))
+        last = out.loc[out["date"] == out["date"].max(), ["factor", "weight", "rule_weight"]]
+        context.add_output_metadata({**frame_metadata(out, key_column=None), **model_status_metadata(predictor, "factor_timing"),
+                                     "latest_weights": markdown_table(last)})
+        return out
 
-
-@daily_asset(GROUP, kinds={"xgboost", "duckdb"},
-             ins={"prices": lookback(80, ["date", "ticker", "close"])})
-def earnings_predictions(context: dg.AssetExecutionContext, model_store: ModelStore, earnings_events: pd.DataFrame,
-                         prices: pd.DataFrame, fundamentals: pd.DataFrame) -> pd.DataFrame:
-    """Beat probability and predicted surprise for announcements on the next trading day, from data up to today."""
-    from axion_pipeline.ml.earnings_features import build_earnings_features
-    from axion_pipeline.ml.serving import production_predictor, upcoming_earnings
-
-    start, end = window(context)
-    predictor = production_predictor(load_production(model_store), names=("earnings",))
-    upcoming = upcoming_earnings(earnings_events, source_calendar(), start, end)
-    columns = ["date", "ticker", "announce_date", "eps_estimate", "beat_probability", "predicted_surprise", "confidence"]
-    model = predictor.usable("earnings")
-    if upcoming.empty or model is None:
-        out = pd.DataFrame(columns=columns).astype({"date": "datetime64[ns]", "announce_date": "datetime64[ns]"})
-    else:
-        X, _, _ = build_earnings_features(upcoming.drop(columns="date"), prices, fundamentals)
-        preds = model.predict(X).reset_index()
-        out = upcoming[["date", "ticker", "announce_date", "eps_estimate"]].merge(
-            preds, on=["ticker", "announce_date"], how="left")
-        out["confidence"] = (2 * out["beat_probability"] - 1).abs()
-        out = out[columns]
-    context.add_output_metadata({**frame_metadata(out), **model_status_metadata(predictor, "earnings"),
-                                 "announcements": len(upcoming)})
-    return out
-
-
-@daily_asset(GROUP, kinds={"scikitlearn", "duckdb"},
-             ins={"regime_features": dg.AssetIn(), "market_regime": only("date", *WEIGHT_COLUMNS)})
-def factor_weights(context: dg.AssetExecutionContext, model_store: ModelStore, regime_features: pd.DataFrame,
-                   market_regime: pd.DataFrame) -> pd.DataFrame:
-    """Category weights per day from the factor-timing model, next to the regime rule weights."""
-    from axion_pipeline.ml.serving import factor_weight_rows, production_predictor
-
-    start, end = window(context)
-    require_rows(regime_features, "regime_features", start, end)
-    predictor = production_predictor(load_production(model_store), names=("factor_timing",))
-    out = factor_weight_rows(predictor.usable("factor_timing"), regime_features, market_regime.set_index("date"))
-    last = out.loc[out["date"] == out["date"].max(), ["factor", "weight", "rule_weight"]]
-    context.add_output_metadata({**frame_metadata(out, key_column=None), **model_status_metadata(predictor, "factor_timing"),
-                                 "latest_weights": markdown_table(last)})
-    return out
-
-
-ASSETS = [daily_predictions, hybrid_scores, regime_predictions, earnings_predictions, factor_weights]
+    return [daily_predictions, hybrid_scores, regime_predictions, earnings_predictions, factor_weights]

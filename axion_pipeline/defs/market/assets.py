@@ -1,44 +1,45 @@
 """Ingestion assets: the source's canonical frames, sliced by trading-day partition where daily."""
 
-
 import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.contracts import REJECTED_COLUMNS, TRUE_ALPHA_COLUMNS, TRUE_REGIME_COLUMNS
 from axion_pipeline.data.frames import slice_dates
 from axion_pipeline.data.quality import reconciliation
-from axion_pipeline.defs.common import daily_asset, frame_metadata, markdown_table, table_asset, window
-from axion_pipeline.defs.partitions import source_calendar
+from axion_pipeline.defs.common import frame_metadata, markdown_table, table_asset, window
+from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import MarketDataSource
 
 GROUP = "market"
 
 
-def _daily_slice(context, frame: pd.DataFrame, what: str) -> pd.DataFrame:
-    start, end = window(context)
-    out = slice_dates(frame, start, end)
-    cal = source_calendar()
-    expected_days = int(((cal >= start) & (cal < end)).sum())
-    if expected_days and out.empty:
-        raise dg.Failure(f"the source has no {what} rows for {start.date()} .. {end.date()} although "
-                         f"{expected_days} trading days fall in that window")
-    context.add_output_metadata({**frame_metadata(out), "expected_trading_days": expected_days})
-    return out
+def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
+    """``prices`` and ``market_series``, partitioned by the project's trading days."""
 
+    def daily_slice(context, frame: pd.DataFrame, what: str) -> pd.DataFrame:
+        start, end = window(context)
+        out = slice_dates(frame, start, end)
+        expected_days = len(project.trading_days_in(start, end))
+        if expected_days and out.empty:
+            raise dg.Failure(f"the source has no {what} rows for {start.date()} .. {end.date()} although "
+                             f"{expected_days} trading days fall in that window")
+        context.add_output_metadata({**frame_metadata(out), "expected_trading_days": expected_days})
+        return out
 
-@daily_asset(GROUP)
-def prices(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
-    """Daily split-adjusted OHLCV per (date, ticker); rows failing validation are in rejected_rows."""
-    return _daily_slice(context, market_source.load().prices, "price")
+    @project.daily_asset(GROUP)
+    def prices(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
+        """Daily split-adjusted OHLCV per (date, ticker); rows failing validation are in rejected_rows."""
+        return daily_slice(context, market_source.load().prices, "price")
 
+    @project.daily_asset(GROUP)
+    def market_series(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
+        """Daily index level, VIX, Treasury yields, credit spreads, breadth and put/call ratio."""
+        out = daily_slice(context, market_source.load().market_series, "market series")
+        missing = {c: round(float(out[c].isna().mean()), 4) for c in out.columns if c != "date"}
+        context.add_output_metadata({"share_missing": missing})
+        return out
 
-@daily_asset(GROUP)
-def market_series(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
-    """Daily index level, VIX, Treasury yields, credit spreads, breadth and put/call ratio."""
-    out = _daily_slice(context, market_source.load().market_series, "market series")
-    missing = {c: round(float(out[c].isna().mean()), 4) for c in out.columns if c != "date"}
-    context.add_output_metadata({"share_missing": missing})
-    return out
+    return [prices, market_series]
 
 
 @table_asset(GROUP)
@@ -114,4 +115,8 @@ def true_alpha(context: dg.AssetExecutionContext, market_source: MarketDataSourc
     return out
 
 
-ASSETS = [prices, market_series, fundamentals, sectors, earnings_events, rejected_rows, true_regimes, true_alpha]
+TABLE_ASSETS = [fundamentals, sectors, earnings_events, rejected_rows, true_regimes, true_alpha]
+
+
+def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
+    return [*build_daily_assets(project), *TABLE_ASSETS]

@@ -7,42 +7,40 @@ the drift reference, the model store table and an on-demand hyperparameter searc
 - ``training_tables_job`` (unpartitioned): walk_forward_report, production_models +
   drift_reference, model_store.
 - ``hyperparameter_search_job``: hyperparameter_search only; not part of the default build.
-
-Wiring: add ``ASSETS``/``CHECKS``/``JOBS`` to the Definitions, the ``model_store`` resource
-(``default_model_store(warehouse)``), and ``STAGES`` (job name, "each" | None) after the
-features stages of the build. Fold windows: ``axion_pipeline.defs.training.folds``.
 """
 
 import dagster as dg
 
-from axion_pipeline.defs.training.checks import CHECKS
-from axion_pipeline.defs.training.models import FOLD_ASSETS
-from axion_pipeline.defs.training.production import production_models
-from axion_pipeline.defs.training.report import walk_forward_report
-from axion_pipeline.defs.training.resources import ModelStore, default_model_store
-from axion_pipeline.defs.training.search import hyperparameter_search
-from axion_pipeline.defs.training.store import model_store
+from axion_pipeline.defs.project import DagsterProject
+from axion_pipeline.defs.training.checks import build_checks
+from axion_pipeline.defs.training.models import FOLD_ASSET_KEYS, build_fold_assets
+from axion_pipeline.defs.training.production import build_production
+from axion_pipeline.defs.training.report import build_report
+from axion_pipeline.defs.training.search import build_search
+from axion_pipeline.defs.training.store import build_store
 
-ASSETS = [*FOLD_ASSETS, walk_forward_report, production_models, model_store, hyperparameter_search]
+TABLE_ASSET_KEYS = ["walk_forward_report", "production_models", "drift_reference", "model_store"]
 
-training_job = dg.define_asset_job(
-    "training_job",
-    selection=dg.AssetSelection.assets(*FOLD_ASSETS),
-    description="The four models of one walk-forward fold: train on the fold's window, save, score its test window.",
-)
-training_tables_job = dg.define_asset_job(
-    "training_tables_job",
-    selection=dg.AssetSelection.assets(walk_forward_report, production_models, model_store),
-    description="Walk-forward report over all folds, production models (+ drift reference) and the model store table.",
-)
-hyperparameter_search_job = dg.define_asset_job(
-    "hyperparameter_search_job",
-    selection=dg.AssetSelection.assets(hyperparameter_search),
-    description="On demand: Optuna search of the ranking model's hyperparameters (config: n_trials, window).",
-)
 
-JOBS = [training_job, training_tables_job, hyperparameter_search_job]
-STAGES = [("training_job", "each"), ("training_tables_job", None)]
-RESOURCES = {"model_store": default_model_store}
+def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
+    return [*build_fold_assets(project), build_report(project), build_production(project), build_store(project),
+            build_search(project)]
 
-__all__ = ["ASSETS", "CHECKS", "JOBS", "STAGES", "ModelStore", "default_model_store"]
+
+def build_jobs() -> list:
+    return [
+        dg.define_asset_job(
+            "training_job", selection=dg.AssetSelection.assets(*FOLD_ASSET_KEYS),
+            description="The four models of one walk-forward fold: train on the fold's window, save, score its "
+                        "test window."),
+        dg.define_asset_job(
+            "training_tables_job", selection=dg.AssetSelection.assets(*TABLE_ASSET_KEYS),
+            description="Walk-forward report over all folds, production models (+ drift reference) and the model "
+                        "store table."),
+        dg.define_asset_job(
+            "hyperparameter_search_job", selection=dg.AssetSelection.assets("hyperparameter_search"),
+            description="On demand: Optuna search of the ranking model's hyperparameters (config: n_trials, window)."),
+    ]
+
+
+__all__ = ["build_assets", "build_checks", "build_jobs"]

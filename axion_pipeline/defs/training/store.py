@@ -4,27 +4,34 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.defs.common import WAREHOUSE_POOL, markdown_table
-from axion_pipeline.defs.training.models import FOLD_ASSETS, GROUP, fold_partitions
-from axion_pipeline.defs.training.resources import MODEL_NAMES, ModelStore, model_class
+from axion_pipeline.defs.project import DagsterProject
+from axion_pipeline.defs.resources import ModelStore
+from axion_pipeline.defs.training.models import FOLD_ASSET_KEYS, GROUP
 
 
-@dg.asset(
-    group_name=GROUP, kinds={"duckdb"}, metadata={"schema": GROUP}, pool=WAREHOUSE_POOL, owners=["team:ml"],
-    deps=[*[dg.AssetDep(a, partition_mapping=dg.AllPartitionMapping()) for a in FOLD_ASSETS],
-          dg.AssetDep("production_models")],
-)
-def model_store(context: dg.AssetExecutionContext, model_store: ModelStore) -> pd.DataFrame:
-    """Every stored model (per fold and every production version): windows, metrics, feature names, SHA-256 and the artefacts' text (LightGBM text, XGBoost/sklearn JSON), one row per model."""
-    from axion_pipeline.training_glue import catalog_models
+def build_store(project: DagsterProject) -> dg.AssetsDefinition:
+    fold_keys = project.plan.keys
 
-    table = catalog_models(model_store.path, {n: model_class(n) for n in MODEL_NAMES}, fold_partitions.get_partition_keys())
-    if table.empty:
-        raise dg.Failure(description=f"no stored model under {model_store.path}: run training_job and production_models first")
-    counts = table.groupby(["model_name", "kind"]).size().rename("models").reset_index()
-    context.add_output_metadata({
-        "rows": len(table), "root": str(model_store.path), "unverified": int((~table["verified"]).sum()),
-        "model_text_mb": round(float(table["model_text"].str.len().sum()) / 1e6, 2),
-        "by_model": markdown_table(counts),
-        "query": dg.MetadataValue.md("`select model_name, kind, version, test_start, metrics from training.model_store`"),
-    })
-    return table
+    @dg.asset(
+        group_name=GROUP, kinds={"duckdb"}, metadata={"schema": GROUP}, pool=WAREHOUSE_POOL, owners=["team:ml"],
+        deps=[*[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in FOLD_ASSET_KEYS],
+              dg.AssetDep("production_models")],
+    )
+    def model_store(context: dg.AssetExecutionContext, model_store: ModelStore) -> pd.DataFrame:
+        """Every stored model (per fold and every production version): windows, metrics, feature names, SHA-256 and the artefacts' text (LightGBM text, XGBoost/sklearn JSON), one row per model."""
+        from axion_pipeline.ml.model_store import catalog_models
+
+        table = catalog_models(model_store.path, fold_keys)
+        if table.empty:
+            raise dg.Failure(description=f"no stored model under {model_store.path}: "
+                             "run training_job and production_models first")
+        counts = table.groupby(["model_name", "kind"]).size().rename("models").reset_index()
+        context.add_output_metadata({
+            "rows": len(table), "root": str(model_store.path), "unverified": int((~table["verified"]).sum()),
+            "model_text_mb": round(float(table["model_text"].str.len().sum()) / 1e6, 2),
+            "by_model": markdown_table(counts),
+            "query": dg.MetadataValue.md("`select model_name, kind, version, test_start, metrics from training.model_store`"),
+        })
+        return table
+
+    return model_store

@@ -1,0 +1,101 @@
+"""The Dagster view of ``ProjectSettings``: partitions definitions and asset decorators built on them.
+
+Each stage package's ``build_*`` function takes a ``DagsterProject`` and returns its assets and
+checks, so the definitions are built from one settings object when the code location loads
+(``axion_pipeline.definitions``), never at import, and two projects can live in one process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+import pandas as pd
+
+from axion_pipeline.data.calendar import non_trading_weekdays
+from axion_pipeline.defs.common import WAREHOUSE_POOL
+from axion_pipeline.ml.datasets import FoldPlan
+from axion_pipeline.project import ProjectSettings
+
+DATE_FMT = "%Y-%m-%d"
+
+
+def trading_day_partitions(calendar: pd.DatetimeIndex) -> dg.TimeWindowPartitionsDefinition:
+    """Weekday partitions over the calendar's span, the source's holidays excluded."""
+    if len(calendar) == 0:
+        raise ValueError("the data source has no trading days: cannot build daily partitions")
+    return dg.TimeWindowPartitionsDefinition(
+        start=calendar[0].strftime(DATE_FMT),
+        # a weekday partition's window runs to the next weekday (Friday's to Monday), so the
+        # definition ends on the weekday after the last trading day
+        end=(calendar[-1] + pd.offsets.BDay(1)).strftime(DATE_FMT),
+        cron_schedule="0 0 * * 1-5",
+        fmt=DATE_FMT,
+        exclusions=[d.to_pydatetime() for d in non_trading_weekdays(calendar)],
+    )
+
+
+@dataclass(frozen=True)
+class DagsterProject:
+    """Settings plus the partitions definitions every asset of one code location shares."""
+
+    settings: ProjectSettings
+    trading_days: dg.TimeWindowPartitionsDefinition
+    folds: dg.StaticPartitionsDefinition
+
+    @classmethod
+    def from_settings(cls, settings: ProjectSettings) -> DagsterProject:
+        return cls(settings, trading_day_partitions(settings.calendar), dg.StaticPartitionsDefinition(settings.plan.keys))
+
+    @property
+    def calendar(self) -> pd.DatetimeIndex:
+        return self.settings.calendar
+
+    @property
+    def plan(self) -> FoldPlan:
+        return self.settings.plan
+
+    def live_keys(self) -> list[str]:
+        """Trading-day partition keys of the live span (after the production models' window)."""
+        start, end = self.plan.live_start.strftime(DATE_FMT), self.calendar[-1].strftime(DATE_FMT)
+        return [k for k in self.trading_days.get_partition_keys() if start <= k <= end]
+
+    # -- decorators -----------------------------------------------------------------------------
+    def daily_asset(self, group: str, **kwargs):
+        """``@dg.asset`` for a trading-day partitioned table: single-run backfills, stored by date."""
+        metadata = {"partition_expr": "date", "schema": group, **kwargs.pop("metadata", {})}
+        return dg.asset(partitions_def=self.trading_days, backfill_policy=dg.BackfillPolicy.single_run(),
+                        group_name=group, kinds=kwargs.pop("kinds", {"duckdb", "pandas"}), metadata=metadata,
+                        pool=WAREHOUSE_POOL, **kwargs)
+
+    def fold_asset(self, group: str, kinds: set[str], ins: dict[str, dg.AssetIn], deps: list | None = None):
+        """``@dg.asset`` partitioned by walk-forward fold, stored by the ``fold`` column.
+
+        Not in the ``duckdb_warehouse`` pool: folds train in parallel (one run per fold, or the
+        multiprocess executor), and only their reads and writes queue for the warehouse."""
+        return dg.asset(partitions_def=self.folds, group_name=group, kinds=kinds, ins=ins, deps=deps,
+                        metadata={"partition_expr": "fold", "schema": group}, owners=["team:ml"])
+
+    # -- guards ---------------------------------------------------------------------------------
+    def require_lookback(self, frame: pd.DataFrame, start, days: int, what: str, date_column: str = "date") -> None:
+        """The ``days`` trading days before ``start`` must be present in ``frame``.
+
+        Lookback windows are loaded from earlier partitions; if those were never materialized the
+        computation would silently run on a shorter history, so fail and say which dates are missing.
+        """
+        cal = self.calendar
+        pos = int(cal.searchsorted(pd.Timestamp(start)))
+        needed = cal[max(pos - days, 0):pos]
+        present = pd.DatetimeIndex(pd.to_datetime(frame[date_column].unique())) if len(frame) else pd.DatetimeIndex([])
+        missing = needed.difference(present)
+        if len(missing):
+            raise dg.Failure(
+                description=f"{what}: {len(missing)} of the {len(needed)} lookback trading days before "
+                f"{pd.Timestamp(start).date()} are not materialized ({missing[0].date()} .. {missing[-1].date()}); "
+                f"backfill {what} over that range first",
+            )
+
+    def trading_days_in(self, start, end) -> pd.DatetimeIndex:
+        """Trading days in [start, end)."""
+        cal = self.calendar
+        return cal[(cal >= pd.Timestamp(start)) & (cal < pd.Timestamp(end))]
