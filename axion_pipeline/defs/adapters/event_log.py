@@ -17,7 +17,9 @@ extension point Dagster calls, and the batch must write the same rows ``store_ev
 On a Dagster upgrade, check ``SqliteEventLogStorage.store_event``: its branch for
 ``ASSET_EVENTS`` must still be "insert in the run database, insert in the index database, store
 the asset event tags, store the asset event" (the batch repeats it), and ``ASSET_EVENTS`` must
-still not overlap the event types its other branches handle.
+still not overlap the event types its other branches handle; test_dagster_adapters.py compares the
+rows of a batch with those ``store_event`` writes. The cursor is closed by SQLAlchemy 2's
+``with conn.execute(...)`` (uv.lock pins SQLAlchemy 2).
 """
 
 from __future__ import annotations
