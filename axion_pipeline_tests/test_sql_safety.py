@@ -38,7 +38,7 @@ def write_duckdb(con, df):
 def write_io_manager(con, df, partitioned: bool = False):
     """The project's DuckDB type handler, as the I/O manager calls it (schema already created)."""
     import dagster as dg
-    from dagster._core.storage.db_io_manager import TableSlice, TablePartitionDimension
+    from axion_pipeline.defs.adapters.db_io import TablePartitionDimension, TableSlice
 
     from axion_pipeline.defs.io_manager import ReplacingPandasTypeHandler
 

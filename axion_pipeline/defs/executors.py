@@ -23,8 +23,9 @@ enforced by the multiprocess and step-delegating executors (Kubernetes, Docker) 
 ``dagster-dask``'s executor, which also fails on current Dask (it hands Dagster records to
 ``Client.submit``, which walks tuples). ``dask_executor`` here is dagster-dask's executor with the same
 config, fixed for that, and holding a cluster-wide ``distributed.Semaphore`` per pool (limit from the
-instance's ``concurrency.pools``) around each step of a limited pool. Needs the ``dagster-dask``
-package (in the dev dependency group).
+instance's ``concurrency.pools``) around each step of a limited pool: a fork on dagster-dask's
+internals, in ``axion_pipeline.defs.adapters.dask_executor``. Needs the ``dagster-dask`` package (in the
+dev dependency group).
 """
 
 from __future__ import annotations
@@ -58,102 +59,10 @@ K8S_RUN_CONFIG: dict[str, Any] = {
 }
 
 
-class _StepCall:
-    """Arguments of one step for a Dask worker. Dask (2024.12 on) walks tuple arguments of
-    ``Client.submit`` looking for futures and trips over Dagster's records (``Iteration is not
-    allowed on @record``), so they travel in this plain object and are pickled as a whole."""
+def _build_dask_executor() -> dg.ExecutorDefinition:
+    from axion_pipeline.defs.adapters.dask_executor import pool_aware_dask_executor  # needs dagster-dask
 
-    def __init__(self, recon_job, dagster_run, run_config, step_key, instance_ref, known_state, pool, pool_limit):
-        self.recon_job, self.dagster_run, self.run_config = recon_job, dagster_run, run_config
-        self.step_key, self.instance_ref, self.known_state = step_key, instance_ref, known_state
-        self.pool, self.pool_limit = pool, pool_limit
-
-
-def _execute_step(dependencies, call: _StepCall):
-    """On a Dask worker: run one step, holding a lease of the cluster-wide semaphore of its pool."""
-    from dagster_dask.executor import query_on_dask_worker
-
-    def run():
-        return query_on_dask_worker(dependencies, call.recon_job, call.dagster_run, call.run_config,
-                                    [call.step_key], call.instance_ref, call.known_state)
-
-    if not call.pool or not call.pool_limit:
-        return run()
-    from distributed import Semaphore
-
-    with Semaphore(max_leases=call.pool_limit, name=f"dagster-pool-{call.pool}"):
-        return run()
-
-
-def _pool_limit(instance, pool: str | None) -> int | None:
-    """The instance's slot count of ``pool`` (dagster.yaml ``concurrency.pools``), None when unlimited."""
-    if not pool:
-        return None
-    limits = {p.name: p.limit for p in instance.event_log_storage.get_pool_limits()}
-    return limits.get(pool, instance.global_op_concurrency_default_limit)
-
-
-_CLUSTERS = {
-    "local": ("dask.distributed", "LocalCluster"), "ssh": ("dask.distributed", "SSHCluster"),
-    "yarn": ("dask_yarn", "YarnCluster"), "pbs": ("dask_jobqueue", "PBSCluster"),
-    "moab": ("dask_jobqueue", "MoabCluster"), "sge": ("dask_jobqueue", "SGECluster"),
-    "lsf": ("dask_jobqueue", "LSFCluster"), "slurm": ("dask_jobqueue", "SLURMCluster"),
-    "oar": ("dask_jobqueue", "OARCluster"), "kube": ("dask_kubernetes", "KubeCluster"),
-}
-
-
-def _pool_aware_executor_class():
-    import dask.distributed
-    from dagster._core.errors import raise_execution_interrupts
-    from dagster._utils import iterate_with_context
-    from dagster_dask.executor import DaskExecutor, get_dask_resource_requirements
-
-    class PoolAwareDaskExecutor(DaskExecutor):
-        """dagster-dask's executor, fixed for current Dask and made to honour Dagster pools:
-        arguments travel in ``_StepCall``; a step of a limited pool holds a lease of a cluster-wide
-        ``distributed.Semaphore`` (limit from the instance); task keys carry the run id so that
-        concurrent runs of one job on a shared cluster do not collide (dagster-io/dagster#21418)."""
-
-        def execute(self, plan_context, execution_plan):
-            instance = plan_context.instance
-            if not instance.is_persistent:
-                raise dg.DagsterInvariantViolationError("Dask execution requires a persistent DagsterInstance")
-            job_name, run_id = plan_context.job_name, plan_context.dagster_run.run_id
-            if self.cluster_type == "existing":
-                cluster = self.cluster_configuration["address"]
-            else:
-                module, name = _CLUSTERS[self.cluster_type]
-                cluster = getattr(__import__(module, fromlist=[name]), name)(**self.build_dict(job_name))
-            with dask.distributed.Client(cluster) as client:
-                futures = {}
-                for level in execution_plan.get_steps_to_execute_by_level():
-                    for step in level:
-                        dependencies = [futures[key] for step_input in step.step_inputs
-                                        for key in step_input.dependency_keys]
-                        call = _StepCall(plan_context.reconstructable_job, plan_context.dagster_run,
-                                         plan_context.run_config, step.key, instance.get_ref(),
-                                         execution_plan.known_state, step.pool, _pool_limit(instance, step.pool))
-                        futures[step.key] = client.submit(
-                            _execute_step, dependencies, call, key=f"{job_name}.{step.key}.{run_id}",
-                            resources=get_dask_resource_requirements(step.tags), pure=False)
-                done = dask.distributed.as_completed(list(futures.values()), with_results=True)
-                for _, events in iterate_with_context(raise_execution_interrupts, done):
-                    yield from events
-
-    return PoolAwareDaskExecutor
-
-
-def _build_dask_executor():
-    from dagster_dask import dask_executor as upstream
-
-    @dg.executor(name="dask", config_schema=upstream.config_schema,
-                 requirements=dg.multiple_process_executor_requirements())
-    def dask_executor(init_context):
-        """Steps on a Dask cluster (dagster-dask's config), Dagster pools enforced cluster-wide."""
-        ((cluster_type, cluster_configuration),) = init_context.executor_config["cluster"].items()
-        return _pool_aware_executor_class()(cluster_type, cluster_configuration)
-
-    return dask_executor
+    return pool_aware_dask_executor
 
 
 def local_dask_executor(n_workers: int = 2, processes: bool = True) -> dg.ExecutorDefinition:

@@ -15,11 +15,10 @@ from contextlib import contextmanager
 
 import dagster as dg
 import pandas as pd
-from dagster._core.storage.db_io_manager import DbIOManager, TableSlice
 from dagster_duckdb import DuckDBIOManager
-from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
+from axion_pipeline.defs.adapters.db_io import DbIOManager, DuckDbClient, TableSlice
 from axion_pipeline.storage.lock import writer_queue
 from axion_pipeline.storage.warehouse import fetch_frame, quote
 

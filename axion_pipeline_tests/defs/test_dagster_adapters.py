@@ -1,0 +1,261 @@
+"""The private Dagster APIs behind ``axion_pipeline.defs.adapters``: a contract test per adapter, plus
+behavioural tests where they are cheap.
+
+A contract test fails on a Dagster (or dagster-dask, dagster-duckdb) upgrade that removes a private
+name an adapter uses or changes the parameters the adapter calls it with. The behavioural tests check
+that the adapter still does its job (the Dask executor's end-to-end test is test_dask_executor.py: it
+needs a cluster). The last test keeps private Dagster imports inside the adapters.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import sqlite3
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+import yaml
+
+PACKAGE = Path(__file__).resolve().parents[2] / "axion_pipeline"
+
+
+def _params(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def _materializations(run_id: str, n: int) -> list[dg.EventLogEntry]:
+    """``n`` materialization events of one run, one per daily partition of asset ``prices``."""
+    from dagster._core.events import StepMaterializationData
+
+    return [
+        dg.EventLogEntry(
+            error_info=None, level="debug", user_message="", run_id=run_id, timestamp=1.7e9 + i,
+            step_key="prices", job_name="daily_job",
+            dagster_event=dg.DagsterEvent(
+                dg.DagsterEventType.ASSET_MATERIALIZATION.value, "daily_job", step_key="prices",
+                event_specific_data=StepMaterializationData(dg.AssetMaterialization(
+                    "prices", partition=str(pd.Timestamp("2024-01-01") + pd.Timedelta(days=i))[:10],
+                    tags={"dagster/data_version": str(i)}))))
+        for i in range(n)
+    ]
+
+
+# --- adapters/event_log.py -------------------------------------------------------------------------------
+
+def test_event_log_adapter_contract():
+    from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from axion_pipeline.defs.adapters.event_log import BatchingSqliteEventLogStorage
+
+    assert issubclass(BatchingSqliteEventLogStorage, SqliteEventLogStorage)
+    storage = SqliteEventLogStorage
+    assert _params(storage.__init__) == ["self", "base_dir", "inst_data"]
+    assert _params(storage.from_config_value) == ["inst_data", "config_value"]
+    assert _params(storage.store_event_batch) == ["self", "events"]
+    assert _params(storage.prepare_insert_event) == ["self", "event"]
+    assert _params(storage.run_connection) == ["self", "run_id"]
+    assert _params(storage.index_transaction) == ["self"]
+    assert _params(storage._store_asset_event_tags) == ["self", "conn", "events", "event_ids"]
+    assert _params(storage._store_asset_event) == ["self", "conn", "event", "event_id"]
+    # the batch repeats store_event's branch for ASSET_EVENTS and none of its other branches
+    assert dg.DagsterEventType.ASSET_MATERIALIZATION in ASSET_EVENTS
+    assert not ASSET_EVENTS & (set(ASSET_CHECK_EVENTS) | set(EVENT_TYPE_TO_PIPELINE_RUN_STATUS))
+
+
+def test_batching_storage_writes_what_the_stock_storage_writes_event_by_event(tmp_path):
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from axion_pipeline.defs.adapters.event_log import BatchingSqliteEventLogStorage
+
+    events = _materializations("run-1", 30)
+    stock = SqliteEventLogStorage(str(tmp_path / "stock"))
+    batching = BatchingSqliteEventLogStorage(str(tmp_path / "batch"))
+    for event in events:
+        stock.store_event(event)
+    batching.store_event_batch(events)
+    for storage in (stock, batching):
+        storage.dispose()
+
+    def rows(db: Path) -> dict[str, list[str]]:
+        """Every table's rows, without the wall clock: columns defaulting to the time of insert and
+        ``secondary_indexes`` (when the storage was created)."""
+        with sqlite3.connect(db) as con:
+            tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table'")]
+            found = {}
+            for table in set(tables) - {"secondary_indexes"}:
+                info = con.execute(f"pragma table_info({table})").fetchall()
+                columns = [f'"{c[1]}"' for c in info if c[4] != "CURRENT_TIMESTAMP"]
+                found[table] = sorted(map(repr, con.execute(f"select {', '.join(columns)} from {table}")))
+            return found
+
+    for db in ("index.db", "run-1.db"):
+        written = rows(tmp_path / "batch" / db)
+        assert len(written["event_logs"]) == 30
+        assert written == rows(tmp_path / "stock" / db), db
+
+
+def test_batching_storage_stores_a_batch_in_one_call_read_back_through_the_instance(tmp_path, monkeypatch):
+    from axion_pipeline.defs.storage import BatchingSqliteEventLogStorage
+
+    overrides = {"event_log_storage": {"module": "axion_pipeline.defs.storage",
+                                       "class": "BatchingSqliteEventLogStorage",
+                                       "config": {"base_dir": str(tmp_path / "event_log")}}}
+    events = _materializations("run-1", 50)
+    partitions = [e.dagster_event.partition for e in events]
+    key = dg.AssetKey("prices")
+    with dg.instance_for_test(overrides=overrides) as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, BatchingSqliteEventLogStorage)
+
+        def one_by_one(event):
+            raise AssertionError("the batch went event by event")
+
+        monkeypatch.setattr(storage, "store_event", one_by_one)
+        storage.store_event_batch(events)
+
+        assert len(instance.all_logs("run-1")) == 50
+        records = instance.fetch_materializations(key, limit=100).records
+        assert sorted(r.partition_key for r in records) == partitions
+        assert instance.get_latest_materialization_event(key).asset_materialization.partition == partitions[-1]
+        assert instance.get_materialized_partitions(key) == set(partitions)
+
+
+# --- adapters/db_io.py -----------------------------------------------------------------------------------
+
+def test_db_io_adapter_contract():
+    from dagster._core.storage.db_io_manager import DbIOManager, TableSlice
+    from dagster_duckdb import DuckDBIOManager
+    from dagster_duckdb.io_manager import DuckDbClient
+    from dagster_duckdb_pandas import DuckDBPandasTypeHandler
+
+    from axion_pipeline.defs import io_manager
+
+    init = inspect.signature(DbIOManager.__init__).parameters
+    called = ["db_client", "database", "schema", "type_handlers", "default_load_type", "io_manager_name"]
+    assert all(name in init and init[name].kind != inspect.Parameter.POSITIONAL_ONLY for name in called)
+    assert {"schema", "table", "partition_dimensions"} <= set(TableSlice._fields)
+    assert len(_params(DuckDbClient.connect)) == 2  # (context, table_slice), called by position
+    assert _params(DuckDbClient.get_select_statement) == ["table_slice"]
+    assert _params(DuckDBPandasTypeHandler.load_input) == ["self", "context", "table_slice", "connection"]
+    assert _params(DuckDBPandasTypeHandler.handle_output) == ["self", "context", "table_slice", "obj", "connection"]
+    assert _params(DuckDBIOManager.create_io_manager) == ["self", "context"]
+    assert {"database", "schema_"} <= set(DuckDBIOManager.model_fields)
+    assert issubclass(io_manager.QueuedDuckDbClient, DuckDbClient)
+
+
+def test_io_manager_writes_and_reads_through_the_queued_client(tmp_path, monkeypatch):
+    from axion_pipeline.defs import io_manager
+
+    turns = []
+    queue = io_manager.writer_queue
+
+    def counted_queue(database):
+        turns.append(database)
+        return queue(database)
+
+    monkeypatch.setattr(io_manager, "writer_queue", counted_queue)
+    days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-03")
+
+    @dg.asset(metadata={"schema": "market"})
+    def sectors() -> pd.DataFrame:
+        return pd.DataFrame({"ticker": ["A", "B"], "sector": ["x", "y"]})
+
+    @dg.asset(metadata={"schema": "market", "partition_expr": "date"}, partitions_def=days)
+    def prices(context, sectors: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"date": pd.Timestamp(context.partition_key), "ticker": sectors["ticker"], "close": 1.0})
+
+    database = str(tmp_path / "w.duckdb")
+    resources = {"io_manager": io_manager.AxionDuckDBIOManager(database=database, queue_wait_seconds=60)}
+    for _ in range(2):  # re-materializing a partition replaces it
+        assert dg.materialize([sectors, prices], resources=resources, partition_key="2024-01-02").success
+    with duckdb.connect(database, read_only=True) as con:
+        count, first = con.execute("select count(*), min(date) from market.prices").fetchone()
+    assert (count, first) == (2, pd.Timestamp("2024-01-02"))
+    assert len(turns) == 6 and set(turns) == {database}  # per run: write sectors, read sectors, write prices
+
+
+# --- adapters/dask_executor.py ---------------------------------------------------------------------------
+
+def test_dask_executor_adapter_contract():
+    pytest.importorskip("dagster_dask")
+    import dask.distributed
+    from dagster._core.execution.context.system import PlanOrchestrationContext
+    from dagster._core.execution.plan.inputs import StepInput
+    from dagster._core.execution.plan.plan import ExecutionPlan
+    from dagster._core.execution.plan.step import ExecutionStep
+    from dagster._core.storage.event_log.base import EventLogStorage, PoolLimit
+    from dagster_dask import dask_executor
+    from dagster_dask.executor import DaskExecutor, get_dask_resource_requirements, query_on_dask_worker
+
+    from axion_pipeline.defs.adapters.dask_executor import CLUSTERS
+
+    assert _params(query_on_dask_worker) == ["dependencies", "recon_job", "dagster_run", "run_config", "step_keys",
+                                             "instance_ref", "known_state"]
+    assert _params(get_dask_resource_requirements) == ["tags"]
+    assert _params(DaskExecutor.__init__) == ["self", "cluster_type", "cluster_configuration"]
+    assert _params(DaskExecutor.execute) == ["self", "plan_context", "execution_plan"]
+    assert _params(DaskExecutor.build_dict) == ["self", "job_name"]
+    executor = DaskExecutor("local", {"n_workers": 1})
+    assert (executor.cluster_type, executor.cluster_configuration) == ("local", {"n_workers": 1})
+    assert executor.build_dict("job") == {"n_workers": 1, "threads_per_worker": 1}
+    cluster_config = dask_executor.config_schema.as_field().config_type.fields["cluster"].config_type
+    assert set(cluster_config.fields) == set(CLUSTERS) | {"existing"}
+    # what PoolAwareDaskExecutor.execute reads from the objects Dagster hands it
+    for name in ("instance", "job_name", "dagster_run", "run_config", "reconstructable_job"):
+        assert isinstance(getattr(PlanOrchestrationContext, name), property), name
+    assert _params(ExecutionPlan.get_steps_to_execute_by_level) == ["self"]
+    assert "known_state" in ExecutionPlan._fields
+    assert {"key", "tags", "pool"} <= set(ExecutionStep._fields)
+    assert isinstance(ExecutionStep.step_inputs, property) and isinstance(StepInput.dependency_keys, property)
+    assert _params(EventLogStorage.get_pool_limits) == ["self"]
+    assert {"name", "limit"} <= set(inspect.get_annotations(PoolLimit))
+    assert isinstance(dg.DagsterInstance.global_op_concurrency_default_limit, property)
+    assert {"max_leases", "name"} <= set(_params(dask.distributed.Semaphore))
+
+
+def test_dask_executor_reads_the_pool_limits_of_the_instance(tmp_path):
+    pytest.importorskip("dagster_dask")
+    from axion_pipeline.defs.adapters.dask_executor import _pool_limit
+
+    overrides = yaml.safe_load((PACKAGE.parent / "dagster.yaml").read_text())
+    overrides["event_log_storage"]["config"] = {"base_dir": str(tmp_path / "event_log")}
+    with dg.instance_for_test(overrides=overrides) as instance:
+        assert _pool_limit(instance, "duckdb_warehouse") == 1
+        assert _pool_limit(instance, None) is None
+
+
+# --- private imports stay in the adapters ----------------------------------------------------------------
+
+def _is_private(module: str) -> bool:
+    """``dagster._...``, or a submodule of one of Dagster's libraries (``dagster_dask.executor``:
+    their public API is what the package exports)."""
+    top, *rest = module.split(".")
+    return (top == "dagster" and any(p.startswith("_") for p in rest)) or (top.startswith("dagster_") and bool(rest))
+
+
+def _private_dagster_imports(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if _is_private(alias.name)]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if _is_private(node.module):
+                found.append(node.module)
+            elif node.module == "dagster":  # from dagster import _check
+                found += [f"dagster.{alias.name}" for alias in node.names if alias.name.startswith("_")]
+    return found
+
+
+def test_private_dagster_imports_only_in_the_adapters():
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if not relative.startswith("defs/adapters/"):
+            if imports := _private_dagster_imports(ast.parse(path.read_text(), filename=str(path))):
+                found[relative] = imports
+    assert found == {}
