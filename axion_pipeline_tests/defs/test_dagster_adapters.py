@@ -154,9 +154,9 @@ def test_io_manager_writes_and_reads_through_the_queued_client(tmp_path, monkeyp
     turns = []
     queue = io_manager.writer_queue
 
-    def counted_queue(database):
-        turns.append(database)
-        return queue(database)
+    def counted_queue(database, wait_seconds):
+        turns.append((database, wait_seconds))
+        return queue(database, wait_seconds=wait_seconds)
 
     monkeypatch.setattr(io_manager, "writer_queue", counted_queue)
     days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-03")
@@ -176,7 +176,7 @@ def test_io_manager_writes_and_reads_through_the_queued_client(tmp_path, monkeyp
     with duckdb.connect(database, read_only=True) as con:
         count, first = con.execute("select count(*), min(date) from market.prices").fetchone()
     assert (count, first) == (2, pd.Timestamp("2024-01-02"))
-    assert len(turns) == 6 and set(turns) == {database}  # per run: write sectors, read sectors, write prices
+    assert len(turns) == 6 and set(turns) == {(database, 60)}  # per run: write sectors, read sectors, write prices
 
 
 # --- adapters/dask_executor.py ---------------------------------------------------------------------------
