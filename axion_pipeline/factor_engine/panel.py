@@ -31,7 +31,7 @@ import pandas as pd
 
 from axion_pipeline.factor_engine.regime import MarketRegime, RegimeDetector
 from axion_pipeline.factor_engine.weights import CATEGORIES, AdaptiveWeightManager, long_short_returns
-from axion_pipeline.factors.base import percentile_rank
+from axion_pipeline.factors.ops import percentile_rank
 from axion_pipeline.factors.panel import FactorInputs, _dated, build_inputs, equal_weight_returns
 from axion_pipeline.factors.registry import FactorRegistry, create_default_registry
 

@@ -229,13 +229,3 @@ def equal_weight_returns(returns: pd.DataFrame) -> pd.Series:
     """Mean daily return across the names with a return that day (NaN on the first date)."""
     return returns.mean(axis=1, skipna=True)
 
-
-def compute_factor_panel(*args, **kwargs) -> pd.DataFrame:
-    """Every sub-factor, category score, composite, regime and weight per (date, ticker).
-
-    Defined in ``axion_pipeline.factor_engine.panel`` (it needs the regime detector and the weight
-    manager); importable from here too.
-    """
-    from axion_pipeline.factor_engine.panel import compute_factor_panel as impl
-
-    return impl(*args, **kwargs)

@@ -12,7 +12,7 @@ from scipy.stats import rankdata
 from axion_pipeline.factors import (
     FactorCalculator, ValueFactors, combine_subfactors, percentile_rank, winsorize, zscore,
 )
-from axion_pipeline.factors.base import first_valid, growth_ratio, inverse, rank_rows, relative_change, safe_div
+from axion_pipeline.factors.ops import first_valid, growth_ratio, inverse, rank_rows, relative_change, safe_div
 
 NAN = np.nan
 
