@@ -6,9 +6,10 @@ undefined. Cross-sectional operations (``percentile_rank``, ``winsorize``, ``zsc
 ``weighted_mean``, ``combine_subfactors``) act on one date at a time: a DataFrame is dates x
 tickers and each row is one cross-section, so a value for date t never sees another date.
 
-Percentile rank: ``(average_rank - 1) / (n - 1)`` among the n non-missing names of the date
-(0 worst, 1 best, 0.5 for a single name); ``higher_is_better=False`` ranks descending, so
-``lower is better`` factors (P/E, volatility, leverage) score high when low.
+Percentile rank: ``(average_rank - 1) / (n - 1)`` among the n names of the date with a finite
+value (0 worst, 1 best, 0.5 for a single name; +-inf counts as missing), computed by
+``axion_pipeline.analytics.cross_section.percentile_rank_rows``; ``higher_is_better=False`` ranks
+descending, so ``lower is better`` factors (P/E, volatility, leverage) score high when low.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+
+from axion_pipeline.analytics.cross_section import percentile_rank_rows
 
 Frame = pd.DataFrame | pd.Series
 
@@ -75,40 +78,6 @@ def relative_change(now, before):
 
 
 # --------------------------------------------------------------------------- cross-sectional ops
-def rank_rows(values: np.ndarray, ascending: bool = True) -> np.ndarray:
-    """Average ranks (1..n) within each row among the finite entries; the others are NaN.
-
-    Ties share the mean of their positions, so the result does not depend on the sort order
-    within ties (nor on the other rows).
-    """
-    a = np.asarray(values, dtype="float64")
-    if a.ndim != 2:
-        raise ValueError("rank_rows expects a 2-D array")
-    valid = np.isfinite(a)
-    key = np.where(valid, a if ascending else -a, np.inf)  # missing sorts last
-    n_cols = key.shape[1]
-    ranks = np.full(key.shape, np.nan)
-    if n_cols == 0:
-        return ranks
-    order = np.argsort(key, axis=1)
-    ks = np.take_along_axis(key, order, axis=1)
-    avg = np.broadcast_to(np.arange(1, n_cols + 1, dtype="float64"), key.shape).copy()
-    tied = np.zeros(key.shape, dtype=bool)
-    tied[:, 1:] = (ks[:, 1:] == ks[:, :-1]) & np.isfinite(ks[:, 1:])
-    rows = np.flatnonzero(tied.any(axis=1))
-    if len(rows):
-        sub_pos = avg[rows]
-        starts = ~tied[rows]
-        ends = np.ones(starts.shape, dtype=bool)
-        ends[:, :-1] = starts[:, 1:]
-        first = np.maximum.accumulate(np.where(starts, sub_pos, 0.0), axis=1)
-        last = np.minimum.accumulate(np.where(ends, sub_pos, n_cols + 1.0)[:, ::-1], axis=1)[:, ::-1]
-        avg[rows] = (first + last) / 2.0
-    np.put_along_axis(ranks, order, avg, axis=1)
-    ranks[~valid] = np.nan
-    return ranks
-
-
 def percentile_rank(values: Frame, higher_is_better: bool = True) -> Frame:
     """Cross-sectional percentile rank in [0, 1]: 1.0 = best, 0.0 = worst, 0.5 = single name.
 
@@ -118,13 +87,8 @@ def percentile_rank(values: Frame, higher_is_better: bool = True) -> Frame:
     """
     if isinstance(values, pd.Series):
         return percentile_rank(values.to_frame().T, higher_is_better).iloc[0].rename(values.name)
-    a = values.to_numpy(dtype="float64")
-    ranks = rank_rows(a, ascending=higher_is_better)
-    valid = np.isfinite(a)
-    n = valid.sum(axis=1, keepdims=True).astype("float64")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pct = (ranks - 1.0) / np.where(n > 1, n - 1.0, np.nan)
-    pct = np.where((n == 1) & valid, 0.5, pct)
+    pct = percentile_rank_rows(values.to_numpy(dtype="float64"), higher_is_better=higher_is_better,
+                               inf_as_missing=True)
     return pd.DataFrame(pct, index=values.index, columns=values.columns)
 
 

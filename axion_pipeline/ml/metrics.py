@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from axion_pipeline.analytics.cross_section import percentile_rank_rows
+
 DATE_LEVEL = "date"
 
 
@@ -186,15 +188,9 @@ def classification_metrics(y_true, y_pred, num_classes: int) -> dict[str, float]
 def percentile_rank_by_date(values, dates=None) -> np.ndarray:
     """Within-date percentile rank in [0, 1]: (rank - 1) / (n - 1), 0 worst, 1 best.
 
-    Ties share their average rank; a date with a single row gets 0.5; NaN stays NaN.
+    Ties share their average rank; a date with a single row gets 0.5; NaN stays NaN (+-inf are
+    ranked as the extremes), as does a row without a date.
     """
-    v = pd.Series(np.asarray(values, dtype=float))
-    if dates is None:
-        groups = pd.Series(np.zeros(len(v), dtype=int))
-    else:
-        groups = pd.Series(np.asarray(dates))
-    rank = v.groupby(groups.values).rank(method="average")
-    n = v.notna().groupby(groups.values).transform("sum")
-    out = (rank - 1.0) / (n - 1.0)
-    out[(n == 1) & v.notna()] = 0.5
-    return out.to_numpy(dtype=float)
+    v = np.asarray(values, dtype=float).reshape(1, -1)
+    groups = None if dates is None else pd.factorize(pd.Series(np.asarray(dates)), sort=True)[0].reshape(1, -1)
+    return percentile_rank_rows(v, groups)[0]
