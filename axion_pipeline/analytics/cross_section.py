@@ -9,6 +9,10 @@ computed for a date never sees another date.
 - ``percentile_rank_rows``: ``(average_rank - 1) / (n - 1)`` among the n valid values of the
   cross-section: 0 the lowest (or, with ``higher_is_better=False``, the highest), 1 the other end,
   0.5 for a lone value.
+- ``rank_ic_rows``: Spearman rank correlation per cross-section (Pearson correlation of the
+  average ranks), the information coefficient of a score against an outcome.
+- ``group_columns``: lays long data (one row per item, a group code each) out as rows of a 2-D
+  array, so per-date statistics of long frames use the same row-wise code.
 
 What counts as missing is the caller's choice (``valid`` mask, ``inf_as_missing``): the factor
 library treats +-inf as missing, pandas-style callers rank +-inf as the extreme values they are.
@@ -125,3 +129,59 @@ def percentile_rank_rows(values, groups=None, *, higher_is_better: bool = True,
     with np.errstate(invalid="ignore", divide="ignore"):
         pct = (ranks - 1.0) / np.where(n > 1, n - 1.0, np.nan)
     return np.where((n == 1) & valid, 0.5, pct)
+
+
+def group_columns(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, int]:
+    """Column of each item within its group and the size of the largest group, to lay long data
+    out as ``n_groups`` rows: ``wide[codes, columns] = values``. Items of a group keep their order."""
+    codes = np.asarray(codes, dtype=np.int64)
+    sizes = np.bincount(codes, minlength=n_groups)
+    order = np.argsort(codes, kind="stable")
+    columns = np.empty(len(codes), dtype=np.int64)
+    columns[order] = np.arange(len(codes)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return columns, int(sizes.max(initial=0))
+
+
+def rank_correlation_rows(rx, ry, valid, *, one_pass: bool = False) -> np.ndarray:
+    """Pearson correlation per row of the ranks ``rx`` and ``ry`` over the ``valid`` cells; NaN
+    where a row has fewer than 2 valid cells or a constant side.
+
+    The sums of half-integer ranks are exact, so both forms are the same number in exact
+    arithmetic; they round differently in the last bit. Default: centred,
+    ``sum(dx dy) / sqrt(sum(dx^2) sum(dy^2))`` with ``d`` the deviation from the row mean.
+    ``one_pass``: from raw sums, ``(n sum(xy) - sum(x) sum(y)) / sqrt((n sum(x^2) - sum(x)^2)
+    (n sum(y^2) - sum(y)^2))``, the tear sheet's form.
+    """
+    valid = np.asarray(valid, dtype=bool)
+    n = valid.sum(axis=1).astype("float64")
+    x, y = np.where(valid, rx, 0.0), np.where(valid, ry, 0.0)
+    sx, sy = x.sum(axis=1), y.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if one_pass:
+            num = n * (x * y).sum(axis=1) - sx * sy
+            den = np.sqrt((n * (x * x).sum(axis=1) - sx * sx) * (n * (y * y).sum(axis=1) - sy * sy))
+        else:
+            dx = np.where(valid, x - (sx / n)[:, None], 0.0)
+            dy = np.where(valid, y - (sy / n)[:, None], 0.0)
+            num = (dx * dy).sum(axis=1)
+            den = np.sqrt((dx * dx).sum(axis=1) * (dy * dy).sum(axis=1))
+        ic = num / den
+    ic[(den == 0) | (n < 2)] = np.nan
+    return ic
+
+
+def rank_ic_rows(x, y, valid=None, *, one_pass: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Spearman rank correlation of ``x`` with ``y`` per row, and the number of cells it used.
+
+    A cell takes part when it is in ``valid`` (default: everywhere) and neither value is NaN;
+    both sides are ranked (average ranks) over those cells only. NaN where fewer than 2 cells or a
+    constant side (the correlation is undefined, not zero). ``one_pass``: see
+    ``rank_correlation_rows``.
+    """
+    a, b = _rows(x), _rows(y)
+    if a.shape != b.shape:
+        raise ValueError(f"x {a.shape} and y {b.shape} differ in shape")
+    both = _valid(a, valid, None) & ~np.isnan(b)
+    rx, ry = _ranks_and_sizes(a, both, None, True)[0], _ranks_and_sizes(b, both, None, True)[0]
+    return rank_correlation_rows(rx, ry, both, one_pass=one_pass), both.sum(axis=1)
+

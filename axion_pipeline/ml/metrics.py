@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from axion_pipeline.analytics.cross_section import percentile_rank_rows
+from axion_pipeline.analytics.cross_section import group_columns, percentile_rank_rows, rank_ic_rows
 
 DATE_LEVEL = "date"
 
@@ -67,24 +67,13 @@ def per_date_ic(scores, outcomes, dates=None, min_obs: int = 3) -> pd.Series:
     frame = pd.DataFrame({"date": d, "s": s, "o": o}).dropna()
     if frame.empty:
         return pd.Series(dtype=float, name="ic")
-    grouped = frame.groupby("date", sort=True)
-    frame["rs"] = grouped["s"].rank()
-    frame["ro"] = grouped["o"].rank()
-    frame["rs"] -= frame.groupby("date")["rs"].transform("mean")
-    frame["ro"] -= frame.groupby("date")["ro"].transform("mean")
-    sums = pd.DataFrame(
-        {
-            "n": frame.groupby("date").size(),
-            "cov": (frame["rs"] * frame["ro"]).groupby(frame["date"]).sum(),
-            "vs": (frame["rs"] ** 2).groupby(frame["date"]).sum(),
-            "vo": (frame["ro"] ** 2).groupby(frame["date"]).sum(),
-        }
-    )
-    valid = (sums["n"] >= min_obs) & (sums["vs"] > 0) & (sums["vo"] > 0)
-    sums = sums[valid]
-    ic = sums["cov"] / np.sqrt(sums["vs"] * sums["vo"])
-    ic.index.name = DATE_LEVEL
-    return ic.rename("ic")
+    codes, labels = pd.factorize(frame["date"], sort=True)
+    columns, width = group_columns(codes, len(labels))
+    wide_s, wide_o = np.full((len(labels), width), np.nan), np.full((len(labels), width), np.nan)
+    wide_s[codes, columns], wide_o[codes, columns] = frame["s"].to_numpy(), frame["o"].to_numpy()
+    ic, n = rank_ic_rows(wide_s, wide_o)
+    keep = (n >= min_obs) & ~np.isnan(ic)
+    return pd.Series(ic[keep], index=labels[keep].rename(DATE_LEVEL), name="ic")
 
 
 def newey_west_se(values: np.ndarray, lags: int) -> float:

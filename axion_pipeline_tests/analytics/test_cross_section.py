@@ -1,9 +1,11 @@
-"""Cross-sectional ranks: the one implementation against scipy, pandas and the formulas it replaced.
+"""Cross-sectional ranks and rank ICs: the one implementation against scipy, pandas and the
+formulas it replaced.
 
-The ``_old_*`` functions below are the three percentile ranks the library had before
-``axion_pipeline.analytics.cross_section`` (factors.base, ml.feature_transforms, ml.metrics),
+The ``_old_*`` functions below are the three percentile ranks (factors.base, ml.feature_transforms,
+ml.metrics) and the three per-date rank ICs (ml.metrics, analytics.tearsheet,
+data.simulator.diagnostics) the library had before ``axion_pipeline.analytics.cross_section``,
 copied verbatim; the new code must give the same bits on inputs with ties, NaN, +-inf, all-NaN
-dates and single-row dates.
+dates, constant dates and single-row dates.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import rankdata
 
-from axion_pipeline.analytics.cross_section import average_ranks, percentile_rank_rows
+from axion_pipeline.analytics.cross_section import (
+    average_ranks, group_columns, percentile_rank_rows, rank_correlation_rows, rank_ic_rows,
+)
+from axion_pipeline.analytics.tearsheet import compute_tear_sheet
+from axion_pipeline.data.simulator import forward_rank_ic
 from axion_pipeline.factors import percentile_rank
-from axion_pipeline.ml.metrics import percentile_rank_by_date
+from axion_pipeline.ml.metrics import per_date_ic, percentile_rank_by_date
 
 NAN = np.nan
 
@@ -106,6 +112,79 @@ def _old_percentile_rank_by_date(values, dates=None):  # ml.metrics.percentile_r
     out = (rank - 1.0) / (n - 1.0)
     out[(n == 1) & v.notna()] = 0.5
     return out.to_numpy(dtype=float)
+
+
+def _old_per_date_ic(scores, outcomes, dates=None, min_obs=3):  # ml.metrics.per_date_ic
+    s = np.asarray(scores, dtype=float)
+    o = np.asarray(outcomes, dtype=float)
+    d = np.full(len(s), "all", dtype=object) if dates is None else np.asarray(dates)
+    frame = pd.DataFrame({"date": d, "s": s, "o": o}).dropna()
+    if frame.empty:
+        return pd.Series(dtype=float, name="ic")
+    grouped = frame.groupby("date", sort=True)
+    frame["rs"] = grouped["s"].rank()
+    frame["ro"] = grouped["o"].rank()
+    frame["rs"] -= frame.groupby("date")["rs"].transform("mean")
+    frame["ro"] -= frame.groupby("date")["ro"].transform("mean")
+    sums = pd.DataFrame(
+        {
+            "n": frame.groupby("date").size(),
+            "cov": (frame["rs"] * frame["ro"]).groupby(frame["date"]).sum(),
+            "vs": (frame["rs"] ** 2).groupby(frame["date"]).sum(),
+            "vo": (frame["ro"] ** 2).groupby(frame["date"]).sum(),
+        }
+    )
+    valid = (sums["n"] >= min_obs) & (sums["vs"] > 0) & (sums["vo"] > 0)
+    sums = sums[valid]
+    ic = sums["cov"] / np.sqrt(sums["vs"] * sums["vo"])
+    ic.index.name = "date"
+    return ic.rename("ic")
+
+
+def _old_forward_rank_ic(scores, close, horizon=21, min_names=10):  # data.simulator.diagnostics
+    close = close.sort_index()
+    forward = close.shift(-horizon) / close - 1.0
+    scores = scores.reindex(index=forward.index, columns=forward.columns)
+    valid = scores.notna() & forward.notna()
+    a = scores.where(valid).rank(axis=1)
+    b = forward.where(valid).rank(axis=1)
+    a = a.sub(a.mean(axis=1), axis=0)
+    b = b.sub(b.mean(axis=1), axis=0)
+    denom = np.sqrt((a**2).sum(axis=1) * (b**2).sum(axis=1))
+    ic = (a * b).sum(axis=1) / denom.where(denom > 0)
+    return ic[valid.sum(axis=1) >= min_names].dropna()
+
+
+def _old_tearsheet_rank_rows(arr, mask):  # analytics.tearsheet._rank_rows
+    mask = mask & np.isfinite(arr)
+    keyed = np.where(mask, arr, np.inf)
+    order = np.argsort(keyed, axis=1)
+    srt = np.take_along_axis(keyed, order, axis=1)
+    width = arr.shape[1]
+    pos = np.arange(1, width + 1, dtype="float64")
+    new = np.ones(srt.shape, dtype=bool)
+    new[:, 1:] = srt[:, 1:] != srt[:, :-1]
+    end = np.ones(srt.shape, dtype=bool)
+    end[:, :-1] = new[:, 1:]
+    start = np.maximum.accumulate(np.where(new, pos, 0.0), axis=1)
+    stop = np.minimum.accumulate(np.where(end, pos, width + 1.0)[:, ::-1], axis=1)[:, ::-1]
+    ranks = (start + stop) / 2
+    ranks[pos[None, :] > mask.sum(axis=1)[:, None]] = np.nan
+    out = np.empty_like(ranks)
+    np.put_along_axis(out, order, ranks, axis=1)
+    return out
+
+
+def _old_tearsheet_rank_ic(rx, ry, mask):  # analytics.tearsheet._rank_ic
+    n = mask.sum(axis=1).astype("float64")
+    x, y = np.where(mask, rx, 0.0), np.where(mask, ry, 0.0)
+    sx, sy = x.sum(axis=1), y.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        num = n * (x * y).sum(axis=1) - sx * sy
+        den = np.sqrt((n * (x * x).sum(axis=1) - sx * sx) * (n * (y * y).sum(axis=1) - sy * sy))
+        ic = num / den
+    ic[(den == 0) | (n < 2)] = np.nan
+    return ic
 
 
 # --------------------------------------------------------------------------- realistic inputs
@@ -208,3 +287,98 @@ def test_empty_and_bad_shapes():
         percentile_rank_rows(np.ones(3))
     with pytest.raises(ValueError, match="shape"):
         percentile_rank_rows(np.ones((2, 3)), np.zeros((3, 2), dtype=int))
+
+
+# --------------------------------------------------------------------------- rank IC
+def outcomes(seed: int, shape) -> np.ndarray:
+    """Outcomes correlated with ``panel(seed)``, with their own ties, NaN and +-inf."""
+    rng = np.random.default_rng(seed + 100)
+    y = np.nan_to_num(panel(seed, inf=False), nan=0.0) * 0.3 + rng.normal(size=shape).round(1)
+    y[rng.random(shape) < 0.05] = NAN
+    y[10] = 2.0  # constant outcome on a date
+    y[11, :4] = [np.inf, -np.inf, 1.0, NAN]
+    return y
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("min_obs", [1, 3, 30])
+def test_per_date_ic_is_bit_identical_to_the_old_formula(seed, min_obs):
+    x = panel(seed)
+    y = outcomes(seed, x.shape)
+    dates = np.repeat(pd.bdate_range("2024-01-01", periods=x.shape[0]).to_numpy(), x.shape[1])
+    keep = np.random.default_rng(seed).random(x.size) < 0.9
+    for s, o, d in ((x.ravel(), y.ravel(), dates), (x.ravel()[keep][::-1], y.ravel()[keep][::-1], dates[keep][::-1])):
+        got = per_date_ic(s, o, d, min_obs)
+        pd.testing.assert_series_equal(got, _old_per_date_ic(s, o, d, min_obs), check_exact=True)
+        pd.testing.assert_series_equal(per_date_ic(s, o, None, min_obs), _old_per_date_ic(s, o, None, min_obs),
+                                       check_exact=True)
+    assert pd.Timestamp(dates[3 * 40]) not in got.index  # all-NaN date
+    labels = np.array(["b", "a", "b", None, "b", "a", "a"], dtype=object)
+    s, o = np.array([1.0, 2.0, 3.0, 4.0, 2.0, 1.0, 3.0]), np.array([3.0, 1.0, 2.0, 1.0, 1.0, 2.0, 2.0])
+    pd.testing.assert_series_equal(per_date_ic(s, o, labels, 2), _old_per_date_ic(s, o, labels, 2), check_exact=True)
+    assert per_date_ic([NAN], [1.0]).empty and _old_per_date_ic([NAN], [1.0]).empty
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("min_names", [2, 10])
+def test_forward_rank_ic_is_bit_identical_to_the_old_formula(seed, min_names):
+    x = panel(seed)
+    dates = pd.bdate_range("2024-01-01", periods=x.shape[0], name="date")
+    tickers = pd.Index([f"T{i:02d}" for i in range(x.shape[1])], name="ticker")
+    rng = np.random.default_rng(seed)
+    close = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.01, x.shape), axis=0)).round(1), index=dates,
+                         columns=tickers)
+    close.iloc[20:25, :5] = NAN
+    close.iloc[30, 0] = 0.0  # a forward return of +inf
+    scores = pd.DataFrame(x, index=dates, columns=tickers).iloc[:, ::-1]  # other column order
+    for horizon in (1, 5):
+        got = forward_rank_ic(scores, close, horizon, min_names)
+        pd.testing.assert_series_equal(got, _old_forward_rank_ic(scores, close, horizon, min_names), check_exact=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tear_sheet_ic_is_bit_identical_to_the_old_formula(seed):
+    x = panel(seed, inf=False)
+    y = outcomes(seed, x.shape)
+    used = np.isfinite(x) & np.isfinite(y)
+    new = rank_correlation_rows(average_ranks(x, used), average_ranks(y, used), used, one_pass=True)
+    old = _old_tearsheet_rank_ic(_old_tearsheet_rank_rows(x, used), _old_tearsheet_rank_rows(y, used), used)
+    np.testing.assert_array_equal(new, old)
+    np.testing.assert_array_equal(average_ranks(x, used), _old_tearsheet_rank_rows(x, used))
+
+
+def test_tear_sheet_ic_equals_per_date_ic_to_rounding():
+    rng = np.random.default_rng(0)
+    dates = pd.bdate_range("2024-01-01", periods=80, name="date")
+    tickers = pd.Index([f"T{i:02d}" for i in range(30)], name="ticker")
+    close = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.01, (80, 30)), axis=0)), index=dates, columns=tickers)
+    factors = pd.DataFrame({"date": np.repeat(dates, 30), "ticker": np.tile(tickers, 80),
+                            "f": rng.normal(size=2400).round(1)})
+    ic = compute_tear_sheet(factors, close, horizons=(1,)).ic
+    forward = (close.shift(-1) / close - 1).stack().rename("fwd").reset_index()
+    long = factors.merge(forward, on=["date", "ticker"])
+    want = per_date_ic(long["f"], long["fwd"], long["date"])
+    np.testing.assert_allclose(ic["ic"].to_numpy(), want.reindex(ic["date"]).to_numpy(), rtol=0, atol=1e-15)
+
+
+def test_hand_checked_rank_ic():
+    x = np.array([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, NAN], [5.0, 5.0, 5.0, 1.0], [1.0, NAN, NAN, NAN]])
+    y = np.array([[10.0, 20.0, 30.0, 40.0], [3.0, 2.0, 1.0, 0.0], [1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0]])
+    for one_pass in (False, True):
+        ic, n = rank_ic_rows(x, y, one_pass=one_pass)
+        np.testing.assert_array_equal(n, [4, 3, 4, 1])
+        np.testing.assert_allclose(ic[:2], [1.0, -1.0])
+        np.testing.assert_allclose(ic[2], -3 / np.sqrt(15))  # ranks (3, 3, 3, 1) against (1, 2, 3, 4)
+        assert np.isnan(ic[3])
+    ic, _ = rank_ic_rows(x, y, valid=np.array([[True, True, True, False]] * 4))
+    np.testing.assert_allclose(ic[:2], [1.0, -1.0])
+    assert np.isnan(rank_ic_rows(np.ones((1, 3)), np.arange(3.0)[None])[0][0])  # constant side
+
+
+def test_group_columns_lays_long_rows_out_by_group():
+    codes = np.array([2, 0, 2, 2, 0])
+    columns, width = group_columns(codes, 4)
+    np.testing.assert_array_equal(columns, [0, 0, 1, 2, 1])
+    assert width == 3
+    columns, width = group_columns(np.array([], dtype=int), 0)
+    assert len(columns) == 0 and width == 0
