@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from axion_pipeline.analytics.cross_section import average_ranks, rank_correlation_rows
+from axion_pipeline.analytics.markdown import markdown_table
 
 DEFAULT_HORIZONS: tuple[int, ...] = (1, 5, 21)
 KEY_COLUMNS = ("date", "ticker")
@@ -209,19 +210,14 @@ class TearSheet:
                 "t_stat": "t", "hit_rate": "IC>0", "top_minus_bottom": "top-bottom",
                 "top_turnover": f"Q{self.quantiles} turnover",
                 "rank_autocorrelation": "rank autocorr", "n_dates": "dates"}
-        return _markdown_table(table[list(cols)].rename(columns=cols))
+        table = table[list(cols)].rename(columns=cols)
+        return markdown_table(table.columns, table.itertuples(index=False), _fmt)
 
 
-def _markdown_table(frame: pd.DataFrame) -> str:
-    def fmt(v) -> str:
-        if isinstance(v, (float, np.floating)):
-            return "n/a" if np.isnan(v) else f"{v:.4f}"
-        return str(v)
-
-    head = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "---|" * frame.shape[1]
-    rows = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *rows])
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return "n/a" if np.isnan(v) else f"{v:.4f}"
+    return str(v)
 
 
 def _factor_panel(factors: pd.DataFrame, panel: pd.DataFrame):
