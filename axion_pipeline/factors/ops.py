@@ -117,9 +117,11 @@ def zscore(values: Frame) -> Frame:
     return z
 
 
-def weighted_mean(scores: Mapping[str, pd.DataFrame], weights: Mapping[str, float] | None = None) -> pd.DataFrame:
+def weighted_mean(scores: Mapping[str, pd.DataFrame],
+                  weights: Mapping[str, float | np.ndarray] | None = None) -> pd.DataFrame:
     """sum_k w_k s_k / sum_k w_k over the non-missing s_k of each cell (missing ones skipped);
-    NaN where every s_k is missing. Summed in the order of ``scores``."""
+    NaN where every s_k is missing. Summed in the order of ``scores``. A weight is a number, or
+    an array with one weight per row (date) of the panels."""
     names = list(scores)
     if not names:
         raise ValueError("no scores to combine")
@@ -127,7 +129,9 @@ def weighted_mean(scores: Mapping[str, pd.DataFrame], weights: Mapping[str, floa
     num = np.zeros(first.shape)
     den = np.zeros(first.shape)
     for k in names:
-        w = 1.0 if weights is None else float(weights[k])
+        w = 1.0 if weights is None else np.asarray(weights[k], dtype="float64")
+        if np.ndim(w) == 1:
+            w = w[:, None]
         s = scores[k].to_numpy(dtype="float64")
         ok = ~np.isnan(s)
         num = num + np.where(ok, s * w, 0.0)

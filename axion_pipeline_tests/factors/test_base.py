@@ -9,7 +9,7 @@ import pytest
 from axion_pipeline.factors import (
     FactorCalculator, ValueFactors, combine_subfactors, percentile_rank, winsorize, zscore,
 )
-from axion_pipeline.factors.ops import first_valid, growth_ratio, inverse, relative_change, safe_div
+from axion_pipeline.factors.ops import first_valid, growth_ratio, inverse, relative_change, safe_div, weighted_mean
 
 NAN = np.nan
 
@@ -85,3 +85,13 @@ def test_elementwise_helpers():
                                            pd.Series([9.0, 9.0, 4.0])).to_numpy(), [2.0, 1.0, 4.0])
     np.testing.assert_allclose(growth_ratio(pd.Series([110.0, 5.0]), pd.Series([100.0, -5.0])).to_numpy(), [0.1, NAN])
     np.testing.assert_allclose(relative_change(pd.Series([1.0, -1.0]), pd.Series([-2.0, 0.0])).to_numpy(), [1.5, NAN])
+
+
+def test_weighted_mean_takes_a_weight_per_date():
+    a = pd.DataFrame([[1.0, NAN], [3.0, 4.0]])
+    b = pd.DataFrame([[2.0, 2.0], [NAN, NAN]])
+    out = weighted_mean({"a": a, "b": b}, {"a": np.array([1.0, 3.0]), "b": 0.5})
+    np.testing.assert_array_equal(out.to_numpy(), [[(1.0 + 1.0) / 1.5, 2.0], [3.0, 4.0]])
+    per_date = weighted_mean({"a": a, "b": b}, {"a": np.array([2.0, 2.0]), "b": np.array([1.0, 1.0])})
+    pd.testing.assert_frame_equal(per_date, weighted_mean({"a": a, "b": b}, {"a": 2.0, "b": 1.0}), check_exact=True)
+
