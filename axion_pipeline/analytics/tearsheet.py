@@ -34,6 +34,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from axion_pipeline.analytics.cross_section import average_ranks, rank_correlation_rows
+from axion_pipeline.analytics.markdown import markdown_table
+
 DEFAULT_HORIZONS: tuple[int, ...] = (1, 5, 21)
 KEY_COLUMNS = ("date", "ticker")
 
@@ -137,31 +140,6 @@ def quantize(values: np.ndarray | pd.DataFrame, quantiles: int = 5):
     return labels
 
 
-def _rank_rows(arr: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Average ranks (1..n, ties averaged) within each row over the finite cells in ``mask``.
-
-    Cells outside the mask sort last as +inf (numpy's SIMD argsort is ~3x faster without NaN) and
-    come back as NaN.
-    """
-    mask = mask & np.isfinite(arr)
-    keyed = np.where(mask, arr, np.inf)
-    order = np.argsort(keyed, axis=1)
-    srt = np.take_along_axis(keyed, order, axis=1)
-    width = arr.shape[1]
-    pos = np.arange(1, width + 1, dtype="float64")
-    new = np.ones(srt.shape, dtype=bool)
-    new[:, 1:] = srt[:, 1:] != srt[:, :-1]
-    end = np.ones(srt.shape, dtype=bool)
-    end[:, :-1] = new[:, 1:]
-    start = np.maximum.accumulate(np.where(new, pos, 0.0), axis=1)
-    stop = np.minimum.accumulate(np.where(end, pos, width + 1.0)[:, ::-1], axis=1)[:, ::-1]
-    ranks = (start + stop) / 2
-    ranks[pos[None, :] > mask.sum(axis=1)[:, None]] = np.nan
-    out = np.empty_like(ranks)
-    np.put_along_axis(out, order, ranks, axis=1)
-    return out
-
-
 def _row_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Pearson correlation per row over cells where both are present (pandas ``corrwith``)."""
     both = ~(np.isnan(x) | np.isnan(y))
@@ -176,19 +154,6 @@ def _row_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         out = (dx * dy).sum(axis=1) / ((n - 1) * sx * sy)
     out[n < 2] = np.nan
     return out
-
-
-def _rank_ic(rx: np.ndarray, ry: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per-row Pearson correlation of ranks (Spearman) from sums; exact on half-integer ranks."""
-    n = mask.sum(axis=1).astype("float64")
-    x, y = np.where(mask, rx, 0.0), np.where(mask, ry, 0.0)
-    sx, sy = x.sum(axis=1), y.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        num = n * (x * y).sum(axis=1) - sx * sy
-        den = np.sqrt((n * (x * x).sum(axis=1) - sx * sx) * (n * (y * y).sum(axis=1) - sy * sy))
-        ic = num / den
-    ic[(den == 0) | (n < 2)] = np.nan
-    return ic
 
 
 def _daily_quantile_means(ret: np.ndarray, labels: np.ndarray, quantiles: int):
@@ -245,19 +210,14 @@ class TearSheet:
                 "t_stat": "t", "hit_rate": "IC>0", "top_minus_bottom": "top-bottom",
                 "top_turnover": f"Q{self.quantiles} turnover",
                 "rank_autocorrelation": "rank autocorr", "n_dates": "dates"}
-        return _markdown_table(table[list(cols)].rename(columns=cols))
+        table = table[list(cols)].rename(columns=cols)
+        return markdown_table(table.columns, table.itertuples(index=False), _fmt)
 
 
-def _markdown_table(frame: pd.DataFrame) -> str:
-    def fmt(v) -> str:
-        if isinstance(v, (float, np.floating)):
-            return "n/a" if np.isnan(v) else f"{v:.4f}"
-        return str(v)
-
-    head = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "---|" * frame.shape[1]
-    rows = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *rows])
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return "n/a" if np.isnan(v) else f"{v:.4f}"
+    return str(v)
 
 
 def _factor_panel(factors: pd.DataFrame, panel: pd.DataFrame):
@@ -352,10 +312,10 @@ def compute_tear_sheet(
 
 
 def _one_factor(name, values, labels, used, fwd, dates, quantiles, parts) -> None:
-    f_rank = _rank_rows(values, used)
+    f_rank = average_ranks(values, used)
     live = used.any(axis=1)
     for h, ret in fwd.items():
-        ic = _rank_ic(f_rank, _rank_rows(ret, used), used)[live]
+        ic = rank_correlation_rows(f_rank, average_ranks(ret, used), used, one_pass=True)[live]
         parts["ic"].append(pd.DataFrame({"date": dates[live], "factor": name, "horizon": h, "ic": ic}))
         parts["summ"].append({"factor": name, "horizon": h, **_ic_summary(ic)})
         by_q, day = _daily_quantile_means(ret, labels, quantiles)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from axion_pipeline.factor_engine.regime import MarketRegime, RegimeDetector
 from axion_pipeline.factor_engine.weights import CATEGORIES, AdaptiveWeightManager, long_short_returns
-from axion_pipeline.factors.base import percentile_rank
+from axion_pipeline.factors.ops import percentile_rank, weighted_mean
 from axion_pipeline.factors.panel import FactorInputs, _dated, build_inputs, equal_weight_returns
 from axion_pipeline.factors.registry import FactorRegistry, create_default_registry
 
@@ -159,21 +159,14 @@ def category_weights(inputs: FactorInputs, categories: dict[str, pd.DataFrame], 
 
 
 def composite_score(categories: dict[str, pd.DataFrame], weights: pd.DataFrame) -> pd.DataFrame:
-    """percentile rank of sum_c w_c s_c / sum_c w_c over the non-missing categories."""
-    first = next(iter(categories.values()))
-    num = np.zeros(first.shape)
-    den = np.zeros(first.shape)
-    for c, s in categories.items():
-        if c not in weights.columns:
-            continue
-        w = weights[c].to_numpy(dtype="float64")[:, None]
-        v = s.to_numpy(dtype="float64")
-        ok = ~np.isnan(v)
-        num = num + np.where(ok, v * w, 0.0)
-        den = den + np.where(ok, w, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = num / np.where(den > 0, den, np.nan)
-    return percentile_rank(pd.DataFrame(mean, index=first.index, columns=first.columns))
+    """percentile rank of sum_c w_c s_c / sum_c w_c over the non-missing categories that have a
+    weight; all NaN when none has."""
+    weighted = [c for c in categories if c in weights.columns]
+    if not weighted:
+        first = next(iter(categories.values()))
+        return pd.DataFrame(np.nan, index=first.index, columns=first.columns)
+    return percentile_rank(weighted_mean({c: categories[c] for c in weighted},
+                                         {c: weights[c].to_numpy(dtype="float64") for c in weighted}))
 
 
 def score(inputs: FactorInputs, options: EngineOptions, sp500: pd.Series | None = None,

@@ -1,16 +1,16 @@
-"""The factor calculator contract and the cross-sectional operations every category shares.
+"""The factor calculator contract: every category scores its sub-factors the same way.
 
 A calculator is a list of ``SubFactor`` formulas. Each formula maps ``FactorInputs`` (a dates x
 tickers close panel with its history, optional volume, market returns and point-in-time
-fundamental fields) to a raw dates x tickers panel. Scoring is then the same for every category:
+fundamental fields) to a raw dates x tickers panel. Scoring is then the same for every category
+(the operations live in ``axion_pipeline.factors.ops``):
 
     sub-factor score  s_k = percentile_rank(raw_k, direction_k)         per date, in [0, 1]
     category score    c   = percentile_rank(sum_k w_k s_k / sum_k w_k)  over the available k
 
 so a missing sub-factor is skipped (never zero-filled) and a category is NaN only when all its
-sub-factors are. Percentile rank: ``(average_rank - 1) / (n - 1)`` among the n non-missing names of
-the date (0 worst, 1 best, 0.5 for a single name); direction is handled here, so ``lower is
-better`` factors (P/E, volatility, leverage) are ranked descending.
+sub-factors are. Direction is handled by ``percentile_rank``, so ``lower is better`` factors
+(P/E, volatility, leverage) are ranked descending.
 
 Look-ahead: every operation here is cross-sectional (one date at a time), so a score for date t
 sees only the raw values of date t; the raw formulas are responsible for using data known at t.
@@ -21,15 +21,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from axion_pipeline.factors.panel import FactorInputs
-
-Frame = pd.DataFrame | pd.Series
+from axion_pipeline.factors.ops import combine_subfactors, percentile_rank, weighted_mean, winsorize, zscore
+from axion_pipeline.factors.panel import FactorInputs, build_inputs
 
 
 @dataclass(frozen=True)
@@ -42,171 +39,6 @@ class SubFactor:
     higher_is_better: bool
     formula: str
     weight: float = 1.0
-
-
-# --------------------------------------------------------------------------- elementwise helpers
-def _aligned(a, b) -> bool:
-    return (type(a) is type(b) and a.index.equals(b.index)
-            and (isinstance(a, pd.Series) or a.columns.equals(b.columns)))
-
-
-def _like(template, values: np.ndarray):
-    if isinstance(template, pd.DataFrame):
-        return pd.DataFrame(values, index=template.index, columns=template.columns)
-    return pd.Series(values, index=template.index, name=template.name)
-
-
-def safe_div(num, den, positive_den: bool = False):
-    """num / den, NaN where den is 0 or missing (or <= 0 when ``positive_den``), and where the
-    result is infinite."""
-    if not _aligned(num, den):
-        num, den = num.align(den)
-    n, d = num.to_numpy(dtype="float64"), den.to_numpy(dtype="float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bad = d <= 0 if positive_den else d == 0
-        out = n / np.where(bad, np.nan, d)
-    out[np.isinf(out)] = np.nan
-    return _like(num, out)
-
-
-def inverse(x):
-    """1 / x, NaN where x is 0 or missing (a precomputed multiple turned into a yield)."""
-    return safe_div(_like(x, np.ones(x.shape)), x)
-
-
-def first_valid(*frames):
-    """Elementwise first non-missing value across same-shaped frames (precomputed column first,
-    then the raw-field formula, then fallbacks)."""
-    out = frames[0]
-    for f in frames[1:]:
-        if not _aligned(out, f):
-            out = out.where(out.notna(), f)
-            continue
-        a, b = out.to_numpy(dtype="float64"), f.to_numpy(dtype="float64")
-        out = _like(out, np.where(np.isnan(a), b, a))
-    return out
-
-
-def growth_ratio(now, before):
-    """now / before - 1, NaN unless before > 0 (growth from a non-positive base is undefined)."""
-    return safe_div(now, before, positive_den=True) - 1.0
-
-
-def relative_change(now, before):
-    """(now - before) / |before|, NaN where before is 0: growth of a quantity that can be negative."""
-    return safe_div(now - before, before.abs())
-
-
-# --------------------------------------------------------------------------- cross-sectional ops
-def rank_rows(values: np.ndarray, ascending: bool = True) -> np.ndarray:
-    """Average ranks (1..n) within each row among the finite entries; the others are NaN.
-
-    Ties share the mean of their positions, so the result does not depend on the sort order
-    within ties (nor on the other rows).
-    """
-    a = np.asarray(values, dtype="float64")
-    if a.ndim != 2:
-        raise ValueError("rank_rows expects a 2-D array")
-    valid = np.isfinite(a)
-    key = np.where(valid, a if ascending else -a, np.inf)  # missing sorts last
-    n_cols = key.shape[1]
-    ranks = np.full(key.shape, np.nan)
-    if n_cols == 0:
-        return ranks
-    order = np.argsort(key, axis=1)
-    ks = np.take_along_axis(key, order, axis=1)
-    avg = np.broadcast_to(np.arange(1, n_cols + 1, dtype="float64"), key.shape).copy()
-    tied = np.zeros(key.shape, dtype=bool)
-    tied[:, 1:] = (ks[:, 1:] == ks[:, :-1]) & np.isfinite(ks[:, 1:])
-    rows = np.flatnonzero(tied.any(axis=1))
-    if len(rows):
-        sub_pos = avg[rows]
-        starts = ~tied[rows]
-        ends = np.ones(starts.shape, dtype=bool)
-        ends[:, :-1] = starts[:, 1:]
-        first = np.maximum.accumulate(np.where(starts, sub_pos, 0.0), axis=1)
-        last = np.minimum.accumulate(np.where(ends, sub_pos, n_cols + 1.0)[:, ::-1], axis=1)[:, ::-1]
-        avg[rows] = (first + last) / 2.0
-    np.put_along_axis(ranks, order, avg, axis=1)
-    ranks[~valid] = np.nan
-    return ranks
-
-
-def percentile_rank(values: Frame, higher_is_better: bool = True) -> Frame:
-    """Cross-sectional percentile rank in [0, 1]: 1.0 = best, 0.0 = worst, 0.5 = single name.
-
-    A DataFrame is ranked row by row (one cross-section per date); a Series as one cross-section.
-    ``(average_rank - 1) / (n - 1)`` with n the non-missing names; NaN stays NaN (as does
-    +-inf, treated as missing).
-    """
-    if isinstance(values, pd.Series):
-        return percentile_rank(values.to_frame().T, higher_is_better).iloc[0].rename(values.name)
-    a = values.to_numpy(dtype="float64")
-    ranks = rank_rows(a, ascending=higher_is_better)
-    valid = np.isfinite(a)
-    n = valid.sum(axis=1, keepdims=True).astype("float64")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pct = (ranks - 1.0) / np.where(n > 1, n - 1.0, np.nan)
-    pct = np.where((n == 1) & valid, 0.5, pct)
-    return pd.DataFrame(pct, index=values.index, columns=values.columns)
-
-
-def winsorize(values: Frame, lower: float = 0.01, upper: float = 0.99) -> Frame:
-    """Clip each cross-section to its [lower, upper] quantiles (linear interpolation); NaN kept."""
-    if not 0.0 <= lower < upper <= 1.0:
-        raise ValueError(f"need 0 <= lower < upper <= 1, got {lower}, {upper}")
-    if isinstance(values, pd.Series):
-        return values.clip(values.quantile(lower), values.quantile(upper))
-    lo = values.quantile(lower, axis=1)
-    hi = values.quantile(upper, axis=1)
-    return values.clip(lo, hi, axis=0)
-
-
-def zscore(values: Frame) -> Frame:
-    """(x - mean) / std per cross-section (sample std, ddof=1); NaN kept. A cross-section with
-    zero dispersion gets 0 (every value sits at the mean); with fewer than 2 values, NaN."""
-    if isinstance(values, pd.Series):
-        return zscore(values.to_frame().T).iloc[0].rename(values.name)
-    mean = values.mean(axis=1)
-    std = values.std(axis=1, ddof=1)
-    z = values.sub(mean, axis=0).div(std.where(std > 0), axis=0)
-    flat = (std == 0).to_numpy()
-    if flat.any():
-        z.loc[flat] = z.loc[flat].where(values.loc[flat].isna(), 0.0)
-    return z
-
-
-def weighted_mean(scores: Mapping[str, pd.DataFrame], weights: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """sum_k w_k s_k / sum_k w_k over the non-missing s_k of each cell (missing ones skipped);
-    NaN where every s_k is missing. Summed in the order of ``scores``."""
-    names = list(scores)
-    if not names:
-        raise ValueError("no scores to combine")
-    first = scores[names[0]]
-    num = np.zeros(first.shape)
-    den = np.zeros(first.shape)
-    for k in names:
-        w = 1.0 if weights is None else float(weights[k])
-        s = scores[k].to_numpy(dtype="float64")
-        ok = ~np.isnan(s)
-        num = num + np.where(ok, s * w, 0.0)
-        den = den + np.where(ok, w, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = num / np.where(den > 0, den, np.nan)
-    return pd.DataFrame(mean, index=first.index, columns=first.columns)
-
-
-def combine_subfactors(scores: pd.DataFrame | Mapping[str, pd.DataFrame],
-                       weights: Mapping[str, float] | None = None) -> Frame:
-    """Category score: percentile rank of the weighted mean of the available sub-factor scores.
-
-    ``scores`` is either tickers x sub-factors (one date; returns a Series over tickers) or a
-    mapping name -> dates x tickers panel (returns a panel).
-    """
-    if isinstance(scores, pd.DataFrame):
-        panels = {c: scores[[c]].T for c in scores.columns}
-        return percentile_rank(weighted_mean(panels, weights)).iloc[0].rename(None)
-    return percentile_rank(weighted_mean(scores, weights))
 
 
 @dataclass
@@ -279,8 +111,6 @@ class FactorCalculator(ABC):
         ``as_of_date`` (default: the last date) are dropped before anything is computed.
         ``inputs`` are the keyword inputs of ``build_inputs`` (volume, market_returns, sp500).
         """
-        from axion_pipeline.factors.panel import build_inputs
-
         fin = build_inputs(prices, fundamentals, as_of=as_of_date, **inputs)
         panel = self.compute_panel(fin)
         out = pd.DataFrame({k: v.iloc[-1] for k, v in panel.scores.items()})
@@ -292,8 +122,6 @@ class FactorCalculator(ABC):
     def compute_raw(self, prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None,
                     as_of_date=None, **inputs) -> pd.DataFrame:
         """Raw sub-factor values at one date (tickers x sub-factors), before ranking."""
-        from axion_pipeline.factors.panel import build_inputs
-
         fin = build_inputs(prices, fundamentals, as_of=as_of_date, **inputs)
         raw = self.raw_panels(fin)
         out = pd.DataFrame({k: v.iloc[-1] for k, v in raw.items()})

@@ -9,9 +9,8 @@ profit need a positive base. Precomputed columns (revenue_growth, eps_growth / e
 
 from __future__ import annotations
 
-from axion_pipeline.factors.base import (
-    FactorCalculator, SubFactor, first_valid, growth_ratio, relative_change, safe_div,
-)
+from axion_pipeline.factors.base import FactorCalculator, SubFactor
+from axion_pipeline.factors.ops import first_valid, growth_ratio, relative_change, safe_div
 
 
 def _f(inp, name):

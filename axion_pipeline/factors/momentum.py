@@ -11,8 +11,9 @@ Look-ahead: every price term is a close at t or before; the filings are the ones
 
 from __future__ import annotations
 
-from axion_pipeline.factors.base import FactorCalculator, SubFactor, first_valid
+from axion_pipeline.factors.base import FactorCalculator, SubFactor
 from axion_pipeline.factors.growth import revenue_growth
+from axion_pipeline.factors.ops import first_valid
 from axion_pipeline.factors.rolling import min_obs
 from axion_pipeline.factors.snapshot import earnings_momentum as eps_revision_per_price
 from axion_pipeline.factors.snapshot import eps_revision

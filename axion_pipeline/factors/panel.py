@@ -25,16 +25,22 @@ from axion_pipeline.factors.snapshot import asof_rows, augment_fundamentals, num
 
 
 class FieldSource:
-    """Fundamental field panels (out_dates x tickers); ``get`` returns None for an absent field."""
+    """Fundamental field panels (out_dates x tickers); ``get`` returns None for an absent field.
+
+    Subclasses set ``_names`` (the numeric fields they hold) and implement ``_values``."""
 
     def __init__(self, dates: pd.DatetimeIndex, tickers: pd.Index):
         self.dates, self.tickers = dates, tickers
+        self._names: list[str] = []
 
     def names(self) -> list[str]:
-        return []
+        return self._names
 
     def get(self, name: str) -> np.ndarray | None:
-        return None
+        return self._values(name) if name in self._names else None
+
+    def _values(self, name: str) -> np.ndarray:
+        raise NotImplementedError
 
 
 class LongFieldSource(FieldSource):
@@ -48,12 +54,7 @@ class LongFieldSource(FieldSource):
         self.idx = asof_rows(self.rows, dates, tickers)
         self._names = numeric_fields(self.rows)
 
-    def names(self) -> list[str]:
-        return self._names
-
-    def get(self, name):
-        if name not in self._names:
-            return None
+    def _values(self, name):
         values = self.rows[name].to_numpy(dtype="float64")
         if len(values) == 0:
             return np.full(self.idx.shape, np.nan)
@@ -80,12 +81,7 @@ class SnapshotFieldSource(FieldSource):
             avail = pd.to_datetime(snap["available_date"]).to_numpy()
             self.mask = ~(avail[None, :] > pd.DatetimeIndex(dates).to_numpy()[:, None])
 
-    def names(self) -> list[str]:
-        return self._names
-
-    def get(self, name):
-        if name not in self._names:
-            return None
+    def _values(self, name):
         row = self.snap[name].to_numpy(dtype="float64")
         return np.where(self.mask, np.broadcast_to(row, self.mask.shape), np.nan)
 
@@ -229,13 +225,3 @@ def equal_weight_returns(returns: pd.DataFrame) -> pd.Series:
     """Mean daily return across the names with a return that day (NaN on the first date)."""
     return returns.mean(axis=1, skipna=True)
 
-
-def compute_factor_panel(*args, **kwargs) -> pd.DataFrame:
-    """Every sub-factor, category score, composite, regime and weight per (date, ticker).
-
-    Defined in ``axion_pipeline.factor_engine.panel`` (it needs the regime detector and the weight
-    manager); importable from here too.
-    """
-    from axion_pipeline.factor_engine.panel import compute_factor_panel as impl
-
-    return impl(*args, **kwargs)

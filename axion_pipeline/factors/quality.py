@@ -9,7 +9,8 @@ where present. Look-ahead: only fields available at t (``FactorInputs.field``).
 
 from __future__ import annotations
 
-from axion_pipeline.factors.base import FactorCalculator, SubFactor, first_valid, growth_ratio, safe_div
+from axion_pipeline.factors.base import FactorCalculator, SubFactor
+from axion_pipeline.factors.ops import first_valid, growth_ratio, safe_div
 
 TAX_RATE = 0.21  # NOPAT = operating income x (1 - tax rate), US statutory rate since 2018
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from axion_pipeline.factors.base import first_valid, growth_ratio, safe_div
+from axion_pipeline.factors.ops import first_valid, growth_ratio, safe_div
 
 PRIOR_YEAR_DAYS = 365
 PRIOR_YEAR_TOLERANCE_DAYS = 45

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from axion_pipeline.factors.base import FactorCalculator, SubFactor, safe_div
+from axion_pipeline.factors.base import FactorCalculator, SubFactor
+from axion_pipeline.factors.ops import safe_div
 from axion_pipeline.factors.rolling import min_obs, rolling_mean
 
 RSI_PERIOD = 14

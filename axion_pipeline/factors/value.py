@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from axion_pipeline.factors.base import FactorCalculator, SubFactor, first_valid, inverse, safe_div
+from axion_pipeline.factors.base import FactorCalculator, SubFactor
+from axion_pipeline.factors.ops import first_valid, inverse, safe_div
 from axion_pipeline.factors.panel import FactorInputs
 from axion_pipeline.factors.snapshot import enterprise_value, market_cap
 

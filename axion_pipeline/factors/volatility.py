@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from axion_pipeline.factors.base import FactorCalculator, SubFactor, safe_div
+from axion_pipeline.factors.base import FactorCalculator, SubFactor
+from axion_pipeline.factors.ops import safe_div
 from axion_pipeline.factors.rolling import (
     TRADING_DAYS, market_moments, max_drawdown as window_max_drawdown, min_obs, regression_beta,
     residual_variance, rolling_mean, rolling_std,

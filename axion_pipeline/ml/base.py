@@ -22,6 +22,8 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
+from axion_pipeline.ml.jsonable import jsonable
+
 FORMAT_VERSION = 1
 METADATA_FILE = "metadata.json"
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -160,14 +162,14 @@ class BaseModel(ABC):
     def _finish_training(self, metrics: dict[str, Any], feature_names: list[str], **extra: Any) -> None:
         self.metadata = ModelMetadata(
             model_type=self.model_type,
-            metrics={k: _jsonable(v) for k, v in metrics.items()},
+            metrics={k: jsonable(v, keep_nan=True, keep_inf=True) for k, v in metrics.items()},
             feature_names=list(feature_names),
             config=self._config_dict(),
             train_start=extra.pop("train_start", None),
             train_end=extra.pop("train_end", None),
             fold=extra.pop("fold", None),
             data_version=extra.pop("data_version", None),
-            extra={k: _jsonable(v) for k, v in extra.items()},
+            extra={k: jsonable(v, keep_nan=True, keep_inf=True) for k, v in extra.items()},
         )
 
     def _require_fitted(self) -> None:
@@ -281,16 +283,3 @@ def feature_array(X: Any, names: list[str] | None, what: str) -> Any:
     if np.isinf(values).any():
         raise ValueError("X holds infinite values")
     return values
-
-
-def _jsonable(value: Any) -> Any:
-    """Convert numpy scalars/arrays and nested containers to JSON-friendly Python values."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "item"):
-        return value.item()
-    return value

@@ -1,11 +1,12 @@
-"""Vectorised building blocks of feature engineering: panel layout, ranks, lags, rolling stats.
+"""Vectorised building blocks of feature engineering: panel layout, lags, rolling stats.
 
 Every transform is *window-local*: the value for date ``t`` is computed from the rows inside its
 own window with a fixed order of floating-point operations, never from a running total carried
 from the start of the history (as ``pandas.rolling`` and ``cumsum`` do). The single-date path,
 which slices only the history it needs, and the panel path are therefore bit-identical, which is
 what lets the leakage audit demand exact equality. Look-ahead could only enter through a window
-bound: every window here ends at ``t`` (lags and rolling stats) or is the date ``t`` itself (ranks).
+bound: every window here ends at ``t``. Cross-sectional ranks (the date ``t`` itself) come from
+``axion_pipeline.analytics.cross_section``.
 """
 
 from __future__ import annotations
@@ -112,50 +113,6 @@ def rolling_mean_std(
         mean[j : j + _BLOCK], std[j : j + _BLOCK] = _block_stats(block, window, need, n_out)
     shape = x.shape[:-1] + (n_out,)
     return mean.reshape(shape), std.reshape(shape)
-
-
-def percentile_rank_rows(x: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
-    """Percentile rank ``(rank - 1) / (n - 1)`` of each row's values, within groups of the row.
-
-    ``x`` is 2-D (one cross-section per row); ``groups`` (same shape, int codes, -1 = none)
-    splits a row further (e.g. by sector). 0 is the lowest value of its group, 1 the highest, ties
-    get their average rank, a lone valid value 0.5; NaN values and cells without a group stay NaN.
-    Only the row's own values enter, so no other date can.
-    """
-    if groups is None:
-        rank = pd.DataFrame(x).rank(axis=1, method="average").to_numpy()
-        count = np.sum(~np.isnan(x), axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            pct = np.where(count > 1, (rank - 1.0) / (count - 1.0), 0.5)
-        pct[np.isnan(x)] = np.nan
-        return pct
-    # Sort each row by (group, value). In the flattened sorted order a group is a run of equal
-    # codes within one row, a tie a run of equal values within a group, and the average rank of
-    # a tie is the midpoint of its run.
-    n_rows, n_cols = x.shape
-    valid = ~np.isnan(x) & (groups >= 0)
-    g = np.where(valid, groups, np.iinfo(np.int32).max).astype(np.int32)
-    order = np.argsort(x, axis=1, kind="stable")  # NaN last; then by group, stably
-    order = np.take_along_axis(order, np.argsort(np.take_along_axis(g, order, 1), axis=1, kind="stable"), 1)
-    xs, gs = np.take_along_axis(x, order, 1).ravel(), np.take_along_axis(g, order, 1).ravel()
-    pos = np.arange(xs.size)
-    new_group = np.ones(xs.size, dtype=bool)
-    new_group[1:] = (gs[1:] != gs[:-1]) | (pos[1:] % n_cols == 0)
-    new_run = new_group.copy()
-    new_run[1:] |= xs[1:] != xs[:-1]
-    group_start = np.maximum.accumulate(np.where(new_group, pos, 0))
-    group_id = np.cumsum(new_group) - 1
-    size = np.bincount(group_id)[group_id]
-    run_start = np.flatnonzero(new_run)
-    run_end = np.append(run_start[1:], xs.size) - 1
-    run_id = np.cumsum(new_run) - 1
-    rank0 = (run_start + run_end)[run_id] / 2.0 - group_start  # 0-based average rank in the group
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pct = np.where(size > 1, rank0 / (size - 1), 0.5)
-    out = np.empty(x.shape)
-    np.put_along_axis(out, order, pct.reshape(x.shape), 1)
-    out[~valid] = np.nan
-    return out
 
 
 def asof_rows(index: pd.DatetimeIndex, dates: pd.DatetimeIndex) -> np.ndarray:

@@ -39,12 +39,12 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from axion_pipeline.analytics.cross_section import percentile_rank_rows
 from axion_pipeline.ml.config import FeatureConfig
 from axion_pipeline.ml.feature_transforms import (
     Panel,
     asof_rows,
     lagged,
-    percentile_rank_rows,
     rolling_mean_std,
     to_panel,
 )

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from axion_pipeline.analytics.cross_section import group_columns, percentile_rank_rows, rank_ic_rows
+
 DATE_LEVEL = "date"
 
 
@@ -65,24 +67,13 @@ def per_date_ic(scores, outcomes, dates=None, min_obs: int = 3) -> pd.Series:
     frame = pd.DataFrame({"date": d, "s": s, "o": o}).dropna()
     if frame.empty:
         return pd.Series(dtype=float, name="ic")
-    grouped = frame.groupby("date", sort=True)
-    frame["rs"] = grouped["s"].rank()
-    frame["ro"] = grouped["o"].rank()
-    frame["rs"] -= frame.groupby("date")["rs"].transform("mean")
-    frame["ro"] -= frame.groupby("date")["ro"].transform("mean")
-    sums = pd.DataFrame(
-        {
-            "n": frame.groupby("date").size(),
-            "cov": (frame["rs"] * frame["ro"]).groupby(frame["date"]).sum(),
-            "vs": (frame["rs"] ** 2).groupby(frame["date"]).sum(),
-            "vo": (frame["ro"] ** 2).groupby(frame["date"]).sum(),
-        }
-    )
-    valid = (sums["n"] >= min_obs) & (sums["vs"] > 0) & (sums["vo"] > 0)
-    sums = sums[valid]
-    ic = sums["cov"] / np.sqrt(sums["vs"] * sums["vo"])
-    ic.index.name = DATE_LEVEL
-    return ic.rename("ic")
+    codes, labels = pd.factorize(frame["date"], sort=True)
+    columns, width = group_columns(codes, len(labels))
+    wide_s, wide_o = np.full((len(labels), width), np.nan), np.full((len(labels), width), np.nan)
+    wide_s[codes, columns], wide_o[codes, columns] = frame["s"].to_numpy(), frame["o"].to_numpy()
+    ic, n = rank_ic_rows(wide_s, wide_o)
+    keep = (n >= min_obs) & ~np.isnan(ic)
+    return pd.Series(ic[keep], index=labels[keep].rename(DATE_LEVEL), name="ic")
 
 
 def newey_west_se(values: np.ndarray, lags: int) -> float:
@@ -186,15 +177,9 @@ def classification_metrics(y_true, y_pred, num_classes: int) -> dict[str, float]
 def percentile_rank_by_date(values, dates=None) -> np.ndarray:
     """Within-date percentile rank in [0, 1]: (rank - 1) / (n - 1), 0 worst, 1 best.
 
-    Ties share their average rank; a date with a single row gets 0.5; NaN stays NaN.
+    Ties share their average rank; a date with a single row gets 0.5; NaN stays NaN (+-inf are
+    ranked as the extremes), as does a row without a date.
     """
-    v = pd.Series(np.asarray(values, dtype=float))
-    if dates is None:
-        groups = pd.Series(np.zeros(len(v), dtype=int))
-    else:
-        groups = pd.Series(np.asarray(dates))
-    rank = v.groupby(groups.values).rank(method="average")
-    n = v.notna().groupby(groups.values).transform("sum")
-    out = (rank - 1.0) / (n - 1.0)
-    out[(n == 1) & v.notna()] = 0.5
-    return out.to_numpy(dtype=float)
+    v = np.asarray(values, dtype=float).reshape(1, -1)
+    groups = None if dates is None else pd.factorize(pd.Series(np.asarray(dates)), sort=True)[0].reshape(1, -1)
+    return percentile_rank_rows(v, groups)[0]

@@ -23,7 +23,6 @@ not know the horizon and cannot check this.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +34,7 @@ import pandas as pd
 from axion_pipeline.ml import metrics as M
 from axion_pipeline.ml.config import MonitoringConfig
 from axion_pipeline.ml.drift import DegradationDetector, DriftReport, psi
+from axion_pipeline.ml.jsonable import jsonable
 
 __all__ = ["DegradationDetector", "DriftReport", "ModelHealthStatus", "ModelPerformanceTracker", "psi"]
 
@@ -55,10 +55,6 @@ class ModelHealthStatus:
     n_observations: int = 0
     last_date: str | None = None
     reasons: list[str] = field(default_factory=list)
-
-
-def _nan_to_none(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
 
 
 def _slope(y: np.ndarray) -> float:
@@ -90,7 +86,7 @@ class ModelPerformanceTracker:
         ic = float(ic_series.iloc[0]) if len(ic_series) else float("nan")
         valid = int((np.isfinite(scores) & np.isfinite(outcomes)).sum())
         record = {
-            "model_name": str(model_name), "date": str(pd.Timestamp(date).date()), "ic": _nan_to_none(ic),
+            "model_name": str(model_name), "date": str(pd.Timestamp(date).date()), "ic": jsonable(ic),
             "n_symbols": valid, "recorded_at": datetime.now(timezone.utc).isoformat(),
         }
         if self.storage_path is not None:

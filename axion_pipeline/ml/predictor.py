@@ -307,17 +307,15 @@ class MLPredictor:
         if column is None:
             raise ModelUnavailableError(f"{reason}; the rule-based fallback needs an S&P 500 close column {_SP500_COLUMNS}")
         from axion_pipeline.factor_engine import RegimeDetector
-        from axion_pipeline.ml.regime import RegimePrediction
+        from axion_pipeline.ml.regime import RegimePrediction, trailing_run_length
 
         series = market_data.set_index("date")[column] if "date" in market_data.columns else market_data[column]
         close = pd.Series(series.to_numpy(dtype=float), index=pd.DatetimeIndex(pd.to_datetime(series.index)))
         regimes = RegimeDetector().detect_series(close.dropna())["regime"].to_numpy()
-        changed = np.flatnonzero(regimes[::-1] != regimes[-1])
         if model is None:
             self._record("regime", "rules")
         return RegimePrediction(regime=str(regimes[-1]), confidence=float("nan"),
-                                probabilities={str(regimes[-1]): 1.0},
-                                duration_days=int(changed[0]) if changed.size else len(regimes))
+                                probabilities={str(regimes[-1]): 1.0}, duration_days=trailing_run_length(regimes))
 
     def get_factor_timing_weights(self, market_data: pd.DataFrame) -> dict[str, float]:
         """Factor weights from the timing model, else the rule weights of the predicted regime."""

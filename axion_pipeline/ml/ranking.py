@@ -34,8 +34,9 @@ from axion_pipeline.ml.lgb_text import validate_lightgbm_model_text
 STATE_FILE = "ranking_state.json"
 BACKEND_LIGHTGBM = "lightgbm"
 BACKEND_SKLEARN = "sklearn"
-# Below this many training rows LightGBM runs single-threaded: OpenMP synchronisation then costs
-# more than it saves (measured 20-40x slower with 2 threads on 800 rows on a busy 2-core machine).
+# Below this many training rows LightGBM runs single-threaded: on small inputs OpenMP
+# synchronisation costs more than the threads save (2 threads on 800 rows run 20-40x slower than
+# one on a loaded 2-core machine).
 MULTITHREAD_MIN_ROWS = 50_000
 
 
@@ -249,9 +250,9 @@ class StockRankingModel(BaseModel):
         )
         # Labels go in as class indices 0..C-1 (positions in self._classes). LightGBM 4.7's
         # LGBMClassifier label-encodes y but hands eval_y to the booster unencoded
-        # (lightgbm-org/LightGBM#7400): quintiles 1..5 were scored as classes 1..5 against
-        # predictions for 0..4, so early stopping watched a meaningless multi_logloss (~8.1) and
-        # stopped after 1-2 rounds. Encoding both ourselves keeps the encoder an identity either way.
+        # (lightgbm-org/LightGBM#7400): quintile labels 1..5 would be scored as classes 1..5
+        # against predictions for 0..4, and early stopping would watch a meaningless
+        # multi_logloss. With both encoded here, LightGBM's own encoder is the identity.
         classes = np.asarray(self._classes)
         fit_kwargs: dict[str, Any] = {"feature_name": self._lightgbm_feature_names()}
         if X_val is not None:

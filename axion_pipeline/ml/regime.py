@@ -33,6 +33,13 @@ ARTIFACT = "regime_model.json"
 MIN_ROWS = 20
 
 
+def trailing_run_length(labels) -> int:
+    """How many trailing entries of ``labels`` (the last one included) equal the last one."""
+    labels = np.asarray(labels)
+    changed = np.flatnonzero(labels[::-1] != labels[-1])
+    return int(changed[0]) if changed.size else len(labels)
+
+
 @dataclass
 class RegimePrediction:
     """Regime of the last row, its probability, all probabilities, and how many trailing rows
@@ -179,14 +186,12 @@ class RegimeClassifier(BaseModel):
         batch = self.predict(time_order(X_current))
         if batch.empty:
             raise ValueError("X_current has no rows")
-        regimes = batch["regime"].to_numpy()
-        changed = np.flatnonzero(regimes[::-1] != regimes[-1])
         last = batch.iloc[-1]
         return RegimePrediction(
             regime=str(last["regime"]),
             confidence=float(last["confidence"]),
             probabilities={r: float(last[f"prob_{r}"]) for r in self.regimes},
-            duration_days=int(changed[0]) if changed.size else len(regimes),
+            duration_days=trailing_run_length(batch["regime"].to_numpy()),
         )
 
     def get_feature_importance(self) -> pd.Series:

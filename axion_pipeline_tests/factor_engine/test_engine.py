@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from axion_pipeline.factor_engine import AdaptiveWeightManager, FactorEngineV2, MarketRegime, RegimeDetector
+from axion_pipeline.factor_engine.panel import composite_score
 from axion_pipeline.factors import build_fundamentals_snapshot, percentile_rank
 from axion_pipeline.factors.registry import create_default_registry
 from axion_pipeline_tests.factors.synthetic import synthetic_market
@@ -218,3 +219,12 @@ def test_point_in_time_engine(pit_market, cut, shock, seed):
                                       sectors=m["sectors"])
     pd.testing.assert_frame_equal(base, moved, check_exact=False, atol=1e-12, rtol=0)
     assert engine.last_weights == pytest.approx(base_weights, abs=1e-12)
+
+
+def test_composite_is_nan_when_no_category_has_a_weight():
+    cats = {"esg": pd.DataFrame([[0.2, 0.8]]), "value": pd.DataFrame([[1.0, 0.0]])}
+    none = composite_score(cats, pd.DataFrame({"momentum": [1.0]}))
+    assert none.isna().all().all() and none.shape == (1, 2)
+    only_value = composite_score(cats, pd.DataFrame({"value": [1.0]}))
+    np.testing.assert_array_equal(only_value.to_numpy(), [[1.0, 0.0]])
+

@@ -1,18 +1,15 @@
-"""Cross-sectional operations of FactorCalculator: ranks, winsorize, z-score, combination."""
+"""Cross-sectional operations of FactorCalculator: percentile rank, winsorize, z-score, combination."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from scipy.stats import rankdata
 
 from axion_pipeline.factors import (
     FactorCalculator, ValueFactors, combine_subfactors, percentile_rank, winsorize, zscore,
 )
-from axion_pipeline.factors.base import first_valid, growth_ratio, inverse, rank_rows, relative_change, safe_div
+from axion_pipeline.factors.ops import first_valid, growth_ratio, inverse, relative_change, safe_div, weighted_mean
 
 NAN = np.nan
 
@@ -46,20 +43,6 @@ def test_percentile_rank_frame_ranks_each_date_separately():
     np.testing.assert_allclose(out.to_numpy(), [[0.0, 0.5, 1.0], [1.0, 0.0, NAN], [NAN, 0.0, 1.0]])
     # a row ranked alone gives the same numbers as inside the panel
     np.testing.assert_array_equal(percentile_rank(df.iloc[[1]]).to_numpy(), out.iloc[[1]].to_numpy())
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(st.sampled_from([NAN, -1.0, 0.0, 0.5, 1.0, 2.0, 7.0]), min_size=5, max_size=5),
-                min_size=1, max_size=6))
-def test_rank_rows_matches_scipy_average_ranks(rows):
-    a = np.array(rows)
-    for ascending in (True, False):
-        got = rank_rows(a, ascending)
-        for i, row in enumerate(a):
-            ok = ~np.isnan(row)
-            want = rankdata(row[ok] if ascending else -row[ok], method="average")
-            np.testing.assert_array_equal(got[i, ok], want)
-            assert np.isnan(got[i, ~ok]).all()
 
 
 def test_winsorize_clips_each_cross_section_to_its_quantiles():
@@ -102,3 +85,13 @@ def test_elementwise_helpers():
                                            pd.Series([9.0, 9.0, 4.0])).to_numpy(), [2.0, 1.0, 4.0])
     np.testing.assert_allclose(growth_ratio(pd.Series([110.0, 5.0]), pd.Series([100.0, -5.0])).to_numpy(), [0.1, NAN])
     np.testing.assert_allclose(relative_change(pd.Series([1.0, -1.0]), pd.Series([-2.0, 0.0])).to_numpy(), [1.5, NAN])
+
+
+def test_weighted_mean_takes_a_weight_per_date():
+    a = pd.DataFrame([[1.0, NAN], [3.0, 4.0]])
+    b = pd.DataFrame([[2.0, 2.0], [NAN, NAN]])
+    out = weighted_mean({"a": a, "b": b}, {"a": np.array([1.0, 3.0]), "b": 0.5})
+    np.testing.assert_array_equal(out.to_numpy(), [[(1.0 + 1.0) / 1.5, 2.0], [3.0, 4.0]])
+    per_date = weighted_mean({"a": a, "b": b}, {"a": np.array([2.0, 2.0]), "b": np.array([1.0, 1.0])})
+    pd.testing.assert_frame_equal(per_date, weighted_mean({"a": a, "b": b}, {"a": 2.0, "b": 1.0}), check_exact=True)
+

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from axion_pipeline.factor_engine import FactorEngineV2
+from axion_pipeline.factor_engine.panel import compute_factor_panel
 from axion_pipeline.factors import build_fundamentals_snapshot, create_default_registry
-from axion_pipeline.factors.panel import compute_factor_panel
 from axion_pipeline_tests.factors.synthetic import synthetic_market
 
 CATS = ["value", "momentum", "quality", "growth", "volatility", "technical"]

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from axion_pipeline.ml import FeatureConfig, FeatureEngineer
-from axion_pipeline.ml.feature_transforms import percentile_rank_rows, rolling_mean_std
+from axion_pipeline.ml.feature_transforms import rolling_mean_std
 
 SMALL = FeatureConfig(lag_periods=[1, 2], rolling_windows=[2, 3])
 DATES = pd.to_datetime(["2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02", "2024-04-01"])
@@ -172,20 +172,6 @@ def test_invalid_inputs_raise(tiny):
         eng.create_features_panel(tiny.reset_index())
     with pytest.raises(ValueError, match="clash"):
         eng.create_features_panel(tiny, macro_data=pd.DataFrame({"quarter": [1.0]}, index=DATES[:1]))
-
-
-def test_percentile_rank_rows_matches_pandas_groupby():
-    rng = np.random.default_rng(5)
-    x = rng.integers(0, 4, size=(30, 17)).astype(float)  # many ties
-    x[rng.random(x.shape) < 0.15] = np.nan
-    groups = rng.integers(-1, 3, size=x.shape)  # -1: no group
-    long = pd.DataFrame({"x": x.ravel(), "row": np.repeat(np.arange(30), 17), "g": groups.ravel()})
-    long.loc[long.g < 0, "g"] = np.nan
-    for keys, got in ((["row"], percentile_rank_rows(x)), (["row", "g"], percentile_rank_rows(x, groups))):
-        grouped = long.groupby(keys)["x"]
-        want = ((grouped.rank() - 1) / (grouped.transform("count") - 1)).where(grouped.transform("count") > 1, 0.5)
-        want = want.where(long.x.notna() & long[keys].notna().all(axis=1))
-        np.testing.assert_array_equal(got.ravel(), want.to_numpy())
 
 
 @pytest.mark.parametrize("window,min_periods,first", [(1, None, 0), (3, None, 0), (4, 2, 0), (5, None, 7), (3, 1, 4)])

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from axion_pipeline.ml import ModelLoadError, RegimeClassifier, RegimeModelConfig, RegimePrediction
+from axion_pipeline.ml.regime import trailing_run_length
 
 REGIMES = ["bull", "bear", "sideways", "crisis"]
 CENTRES = {  # sp500 20d return, vix level, credit spread (standardised units)
@@ -172,3 +173,10 @@ def test_spec_example_runs_as_written():
     assert {"accuracy", "bull_accuracy", "bear_accuracy"} <= set(metrics)
     assert isinstance(regime, RegimePrediction) and 1 <= regime.duration_days <= 60
     assert list(batch.columns[:2]) == ["prob_bull", "prob_bear"] and len(batch) == 500
+
+
+def test_trailing_run_length():
+    assert trailing_run_length(["bull", "bear", "bear"]) == 2
+    assert trailing_run_length(["bear", "bear"]) == 2
+    assert trailing_run_length(["bull"]) == 1
+

@@ -11,22 +11,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from axion_pipeline.analytics.cross_section import rank_ic_rows
 from axion_pipeline.data.contracts import MarketData
 
 
 def forward_rank_ic(scores: pd.DataFrame, close: pd.DataFrame, horizon: int = 21, min_names: int = 10) -> pd.Series:
-    """Per-date rank IC of wide ``scores`` (dates x tickers) against forward returns of wide ``close``."""
+    """Per-date rank IC of wide ``scores`` (dates x tickers) against forward returns of wide
+    ``close``; dates with fewer than ``min_names`` names holding both, or an undefined IC, are left out."""
     close = close.sort_index()
     forward = close.shift(-horizon) / close - 1.0
     scores = scores.reindex(index=forward.index, columns=forward.columns)
-    valid = scores.notna() & forward.notna()
-    a = scores.where(valid).rank(axis=1)
-    b = forward.where(valid).rank(axis=1)
-    a = a.sub(a.mean(axis=1), axis=0)
-    b = b.sub(b.mean(axis=1), axis=0)
-    denom = np.sqrt((a**2).sum(axis=1) * (b**2).sum(axis=1))
-    ic = (a * b).sum(axis=1) / denom.where(denom > 0)
-    return ic[valid.sum(axis=1) >= min_names].dropna()
+    ic, n = rank_ic_rows(scores.to_numpy(dtype="float64"), forward.to_numpy(dtype="float64"))
+    return pd.Series(ic, index=forward.index)[(n >= min_names) & ~np.isnan(ic)]
 
 
 def oracle_rank_ic(data: MarketData, horizon: int = 21) -> pd.Series:
