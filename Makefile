@@ -13,7 +13,7 @@ export PYTHONUNBUFFERED := 1
 export DAGSTER_EVENT_BATCH_SIZE ?= 10000
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 
-.PHONY: setup run test ui bench clean browser screenshot
+.PHONY: setup run test lint ui bench clean browser screenshot
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -37,9 +37,14 @@ run: setup
 browser:
 	scripts/install_browser.sh
 
-## The whole test suite (CI runs this through .ci/run). The Dask executor tests run on their own
-## afterwards: once, under xdist next to the other end-to-end tests, their local cluster hung.
-test: setup browser
+## Lint and format check (ruff, config in pyproject.toml), then the whole test suite (CI runs this
+## through .ci/run). The Dask executor tests run on their own afterwards: once, under xdist next to
+## the other end-to-end tests, their local cluster hung.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: setup browser lint
 	$(VENV)/bin/python -m pytest -n 2 -m "not dask" $(PYTEST_ARGS)
 	$(VENV)/bin/python -m pytest -p no:xdist -m dask $(PYTEST_ARGS)
 

@@ -22,9 +22,17 @@ def build_definitions(settings: ProjectSettings) -> dg.Definitions:
     from axion_pipeline.defs.resources import build_resources
 
     project = DagsterProject.from_settings(settings)
-    stages = {name: module.build_assets(project) for name, module in
-              [("market", market), ("factors", factors), ("features", features), ("training", training),
-               ("inference", inference), ("monitoring", monitoring)]}
+    stages = {
+        name: module.build_assets(project)
+        for name, module in [
+            ("market", market),
+            ("factors", factors),
+            ("features", features),
+            ("training", training),
+            ("inference", inference),
+            ("monitoring", monitoring),
+        ]
+    }
     live = [*stages["inference"], *stages["monitoring"]]
     history = [*stages["market"], *stages["factors"], *stages["features"]]
     automation_jobs, schedules, sensors = build_automation(
@@ -33,10 +41,16 @@ def build_definitions(settings: ProjectSettings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[asset for assets in stages.values() for asset in assets],
-        asset_checks=[check for module in (market, factors, features, training, monitoring)
-                      for check in module.build_checks(project)],
-        jobs=[*build_jobs(stages["market"], stages["factors"], stages["features"], live), *training.build_jobs(),
-              *automation_jobs],
+        asset_checks=[
+            check
+            for module in (market, factors, features, training, monitoring)
+            for check in module.build_checks(project)
+        ],
+        jobs=[
+            *build_jobs(stages["market"], stages["factors"], stages["features"], live),
+            *training.build_jobs(),
+            *automation_jobs,
+        ],
         schedules=schedules,
         sensors=sensors,
         resources=build_resources(settings),
@@ -58,8 +72,9 @@ def job_from_settings(job_name: str, settings_json: str) -> dg.JobDefinition:
 def reconstructable_job(job_name: str, settings: ProjectSettings) -> dg.ReconstructableJob:
     """``job_name`` of these settings, rebuildable in another process (public
     ``dg.build_reconstructable_job``), for ``dg.execute_job``."""
-    return dg.build_reconstructable_job("axion_pipeline.definitions", "job_from_settings",
-                                        reconstructable_args=(job_name, settings.to_json()))
+    return dg.build_reconstructable_job(
+        "axion_pipeline.definitions", "job_from_settings", reconstructable_args=(job_name, settings.to_json())
+    )
 
 
 __all__ = ["build_definitions", "defs", "job_from_settings", "reconstructable_job"]

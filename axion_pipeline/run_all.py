@@ -39,7 +39,7 @@ def backfill_chunks(keys: list[str], n_tickers: int, max_stock_days: int) -> lis
     lookback (a year of prices), so ranges are as long as memory allows: the real S&P 500 file and
     the default generated market stay one run."""
     days = max(21, max_stock_days // max(n_tickers, 1))
-    return [keys[i:i + days] for i in range(0, len(keys), days)]
+    return [keys[i : i + days] for i in range(0, len(keys), days)]
 
 
 def _universe_size(warehouse: str) -> int:
@@ -63,15 +63,20 @@ def _execute(job_name: str, settings: ProjectSettings, instance: dg.DagsterInsta
     on the real data); a run through ``execute_job`` hands outputs to the I/O manager."""
     from axion_pipeline.definitions import reconstructable_job
 
-    with dg.execute_job(reconstructable_job(job_name, settings), instance, run_config=RUN_CONFIG, tags=tags,
-                        raise_on_error=False) as result:
-        failures = [] if result.success else [
-            e for e in result.all_events if e.is_step_failure or e.event_type_value == "RUN_FAILURE"]
+    with dg.execute_job(
+        reconstructable_job(job_name, settings), instance, run_config=RUN_CONFIG, tags=tags, raise_on_error=False
+    ) as result:
+        failures = (
+            []
+            if result.success
+            else [e for e in result.all_events if e.is_step_failure or e.event_type_value == "RUN_FAILURE"]
+        )
         return result.success, result.run_id, failures
 
 
-def run_stages(settings: ProjectSettings, instance: dg.DagsterInstance, stages,
-               partition_keys: list[str]) -> list[tuple[str, float]]:
+def run_stages(
+    settings: ProjectSettings, instance: dg.DagsterInstance, stages, partition_keys: list[str]
+) -> list[tuple[str, float]]:
     """Run each stage's job (per its partitioning) in order; stop at the first failed stage."""
     from axion_pipeline.definitions import build_definitions
     from axion_pipeline.defs.project import DagsterProject
@@ -90,8 +95,9 @@ def run_stages(settings: ProjectSettings, instance: dg.DagsterInstance, stages,
             return _execute(job_name, settings, instance, {**tags, **extra})
 
         if stage.partitioned == "range":
-            chunks = backfill_chunks(partition_keys, _universe_size(settings.warehouse),
-                                     settings.backfill_max_stock_days)
+            chunks = backfill_chunks(
+                partition_keys, _universe_size(settings.warehouse), settings.backfill_max_stock_days
+            )
             results = [run(_range_tags(chunk)) for chunk in chunks]
         elif stage.partitioned == "live":
             results = [run(_range_tags(project.live_keys()))]
@@ -128,12 +134,18 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     settings = ProjectSettings.from_env()
     stages = [s for s in BUILD_STAGES if not args.stages or s.job in args.stages]
-    keys = [k for k in trading_day_partitions(settings.calendar).get_partition_keys()
-            if (args.start is None or k >= args.start) and (args.end is None or k <= args.end)]
+    keys = [
+        k
+        for k in trading_day_partitions(settings.calendar).get_partition_keys()
+        if (args.start is None or k >= args.start) and (args.end is None or k <= args.end)
+    ]
     if not keys:
         raise SystemExit(f"no trading day between {args.start} and {args.end}")
-    print(f"Axion Pipeline: {settings.describe_source()}; {len(keys)} trading days {keys[0]} .. {keys[-1]}; "
-          f"warehouse {settings.warehouse}", flush=True)
+    print(
+        f"Axion Pipeline: {settings.describe_source()}; {len(keys)} trading days {keys[0]} .. {keys[-1]}; "
+        f"warehouse {settings.warehouse}",
+        flush=True,
+    )
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         run_stages(settings, instance, stages, keys)

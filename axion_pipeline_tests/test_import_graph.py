@@ -172,8 +172,10 @@ def describe(graph: dict[str, set[str]]) -> str:
     lines = []
     for component in strongly_connected(graph):
         if len(component) > 1 or component[0] in graph[component[0]]:
-            lines.append(f"{len(component)} modules in a cycle: {', '.join(component)}\n"
-                         f"  e.g. {' -> '.join(a_cycle(graph, component))}")
+            lines.append(
+                f"{len(component)} modules in a cycle: {', '.join(component)}\n"
+                f"  e.g. {' -> '.join(a_cycle(graph, component))}"
+            )
     return "\n".join(sorted(lines))
 
 
@@ -193,23 +195,31 @@ def _write(root: Path, files: dict[str, str]) -> dict[str, Path]:
 
 
 def test_a_function_level_import_closes_a_cycle(tmp_path):
-    modules = _write(tmp_path, {
-        "__init__.py": "",
-        "a.py": "from pkg.b import f\n",
-        "b.py": "def f():\n    from pkg import a\n    return a\n",
-    })
+    modules = _write(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "a.py": "from pkg.b import f\n",
+            "b.py": "def f():\n    from pkg import a\n    return a\n",
+        },
+    )
     graph = import_edges(modules)
     assert graph["pkg.b"] == {"pkg.a"}
     assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.a"]]
 
 
 def test_relative_and_reexport_imports_count(tmp_path):
-    modules = _write(tmp_path, {
-        "__init__.py": "from pkg.sub import thing\n",
-        "sub/__init__.py": "from .impl import thing\n",
-        "sub/impl.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..other import X\nthing = 1\n",
-        "other.py": "import pkg.sub\n",
-    })
+    modules = _write(
+        tmp_path,
+        {
+            "__init__.py": "from pkg.sub import thing\n",
+            "sub/__init__.py": "from .impl import thing\n",
+            "sub/impl.py": (
+                "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..other import X\nthing = 1\n"
+            ),
+            "other.py": "import pkg.sub\n",
+        },
+    )
     graph = import_edges(modules)
     assert graph["pkg"] == {"pkg.sub"}
     assert graph["pkg.sub"] == {"pkg.sub.impl"}
@@ -218,12 +228,15 @@ def test_relative_and_reexport_imports_count(tmp_path):
 
 
 def test_lazy_exports_count(tmp_path):
-    modules = _write(tmp_path, {
-        "__init__.py": "",
-        "ml/__init__.py": '_EXPORTS = {"Model": "model"}\n',
-        "ml/model.py": "from pkg.ml import other\n",
-        "ml/other.py": "",
-    })
+    modules = _write(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "ml/__init__.py": '_EXPORTS = {"Model": "model"}\n',
+            "ml/model.py": "from pkg.ml import other\n",
+            "ml/other.py": "",
+        },
+    )
     graph = import_edges(modules)
     assert graph["pkg.ml"] == {"pkg.ml.model"}
     assert graph["pkg.ml.model"] == {"pkg.ml.other"}

@@ -13,12 +13,12 @@ import ast
 import re
 from pathlib import Path
 
-import numpy as np
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
-from axion_pipeline.storage import lock, warehouse
+from axion_pipeline.storage import warehouse
 
 PACKAGE = Path(__file__).resolve().parent.parent / "axion_pipeline"
 EVIL = "X'); DROP TABLE prices; --"
@@ -27,8 +27,9 @@ TICKERS = [EVIL, STACKED, "O'REILLY", "A;B", "ÄBC", 'QUOTE"D', "NULL"]
 
 
 def frame() -> pd.DataFrame:
-    return pd.DataFrame({"date": pd.Timestamp("2024-01-02"), "ticker": TICKERS,
-                         "close": [10.0 + i for i in range(len(TICKERS))]})
+    return pd.DataFrame(
+        {"date": pd.Timestamp("2024-01-02"), "ticker": TICKERS, "close": [10.0 + i for i in range(len(TICKERS))]}
+    )
 
 
 def write_duckdb(con, df):
@@ -38,18 +39,22 @@ def write_duckdb(con, df):
 def write_io_manager(con, df, partitioned: bool = False):
     """The project's DuckDB type handler, as the I/O manager calls it (schema already created)."""
     import dagster as dg
-    from axion_pipeline.defs.adapters.db_io import TablePartitionDimension, TableSlice
 
+    from axion_pipeline.defs.adapters.db_io import TablePartitionDimension, TableSlice
     from axion_pipeline.defs.io_manager import ReplacingPandasTypeHandler
 
     dims = [TablePartitionDimension(partition_expr="date", partitions=["2024-01-02"])] if partitioned else None
     context = dg.build_output_context(asset_key=["market", "prices"])
-    ReplacingPandasTypeHandler().handle_output(context, TableSlice(table="prices", schema="market",
-                                                                   partition_dimensions=dims), df, con)
+    ReplacingPandasTypeHandler().handle_output(
+        context, TableSlice(table="prices", schema="market", partition_dimensions=dims), df, con
+    )
 
 
-WRITERS = {"duckdb": write_duckdb, "io_manager": write_io_manager,
-           "io_manager_partitioned": lambda con, df: write_io_manager(con, df, partitioned=True)}
+WRITERS = {
+    "duckdb": write_duckdb,
+    "io_manager": write_io_manager,
+    "io_manager_partitioned": lambda con, df: write_io_manager(con, df, partitioned=True),
+}
 
 
 @pytest.fixture(scope="module", params=sorted(WRITERS))
@@ -73,8 +78,9 @@ def test_hostile_ticker_round_trips_through_a_parameter(stored, ticker):
 
 def test_whole_table_round_trips(stored):
     out = warehouse.read_table(stored, "market", "prices")
-    pd.testing.assert_frame_equal(out.sort_values("close").reset_index(drop=True)[["ticker", "close"]],
-                                  frame()[["ticker", "close"]])
+    pd.testing.assert_frame_equal(
+        out.sort_values("close").reset_index(drop=True)[["ticker", "close"]], frame()[["ticker", "close"]]
+    )
 
 
 def test_hostile_identifier_is_quoted_not_executed(stored):
@@ -111,10 +117,13 @@ def test_control_naive_interpolation_would_drop_the_table(tmp_path):
 # ------------------------------------------------------------------------------- source scan
 # Text that starts like a SQL statement (or a WHERE fragment). Keywords that also start English
 # messages ("with 3 rows", "update ...") count only with a second SQL keyword after them.
-SQL_TEXT = re.compile(r"""^\s*(?:
+SQL_TEXT = re.compile(
+    r"""^\s*(?:
     (?:select|insert|delete|describe|pragma|attach|detach|truncate|install|alter|where)\s
   | (?:with|create|drop|update|copy|export|import|load)\s.*\b(?:from|into|table|as|set|values|schema|view)\b
-)""", re.IGNORECASE | re.VERBOSE | re.DOTALL)
+)""",
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
 SQL_CALLS = {"execute", "executemany", "sql", "query", "from_query"}
 
 # (file, interpolated expression) pairs reviewed as identifier-only (or caller SQL) uses. Keep small.
@@ -156,13 +165,19 @@ def formatted_sql(source: str) -> list[tuple[int, str]]:
     """(line, interpolated expression) of every SQL string built by f-string, ``.format`` or ``%``:
     a formatted string that starts like SQL, or any formatted string passed to execute/sql/query."""
     tree = ast.parse(source)
-    sql_args = {id(a) for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                and n.func.attr in SQL_CALLS for a in n.args[:1]}
+    sql_args = {
+        id(a)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in SQL_CALLS
+        for a in n.args[:1]
+    }
     hits = []
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
-            text, exprs = _literal_text(node), [ast.unparse(v.value) for v in node.values
-                                                if isinstance(v, ast.FormattedValue)]
+            text, exprs = (
+                _literal_text(node),
+                [ast.unparse(v.value) for v in node.values if isinstance(v, ast.FormattedValue)],
+            )
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
             text, exprs = _literal_text(node.func.value), [ast.unparse(a) for a in (*node.args, *node.keywords)]
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
@@ -177,9 +192,11 @@ def formatted_sql(source: str) -> list[tuple[int, str]]:
 
 
 def scan_package() -> list[tuple[str, int, str]]:
-    return [(path.relative_to(PACKAGE).as_posix(), line, expr)
-            for path in sorted(PACKAGE.rglob("*.py"))
-            for line, expr in formatted_sql(path.read_text(encoding="utf-8"))]
+    return [
+        (path.relative_to(PACKAGE).as_posix(), line, expr)
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for line, expr in formatted_sql(path.read_text(encoding="utf-8"))
+    ]
 
 
 def test_no_value_is_formatted_into_sql():
@@ -190,41 +207,50 @@ def test_no_value_is_formatted_into_sql():
     assert not stale, f"allowlist entries no longer used, remove them: {sorted(stale)}"
 
 
-@pytest.mark.parametrize(("snippet", "expected"), [
-    ("con.execute(f\"select * from t where ticker = '{ticker}'\")", ["ticker"]),
-    ("sql = f\"DELETE FROM t WHERE d = {day}\"", ["day"]),
-    ("con.sql(f'{query}')", ["query"]),
-    ("q = \"select * from t where x = {}\".format(value)", ["value"]),
-    ("q = \"insert into t values (%s)\" % value", ["value"]),
-    ("con.execute(\"select * from t where ticker = ?\", [ticker])", []),
-    ("msg = f\"selected {n} rows\"", []),
-    ("log(f\"with {n} rows\")", []),
-    ("q = f\"with x as (select {col} from t) select * from x\"", ["col"]),
-    ("q = f\"CREATE TABLE {name} AS SELECT 1\"", ["name"]),
-])
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        ("con.execute(f\"select * from t where ticker = '{ticker}'\")", ["ticker"]),
+        ('sql = f"DELETE FROM t WHERE d = {day}"', ["day"]),
+        ("con.sql(f'{query}')", ["query"]),
+        ('q = "select * from t where x = {}".format(value)', ["value"]),
+        ('q = "insert into t values (%s)" % value', ["value"]),
+        ('con.execute("select * from t where ticker = ?", [ticker])', []),
+        ('msg = f"selected {n} rows"', []),
+        ('log(f"with {n} rows")', []),
+        ('q = f"with x as (select {col} from t) select * from x"', ["col"]),
+        ('q = f"CREATE TABLE {name} AS SELECT 1"', ["name"]),
+    ],
+)
 def test_scanner_flags_formatted_sql(snippet, expected):
     assert [e for _, e in formatted_sql(snippet)] == expected
 
 
 def test_count_non_finite_counts_inside_duckdb_over_a_parameterised_range(tmp_path):
     path = tmp_path / "w.duckdb"
-    frame_ = pd.DataFrame({
-        "date": pd.to_datetime(["2024-01-02", "2024-01-02", "2024-01-03", "2024-01-04"]),
-        "ticker": ["A", 'B"; drop table x; --', "A", "A"],
-        "f1": [1.0, np.inf, np.nan, -np.inf],
-        'odd "name"': [0.5, np.nan, 2.0, 3.0],
-        "label_text": ["x", "y", "z", "w"],
-    })
+    frame_ = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2024-01-02", "2024-01-02", "2024-01-03", "2024-01-04"]),
+            "ticker": ["A", 'B"; drop table x; --', "A", "A"],
+            "f1": [1.0, np.inf, np.nan, -np.inf],
+            'odd "name"': [0.5, np.nan, 2.0, 3.0],
+            "label_text": ["x", "y", "z", "w"],
+        }
+    )
     with duckdb.connect(str(path)) as con:
         con.execute("create schema features")
+        con.register("frame_", frame_)
         con.execute("create table features.features as select * from frame_")
         con.execute("insert into features.features (date, ticker) values ('2024-01-03', 'C')")  # NULL features
-    counts = warehouse.count_non_finite(path, "features", "features", "date >= ? and date < ?",
-                                        [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-04")])
+    counts = warehouse.count_non_finite(
+        path, "features", "features", "date >= ? and date < ?", [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-04")]
+    )
     # rows of 01-02 and 01-03 (4): one +inf; missing: f1 NaN + 2 NULLs (C), 'odd "name"' NaN (B)
     assert counts == {"infinite": 1, "missing": 4, "values": 8, "rows": 4, "all_missing_columns": []}
     assert warehouse.count_non_finite(path, "features", "features")["infinite"] == 2
     # on 01-03 f1 is NaN (A) or NULL (C): a column with no value on any row is named
     day = warehouse.count_non_finite(path, "features", "features", "date = ?", [pd.Timestamp("2024-01-03")])
     assert day["all_missing_columns"] == ["f1"] and day["missing"] == 3
-    assert warehouse.read_table(path, "features", "features", "ticker = ?", ["C"], columns=["date", 'odd "name"']).shape == (1, 2)
+    assert warehouse.read_table(
+        path, "features", "features", "ticker = ?", ["C"], columns=["date", 'odd "name"']
+    ).shape == (1, 2)

@@ -15,6 +15,7 @@ Chromium is driven over the DevTools Protocol (see ``ui_support.py``); install i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,9 +23,9 @@ import signal
 import struct
 import subprocess
 import sys
-import warnings
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -78,10 +79,8 @@ def marker(chromium_executable):
     if leftovers:
         listing = describe_pids(leftovers)
         for pid in leftovers:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         pytest.fail(f"processes started by the UI test outlived it (now killed):\n{listing}")
 
 
@@ -102,25 +101,27 @@ def ui_env(tmp_path_factory, marker) -> dict[str, str]:
     dagster_home.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if k != "AXION_DATA_DIR"}
-    env.update({
-        "DAGSTER_HOME": str(dagster_home),
-        "AXION_WAREHOUSE": str(root / "warehouse.duckdb"),
-        "AXION_SIM_TICKERS": str(SIM_TICKERS),
-        "AXION_SIM_START": "2021-01-04",
-        "AXION_SIM_END": "2023-06-30",
-        "AXION_SIM_SEED": "7",
-        # the short market fits two small walk-forward folds (as the Dagster-layer tests use)
-        "AXION_WF_TRAIN_DAYS": "120",
-        "AXION_WF_TEST_DAYS": "21",
-        "AXION_WF_FOLDS": "2",
-        "DAGSTER_EVENT_BATCH_SIZE": "10000",
-        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
-        "PYTHONUNBUFFERED": "1",
-        # Chromium writes crash and cache folders under these; keep them out of $HOME.
-        "XDG_CONFIG_HOME": str(root / "xdg_config"),
-        "XDG_CACHE_HOME": str(root / "xdg_cache"),
-        MARKER: marker,
-    })
+    env.update(
+        {
+            "DAGSTER_HOME": str(dagster_home),
+            "AXION_WAREHOUSE": str(root / "warehouse.duckdb"),
+            "AXION_SIM_TICKERS": str(SIM_TICKERS),
+            "AXION_SIM_START": "2021-01-04",
+            "AXION_SIM_END": "2023-06-30",
+            "AXION_SIM_SEED": "7",
+            # the short market fits two small walk-forward folds (as the Dagster-layer tests use)
+            "AXION_WF_TRAIN_DAYS": "120",
+            "AXION_WF_TEST_DAYS": "21",
+            "AXION_WF_FOLDS": "2",
+            "DAGSTER_EVENT_BATCH_SIZE": "10000",
+            "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+            "PYTHONUNBUFFERED": "1",
+            # Chromium writes crash and cache folders under these; keep them out of $HOME.
+            "XDG_CONFIG_HOME": str(root / "xdg_config"),
+            "XDG_CACHE_HOME": str(root / "xdg_cache"),
+            MARKER: marker,
+        }
+    )
     return env
 
 
@@ -134,16 +135,18 @@ def _groups_of_definitions(env: dict[str, str]) -> dict[str, list[str]]:
         "    groups.setdefault(node.group_name, []).append(node.key.to_user_string())\n"
         "print('GROUPS=' + json.dumps({g: sorted(k) for g, k in groups.items()}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("GROUPS=")]
     assert done.returncode == 0 and lines, f"loading the Definitions failed:\n{done.stderr[-4000:]}"
     return json.loads(lines[-1].removeprefix("GROUPS="))
 
 
 class DagsterUI:
-    def __init__(self, base_url: str, port: int, env: dict[str, str], groups: dict[str, list[str]],
-                 process: ProcessGroup):
+    def __init__(
+        self, base_url: str, port: int, env: dict[str, str], groups: dict[str, list[str]], process: ProcessGroup
+    ):
         self.base_url = base_url
         self.port = port
         self.env = env
@@ -180,8 +183,9 @@ def _location_loaded(ui_url: str) -> bool:
         return False
     loaded = entry["locationOrLoadError"]
     if loaded["__typename"] == "PythonError":
-        raise AssertionError(f"code location {LOCATION} failed to load:\n{loaded['message']}\n"
-                             + "".join(loaded["stack"]))
+        raise AssertionError(
+            f"code location {LOCATION} failed to load:\n{loaded['message']}\n" + "".join(loaded["stack"])
+        )
     return loaded["__typename"] == "RepositoryLocation"
 
 
@@ -190,9 +194,21 @@ def dagster_ui(ui_env, tmp_path_factory) -> DagsterUI:
     port = free_port()
     log = tmp_path_factory.mktemp("dagster_ui_logs") / "dagster_dev.log"
     process = ProcessGroup(
-        [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port),
-         "-w", str(REPO_ROOT / "workspace.yaml")],
-        env=ui_env, log_path=log, cwd=REPO_ROOT,
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            str(REPO_ROOT / "workspace.yaml"),
+        ],
+        env=ui_env,
+        log_path=log,
+        cwd=REPO_ROOT,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -217,7 +233,10 @@ def dagster_ui(ui_env, tmp_path_factory) -> DagsterUI:
     # Reached only when setup succeeded: a setup error propagates from `finally` and is the one to
     # report (the `marker` fixture still checks for leftovers then).
     if not graceful:
-        warnings.warn(f"dagster dev did not stop on SIGTERM within 120 s and was killed:\n{process.log_tail()[-2000:]}")
+        warnings.warn(
+            f"dagster dev did not stop on SIGTERM within 120 s and was killed:\n{process.log_tail()[-2000:]}",
+            stacklevel=1,
+        )
     # the guarantee that matters: nothing the test started is still running
     assert not leftovers, f"dagster processes left after stopping dagster dev:\n{describe_pids(leftovers)}"
 
@@ -232,8 +251,14 @@ def _is_chromium(pid: int) -> bool:
 @pytest.fixture(scope="module")
 def browser(chromium_executable, ui_env, tmp_path_factory):
     root = tmp_path_factory.mktemp("chromium")
-    chromium = Chromium(root / "profile", env=ui_env, log_path=root / "chromium.log",
-                        width=VIEWPORT[0], height=VIEWPORT[1], executable=chromium_executable)
+    chromium = Chromium(
+        root / "profile",
+        env=ui_env,
+        log_path=root / "chromium.log",
+        width=VIEWPORT[0],
+        height=VIEWPORT[1],
+        executable=chromium_executable,
+    )
     try:
         yield chromium
     finally:
@@ -300,8 +325,12 @@ def test_every_asset_group_is_shown_in_the_ui(dagster_ui, browser, tmp_path):
     assert groups, "the Definitions hold no assets"
 
     browser.navigate(f"{dagster_ui.base_url}/asset-groups")
-    state = browser.wait_for_state(LINEAGE_STATE_JS, _lineage_shows(groups), PAGE_TIMEOUT,
-                                   f"the global asset lineage to show the groups {sorted(groups)}")
+    state = browser.wait_for_state(
+        LINEAGE_STATE_JS,
+        _lineage_shows(groups),
+        PAGE_TIMEOUT,
+        f"the global asset lineage to show the groups {sorted(groups)}",
+    )
     assert state["heading"] == "Global asset lineage"
     time.sleep(1.0)  # let the graph finish its zoom-to-fit animation before the screenshot
 
@@ -318,8 +347,12 @@ def test_every_asset_group_is_shown_in_the_ui(dagster_ui, browser, tmp_path):
         for group, keys in sorted(groups.items())
     ]
     browser.navigate(f"{dagster_ui.base_url}/locations/{LOCATION}/assets")
-    browser.wait_for_state(LOCATION_GROUPS_JS, lambda rows: sorted(rows, key=lambda r: r["name"]) == expected_rows,
-                           PAGE_TIMEOUT, f"the code location's asset groups to be {expected_rows}")
+    browser.wait_for_state(
+        LOCATION_GROUPS_JS,
+        lambda rows: sorted(rows, key=lambda r: r["name"]) == expected_rows,
+        PAGE_TIMEOUT,
+        f"the code location's asset groups to be {expected_rows}",
+    )
 
 
 RUN_QUERY = """
@@ -349,7 +382,9 @@ def test_materialize_sectors_through_graphql(dagster_ui, browser):
     assert "sectors" in dagster_ui.groups.get("market", []), dagster_ui.groups
     client = DagsterGraphQLClient("127.0.0.1", port_number=dagster_ui.port, timeout=60)
     run_id = client.submit_job_execution(
-        "__ASSET_JOB", repository_location_name=LOCATION, repository_name=REPOSITORY,
+        "__ASSET_JOB",
+        repository_location_name=LOCATION,
+        repository_name=REPOSITORY,
         asset_selection=["sectors"],
     )
 
@@ -379,5 +414,6 @@ def test_materialize_sectors_through_graphql(dagster_ui, browser):
     browser.wait_for_state(
         "(() => ({text: document.body.innerText, title: document.title}))()",
         lambda s: run_id[:8] in s["title"] + s["text"] and "Success" in s["text"],
-        PAGE_TIMEOUT, f"the run page of {run_id} to show Success",
+        PAGE_TIMEOUT,
+        f"the run page of {run_id} to show Success",
     )

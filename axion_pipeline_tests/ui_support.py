@@ -118,8 +118,13 @@ class ProcessGroup:
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            list(args), env=dict(env), cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            list(args),
+            env=dict(env),
+            cwd=cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
             preexec_fn=_default_interrupt_signals,
         )
         self.pgid = self.proc.pid
@@ -131,10 +136,8 @@ class ProcessGroup:
             return ""
 
     def _signal_group(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pgid, sig)
-        except ProcessLookupError:
-            pass
 
     def _group_alive(self) -> bool:
         try:
@@ -187,14 +190,28 @@ class CDPError(RuntimeError):
 class Chromium:
     """One headless Chromium page, driven over CDP (navigate, evaluate JavaScript, screenshot)."""
 
-    def __init__(self, profile_dir: Path, env: Mapping[str, str], log_path: Path,
-                 width: int = 1400, height: int = 900, executable: str = CHROMIUM):
+    def __init__(
+        self,
+        profile_dir: Path,
+        env: Mapping[str, str],
+        log_path: Path,
+        width: int = 1400,
+        height: int = 900,
+        executable: str = CHROMIUM,
+    ):
         profile_dir.mkdir(parents=True, exist_ok=True)
         self.group = ProcessGroup(
-            [executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}",
-             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-             f"--window-size={width},{height}", "about:blank"],
-            env=env, log_path=log_path,
+            [
+                executable,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile_dir}",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                f"--window-size={width},{height}",
+                "about:blank",
+            ],
+            env=env,
+            log_path=log_path,
         )
         try:
             self._connect(profile_dir / "DevToolsActivePort", width, height)
@@ -214,15 +231,19 @@ class Chromium:
         port = wait_until(debug_port, timeout=30, interval=0.1, what="chromium's DevTools port")
         targets = wait_until(
             lambda: [t for t in http_json(f"http://127.0.0.1:{port}/json/list") if t.get("type") == "page"],
-            timeout=30, interval=0.2, what="a chromium page target",
+            timeout=30,
+            interval=0.2,
+            what="a chromium page target",
         )
         self._connection = contextlib.ExitStack()
         self._ws = self._connection.enter_context(
             connect(targets[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=30)
         )
         self._ids = itertools.count(1)
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
 
     def send(self, method: str, params: Mapping[str, Any] | None = None, timeout: float = 60) -> dict:
         msg_id = next(self._ids)
@@ -282,9 +303,8 @@ class Chromium:
         """Close the browser (CDP, then SIGTERM to its group). True if it ended without SIGKILL."""
         from websockets.exceptions import ConnectionClosed
 
-        try:
+        # the browser may drop the connection before answering; the group is stopped below
+        with contextlib.suppress(ConnectionClosed, CDPError, TimeoutError, OSError):
             self.send("Browser.close", timeout=10)
-        except (ConnectionClosed, CDPError, TimeoutError, OSError):
-            pass  # the browser may drop the connection before answering; the group is stopped below
         self._connection.close()
         return self.group.stop(grace=15)

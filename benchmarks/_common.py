@@ -6,6 +6,7 @@ Benchmarks are not tests: they print tables and never gate CI on an absolute tim
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
@@ -17,12 +18,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 
 # The Makefile's settings for single-run backfills (see axion_pipeline/defs/storage.py).
@@ -36,8 +39,10 @@ def memory_gib() -> float:
 def machine() -> str:
     """One line: architecture, cores, memory, Python, load average (other jobs slow every side alike)."""
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{platform.machine()}, {os.cpu_count()} cores, {memory_gib():.1f} GiB RAM, Python "
-            f"{platform.python_version()}; load average {load}")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, {memory_gib():.1f} GiB RAM, Python "
+        f"{platform.python_version()}; load average {load}"
+    )
 
 
 @dataclass(frozen=True)
@@ -86,15 +91,9 @@ def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else float("nan")
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def section(title: str, *paragraphs: str, level: int = 2) -> str:
     """A markdown section whose heading carries the UTC time of the measurement."""
-    heading = f"{'#' * level} {title} ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)"
+    heading = f"{'#' * level} {title} ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)"
     return "\n\n".join([heading, *[p for p in paragraphs if p]]) + "\n"
 
 
@@ -190,19 +189,15 @@ class RssSampler(threading.Thread):
             except psutil.NoSuchProcess:
                 return
             for proc in procs:
-                try:
+                with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
                     total += proc.memory_info().rss
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    pass
             self.peak = max(self.peak, total)
             self.window_peak = max(self.window_peak, total)
             if self.limit_bytes and total > self.limit_bytes and self.pid != os.getpid():
                 self.exceeded = True
                 for proc in reversed(procs):
-                    try:
+                    with contextlib.suppress(psutil.NoSuchProcess):
                         proc.kill()
-                    except psutil.NoSuchProcess:
-                        pass
                 return
             self._stop_event.wait(self.interval)
 

@@ -47,8 +47,9 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 def build_warehouse(env: dict[str, str]) -> float:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "axion_pipeline.run_all"], cwd=REPO, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "axion_pipeline.run_all"], cwd=REPO, env=env, capture_output=True, text=True
+    )
     if done.returncode != 0:
         sys.stderr.write(done.stdout[-5000:] + done.stderr[-5000:])
         raise SystemExit("the warehouse build failed")
@@ -76,7 +77,7 @@ def measure(args) -> dict:
     job = build_definitions(settings).resolve_job_def(JOB)
     out = {"key": keys[-1], "warehouse": settings.warehouse, "days_total": len(keys)}
     # the settings' DAGSTER_HOME (`make bench` exports it), else a temporary instance
-    with (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()) as instance:
+    with dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral() as instance:
         # the first run in a process imports the heavy libraries (lightgbm, shap, matplotlib): reported apart
         out["first"] = run(job, instance, partition_key=keys[-1])
         single = [run(job, instance, partition_key=keys[-1]) for _ in range(args.runs)]
@@ -94,23 +95,52 @@ def measure(args) -> dict:
 
 def render(res: dict, args, build_seconds: float | None) -> str:
     single = res["single"]
-    source = (f"the settings' warehouse {res['warehouse']}" if args.configured_warehouse else
-              f"a fresh warehouse built by `run_all` on the generated market ({args.tickers} tickers, {args.years} "
-              f"years ending {END_DATE}, {res['days_total']:,} trading days; build {fmt_seconds(build_seconds)})")
-    intro = (f"`{JOB}` (every daily asset: ingestion, factors, features, targets, predictions, hybrid scores, "
-             f"health, drift, SHAP) on {source}; `execute_in_process` on a persistent instance configured like "
-             f"dagster.yaml, so Dagster's own overhead (run and event storage) is included. Machine: {machine()}.")
-    rows = [["one trading day (" + res["key"] + "), first run of the process (imports included)", 1,
-             f"{res['first']:.2f}", "", "", "", ""],
-            ["**one trading day** (" + res["key"] + "), warm process", single.n, f"**{single.median:.2f}**",
-             f"{single.min:.2f}", f"{single.max:.2f}", "", ""]]
+    source = (
+        f"the settings' warehouse {res['warehouse']}"
+        if args.configured_warehouse
+        else f"a fresh warehouse built by `run_all` on the generated market ({args.tickers} tickers, {args.years} "
+        f"years ending {END_DATE}, {res['days_total']:,} trading days; build {fmt_seconds(build_seconds)})"
+    )
+    intro = (
+        f"`{JOB}` (every daily asset: ingestion, factors, features, targets, predictions, hybrid scores, "
+        f"health, drift, SHAP) on {source}; `execute_in_process` on a persistent instance configured like "
+        f"dagster.yaml, so Dagster's own overhead (run and event storage) is included. Machine: {machine()}."
+    )
+    rows = [
+        [
+            "one trading day (" + res["key"] + "), first run of the process (imports included)",
+            1,
+            f"{res['first']:.2f}",
+            "",
+            "",
+            "",
+            "",
+        ],
+        [
+            "**one trading day** (" + res["key"] + "), warm process",
+            single.n,
+            f"**{single.median:.2f}**",
+            f"{single.min:.2f}",
+            f"{single.max:.2f}",
+            "",
+            "",
+        ],
+    ]
     if "backfill" in res:
         days = len(res["span"])
         per_day = res["backfill"] / days
-        rows.append([f"single-run backfill {res['span'][0]} .. {res['span'][-1]} ({days:,} days)", 1,
-                     f"{res['backfill']:.1f}", "", "", f"{per_day:.3f}",
-                     f"**{ratio(res['backfill'], single.median * days):.3f}** "
-                     f"({ratio(single.median * days, res['backfill']):.0f}x cheaper than day by day)"])
+        rows.append(
+            [
+                f"single-run backfill {res['span'][0]} .. {res['span'][-1]} ({days:,} days)",
+                1,
+                f"{res['backfill']:.1f}",
+                "",
+                "",
+                f"{per_day:.3f}",
+                f"**{ratio(res['backfill'], single.median * days):.3f}** "
+                f"({ratio(single.median * days, res['backfill']):.0f}x cheaper than day by day)",
+            ]
+        )
     header = ["run", "runs", "median s", "min s", "max s", "s per day", "backfill / (single day x days)"]
     return section("Daily partition and backfill", intro, markdown_table(header, rows))
 
@@ -121,10 +151,17 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=8, help="history of the fresh warehouse, ending 2024-12-31")
     parser.add_argument("--runs", type=int, default=3, help="runs of the single day (median)")
     parser.add_argument("--backfill-years", type=float, default=5.0, help="0 skips the backfill")
-    parser.add_argument("--lookback-days", type=int, default=300,
-                        help="days at the start of the history that the backfill leaves as lookback")
-    parser.add_argument("--configured-warehouse", action="store_true",
-                        help="use the settings' warehouse (after `make run`) instead of building a fresh one")
+    parser.add_argument(
+        "--lookback-days",
+        type=int,
+        default=300,
+        help="days at the start of the history that the backfill leaves as lookback",
+    )
+    parser.add_argument(
+        "--configured-warehouse",
+        action="store_true",
+        help="use the settings' warehouse (after `make run`) instead of building a fresh one",
+    )
     parser.add_argument("--wf-train-days", type=int, help="AXION_WF_TRAIN_DAYS of the fresh build")
     parser.add_argument("--wf-test-days", type=int, help="AXION_WF_TEST_DAYS of the fresh build")
     parser.add_argument("--wf-folds", type=int, help="AXION_WF_FOLDS of the fresh build")
@@ -137,9 +174,14 @@ def main() -> None:
         publish(render(measure(args), args, None), append=not args.no_append)
         return
     with scratch_dir("axion-bench-daily-") as root:
-        settings = {"AXION_SIM_TICKERS": args.tickers, "AXION_SIM_START": f"{int(END_DATE[:4]) - args.years + 1}-01-02",
-                    "AXION_SIM_END": END_DATE, "AXION_WF_TRAIN_DAYS": args.wf_train_days,
-                    "AXION_WF_TEST_DAYS": args.wf_test_days, "AXION_WF_FOLDS": args.wf_folds}
+        settings = {
+            "AXION_SIM_TICKERS": args.tickers,
+            "AXION_SIM_START": f"{int(END_DATE[:4]) - args.years + 1}-01-02",
+            "AXION_SIM_END": END_DATE,
+            "AXION_WF_TRAIN_DAYS": args.wf_train_days,
+            "AXION_WF_TEST_DAYS": args.wf_test_days,
+            "AXION_WF_FOLDS": args.wf_folds,
+        }
         env = bench_env(root, **settings)
         print(f"building a fresh warehouse ({args.tickers} tickers, {args.years} years) ...", flush=True)
         build_seconds = build_warehouse(env)

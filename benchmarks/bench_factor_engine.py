@@ -39,8 +39,9 @@ def factor_panel(market):
     from axion_pipeline.factor_engine.panel import compute_factor_panel
 
     sp500 = market.market_series.set_index("date")["sp500_close"].sort_index()
-    return compute_factor_panel(market.prices, market.fundamentals, sp500,
-                                sectors=market.sectors.set_index("ticker")["sector"])
+    return compute_factor_panel(
+        market.prices, market.fundamentals, sp500, sectors=market.sectors.set_index("ticker")["sector"]
+    )
 
 
 def features_panel(market, scores):
@@ -51,7 +52,8 @@ def features_panel(market, scores):
 
     regime = regime_features(market.market_series.set_index("date").sort_index()).rename_axis("date").reset_index()
     return FeatureEngineer(FeatureConfig()).create_features_panel(
-        raw_factor_frame(scores), macro_data=macro_frame(regime), sectors=market.sectors.set_index("ticker")["sector"])
+        raw_factor_frame(scores), macro_data=macro_frame(regime), sectors=market.sectors.set_index("ticker")["sector"]
+    )
 
 
 def measure(fn, runs: int):
@@ -87,24 +89,51 @@ def main() -> None:
     for n in args.tickers:
         market = simulate(n, args.years, args.seed)
         n_prices = len(market.prices)
-        f_stats, scores, f_mem = measure(lambda: factor_panel(market), args.runs)
-        rows.append(["`compute_factor_panel` (46 sub-factors, 6 categories, composite)", f"{n:,}",
-                     f"{n_prices:,}", f"{len(scores):,}", *f_stats.cells(".2f"),
-                     f"**{len(scores) / f_stats.median:,.0f}**", f"{f_mem / 2**30:.2f}"])
+        f_stats, scores, f_mem = measure(lambda market=market: factor_panel(market), args.runs)
+        rows.append(
+            [
+                "`compute_factor_panel` (46 sub-factors, 6 categories, composite)",
+                f"{n:,}",
+                f"{n_prices:,}",
+                f"{len(scores):,}",
+                *f_stats.cells(".2f"),
+                f"**{len(scores) / f_stats.median:,.0f}**",
+                f"{f_mem / 2**30:.2f}",
+            ]
+        )
         print(rows[-1], flush=True)
         if not args.no_features:
-            x_stats, feats, x_mem = measure(lambda: features_panel(market, scores), args.runs)
-            rows.append([f"`create_features_panel` ({feats.shape[1]} features)", f"{n:,}", f"{n_prices:,}",
-                         f"{len(feats):,}", *x_stats.cells(".2f"), f"**{len(feats) / x_stats.median:,.0f}**",
-                         f"{x_mem / 2**30:.2f}"])
+            x_stats, feats, x_mem = measure(lambda m=market, s=scores: features_panel(m, s), args.runs)
+            rows.append(
+                [
+                    f"`create_features_panel` ({feats.shape[1]} features)",
+                    f"{n:,}",
+                    f"{n_prices:,}",
+                    f"{len(feats):,}",
+                    *x_stats.cells(".2f"),
+                    f"**{len(feats) / x_stats.median:,.0f}**",
+                    f"{x_mem / 2**30:.2f}",
+                ]
+            )
             del feats
             print(rows[-1], flush=True)
-    header = ["computation", "tickers", "input stock-days", "output rows", "median s", "min s", "max s",
-              "stock-days per s", "working memory GiB"]
-    intro = (f"Generated market, {args.years} years ending {END_DATE} (seed {args.seed}); the library calls of the "
-             f"`factor_scores` and `features` assets over the whole history in one pass, without Dagster or "
-             f"DuckDB; {args.runs} run(s) each (median, min, max). Working memory: the largest rise of the process's "
-             f"RSS during a run (sampled every 0.1 s). Machine: {machine()}.")
+    header = [
+        "computation",
+        "tickers",
+        "input stock-days",
+        "output rows",
+        "median s",
+        "min s",
+        "max s",
+        "stock-days per s",
+        "working memory GiB",
+    ]
+    intro = (
+        f"Generated market, {args.years} years ending {END_DATE} (seed {args.seed}); the library calls of the "
+        f"`factor_scores` and `features` assets over the whole history in one pass, without Dagster or "
+        f"DuckDB; {args.runs} run(s) each (median, min, max). Working memory: the largest rise of the process's "
+        f"RSS during a run (sampled every 0.1 s). Machine: {machine()}."
+    )
     publish(section("Factor engine throughput", intro, markdown_table(header, rows)), append=not args.no_append)
 
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+from _common import machine
 
 REPO = Path(__file__).resolve().parent.parent
 HORIZON, WARMUP, LIVE = 21, 300, 63
@@ -67,49 +67,75 @@ def measure(source: str, data, configs) -> list[dict]:
             inputs[key] = ranking_inputs(data, feature_config)
         features, targets, calendar = inputs[key]
         build_seconds = time.perf_counter() - started
-        plan = plan_walk_forward(calendar, walk_forward_config(expanding), horizon=HORIZON, warmup_days=WARMUP,
-                                 live_days=LIVE)
-        table, _, runs = walk_forward_ranking(features, targets, plan.windows, model_config, feature_config, every_n,
-                                              true_alpha=data.true_alpha)
+        plan = plan_walk_forward(
+            calendar, walk_forward_config(expanding), horizon=HORIZON, warmup_days=WARMUP, live_days=LIVE
+        )
+        table, _, runs = walk_forward_ranking(
+            features, targets, plan.windows, model_config, feature_config, every_n, true_alpha=data.true_alpha
+        )
         seconds = {run.predictions["fold"].iloc[0]: run.info["train_seconds"] for run in runs}
         for _, r in table.iterrows():
-            rows.append({
-                "source": source, "config": name, "fold": r["fold"],
-                "test": f"{pd.Timestamp(r['test_start']).date()}..{pd.Timestamp(r['test_end']).date()}",
-                "ic": r["ic_mean"], "icir": r["icir"], "hit_rate": r["hit_rate"],
-                "oracle_ic": r.get("oracle_ic_mean"), "ratio": r.get("model_oracle_ratio"),
-                "train_s": sum(seconds.values()) if r["fold"] == "all" else seconds.get(r["fold"]),
-            })
-        print(f"{source} / {name}: features {build_seconds:.1f} s, training {sum(seconds.values()):.1f} s, "
-              f"OOS IC {table.iloc[-1]['ic_mean']:.4f}", flush=True)
+            rows.append(
+                {
+                    "source": source,
+                    "config": name,
+                    "fold": r["fold"],
+                    "test": f"{pd.Timestamp(r['test_start']).date()}..{pd.Timestamp(r['test_end']).date()}",
+                    "ic": r["ic_mean"],
+                    "icir": r["icir"],
+                    "hit_rate": r["hit_rate"],
+                    "oracle_ic": r.get("oracle_ic_mean"),
+                    "ratio": r.get("model_oracle_ratio"),
+                    "train_s": sum(seconds.values()) if r["fold"] == "all" else seconds.get(r["fold"]),
+                }
+            )
+        print(
+            f"{source} / {name}: features {build_seconds:.1f} s, training {sum(seconds.values()):.1f} s, "
+            f"OOS IC {table.iloc[-1]['ic_mean']:.4f}",
+            flush=True,
+        )
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
+    from axion_pipeline.analytics.markdown import markdown_table
+
     def fmt(v, digits=4):
         if v is None or (isinstance(v, float) and v != v):
             return "-"
         return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
-    head = "| source | config | fold | test dates | OOS IC | ICIR | hit rate | oracle IC | IC / oracle | train s |"
-    lines = [head, "|" + "---|" * 10]
-    for r in rows:
-        bold = "**" if r["fold"] == "all" else ""
-        lines.append(f"| {r['source']} | {r['config']} | {bold}{r['fold']}{bold} | {r['test']} | {bold}{fmt(r['ic'])}{bold} "
-                     f"| {fmt(r['icir'], 2)} | {fmt(r['hit_rate'], 2)} | {fmt(r['oracle_ic'])} | {fmt(r['ratio'], 2)} "
-                     f"| {fmt(r['train_s'], 1)} |")
-    return "\n".join(lines)
+    def bold(r, text):
+        return f"**{text}**" if r["fold"] == "all" else text
 
-
-def machine() -> str:
-    cores = os.cpu_count()
-    try:
-        mem_kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
-        mem = f"{mem_kb / 2**20:.1f} GiB RAM"
-    except (OSError, StopIteration):
-        mem = "RAM unknown"
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    return f"{platform.machine()}, {cores} cores, {mem}, Python {platform.python_version()}; load average {load}"
+    header = [
+        "source",
+        "config",
+        "fold",
+        "test dates",
+        "OOS IC",
+        "ICIR",
+        "hit rate",
+        "oracle IC",
+        "IC / oracle",
+        "train s",
+    ]
+    body = [
+        [
+            r["source"],
+            r["config"],
+            bold(r, r["fold"]),
+            r["test"],
+            bold(r, fmt(r["ic"])),
+            fmt(r["icir"], 2),
+            fmt(r["hit_rate"], 2),
+            fmt(r["oracle_ic"]),
+            fmt(r["ratio"], 2),
+            fmt(r["train_s"], 1),
+        ]
+        for r in rows
+    ]
+    return markdown_table(header, body)
 
 
 def main(argv: list[str] | None = None) -> int:

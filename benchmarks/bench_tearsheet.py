@@ -36,8 +36,9 @@ def make_factors(prices: pd.DataFrame) -> pd.DataFrame:
     close = prices.pivot(index="date", columns="ticker", values="close")
     reversal = -(close / close.shift(21) - 1)
     momentum = close.shift(21) / close.shift(252) - 1
-    frame = pd.DataFrame({"reversal_21d": reversal.stack(future_stack=True),
-                          "momentum_12_1": momentum.stack(future_stack=True)})
+    frame = pd.DataFrame(
+        {"reversal_21d": reversal.stack(future_stack=True), "momentum_12_1": momentum.stack(future_stack=True)}
+    )
     frame = frame.dropna(how="all").reset_index()
     return frame
 
@@ -63,11 +64,9 @@ def run_alphalens(factors: pd.DataFrame, prices: pd.DataFrame) -> dict:
         mean_qd, _ = al.performance.mean_return_by_quantile(clean, demeaned=True)
         by_date, _ = al.performance.mean_return_by_quantile(clean, by_date=True, demeaned=True)
         spread, _ = al.performance.compute_mean_returns_spread(by_date, 5, 1)
-        turnover = {q: al.performance.quantile_turnover(clean["factor_quantile"], q).mean()
-                    for q in range(1, 6)}
+        turnover = {q: al.performance.quantile_turnover(clean["factor_quantile"], q).mean() for q in range(1, 6)}
         autocorr = al.performance.factor_rank_autocorrelation(clean).mean()
-        out[name] = dict(ic=ic, mean_q=mean_q, mean_qd=mean_qd, spread=spread,
-                         turnover=turnover, autocorr=autocorr)
+        out[name] = dict(ic=ic, mean_q=mean_q, mean_qd=mean_qd, spread=spread, turnover=turnover, autocorr=autocorr)
     return out
 
 
@@ -79,10 +78,14 @@ def max_abs_difference(ours, theirs: dict) -> float:
             mine = ours.ic[(ours.ic.factor == name) & (ours.ic.horizon == h)].set_index("date")["ic"]
             ref = al_out["ic"][col].dropna()
             worst = max(worst, float(np.abs(mine.reindex(ref.index) - ref).max()))
-            q = ours.quantile_returns[(ours.quantile_returns.factor == name)
-                                      & (ours.quantile_returns.horizon == h)].set_index("quantile")
-            worst = max(worst, float(np.abs(q["mean_return"] - al_out["mean_q"][col]).max()),
-                        float(np.abs(q["mean_demeaned_return"] - al_out["mean_qd"][col]).max()))
+            q = ours.quantile_returns[
+                (ours.quantile_returns.factor == name) & (ours.quantile_returns.horizon == h)
+            ].set_index("quantile")
+            worst = max(
+                worst,
+                float(np.abs(q["mean_return"] - al_out["mean_q"][col]).max()),
+                float(np.abs(q["mean_demeaned_return"] - al_out["mean_qd"][col]).max()),
+            )
         turn = ours.turnover[ours.turnover.factor == name].set_index("quantile")["turnover"]
         worst = max(worst, max(abs(turn[q] - v) for q, v in al_out["turnover"].items()))
         auto = ours.rank_autocorrelation.set_index("factor").loc[name, "rank_autocorrelation"]
@@ -108,18 +111,27 @@ def main() -> None:
     import alphalens
 
     n_tickers, n_dates = prices["ticker"].nunique(), prices["date"].nunique()
-    intro = (f"Real prices: {n_tickers} tickers x {n_dates} dates; factors reversal_21d and momentum_12_1; "
-             f"horizons {HORIZONS}; 5 quantiles; {args.repeats} runs each. Machine: {machine()} "
-             f"(other jobs slow both sides alike).")
-    table = markdown_table(["implementation", "median s", "min s", "max s"], [
-        ["axion `compute_tear_sheet`", *ours_s.cells(".3f")],
-        ["alphalens-reloaded", *al_s.cells(".3f")],
-        ["**speed ratio**", f"**{ratio(al_s.median, ours_s.median):.1f}x**", "", ""],
-    ])
-    note = (f"Largest absolute difference of the statistics (IC, quantile returns, turnover, rank "
-            f"autocorrelation): {diff:.1e}.")
-    publish(section(f"Factor tear sheet vs alphalens-reloaded {alphalens.__version__}", intro, table, note),
-            append=not args.no_append)
+    intro = (
+        f"Real prices: {n_tickers} tickers x {n_dates} dates; factors reversal_21d and momentum_12_1; "
+        f"horizons {HORIZONS}; 5 quantiles; {args.repeats} runs each. Machine: {machine()} "
+        f"(other jobs slow both sides alike)."
+    )
+    table = markdown_table(
+        ["implementation", "median s", "min s", "max s"],
+        [
+            ["axion `compute_tear_sheet`", *ours_s.cells(".3f")],
+            ["alphalens-reloaded", *al_s.cells(".3f")],
+            ["**speed ratio**", f"**{ratio(al_s.median, ours_s.median):.1f}x**", "", ""],
+        ],
+    )
+    note = (
+        f"Largest absolute difference of the statistics (IC, quantile returns, turnover, rank "
+        f"autocorrelation): {diff:.1e}."
+    )
+    publish(
+        section(f"Factor tear sheet vs alphalens-reloaded {alphalens.__version__}", intro, table, note),
+        append=not args.no_append,
+    )
 
 
 if __name__ == "__main__":

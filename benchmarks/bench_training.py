@@ -95,8 +95,11 @@ def fresh_callbacks(callbacks) -> list:
     out = []
     for cb in callbacks or []:
         if hasattr(cb, "stopping_rounds"):
-            out.append(lightgbm.early_stopping(cb.stopping_rounds, first_metric_only=cb.first_metric_only,
-                                               verbose=False, min_delta=cb.min_delta))
+            out.append(
+                lightgbm.early_stopping(
+                    cb.stopping_rounds, first_metric_only=cb.first_metric_only, verbose=False, min_delta=cb.min_delta
+                )
+            )
         else:
             out.append(cb)
     return out
@@ -161,14 +164,20 @@ def step_phases(instance, run_id: str, step_key: str) -> dict[str, float]:
     start, end = times["STEP_START"][0], times["STEP_SUCCESS"][0]
     loaded = max(times.get("LOADED_INPUT", [start]))
     output = min(times.get("STEP_OUTPUT", [end]))
-    return {"run": (run_end or end) - (run_start or start), "step": end - start,
-            "load": loaded - start, "compute": output - loaded, "store": end - output}
+    return {
+        "run": (run_end or end) - (run_start or start),
+        "step": end - start,
+        "load": loaded - start,
+        "compute": output - loaded,
+        "store": end - output,
+    }
 
 
 def build_warehouse(env: dict[str, str]) -> float:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "axion_pipeline.run_all"], cwd=REPO, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "axion_pipeline.run_all"], cwd=REPO, env=env, capture_output=True, text=True
+    )
     if done.returncode != 0:
         sys.stderr.write(done.stdout[-5000:] + done.stderr[-5000:])
         raise SystemExit("the warehouse build failed")
@@ -193,27 +202,41 @@ def measure_training(defs, instance, args) -> list[dict]:
 
     import axion_pipeline.analytics.plots  # noqa: F401
     import axion_pipeline.ml.training  # noqa: F401
+
     out = []
     for fold in folds:
         walls, phases, inside, raw = [], [], [], []
-        fits: list[Fit] = []
-        for _ in range(args.runs):
+        for _ in range(args.runs):  # record_fits gives each run a new list: ``fits`` is the last run's
             with record_fits() as fits:
                 result, wall = execute(job, instance, partition_key=fold, asset_selection=selection)
             walls.append(wall)
             phases.append({**step_phases(instance, result.run_id, "ranking_model"), "wall": wall})
             inside.append(sum(f.seconds for f in fits))
         if not fits:
-            raise SystemExit("no LightGBM scikit-learn fit was recorded inside ranking_model: "
-                             "the model no longer trains through LGBMClassifier/LGBMRegressor/LGBMRanker")
+            raise SystemExit(
+                "no LightGBM scikit-learn fit was recorded inside ranking_model: "
+                "the model no longer trains through LGBMClassifier/LGBMRegressor/LGBMRanker"
+            )
         for _ in range(args.runs):
             raw.append(replay(fits))
         rows = len(fits[0].y)
-        out.append({"fold": fold, "wall": stats(walls), "raw": stats(raw), "inside": stats(inside),
-                    "fits": len(fits), "rows": rows, "features": fits[0].X.shape[1],
-                    "phases": {k: stats([p[k] for p in phases]).median for k in phases[0]}})
-        print(f"{fold}: asset {stats(walls).median:.2f} s, raw fits {stats(raw).median:.2f} s "
-              f"({len(fits)} fits, {rows:,} rows)", flush=True)
+        out.append(
+            {
+                "fold": fold,
+                "wall": stats(walls),
+                "raw": stats(raw),
+                "inside": stats(inside),
+                "fits": len(fits),
+                "rows": rows,
+                "features": fits[0].X.shape[1],
+                "phases": {k: stats([p[k] for p in phases]).median for k in phases[0]},
+            }
+        )
+        print(
+            f"{fold}: asset {stats(walls).median:.2f} s, raw fits {stats(raw).median:.2f} s "
+            f"({len(fits)} fits, {rows:,} rows)",
+            flush=True,
+        )
     return out
 
 
@@ -223,7 +246,7 @@ def measure_shap(defs, instance, args) -> dict:
     from axion_pipeline.defs.project import DagsterProject
     from axion_pipeline.project import ProjectSettings
 
-    keys = DagsterProject.from_settings(ProjectSettings.from_env()).live_keys()[-args.shap_days:]
+    keys = DagsterProject.from_settings(ProjectSettings.from_env()).live_keys()[-args.shap_days :]
     job = defs.resolve_job_def("inference_job")
     selection = [dg.AssetKey("shap_explanations")]
     tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
@@ -231,8 +254,7 @@ def measure_shap(defs, instance, args) -> dict:
 
     execute(job, instance, tags=tags, asset_selection=selection)  # warm-up
     walls, steps, raw = [], [], []
-    calls: list[tuple] = []
-    for _ in range(args.runs):
+    for _ in range(args.runs):  # ``calls``: the last run's explanations
         with record_explanations() as calls:
             result, wall = execute(job, instance, tags=tags, asset_selection=selection)
         walls.append(wall)
@@ -240,47 +262,111 @@ def measure_shap(defs, instance, args) -> dict:
     model, X = max(calls, key=lambda c: len(c[1]))
     for _ in range(args.runs):
         raw.append(raw_shap(model, X))
-    return {"span": (keys[0], keys[-1]), "days": len(keys), "rows": len(X), "features": len(model.feature_names),
-            "members": len(model.raw_boosters()), "wall": stats(walls), "step": stats(steps), "raw": stats(raw)}
+    return {
+        "span": (keys[0], keys[-1]),
+        "days": len(keys),
+        "rows": len(X),
+        "features": len(model.feature_names),
+        "members": len(model.raw_boosters()),
+        "wall": stats(walls),
+        "step": stats(steps),
+        "raw": stats(raw),
+    }
 
 
 def render(training: list[dict], shap_res: dict | None, args, build_seconds: float) -> str:
-    header = ["fold", "fit rows x features", "LightGBM fits", "asset run s", "raw fits s", "**ratio**",
-              "Dagster run s (outside the step)", "I/O manager inputs s", "compute s (fits inside)", "store s"]
+    header = [
+        "fold",
+        "fit rows x features",
+        "LightGBM fits",
+        "asset run s",
+        "raw fits s",
+        "**ratio**",
+        "Dagster run s (outside the step)",
+        "I/O manager inputs s",
+        "compute s (fits inside)",
+        "store s",
+    ]
     rows = []
     for r in training:
         p = r["phases"]
-        rows.append([r["fold"], f"{r['rows']:,} x {r['features']}", r["fits"], f"{r['wall'].median:.2f}",
-                     f"{r['raw'].median:.2f}", f"**{ratio(r['wall'].median, r['raw'].median):.2f}x**",
-                     f"{p['wall'] - p['step']:.2f}", f"{p['load']:.2f}",
-                     f"{p['compute']:.2f} ({r['inside'].median:.2f})", f"{p['store']:.2f}"])
+        rows.append(
+            [
+                r["fold"],
+                f"{r['rows']:,} x {r['features']}",
+                r["fits"],
+                f"{r['wall'].median:.2f}",
+                f"{r['raw'].median:.2f}",
+                f"**{ratio(r['wall'].median, r['raw'].median):.2f}x**",
+                f"{p['wall'] - p['step']:.2f}",
+                f"{p['load']:.2f}",
+                f"{p['compute']:.2f} ({r['inside'].median:.2f})",
+                f"{p['store']:.2f}",
+            ]
+        )
     total_wall = sum(r["wall"].median for r in training)
     total_raw = sum(r["raw"].median for r in training)
-    rows.append(["**all folds**", "", sum(r["fits"] for r in training), f"{total_wall:.2f}", f"{total_raw:.2f}",
-                 f"**{ratio(total_wall, total_raw):.2f}x**", "", "", "", ""])
-    intro = (f"Generated market, {args.tickers} tickers, {args.years} years ending {END_DATE} (warehouse built by "
-             f"`run_all` in {fmt_seconds(build_seconds)}). Training: one `training_job` run per fold of the "
-             f"`ranking_model` asset alone (`execute_in_process`, persistent instance like dagster.yaml) vs the "
-             f"same `LGBMClassifier` fits replayed raw (same parameters, matrices, validation set and early "
-             f"stopping); target ratio at most 1.3x. Phases from the event log: Dagster run = the run's wall time minus the "
-             f"asset step (planning, resources, event storage, the asset's checks); I/O manager inputs = inputs "
-             f"loaded before the step body (none since the asset reads its own rows); compute = the step body until "
-             f"the output is yielded, including the asset's parameterised read of the feature and target rows the "
-             f"fold uses (the recorded fits inside it in brackets); store = writing the predictions to DuckDB. Medians of {args.runs} runs (lazy imports done "
-             f"beforehand). Machine: {machine()}.")
+    rows.append(
+        [
+            "**all folds**",
+            "",
+            sum(r["fits"] for r in training),
+            f"{total_wall:.2f}",
+            f"{total_raw:.2f}",
+            f"**{ratio(total_wall, total_raw):.2f}x**",
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
+    intro = (
+        f"Generated market, {args.tickers} tickers, {args.years} years ending {END_DATE} (warehouse built by "
+        f"`run_all` in {fmt_seconds(build_seconds)}). Training: one `training_job` run per fold of the "
+        f"`ranking_model` asset alone (`execute_in_process`, persistent instance like dagster.yaml) vs the "
+        f"same `LGBMClassifier` fits replayed raw (same parameters, matrices, validation set and early "
+        f"stopping); target ratio at most 1.3x. Phases from the event log: Dagster run = the run's wall time minus the "
+        f"asset step (planning, resources, event storage, the asset's checks); I/O manager inputs = inputs "
+        f"loaded before the step body (none since the asset reads its own rows); compute = the step body until "
+        f"the output is yielded, including the asset's parameterised read of the feature and target rows the "
+        f"fold uses (the recorded fits inside it in brackets); store = writing the predictions to DuckDB. "
+        f"Medians of {args.runs} runs (lazy imports done "
+        f"beforehand). Machine: {machine()}."
+    )
     parts = [intro, markdown_table(header, rows)]
     if shap_res:
         s = shap_res
-        shap_rows = [[f"{s['span'][0]} .. {s['span'][1]} ({s['days']} days)", f"{s['rows']:,} x {s['features']}",
-                      s["members"], f"{s['wall'].median:.2f}", f"{s['step'].median:.2f}", f"{s['raw'].median:.2f}",
-                      f"**{ratio(s['wall'].median, s['raw'].median):.2f}x**",
-                      f"{ratio(s['step'].median, s['raw'].median):.2f}x"]]
-        parts += [f"SHAP: the `shap_explanations` asset (one `inference_job` run over the span: native LightGBM "
-                  f"TreeSHAP of every member, top-5 reasons per row in long form, plus the latest day's summary "
-                  f"plot) vs `shap.TreeExplainer(member).shap_values(matrix)` for every member of the production "
-                  f"ranking ensemble on the same rows. Medians of {args.runs} runs.",
-                  markdown_table(["span", "rows x features", "members", "asset run s", "asset step s",
-                                  "raw shap s", "**run / raw**", "step / raw"], shap_rows)]
+        shap_rows = [
+            [
+                f"{s['span'][0]} .. {s['span'][1]} ({s['days']} days)",
+                f"{s['rows']:,} x {s['features']}",
+                s["members"],
+                f"{s['wall'].median:.2f}",
+                f"{s['step'].median:.2f}",
+                f"{s['raw'].median:.2f}",
+                f"**{ratio(s['wall'].median, s['raw'].median):.2f}x**",
+                f"{ratio(s['step'].median, s['raw'].median):.2f}x",
+            ]
+        ]
+        parts += [
+            f"SHAP: the `shap_explanations` asset (one `inference_job` run over the span: native LightGBM "
+            f"TreeSHAP of every member, top-5 reasons per row in long form, plus the latest day's summary "
+            f"plot) vs `shap.TreeExplainer(member).shap_values(matrix)` for every member of the production "
+            f"ranking ensemble on the same rows. Medians of {args.runs} runs.",
+            markdown_table(
+                [
+                    "span",
+                    "rows x features",
+                    "members",
+                    "asset run s",
+                    "asset step s",
+                    "raw shap s",
+                    "**run / raw**",
+                    "step / raw",
+                ],
+                shap_rows,
+            ),
+        ]
     return section("Training and SHAP overhead", *parts)
 
 
@@ -299,9 +385,15 @@ def main() -> None:
     args = parser.parse_args()
 
     with scratch_dir("axion-bench-training-") as root:
-        env = bench_env(root, AXION_SIM_TICKERS=args.tickers, AXION_SIM_START=f"{int(END_DATE[:4]) - args.years + 1}-01-02",
-                        AXION_SIM_END=END_DATE, AXION_WF_TRAIN_DAYS=args.wf_train_days,
-                        AXION_WF_TEST_DAYS=args.wf_test_days, AXION_WF_FOLDS=args.wf_folds)
+        env = bench_env(
+            root,
+            AXION_SIM_TICKERS=args.tickers,
+            AXION_SIM_START=f"{int(END_DATE[:4]) - args.years + 1}-01-02",
+            AXION_SIM_END=END_DATE,
+            AXION_WF_TRAIN_DAYS=args.wf_train_days,
+            AXION_WF_TEST_DAYS=args.wf_test_days,
+            AXION_WF_FOLDS=args.wf_folds,
+        )
         print(f"building a fresh warehouse ({args.tickers} tickers, {args.years} years) ...", flush=True)
         build_seconds = build_warehouse(env)
         print(f"built in {fmt_seconds(build_seconds)}", flush=True)

@@ -32,8 +32,9 @@ def _rows(values) -> np.ndarray:
     return a
 
 
-def _ranks_and_sizes(a: np.ndarray, valid: np.ndarray, groups: np.ndarray | None,
-                     ascending: bool) -> tuple[np.ndarray, np.ndarray]:
+def _ranks_and_sizes(
+    a: np.ndarray, valid: np.ndarray, groups: np.ndarray | None, ascending: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Average ranks (NaN outside ``valid``) and the number of valid cells in each cell's
     cross-section: per row as an (n_rows, 1) column, per row and group as a full array."""
     n_rows, n_cols = a.shape
@@ -114,8 +115,9 @@ def average_ranks(values, valid=None, groups=None, ascending: bool = True) -> np
     return _ranks_and_sizes(a, _valid(a, valid, groups), groups, ascending)[0]
 
 
-def percentile_rank_rows(values, groups=None, *, higher_is_better: bool = True,
-                         inf_as_missing: bool = False) -> np.ndarray:
+def percentile_rank_rows(
+    values, groups=None, *, higher_is_better: bool = True, inf_as_missing: bool = False
+) -> np.ndarray:
     """Percentile rank ``(rank - 1) / (n - 1)`` of each cell among the valid cells of its row (and
     group), in [0, 1]; a lone valid value gets 0.5; missing cells stay NaN.
 
@@ -184,4 +186,3 @@ def rank_ic_rows(x, y, valid=None, *, one_pass: bool = False) -> tuple[np.ndarra
     both = _valid(a, valid, None) & ~np.isnan(b)
     rx, ry = _ranks_and_sizes(a, both, None, True)[0], _ranks_and_sizes(b, both, None, True)[0]
     return rank_correlation_rows(rx, ry, both, one_pass=one_pass), both.sum(axis=1)
-

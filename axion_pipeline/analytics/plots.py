@@ -64,8 +64,11 @@ def _hbars(values: pd.Series, title: str, xlabel: str, colors=None, vlines=()) -
     _require(values, title)
     fig, ax = _figure((FIGSIZE[0], max(FIGSIZE[1], 0.6 + 0.18 * len(values))))
     ordered = values.iloc[::-1]
-    ax.barh([str(i) for i in ordered.index], ordered.to_numpy(dtype=float),
-            color=colors[::-1] if colors is not None else "#1f77b4")
+    ax.barh(
+        [str(i) for i in ordered.index],
+        ordered.to_numpy(dtype=float),
+        color=colors[::-1] if colors is not None else "#1f77b4",
+    )
     for x, color in vlines:
         ax.axvline(x, color=color, linestyle="--", linewidth=0.8)
     _style(ax, title)
@@ -81,8 +84,13 @@ def plot_ic_over_time(ic_long: pd.DataFrame, factor: str, horizon: int, window: 
     fig, ax = _figure()
     colors = np.where(ic.to_numpy() >= 0, "#2ca02c", "#d62728")
     ax.bar(ic.index, ic.to_numpy(), width=1.0, color=colors, alpha=0.5, linewidth=0)
-    ax.plot(ic.index, ic.rolling(window, min_periods=max(1, window // 3)).mean(), color="black",
-            linewidth=1.2, label=f"{window}-day mean")
+    ax.plot(
+        ic.index,
+        ic.rolling(window, min_periods=max(1, window // 3)).mean(),
+        color="black",
+        linewidth=1.2,
+        label=f"{window}-day mean",
+    )
     ax.axhline(0, color="black", linewidth=0.5)
     ax.legend(fontsize=7, loc="upper left")
     _style(ax, f"IC {factor}, {horizon}d: mean {ic.mean():.3f}, ICIR {ic.mean() / ic.std():.2f}", "Spearman IC")
@@ -97,8 +105,14 @@ def plot_quantile_returns(quantile_returns: pd.DataFrame, factor: str, horizon: 
     mean = rows["mean_demeaned_return"].to_numpy(dtype=float) * 1e4
     err = rows["std_error"].to_numpy(dtype=float) * 1e4 if "std_error" in rows else None
     fig, ax = _figure()
-    ax.bar(rows["quantile"].astype(str), mean, yerr=err, capsize=3,
-           color=np.where(mean >= 0, "#2ca02c", "#d62728"), alpha=0.8)
+    ax.bar(
+        rows["quantile"].astype(str),
+        mean,
+        yerr=err,
+        capsize=3,
+        color=np.where(mean >= 0, "#2ca02c", "#d62728"),
+        alpha=0.8,
+    )
     ax.axhline(0, color="black", linewidth=0.5)
     _style(ax, f"{factor}: mean demeaned {horizon}d return by quantile", "bps")
     ax.set_xlabel("quantile (1 = lowest factor)", fontsize=8)
@@ -116,8 +130,18 @@ def plot_regime_timeline(regimes: pd.Series, index: pd.Series | None = None) -> 
         color = REGIME_COLORS.get(label) or next(palette, "#bcbd22")
         mask = (regimes == label).to_numpy()
         mask[1:] |= mask[:-1]  # run the band up to the next regime's first day: no white gaps
-        ax.fill_between(dates, 0, 1, where=mask, step="post", color=color,
-                        alpha=0.25, linewidth=0, transform=ax.get_xaxis_transform(), label=label)
+        ax.fill_between(
+            dates,
+            0,
+            1,
+            where=mask,
+            step="post",
+            color=color,
+            alpha=0.25,
+            linewidth=0,
+            transform=ax.get_xaxis_transform(),
+            label=label,
+        )
     if index is not None and len(index):
         index = index.sort_index()
         ax.plot(pd.DatetimeIndex(index.index), index.to_numpy(dtype=float), color="black", linewidth=0.8)
@@ -166,8 +190,13 @@ def plot_shap_summary(contributions: pd.DataFrame, top: int = 15, beeswarm: bool
     sample = contributions.sample(min(len(contributions), 120), random_state=0)
     for pos, name in enumerate(mean_abs.index[::-1]):
         vals = sample[name].to_numpy(dtype=float)
-        ax_dot.scatter(vals, pos + rng.uniform(-0.3, 0.3, len(vals)), s=2, linewidths=0,
-                       c=np.where(vals >= 0, "#d62728", "#1f77b4"))
+        ax_dot.scatter(
+            vals,
+            pos + rng.uniform(-0.3, 0.3, len(vals)),
+            s=2,
+            linewidths=0,
+            c=np.where(vals >= 0, "#d62728", "#1f77b4"),
+        )
     ax_dot.axvline(0, color="black", linewidth=0.5)
     _style(ax_dot, "Per-row contributions")
     return _png(fig)
@@ -181,14 +210,12 @@ def plot_walk_forward_ic(ic_by_date: pd.Series, fold_bounds: pd.DataFrame | None
     dates = pd.DatetimeIndex(ic.index)
     fig, ax = _figure()
     ax.plot(dates, ic.to_numpy(dtype=float), color="#1f77b4", linewidth=0.5, alpha=0.6, label="daily IC")
-    ax.plot(dates, ic.rolling(window, min_periods=1).mean(), color="black", linewidth=1.1,
-            label=f"{window}-day mean")
+    ax.plot(dates, ic.rolling(window, min_periods=1).mean(), color="black", linewidth=1.1, label=f"{window}-day mean")
     if fold_bounds is not None:
         if not {"test_start", "test_end"}.issubset(fold_bounds.columns):
             raise ValueError("fold_bounds needs test_start and test_end columns (see fold_windows)")
         for i, fold in enumerate(fold_bounds.itertuples(index=False)):
-            ax.axvspan(fold.test_start, fold.test_end, color="#ff7f0e" if i % 2 else "#9467bd",
-                       alpha=0.12, linewidth=0)
+            ax.axvspan(fold.test_start, fold.test_end, color="#ff7f0e" if i % 2 else "#9467bd", alpha=0.12, linewidth=0)
             label = getattr(fold, "fold", i)
             ax.text(fold.test_start, 1.0, str(label), transform=ax.get_xaxis_transform(), fontsize=6, va="top")
     ax.axhline(0, color="black", linewidth=0.5)

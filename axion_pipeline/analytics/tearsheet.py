@@ -193,8 +193,7 @@ class TearSheet:
 
     def to_frames(self) -> dict[str, pd.DataFrame]:
         """Every table by name, long and flat (storable as DuckDB tables)."""
-        names = ["ic", "ic_summary", "quantile_returns", "spread", "turnover",
-                 "rank_autocorrelation", "coverage"]
+        names = ["ic", "ic_summary", "quantile_returns", "spread", "turnover", "rank_autocorrelation", "coverage"]
         return {name: getattr(self, name).reset_index(drop=True) for name in names}
 
     def summary_markdown(self) -> str:
@@ -206,10 +205,18 @@ class TearSheet:
             .merge(top.rename(columns={"turnover": "top_turnover"}), on="factor", how="left")
             .merge(self.rank_autocorrelation[["factor", "rank_autocorrelation"]], on="factor", how="left")
         )
-        cols = {"factor": "factor", "horizon": "h", "ic_mean": "IC mean", "icir": "ICIR",
-                "t_stat": "t", "hit_rate": "IC>0", "top_minus_bottom": "top-bottom",
-                "top_turnover": f"Q{self.quantiles} turnover",
-                "rank_autocorrelation": "rank autocorr", "n_dates": "dates"}
+        cols = {
+            "factor": "factor",
+            "horizon": "h",
+            "ic_mean": "IC mean",
+            "icir": "ICIR",
+            "t_stat": "t",
+            "hit_rate": "IC>0",
+            "top_minus_bottom": "top-bottom",
+            "top_turnover": f"Q{self.quantiles} turnover",
+            "rank_autocorrelation": "rank autocorr",
+            "n_dates": "dates",
+        }
         table = table[list(cols)].rename(columns=cols)
         return markdown_table(table.columns, table.itertuples(index=False), _fmt)
 
@@ -259,8 +266,9 @@ def compute_tear_sheet(
     if factors.empty:
         raise ValueError("factors is empty: nothing to analyse (missing upstream partition?)")
     if factor_columns is None:
-        factor_columns = [c for c in factors.columns
-                          if c not in KEY_COLUMNS and pd.api.types.is_numeric_dtype(factors[c])]
+        factor_columns = [
+            c for c in factors.columns if c not in KEY_COLUMNS and pd.api.types.is_numeric_dtype(factors[c])
+        ]
     if not factor_columns:
         raise ValueError("no factor columns to analyse")
     horizons = tuple(sorted({int(h) for h in horizons}))
@@ -280,9 +288,14 @@ def compute_tear_sheet(
         labels = quantize(np.where(sample, values, np.nan), quantiles)
         used = ~np.isnan(labels)
         n_in = len(factors)
-        cov = {"factor": name, "n_rows": n_in, "n_used": int(used.sum()),
-               "loss_factor": 1 - finite.sum() / n_in, "loss_forward": (finite & ~has_fwd).sum() / n_in,
-               "loss_binning": (sample & ~used).sum() / n_in}
+        cov = {
+            "factor": name,
+            "n_rows": n_in,
+            "n_used": int(used.sum()),
+            "loss_factor": 1 - finite.sum() / n_in,
+            "loss_forward": (finite & ~has_fwd).sum() / n_in,
+            "loss_binning": (sample & ~used).sum() / n_in,
+        }
         cov["loss_total"] = 1 - cov["n_used"] / n_in
         cov["skipped"] = False
         parts["cov"].append(cov)
@@ -321,24 +334,34 @@ def _one_factor(name, values, labels, used, fwd, dates, quantiles, parts) -> Non
         by_q, day = _daily_quantile_means(ret, labels, quantiles)
         for q in range(quantiles):
             d_mean, d_std, _, n_q = _mean_std_t(by_q[:, q] - day)
-            parts["qret"].append({
-                "factor": name, "horizon": h, "quantile": q + 1, "mean_return": _mean_std_t(by_q[:, q])[0],
-                "mean_demeaned_return": d_mean, "std_error": d_std / np.sqrt(n_q) if n_q > 1 else np.nan, "n_dates": n_q,
-            })
+            parts["qret"].append(
+                {
+                    "factor": name,
+                    "horizon": h,
+                    "quantile": q + 1,
+                    "mean_return": _mean_std_t(by_q[:, q])[0],
+                    "mean_demeaned_return": d_mean,
+                    "std_error": d_std / np.sqrt(n_q) if n_q > 1 else np.nan,
+                    "n_dates": n_q,
+                }
+            )
         s_mean, s_std, s_t, s_n = _mean_std_t(by_q[:, -1] - by_q[:, 0])
-        parts["spread"].append({"factor": name, "horizon": h, "top_minus_bottom": s_mean,
-                                "std": s_std, "t_stat": s_t, "n_dates": s_n})
+        parts["spread"].append(
+            {"factor": name, "horizon": h, "top_minus_bottom": s_mean, "std": s_std, "t_stat": s_t, "n_dates": s_n}
+        )
     for q in range(1, quantiles + 1):
         member = labels == q
         count = member.sum(axis=1)
         new = (member[1:] & ~member[:-1]).sum(axis=1)
         defined = (count[1:] > 0) & (count[:-1] > 0)
         turnover = new[defined] / count[1:][defined]
-        parts["turn"].append({"factor": name, "quantile": q, "turnover": _mean_std_t(turnover)[0],
-                              "n_dates": int(defined.sum())})
+        parts["turn"].append(
+            {"factor": name, "quantile": q, "turnover": _mean_std_t(turnover)[0], "n_dates": int(defined.sum())}
+        )
     auto = _row_pearson(f_rank[1:], f_rank[:-1])
-    parts["auto"].append({"factor": name, "rank_autocorrelation": _mean_std_t(auto)[0],
-                          "n_dates": int((~np.isnan(auto)).sum())})
+    parts["auto"].append(
+        {"factor": name, "rank_autocorrelation": _mean_std_t(auto)[0], "n_dates": int((~np.isnan(auto)).sum())}
+    )
 
 
 def _ic_summary(ic: np.ndarray) -> dict:
@@ -347,7 +370,11 @@ def _ic_summary(ic: np.ndarray) -> dict:
 
     mean, std, t, n = _mean_std_t(ic)
     return {
-        "ic_mean": mean, "ic_std": std, "icir": mean / std if std > 0 else np.nan, "t_stat": t,
+        "ic_mean": mean,
+        "ic_std": std,
+        "icir": mean / std if std > 0 else np.nan,
+        "t_stat": t,
         "p_value": float(2 * stdtr(n - 1, -abs(t))) if np.isfinite(t) else np.nan,
-        "n_dates": n, "hit_rate": float((ic[~np.isnan(ic)] > 0).mean()) if n else np.nan,
+        "n_dates": n,
+        "hit_rate": float((ic[~np.isnan(ic)] > 0).mean()) if n else np.nan,
     }

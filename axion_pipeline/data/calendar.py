@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+
 def price_file_for(data_dir: str | Path) -> tuple[Path, str]:
     """Return (path, date column) of the price file of a data folder, in either supported layout."""
     from axion_pipeline.data.generic import find_file

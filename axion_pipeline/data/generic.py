@@ -24,7 +24,8 @@ exist, Parquet is used)::
 Format: CSV is comma-separated UTF-8 with a header line; dates are ISO 8601 (``2024-01-31``; a
 time and UTC offset may follow, the local date is kept; other formats such as ``01/31/2024`` are
 rejected, never guessed); decimals use '.'; a missing value is an empty cell (``NA``, ``NULL``,
-``NaN`` and ``.`` are read as missing too). Parquet files use the same column names, dates as timestamps or ISO strings. Column
+``NaN`` and ``.`` are read as missing too). Parquet files use the same column names, dates as
+timestamps or ISO strings. Column
 names are case-sensitive; extra columns are ignored (and listed in the notes).
 
 Meaning:
@@ -60,22 +61,39 @@ import pandas as pd
 
 from axion_pipeline.data.breadth import breadth_from_prices
 from axion_pipeline.data.contracts import (
-    EARNINGS_COLUMNS, FUNDAMENTAL_FIELDS, MARKET_SERIES_COLUMNS, PRICE_COLUMNS, SECTOR_COLUMNS, MarketData,
+    EARNINGS_COLUMNS,
+    FUNDAMENTAL_FIELDS,
+    MARKET_SERIES_COLUMNS,
+    PRICE_COLUMNS,
+    SECTOR_COLUMNS,
+    MarketData,
 )
 from axion_pipeline.data.validation import (
-    concat_rejected, empty_rejected, is_missing, read_table, validate_earnings, validate_fundamentals,
-    validate_market_series, validate_prices, validate_sectors,
+    concat_rejected,
+    empty_rejected,
+    is_missing,
+    read_table,
+    validate_earnings,
+    validate_fundamentals,
+    validate_market_series,
+    validate_prices,
+    validate_sectors,
 )
 
 DATASETS = {  # file stem: (required columns, optional columns, text columns for CSV)
     "prices": (PRICE_COLUMNS, [], ["date", "ticker"]),
-    "fundamentals": (["ticker", "period_end"], ["available_date", "period_type", *FUNDAMENTAL_FIELDS],
-                     ["ticker", "period_end", "available_date", "period_type"]),
+    "fundamentals": (
+        ["ticker", "period_end"],
+        ["available_date", "period_type", *FUNDAMENTAL_FIELDS],
+        ["ticker", "period_end", "available_date", "period_type"],
+    ),
     "sectors": (SECTOR_COLUMNS, [], SECTOR_COLUMNS),
     "market_series": (["date", "sp500_close"], MARKET_SERIES_COLUMNS[2:], ["date"]),
-    "earnings_events": (["ticker", "announce_date"],
-                        ["fiscal_quarter_end", "eps_estimate", "eps_actual", "surprise_pct", "release_time"],
-                        ["ticker", "announce_date", "fiscal_quarter_end", "release_time"]),
+    "earnings_events": (
+        ["ticker", "announce_date"],
+        ["fiscal_quarter_end", "eps_estimate", "eps_actual", "surprise_pct", "release_time"],
+        ["ticker", "announce_date", "fiscal_quarter_end", "release_time"],
+    ),
 }
 REQUIRED_FILES = ["prices", "fundamentals", "sectors", "market_series"]
 UNKNOWN_SECTOR = "Unknown"
@@ -103,8 +121,9 @@ def _read(path: Path, stem: str, notes: list[str]) -> pd.DataFrame:
     return raw[[c for c in raw.columns if c not in extra]]
 
 
-def _sectors_for(raw: pd.DataFrame, name: str, tickers: list[str], max_reject_share: float, notes: list[str]
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _sectors_for(
+    raw: pd.DataFrame, name: str, tickers: list[str], max_reject_share: float, notes: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     clean, rejected = validate_sectors(raw, name, max_reject_share)
     known = clean[clean["ticker"].isin(tickers)]
     unused = len(clean) - len(known)
@@ -112,14 +131,17 @@ def _sectors_for(raw: pd.DataFrame, name: str, tickers: list[str], max_reject_sh
     if unused:
         notes.append(f"sectors: {unused} rows of {name} name tickers without prices and are not used.")
     if missing:
-        notes.append(f"sectors: {len(missing)} price tickers have no sector and get '{UNKNOWN_SECTOR}': "
-                     f"{', '.join(missing[:50])}{' ...' if len(missing) > 50 else ''}.")
+        notes.append(
+            f"sectors: {len(missing)} price tickers have no sector and get '{UNKNOWN_SECTOR}': "
+            f"{', '.join(missing[:50])}{' ...' if len(missing) > 50 else ''}."
+        )
     out = pd.concat([known, pd.DataFrame({"ticker": missing, "sector": UNKNOWN_SECTOR})], ignore_index=True)
     return out.sort_values("ticker").reset_index(drop=True)[SECTOR_COLUMNS].astype(object), rejected
 
 
-def _market(raw: pd.DataFrame, name: str, prices: pd.DataFrame, max_reject_share: float, today, notes: list[str]
-            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _market(
+    raw: pd.DataFrame, name: str, prices: pd.DataFrame, max_reject_share: float, today, notes: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     clean, rejected = validate_market_series(raw, name, max_reject_share, today=today)
     breadth_cols = ["advance_decline", "pct_above_200sma"]
     absent = [c for c in MARKET_SERIES_COLUMNS[1:] if c not in clean.columns]
@@ -133,19 +155,26 @@ def _market(raw: pd.DataFrame, name: str, prices: pd.DataFrame, max_reject_share
             notes.append(f"market_series: {column} is absent from {name}; delivered as missing values.")
     uncovered = pd.DatetimeIndex(prices["date"].unique()).difference(pd.DatetimeIndex(clean["date"]))
     if len(uncovered):
-        notes.append(f"market_series: {len(uncovered)} trading days of the prices have no market row "
-                     f"(first {uncovered[0]:%Y-%m-%d}).")
+        notes.append(
+            f"market_series: {len(uncovered)} trading days of the prices have no market row "
+            f"(first {uncovered[0]:%Y-%m-%d})."
+        )
     return clean[MARKET_SERIES_COLUMNS], rejected
 
 
 def _empty_earnings() -> pd.DataFrame:
-    types = {"ticker": object, "announce_date": "datetime64[ns]", "fiscal_quarter_end": "datetime64[ns]",
-             "release_time": object}
+    types = {
+        "ticker": object,
+        "announce_date": "datetime64[ns]",
+        "fiscal_quarter_end": "datetime64[ns]",
+        "release_time": object,
+    }
     return pd.DataFrame({c: pd.Series(dtype=types.get(c, "float64")) for c in EARNINGS_COLUMNS})
 
 
-def load_generic_market(directory: str | Path, reporting_lag_days: int = 90, max_reject_share: float = 0.05,
-                        today=None) -> MarketData:
+def load_generic_market(
+    directory: str | Path, reporting_lag_days: int = 90, max_reject_share: float = 0.05, today=None
+) -> MarketData:
     """Load a folder in the generic layout (module docstring) into validated canonical frames."""
     root = Path(directory)
     paths = {stem: find_file(root, stem) for stem in DATASETS}
@@ -163,24 +192,39 @@ def load_generic_market(directory: str | Path, reporting_lag_days: int = 90, max
         notes.append(f"fundamentals: columns absent from {name['fundamentals']}, delivered as missing: {absent}.")
     lag_rows = len(f_raw) if "available_date" not in f_raw.columns else int(is_missing(f_raw["available_date"]).sum())
     if lag_rows:
-        notes.append(f"fundamentals: {lag_rows} rows without available_date use period_end + "
-                     f"{reporting_lag_days} days.")
-    fund, rej_fund = validate_fundamentals(f_raw, name["fundamentals"], max_reject_share,
-                                           reporting_lag_days=reporting_lag_days, today=today)
+        notes.append(
+            f"fundamentals: {lag_rows} rows without available_date use period_end + {reporting_lag_days} days."
+        )
+    fund, rej_fund = validate_fundamentals(
+        f_raw, name["fundamentals"], max_reject_share, reporting_lag_days=reporting_lag_days, today=today
+    )
     tickers = sorted(prices["ticker"].unique())
     sectors, rej_sectors = _sectors_for(raws["sectors"], name["sectors"], tickers, max_reject_share, notes)
     market, rej_market = _market(raws["market_series"], name["market_series"], prices, max_reject_share, today, notes)
     if "earnings_events" in raws:
-        earnings, rej_earn = validate_earnings(raws["earnings_events"], name["earnings_events"], max_reject_share,
-                                               today=today)
+        earnings, rej_earn = validate_earnings(
+            raws["earnings_events"], name["earnings_events"], max_reject_share, today=today
+        )
         n_earn = len(raws["earnings_events"])
     else:
         earnings, rej_earn, n_earn = _empty_earnings(), empty_rejected(), 0
         notes.append("earnings_events: no earnings_events file; the dataset is empty.")
-    read_counts = {"prices": len(raws["prices"]), "fundamentals": len(f_raw),
-                   "sectors": len(sectors) + len(rej_sectors), "market_series": len(raws["market_series"]),
-                   "earnings_events": n_earn}
+    read_counts = {
+        "prices": len(raws["prices"]),
+        "fundamentals": len(f_raw),
+        "sectors": len(sectors) + len(rej_sectors),
+        "market_series": len(raws["market_series"]),
+        "earnings_events": n_earn,
+    }
     rejected = concat_rejected([rej_prices, rej_fund, rej_sectors, rej_market, rej_earn])
-    return MarketData(prices=prices, fundamentals=fund, sectors=sectors, market_series=market,
-                      earnings_events=earnings, rejected_rows=rejected, read_counts=read_counts,
-                      notes=notes, source="generic")
+    return MarketData(
+        prices=prices,
+        fundamentals=fund,
+        sectors=sectors,
+        market_series=market,
+        earnings_events=earnings,
+        rejected_rows=rejected,
+        read_counts=read_counts,
+        notes=notes,
+        source="generic",
+    )

@@ -37,8 +37,9 @@ def fundamentals_as_of(fundamentals: pd.DataFrame, as_of) -> pd.DataFrame:
     return latest.set_index("ticker").sort_index()
 
 
-def fundamentals_on_dates(fundamentals: pd.DataFrame, dates: Iterable, tickers: Iterable[str] | None = None
-                          ) -> pd.DataFrame:
+def fundamentals_on_dates(
+    fundamentals: pd.DataFrame, dates: Iterable, tickers: Iterable[str] | None = None
+) -> pd.DataFrame:
     """Long frame ``date, ticker, <fundamentals columns>``: the as-of row of each ticker on each date.
 
     ``tickers`` restricts the output (default: every ticker of ``fundamentals``). Rows are sorted by
@@ -76,8 +77,9 @@ def _current_from(fundamentals: pd.DataFrame) -> pd.DataFrame:
     return f.sort_values("available_date", kind="stable")
 
 
-def previous_fundamentals_as_of(fundamentals: pd.DataFrame, as_of, lag_days: int = 365,
-                                tolerance_days: int = 45) -> pd.DataFrame:
+def previous_fundamentals_as_of(
+    fundamentals: pd.DataFrame, as_of, lag_days: int = 365, tolerance_days: int = 45
+) -> pd.DataFrame:
     """Per ticker, the year-ago counterpart of the current as-of row, indexed by ticker.
 
     Among rows available on ``as_of``, the one whose ``period_end`` is closest to the current row's

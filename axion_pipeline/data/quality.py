@@ -55,8 +55,11 @@ def split_like_jumps(prices: pd.DataFrame, threshold: float = 0.45) -> pd.DataFr
 def reconciliation(data: MarketData) -> pd.DataFrame:
     """Rows read, loaded and rejected per dataset; ``read == loaded + rejected`` must hold."""
     loaded = {
-        "prices": len(data.prices), "fundamentals": len(data.fundamentals), "sectors": len(data.sectors),
-        "market_series": len(data.market_series), "earnings_events": len(data.earnings_events),
+        "prices": len(data.prices),
+        "fundamentals": len(data.fundamentals),
+        "sectors": len(data.sectors),
+        "market_series": len(data.market_series),
+        "earnings_events": len(data.earnings_events),
     }
     rejected = data.rejected_rows.groupby("dataset").size() if len(data.rejected_rows) else pd.Series(dtype=int)
     rows = [

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from axion_pipeline.data.contracts import MarketData, SECTOR_COLUMNS
+from axion_pipeline.data.contracts import SECTOR_COLUMNS, MarketData
 from axion_pipeline.data.real_earnings import read_real_earnings
 from axion_pipeline.data.real_fundamentals import adjust_for_splits, read_real_fundamentals, split_notes
 from axion_pipeline.data.real_market import build_real_market_series, load_gspc
@@ -35,25 +35,36 @@ UNKNOWN_SECTOR = "Unknown"
 __all__ = ["load_real_market", "load_gspc", "resolve_sectors"]
 
 
-def resolve_sectors(data_dir: str | Path, tickers: list[str], max_reject_share: float = 0.05
-                    ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def resolve_sectors(
+    data_dir: str | Path, tickers: list[str], max_reject_share: float = 0.05
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """One sector per ticker: first sector file that knows it, else "Unknown". Returns (sectors, rejected, notes)."""
     remaining, found, rejected, notes = list(tickers), [], [], []
     for path, tcol, scol in SECTOR_FILES:
         raw = read_table(Path(data_dir) / path, [tcol, scol], display_name=path)
-        clean, rej = validate_sectors(raw.rename(columns={tcol: "ticker", scol: "sector"}), path,
-                                      max_reject_share, source_columns={"ticker": tcol, "sector": scol})
+        clean, rej = validate_sectors(
+            raw.rename(columns={tcol: "ticker", scol: "sector"}),
+            path,
+            max_reject_share,
+            source_columns={"ticker": tcol, "sector": scol},
+        )
         rejected.append(rej)
         hit = clean[clean["ticker"].isin(remaining)]
         found.append(hit)
         remaining = [t for t in remaining if t not in set(hit["ticker"])]
-        notes.append(f"sectors: {path} ({len(raw)} rows, {len(rej)} rejected) gave {len(hit)} of the "
-                     f"{len(tickers)} price tickers a sector.")
-    notes.append("sectors: constituents.csv uses today's GICS names (e.g. 'Communication Services'); "
-                 "securities.csv the 2017 scheme.")
+        notes.append(
+            f"sectors: {path} ({len(raw)} rows, {len(rej)} rejected) gave {len(hit)} of the "
+            f"{len(tickers)} price tickers a sector."
+        )
+    notes.append(
+        "sectors: constituents.csv uses today's GICS names (e.g. 'Communication Services'); "
+        "securities.csv the 2017 scheme."
+    )
     if remaining:
-        notes.append(f"sectors: {len(remaining)} tickers in neither file get sector '{UNKNOWN_SECTOR}': "
-                     f"{', '.join(sorted(remaining))}.")
+        notes.append(
+            f"sectors: {len(remaining)} tickers in neither file get sector '{UNKNOWN_SECTOR}': "
+            f"{', '.join(sorted(remaining))}."
+        )
     found.append(pd.DataFrame({"ticker": remaining, "sector": UNKNOWN_SECTOR}))
     sectors = pd.concat(found, ignore_index=True).sort_values("ticker").reset_index(drop=True)
     return sectors[SECTOR_COLUMNS].astype(object), concat_rejected(rejected), notes
@@ -65,8 +76,9 @@ def _count_note(ds: str, read: int, loaded: int, rejected: pd.DataFrame) -> str:
     return f"{ds}: {read:,} read, {loaded:,} loaded, {int(reasons.sum())} rejected ({detail})."
 
 
-def load_real_market(data_dir: str | Path, reporting_lag_days: int = 90, max_reject_share: float = 0.05,
-                     today=None) -> MarketData:
+def load_real_market(
+    data_dir: str | Path, reporting_lag_days: int = 90, max_reject_share: float = 0.05, today=None
+) -> MarketData:
     """Load every dataset of the shared folder; see the module docstring and the ``real_*`` modules.
 
     ``today`` (default: now) is the cut-off after which dated rows are quarantined as future.
@@ -82,16 +94,34 @@ def load_real_market(data_dir: str | Path, reporting_lag_days: int = 90, max_rej
     earnings, rej_earn, n_earn, earn_notes = read_real_earnings(data_dir, max_reject_share, today)
     rejected = concat_rejected([rej_prices, rej_fund, rej_sectors, rej_market, rej_earn])
     read_counts = {
-        "prices": n_prices, "fundamentals": n_fund, "sectors": len(sectors) + len(rej_sectors),
-        "market_series": len(market) + len(rej_market), "earnings_events": n_earn,
+        "prices": n_prices,
+        "fundamentals": n_fund,
+        "sectors": len(sectors) + len(rej_sectors),
+        "market_series": len(market) + len(rej_market),
+        "earnings_events": n_earn,
     }
-    loaded = {"prices": prices, "fundamentals": fund, "sectors": sectors, "market_series": market,
-              "earnings_events": earnings}
+    loaded = {
+        "prices": prices,
+        "fundamentals": fund,
+        "sectors": sectors,
+        "market_series": market,
+        "earnings_events": earnings,
+    }
     notes = [_count_note(ds, read_counts[ds], len(loaded[ds]), rejected) for ds in read_counts]
-    notes += ["prices are split-adjusted to 2018-02-07 but not dividend-adjusted; the universe is the "
-              "February 2018 S&P 500 list (survivorship bias)."]
+    notes += [
+        "prices are split-adjusted to 2018-02-07 but not dividend-adjusted; the universe is the "
+        "February 2018 S&P 500 list (survivorship bias)."
+    ]
     notes += fund_notes + split_notes(splits) + sector_notes + market_notes + earn_notes
     notes.append(f"load_real_market took {time.perf_counter() - started:.1f} s.")
-    return MarketData(prices=prices, fundamentals=fund, sectors=sectors, market_series=market,
-                      earnings_events=earnings, rejected_rows=rejected, read_counts=read_counts,
-                      notes=notes, source="real")
+    return MarketData(
+        prices=prices,
+        fundamentals=fund,
+        sectors=sectors,
+        market_series=market,
+        earnings_events=earnings,
+        rejected_rows=rejected,
+        read_counts=read_counts,
+        notes=notes,
+        source="real",
+    )

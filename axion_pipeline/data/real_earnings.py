@@ -25,8 +25,13 @@ import pandas as pd
 from axion_pipeline.data.validation import read_table, text, validate_earnings
 
 EARNINGS_FILE = Path("earnings") / "earnings_latest.csv.gz"
-SOURCE_COLUMNS = {"ticker": "symbol", "announce_date": "date", "fiscal_quarter_end": "qtr",
-                  "eps_estimate": "eps_est", "eps_actual": "eps"}
+SOURCE_COLUMNS = {
+    "ticker": "symbol",
+    "announce_date": "date",
+    "fiscal_quarter_end": "qtr",
+    "eps_estimate": "eps_est",
+    "eps_actual": "eps",
+}
 
 
 def parse_fiscal_month(values: pd.Series) -> pd.Series:
@@ -36,19 +41,28 @@ def parse_fiscal_month(values: pd.Series) -> pd.Series:
     return (month + pd.offsets.MonthEnd(0)).astype("datetime64[ns]")
 
 
-def read_real_earnings(data_dir: str | Path, max_reject_share: float = 0.05, today=None
-                       ) -> tuple[pd.DataFrame, pd.DataFrame, int, list[str]]:
+def read_real_earnings(
+    data_dir: str | Path, max_reject_share: float = 0.05, today=None
+) -> tuple[pd.DataFrame, pd.DataFrame, int, list[str]]:
     """Return (``EARNINGS_COLUMNS`` frame, rejected rows, rows read, notes)."""
     name = EARNINGS_FILE.as_posix()
-    raw = read_table(Path(data_dir) / EARNINGS_FILE, ["symbol", "date", "qtr", "eps_est", "eps", "release_time"],
-                     display_name=name)
+    raw = read_table(
+        Path(data_dir) / EARNINGS_FILE, ["symbol", "date", "qtr", "eps_est", "eps", "release_time"], display_name=name
+    )
     qtr = text(raw["qtr"])
-    frame = pd.DataFrame({
-        "ticker": raw["symbol"], "announce_date": raw["date"], "fiscal_quarter_end": parse_fiscal_month(qtr),
-        "eps_estimate": raw["eps_est"], "eps_actual": raw["eps"], "release_time": raw["release_time"],
-    })
-    clean, rejected = validate_earnings(frame, name, max_reject_share, today=today, date_format="%m/%d/%y",
-                                        source_columns=SOURCE_COLUMNS)
+    frame = pd.DataFrame(
+        {
+            "ticker": raw["symbol"],
+            "announce_date": raw["date"],
+            "fiscal_quarter_end": parse_fiscal_month(qtr),
+            "eps_estimate": raw["eps_est"],
+            "eps_actual": raw["eps"],
+            "release_time": raw["release_time"],
+        }
+    )
+    clean, rejected = validate_earnings(
+        frame, name, max_reject_share, today=today, date_format="%m/%d/%y", source_columns=SOURCE_COLUMNS
+    )
     null_q = int(qtr.str.upper().isin(["", "NULL"]).sum())
     bare_q = int(qtr.str.fullmatch(r"Q[1-4]").sum())
     other = int(frame["fiscal_quarter_end"].isna().sum()) - null_q - bare_q

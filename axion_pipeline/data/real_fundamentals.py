@@ -65,15 +65,27 @@ import pandas as pd
 from axion_pipeline.data.contracts import FUNDAMENTAL_COLUMNS
 from axion_pipeline.data.real_prices import ratio_label
 from axion_pipeline.data.validation import (
-    Quarantine, RejectionThresholdExceeded, concat_rejected, parse_numbers, read_table, validate_fundamentals,
+    Quarantine,
+    RejectionThresholdExceeded,
+    concat_rejected,
+    parse_numbers,
+    read_table,
+    validate_fundamentals,
 )
 
 FUNDAMENTALS_FILE = Path("fundamentals") / "fundamentals.csv"
 DIRECT = {
-    "revenue": "Total Revenue", "gross_profit": "Gross Profit", "operating_income": "Operating Income",
-    "net_income": "Net Income", "interest_expense": "Interest Expense", "rnd_expense": "Research and Development",
-    "operating_cash_flow": "Net Cash Flow-Operating", "total_assets": "Total Assets",
-    "total_equity": "Total Equity", "cash": "Cash and Cash Equivalents", "eps": "Earnings Per Share",
+    "revenue": "Total Revenue",
+    "gross_profit": "Gross Profit",
+    "operating_income": "Operating Income",
+    "net_income": "Net Income",
+    "interest_expense": "Interest Expense",
+    "rnd_expense": "Research and Development",
+    "operating_cash_flow": "Net Cash Flow-Operating",
+    "total_assets": "Total Assets",
+    "total_equity": "Total Equity",
+    "cash": "Cash and Cash Equivalents",
+    "eps": "Earnings Per Share",
 }
 DEPRECIATION, CAPEX, SHARES = "Depreciation", "Capital Expenditures", "Estimated Shares Outstanding"
 DEBT = ["Long-Term Debt", "Short-Term Debt / Current Portion of Long-Term Debt"]
@@ -86,12 +98,17 @@ STANDARD_RATIOS = np.array([2.0, 3.0, 4.0, 5.0, 7.0, 8.0, 10.0])
 SPLIT_COLUMNS = ["ticker", "ratio", "ex_date", "evidence", "adjusted_period_ends"]
 
 
-def read_real_fundamentals(data_dir: str | Path, reporting_lag_days: int = 90, max_reject_share: float = 0.05,
-                           today=None) -> tuple[pd.DataFrame, pd.DataFrame, int, list[str]]:
+def read_real_fundamentals(
+    data_dir: str | Path, reporting_lag_days: int = 90, max_reject_share: float = 0.05, today=None
+) -> tuple[pd.DataFrame, pd.DataFrame, int, list[str]]:
     """Return (canonical fundamentals as reported, rejected rows, rows read, notes)."""
     name = FUNDAMENTALS_FILE.as_posix()
-    raw = read_table(Path(data_dir) / FUNDAMENTALS_FILE, [*KEYS.values(), *NUMERIC_SOURCES],
-                     text_columns=list(KEYS.values()), display_name=name)
+    raw = read_table(
+        Path(data_dir) / FUNDAMENTALS_FILE,
+        [*KEYS.values(), *NUMERIC_SOURCES],
+        text_columns=list(KEYS.values()),
+        display_name=name,
+    )
     q = Quarantine(raw, "fundamentals", name)
     num = {}
     for col in NUMERIC_SOURCES:
@@ -99,22 +116,36 @@ def read_real_fundamentals(data_dir: str | Path, reporting_lag_days: int = 90, m
         q.reject(bad, col, "non-numeric value")
     shares = num[SHARES].where(num[SHARES] > 0)
     capex = -num[CAPEX]
-    canon = pd.DataFrame({
-        "ticker": raw[KEYS["ticker"]], "period_end": raw[KEYS["period_end"]], "period_type": "FY",
-        **{field: num[col] for field, col in DIRECT.items()},
-        "ebitda": num["Operating Income"] + num[DEPRECIATION], "capital_expenditure": capex,
-        "free_cash_flow": num["Net Cash Flow-Operating"] - capex,
-        "total_debt": num[DEBT[0]] + num[DEBT[1]], "shares_outstanding": shares,
-    })
+    canon = pd.DataFrame(
+        {
+            "ticker": raw[KEYS["ticker"]],
+            "period_end": raw[KEYS["period_end"]],
+            "period_type": "FY",
+            **{field: num[col] for field, col in DIRECT.items()},
+            "ebitda": num["Operating Income"] + num[DEPRECIATION],
+            "capital_expenditure": capex,
+            "free_cash_flow": num["Net Cash Flow-Operating"] - capex,
+            "total_debt": num[DEBT[0]] + num[DEBT[1]],
+            "shares_outstanding": shares,
+        }
+    )
     keep = ~q.bad
     clean, rejected = validate_fundamentals(
-        canon.loc[keep].reset_index(drop=True), name, 1.0, reporting_lag_days=reporting_lag_days, today=today,
-        source_columns={**KEYS, **DIRECT, "shares_outstanding": SHARES}, row_numbers=q.lines[keep])
+        canon.loc[keep].reset_index(drop=True),
+        name,
+        1.0,
+        reporting_lag_days=reporting_lag_days,
+        today=today,
+        source_columns={**KEYS, **DIRECT, "shares_outstanding": SHARES},
+        row_numbers=q.lines[keep],
+    )
     rejected = concat_rejected([q.rejected(), rejected]).sort_values("row_number", kind="stable")
     if len(raw) and len(rejected) / len(raw) > max_reject_share:
         raise RejectionThresholdExceeded(
             f"{len(rejected)} of {len(raw)} rows rejected (> {max_reject_share:.1%}); top reasons: "
-            f"{rejected['reason'].value_counts().head(3).to_dict()}", file=name)
+            f"{rejected['reason'].value_counts().head(3).to_dict()}",
+            file=name,
+        )
     n_sign = int((num[SHARES].notna() & ~(num[SHARES] > 0)).sum())
     notes = [
         f"fundamentals: no filing date in {name}; available_date = period_end + {reporting_lag_days} days.",
@@ -135,8 +166,15 @@ def _price_at(prices: pd.DataFrame, keys: pd.DataFrame, tolerance_days: int = 45
     """
     left = keys[["ticker", "period_end"]].reset_index().sort_values("period_end")
     right = prices[["ticker", "date", "close"]].sort_values("date")
-    merged = pd.merge_asof(left, right, left_on="period_end", right_on="date", by="ticker",
-                           direction="nearest", tolerance=pd.Timedelta(days=tolerance_days))
+    merged = pd.merge_asof(
+        left,
+        right,
+        left_on="period_end",
+        right_on="date",
+        by="ticker",
+        direction="nearest",
+        tolerance=pd.Timedelta(days=tolerance_days),
+    )
     return merged.set_index("index")["close"].reindex(keys.index)
 
 
@@ -154,7 +192,7 @@ def _on_old_basis(rows: pd.DataFrame, pos: int, ex_date: pd.Timestamp, ratio: fl
         return True
     shares = rows["shares_outstanding"].to_numpy()
     if np.isfinite(shares[pos]):
-        later = [s for s in shares[pos + 1:] if np.isfinite(s)]
+        later = [s for s in shares[pos + 1 :] if np.isfinite(s)]
         if later:
             return _nearer(later[0] / shares[pos], ratio)
         earlier = [s for s in shares[:pos] if np.isfinite(s)]
@@ -171,8 +209,15 @@ def _price_split_factors(fund: pd.DataFrame, events: pd.DataFrame) -> tuple[pd.S
         old = [idx for pos, idx in enumerate(rows.index) if _on_old_basis(rows, pos, ev.ex_date, ev.ratio)]
         if old:
             factor.loc[old] *= ev.ratio
-            found.append({"ticker": ev.ticker, "ratio": ev.ratio, "ex_date": ev.ex_date,
-                          "evidence": "price precision", "adjusted_period_ends": sorted(fund.loc[old, "period_end"])})
+            found.append(
+                {
+                    "ticker": ev.ticker,
+                    "ratio": ev.ratio,
+                    "ex_date": ev.ex_date,
+                    "evidence": "price precision",
+                    "adjusted_period_ends": sorted(fund.loc[old, "period_end"]),
+                }
+            )
     return factor, found
 
 
@@ -192,8 +237,14 @@ def _share_jumps(f: pd.DataFrame, fund: pd.DataFrame) -> tuple[pd.Series, list[d
     ni, rev = f["net_income"] / prev["net_income"], f["revenue"] / prev["revenue"]
     pe_jump = (f["price"] / f["eps"]) / (prev["price"] / prev["eps"])
     pe_ok = pe_jump.isna() | (np.abs(np.log(pe_jump / ratio)) < np.abs(np.log(pe_jump)))
-    candidate = ((np.abs(np.log(observed / ratio)) <= np.log(1.1)) & (prev["net_income"] > 0) & ni.between(0.5, 2)
-                 & (np.minimum(prev["eps"], f["eps"]) >= 0.25) & rev.between(2 / 3, 1.5) & pe_ok)
+    candidate = (
+        (np.abs(np.log(observed / ratio)) <= np.log(1.1))
+        & (prev["net_income"] > 0)
+        & ni.between(0.5, 2)
+        & (np.minimum(prev["eps"], f["eps"]) >= 0.25)
+        & rev.between(2 / 3, 1.5)
+        & pe_ok
+    )
     confirmed = (nxt / f["shares_outstanding"]).between(0.8, 1.25)
     factor = pd.Series(1.0, index=fund.index)
     found, possible = [], []
@@ -201,19 +252,28 @@ def _share_jumps(f: pd.DataFrame, fund: pd.DataFrame) -> tuple[pd.Series, list[d
         ticker, r, start, end = f.at[i, "ticker"], float(ratio[i]), prev.at[i, "period_end"], f.at[i, "period_end"]
         span = f"FY {start:%Y-%m-%d} and FY {end:%Y-%m-%d}"
         if not confirmed[i]:
-            possible.append(f"possible split {ticker} {ratio_label(r)} (share count x{observed[i]:.2f} between "
-                            f"{span}) not applied: no later year confirms the new share count.")
+            possible.append(
+                f"possible split {ticker} {ratio_label(r)} (share count x{observed[i]:.2f} between "
+                f"{span}) not applied: no later year confirms the new share count."
+            )
             continue
         old = fund.index[(fund["ticker"] == ticker) & (fund["period_end"] <= start)]
         factor.loc[old] *= r
-        found.append({"ticker": ticker, "ratio": r, "ex_date": pd.NaT,
-                      "evidence": f"share count x{observed[i]:.2f} between {span}, kept the next year",
-                      "adjusted_period_ends": sorted(fund.loc[old, "period_end"])})
+        found.append(
+            {
+                "ticker": ticker,
+                "ratio": r,
+                "ex_date": pd.NaT,
+                "evidence": f"share count x{observed[i]:.2f} between {span}, kept the next year",
+                "adjusted_period_ends": sorted(fund.loc[old, "period_end"]),
+            }
+        )
     return factor, found, possible
 
 
-def adjust_for_splits(fund: pd.DataFrame, events: pd.DataFrame, prices: pd.DataFrame
-                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def adjust_for_splits(
+    fund: pd.DataFrame, events: pd.DataFrame, prices: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Put as-reported EPS and share counts on the price file's split basis.
 
     ``events`` come from ``detect_price_adjustments``; ``prices`` (adjusted closes) serve the P/E
@@ -237,6 +297,8 @@ def split_notes(splits: pd.DataFrame) -> list[str]:
     for s in splits.itertuples(index=False):
         when = f"ex-date {s.ex_date:%Y-%m-%d}, " if pd.notna(s.ex_date) else ""
         periods = ", ".join(f"{d:%Y-%m-%d}" for d in s.adjusted_period_ends)
-        notes.append(f"split {s.ticker} {ratio_label(s.ratio)} ({when}evidence: {s.evidence}): eps divided "
-                     f"and shares_outstanding multiplied by {s.ratio:g} for FY rows ending {periods}.")
+        notes.append(
+            f"split {s.ticker} {ratio_label(s.ratio)} ({when}evidence: {s.evidence}): eps divided "
+            f"and shares_outstanding multiplied by {s.ratio:g} for FY rows ending {periods}."
+        )
     return notes + list(splits.attrs.get("possible", []))

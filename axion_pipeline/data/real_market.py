@@ -57,18 +57,21 @@ MISSING_SERIES = {
 }
 
 
-def read_series(data_dir: str | Path, spec: SeriesFile, max_reject_share: float = 0.05, today=None
-                ) -> tuple[pd.Series, pd.DataFrame, dict]:
+def read_series(
+    data_dir: str | Path, spec: SeriesFile, max_reject_share: float = 0.05, today=None
+) -> tuple[pd.Series, pd.DataFrame, dict]:
     """Return (observations indexed by date, without missing cells; rejected rows; counts)."""
     raw = read_table(Path(data_dir) / spec.path, [], display_name=spec.path)
     by_lower = {c.lower(): c for c in raw.columns}
-    rename = {by_lower.get(spec.date.lower(), spec.date): "date",
-              by_lower.get(spec.value.lower(), spec.value): spec.column}
+    rename = {
+        by_lower.get(spec.date.lower(), spec.date): "date",
+        by_lower.get(spec.value.lower(), spec.value): spec.column,
+    }
     check_columns(raw, list(rename), spec.path)
     frame = raw[list(rename)].rename(columns=rename)
     clean, rejected = validate_market_series(
-        frame, spec.path, max_reject_share, today=today,
-        source_columns={v: k for k, v in rename.items()})
+        frame, spec.path, max_reject_share, today=today, source_columns={v: k for k, v in rename.items()}
+    )
     series = clean.set_index("date")[spec.column]
     counts = {"read": len(raw), "rejected": len(rejected), "missing_cells": int(series.isna().sum())}
     return series.dropna().rename(spec.column), rejected, counts
@@ -84,14 +87,13 @@ def align_asof(series: pd.Series, days: pd.DatetimeIndex, max_stale_days: int = 
     """Latest observation on or before each day, at most ``max_stale_days`` old; NaN otherwise."""
     left = pd.DataFrame({"date": days})
     right = pd.DataFrame({"date": series.index, "value": series.to_numpy()}).sort_values("date")
-    merged = pd.merge_asof(left, right, on="date", direction="backward",
-                           tolerance=pd.Timedelta(days=max_stale_days))
+    merged = pd.merge_asof(left, right, on="date", direction="backward", tolerance=pd.Timedelta(days=max_stale_days))
     return pd.Series(merged["value"].to_numpy(), index=days, name=series.name)
 
 
-def build_real_market_series(data_dir: str | Path, days: pd.DatetimeIndex, prices: pd.DataFrame,
-                             max_reject_share: float = 0.05, today=None
-                             ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def build_real_market_series(
+    data_dir: str | Path, days: pd.DatetimeIndex, prices: pd.DataFrame, max_reject_share: float = 0.05, today=None
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Return (``MARKET_SERIES_COLUMNS`` frame on ``days``, rejected rows, notes)."""
     out = pd.DataFrame({"date": days})
     rejected, notes = [], []
@@ -101,9 +103,11 @@ def build_real_market_series(data_dir: str | Path, days: pd.DatetimeIndex, price
         aligned = align_asof(series, days)
         filled = int((~days.isin(series.index) & aligned.notna()).sum())
         out[spec.column] = aligned.to_numpy()
-        notes.append(f"{spec.column}: {spec.path} {counts['read']:,} rows read, {counts['rejected']} rejected, "
-                     f"{counts['missing_cells']} empty cells; {filled} trading days carry the previous "
-                     f"observation forward (point-in-time safe), {int(aligned.isna().sum())} days missing.")
+        notes.append(
+            f"{spec.column}: {spec.path} {counts['read']:,} rows read, {counts['rejected']} rejected, "
+            f"{counts['missing_cells']} empty cells; {filled} trading days carry the previous "
+            f"observation forward (point-in-time safe), {int(aligned.isna().sum())} days missing."
+        )
     for column, note in MISSING_SERIES.items():
         out[column] = float("nan")
         notes.append(note)

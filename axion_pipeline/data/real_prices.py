@@ -42,16 +42,21 @@ MIN_SUPPORT = 0.4  # share of a regime's rows whose own smallest fitting factor 
 SCREEN_OFF_GRID = 0.6  # tickers never this often off the cent grid in a window are skipped
 
 
-def read_real_prices(data_dir: str | Path, max_reject_share: float = 0.05, today=None
-                     ) -> tuple[pd.DataFrame, pd.DataFrame, int, pd.DatetimeIndex]:
+def read_real_prices(
+    data_dir: str | Path, max_reject_share: float = 0.05, today=None
+) -> tuple[pd.DataFrame, pd.DataFrame, int, pd.DatetimeIndex]:
     """Return (clean prices, rejected rows, rows read, trading days of the file).
 
     Trading days are every parseable, non-future date of the file (also dates whose rows were
     all rejected), matching ``axion_pipeline.data.calendar``.
     """
     name = PRICE_FILE.as_posix()
-    raw = read_table(Path(data_dir) / PRICE_FILE, ["date", "open", "high", "low", "close", "volume", "Name"],
-                     text_columns=["date", "Name"], display_name=name)
+    raw = read_table(
+        Path(data_dir) / PRICE_FILE,
+        ["date", "open", "high", "low", "close", "volume", "Name"],
+        text_columns=["date", "Name"],
+        display_name=name,
+    )
     raw = raw.rename(columns={"Name": "ticker"})
     clean, rejected = validate_prices(raw, name, max_reject_share, today=today, source_columns=SOURCE_COLUMNS)
     dates = pd.to_datetime(raw["date"], format="ISO8601", errors="coerce").dropna().dt.normalize()
@@ -134,15 +139,23 @@ def _ticker_events(ticker: str, dates: np.ndarray, ohlc: np.ndarray, factors: li
         if after > before:  # a spell of half-cent trading, not a reverse split
             trusted = False
             continue
-        supported = (np.mean(raw[b_start:b_end + 1] == before) >= MIN_SUPPORT
-                     and np.mean(raw[a_start:a_end + 1] == after) >= MIN_SUPPORT)
+        supported = (
+            np.mean(raw[b_start : b_end + 1] == before) >= MIN_SUPPORT
+            and np.mean(raw[a_start : a_end + 1] == after) >= MIN_SUPPORT
+        )
         if trusted and supported:
             split = _change_point(raw, before, after, max(b_start, a_start - WINDOW), min(a_end, a_start + WINDOW))
             last = np.flatnonzero(raw[:split] == before)[-1]
             ratio = Fraction(before).limit_denominator(1000) / Fraction(after).limit_denominator(1000)
-            events.append({"ticker": ticker, "ex_date": pd.Timestamp(dates[split]),
-                           "last_pre_date": pd.Timestamp(dates[last]), "ratio": float(ratio),
-                           "days_before": int(b_end - b_start + 1)})
+            events.append(
+                {
+                    "ticker": ticker,
+                    "ex_date": pd.Timestamp(dates[split]),
+                    "last_pre_date": pd.Timestamp(dates[last]),
+                    "ratio": float(ratio),
+                    "days_before": int(b_end - b_start + 1),
+                }
+            )
         trusted = supported
     return events
 
@@ -153,7 +166,7 @@ def _change_point(raw: np.ndarray, before: float, after: float, lo: int, hi: int
     Days fitting neither basis do not move the score; among equal scores the latest k is taken,
     so ``raw[k]`` is on the new basis.
     """
-    seg = raw[lo:hi + 1]
+    seg = raw[lo : hi + 1]
     gain_before = np.r_[0, np.cumsum(seg == before)]  # old-basis rows in seg[:j]
     gain_after = np.r_[np.cumsum((seg == after)[::-1])[::-1], 0]  # new-basis rows in seg[j:]
     score = (gain_before + gain_after)[1:]

@@ -28,7 +28,8 @@ def detect_layout(data_dir: str | Path) -> str:
         return "generic"
     raise FileNotFoundError(
         f"data folder {root} holds no known layout: looked for {root / PRICE_FILE} (shared real-data layout) "
-        f"and {root / 'prices.parquet'} or {root / 'prices.csv'} (generic layout, see axion_pipeline.data.generic)")
+        f"and {root / 'prices.parquet'} or {root / 'prices.csv'} (generic layout, see axion_pipeline.data.generic)"
+    )
 
 
 def load_source(data_dir: str | Path | None, **kwargs) -> MarketData:
@@ -39,8 +40,10 @@ def load_source(data_dir: str | Path | None, **kwargs) -> MarketData:
     if data_dir is None:
         data_dir = os.environ.get(ENV_VAR) or None
     if data_dir is None:
-        raise ValueError(f"no data folder given and {ENV_VAR} is unset; the generated market is "
-                         "provided by the Dagster resource, not by load_source")
+        raise ValueError(
+            f"no data folder given and {ENV_VAR} is unset; the generated market is "
+            "provided by the Dagster resource, not by load_source"
+        )
     layout = detect_layout(data_dir)
     loader = load_real_market if layout == "shared" else load_generic_market
     return loader(data_dir, **kwargs)

@@ -34,7 +34,12 @@ import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
 from axion_pipeline.data.contracts import (
-    EARNINGS_COLUMNS, FUNDAMENTAL_FIELDS, MARKET_SERIES_COLUMNS, PRICE_COLUMNS, REJECTED_COLUMNS, SECTOR_COLUMNS,
+    EARNINGS_COLUMNS,
+    FUNDAMENTAL_FIELDS,
+    MARKET_SERIES_COLUMNS,
+    PRICE_COLUMNS,
+    REJECTED_COLUMNS,
+    SECTOR_COLUMNS,
 )
 
 Names = Mapping[str, str] | None  # canonical column -> column name in the source file
@@ -48,10 +53,16 @@ DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 class DataValidationError(ValueError):
     """A file cannot be loaded; the message names the file, row (line) and column."""
 
-    def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
-                 column: str | None = None):
-        where = [p for p in (f"file {file}" if file else "", f"row {row}" if row is not None else "",
-                             f"column {column!r}" if column else "") if p]
+    def __init__(self, message: str, *, file: str | None = None, row: int | None = None, column: str | None = None):
+        where = [
+            p
+            for p in (
+                f"file {file}" if file else "",
+                f"row {row}" if row is not None else "",
+                f"column {column!r}" if column else "",
+            )
+            if p
+        ]
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
         self.file, self.row, self.column, self.detail = file, row, column, message
 
@@ -61,8 +72,14 @@ class RejectionThresholdExceeded(DataValidationError):
 
 
 # ---------------------------------------------------------------------------------- file level
-def read_table(path: str | Path, required: Iterable[str], *, text_columns: Iterable[str] | None = None,
-               display_name: str | None = None, **read_kwargs) -> pd.DataFrame:
+def read_table(
+    path: str | Path,
+    required: Iterable[str],
+    *,
+    text_columns: Iterable[str] | None = None,
+    display_name: str | None = None,
+    **read_kwargs,
+) -> pd.DataFrame:
     """Read a CSV (optionally compressed) or Parquet file and run the file-level checks.
 
     ``text_columns`` (default: all) are read as text; other CSV columns are parsed as numbers by
@@ -85,26 +102,35 @@ def read_table(path: str | Path, required: Iterable[str], *, text_columns: Itera
         if path.suffix.lower() in PLAIN_TEXT_SUFFIXES and (line := _first_nul_line(path)) is not None:
             raise DataValidationError(
                 f"the file contains a NUL byte{_binary_hint(path)}; the CSV reader would silently cut the cell there: "
-                "save the file as UTF-8 CSV", file=name, row=line)
+                "save the file as UTF-8 CSV",
+                file=name,
+                row=line,
+            )
         try:
-            dtype = str if text_columns is None else {c: str for c in text_columns}
-            frame = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=[""],
-                                skip_blank_lines=False, **read_kwargs)
+            dtype = str if text_columns is None else dict.fromkeys(text_columns, str)
+            frame = pd.read_csv(
+                path, dtype=dtype, keep_default_na=False, na_values=[""], skip_blank_lines=False, **read_kwargs
+            )
         except pd.errors.EmptyDataError:
             raise DataValidationError("file is empty (no header line)", file=name, row=1) from None
         except UnicodeDecodeError as exc:
             line, byte = _undecodable(path)
             raise DataValidationError(
                 f"not UTF-8 text: byte {byte} cannot be decoded{_binary_hint(path)}; save the file as "
-                f"UTF-8 CSV ({exc.reason})", file=name, row=line) from None
+                f"UTF-8 CSV ({exc.reason})",
+                file=name,
+                row=line,
+            ) from None
         except pd.errors.ParserError as exc:
             m = re.search(r"line (\d+), saw (\d+)", str(exc))
             quote = re.search(r"inside string starting at row (\d+)", str(exc))
             if quote:  # pandas counts rows from 0 at the header
-                raise DataValidationError(f"unterminated quoted field ({exc})", file=name,
-                                          row=int(quote.group(1)) + 1) from None
-            raise DataValidationError(f"malformed row, wrong number of fields ({exc})", file=name,
-                                      row=int(m.group(1)) if m else None) from None
+                raise DataValidationError(
+                    f"unterminated quoted field ({exc})", file=name, row=int(quote.group(1)) + 1
+                ) from None
+            raise DataValidationError(
+                f"malformed row, wrong number of fields ({exc})", file=name, row=int(m.group(1)) if m else None
+            ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     _check_unique_columns(list(frame.columns), name, mangled=path.suffix != ".parquet")
     check_columns(frame, required, name)
@@ -112,8 +138,13 @@ def read_table(path: str | Path, required: Iterable[str], *, text_columns: Itera
 
 
 PLAIN_TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})  # compressed files are not scanned for NUL bytes
-_MAGIC = {b"\x1f\x8b": "gzip-compressed data", b"PK\x03\x04": "a zip archive (an Excel .xlsx workbook?)",
-          b"PAR1": "a Parquet file", b"\xff\xfe": "UTF-16 text", b"\xfe\xff": "UTF-16 text"}
+_MAGIC = {
+    b"\x1f\x8b": "gzip-compressed data",
+    b"PK\x03\x04": "a zip archive (an Excel .xlsx workbook?)",
+    b"PAR1": "a Parquet file",
+    b"\xff\xfe": "UTF-16 text",
+    b"\xfe\xff": "UTF-16 text",
+}
 
 
 def _binary_hint(path: Path) -> str:
@@ -157,8 +188,12 @@ def _check_unique_columns(columns: list[str], source_file: str, *, mangled: bool
         base = re.fullmatch(r"(.+)\.\d+", c) if mangled else None
         dup = c if c in columns[:i] else (base.group(1) if base and base.group(1) in columns[:i] else None)
         if dup:
-            raise DataValidationError(f"duplicate column {dup!r} in the header: which copy holds the data is "
-                                      "ambiguous", file=source_file, row=1, column=dup)
+            raise DataValidationError(
+                f"duplicate column {dup!r} in the header: which copy holds the data is ambiguous",
+                file=source_file,
+                row=1,
+                column=dup,
+            )
 
 
 def check_columns(frame: pd.DataFrame, required: Iterable[str], source_file: str) -> None:
@@ -173,7 +208,10 @@ def check_columns(frame: pd.DataFrame, required: Iterable[str], source_file: str
                 raise DataValidationError(
                     f"wrong delimiter: the header is one column {found[0]!r} containing {label} "
                     f"({sep!r}) separators; expected a comma-separated file with columns {required}",
-                    file=source_file, row=1, column=found[0])
+                    file=source_file,
+                    row=1,
+                    column=found[0],
+                )
     missing = [c for c in required if c not in found]
     if missing:
         norm = {_norm(c): c for c in found}
@@ -181,7 +219,10 @@ def check_columns(frame: pd.DataFrame, required: Iterable[str], source_file: str
         hint = f" ({'; '.join(hints)}; names are case- and space-sensitive)" if hints else ""
         raise DataValidationError(
             f"missing required column(s) {missing}{hint}; expected {required}, found {found}",
-            file=source_file, row=1, column=missing[0])
+            file=source_file,
+            row=1,
+            column=missing[0],
+        )
     if len(frame) == 0:
         raise DataValidationError("header only: the file has no data rows", file=source_file, row=2)
 
@@ -268,8 +309,9 @@ def _today(today) -> pd.Timestamp:
 class Quarantine:
     """Collects rejected rows (one record per row, first failing rule) for one raw table."""
 
-    def __init__(self, raw: pd.DataFrame, dataset: str, source_file: str, source_columns: Names = None,
-                 row_numbers=None):
+    def __init__(
+        self, raw: pd.DataFrame, dataset: str, source_file: str, source_columns: Names = None, row_numbers=None
+    ):
         self.raw, self.dataset, self.source_file = raw, dataset, source_file
         self.names = dict(source_columns or {})
         self.lines = np.arange(len(raw)) + 2 if row_numbers is None else np.asarray(row_numbers, dtype="int64")
@@ -289,14 +331,21 @@ class Quarantine:
             return
         idx = np.flatnonzero(new)
         if values is None:
-            values = (text(self.raw[column].iloc[idx]) if column in self.raw.columns
-                      else pd.Series("", index=idx))
+            values = text(self.raw[column].iloc[idx]) if column in self.raw.columns else pd.Series("", index=idx)
         else:
             values = values.iloc[idx]
-        self._parts.append(pd.DataFrame({
-            "dataset": self.dataset, "source_file": self.source_file, "row_number": self.lines[idx],
-            "column": self.names.get(column, column) if column else "", "value": values.astype(str).to_numpy(),
-            "reason": reason}))
+        self._parts.append(
+            pd.DataFrame(
+                {
+                    "dataset": self.dataset,
+                    "source_file": self.source_file,
+                    "row_number": self.lines[idx],
+                    "column": self.names.get(column, column) if column else "",
+                    "value": values.astype(str).to_numpy(),
+                    "reason": reason,
+                }
+            )
+        )
         self.bad |= new
 
     def duplicates(self, keys: pd.DataFrame, column: str, reason: str) -> None:
@@ -325,13 +374,14 @@ class Quarantine:
             reasons = ", ".join(f"{r} ({c})" for r, c in top.items())
             raise RejectionThresholdExceeded(
                 f"{k} of {n} rows rejected ({k / n:.1%} > max_reject_share {max_reject_share:.1%}); "
-                f"top reasons: {reasons}", file=self.source_file)
+                f"top reasons: {reasons}",
+                file=self.source_file,
+            )
 
 
 def empty_rejected() -> pd.DataFrame:
     """A rejected-rows frame with no rows."""
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row_number" else object)
-                         for c in REJECTED_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row_number" else object) for c in REJECTED_COLUMNS})
 
 
 def concat_rejected(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -353,16 +403,16 @@ def _numeric(q: Quarantine, raw: pd.DataFrame, column: str, kind: str, *, requir
     return num
 
 
-def _finish(q: Quarantine, clean: pd.DataFrame, schema: pa.DataFrameSchema, max_reject_share: float,
-            sort_by: list[str]) -> Validated:
+def _finish(
+    q: Quarantine, clean: pd.DataFrame, schema: pa.DataFrameSchema, max_reject_share: float, sort_by: list[str]
+) -> Validated:
     q.enforce(max_reject_share)
     clean = clean.loc[~q.bad].sort_values(sort_by, kind="stable").reset_index(drop=True)
     try:
         clean = schema.validate(clean, lazy=True)
     except SchemaErrors as exc:
         cases = exc.failure_cases[["column", "check", "failure_case"]].head(5).to_dict("records")
-        raise DataValidationError(f"clean rows break the {schema.name} schema: {cases}",
-                                  file=q.source_file) from None
+        raise DataValidationError(f"clean rows break the {schema.name} schema: {cases}", file=q.source_file) from None
     return clean, q.rejected()
 
 
@@ -371,40 +421,95 @@ _POS = pa.Check.gt(0)
 _TICKER = pa.Column(object, pa.Check.str_length(min_value=1))  # object dtype: no per-cell type scan
 _DATE = pa.Column("datetime64[ns]")
 PRICES_SCHEMA = pa.DataFrameSchema(
-    {"date": _DATE, "ticker": _TICKER, "open": pa.Column(float, _POS), "high": pa.Column(float, _POS),
-     "low": pa.Column(float, _POS), "close": pa.Column(float, _POS),
-     "volume": pa.Column(float, pa.Check.ge(0), nullable=True)},
-    checks=[pa.Check(lambda d: d["high"] >= d["low"], name="high >= low"),
-            pa.Check(lambda d: d["open"].between(d["low"], d["high"]), name="open in [low, high]"),
-            pa.Check(lambda d: d["close"].between(d["low"], d["high"]), name="close in [low, high]")],
-    unique=["date", "ticker"], strict=True, name="prices")
+    {
+        "date": _DATE,
+        "ticker": _TICKER,
+        "open": pa.Column(float, _POS),
+        "high": pa.Column(float, _POS),
+        "low": pa.Column(float, _POS),
+        "close": pa.Column(float, _POS),
+        "volume": pa.Column(float, pa.Check.ge(0), nullable=True),
+    },
+    checks=[
+        pa.Check(lambda d: d["high"] >= d["low"], name="high >= low"),
+        pa.Check(lambda d: d["open"].between(d["low"], d["high"]), name="open in [low, high]"),
+        pa.Check(lambda d: d["close"].between(d["low"], d["high"]), name="close in [low, high]"),
+    ],
+    unique=["date", "ticker"],
+    strict=True,
+    name="prices",
+)
 FUNDAMENTALS_SCHEMA = pa.DataFrameSchema(
-    {"ticker": _TICKER, "period_end": _DATE, "available_date": _DATE,
-     "period_type": pa.Column(object, pa.Check.str_length(min_value=1)),
-     **{f: pa.Column(float, nullable=True) for f in FUNDAMENTAL_FIELDS},
-     "shares_outstanding": pa.Column(float, pa.Check.gt(0), nullable=True)},
+    {
+        "ticker": _TICKER,
+        "period_end": _DATE,
+        "available_date": _DATE,
+        "period_type": pa.Column(object, pa.Check.str_length(min_value=1)),
+        **{f: pa.Column(float, nullable=True) for f in FUNDAMENTAL_FIELDS},
+        "shares_outstanding": pa.Column(float, pa.Check.gt(0), nullable=True),
+    },
     checks=[pa.Check(lambda d: d["available_date"] >= d["period_end"], name="available after period end")],
-    unique=["ticker", "period_end", "available_date"], strict=True, name="fundamentals")
-SECTORS_SCHEMA = pa.DataFrameSchema({"ticker": _TICKER, "sector": pa.Column(object, pa.Check.str_length(min_value=1))},
-                                    unique=["ticker"], strict=True, name="sectors")
-_BOUNDS = {"advance_decline": lambda v: v.between(-1, 1), "pct_above_200sma": lambda v: v.between(0, 1),
-           "put_call_ratio": lambda v: v >= 0, "sp500_close": lambda v: v > 0, "vix": lambda v: v > 0,
-           "vix_3m": lambda v: v > 0}
+    unique=["ticker", "period_end", "available_date"],
+    strict=True,
+    name="fundamentals",
+)
+SECTORS_SCHEMA = pa.DataFrameSchema(
+    {"ticker": _TICKER, "sector": pa.Column(object, pa.Check.str_length(min_value=1))},
+    unique=["ticker"],
+    strict=True,
+    name="sectors",
+)
+_BOUNDS = {
+    "advance_decline": lambda v: v.between(-1, 1),
+    "pct_above_200sma": lambda v: v.between(0, 1),
+    "put_call_ratio": lambda v: v >= 0,
+    "sp500_close": lambda v: v > 0,
+    "vix": lambda v: v > 0,
+    "vix_3m": lambda v: v > 0,
+}
 MARKET_SERIES_SCHEMA = pa.DataFrameSchema(
-    {"date": _DATE, **{c: pa.Column(float, [pa.Check(_BOUNDS[c], name=f"{c} in range")] if c in _BOUNDS else [],
-                                    nullable=True, required=False) for c in MARKET_SERIES_COLUMNS[1:]}},
-    unique=["date"], strict=True, name="market_series")
+    {
+        "date": _DATE,
+        **{
+            c: pa.Column(
+                float,
+                [pa.Check(_BOUNDS[c], name=f"{c} in range")] if c in _BOUNDS else [],
+                nullable=True,
+                required=False,
+            )
+            for c in MARKET_SERIES_COLUMNS[1:]
+        },
+    },
+    unique=["date"],
+    strict=True,
+    name="market_series",
+)
 EARNINGS_SCHEMA = pa.DataFrameSchema(
-    {"ticker": _TICKER, "announce_date": _DATE, "fiscal_quarter_end": pa.Column("datetime64[ns]", nullable=True),
-     "eps_estimate": pa.Column(float, nullable=True), "eps_actual": pa.Column(float, nullable=True),
-     "surprise_pct": pa.Column(float, nullable=True),
-     "release_time": pa.Column(object, pa.Check.isin(["pre", "post"]), nullable=True)},
-    unique=["ticker", "announce_date"], strict=True, name="earnings_events")
+    {
+        "ticker": _TICKER,
+        "announce_date": _DATE,
+        "fiscal_quarter_end": pa.Column("datetime64[ns]", nullable=True),
+        "eps_estimate": pa.Column(float, nullable=True),
+        "eps_actual": pa.Column(float, nullable=True),
+        "surprise_pct": pa.Column(float, nullable=True),
+        "release_time": pa.Column(object, pa.Check.isin(["pre", "post"]), nullable=True),
+    },
+    unique=["ticker", "announce_date"],
+    strict=True,
+    name="earnings_events",
+)
 
 
 # --------------------------------------------------------------------------------- validators
-def validate_prices(raw: pd.DataFrame, source_file: str, max_reject_share: float = 0.05, *, today=None,
-                    source_columns: Names = None, row_numbers=None) -> Validated:
+def validate_prices(
+    raw: pd.DataFrame,
+    source_file: str,
+    max_reject_share: float = 0.05,
+    *,
+    today=None,
+    source_columns: Names = None,
+    row_numbers=None,
+) -> Validated:
     """Quarantine bad OHLCV rows; return (clean ``PRICE_COLUMNS`` frame, rejected rows).
 
     Rules, in order: blank line, empty ticker, unparseable date, future date, missing price,
@@ -431,9 +536,16 @@ def validate_prices(raw: pd.DataFrame, source_file: str, max_reject_share: float
     return _finish(q, clean, PRICES_SCHEMA, max_reject_share, ["date", "ticker"])
 
 
-def validate_fundamentals(raw: pd.DataFrame, source_file: str, max_reject_share: float = 0.05, *,
-                          reporting_lag_days: int = 90, today=None, source_columns: Names = None,
-                          row_numbers=None) -> Validated:
+def validate_fundamentals(
+    raw: pd.DataFrame,
+    source_file: str,
+    max_reject_share: float = 0.05,
+    *,
+    reporting_lag_days: int = 90,
+    today=None,
+    source_columns: Names = None,
+    row_numbers=None,
+) -> Validated:
     """Quarantine bad fundamentals rows; return (clean ``FUNDAMENTAL_COLUMNS`` frame, rejected).
 
     Absent field columns become NaN; an absent or empty ``available_date`` becomes
@@ -457,19 +569,37 @@ def validate_fundamentals(raw: pd.DataFrame, source_file: str, max_reject_share:
         avail = avail.fillna(lagged)
     else:
         avail = lagged
-    fields = {f: (_numeric(q, raw, f, "value") if f in raw.columns else pd.Series(np.nan, index=raw.index))
-              for f in FUNDAMENTAL_FIELDS}
+    fields = {
+        f: (_numeric(q, raw, f, "value") if f in raw.columns else pd.Series(np.nan, index=raw.index))
+        for f in FUNDAMENTAL_FIELDS
+    }
     q.reject(fields["shares_outstanding"] <= 0, "shares_outstanding", "non-positive shares_outstanding")
     ptype = text(raw["period_type"]) if "period_type" in raw.columns else pd.Series("", index=raw.index)
-    q.duplicates(pd.DataFrame({"ticker": ticker, "period_end": period_end, "available_date": avail}),
-                 "period_end", "duplicate (ticker, period_end, available_date)")
-    clean = pd.DataFrame({"ticker": ticker, "period_end": period_end, "available_date": avail,
-                          "period_type": ptype.replace("", "unknown"), **fields})
+    q.duplicates(
+        pd.DataFrame({"ticker": ticker, "period_end": period_end, "available_date": avail}),
+        "period_end",
+        "duplicate (ticker, period_end, available_date)",
+    )
+    clean = pd.DataFrame(
+        {
+            "ticker": ticker,
+            "period_end": period_end,
+            "available_date": avail,
+            "period_type": ptype.replace("", "unknown"),
+            **fields,
+        }
+    )
     return _finish(q, clean, FUNDAMENTALS_SCHEMA, max_reject_share, ["ticker", "period_end", "available_date"])
 
 
-def validate_sectors(raw: pd.DataFrame, source_file: str, max_reject_share: float = 0.05, *,
-                     source_columns: Names = None, row_numbers=None) -> Validated:
+def validate_sectors(
+    raw: pd.DataFrame,
+    source_file: str,
+    max_reject_share: float = 0.05,
+    *,
+    source_columns: Names = None,
+    row_numbers=None,
+) -> Validated:
     """Quarantine rows with an empty ticker or sector and later duplicates of a ticker."""
     _require(raw, SECTOR_COLUMNS, source_file, source_columns)
     q = Quarantine(raw, "sectors", source_file, source_columns, row_numbers)
@@ -477,13 +607,19 @@ def validate_sectors(raw: pd.DataFrame, source_file: str, max_reject_share: floa
     q.reject(ticker == "", "ticker", "empty ticker")
     q.reject(is_missing(raw["sector"]), "sector", "missing sector")
     q.duplicates(pd.DataFrame({"ticker": ticker}), "ticker", "duplicate ticker")
-    return _finish(q, pd.DataFrame({"ticker": ticker, "sector": sector}), SECTORS_SCHEMA,
-                   max_reject_share, ["ticker"])
+    return _finish(q, pd.DataFrame({"ticker": ticker, "sector": sector}), SECTORS_SCHEMA, max_reject_share, ["ticker"])
 
 
-def validate_market_series(raw: pd.DataFrame, source_file: str, max_reject_share: float = 0.05, *,
-                           today=None, source_columns: Names = None, dataset: str = "market_series",
-                           row_numbers=None) -> Validated:
+def validate_market_series(
+    raw: pd.DataFrame,
+    source_file: str,
+    max_reject_share: float = 0.05,
+    *,
+    today=None,
+    source_columns: Names = None,
+    dataset: str = "market_series",
+    row_numbers=None,
+) -> Validated:
     """Quarantine bad rows of a daily market table (``date`` plus any ``MARKET_SERIES_COLUMNS``).
 
     Missing values are allowed (NaN); rejected: unparseable or future date, non-numeric value,
@@ -504,13 +640,30 @@ def validate_market_series(raw: pd.DataFrame, source_file: str, max_reject_share
     return _finish(q, pd.DataFrame({"date": date, **values}), MARKET_SERIES_SCHEMA, max_reject_share, ["date"])
 
 
-RELEASE_TIMES = {"pre": "pre", "bmo": "pre", "before": "pre", "pre-market": "pre", "premarket": "pre",
-                 "post": "post", "amc": "post", "after": "post", "post-market": "post", "postmarket": "post"}
+RELEASE_TIMES = {
+    "pre": "pre",
+    "bmo": "pre",
+    "before": "pre",
+    "pre-market": "pre",
+    "premarket": "pre",
+    "post": "post",
+    "amc": "post",
+    "after": "post",
+    "post-market": "post",
+    "postmarket": "post",
+}
 
 
-def validate_earnings(raw: pd.DataFrame, source_file: str, max_reject_share: float = 0.05, *, today=None,
-                      date_format: str | None = None, source_columns: Names = None,
-                      row_numbers=None) -> Validated:
+def validate_earnings(
+    raw: pd.DataFrame,
+    source_file: str,
+    max_reject_share: float = 0.05,
+    *,
+    today=None,
+    date_format: str | None = None,
+    source_columns: Names = None,
+    row_numbers=None,
+) -> Validated:
     """Quarantine bad earnings announcements; return (clean ``EARNINGS_COLUMNS`` frame, rejected).
 
     ``surprise_pct`` is computed as (actual - estimate) / |estimate| where both exist and the
@@ -528,21 +681,38 @@ def validate_earnings(raw: pd.DataFrame, source_file: str, max_reject_share: flo
     q.reject(announce > _today(today), "announce_date", "announce date in the future")
     if "fiscal_quarter_end" in raw.columns:
         fqe = parse_dates(raw["fiscal_quarter_end"])
-        q.reject(fqe.isna() & ~is_missing(raw["fiscal_quarter_end"]), "fiscal_quarter_end",
-                 "unparseable fiscal_quarter_end")
+        q.reject(
+            fqe.isna() & ~is_missing(raw["fiscal_quarter_end"]), "fiscal_quarter_end", "unparseable fiscal_quarter_end"
+        )
     else:
         fqe = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-    eps = {c: (_numeric(q, raw, c, "EPS") if c in raw.columns else pd.Series(np.nan, index=raw.index))
-           for c in ("eps_estimate", "eps_actual")}
+    eps = {
+        c: (_numeric(q, raw, c, "EPS") if c in raw.columns else pd.Series(np.nan, index=raw.index))
+        for c in ("eps_estimate", "eps_actual")
+    }
     est, act = eps["eps_estimate"], eps["eps_actual"]
     surprise = ((act - est) / est.abs()).where(est.ne(0) & est.notna() & act.notna())
     if "surprise_pct" in raw.columns:  # used only where it cannot be computed from the two EPS
         surprise = surprise.fillna(_numeric(q, raw, "surprise_pct", "surprise"))
-    release = (text(raw["release_time"]).str.lower().map(RELEASE_TIMES) if "release_time" in raw.columns
-               else pd.Series(None, index=raw.index, dtype=object))
-    q.duplicates(pd.DataFrame({"ticker": ticker, "announce_date": announce}),
-                 "announce_date", "duplicate (ticker, announce_date)")
-    clean = pd.DataFrame({"ticker": ticker, "announce_date": announce, "fiscal_quarter_end": fqe,
-                          "eps_estimate": est, "eps_actual": act, "surprise_pct": surprise,
-                          "release_time": release.astype(object).where(release.notna(), None)})
+    release = (
+        text(raw["release_time"]).str.lower().map(RELEASE_TIMES)
+        if "release_time" in raw.columns
+        else pd.Series(None, index=raw.index, dtype=object)
+    )
+    q.duplicates(
+        pd.DataFrame({"ticker": ticker, "announce_date": announce}),
+        "announce_date",
+        "duplicate (ticker, announce_date)",
+    )
+    clean = pd.DataFrame(
+        {
+            "ticker": ticker,
+            "announce_date": announce,
+            "fiscal_quarter_end": fqe,
+            "eps_estimate": est,
+            "eps_actual": act,
+            "surprise_pct": surprise,
+            "release_time": release.astype(object).where(release.notna(), None),
+        }
+    )
     return _finish(q, clean[EARNINGS_COLUMNS], EARNINGS_SCHEMA, max_reject_share, ["ticker", "announce_date"])

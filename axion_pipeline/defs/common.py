@@ -19,8 +19,10 @@ def window(context) -> tuple[pd.Timestamp, pd.Timestamp]:
 def lookback(days: int, columns: list[str] | None = None) -> dg.AssetIn:
     """Load this many trading-day partitions before the run's window as well (ranged SQL read),
     optionally only some columns."""
-    return dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-days),
-                      metadata={"columns": columns} if columns else None)
+    return dg.AssetIn(
+        partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-days),
+        metadata={"columns": columns} if columns else None,
+    )
 
 
 def only(*columns: str) -> dg.AssetIn:
@@ -36,8 +38,13 @@ def every_partition(columns: list[str] | None = None) -> dg.AssetIn:
 def table_asset(group: str, **kwargs):
     """``@dg.asset`` for an unpartitioned table replaced on each materialization."""
     metadata = {"schema": group, **kwargs.pop("metadata", {})}
-    return dg.asset(group_name=group, kinds=kwargs.pop("kinds", {"duckdb", "pandas"}), metadata=metadata,
-                    pool=WAREHOUSE_POOL, **kwargs)
+    return dg.asset(
+        group_name=group,
+        kinds=kwargs.pop("kinds", {"duckdb", "pandas"}),
+        metadata=metadata,
+        pool=WAREHOUSE_POOL,
+        **kwargs,
+    )
 
 
 def frame_metadata(frame: pd.DataFrame, date_column: str | None = "date", key_column: str | None = "ticker") -> dict:
@@ -51,11 +58,11 @@ def frame_metadata(frame: pd.DataFrame, date_column: str | None = "date", key_co
 
 
 def markdown_table(frame: pd.DataFrame, max_rows: int = 30) -> dg.MetadataValue:
+    """The first ``max_rows`` rows of ``frame`` as a markdown metadata value (floats to 4 significant digits)."""
+    from axion_pipeline.analytics.markdown import markdown_table as table
+
     shown = frame.head(max_rows)
-    header = "| " + " | ".join(map(str, shown.columns)) + " |"
-    rule = "|" + "---|" * len(shown.columns)
-    rows = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in shown.itertuples(index=False)]
-    return dg.MetadataValue.md("\n".join([header, rule, *rows]))
+    return dg.MetadataValue.md(table(shown.columns, shown.itertuples(index=False), _fmt))
 
 
 def _fmt(value) -> str:

@@ -27,6 +27,7 @@ from axion_pipeline.ml.config import (
     RegimeModelConfig,
 )
 
+
 class LibraryConfig(dg.Config):
     """A run config whose fields come from library dataclasses (see ``library_config``)."""
 
@@ -36,8 +37,9 @@ class LibraryConfig(dg.Config):
         return cls(**{k: v for k, v in self.model_dump().items() if k in names})
 
 
-def library_config(name: str, doc: str, *parts: tuple[type, list[str] | None], base: type = LibraryConfig,
-                   **extra: Any) -> type:
+def library_config(
+    name: str, doc: str, *parts: tuple[type, list[str] | None], base: type = LibraryConfig, **extra: Any
+) -> type:
     """A ``dg.Config`` class ``name`` with the fields of each (dataclass, field names or None for all
     plain-typed fields) part, typed and defaulted as in the dataclass; ``extra`` adds
     ``name=(type, default)`` fields that have no library counterpart."""
@@ -67,26 +69,36 @@ def _plain(hint: Any) -> bool:
 
 
 FactorEngineConfig = library_config(
-    "FactorEngineConfig", "Maps onto the factor engine's ``EngineOptions`` (regime weights, sector blend, overlay).",
-    (EngineOptions, ["use_adaptive_weights", "use_sector_relative", "use_momentum_overlay", "sector_blend"]))
+    "FactorEngineConfig",
+    "Maps onto the factor engine's ``EngineOptions`` (regime weights, sector blend, overlay).",
+    (EngineOptions, ["use_adaptive_weights", "use_sector_relative", "use_momentum_overlay", "sector_blend"]),
+)
 
 RANKING_SELECTION_FIELDS = ["max_features", "collinearity_threshold", "selection_max_rows"]
 FeatureSettings = library_config(
-    "FeatureSettings", "Maps onto ``FeatureConfig`` (lags and windows in trading days); its feature-selection "
+    "FeatureSettings",
+    "Maps onto ``FeatureConfig`` (lags and windows in trading days); its feature-selection "
     "fields belong to the ranking model's config.",
-    (FeatureConfig, [f.name for f in fields(FeatureConfig) if f.name not in RANKING_SELECTION_FIELDS]))
+    (FeatureConfig, [f.name for f in fields(FeatureConfig) if f.name not in RANKING_SELECTION_FIELDS]),
+)
 
 RankingTrainingConfig = library_config(
-    "RankingTrainingConfig", "``RankingModelConfig``, the feature-selection fields of ``FeatureConfig`` and "
-    "``MLConfig.sample_every_n_days``.",
-    (RankingModelConfig, None), (FeatureConfig, RANKING_SELECTION_FIELDS), (MLConfig, ["sample_every_n_days"]))
+    "RankingTrainingConfig",
+    "``RankingModelConfig``, the feature-selection fields of ``FeatureConfig`` and ``MLConfig.sample_every_n_days``.",
+    (RankingModelConfig, None),
+    (FeatureConfig, RANKING_SELECTION_FIELDS),
+    (MLConfig, ["sample_every_n_days"]),
+)
 
-RegimeTrainingConfig = library_config("RegimeTrainingConfig", "Maps onto ``RegimeModelConfig``.",
-                                      (RegimeModelConfig, None))
-EarningsTrainingConfig = library_config("EarningsTrainingConfig", "Maps onto ``EarningsModelConfig``.",
-                                        (EarningsModelConfig, None))
-FactorTimingTrainingConfig = library_config("FactorTimingTrainingConfig", "Maps onto ``FactorTimingConfig``.",
-                                            (FactorTimingConfig, None))
+RegimeTrainingConfig = library_config(
+    "RegimeTrainingConfig", "Maps onto ``RegimeModelConfig``.", (RegimeModelConfig, None)
+)
+EarningsTrainingConfig = library_config(
+    "EarningsTrainingConfig", "Maps onto ``EarningsModelConfig``.", (EarningsModelConfig, None)
+)
+FactorTimingTrainingConfig = library_config(
+    "FactorTimingTrainingConfig", "Maps onto ``FactorTimingConfig``.", (FactorTimingConfig, None)
+)
 HybridSettings = library_config("HybridSettings", "Maps onto ``HybridScoringConfig``.", (HybridScoringConfig, None))
 
 

@@ -48,14 +48,19 @@ DASK_EXISTING_CLUSTER_RUN_CONFIG: dict[str, Any] = {
 # step-delegating executor: it claims pool slots, so the ``duckdb_warehouse`` pool still applies
 # (but every pod needs the shared warehouse: DuckDB on a local disk does not cross pods).
 K8S_RUN_CONFIG: dict[str, Any] = {
-    "execution": {"config": {
-        "job_namespace": "axion",
-        "max_concurrent": 4,
-        "env_secrets": ["axion-warehouse-credentials"],
-        "env_vars": ["AXION_WAREHOUSE", "AXION_DATA_DIR"],
-        "step_k8s_config": {"container_config": {"resources": {
-            "requests": {"cpu": "2", "memory": "8Gi"}, "limits": {"memory": "16Gi"}}}},
-    }},
+    "execution": {
+        "config": {
+            "job_namespace": "axion",
+            "max_concurrent": 4,
+            "env_secrets": ["axion-warehouse-credentials"],
+            "env_vars": ["AXION_WAREHOUSE", "AXION_DATA_DIR"],
+            "step_k8s_config": {
+                "container_config": {
+                    "resources": {"requests": {"cpu": "2", "memory": "8Gi"}, "limits": {"memory": "16Gi"}}
+                }
+            },
+        }
+    },
 }
 
 
@@ -69,7 +74,8 @@ def local_dask_executor(n_workers: int = 2, processes: bool = True) -> dg.Execut
     """The Dask executor preconfigured with a local cluster of ``n_workers`` workers (one thread
     each: dagster-dask forces that for local clusters)."""
     return _build_dask_executor().configured(
-        {"cluster": {"local": {"n_workers": n_workers, "processes": processes}}}, name="dask_local")
+        {"cluster": {"local": {"n_workers": n_workers, "processes": processes}}}, name="dask_local"
+    )
 
 
 def scheduler_dask_executor(address: str) -> dg.ExecutorDefinition:
@@ -88,14 +94,21 @@ def definitions_with_executor(executor: dg.ExecutorDefinition, settings: Project
     from axion_pipeline.definitions import build_definitions
 
     base = build_definitions(settings)
-    return dg.Definitions(assets=base.assets, asset_checks=base.asset_checks, jobs=base.jobs,
-                          schedules=base.schedules, sensors=base.sensors, resources=base.resources,
-                          executor=executor)
+    return dg.Definitions(
+        assets=base.assets,
+        asset_checks=base.asset_checks,
+        jobs=base.jobs,
+        schedules=base.schedules,
+        sensors=base.sensors,
+        resources=base.resources,
+        executor=executor,
+    )
 
 
 @lru_cache(maxsize=16)
-def dask_job(job_name: str, settings_json: str, n_workers: int = 2, processes: bool = True,
-             address: str | None = None) -> dg.JobDefinition:
+def dask_job(
+    job_name: str, settings_json: str, n_workers: int = 2, processes: bool = True, address: str | None = None
+) -> dg.JobDefinition:
     """Job ``job_name`` of the project (settings as ``ProjectSettings.to_json``) with a Dask executor:
     a local cluster, or ``address``'s. Cached: a Dask worker rebuilds the job for every step it runs."""
     executor = scheduler_dask_executor(address) if address else local_dask_executor(n_workers, processes)
@@ -105,8 +118,9 @@ def dask_job(job_name: str, settings_json: str, n_workers: int = 2, processes: b
 def reconstructable_dask_job(job_name: str, settings: ProjectSettings, **kwargs: Any):
     """``dask_job(job_name, settings, **kwargs)`` in a form Dask workers can rebuild (for
     ``dg.execute_job``); ``kwargs`` must be JSON-serialisable."""
-    return dg.build_reconstructable_job(__name__, "dask_job", reconstructable_args=(job_name, settings.to_json()),
-                                        reconstructable_kwargs=kwargs)
+    return dg.build_reconstructable_job(
+        __name__, "dask_job", reconstructable_args=(job_name, settings.to_json()), reconstructable_kwargs=kwargs
+    )
 
 
 @dg.definitions
@@ -114,6 +128,9 @@ def dask_defs() -> dg.Definitions:
     """Code location with every job on Dask: ``AXION_DASK_SCHEDULER`` (address of a running scheduler)
     or a local cluster of ``AXION_DASK_WORKERS`` (default 2) worker processes."""
     settings = ProjectSettings.from_env()
-    executor = (scheduler_dask_executor(settings.dask_scheduler) if settings.dask_scheduler
-                else local_dask_executor(settings.dask_workers))
+    executor = (
+        scheduler_dask_executor(settings.dask_scheduler)
+        if settings.dask_scheduler
+        else local_dask_executor(settings.dask_workers)
+    )
     return definitions_with_executor(executor, settings)

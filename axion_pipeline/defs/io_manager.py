@@ -42,7 +42,7 @@ class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
         # referenced by name in the SQL below (DuckDB replacement scan). An object column that is
         # all missing would become DuckDB's NULL type and refuse later text: make it text.
         empty_text = [c for c in obj.columns if obj[c].dtype == object and obj[c].isna().all()]
-        frame = obj.astype({c: "string" for c in empty_text}) if empty_text else obj
+        frame = obj.astype(dict.fromkeys(empty_text, "string")) if empty_text else obj
         if not table_slice.partition_dimensions:
             connection.execute(f"create or replace table {table} as select * from frame")
         else:
@@ -66,8 +66,10 @@ class QueuedDuckDbClient(DuckDbClient):
     @contextmanager
     def connect(context, table_slice):
         config = context.resource_config
-        with writer_queue(config["database"], wait_seconds=config["queue_wait_seconds"]), \
-                DuckDbClient.connect(context, table_slice) as conn:
+        with (
+            writer_queue(config["database"], wait_seconds=config["queue_wait_seconds"]),
+            DuckDbClient.connect(context, table_slice) as conn,
+        ):
             yield conn
 
 
@@ -77,9 +79,14 @@ class AxionDuckDBIOManager(DuckDBIOManager):
     queue_wait_seconds: float  # how long a step waits for the warehouse's turn
 
     def create_io_manager(self, context) -> DbIOManager:
-        return DbIOManager(db_client=QueuedDuckDbClient(), database=self.database, schema=self.schema_,
-                           type_handlers=self.type_handlers(), default_load_type=self.default_load_type(),
-                           io_manager_name="AxionDuckDBIOManager")
+        return DbIOManager(
+            db_client=QueuedDuckDbClient(),
+            database=self.database,
+            schema=self.schema_,
+            type_handlers=self.type_handlers(),
+            default_load_type=self.default_load_type(),
+            io_manager_name="AxionDuckDBIOManager",
+        )
 
     @staticmethod
     def type_handlers():

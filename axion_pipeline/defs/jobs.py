@@ -22,19 +22,28 @@ def build_jobs(market: list, factors: list, features: list, live: list) -> list:
     history = [*market, *factors, *features]
     return [
         dg.define_asset_job(
-            "market_tables_job", selection=dg.AssetSelection.assets(*_keys(market, partitioned=False)),
-            description="Unpartitioned ingestion tables: fundamentals, sectors, earnings, rejected rows, planted truth."),
+            "market_tables_job",
+            selection=dg.AssetSelection.assets(*_keys(market, partitioned=False)),
+            description="Unpartitioned ingestion tables: fundamentals, sectors, earnings, rejected rows, "
+            "planted truth.",
+        ),
         dg.define_asset_job(
-            "daily_job", selection=dg.AssetSelection.assets(*_keys(history, partitioned=True)),
+            "daily_job",
+            selection=dg.AssetSelection.assets(*_keys(history, partitioned=True)),
             description="Trading-day partitioned history: prices and market series through factor scores, features "
-                        "and targets. Backfills run as one vectorised run per range."),
+            "and targets. Backfills run as one vectorised run per range.",
+        ),
         dg.define_asset_job(
-            "factor_analysis_job", selection=dg.AssetSelection.assets(*_keys([*factors, *features], partitioned=False)),
-            description="Factor tear sheet over the whole scored history."),
+            "factor_analysis_job",
+            selection=dg.AssetSelection.assets(*_keys([*factors, *features], partitioned=False)),
+            description="Factor tear sheet over the whole scored history.",
+        ),
         dg.define_asset_job(
-            "inference_job", selection=dg.AssetSelection.assets(*live),
+            "inference_job",
+            selection=dg.AssetSelection.assets(*live),
             description="Daily predictions, hybrid scores, regime, earnings, factor weights, health, drift and SHAP "
-                        "explanations (run over the live span: days after the production models' training window)."),
+            "explanations (run over the live span: days after the production models' training window).",
+        ),
     ]
 
 

@@ -45,7 +45,9 @@ class DagsterProject:
 
     @classmethod
     def from_settings(cls, settings: ProjectSettings) -> DagsterProject:
-        return cls(settings, trading_day_partitions(settings.calendar), dg.StaticPartitionsDefinition(settings.plan.keys))
+        return cls(
+            settings, trading_day_partitions(settings.calendar), dg.StaticPartitionsDefinition(settings.plan.keys)
+        )
 
     @property
     def calendar(self) -> pd.DatetimeIndex:
@@ -64,17 +66,30 @@ class DagsterProject:
     def daily_asset(self, group: str, **kwargs):
         """``@dg.asset`` for a trading-day partitioned table: single-run backfills, stored by date."""
         metadata = {"partition_expr": "date", "schema": group, **kwargs.pop("metadata", {})}
-        return dg.asset(partitions_def=self.trading_days, backfill_policy=dg.BackfillPolicy.single_run(),
-                        group_name=group, kinds=kwargs.pop("kinds", {"duckdb", "pandas"}), metadata=metadata,
-                        pool=WAREHOUSE_POOL, **kwargs)
+        return dg.asset(
+            partitions_def=self.trading_days,
+            backfill_policy=dg.BackfillPolicy.single_run(),
+            group_name=group,
+            kinds=kwargs.pop("kinds", {"duckdb", "pandas"}),
+            metadata=metadata,
+            pool=WAREHOUSE_POOL,
+            **kwargs,
+        )
 
     def fold_asset(self, group: str, kinds: set[str], ins: dict[str, dg.AssetIn], deps: list | None = None):
         """``@dg.asset`` partitioned by walk-forward fold, stored by the ``fold`` column.
 
         Not in the ``duckdb_warehouse`` pool: folds train in parallel (one run per fold, or the
         multiprocess executor), and only their reads and writes queue for the warehouse."""
-        return dg.asset(partitions_def=self.folds, group_name=group, kinds=kinds, ins=ins, deps=deps,
-                        metadata={"partition_expr": "fold", "schema": group}, owners=["team:ml"])
+        return dg.asset(
+            partitions_def=self.folds,
+            group_name=group,
+            kinds=kinds,
+            ins=ins,
+            deps=deps,
+            metadata={"partition_expr": "fold", "schema": group},
+            owners=["team:ml"],
+        )
 
     # -- guards ---------------------------------------------------------------------------------
     def require_lookback(self, frame: pd.DataFrame, start, days: int, what: str, date_column: str = "date") -> None:
@@ -85,7 +100,7 @@ class DagsterProject:
         """
         cal = self.calendar
         pos = int(cal.searchsorted(pd.Timestamp(start)))
-        needed = cal[max(pos - days, 0):pos]
+        needed = cal[max(pos - days, 0) : pos]
         present = pd.DatetimeIndex(pd.to_datetime(frame[date_column].unique())) if len(frame) else pd.DatetimeIndex([])
         missing = needed.difference(present)
         if len(missing):

@@ -21,8 +21,12 @@ HOST_TAG = "axion/runner_host"
 PID_TAG = "axion/runner_pid"
 STARTED_TAG = "axion/runner_started"  # process start time: a reused pid is not the same process
 
-IN_FLIGHT = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
-             dg.DagsterRunStatus.CANCELING]
+IN_FLIGHT = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 def _process_started(pid: int) -> str | None:
@@ -55,11 +59,16 @@ def reap_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
     """Mark in-flight runs whose runner died as failed, and free concurrency slots held by runs that
     have ended (or no longer exist). Returns the ids of the runs marked failed."""
     reaped = []
-    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=IN_FLIGHT, tags={HOST_TAG: socket.gethostname()})):
+    for record in instance.get_run_records(
+        filters=dg.RunsFilter(statuses=IN_FLIGHT, tags={HOST_TAG: socket.gethostname()})
+    ):
         run = record.dagster_run
         if runner_is_gone(run.tags):
-            instance.report_run_failed(run, f"runner process {run.tags[PID_TAG]} on {run.tags[HOST_TAG]} is gone "
-                                            "(killed or crashed); marked failed by the next runner")
+            instance.report_run_failed(
+                run,
+                f"runner process {run.tags[PID_TAG]} on {run.tags[HOST_TAG]} is gone "
+                "(killed or crashed); marked failed by the next runner",
+            )
             reaped.append(run.run_id)
     storage = instance.event_log_storage
     if storage.supports_global_concurrency_limits:

@@ -18,8 +18,9 @@ from axion_pipeline.project import ProjectSettings
 
 
 @lru_cache(maxsize=2)
-def _load_market(data_dir: str | None, simulation: SimulationConfig, reporting_lag_days: int,
-                 max_reject_share: float) -> MarketData:
+def _load_market(
+    data_dir: str | None, simulation: SimulationConfig, reporting_lag_days: int, max_reject_share: float
+) -> MarketData:
     if data_dir:
         from axion_pipeline.data.sources import load_source
 
@@ -46,8 +47,15 @@ class MarketDataSource(dg.ConfigurableResource):
     @classmethod
     def from_settings(cls, settings: ProjectSettings) -> MarketDataSource:
         sim = settings.simulation
-        return cls(data_dir=settings.data_dir, seed=sim.seed, n_tickers=sim.n_tickers, start=sim.start, end=sim.end,
-                   reporting_lag_days=settings.reporting_lag_days, max_reject_share=settings.max_reject_share)
+        return cls(
+            data_dir=settings.data_dir,
+            seed=sim.seed,
+            n_tickers=sim.n_tickers,
+            start=sim.start,
+            end=sim.end,
+            reporting_lag_days=settings.reporting_lag_days,
+            max_reject_share=settings.max_reject_share,
+        )
 
     def load(self) -> MarketData:
         simulation = SimulationConfig(seed=self.seed, n_tickers=self.n_tickers, start=self.start, end=self.end)
@@ -71,8 +79,9 @@ class Warehouse(dg.ConfigurableResource):
 
         return count_non_finite(self.path, schema, table, where, params, wait_seconds=self.queue_wait_seconds)
 
-    def read(self, schema: str, table: str, where: str = "", params: list | None = None,
-             columns: list[str] | None = None):
+    def read(
+        self, schema: str, table: str, where: str = "", params: list | None = None, columns: list[str] | None = None
+    ):
         from axion_pipeline.storage.warehouse import read_table
 
         return read_table(self.path, schema, table, where, params, columns, wait_seconds=self.queue_wait_seconds)
@@ -159,7 +168,9 @@ class ModelStore(dg.ConfigurableResource):
         try:
             return load_latest(self.path / name / PRODUCTION, name)[0]
         except FileNotFoundError:
-            raise FileNotFoundError(f"no production {name} in {self.path}: materialize production_models first") from None
+            raise FileNotFoundError(
+                f"no production {name} in {self.path}: materialize production_models first"
+            ) from None
 
     def hyperopt_storage(self) -> str:
         directory = self.path / "hyperparameter_search"

@@ -6,5 +6,11 @@ from axion_pipeline.factor_engine.panel import compute_factor_panel
 from axion_pipeline.factor_engine.regime import MarketRegime, RegimeDetector
 from axion_pipeline.factor_engine.weights import CATEGORIES, AdaptiveWeightManager
 
-__all__ = ["CATEGORIES", "AdaptiveWeightManager", "FactorEngineV2", "MarketRegime", "RegimeDetector",
-           "compute_factor_panel"]
+__all__ = [
+    "CATEGORIES",
+    "AdaptiveWeightManager",
+    "FactorEngineV2",
+    "MarketRegime",
+    "RegimeDetector",
+    "compute_factor_panel",
+]

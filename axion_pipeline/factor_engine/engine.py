@@ -38,11 +38,18 @@ class FactorEngineV2:
     1), ``last_as_of`` (Timestamp) and ``last_panel`` (the full ``ScoredPanel``).
     """
 
-    def __init__(self, use_adaptive_weights: bool = True, use_sector_relative: bool = True,
-                 use_momentum_overlay: bool = True, sector_blend: float = 0.5, min_sector_size: int = 3,
-                 n_quantiles: int = 5, registry: FactorRegistry | None = None,
-                 weight_manager: AdaptiveWeightManager | None = None,
-                 regime_detector: RegimeDetector | None = None):
+    def __init__(
+        self,
+        use_adaptive_weights: bool = True,
+        use_sector_relative: bool = True,
+        use_momentum_overlay: bool = True,
+        sector_blend: float = 0.5,
+        min_sector_size: int = 3,
+        n_quantiles: int = 5,
+        registry: FactorRegistry | None = None,
+        weight_manager: AdaptiveWeightManager | None = None,
+        regime_detector: RegimeDetector | None = None,
+    ):
         self.use_adaptive_weights = use_adaptive_weights
         self.use_sector_relative = use_sector_relative
         self.use_momentum_overlay = use_momentum_overlay
@@ -59,33 +66,60 @@ class FactorEngineV2:
 
     def _options(self) -> EngineOptions:
         return EngineOptions(
-            use_adaptive_weights=self.use_adaptive_weights, use_sector_relative=self.use_sector_relative,
-            use_momentum_overlay=self.use_momentum_overlay, sector_blend=self.sector_blend,
-            min_sector_size=self.min_sector_size, n_quantiles=self.n_quantiles, registry=self.registry,
-            weight_manager=self.weight_manager, regime_detector=self.regime_detector)
+            use_adaptive_weights=self.use_adaptive_weights,
+            use_sector_relative=self.use_sector_relative,
+            use_momentum_overlay=self.use_momentum_overlay,
+            sector_blend=self.sector_blend,
+            min_sector_size=self.min_sector_size,
+            n_quantiles=self.n_quantiles,
+            registry=self.registry,
+            weight_manager=self.weight_manager,
+            regime_detector=self.regime_detector,
+        )
 
-    def _score(self, prices, fundamentals, sp500_prices, as_of_date, volume, sectors, market_returns,
-               keep_sub_scores: bool) -> ScoredPanel:
+    def _score(
+        self, prices, fundamentals, sp500_prices, as_of_date, volume, sectors, market_returns, keep_sub_scores: bool
+    ) -> ScoredPanel:
         options = self._options()
-        inputs = build_inputs(prices, fundamentals, as_of=as_of_date, volume=volume, market_returns=market_returns,
-                              sp500=sp500_prices, out_dates="all" if options.needs_history else "last")
-        scored = score(inputs, options, sp500=sp500_prices, sectors=resolve_sectors(sectors, fundamentals),
-                       keep_sub_scores=keep_sub_scores)
+        inputs = build_inputs(
+            prices,
+            fundamentals,
+            as_of=as_of_date,
+            volume=volume,
+            market_returns=market_returns,
+            sp500=sp500_prices,
+            out_dates="all" if options.needs_history else "last",
+        )
+        scored = score(
+            inputs,
+            options,
+            sp500=sp500_prices,
+            sectors=resolve_sectors(sectors, fundamentals),
+            keep_sub_scores=keep_sub_scores,
+        )
         self.last_panel = scored
         self.last_as_of = inputs.out_dates[-1]
         self.last_regime = MarketRegime(scored.regimes.iloc[-1])
         self.last_weights = {c: float(w) for c, w in scored.weights.iloc[-1].items()}
         return scored
 
-    def compute_all_scores(self, prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None,
-                           sp500_prices: pd.Series | None = None, as_of_date=None, *,
-                           volume: pd.DataFrame | None = None, sectors=None,
-                           market_returns: pd.Series | None = None) -> pd.DataFrame:
+    def compute_all_scores(
+        self,
+        prices: pd.DataFrame,
+        fundamentals: pd.DataFrame | None = None,
+        sp500_prices: pd.Series | None = None,
+        as_of_date=None,
+        *,
+        volume: pd.DataFrame | None = None,
+        sectors=None,
+        market_returns: pd.Series | None = None,
+    ) -> pd.DataFrame:
         """Scores at ``as_of_date`` (default: the last price date; a non-trading day means the last
         trading day before it), indexed by ticker: value, momentum, quality, growth, volatility,
         technical, composite (all percentile ranks in [0, 1], 1 best) and regime (string)."""
-        scored = self._score(prices, fundamentals, sp500_prices, as_of_date, volume, sectors, market_returns,
-                             keep_sub_scores=False)
+        scored = self._score(
+            prices, fundamentals, sp500_prices, as_of_date, volume, sectors, market_returns, keep_sub_scores=False
+        )
         return self._last_row(scored)
 
     @staticmethod
@@ -98,15 +132,24 @@ class FactorEngineV2:
         out.index.name = "ticker"
         return out
 
-    def get_factor_breakdown(self, ticker: str, prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None,
-                             sp500_prices: pd.Series | None = None, as_of_date=None, *,
-                             volume: pd.DataFrame | None = None, sectors=None,
-                             market_returns: pd.Series | None = None) -> dict:
+    def get_factor_breakdown(
+        self,
+        ticker: str,
+        prices: pd.DataFrame,
+        fundamentals: pd.DataFrame | None = None,
+        sp500_prices: pd.Series | None = None,
+        as_of_date=None,
+        *,
+        volume: pd.DataFrame | None = None,
+        sectors=None,
+        market_returns: pd.Series | None = None,
+    ) -> dict:
         """One ticker at ``as_of_date``: ``category_scores`` {category: score},
         ``sub_factors`` {category: {name: {"raw": value, "score": percentile}}}, ``composite``,
         ``regime`` (string), ``weights``, ``as_of``. KeyError when the ticker has no close then."""
-        scored = self._score(prices, fundamentals, sp500_prices, as_of_date, volume, sectors, market_returns,
-                             keep_sub_scores=True)
+        scored = self._score(
+            prices, fundamentals, sp500_prices, as_of_date, volume, sectors, market_returns, keep_sub_scores=True
+        )
         row = self._last_row(scored)
         ticker = str(ticker)
         if ticker not in row.index:
@@ -127,9 +170,14 @@ class FactorEngineV2:
             "weights": dict(self.last_weights),
         }
 
-    def compute_v1_compatible_scores(self, prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None,
-                                     sp500_prices: pd.Series | None = None, as_of_date=None,
-                                     **inputs) -> pd.DataFrame:
+    def compute_v1_compatible_scores(
+        self,
+        prices: pd.DataFrame,
+        fundamentals: pd.DataFrame | None = None,
+        sp500_prices: pd.Series | None = None,
+        as_of_date=None,
+        **inputs,
+    ) -> pd.DataFrame:
         """The v1 output: value, momentum, quality, growth scores per ticker (same scores as
         ``compute_all_scores``)."""
         scores = self.compute_all_scores(prices, fundamentals, sp500_prices, as_of_date, **inputs)

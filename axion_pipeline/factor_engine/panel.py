@@ -97,8 +97,9 @@ def resolve_sectors(sectors, fundamentals: pd.DataFrame | None) -> pd.Series | N
     return s[~s.index.duplicated(keep="last")]
 
 
-def sector_relative(global_score: pd.DataFrame, combined: pd.DataFrame, sectors: pd.Series, blend: float,
-                    min_size: int) -> pd.DataFrame:
+def sector_relative(
+    global_score: pd.DataFrame, combined: pd.DataFrame, sectors: pd.Series, blend: float, min_size: int
+) -> pd.DataFrame:
     """percentile_rank((1 - blend) x global + blend x within-sector rank of ``combined``)."""
     labels = sectors.reindex(combined.columns)
     values = combined.to_numpy(dtype="float64")
@@ -140,13 +141,22 @@ def stack(panels: dict[str, pd.DataFrame], mask: np.ndarray | None = None) -> pd
     for j, v in enumerate(panels.values()):
         block[:, j] = v.to_numpy(dtype="float64").ravel()[keep]
     values = pd.DataFrame(block, columns=list(panels), copy=False)
-    ids = pd.DataFrame({"date": np.repeat(first.index.to_numpy(), n_t)[keep],
-                        "ticker": np.tile(first.columns.to_numpy(dtype=object), n_d)[keep]})
+    ids = pd.DataFrame(
+        {
+            "date": np.repeat(first.index.to_numpy(), n_t)[keep],
+            "ticker": np.tile(first.columns.to_numpy(dtype=object), n_d)[keep],
+        }
+    )
     return pd.concat([ids, values], axis=1, copy=False)
 
 
-def category_weights(inputs: FactorInputs, categories: dict[str, pd.DataFrame], regimes: pd.Series,
-                     registry: FactorRegistry, options: EngineOptions) -> pd.DataFrame:
+def category_weights(
+    inputs: FactorInputs,
+    categories: dict[str, pd.DataFrame],
+    regimes: pd.Series,
+    registry: FactorRegistry,
+    options: EngineOptions,
+) -> pd.DataFrame:
     """out_dates x categories weights (each row sums to 1)."""
     if not options.use_adaptive_weights:
         w = registry.get_default_weights()
@@ -165,31 +175,46 @@ def composite_score(categories: dict[str, pd.DataFrame], weights: pd.DataFrame) 
     if not weighted:
         first = next(iter(categories.values()))
         return pd.DataFrame(np.nan, index=first.index, columns=first.columns)
-    return percentile_rank(weighted_mean({c: categories[c] for c in weighted},
-                                         {c: weights[c].to_numpy(dtype="float64") for c in weighted}))
+    return percentile_rank(
+        weighted_mean({c: categories[c] for c in weighted}, {c: weights[c].to_numpy(dtype="float64") for c in weighted})
+    )
 
 
-def score(inputs: FactorInputs, options: EngineOptions, sp500: pd.Series | None = None,
-          sectors: pd.Series | None = None, keep_sub_scores: bool = False) -> ScoredPanel:
+def score(
+    inputs: FactorInputs,
+    options: EngineOptions,
+    sp500: pd.Series | None = None,
+    sectors: pd.Series | None = None,
+    keep_sub_scores: bool = False,
+) -> ScoredPanel:
     """Run steps 1-5 of the module docstring on ``inputs``."""
     registry = options.get_registry()
     raw, subs, categories, factor_category = {}, {}, {}, {}
     for cat, calc in registry:
         panel = calc.compute_panel(inputs)
         raw.update(panel.raw)
-        factor_category.update({k: cat for k in panel.raw})
+        factor_category.update(dict.fromkeys(panel.raw, cat))
         if keep_sub_scores:
             subs.update(panel.scores)
         if options.use_sector_relative and sectors is not None:
-            categories[cat] = sector_relative(panel.category, panel.combined, sectors, options.sector_blend,
-                                              options.min_sector_size)
+            categories[cat] = sector_relative(
+                panel.category, panel.combined, sectors, options.sector_blend, options.min_sector_size
+            )
         else:
             categories[cat] = panel.category
     regimes = regime_series(inputs, sp500, options.regime_detector or RegimeDetector())
     weights = category_weights(inputs, categories, regimes, registry, options)
     composite = composite_score(categories, weights)
-    return ScoredPanel(inputs=inputs, raw=raw, categories=categories, composite=composite, regimes=regimes,
-                       weights=weights, factor_category=factor_category, sub_scores=subs)
+    return ScoredPanel(
+        inputs=inputs,
+        raw=raw,
+        categories=categories,
+        composite=composite,
+        regimes=regimes,
+        weights=weights,
+        factor_category=factor_category,
+        sub_scores=subs,
+    )
 
 
 def to_long(scored: ScoredPanel, start=None, end=None) -> pd.DataFrame:
@@ -215,14 +240,24 @@ def to_long(scored: ScoredPanel, start=None, end=None) -> pd.DataFrame:
     return out
 
 
-def compute_factor_panel(prices_long: pd.DataFrame, fundamentals_long: pd.DataFrame | None = None,
-                         sp500: pd.Series | None = None, start=None, end=None, sectors=None, *,
-                         use_adaptive_weights: bool = True, use_sector_relative: bool = True,
-                         use_momentum_overlay: bool = True, volume: pd.DataFrame | None = None,
-                         market_returns: pd.Series | None = None, sector_blend: float = 0.5,
-                         registry: FactorRegistry | None = None,
-                         weight_manager: AdaptiveWeightManager | None = None,
-                         regime_detector: RegimeDetector | None = None) -> pd.DataFrame:
+def compute_factor_panel(
+    prices_long: pd.DataFrame,
+    fundamentals_long: pd.DataFrame | None = None,
+    sp500: pd.Series | None = None,
+    start=None,
+    end=None,
+    sectors=None,
+    *,
+    use_adaptive_weights: bool = True,
+    use_sector_relative: bool = True,
+    use_momentum_overlay: bool = True,
+    volume: pd.DataFrame | None = None,
+    market_returns: pd.Series | None = None,
+    sector_blend: float = 0.5,
+    registry: FactorRegistry | None = None,
+    weight_manager: AdaptiveWeightManager | None = None,
+    regime_detector: RegimeDetector | None = None,
+) -> pd.DataFrame:
     """Scores for every trading date in [start, end] in one vectorised pass (long frame, see
     ``to_long``). Equal to ``FactorEngineV2.compute_all_scores`` on each date given the same
     history.
@@ -232,11 +267,25 @@ def compute_factor_panel(prices_long: pd.DataFrame, fundamentals_long: pd.DataFr
     momentum overlay, for the category returns). ``fundamentals_long``: canonical long
     fundamentals. ``sectors``: ticker -> sector for sector-relative scoring.
     """
-    options = EngineOptions(use_adaptive_weights=use_adaptive_weights, use_sector_relative=use_sector_relative,
-                            use_momentum_overlay=use_momentum_overlay, sector_blend=sector_blend,
-                            registry=registry, weight_manager=weight_manager, regime_detector=regime_detector)
-    inputs = build_inputs(prices_long, fundamentals_long, as_of=end, volume=volume, market_returns=market_returns,
-                          sp500=sp500, out_dates="all", out_start=None if options.needs_history else start)
+    options = EngineOptions(
+        use_adaptive_weights=use_adaptive_weights,
+        use_sector_relative=use_sector_relative,
+        use_momentum_overlay=use_momentum_overlay,
+        sector_blend=sector_blend,
+        registry=registry,
+        weight_manager=weight_manager,
+        regime_detector=regime_detector,
+    )
+    inputs = build_inputs(
+        prices_long,
+        fundamentals_long,
+        as_of=end,
+        volume=volume,
+        market_returns=market_returns,
+        sp500=sp500,
+        out_dates="all",
+        out_start=None if options.needs_history else start,
+    )
     last = inputs.close.index[-1]
     if start is not None and pd.Timestamp(start) > last:
         raise ValueError(f"no trading dates in [{pd.Timestamp(start).date()}, {last.date()}]")

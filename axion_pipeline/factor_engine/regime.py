@@ -27,7 +27,7 @@ TRADING_DAYS_PER_YEAR = 252
 INDICATOR_COLUMNS = ["sma_200", "sma_50", "drawdown", "realized_vol_20d"]
 
 
-class MarketRegime(str, Enum):
+class MarketRegime(str, Enum):  # noqa: UP042 - StrEnum would change str(regime), which callers print
     BULL = "bull"
     BEAR = "bear"
     SIDEWAYS = "sideways"

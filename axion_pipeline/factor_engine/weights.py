@@ -25,16 +25,36 @@ DEFAULT_WEIGHTS: dict[str, float] = {c: 1.0 / len(CATEGORIES) for c in CATEGORIE
 
 REGIME_WEIGHTS: dict[MarketRegime, dict[str, float]] = {
     MarketRegime.BULL: {
-        "value": 0.12, "momentum": 0.26, "quality": 0.14, "growth": 0.24, "volatility": 0.08, "technical": 0.16,
+        "value": 0.12,
+        "momentum": 0.26,
+        "quality": 0.14,
+        "growth": 0.24,
+        "volatility": 0.08,
+        "technical": 0.16,
     },
     MarketRegime.BEAR: {
-        "value": 0.16, "momentum": 0.10, "quality": 0.28, "growth": 0.08, "volatility": 0.26, "technical": 0.12,
+        "value": 0.16,
+        "momentum": 0.10,
+        "quality": 0.28,
+        "growth": 0.08,
+        "volatility": 0.26,
+        "technical": 0.12,
     },
     MarketRegime.SIDEWAYS: {
-        "value": 0.20, "momentum": 0.15, "quality": 0.18, "growth": 0.15, "volatility": 0.16, "technical": 0.16,
+        "value": 0.20,
+        "momentum": 0.15,
+        "quality": 0.18,
+        "growth": 0.15,
+        "volatility": 0.16,
+        "technical": 0.16,
     },
     MarketRegime.CRISIS: {
-        "value": 0.10, "momentum": 0.06, "quality": 0.36, "growth": 0.04, "volatility": 0.32, "technical": 0.12,
+        "value": 0.10,
+        "momentum": 0.06,
+        "quality": 0.36,
+        "growth": 0.04,
+        "volatility": 0.32,
+        "technical": 0.12,
     },
 }
 
@@ -109,9 +129,7 @@ class AdaptiveWeightManager:
     def _overlay_columns(self, category_returns: pd.DataFrame) -> list[str]:
         return [c for c in CATEGORIES if c in category_returns.columns]
 
-    def get_weights(
-        self, regime: MarketRegime | str, category_returns: pd.DataFrame | None = None
-    ) -> dict[str, float]:
+    def get_weights(self, regime: MarketRegime | str, category_returns: pd.DataFrame | None = None) -> dict[str, float]:
         """Weights per category (sum 1, each >= ``min_weight``) for ``regime``.
 
         ``category_returns`` (dates x categories, daily long-short returns) must hold only returns

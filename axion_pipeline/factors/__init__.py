@@ -14,8 +14,23 @@ from axion_pipeline.factors.value import ValueFactors
 from axion_pipeline.factors.volatility import VolatilityFactors
 
 __all__ = [
-    "CategoryPanel", "FactorCalculator", "FactorInputs", "FactorRegistry", "GrowthFactors", "MomentumFactors",
-    "QualityFactors", "SubFactor", "TechnicalFactors", "ValueFactors", "VolatilityFactors", "augment_fundamentals",
-    "build_fundamentals_snapshot", "build_inputs", "combine_subfactors",
-    "create_default_registry", "percentile_rank", "winsorize", "zscore",
+    "CategoryPanel",
+    "FactorCalculator",
+    "FactorInputs",
+    "FactorRegistry",
+    "GrowthFactors",
+    "MomentumFactors",
+    "QualityFactors",
+    "SubFactor",
+    "TechnicalFactors",
+    "ValueFactors",
+    "VolatilityFactors",
+    "augment_fundamentals",
+    "build_fundamentals_snapshot",
+    "build_inputs",
+    "combine_subfactors",
+    "create_default_registry",
+    "percentile_rank",
+    "winsorize",
+    "zscore",
 ]

@@ -91,8 +91,9 @@ class FactorCalculator(ABC):
             if not (raw.index.equals(inputs.out_dates) and raw.columns.equals(inputs.tickers)):
                 raw = raw.reindex(index=inputs.out_dates, columns=inputs.tickers)
             v = raw.to_numpy(dtype="float64")
-            out[f.name] = pd.DataFrame(np.where(alive & np.isfinite(v), v, np.nan), index=inputs.out_dates,
-                                       columns=inputs.tickers)
+            out[f.name] = pd.DataFrame(
+                np.where(alive & np.isfinite(v), v, np.nan), index=inputs.out_dates, columns=inputs.tickers
+            )
         return out
 
     def compute_panel(self, inputs: FactorInputs) -> CategoryPanel:
@@ -103,8 +104,9 @@ class FactorCalculator(ABC):
         combined = weighted_mean(scores, {k: f.weight for k, f in subs.items()})
         return CategoryPanel(raw=raw, scores=scores, combined=combined, category=percentile_rank(combined))
 
-    def compute(self, prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None,
-                as_of_date=None, **inputs) -> pd.DataFrame:
+    def compute(
+        self, prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None, as_of_date=None, **inputs
+    ) -> pd.DataFrame:
         """Scores at one date: tickers x (sub-factor scores..., ``<category>``), all in [0, 1].
 
         ``prices`` is dates x tickers of adjusted closes (or canonical long prices); prices after
@@ -119,8 +121,9 @@ class FactorCalculator(ABC):
         out.index.name = "ticker"
         return out
 
-    def compute_raw(self, prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None,
-                    as_of_date=None, **inputs) -> pd.DataFrame:
+    def compute_raw(
+        self, prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None, as_of_date=None, **inputs
+    ) -> pd.DataFrame:
         """Raw sub-factor values at one date (tickers x sub-factors), before ranking."""
         fin = build_inputs(prices, fundamentals, as_of=as_of_date, **inputs)
         raw = self.raw_panels(fin)

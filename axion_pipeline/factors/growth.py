@@ -22,8 +22,9 @@ def revenue_growth(inp):
 
 
 def eps_growth(inp):
-    return first_valid(_f(inp, "eps_growth"), _f(inp, "earnings_growth"),
-                       relative_change(_f(inp, "eps"), _f(inp, "eps_1y")))
+    return first_valid(
+        _f(inp, "eps_growth"), _f(inp, "earnings_growth"), relative_change(_f(inp, "eps"), _f(inp, "eps_1y"))
+    )
 
 
 def fcf_growth(inp):
@@ -36,13 +37,15 @@ def growth_acceleration(inp):
 
 
 def rnd_intensity(inp):
-    return first_valid(_f(inp, "rnd_intensity"),
-                       safe_div(_f(inp, "rnd_expense"), _f(inp, "revenue"), positive_den=True))
+    return first_valid(
+        _f(inp, "rnd_intensity"), safe_div(_f(inp, "rnd_expense"), _f(inp, "revenue"), positive_den=True)
+    )
 
 
 def gross_profit_growth(inp):
-    return first_valid(_f(inp, "gross_profit_growth"),
-                       growth_ratio(_f(inp, "gross_profit"), _f(inp, "gross_profit_1y")))
+    return first_valid(
+        _f(inp, "gross_profit_growth"), growth_ratio(_f(inp, "gross_profit"), _f(inp, "gross_profit_1y"))
+    )
 
 
 def forward_eps_growth(inp):
@@ -60,8 +63,9 @@ class GrowthFactors(FactorCalculator):
             SubFactor("revenue_growth", revenue_growth, True, "revenue / revenue_1y - 1 (revenue_1y > 0)"),
             SubFactor("eps_growth", eps_growth, True, "(eps - eps_1y) / |eps_1y|"),
             SubFactor("fcf_growth", fcf_growth, True, "(fcf - fcf_1y) / |fcf_1y|"),
-            SubFactor("growth_acceleration", growth_acceleration, True,
-                      "revenue_growth - revenue_growth one year earlier"),
+            SubFactor(
+                "growth_acceleration", growth_acceleration, True, "revenue_growth - revenue_growth one year earlier"
+            ),
             SubFactor("rnd_intensity", rnd_intensity, True, "rnd_expense / revenue"),
             SubFactor("gross_profit_growth", gross_profit_growth, True, "gross_profit / gross_profit_1y - 1"),
             SubFactor("forward_eps_growth", forward_eps_growth, True, "(forward_eps - eps) / |eps|"),

@@ -49,8 +49,10 @@ def high_52w_proximity(inp):
 
 
 def earnings_momentum(inp):
-    revision = first_valid(inp.field("eps_revision"), eps_revision(
-        inp.field("forward_eps"), inp.field("forward_eps_prev"), inp.field("eps"), inp.field("eps_prev")))
+    revision = first_valid(
+        inp.field("eps_revision"),
+        eps_revision(inp.field("forward_eps"), inp.field("forward_eps_prev"), inp.field("eps"), inp.field("eps_prev")),
+    )
     return first_valid(inp.field("earnings_momentum"), eps_revision_per_price(revision, inp.close_out))
 
 
@@ -69,12 +71,28 @@ class MomentumFactors(FactorCalculator):
             SubFactor("ret_12m_1m", ret_12m_1m, True, "close[t-21] / close[t-252] - 1"),
             SubFactor("ret_6m_1m", ret_6m_1m, True, "close[t-21] / close[t-126] - 1"),
             SubFactor("ret_3m", ret_3m, True, "close[t] / close[t-63] - 1"),
-            SubFactor("high_52w_proximity", high_52w_proximity, True,
-                      "close[t] / max(close[t-251..t]) (in (0, 1], 1 = at the 52-week high)"),
-            SubFactor("earnings_momentum", earnings_momentum, True,
-                      "(forward_eps - forward_eps_prev) / close[t]; TTM eps change when forward EPS is missing"),
-            SubFactor("revenue_momentum", revenue_momentum, True,
-                      "revenue_growth - revenue_growth of the previous available filing"),
-            SubFactor("short_term_reversal", short_term_reversal, False,
-                      "close[t] / close[t-21] - 1, lower is better (1-month reversal)"),
+            SubFactor(
+                "high_52w_proximity",
+                high_52w_proximity,
+                True,
+                "close[t] / max(close[t-251..t]) (in (0, 1], 1 = at the 52-week high)",
+            ),
+            SubFactor(
+                "earnings_momentum",
+                earnings_momentum,
+                True,
+                "(forward_eps - forward_eps_prev) / close[t]; TTM eps change when forward EPS is missing",
+            ),
+            SubFactor(
+                "revenue_momentum",
+                revenue_momentum,
+                True,
+                "revenue_growth - revenue_growth of the previous available filing",
+            ),
+            SubFactor(
+                "short_term_reversal",
+                short_term_reversal,
+                False,
+                "close[t] / close[t-21] - 1, lower is better (1-month reversal)",
+            ),
         ]

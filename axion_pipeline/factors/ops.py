@@ -26,8 +26,7 @@ Frame = pd.DataFrame | pd.Series
 
 # --------------------------------------------------------------------------- elementwise helpers
 def _aligned(a, b) -> bool:
-    return (type(a) is type(b) and a.index.equals(b.index)
-            and (isinstance(a, pd.Series) or a.columns.equals(b.columns)))
+    return type(a) is type(b) and a.index.equals(b.index) and (isinstance(a, pd.Series) or a.columns.equals(b.columns))
 
 
 def _like(template, values: np.ndarray):
@@ -87,8 +86,7 @@ def percentile_rank(values: Frame, higher_is_better: bool = True) -> Frame:
     """
     if isinstance(values, pd.Series):
         return percentile_rank(values.to_frame().T, higher_is_better).iloc[0].rename(values.name)
-    pct = percentile_rank_rows(values.to_numpy(dtype="float64"), higher_is_better=higher_is_better,
-                               inf_as_missing=True)
+    pct = percentile_rank_rows(values.to_numpy(dtype="float64"), higher_is_better=higher_is_better, inf_as_missing=True)
     return pd.DataFrame(pct, index=values.index, columns=values.columns)
 
 
@@ -117,8 +115,9 @@ def zscore(values: Frame) -> Frame:
     return z
 
 
-def weighted_mean(scores: Mapping[str, pd.DataFrame],
-                  weights: Mapping[str, float | np.ndarray] | None = None) -> pd.DataFrame:
+def weighted_mean(
+    scores: Mapping[str, pd.DataFrame], weights: Mapping[str, float | np.ndarray] | None = None
+) -> pd.DataFrame:
     """sum_k w_k s_k / sum_k w_k over the non-missing s_k of each cell (missing ones skipped);
     NaN where every s_k is missing. Summed in the order of ``scores``. A weight is a number, or
     an array with one weight per row (date) of the panels."""
@@ -141,8 +140,9 @@ def weighted_mean(scores: Mapping[str, pd.DataFrame],
     return pd.DataFrame(mean, index=first.index, columns=first.columns)
 
 
-def combine_subfactors(scores: pd.DataFrame | Mapping[str, pd.DataFrame],
-                       weights: Mapping[str, float] | None = None) -> Frame:
+def combine_subfactors(
+    scores: pd.DataFrame | Mapping[str, pd.DataFrame], weights: Mapping[str, float] | None = None
+) -> Frame:
     """Category score: percentile rank of the weighted mean of the available sub-factor scores.
 
     ``scores`` is either tickers x sub-factors (one date; returns a Series over tickers) or a

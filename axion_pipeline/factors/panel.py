@@ -71,8 +71,10 @@ class SnapshotFieldSource(FieldSource):
         if "ticker" in snap.columns:
             snap = snap.set_index("ticker")
         if snap.index.has_duplicates:
-            raise ValueError("fundamentals snapshot has duplicated tickers; pass long fundamentals "
-                             "(with available_date) or one row per ticker")
+            raise ValueError(
+                "fundamentals snapshot has duplicated tickers; pass long fundamentals "
+                "(with available_date) or one row per ticker"
+            )
         snap = snap.rename(index=str).reindex(tickers)
         self.snap = snap
         self._names = numeric_fields(snap)
@@ -139,11 +141,13 @@ class FactorInputs:
 
     def field(self, name: str) -> pd.DataFrame:
         """Fundamental field on out_dates x tickers; all NaN when the field is absent."""
+
         def load():
             values = self.fields.get(name)
             if values is None:
                 values = np.full((len(self.out_dates), len(self.tickers)), np.nan)
             return pd.DataFrame(values, index=self.out_dates, columns=self.tickers)
+
         return self.memo(("field", name), load)
 
 
@@ -178,9 +182,17 @@ def _dated(series: pd.Series) -> pd.Series:
     return s.sort_index()
 
 
-def build_inputs(prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None, *, as_of=None,
-                 volume: pd.DataFrame | None = None, market_returns: pd.Series | None = None,
-                 sp500: pd.Series | None = None, out_dates="last", out_start=None) -> FactorInputs:
+def build_inputs(
+    prices: pd.DataFrame,
+    fundamentals: pd.DataFrame | None = None,
+    *,
+    as_of=None,
+    volume: pd.DataFrame | None = None,
+    market_returns: pd.Series | None = None,
+    sp500: pd.Series | None = None,
+    out_dates="last",
+    out_start=None,
+) -> FactorInputs:
     """Normalise inputs and truncate them at ``as_of`` (default: the last price date).
 
     - ``prices``: dates x tickers of adjusted closes, or canonical long prices (close, volume).
@@ -215,8 +227,13 @@ def build_inputs(prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None,
         out = close.index[close.index.isin(pd.DatetimeIndex(out_dates))]
     if out_start is not None:
         out = out[out >= pd.Timestamp(out_start)]
-    inputs = FactorInputs(close=close, out_dates=pd.DatetimeIndex(out, name="date"), market_returns=mret,
-                          fields=field_source(fundamentals, out, close.columns), volume=volume)
+    inputs = FactorInputs(
+        close=close,
+        out_dates=pd.DatetimeIndex(out, name="date"),
+        market_returns=mret,
+        fields=field_source(fundamentals, out, close.columns),
+        volume=volume,
+    )
     inputs._cache["returns"] = returns
     return inputs
 
@@ -224,4 +241,3 @@ def build_inputs(prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None,
 def equal_weight_returns(returns: pd.DataFrame) -> pd.Series:
     """Mean daily return across the names with a return that day (NaN on the first date)."""
     return returns.mean(axis=1, skipna=True)
-

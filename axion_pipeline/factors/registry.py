@@ -35,8 +35,9 @@ class FactorRegistry:
         names = calculator.factor_names
         if len(set(names)) != len(names):
             raise ValueError(f"{calculator.category}: duplicated sub-factor names")
-        clash = {n for c, calc in self._calculators.items() if c != calculator.category
-                 for n in calc.factor_names} & set(names)
+        clash = {
+            n for c, calc in self._calculators.items() if c != calculator.category for n in calc.factor_names
+        } & set(names)
         if clash:
             raise ValueError(f"sub-factor names already registered in another category: {sorted(clash)}")
         self._calculators[calculator.category] = calculator
@@ -73,13 +74,15 @@ class FactorRegistry:
             raise ValueError("default weights must have a positive sum")
         return {c: calc.default_weight / total for c, calc in self._calculators.items()}
 
-    def compute_category(self, category: str, prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None,
-                         as_of_date=None, **inputs) -> pd.DataFrame:
+    def compute_category(
+        self, category: str, prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None, as_of_date=None, **inputs
+    ) -> pd.DataFrame:
         """One category at one date: tickers x (sub-factor scores..., ``<category>``)."""
         return self.get(category).compute(prices, fundamentals, as_of_date=as_of_date, **inputs)
 
-    def compute_all(self, prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None, as_of_date=None,
-                    **inputs) -> dict[str, pd.DataFrame]:
+    def compute_all(
+        self, prices: pd.DataFrame, fundamentals: pd.DataFrame | None = None, as_of_date=None, **inputs
+    ) -> dict[str, pd.DataFrame]:
         """Every category at one date (inputs prepared once): category -> DataFrame as above."""
         fin = build_inputs(prices, fundamentals, as_of=as_of_date, **inputs)
         alive = fin.close_out.iloc[-1].notna()
@@ -97,7 +100,13 @@ class FactorRegistry:
 def create_default_registry() -> FactorRegistry:
     """The six categories: value, momentum, quality, growth, volatility, technical."""
     registry = FactorRegistry()
-    for calc in (ValueFactors(), MomentumFactors(), QualityFactors(), GrowthFactors(), VolatilityFactors(),
-                 TechnicalFactors()):
+    for calc in (
+        ValueFactors(),
+        MomentumFactors(),
+        QualityFactors(),
+        GrowthFactors(),
+        VolatilityFactors(),
+        TechnicalFactors(),
+    ):
         registry.register(calc)
     return registry

@@ -50,8 +50,14 @@ def market_moments(returns: pd.DataFrame, market: pd.Series, window: int, downsi
     def rsum(a: np.ndarray) -> np.ndarray:
         return trailing_sum(a, window)
 
-    out = {"n": rsum(use.astype("float64")), "r": rsum(rr), "m": rsum(mm), "rr": rsum(rr * rr),
-           "mm": rsum(mm * mm), "rm": rsum(rr * mm)}
+    out = {
+        "n": rsum(use.astype("float64")),
+        "r": rsum(rr),
+        "m": rsum(mm),
+        "rr": rsum(rr * rr),
+        "mm": rsum(mm * mm),
+        "rm": rsum(rr * mm),
+    }
     out["n_all"] = out["n"] if not downside else rsum(valid.astype("float64"))
     return out
 
@@ -94,7 +100,7 @@ def max_drawdown(close: pd.DataFrame, rows: np.ndarray, window: int) -> np.ndarr
     with np.errstate(invalid="ignore", divide="ignore"):
         for j in range(window):
             # close at t - window + 1 + j for every t in rows
-            s = pad[rows[0] + j: rows[0] + j + len(rows)] if contiguous else pad[rows + j]
+            s = pad[rows[0] + j : rows[0] + j + len(rows)] if contiguous else pad[rows + j]
             np.fmax(run_max, s, out=run_max)
             np.fmin(mdd, s / run_max - 1.0, out=mdd)
             count += ~np.isnan(s)

@@ -117,15 +117,21 @@ def augment_fundamentals(fundamentals: pd.DataFrame) -> pd.DataFrame:
     for f in PRIOR_YEAR_FIELDS:  # history columns already present (e.g. a snapshot) are kept
         df[f"{f}_1y"] = first_valid(_col(df, f"{f}_1y"), pd.Series(_take(_col(df, f).to_numpy(), py), index=df.index))
     for f in PREVIOUS_FIELDS:
-        df[f"{f}_prev"] = first_valid(_col(df, f"{f}_prev"),
-                                      pd.Series(_take(_col(df, f).to_numpy(), prev), index=df.index))
+        df[f"{f}_prev"] = first_valid(
+            _col(df, f"{f}_prev"), pd.Series(_take(_col(df, f).to_numpy(), prev), index=df.index)
+        )
     return df
 
 
 def numeric_fields(frame: pd.DataFrame) -> list[str]:
     """Columns usable as fundamental fields: numeric and not identifiers or dates."""
-    return [c for c in frame.columns if c not in META_COLUMNS and pd.api.types.is_numeric_dtype(frame[c])
-            and not pd.api.types.is_bool_dtype(frame[c])]
+    return [
+        c
+        for c in frame.columns
+        if c not in META_COLUMNS
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+    ]
 
 
 def asof_rows(augmented: pd.DataFrame, dates: pd.DatetimeIndex, tickers) -> np.ndarray:
@@ -135,25 +141,37 @@ def asof_rows(augmented: pd.DataFrame, dates: pd.DatetimeIndex, tickers) -> np.n
     n_d, n_t = len(dates), len(tickers)
     if augmented.empty or n_d == 0 or n_t == 0:
         return np.full((n_d, n_t), -1, dtype=np.int64)
-    left = pd.DataFrame({
-        "date": np.repeat(pd.DatetimeIndex(dates).to_numpy(), n_t),
-        "ticker": np.tile(tickers.to_numpy(dtype=object), n_d),
-        "pos": np.arange(n_d * n_t),
-    }).sort_values("date", kind="mergesort")
-    right = pd.DataFrame({
-        "available_date": augmented["available_date"].to_numpy(),
-        "ticker": augmented["ticker"].to_numpy(dtype=object),
-        "row": np.arange(len(augmented)),
-    }).sort_values("available_date", kind="mergesort")
-    merged = pd.merge_asof(left, right, left_on="date", right_on="available_date", by="ticker",
-                           direction="backward", allow_exact_matches=True)
+    left = pd.DataFrame(
+        {
+            "date": np.repeat(pd.DatetimeIndex(dates).to_numpy(), n_t),
+            "ticker": np.tile(tickers.to_numpy(dtype=object), n_d),
+            "pos": np.arange(n_d * n_t),
+        }
+    ).sort_values("date", kind="mergesort")
+    right = pd.DataFrame(
+        {
+            "available_date": augmented["available_date"].to_numpy(),
+            "ticker": augmented["ticker"].to_numpy(dtype=object),
+            "row": np.arange(len(augmented)),
+        }
+    ).sort_values("available_date", kind="mergesort")
+    merged = pd.merge_asof(
+        left,
+        right,
+        left_on="date",
+        right_on="available_date",
+        by="ticker",
+        direction="backward",
+        allow_exact_matches=True,
+    )
     out = np.full(n_d * n_t, -1, dtype=np.int64)
     out[merged["pos"].to_numpy()] = merged["row"].fillna(-1).to_numpy(dtype=np.int64)
     return out.reshape(n_d, n_t)
 
 
-def build_fundamentals_snapshot(fundamentals_long: pd.DataFrame, as_of, close_at_asof: pd.Series | None = None
-                                ) -> pd.DataFrame:
+def build_fundamentals_snapshot(
+    fundamentals_long: pd.DataFrame, as_of, close_at_asof: pd.Series | None = None
+) -> pd.DataFrame:
     """Fundamentals known at ``as_of`` as tickers x fields (the shape ``FactorEngineV2`` takes).
 
     Uses only rows with ``available_date <= as_of``: the latest row per ticker with its
@@ -169,13 +187,17 @@ def build_fundamentals_snapshot(fundamentals_long: pd.DataFrame, as_of, close_at
     rows = asof_rows(aug, pd.DatetimeIndex([as_of]), tickers)[0]
     snap = aug.iloc[rows].set_index("ticker")
     snap.index.name = "ticker"
-    close = (pd.Series(np.nan, index=tickers) if close_at_asof is None
-             else pd.Series(close_at_asof, dtype="float64").rename(index=str).reindex(tickers))
+    close = (
+        pd.Series(np.nan, index=tickers)
+        if close_at_asof is None
+        else pd.Series(close_at_asof, dtype="float64").rename(index=str).reindex(tickers)
+    )
     cols = {}
     cols["market_cap"] = market_cap(close, _col(snap, "shares_outstanding"))
     cols["enterprise_value"] = enterprise_value(cols["market_cap"], _col(snap, "total_debt"), _col(snap, "cash"))
-    cols["eps_revision"] = eps_revision(_col(snap, "forward_eps"), _col(snap, "forward_eps_prev"),
-                                        _col(snap, "eps"), _col(snap, "eps_prev"))
+    cols["eps_revision"] = eps_revision(
+        _col(snap, "forward_eps"), _col(snap, "forward_eps_prev"), _col(snap, "eps"), _col(snap, "eps_prev")
+    )
     cols["earnings_momentum"] = earnings_momentum(cols["eps_revision"], close)
     cols["revenue_momentum"] = _col(snap, "revenue_growth") - _col(snap, "revenue_growth_prev")
     for k, v in cols.items():

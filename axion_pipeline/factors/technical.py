@@ -38,8 +38,10 @@ def rsi(inp):
 
 def macd(inp):
     c = inp.close
-    line = (c.ewm(span=MACD_FAST, adjust=False, min_periods=MACD_FAST).mean()
-            - c.ewm(span=MACD_SLOW, adjust=False, min_periods=MACD_SLOW).mean())
+    line = (
+        c.ewm(span=MACD_FAST, adjust=False, min_periods=MACD_FAST).mean()
+        - c.ewm(span=MACD_SLOW, adjust=False, min_periods=MACD_SLOW).mean()
+    )
     signal = line.ewm(span=MACD_SIGNAL, adjust=False, min_periods=MACD_SIGNAL).mean()
     return inp.at_out(safe_div(line - signal, c, positive_den=True))
 
@@ -75,12 +77,20 @@ class TechnicalFactors(FactorCalculator):
 
     def sub_factors(self) -> list[SubFactor]:
         return [
-            SubFactor("rsi", rsi, False,
-                      "100 x avg_gain / (avg_gain + avg_loss), Wilder EMA alpha 1/14; lower (oversold) is better"),
+            SubFactor(
+                "rsi",
+                rsi,
+                False,
+                "100 x avg_gain / (avg_gain + avg_loss), Wilder EMA alpha 1/14; lower (oversold) is better",
+            ),
             SubFactor("macd", macd, True, "(EMA12 - EMA26 - EMA9(EMA12 - EMA26)) / close: histogram per unit price"),
             SubFactor("volume_trend", volume_trend, True, "mean(volume, 20d) / mean(volume, 63d) - 1 (needs volume)"),
             SubFactor("price_vs_sma", price_vs_sma, True, "close / SMA200 - 1"),
-            SubFactor("bollinger_bands", bollinger_bands, False,
-                      "%B = (close - (SMA20 - 2 sd20)) / (4 sd20), sd ddof=0; lower (near the lower band) is better"),
+            SubFactor(
+                "bollinger_bands",
+                bollinger_bands,
+                False,
+                "%B = (close - (SMA20 - 2 sd20)) / (4 sd20), sd ddof=0; lower (near the lower band) is better",
+            ),
             SubFactor("sma_cross", sma_cross, True, "SMA50 / SMA200 - 1"),
         ]

@@ -14,8 +14,16 @@ import pandas as pd
 from axion_pipeline.factors.base import FactorCalculator, SubFactor
 from axion_pipeline.factors.ops import safe_div
 from axion_pipeline.factors.rolling import (
-    TRADING_DAYS, market_moments, max_drawdown as window_max_drawdown, min_obs, regression_beta,
-    residual_variance, rolling_mean, rolling_std,
+    TRADING_DAYS,
+    market_moments,
+    min_obs,
+    regression_beta,
+    residual_variance,
+    rolling_mean,
+    rolling_std,
+)
+from axion_pipeline.factors.rolling import (
+    max_drawdown as window_max_drawdown,
 )
 
 VOL_WINDOW = 63
@@ -29,8 +37,9 @@ def _panel(inp, values: np.ndarray) -> pd.DataFrame:
 
 
 def _moments(inp, window: int, downside: bool = False) -> dict:
-    return inp.memo(("moments", window, downside),
-                    lambda: market_moments(inp.returns, inp.market_returns, window, downside))
+    return inp.memo(
+        ("moments", window, downside), lambda: market_moments(inp.returns, inp.market_returns, window, downside)
+    )
 
 
 def realized_vol(inp):
@@ -81,14 +90,27 @@ class VolatilityFactors(FactorCalculator):
     def sub_factors(self) -> list[SubFactor]:
         return [
             SubFactor("realized_vol", realized_vol, False, "std(r, 63d, ddof=1) x sqrt(252)"),
-            SubFactor("idiosyncratic_vol", idiosyncratic_vol, False,
-                      "sqrt(SSR / (n - 2) x 252) of r = a + b m + e over 63d"),
+            SubFactor(
+                "idiosyncratic_vol", idiosyncratic_vol, False, "sqrt(SSR / (n - 2) x 252) of r = a + b m + e over 63d"
+            ),
             SubFactor("beta", beta, False, "cov(r, m) / var(m) over 252d"),
-            SubFactor("downside_beta", downside_beta, False,
-                      "cov(r, m) / var(m) over the days of the 252d window with m < 0 (>= 20 days)"),
-            SubFactor("max_drawdown", max_drawdown, True,
-                      "min over the 252d window of close / running max - 1 (<= 0; closer to 0 is better)"),
+            SubFactor(
+                "downside_beta",
+                downside_beta,
+                False,
+                "cov(r, m) / var(m) over the days of the 252d window with m < 0 (>= 20 days)",
+            ),
+            SubFactor(
+                "max_drawdown",
+                max_drawdown,
+                True,
+                "min over the 252d window of close / running max - 1 (<= 0; closer to 0 is better)",
+            ),
             SubFactor("downside_vol", downside_vol, False, "sqrt(mean(min(r, 0)^2, 63d) x 252)"),
-            SubFactor("amihud_illiquidity", amihud_illiquidity, False,
-                      "mean(|r| / (close x volume), 21d) x 1e6, lower is better (needs volume)"),
+            SubFactor(
+                "amihud_illiquidity",
+                amihud_illiquidity,
+                False,
+                "mean(|r| / (close x volume), 21d) x 1e6, lower is better (needs volume)",
+            ),
         ]

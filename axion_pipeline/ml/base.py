@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, ClassVar
@@ -57,7 +57,7 @@ class ModelMetadata:
     """What was trained, when, on which window, with which settings and how well."""
 
     model_type: str
-    trained_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    trained_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     metrics: dict[str, Any] = field(default_factory=dict)
     feature_names: list[str] = field(default_factory=list)
     train_start: str | None = None
@@ -90,8 +90,10 @@ class ModelMetadata:
             if not isinstance(value, expected) or isinstance(value, bool):
                 names = " or ".join("null" if t is type(None) else t.__name__ for t in expected)
                 raise ModelLoadError(f"{prefix}metadata field {name!r} is {type(value).__name__}, expected {names}")
-        for name, values in (("feature_names", data.get("feature_names", [])),
-                             ("library_versions", list(data.get("library_versions", {}).values()))):
+        for name, values in (
+            ("feature_names", data.get("feature_names", [])),
+            ("library_versions", list(data.get("library_versions", {}).values())),
+        ):
             bad = [v for v in values if not isinstance(v, str)]
             if bad:
                 raise ModelLoadError(f"{prefix}metadata field {name!r} holds non-strings, e.g. {bad[0]!r}")
@@ -100,9 +102,17 @@ class ModelMetadata:
 
 # Types of the metadata fields as JSON parsing returns them (bool is refused: JSON true is not 1).
 _METADATA_TYPES: dict[str, tuple[type, ...]] = {
-    "model_type": (str,), "trained_at": (str,), "metrics": (dict,), "feature_names": (list,),
-    "train_start": (str, type(None)), "train_end": (str, type(None)), "fold": (int, type(None)),
-    "config": (dict,), "library_versions": (dict,), "data_version": (str, type(None)), "extra": (dict,),
+    "model_type": (str,),
+    "trained_at": (str,),
+    "metrics": (dict,),
+    "feature_names": (list,),
+    "train_start": (str, type(None)),
+    "train_end": (str, type(None)),
+    "fold": (int, type(None)),
+    "config": (dict,),
+    "library_versions": (dict,),
+    "data_version": (str, type(None)),
+    "extra": (dict,),
 }
 _METADATA_REQUIRED = ("model_type", "trained_at")
 
@@ -227,19 +237,25 @@ class BaseModel(ABC):
             if not name or "/" in name or "\\" in name or "\x00" in name or name.startswith("."):
                 raise ModelLoadError(f"{meta_path}: artefact name {name!r} is not a plain file name")
             if not isinstance(expected, str) or not _SHA256_HEX.fullmatch(expected):
-                raise ModelLoadError(f"{meta_path}: artefact {name!r} records {str(expected)[:70]!r}, "
-                                     "not a SHA-256 (64 lower-case hex digits)")
+                raise ModelLoadError(
+                    f"{meta_path}: artefact {name!r} records {str(expected)[:70]!r}, "
+                    "not a SHA-256 (64 lower-case hex digits)"
+                )
         metadata = ModelMetadata.from_dict(payload.get("metadata"), source=meta_path)
         if metadata.model_type != cls.model_type:
-            raise ModelLoadError(f"{meta_path}: metadata describes a {metadata.model_type!r} model, "
-                                 f"expected {cls.model_type!r}")
+            raise ModelLoadError(
+                f"{meta_path}: metadata describes a {metadata.model_type!r} model, expected {cls.model_type!r}"
+            )
         for name, expected in artifacts.items():
             file = directory / name
             if not file.is_file():
                 raise ModelLoadError(f"{file}: artefact missing")
             actual = sha256_file(file)
             if actual != expected:
-                raise ModelLoadError(f"{file}: SHA-256 {actual[:12]}... does not match the recorded {expected[:12]}...; file altered or corrupt")
+                raise ModelLoadError(
+                    f"{file}: SHA-256 {actual[:12]}... does not match the recorded {expected[:12]}...; "
+                    "file altered or corrupt"
+                )
         return payload
 
     @classmethod
@@ -254,7 +270,9 @@ class BaseModel(ABC):
             try:
                 config = cls.config_class(**metadata.config)
             except (TypeError, ValueError) as exc:
-                raise ModelLoadError(f"{meta_path}: stored config does not match {cls.config_class.__name__}: {exc}") from exc
+                raise ModelLoadError(
+                    f"{meta_path}: stored config does not match {cls.config_class.__name__}: {exc}"
+                ) from exc
         model = cls(config=config)
         try:
             model._load_artifacts(Path(path), list(payload["artifacts"]))

@@ -23,10 +23,24 @@ FORWARD_DAYS = 21
 # blurred in the category averages (the value category mixes cheapness with low growth), and
 # the sub-factor ranks keep them apart. Short-term reversal and 12-1 momentum are base columns.
 SUB_FACTOR_RANK_COLUMNS = [
-    "earnings_yield", "book_to_market", "sales_yield", "dividend_yield", "cash_flow_yield",
-    "roic", "cash_flow_to_assets", "accruals", "debt_equity", "interest_coverage",
-    "revenue_growth", "gross_profit_growth", "forward_eps_growth",
-    "beta", "realized_vol", "idiosyncratic_vol", "high_52w_proximity", "max_drawdown",
+    "earnings_yield",
+    "book_to_market",
+    "sales_yield",
+    "dividend_yield",
+    "cash_flow_yield",
+    "roic",
+    "cash_flow_to_assets",
+    "accruals",
+    "debt_equity",
+    "interest_coverage",
+    "revenue_growth",
+    "gross_profit_growth",
+    "forward_eps_growth",
+    "beta",
+    "realized_vol",
+    "idiosyncratic_vol",
+    "high_52w_proximity",
+    "max_drawdown",
 ]
 # Market-state columns of the regime features with a natural zero that flips with the regime:
 # trailing index return (bull > 0 > bear), VIX term structure (contango in calm markets,

@@ -108,8 +108,11 @@ class FoldPlan:
         rows = []
         for w in (*self.windows, self.production):
             row = {"window": w.key, **{k: v for k, v in w.__dict__.items() if k != "key"}}
-            for name, (a, b) in {"train": (w.train_start, w.train_end), "fit": (w.train_start, w.fit_end),
-                                 "test": (w.test_start, w.test_end)}.items():
+            for name, (a, b) in {
+                "train": (w.train_start, w.train_end),
+                "fit": (w.train_start, w.fit_end),
+                "test": (w.test_start, w.test_end),
+            }.items():
                 row[f"n_{name}_dates"] = count_dates(self.calendar, a, b)
             row["n_gap_dates"] = count_dates(self.calendar, w.train_end, w.test_start) - 2
             rows.append(row)
@@ -123,14 +126,15 @@ def count_dates(calendar: pd.DatetimeIndex, start: Any, end: Any) -> int:
     return int(((calendar >= pd.Timestamp(start)) & (calendar <= pd.Timestamp(end))).sum())
 
 
-def plan_walk_forward(calendar: Any, config: WalkForwardConfig, horizon: int = 21, warmup_days: int = 300,
-                      live_days: int = 63) -> FoldPlan:
+def plan_walk_forward(
+    calendar: Any, config: WalkForwardConfig, horizon: int = 21, warmup_days: int = 300, live_days: int = 63
+) -> FoldPlan:
     """Fold windows, the live span and the production window on ``calendar`` (module docstring)."""
     check_purge(config, horizon)
     cal = _calendar(calendar)
     n = len(cal)
     held_out = max(live_days, horizon)
-    fold_dates = cal[warmup_days: n - held_out] if n > warmup_days + held_out else cal[:0]
+    fold_dates = cal[warmup_days : n - held_out] if n > warmup_days + held_out else cal[:0]
     needed = config.train_size + config.gap + config.embargo + config.n_splits * config.test_size
     if len(fold_dates) < needed:
         raise ValueError(
@@ -138,7 +142,8 @@ def plan_walk_forward(calendar: Any, config: WalkForwardConfig, horizon: int = 2
             f"{cal[-1].date() if n else None}): after {warmup_days} warm-up days and a {held_out}-day live span "
             f"{len(fold_dates)} remain for walk-forward folds, which need {needed} (train {config.train_size} + gap "
             f"{config.gap} + embargo {config.embargo} + {config.n_splits} x test {config.test_size}); use a longer "
-            "history or a smaller walk-forward configuration (AXION_WF_TRAIN_DAYS / AXION_WF_TEST_DAYS / AXION_WF_FOLDS)"
+            "history or a smaller walk-forward configuration "
+            "(AXION_WF_TRAIN_DAYS / AXION_WF_TEST_DAYS / AXION_WF_FOLDS)"
         )
     folds = tuple(make_folds(fold_dates, config))
     windows = tuple(_fold_window(f"fold_{f.fold}", f, fold_dates) for f in folds)
@@ -155,8 +160,9 @@ def _fold_window(key: str, fold: Fold, dates: pd.DatetimeIndex) -> TrainWindow:
     return TrainWindow(key, fold.train_start, fit_end, fold.val_start, fold.train_end, fold.test_start, fold.test_end)
 
 
-def production_window(calendar: Any, config: WalkForwardConfig, horizon: int = 21, warmup_days: int = 300,
-                      live_days: int = 63) -> TrainWindow:
+def production_window(
+    calendar: Any, config: WalkForwardConfig, horizon: int = 21, warmup_days: int = 300, live_days: int = 63
+) -> TrainWindow:
     """The window of the production models on ``calendar``: it ends ``gap + embargo`` trading days
     before the live span (the last ``max(live_days, horizon)`` days), so every label it fits on
     matured before the first live day, and has the folds' shape (expanding from the warm-up, or
@@ -172,11 +178,20 @@ def production_window(calendar: Any, config: WalkForwardConfig, horizon: int = 2
         val_start = end - config.validation_size + 1
         fit_end = val_start - config.gap - 1
     if start >= n or end < 0 or fit_end < start:
-        raise ValueError(f"{n} trading days leave no production window: after {warmup_days} warm-up days, a "
-                         f"{max(live_days, horizon)}-day live span, a {config.gap}-day gap and a "
-                         f"{config.validation_size}-day validation slice (+ another gap) no date is left to fit")
-    return TrainWindow("production", cal[start], cal[fit_end], None if val_start is None else cal[val_start],
-                       cal[end], cal[live_start], cal[-1])
+        raise ValueError(
+            f"{n} trading days leave no production window: after {warmup_days} warm-up days, a "
+            f"{max(live_days, horizon)}-day live span, a {config.gap}-day gap and a "
+            f"{config.validation_size}-day validation slice (+ another gap) no date is left to fit"
+        )
+    return TrainWindow(
+        "production",
+        cal[start],
+        cal[fit_end],
+        None if val_start is None else cal[val_start],
+        cal[end],
+        cal[live_start],
+        cal[-1],
+    )
 
 
 def sample_dates(dates: Any, every_n: int) -> pd.DatetimeIndex:
@@ -203,8 +218,7 @@ def ranking_dates(dates: Any, window: TrainWindow, every_n: int = 1) -> pd.Datet
 
 def feature_columns(features: pd.DataFrame) -> list[str]:
     """The numeric model-input columns of a long features table (keys excluded)."""
-    return [c for c in features.columns
-            if c not in NON_FEATURE_COLUMNS and pd.api.types.is_numeric_dtype(features[c])]
+    return [c for c in features.columns if c not in NON_FEATURE_COLUMNS and pd.api.types.is_numeric_dtype(features[c])]
 
 
 def require_finite(frame: pd.DataFrame, what: str) -> None:
@@ -213,8 +227,10 @@ def require_finite(frame: pd.DataFrame, what: str) -> None:
     bad = np.isinf(values)
     if bad.any():
         columns = [str(c) for c, flag in zip(frame.columns, bad.any(axis=0)) if flag]
-        raise ValueError(f"{what}: {int(bad.sum())} infinite values in {len(columns)} columns, e.g. {columns[:5]}: "
-                         "fix the upstream table; models must not see +-inf")
+        raise ValueError(
+            f"{what}: {int(bad.sum())} infinite values in {len(columns)} columns, e.g. {columns[:5]}: "
+            "fix the upstream table; models must not see +-inf"
+        )
 
 
 def _rows_dated(dates: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
@@ -232,8 +248,15 @@ def _float_values(column: pd.Series) -> np.ndarray:
     return column.to_numpy(dtype="float64")
 
 
-def ranking_rows(features: pd.DataFrame, targets: pd.DataFrame, start: Any, end: Any, every_n: int = 1,
-                 labelled_only: bool = True, dates: Any = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def ranking_rows(
+    features: pd.DataFrame,
+    targets: pd.DataFrame,
+    start: Any,
+    end: Any,
+    every_n: int = 1,
+    labelled_only: bool = True,
+    dates: Any = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Feature matrix ``X`` (float64) and outcomes (``label``, ``fwd_return``) for feature rows dated in [start, end].
 
     Both are indexed by (date, ticker) and sorted. ``every_n`` keeps every n-th date (counted back
@@ -258,7 +281,9 @@ def ranking_rows(features: pd.DataFrame, targets: pd.DataFrame, start: Any, end:
     target_rows = _rows_dated(targets["date"], start, end)
     if len(rows) and (dates is not None or every_n > 1):
         in_window = stamps.iloc[rows]
-        keep = sample_dates(in_window, every_n) if dates is None else pd.DatetimeIndex(pd.to_datetime(np.asarray(dates)))
+        keep = (
+            sample_dates(in_window, every_n) if dates is None else pd.DatetimeIndex(pd.to_datetime(np.asarray(dates)))
+        )
         rows = rows[in_window.isin(keep).to_numpy()]
         target_rows = target_rows[targets["date"].iloc[target_rows].isin(keep).to_numpy()]
     keys = pd.MultiIndex.from_arrays([stamps.to_numpy()[rows], features["ticker"].to_numpy()[rows]], names=KEYS)
@@ -274,8 +299,10 @@ def ranking_rows(features: pd.DataFrame, targets: pd.DataFrame, start: Any, end:
         if not labelled.all():
             rows, keys, outcome = rows[labelled], keys[labelled], outcome.iloc[np.flatnonzero(labelled)]
     if not len(rows):
-        raise ValueError(f"no {'labelled ' if labelled_only else ''}feature rows dated {window}: "
-                         "materialize features and targets for that window first")
+        raise ValueError(
+            f"no {'labelled ' if labelled_only else ''}feature rows dated {window}: "
+            "materialize features and targets for that window first"
+        )
     columns = feature_columns(features)
     matrix = np.empty((len(columns), len(rows)))  # pandas' own layout: no copy into the frame
     for out, name in zip(matrix, columns):
@@ -313,8 +340,10 @@ def event_dates(X: pd.DataFrame) -> pd.DatetimeIndex:
     """The announcement date of each earnings event (index level ``announce_date``, else ``date``)."""
     level = next((name for name in ("announce_date", "date") if name in X.index.names), None)
     if level is None:
-        raise ValueError(f"earnings features need an 'announce_date' (or 'date') index level to be cut into training "
-                         f"windows; their index levels are {list(X.index.names)}")
+        raise ValueError(
+            f"earnings features need an 'announce_date' (or 'date') index level to be cut into training "
+            f"windows; their index levels are {list(X.index.names)}"
+        )
     return pd.DatetimeIndex(X.index.get_level_values(level))
 
 
@@ -324,15 +353,17 @@ def event_rows(X: pd.DataFrame, start: Any, end: Any) -> np.ndarray:
     return np.asarray((announced >= pd.Timestamp(start)) & (announced <= pd.Timestamp(end)))
 
 
-def earnings_dataset(earnings_events: pd.DataFrame, prices: pd.DataFrame, fundamentals: pd.DataFrame,
-                     max_price_staleness_days: int = 10) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+def earnings_dataset(
+    earnings_events: pd.DataFrame, prices: pd.DataFrame, fundamentals: pd.DataFrame, max_price_staleness_days: int = 10
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """Per-event features known before each announcement, beat label and surprise (all events)."""
     from axion_pipeline.ml.earnings_features import build_earnings_features
 
     if earnings_events.empty:
         raise ValueError("earnings_events is empty: no announcements to learn from")
-    X, beat, surprise = build_earnings_features(earnings_events, prices[["date", "ticker", "close"]], fundamentals,
-                                                max_price_staleness_days)
+    X, beat, surprise = build_earnings_features(
+        earnings_events, prices[["date", "ticker", "close"]], fundamentals, max_price_staleness_days
+    )
     require_finite(X, "earnings features")
     return X, beat, surprise
 
@@ -344,8 +375,9 @@ def close_panel(prices: pd.DataFrame) -> pd.DataFrame:
     return panel
 
 
-def factor_returns(factor_scores: pd.DataFrame, prices: pd.DataFrame, categories: list[str],
-                   n_quantiles: int = 5) -> pd.DataFrame:
+def factor_returns(
+    factor_scores: pd.DataFrame, prices: pd.DataFrame, categories: list[str], n_quantiles: int = 5
+) -> pd.DataFrame:
     """Daily top-minus-bottom quantile return per category (dates x categories), portfolios formed
     on the previous day's scores (``long_short_returns``); the first date (no prior scores) dropped."""
     from axion_pipeline.factor_engine.weights import long_short_returns
@@ -369,8 +401,13 @@ def sample_rows(frame: pd.DataFrame, max_rows: int, seed: int = 0) -> pd.DataFra
     return frame.reset_index(drop=not keyed)
 
 
-def window_violations(calendar: pd.DatetimeIndex, window: TrainWindow, gap: int, fitted: tuple[Any, Any] | None = None,
-                      test_dates: Any = None) -> list[str]:
+def window_violations(
+    calendar: pd.DatetimeIndex,
+    window: TrainWindow,
+    gap: int,
+    fitted: tuple[Any, Any] | None = None,
+    test_dates: Any = None,
+) -> list[str]:
     """What breaks the purge of one window (empty list: nothing).
 
     Planned windows: ordered, at least ``gap`` trading days strictly between the last fitted date
@@ -383,26 +420,37 @@ def window_violations(calendar: pd.DatetimeIndex, window: TrainWindow, gap: int,
     if not window.train_start <= window.fit_end <= window.train_end < window.test_start <= window.test_end:
         problems.append(f"{window.key}: windows out of order {window.to_dict()}")
     if between(window.train_end, window.test_start) < gap:
-        problems.append(f"{window.key}: {between(window.train_end, window.test_start)} trading days between training "
-                        f"end {window.train_end.date()} and test start {window.test_start.date()}, need >= {gap}")
+        problems.append(
+            f"{window.key}: {between(window.train_end, window.test_start)} trading days between training "
+            f"end {window.train_end.date()} and test start {window.test_start.date()}, need >= {gap}"
+        )
     if window.has_validation and between(window.fit_end, window.val_start) < gap:
-        problems.append(f"{window.key}: {between(window.fit_end, window.val_start)} trading days between the last fitted "
-                        f"date and the validation slice, need >= {gap}")
+        problems.append(
+            f"{window.key}: {between(window.fit_end, window.val_start)} trading days between the last fitted "
+            f"date and the validation slice, need >= {gap}"
+        )
     if fitted is not None:
         start, end = pd.Timestamp(fitted[0]), pd.Timestamp(fitted[1])
         if start < window.train_start or end > window.fit_end:
-            problems.append(f"{window.key}: model fitted on {start.date()} .. {end.date()}, outside the fit window "
-                            f"{window.train_start.date()} .. {window.fit_end.date()}")
+            problems.append(
+                f"{window.key}: model fitted on {start.date()} .. {end.date()}, outside the fit window "
+                f"{window.train_start.date()} .. {window.fit_end.date()}"
+            )
     if test_dates is not None and len(test_dates):
         dates = pd.DatetimeIndex(pd.to_datetime(np.asarray(test_dates)))
         outside = dates[(dates < window.test_start) | (dates > window.test_end)].unique()
         if len(outside):
-            problems.append(f"{window.key}: {len(outside)} scored dates outside the test window, e.g. {outside[0].date()}")
+            problems.append(
+                f"{window.key}: {len(outside)} scored dates outside the test window, e.g. {outside[0].date()}"
+            )
     return problems
 
 
 def overlapping_tests(windows: list[TrainWindow]) -> list[str]:
     """Pairs of windows whose test spans overlap (walk-forward test windows must be disjoint)."""
     ordered = sorted(windows, key=lambda w: w.test_start)
-    return [f"{a.key} test {a.test_start.date()} .. {a.test_end.date()} overlaps {b.key} from {b.test_start.date()}"
-            for a, b in zip(ordered, ordered[1:]) if b.test_start <= a.test_end]
+    return [
+        f"{a.key} test {a.test_start.date()} .. {a.test_end.date()} overlaps {b.key} from {b.test_start.date()}"
+        for a, b in zip(ordered, ordered[1:])
+        if b.test_start <= a.test_end
+    ]

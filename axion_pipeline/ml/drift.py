@@ -103,11 +103,13 @@ class DriftReport:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per reference feature: feature, psi (NaN when missing), status; worst first."""
-        frame = pd.DataFrame({
-            "feature": list(self.feature_status),
-            "psi": [self.psi_scores.get(f, np.nan) for f in self.feature_status],
-            "status": list(self.feature_status.values()),
-        })
+        frame = pd.DataFrame(
+            {
+                "feature": list(self.feature_status),
+                "psi": [self.psi_scores.get(f, np.nan) for f in self.feature_status],
+                "status": list(self.feature_status.values()),
+            }
+        )
         return frame.sort_values("psi", ascending=False, na_position="first", kind="stable").reset_index(drop=True)
 
 
@@ -120,15 +122,16 @@ class DegradationDetector:
             raise ValueError("need 0 < psi_warning <= psi_critical")
 
     def classify(self, value: float) -> str:
-        """"drift" at PSI >= psi_critical, "warning" at PSI >= psi_warning, else "ok"."""
+        """ "drift" at PSI >= psi_critical, "warning" at PSI >= psi_warning, else "ok"."""
         if value >= self.config.psi_critical:
             return "drift"
         if value >= self.config.psi_warning:
             return "warning"
         return "ok"
 
-    def check_feature_drift(self, reference_data: pd.DataFrame, current_data: pd.DataFrame,
-                            features: list[str] | None = None) -> DriftReport:
+    def check_feature_drift(
+        self, reference_data: pd.DataFrame, current_data: pd.DataFrame, features: list[str] | None = None
+    ) -> DriftReport:
         """PSI of every column of ``reference_data`` (or ``features``) in ``current_data``."""
         if not isinstance(reference_data, pd.DataFrame) or not isinstance(current_data, pd.DataFrame):
             raise TypeError("reference_data and current_data must be DataFrames")
@@ -154,7 +157,13 @@ class DegradationDetector:
         share = len(drifted) / len(scores) if scores else 0.0
         return DriftReport(
             overall_drift=bool(scores) and share > cfg.drift_share_threshold,
-            psi_scores=scores, drifted_features=drifted, warning_features=warning,
-            missing_features=missing, new_features=[c for c in current_data.columns if c not in reference_data.columns],
-            feature_status=status, drift_share=share, n_reference=len(reference_data), n_current=len(current_data),
+            psi_scores=scores,
+            drifted_features=drifted,
+            warning_features=warning,
+            missing_features=missing,
+            new_features=[c for c in current_data.columns if c not in reference_data.columns],
+            feature_status=status,
+            drift_share=share,
+            n_reference=len(reference_data),
+            n_current=len(current_data),
         )

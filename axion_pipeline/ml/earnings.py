@@ -73,9 +73,16 @@ class EarningsPredictionModel(BaseModel):
 
     def _params(self) -> dict[str, Any]:
         c = self.config
-        return dict(n_estimators=c.n_estimators, max_depth=c.max_depth, learning_rate=c.learning_rate,
-                    subsample=c.subsample, colsample_bytree=c.colsample_bytree, random_state=c.random_state,
-                    n_jobs=c.n_jobs, tree_method="hist")
+        return dict(
+            n_estimators=c.n_estimators,
+            max_depth=c.max_depth,
+            learning_rate=c.learning_rate,
+            subsample=c.subsample,
+            colsample_bytree=c.colsample_bytree,
+            random_state=c.random_state,
+            n_jobs=c.n_jobs,
+            tree_method="hist",
+        )
 
     def _fit(self, X: np.ndarray, y: np.ndarray, surprise: np.ndarray | None) -> tuple[Any, Any]:
         import xgboost as xgb
@@ -131,7 +138,9 @@ class EarningsPredictionModel(BaseModel):
             "accuracy": float(np.mean((p >= 0.5) == truth)),
             "brier_score": float(np.mean((p - truth) ** 2)),
             "base_rate_holdout": float(truth.mean()),
-            "n_train": int(cut), "n_holdout": int(len(y) - cut), "n_unlabelled_dropped": int((~keep).sum()),
+            "n_train": int(cut),
+            "n_holdout": int(len(y) - cut),
+            "n_unlabelled_dropped": int((~keep).sum()),
         }
         if reg is not None:
             known = np.isfinite(s[cut:])
@@ -141,7 +150,10 @@ class EarningsPredictionModel(BaseModel):
         self._classifier, self._regressor = self._fit(values, y, s)
         span = {}
         if dates is not None:
-            span = {"train_start": str(pd.Timestamp(dates.min()).date()), "train_end": str(pd.Timestamp(dates.max()).date())}
+            span = {
+                "train_start": str(pd.Timestamp(dates.min()).date()),
+                "train_end": str(pd.Timestamp(dates.max()).date()),
+            }
         self._finish_training(metrics, list(map(str, X.columns)), **span)
         return metrics
 
@@ -169,8 +181,12 @@ class EarningsPredictionModel(BaseModel):
             raise TypeError(f"features must be a dict, Series or one-row DataFrame, got {type(features).__name__}")
         pred = self.predict(row).iloc[0]
         p = float(pred["beat_probability"])
-        return EarningsPrediction(symbol=str(symbol), beat_probability=p,
-                                  predicted_surprise=float(pred["predicted_surprise"]), confidence=abs(2.0 * p - 1.0))
+        return EarningsPrediction(
+            symbol=str(symbol),
+            beat_probability=p,
+            predicted_surprise=float(pred["predicted_surprise"]),
+            confidence=abs(2.0 * p - 1.0),
+        )
 
     def get_feature_importance(self) -> pd.Series:
         """Gain importance of the beat/miss classifier, normalised to sum 1, sorted descending."""
@@ -212,6 +228,7 @@ class EarningsPredictionModel(BaseModel):
 
         if CLASSIFIER_FILE not in files:
             raise ModelLoadError(f"{directory}: {CLASSIFIER_FILE} missing from the manifest")
+
         def load(estimator: Any, name: str) -> Any:
             try:
                 estimator.load_model(str(directory / name))

@@ -28,10 +28,23 @@ import pandas as pd
 CLIP = 1.0
 YEAR_LAG_DAYS = 330  # a period at least this much older than the latest counts as "a year ago"
 FEATURE_COLUMNS = [
-    "surprise_last", "surprise_mean_2", "surprise_mean_4", "surprise_std_4", "beat_rate_4",
-    "beat_streak", "n_prior_events", "estimate_revision", "estimate_vs_prev_actual",
-    "momentum_21d", "momentum_63d", "volatility_21d", "volatility_63d",
-    "revenue_growth_yoy", "revenue_growth_qoq", "report_lag_days", "release_pre",
+    "surprise_last",
+    "surprise_mean_2",
+    "surprise_mean_4",
+    "surprise_std_4",
+    "beat_rate_4",
+    "beat_streak",
+    "n_prior_events",
+    "estimate_revision",
+    "estimate_vs_prev_actual",
+    "momentum_21d",
+    "momentum_63d",
+    "volatility_21d",
+    "volatility_63d",
+    "revenue_growth_yoy",
+    "revenue_growth_qoq",
+    "report_lag_days",
+    "release_pre",
 ]
 
 
@@ -94,11 +107,19 @@ def _price_features(ev: pd.DataFrame, prices_long: pd.DataFrame, staleness_days:
     feats = px[["date", "ticker"]].copy()
     for n in (21, 63):
         feats[f"momentum_{n}d"] = px["close"] / close.shift(n) - 1.0
-        feats[f"volatility_{n}d"] = ret.groupby(px["ticker"]).rolling(n, min_periods=n).std().droplevel(0) * np.sqrt(252)
+        feats[f"volatility_{n}d"] = ret.groupby(px["ticker"]).rolling(n, min_periods=n).std().droplevel(0) * np.sqrt(
+            252
+        )
     left = ev[["ticker", "announce_date"]].reset_index().sort_values("announce_date", kind="mergesort")
     merged = pd.merge_asof(
-        left, feats.sort_values("date", kind="mergesort"), left_on="announce_date", right_on="date",
-        by="ticker", direction="backward", allow_exact_matches=False, tolerance=pd.Timedelta(days=staleness_days),
+        left,
+        feats.sort_values("date", kind="mergesort"),
+        left_on="announce_date",
+        right_on="date",
+        by="ticker",
+        direction="backward",
+        allow_exact_matches=False,
+        tolerance=pd.Timedelta(days=staleness_days),
     )
     cols = ["momentum_21d", "momentum_63d", "volatility_21d", "volatility_63d"]
     return merged.set_index("index")[cols].reindex(ev.index)
@@ -130,7 +151,7 @@ def _fundamental_trend(ev: pd.DataFrame, fundamentals_long: pd.DataFrame | None)
             if not known.any():
                 continue
 
-            def latest(mask: np.ndarray) -> float:
+            def latest(mask: np.ndarray, period=period, revenue=revenue, avail=avail) -> float:
                 """Revenue of the latest period in ``mask``, as last restated before the event."""
                 if not mask.any():
                     return np.nan
@@ -158,7 +179,11 @@ def build_earnings_features(
     """
     ev = _events(earnings_events)
     X = pd.concat(
-        [_surprise_history(ev), _price_features(ev, prices_long, max_price_staleness_days), _fundamental_trend(ev, fundamentals_long)],
+        [
+            _surprise_history(ev),
+            _price_features(ev, prices_long, max_price_staleness_days),
+            _fundamental_trend(ev, fundamentals_long),
+        ],
         axis=1,
     )
     X["report_lag_days"] = (ev["announce_date"] - ev["fiscal_quarter_end"]).dt.days.astype(float)

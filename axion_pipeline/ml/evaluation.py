@@ -24,17 +24,25 @@ def ranking_metrics(predictions: pd.DataFrame, horizon: int = FORWARD_DAYS) -> d
     summary = M.ic_summary(ic, newey_west_lags=max(horizon - 1, 0))
     spread = M.quantile_spread(known["score"], known["fwd_return"], known["date"], 5)
     labelled = predictions.dropna(subset=["label"])
-    return jsonable({
-        "ic_mean": summary["ic_mean"], "ic_std": summary["ic_std"], "icir": summary["icir"],
-        "hit_rate": summary["hit_rate"], "ic_pvalue_nw": summary["ic_pvalue"], "n_ic_dates": int(summary["n_dates"]),
-        "spread_mean": float(spread.mean()) if len(spread) else None,
-        "accuracy": float((labelled["predicted_quintile"] == labelled["label"]).mean()) if len(labelled) else None,
-        "n_rows": len(predictions), "n_dates": int(predictions["date"].nunique()),
-    })
+    return jsonable(
+        {
+            "ic_mean": summary["ic_mean"],
+            "ic_std": summary["ic_std"],
+            "icir": summary["icir"],
+            "hit_rate": summary["hit_rate"],
+            "ic_pvalue_nw": summary["ic_pvalue"],
+            "n_ic_dates": int(summary["n_dates"]),
+            "spread_mean": float(spread.mean()) if len(spread) else None,
+            "accuracy": float((labelled["predicted_quintile"] == labelled["label"]).mean()) if len(labelled) else None,
+            "n_rows": len(predictions),
+            "n_dates": int(predictions["date"].nunique()),
+        }
+    )
 
 
-def walk_forward_table(predictions: pd.DataFrame, true_alpha: pd.DataFrame | None = None,
-                       horizon: int = FORWARD_DAYS) -> tuple[pd.DataFrame, pd.Series]:
+def walk_forward_table(
+    predictions: pd.DataFrame, true_alpha: pd.DataFrame | None = None, horizon: int = FORWARD_DAYS
+) -> tuple[pd.DataFrame, pd.Series]:
     """Per fold and over all folds ("all"): ranking IC statistics, spread, accuracy and, when the
     planted ``true_alpha`` is given, the oracle IC (expected_return vs fwd_return on the same rows)
     and the model / oracle ratio. Returns the table and the model's IC per date."""
@@ -66,15 +74,21 @@ def timing_metrics(predictions: pd.DataFrame) -> dict[str, Any]:
     few independent observations); ``cross_factor_ic``: mean over dates of the rank correlation
     across factors; ``sign_hit_rate``."""
     known = predictions.dropna(subset=["realized_return"])
-    out: dict[str, Any] = {"n_dates": int(predictions["date"].nunique()), "n_dates_realized": int(known["date"].nunique())}
-    per_factor = {f: M.per_date_ic(g["predicted_return"], g["realized_return"], None) for f, g in known.groupby("factor")}
+    out: dict[str, Any] = {
+        "n_dates": int(predictions["date"].nunique()),
+        "n_dates_realized": int(known["date"].nunique()),
+    }
+    per_factor = {
+        f: M.per_date_ic(g["predicted_return"], g["realized_return"], None) for f, g in known.groupby("factor")
+    }
     ics = {f: float(ic.iloc[0]) if len(ic) else np.nan for f, ic in per_factor.items()}
     out.update({f"{f}_ic": v for f, v in ics.items()})
     out["timing_ic_mean"] = float(np.nanmean(list(ics.values()))) if any(np.isfinite(list(ics.values()))) else None
     cross = M.per_date_ic(known["predicted_return"], known["realized_return"], known["date"])
     out["cross_factor_ic"] = float(cross.mean()) if len(cross) else None
-    out["sign_hit_rate"] = float((np.sign(known["predicted_return"]) == np.sign(known["realized_return"])).mean()) \
-        if len(known) else None
+    out["sign_hit_rate"] = (
+        float((np.sign(known["predicted_return"]) == np.sign(known["realized_return"])).mean()) if len(known) else None
+    )
     return jsonable(out)
 
 

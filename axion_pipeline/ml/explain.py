@@ -67,13 +67,20 @@ class Explanation:
 
     def to_text(self, top_n: int = 5) -> str:
         additive = self.method != "feature_importance"
-        lines = [f"{self.symbol}: {self.output} {self.score:.4f} (base {self.base_value:.4f}, method {self.method}"
-                 + ("" if additive else ", relative weights, not additive") + ")"]
-        for title, factors in (("Top positive factors", self.top_positive_factors),
-                               ("Top negative factors", self.top_negative_factors)):
+        lines = [
+            f"{self.symbol}: {self.output} {self.score:.4f} (base {self.base_value:.4f}, method {self.method}"
+            + ("" if additive else ", relative weights, not additive")
+            + ")"
+        ]
+        for title, factors in (
+            ("Top positive factors", self.top_positive_factors),
+            ("Top negative factors", self.top_negative_factors),
+        ):
             lines.append(f"{title}:")
-            lines += [f"  {name} = {self.feature_values.get(name, float('nan')):.4g}: {value:+.4f}"
-                      for name, value in factors[:top_n]] or ["  (none)"]
+            lines += [
+                f"  {name} = {self.feature_values.get(name, float('nan')):.4g}: {value:+.4f}"
+                for name, value in factors[:top_n]
+            ] or ["  (none)"]
         return "\n".join(lines)
 
 
@@ -127,10 +134,18 @@ def _stack_shap(values: Any, expected: Any, n: int, f: int) -> np.ndarray:
 def _gb_class_model(member: Any, k: int, offset: float) -> dict:
     """One class of a scikit-learn GradientBoostingClassifier as shap's dict-of-trees model."""
     lr = float(member.learning_rate)
-    trees = [{"children_left": t.children_left, "children_right": t.children_right,
-              "children_default": t.children_left, "features": t.feature, "thresholds": t.threshold,
-              "values": t.value[:, 0, :] * lr, "node_sample_weight": t.weighted_n_node_samples}
-             for t in (e.tree_ for e in member.estimators_[:, k])]
+    trees = [
+        {
+            "children_left": t.children_left,
+            "children_right": t.children_right,
+            "children_default": t.children_left,
+            "features": t.feature,
+            "thresholds": t.threshold,
+            "values": t.value[:, 0, :] * lr,
+            "node_sample_weight": t.weighted_n_node_samples,
+        }
+        for t in (e.tree_ for e in member.estimators_[:, k])
+    ]
     return {"trees": trees, "base_offset": offset, "input_dtype": np.float32, "tree_output": "raw_value"}
 
 
@@ -184,8 +199,9 @@ class ModelExplainer:
             return not native
         return False
 
-    def contributions(self, model: Any, X: pd.DataFrame,
-                      output: str = "score") -> tuple[pd.DataFrame, np.ndarray, np.ndarray, str]:
+    def contributions(
+        self, model: Any, X: pd.DataFrame, output: str = "score"
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, str]:
         """(contributions rows x features, base value per row, output per row, method) for every row of X."""
         if not isinstance(X, pd.DataFrame) or X.empty:
             raise ValueError("X must be a non-empty DataFrame of the model's features")
@@ -202,8 +218,9 @@ class ModelExplainer:
         elif isinstance(model, EarningsPredictionModel):
             attr, base, score, names = self._earnings(model, X, output, shap)
         else:
-            raise TypeError(f"cannot explain a {type(model).__name__}; "
-                            "expected StockRankingModel or EarningsPredictionModel")
+            raise TypeError(
+                f"cannot explain a {type(model).__name__}; expected StockRankingModel or EarningsPredictionModel"
+            )
         method = "tree_shap" if shap is not None else "tree_shap_native"
         return pd.DataFrame(attr, index=X.index, columns=names), base, score, method
 
@@ -274,8 +291,9 @@ class ModelExplainer:
         return pd.DataFrame(attr, index=X.index, columns=names), base, score, "feature_importance"
 
     # -- public API ---------------------------------------------------------------------------
-    def explain(self, model: Any, X: pd.DataFrame | pd.Series, symbol: str | None = None,
-                output: str = "score") -> Explanation:
+    def explain(
+        self, model: Any, X: pd.DataFrame | pd.Series, symbol: str | None = None, output: str = "score"
+    ) -> Explanation:
         """Explain one row: X is that row (a one-row frame or a Series), or a frame holding ``symbol``
         (index level ``symbol``/``ticker`` or the index itself; the last matching row, i.e. the
         latest date, when there are several)."""
@@ -293,15 +311,20 @@ class ModelExplainer:
         label = symbol if symbol is not None else _symbol_of(X.index[pos])
         values = X.iloc[pos].reindex(attr.columns)
         return Explanation(
-            symbol=str(label), score=float(score[i]), base_value=float(base[i]),
+            symbol=str(label),
+            score=float(score[i]),
+            base_value=float(base[i]),
             feature_contributions={k: float(v) for k, v in contrib.items()},
             top_positive_factors=[(k, float(v)) for k, v in positive.iloc[: self.top_n].items()],
             top_negative_factors=[(k, float(v)) for k, v in negative.iloc[: self.top_n].items()],
-            method=method, feature_values={k: float(v) for k, v in values.items()}, output=output,
+            method=method,
+            feature_values={k: float(v) for k, v in values.items()},
+            output=output,
         )
 
-    def explain_batch(self, model: Any, X: pd.DataFrame, top_k: int | None = None,
-                      output: str = "score") -> pd.DataFrame:
+    def explain_batch(
+        self, model: Any, X: pd.DataFrame, top_k: int | None = None, output: str = "score"
+    ) -> pd.DataFrame:
         """Long form, one row per (row of X, feature): X's index levels (or ``index``), feature,
         value, contribution, rank (1 = largest |contribution| in its row), score, base_value.
         ``top_k`` keeps each row's ``top_k`` largest contributions. ``attrs["method"]`` names the method."""

@@ -148,12 +148,15 @@ class FactorTimingModel(BaseModel):
             metrics[f"{f}_hit_rate"] = float(np.mean(np.sign(pred) == np.sign(actual)))
             ic = spearmanr(pred, actual)[0] if np.ptp(pred) > 0 and np.ptp(actual) > 0 else np.nan
             metrics[f"{f}_ic"] = float(ic) if np.isfinite(ic) else None
-            metrics.update({f"{f}_n_train": int(tr.size), f"{f}_n_holdout": int(ho.size), f"{f}_n_dropped": int((~ok).sum())})
+            metrics.update(
+                {f"{f}_n_train": int(tr.size), f"{f}_n_holdout": int(ho.size), f"{f}_n_dropped": int((~ok).sum())}
+            )
             ridges[f] = self._ridge(z_all[ok], yy)
             stds[f] = float(np.std(yy)) if np.std(yy) > 0 else 1.0
         self._ridges, self._target_std = ridges, stds
-        self._finish_training(metrics, list(map(str, X.columns)), train_start=str(X.index[0].date()),
-                              train_end=str(X.index[-1].date()))
+        self._finish_training(
+            metrics, list(map(str, X.columns)), train_start=str(X.index[0].date()), train_end=str(X.index[-1].date())
+        )
         return metrics
 
     def predict(self, X_macro: pd.DataFrame) -> pd.DataFrame:
@@ -169,7 +172,11 @@ class FactorTimingModel(BaseModel):
             X_current_macro = pd.DataFrame([dict(X_current_macro)])
         if len(X_current_macro) == 0:
             raise ValueError("X_current_macro has no rows")
-        last = X_current_macro.sort_index(kind="stable") if isinstance(X_current_macro.index, pd.DatetimeIndex) else X_current_macro
+        last = (
+            X_current_macro.sort_index(kind="stable")
+            if isinstance(X_current_macro.index, pd.DatetimeIndex)
+            else X_current_macro
+        )
         forecast = self.predict(last.iloc[[-1]]).iloc[0]
         z = np.array([forecast[f] / self._target_std[f] for f in self.factors])
         c = self.config
@@ -181,12 +188,15 @@ class FactorTimingModel(BaseModel):
         return self._scaler is not None and set(self._ridges) == set(self.factors)
 
     def _save_artifacts(self, directory: Path) -> list[str]:
-        serialization.save_json({
-            "medians": self._medians.tolist(),
-            "scaler": serialization.estimator_to_dict(self._scaler),
-            "ridges": {f: serialization.estimator_to_dict(r) for f, r in self._ridges.items()},
-            "target_std": self._target_std,
-        }, directory / ARTIFACT)
+        serialization.save_json(
+            {
+                "medians": self._medians.tolist(),
+                "scaler": serialization.estimator_to_dict(self._scaler),
+                "ridges": {f: serialization.estimator_to_dict(r) for f, r in self._ridges.items()},
+                "target_std": self._target_std,
+            },
+            directory / ARTIFACT,
+        )
         return [ARTIFACT]
 
     def _load_artifacts(self, directory: Path, files: list[str]) -> None:

@@ -15,8 +15,14 @@ from axion_pipeline.ml.config import FORWARD_DAYS, SUB_FACTOR_RANK_COLUMNS, Rank
 # Factor columns fed to feature engineering: the six category scores, the composite and two
 # well-known sub-factors whose dynamics (reversal, trend) the categories average away.
 FEATURE_BASE_COLUMNS = [
-    "value", "momentum", "quality", "growth", "volatility", "technical",
-    "short_term_reversal", "ret_12m_1m",
+    "value",
+    "momentum",
+    "quality",
+    "growth",
+    "volatility",
+    "technical",
+    "short_term_reversal",
+    "ret_12m_1m",
 ]
 # Sub-factors that enter the features as cross-sectional ranks only (``FeatureConfig.rank_only_columns``).
 RANK_ONLY_COLUMNS = list(SUB_FACTOR_RANK_COLUMNS)
@@ -74,8 +80,9 @@ def returns_panel(prices: pd.DataFrame) -> pd.DataFrame:
     return close.pct_change(fill_method=None)
 
 
-def matured_targets(prices: pd.DataFrame, label_start, label_end, forward_days: int = FORWARD_DAYS,
-                    num_quintiles: int = NUM_QUINTILES) -> pd.DataFrame:
+def matured_targets(
+    prices: pd.DataFrame, label_start, label_end, forward_days: int = FORWARD_DAYS, num_quintiles: int = NUM_QUINTILES
+) -> pd.DataFrame:
     """Targets whose forward window closes (``label_date``) in [label_start, label_end).
 
     ``label_date`` is the trading day ``forward_days`` after ``date``: the target of ``date`` is
@@ -99,11 +106,19 @@ def matured_targets(prices: pd.DataFrame, label_start, label_end, forward_days: 
     priced = prices[["date", "ticker"]].assign(date=lambda f: pd.to_datetime(f["date"]))
     out = out.merge(priced, on=["date", "ticker"], how="inner")
     out["ticker"] = out["ticker"].astype(str)
-    return out[["date", "label_date", "ticker", "fwd_return", "label"]].sort_values(["date", "ticker"]).reset_index(drop=True)
+    return (
+        out[["date", "label_date", "ticker", "fwd_return", "label"]]
+        .sort_values(["date", "ticker"])
+        .reset_index(drop=True)
+    )
 
 
 def float_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c not in ("date", "ticker", "label_date") and np.issubdtype(frame[c].dtype, np.number)]
+    return [
+        c
+        for c in frame.columns
+        if c not in ("date", "ticker", "label_date") and np.issubdtype(frame[c].dtype, np.number)
+    ]
 
 
 def ranking_inputs(data, feature_config=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex]:
@@ -120,8 +135,9 @@ def ranking_inputs(data, feature_config=None) -> tuple[pd.DataFrame, pd.DataFram
     series = data.market_series.assign(date=pd.to_datetime(data.market_series["date"])).set_index("date").sort_index()
     scores = compute_factor_panel(data.prices, data.fundamentals, series["sp500_close"], sectors=sectors)
     macro = regime_features(series)
-    panel = FeatureEngineer(feature_config).create_features_panel(raw_factor_frame(scores), macro_data=macro,
-                                                                  sectors=sectors)
+    panel = FeatureEngineer(feature_config).create_features_panel(
+        raw_factor_frame(scores), macro_data=macro, sectors=sectors
+    )
     prices = data.prices.assign(date=pd.to_datetime(data.prices["date"]))
     targets = matured_targets(prices, prices["date"].min(), prices["date"].max() + pd.Timedelta(days=1))
     calendar = pd.DatetimeIndex(sorted(prices["date"].unique()))

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-
 _BLOCK = 64  # series per block in rolling stats: keeps a block's working set in the CPU cache
 
 

@@ -113,8 +113,15 @@ def _regime_pairs(columns: list[str], cfg: FeatureConfig, macro_columns: list[st
     return [(c, m) for c in cfg.regime_interaction_columns if c in columns for m in states]
 
 
-def _feature_names(base, sectors: bool, pairs, cfg: FeatureConfig, macro_columns: list[str],
-                   rank_only: list[str] = (), regime_pairs: list[tuple[str, str]] = ()) -> list[str]:
+def _feature_names(
+    base,
+    sectors: bool,
+    pairs,
+    cfg: FeatureConfig,
+    macro_columns: list[str],
+    rank_only: list[str] = (),
+    regime_pairs: list[tuple[str, str]] = (),
+) -> list[str]:
     names = [f"{c}_rank" for c in base] + ([f"{c}_sector_rank" for c in base] if sectors else [])
     names += [f"{a}_x_{b}" for a, b in pairs]
     names += [f"{c}_lag{int(n)}d" for n in cfg.lag_periods for c in base]
@@ -186,7 +193,7 @@ def _feature_matrix(frame, base, rows, cfg, sector_keys, macro, rank_only=()) ->
     if cfg.include_calendar:
         put(np.stack([out_dates.month, out_dates.quarter]))
     if rank_only:
-        extra = every.values[len(base):, first:].reshape(len(rank_only) * n_out, n_symbols)
+        extra = every.values[len(base) :, first:].reshape(len(rank_only) * n_out, n_symbols)
         put(cross_sections(percentile_rank_rows(extra)))
     if macro is not None:
         padded = np.vstack([macro.to_numpy(), np.full((1, macro.shape[1]), np.nan)])  # row -1: none yet
@@ -322,8 +329,6 @@ class FeatureEngineer:
         """(date, symbol) -> ``fwd_return``, ``label`` for every date and symbol of ``returns_data``."""
         return target_panel(returns_data, forward_days, num_quintiles)
 
-    def create_regime_features(
-        self, market_data: pd.DataFrame, target_date: DateLike | None = None
-    ) -> pd.DataFrame:
+    def create_regime_features(self, market_data: pd.DataFrame, target_date: DateLike | None = None) -> pd.DataFrame:
         """Market-level regime features (see ``axion_pipeline.ml.regime_features``)."""
         return regime_features(market_data, _timestamp(target_date))

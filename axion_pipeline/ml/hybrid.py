@@ -24,7 +24,7 @@ period being scored.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,9 @@ from axion_pipeline.ml.config import HybridScoringConfig
 
 def _check_scores(scores: pd.Series, name: str) -> pd.Series:
     if not isinstance(scores, pd.Series):
-        raise TypeError(f"{name} must be a pandas Series indexed by ticker (or (date, ticker)), got {type(scores).__name__}")
+        raise TypeError(
+            f"{name} must be a pandas Series indexed by ticker (or (date, ticker)), got {type(scores).__name__}"
+        )
     if scores.index.has_duplicates:
         raise ValueError(f"{name} has duplicate index labels, e.g. {scores.index[scores.index.duplicated()][0]!r}")
     values = pd.to_numeric(scores, errors="raise").astype(float)
@@ -77,7 +79,9 @@ class HybridScorer:
         rule = _check_scores(rule_scores, "rule_scores")
         ml = _check_scores(ml_scores, "ml_scores")
         if rule.index.nlevels != ml.index.nlevels:
-            raise ValueError(f"rule_scores and ml_scores index levels differ ({rule.index.nlevels} vs {ml.index.nlevels})")
+            raise ValueError(
+                f"rule_scores and ml_scores index levels differ ({rule.index.nlevels} vs {ml.index.nlevels})"
+            )
         w = self.effective_ml_weight
         index = rule.index.union(ml.index, sort=False) if w > 0 else rule.index
         out = pd.DataFrame({"rule_score": rule.reindex(index), "ml_score": ml.reindex(index)}, index=index)
@@ -115,10 +119,15 @@ class HybridScorer:
             self._ml_active, event = False, "deactivated"
         elif not before and value >= cfg.min_ic_for_ml + cfg.reactivation_margin:
             self._ml_active, event = True, "reactivated"
-        self.history.append({
-            "timestamp": datetime.now(timezone.utc).isoformat(), "ic": value,
-            "ml_active_before": before, "ml_active": self._ml_active, "event": event,
-        })
+        self.history.append(
+            {
+                "timestamp": datetime.now(UTC).isoformat(),
+                "ic": value,
+                "ml_active_before": before,
+                "ml_active": self._ml_active,
+                "event": event,
+            }
+        )
         return self._ml_active
 
     def history_frame(self) -> pd.DataFrame:

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from itertools import combinations
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -99,8 +100,13 @@ def probability_of_backtest_overfitting(performance: Any, n_partitions: int = 8)
     logits_arr = np.array(logits)
     pbo = float(np.mean(logits_arr < 0) + 0.5 * np.mean(logits_arr == 0))
     return {
-        "pbo": pbo, "logits": logits_arr.tolist(), "prob_oos_loss": float(np.mean(losses)),
-        "n_combinations": len(logits), "n_partitions": n_partitions, "n_obs": t, "n_trials": n,
+        "pbo": pbo,
+        "logits": logits_arr.tolist(),
+        "prob_oos_loss": float(np.mean(losses)),
+        "n_combinations": len(logits),
+        "n_partitions": n_partitions,
+        "n_obs": t,
+        "n_trials": n,
     }
 
 
@@ -111,8 +117,13 @@ def deflated_sharpe_ratio(series: Any, trial_sharpes: Any, n_trials: int | None 
     sharpes = np.asarray(trial_sharpes, dtype=float)
     sharpes = sharpes[np.isfinite(sharpes)]
     n = int(n_trials) if n_trials is not None else len(sharpes)
-    out = {"deflated_sharpe": float("nan"), "sharpe": float("nan"), "sharpe_threshold": float("nan"),
-           "n_obs": float(t), "n_trials": float(n)}
+    out = {
+        "deflated_sharpe": float("nan"),
+        "sharpe": float("nan"),
+        "sharpe_threshold": float("nan"),
+        "n_obs": float(t),
+        "n_trials": float(n),
+    }
     if t < 3 or x.std(ddof=1) == 0:
         return out
     sr = float(x.mean() / x.std(ddof=1))
@@ -151,8 +162,15 @@ def _suggest(trial: Any, space: dict[str, tuple] | Callable[[Any], dict]) -> dic
 class HyperparameterOptimizer:
     """Optuna TPE search of a model's config on a validation set, persisted when ``storage`` is set."""
 
-    def __init__(self, storage: str | None = None, study_name: str = "ranking", direction: str = "maximize",
-                 seed: int = 42, n_partitions: int = 8, pruner_startup_trials: int = 5):
+    def __init__(
+        self,
+        storage: str | None = None,
+        study_name: str = "ranking",
+        direction: str = "maximize",
+        seed: int = 42,
+        n_partitions: int = 8,
+        pruner_startup_trials: int = 5,
+    ):
         self.storage = storage
         self.study_name = study_name
         self.direction = direction
@@ -161,10 +179,19 @@ class HyperparameterOptimizer:
         self.pruner_startup_trials = pruner_startup_trials
         self.study = None
 
-    def optimize(self, model_class: type, X: pd.DataFrame, y: Any, X_val: pd.DataFrame, y_val: Any,
-                 n_trials: int = 50, param_space: dict[str, tuple] | Callable[[Any], dict] | None = None,
-                 timeout: float | None = None, base_config: Any = None,
-                 forward_returns_val: Any = None) -> dict[str, Any]:
+    def optimize(
+        self,
+        model_class: type,
+        X: pd.DataFrame,
+        y: Any,
+        X_val: pd.DataFrame,
+        y_val: Any,
+        n_trials: int = 50,
+        param_space: dict[str, tuple] | Callable[[Any], dict] | None = None,
+        timeout: float | None = None,
+        base_config: Any = None,
+        forward_returns_val: Any = None,
+    ) -> dict[str, Any]:
         """Run ``n_trials`` more trials (resuming a stored study of the same name) and summarise.
 
         Each trial trains ``model_class(config=replace(base_config, **params))`` on (X, y) with
@@ -181,12 +208,17 @@ class HyperparameterOptimizer:
         val_dates = M.date_labels(X_val.index)
         if val_dates is None:
             raise ValueError("X_val needs a 'date' index level: the objective is the per-date IC")
-        outcome = M.align_to_index(y_val if forward_returns_val is None else forward_returns_val, X_val.index, "outcome")
+        outcome = M.align_to_index(
+            y_val if forward_returns_val is None else forward_returns_val, X_val.index, "outcome"
+        )
         date_keys = pd.DatetimeIndex(pd.unique(pd.DatetimeIndex(val_dates))).sort_values()
         date_strings = [str(d.date()) for d in date_keys]
 
         study = optuna.create_study(
-            storage=self.storage, study_name=self.study_name, direction=self.direction, load_if_exists=True,
+            storage=self.storage,
+            study_name=self.study_name,
+            direction=self.direction,
+            load_if_exists=True,
             pruner=optuna.pruners.MedianPruner(n_startup_trials=self.pruner_startup_trials, n_warmup_steps=0),
         )
         stored_dates = study.user_attrs.get("val_dates")
@@ -225,35 +257,54 @@ class HyperparameterOptimizer:
     def _summary(self, study: Any, base_config: Any) -> dict[str, Any]:
         from optuna.trial import TrialState
 
-        complete = [t for t in study.trials if t.state == TrialState.COMPLETE and t.user_attrs.get("val_ic") is not None]
+        complete = [
+            t for t in study.trials if t.state == TrialState.COMPLETE and t.user_attrs.get("val_ic") is not None
+        ]
         if not complete:
             raise RuntimeError(f"study {study.study_name!r} has no completed trial")
         best = study.best_trial
         sign = 1.0 if self.direction == "maximize" else -1.0
         matrix = sign * np.array([[np.nan if v is None else v for v in t.user_attrs["val_ic"]] for t in complete]).T
         out: dict[str, Any] = {
-            "best_params": dict(best.params), "best_value": float(best.value),
+            "best_params": dict(best.params),
+            "best_value": float(best.value),
             "best_config": replace(base_config, **best.params).to_dict() if hasattr(base_config, "to_dict") else None,
-            "n_trials": len(study.trials), "n_complete": len(complete),
+            "n_trials": len(study.trials),
+            "n_complete": len(complete),
             "n_pruned": sum(t.state == TrialState.PRUNED for t in study.trials),
-            "study_name": study.study_name, "storage": self.storage,
+            "study_name": study.study_name,
+            "storage": self.storage,
         }
         try:
             pbo = probability_of_backtest_overfitting(matrix, self.n_partitions)
             out["pbo"], out["pbo_details"] = pbo["pbo"], {k: v for k, v in pbo.items() if k != "pbo"}
         except ValueError as exc:
             out["pbo"], out["pbo_details"] = float("nan"), {"reason": str(exc)}
-        sharpes = [np.nanmean(c) / np.nanstd(c, ddof=1) for c in matrix.T
-                   if np.sum(~np.isnan(c)) > 2 and np.nanstd(c, ddof=1) > 0]
-        best_series = sign * np.array([np.nan if v is None else v for v in best.user_attrs.get("val_ic", [])], dtype=float)
+        sharpes = [
+            np.nanmean(c) / np.nanstd(c, ddof=1)
+            for c in matrix.T
+            if np.sum(~np.isnan(c)) > 2 and np.nanstd(c, ddof=1) > 0
+        ]
+        best_series = sign * np.array(
+            [np.nan if v is None else v for v in best.user_attrs.get("val_ic", [])], dtype=float
+        )
         dsr = deflated_sharpe_ratio(best_series, sharpes, n_trials=len(study.trials))
         out["deflated_sharpe"], out["deflated_sharpe_details"] = dsr["deflated_sharpe"], dsr
         return out
 
 
-def search_ranking(features: pd.DataFrame, targets: pd.DataFrame, window: Any, model_config: Any,
-                   feature_config: Any, every_n_days: int, n_trials: int, storage: str | None, study_name: str,
-                   timeout: float | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def search_ranking(
+    features: pd.DataFrame,
+    targets: pd.DataFrame,
+    window: Any,
+    model_config: Any,
+    feature_config: Any,
+    every_n_days: int,
+    n_trials: int,
+    storage: str | None,
+    study_name: str,
+    timeout: float | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Optuna search (``HyperparameterOptimizer``) of the ranking model on a ``TrainWindow``'s fitted
     rows, scored by its validation slice's IC (the test dates are never read). Returns one row per
     trial (number, state, value = mean validation IC, seconds, ``param_*``) and the optimiser's
@@ -270,10 +321,24 @@ def search_ranking(features: pd.DataFrame, targets: pd.DataFrame, window: Any, m
     engineer = FeatureEngineer(feature_config).fit_selection(X_fit)
     optimizer = HyperparameterOptimizer(storage=storage, study_name=study_name)
     summary = optimizer.optimize(
-        StockRankingModel, engineer.transform_selection(X_fit), out_fit["label"], engineer.transform_selection(X_val),
-        out_val["label"], n_trials=n_trials, timeout=timeout, base_config=model_config,
-        forward_returns_val=out_val["fwd_return"])
-    rows = [{"number": t.number, "state": t.state.name, "value": t.value,
-             "duration_seconds": t.duration.total_seconds() if t.duration is not None else None,
-             **{f"param_{k}": v for k, v in t.params.items()}} for t in optimizer.study.trials]
+        StockRankingModel,
+        engineer.transform_selection(X_fit),
+        out_fit["label"],
+        engineer.transform_selection(X_val),
+        out_val["label"],
+        n_trials=n_trials,
+        timeout=timeout,
+        base_config=model_config,
+        forward_returns_val=out_val["fwd_return"],
+    )
+    rows = [
+        {
+            "number": t.number,
+            "state": t.state.name,
+            "value": t.value,
+            "duration_seconds": t.duration.total_seconds() if t.duration is not None else None,
+            **{f"param_{k}": v for k, v in t.params.items()},
+        }
+        for t in optimizer.study.trials
+    ]
     return pd.DataFrame(rows), jsonable({k: v for k, v in summary.items() if not k.endswith("_details")})

@@ -27,6 +27,7 @@ def jsonable(value: Any, *, keep_nan: bool = False, keep_inf: bool = False) -> A
     - anything else with ``item()`` -> that item;
     - everything else (str, None, int, bool, timestamps, ...) unchanged.
     """
+
     def convert(v: Any) -> Any:
         if isinstance(v, dict):
             return {str(k): convert(x) for k, x in v.items()}

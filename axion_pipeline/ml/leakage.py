@@ -165,7 +165,9 @@ def audit_target_window(
         only_window = pd.concat([frame.iloc[[pos]] * np.nan, window])
         fwd, label = targets_at_rows(only_window, np.array([0]), forward_days, num_quintiles)
         recomputed = pd.DataFrame({"fwd_return": fwd[0], "label": label[0]}, index=frame.columns)
-        perturbed = target_panel(_perturbed_outside(frame, pos + 1, pos + 1 + forward_days), forward_days, num_quintiles)
+        perturbed = target_panel(
+            _perturbed_outside(frame, pos + 1, pos + 1 + forward_days), forward_days, num_quintiles
+        )
         perturbed = _rows_on(perturbed, t)
         if not want.index.isin(frame.columns).all():
             report.mismatches.append((t, "<rows>"))

@@ -49,8 +49,9 @@ def _int(value: str, what: str, fail, minimum: int | None = None) -> int:
     return number
 
 
-def _ints(value: str, what: str, fail, count: int | None = None, low: int | None = None,
-          high: int | None = None) -> list[int]:
+def _ints(
+    value: str, what: str, fail, count: int | None = None, low: int | None = None, high: int | None = None
+) -> list[int]:
     """Space-separated integers, optionally exactly ``count`` of them, each in [low, high]."""
     tokens = value.split()
     if count is not None and len(tokens) != count:
@@ -69,6 +70,7 @@ def _count(value: str, what: str, fail, count: int) -> None:
 
 def _check_tree(i: int, fields: dict[str, str], n_features: int, fail) -> None:
     """Array lengths and the indices prediction follows without bounds checks."""
+
     def need(key: str) -> str:
         if key not in fields:
             raise fail(f"tree {i} lacks {key}=")
@@ -141,15 +143,16 @@ def validate_lightgbm_model_text(text: Any, path: str | Path) -> dict[str, str]:
             raise fail(f"header line {line[:60]!r} holds more than one '='")
         if key in header:  # LightGBM keeps the last; an edit could hide a value behind the first
             raise fail(f"header repeats {key!r}")
-        header[key] = parts[1] if len(parts) == 2 else line[len(key) + 1:] if len(parts) > 2 else ""
+        header[key] = parts[1] if len(parts) == 2 else line[len(key) + 1 :] if len(parts) > 2 else ""
     missing = [k for k in REQUIRED_HEADER_KEYS if k not in header]
     if missing:
         raise fail(f"header lacks {', '.join(k + '=' for k in missing)}")
     if not header["version"].strip():
         raise fail("header has an empty version=")
     num_class = _int(header["num_class"], "num_class", fail, minimum=1)
-    per_iteration = _int(header.get("num_tree_per_iteration", str(num_class)), "num_tree_per_iteration", fail,
-                         minimum=1)
+    per_iteration = _int(
+        header.get("num_tree_per_iteration", str(num_class)), "num_tree_per_iteration", fail, minimum=1
+    )
     n_features = _int(header["max_feature_idx"], "max_feature_idx", fail, minimum=0) + 1
     for key in ("feature_names", "feature_infos"):
         listed = len([name for name in header[key].split(" ") if name])  # as LightGBM splits it
@@ -167,15 +170,17 @@ def validate_lightgbm_model_text(text: Any, path: str | Path) -> dict[str, str]:
     if offset + sum(sizes) > len(data):
         raise fail(f"is {len(data)} bytes, tree_sizes needs {offset + sum(sizes)}")
     for i, size in enumerate(sizes):
-        block = data[offset: offset + size]
+        block = data[offset : offset + size]
         offset += size
         head = f"Tree={i}\n".encode()
         if not block.startswith(head):
             raise fail(f"tree {i} does not start at the offset tree_sizes gives (found {block[:20]!r})")
-        body, blank, rest = block[len(head):].partition(b"\n\n")
+        body, blank, rest = block[len(head) :].partition(b"\n\n")
         if not blank or rest.strip(b"\n") or body.startswith(b"\n"):
-            raise fail(f"tree {i} does not fill the {size} bytes tree_sizes gives it with key=value lines "
-                       "ended by a blank line")
+            raise fail(
+                f"tree {i} does not fill the {size} bytes tree_sizes gives it with key=value lines "
+                "ended by a blank line"
+            )
         fields: dict[str, str] = {}
         for line in body.decode("utf-8").split("\n"):
             key, eq, value = line.partition("=")  # as LightGBM's tree parser splits it

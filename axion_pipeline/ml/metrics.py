@@ -98,8 +98,15 @@ def ic_summary(ic: pd.Series, newey_west_lags: int = 0) -> dict[str, float]:
     """
     values = np.asarray(pd.Series(ic).dropna(), dtype=float)
     n = len(values)
-    out = {"ic_mean": np.nan, "ic_std": np.nan, "icir": np.nan, "hit_rate": np.nan,
-           "ic_tstat": np.nan, "ic_pvalue": np.nan, "n_dates": float(n)}
+    out = {
+        "ic_mean": np.nan,
+        "ic_std": np.nan,
+        "icir": np.nan,
+        "hit_rate": np.nan,
+        "ic_tstat": np.nan,
+        "ic_pvalue": np.nan,
+        "n_dates": float(n),
+    }
     if n == 0:
         return out
     out["ic_mean"] = float(values.mean())

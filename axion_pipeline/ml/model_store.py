@@ -22,7 +22,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,7 @@ def save_version(base: Path, model: BaseModel, fingerprint: str, config_part: An
     digest = hashlib.sha256((json.dumps(config_part, sort_keys=True, default=str) + fingerprint).encode()).hexdigest()
     base = Path(base)
     base.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     version, n = f"{stamp}-{digest[:8]}", 1
     while (base / version).exists():
         n += 1
@@ -131,9 +131,28 @@ def _write_latest(directory: Path, version: str) -> None:
 
 
 # -- catalogue -----------------------------------------------------------------------------------
-CATALOG_COLUMNS = ["model_name", "kind", "version", "is_latest", "model_type", "trained_at", "train_start", "train_end",
-                   "fit_start", "fit_end", "test_start", "test_end", "metrics", "feature_names", "artifacts",
-                   "path", "sha256", "verified", "error", "model_text"]
+CATALOG_COLUMNS = [
+    "model_name",
+    "kind",
+    "version",
+    "is_latest",
+    "model_type",
+    "trained_at",
+    "train_start",
+    "train_end",
+    "fit_start",
+    "fit_end",
+    "test_start",
+    "test_end",
+    "metrics",
+    "feature_names",
+    "artifacts",
+    "path",
+    "sha256",
+    "verified",
+    "error",
+    "model_text",
+]
 
 
 def catalog_models(root: str | Path, fold_keys: list[str], store_names: list[str] | None = None) -> pd.DataFrame:
@@ -155,11 +174,20 @@ def catalog_models(root: str | Path, fold_keys: list[str], store_names: list[str
         production = base / PRODUCTION
         if production.is_dir():
             latest = read_latest(production)
-            entries += [(PRODUCTION, d.name, d, d.name == latest) for d in sorted(production.iterdir())
-                        if (d / METADATA_FILE).is_file()]
+            entries += [
+                (PRODUCTION, d.name, d, d.name == latest)
+                for d in sorted(production.iterdir())
+                if (d / METADATA_FILE).is_file()
+            ]
         for kind, version, path, is_latest in entries:
-            row = {"model_name": name, "kind": kind, "version": version, "is_latest": is_latest,
-                   "path": str(path), "sha256": sha256_file(path / METADATA_FILE)}
+            row = {
+                "model_name": name,
+                "kind": kind,
+                "version": version,
+                "is_latest": is_latest,
+                "path": str(path),
+                "sha256": sha256_file(path / METADATA_FILE),
+            }
             try:
                 payload = cls.read_manifest(path)
                 row.update(verified=True, error=None, **_catalog_fields(payload, path))
@@ -172,13 +200,20 @@ def catalog_models(root: str | Path, fold_keys: list[str], store_names: list[str
 def _catalog_fields(payload: dict, path: Path) -> dict[str, Any]:
     meta = payload["metadata"]
     window = meta.get("extra", {}).get("window") or {}
-    texts = [f"=== {name} sha256={digest} ===\n{(path / name).read_text()}" for name, digest in payload["artifacts"].items()]
+    texts = [
+        f"=== {name} sha256={digest} ===\n{(path / name).read_text()}" for name, digest in payload["artifacts"].items()
+    ]
     return {
-        "model_type": payload["model_type"], "trained_at": meta.get("trained_at"),
-        "train_start": window.get("train_start"), "train_end": window.get("train_end"),
-        "fit_start": meta.get("train_start"), "fit_end": meta.get("train_end"),
-        "test_start": window.get("test_start"), "test_end": window.get("test_end"),
+        "model_type": payload["model_type"],
+        "trained_at": meta.get("trained_at"),
+        "train_start": window.get("train_start"),
+        "train_end": window.get("train_end"),
+        "fit_start": meta.get("train_start"),
+        "fit_end": meta.get("train_end"),
+        "test_start": window.get("test_start"),
+        "test_end": window.get("test_end"),
         "metrics": json.dumps(jsonable(meta.get("metrics", {})), sort_keys=True),
         "feature_names": json.dumps(meta.get("feature_names", [])),
-        "artifacts": json.dumps(payload["artifacts"], sort_keys=True), "model_text": "\n".join(texts),
+        "artifacts": json.dumps(payload["artifacts"], sort_keys=True),
+        "model_text": "\n".join(texts),
     }

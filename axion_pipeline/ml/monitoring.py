@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +71,9 @@ class ModelPerformanceTracker:
         self.config = config if config is not None else MonitoringConfig()
         self._memory: list[dict[str, Any]] = []
 
-    def record_prediction(self, date: Any, predicted_scores: pd.Series, actual_returns: pd.Series,
-                          model_name: str = DEFAULT_MODEL) -> float:
+    def record_prediction(
+        self, date: Any, predicted_scores: pd.Series, actual_returns: pd.Series, model_name: str = DEFAULT_MODEL
+    ) -> float:
         """Store the rank IC of ``predicted_scores`` vs ``actual_returns`` for ``date``; returns it."""
         if not isinstance(predicted_scores, pd.Series) or not isinstance(actual_returns, pd.Series):
             raise TypeError("predicted_scores and actual_returns must be Series indexed by symbol")
@@ -86,8 +87,11 @@ class ModelPerformanceTracker:
         ic = float(ic_series.iloc[0]) if len(ic_series) else float("nan")
         valid = int((np.isfinite(scores) & np.isfinite(outcomes)).sum())
         record = {
-            "model_name": str(model_name), "date": str(pd.Timestamp(date).date()), "ic": jsonable(ic),
-            "n_symbols": valid, "recorded_at": datetime.now(timezone.utc).isoformat(),
+            "model_name": str(model_name),
+            "date": str(pd.Timestamp(date).date()),
+            "ic": jsonable(ic),
+            "n_symbols": valid,
+            "recorded_at": datetime.now(UTC).isoformat(),
         }
         if self.storage_path is not None:
             self.storage_path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +139,7 @@ class ModelPerformanceTracker:
         """Health from the last ``rolling_window_days`` recorded dates with an IC."""
         cfg = self.config
         ic = self.get_ic_history(name).dropna()
-        window = ic.iloc[-cfg.rolling_window_days:] if cfg.rolling_window_days > 0 else ic
+        window = ic.iloc[-cfg.rolling_window_days :] if cfg.rolling_window_days > 0 else ic
         n = len(window)
         nan = float("nan")
         current = float(window.iloc[-1]) if n else nan
@@ -158,6 +162,13 @@ class ModelPerformanceTracker:
         else:
             status, retrain = "healthy", False
         return ModelHealthStatus(
-            model_name=name, status=status, current_ic=current, rolling_ic_3m=rolling, ic_trend=trend,
-            needs_retraining=retrain, n_observations=n, last_date=last, reasons=reasons,
+            model_name=name,
+            status=status,
+            current_ic=current,
+            rolling_ic_3m=rolling,
+            ic_trend=trend,
+            needs_retraining=retrain,
+            n_observations=n,
+            last_date=last,
+            reasons=reasons,
         )

@@ -33,8 +33,8 @@ import pandas as pd
 from axion_pipeline.ml.base import BaseModel, ModelLoadError
 from axion_pipeline.ml.config import MLConfig
 from axion_pipeline.ml.datasets import TrainWindow, plan_walk_forward, production_window
-from axion_pipeline.ml.features import FeatureEngineer
 from axion_pipeline.ml.feature_inputs import to_long
+from axion_pipeline.ml.features import FeatureEngineer
 from axion_pipeline.ml.model_store import MODEL_KINDS, load_latest, save_version
 from axion_pipeline.ml.walk_forward import check_purge
 
@@ -75,12 +75,18 @@ class TrainingPipeline:
     def production_window(self, dates: Any) -> TrainWindow:
         """The final models' window on these dates (see the module docstring)."""
         cfg = self.config
-        return production_window(pd.DatetimeIndex(dates).unique().sort_values(), cfg.walk_forward, cfg.forward_days,
-                                 cfg.warmup_days, cfg.live_days)
+        return production_window(
+            pd.DatetimeIndex(dates).unique().sort_values(),
+            cfg.walk_forward,
+            cfg.forward_days,
+            cfg.warmup_days,
+            cfg.live_days,
+        )
 
     # -- ranking ------------------------------------------------------------------------------
-    def build_ranking_dataset(self, raw_data: pd.DataFrame, returns_data: pd.DataFrame,
-                              macro_data: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def build_ranking_dataset(
+        self, raw_data: pd.DataFrame, returns_data: pd.DataFrame, macro_data: pd.DataFrame | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(features, targets) on the labelled (date, symbol) rows; targets hold fwd_return and label."""
         features, targets = self._ranking_panels(raw_data, returns_data, macro_data)
         labelled = targets["label"].notna().to_numpy()
@@ -98,8 +104,13 @@ class TrainingPipeline:
         targets.index = targets.index.set_names(features.index.names)
         return features, targets.reindex(features.index)
 
-    def train_ranking_model(self, raw_data: pd.DataFrame, returns_data: pd.DataFrame,
-                            macro_data: pd.DataFrame | None = None, run_walk_forward: bool = True) -> TrainingResult:
+    def train_ranking_model(
+        self,
+        raw_data: pd.DataFrame,
+        returns_data: pd.DataFrame,
+        macro_data: pd.DataFrame | None = None,
+        run_walk_forward: bool = True,
+    ) -> TrainingResult:
         """Walk-forward evaluation on the plan's folds (optional), then the final model on its
         production window (both through ``axion_pipeline.ml.training.train_ranking``)."""
         from axion_pipeline.ml.evaluation import walk_forward_table
@@ -112,25 +123,37 @@ class TrainingPipeline:
         targets_long = to_long(targets)[["date", "ticker", "label", "fwd_return"]]
         dates = pd.DatetimeIndex(features_long["date"]).unique().sort_values()
         train = lambda window: train_ranking(  # noqa: E731 - the same arguments for every window
-            features_long, targets_long, window, cfg.ranking, cfg.features, cfg.sample_every_n_days)
+            features_long, targets_long, window, cfg.ranking, cfg.features, cfg.sample_every_n_days
+        )
 
         wf_metrics, fold_results = None, []
         if run_walk_forward:
             plan = plan_walk_forward(dates, cfg.walk_forward, cfg.forward_days, cfg.warmup_days, cfg.live_days)
             runs = [train(window) for window in plan.windows]
-            table, _ = walk_forward_table(pd.concat([r.predictions for r in runs], ignore_index=True),
-                                          horizon=cfg.forward_days)
+            table, _ = walk_forward_table(
+                pd.concat([r.predictions for r in runs], ignore_index=True), horizon=cfg.forward_days
+            )
             rows = table.set_index("fold")
-            fold_results = [{**rows.loc[w.key].to_dict(), **w.to_dict(), "info": r.info, "predictions": r.predictions}
-                            for w, r in zip(plan.windows, runs)]
-            wf_metrics = {**rows.loc["all"].to_dict(), "n_folds": len(runs),
-                          "fold_ic_mean": [rows.loc[w.key, "ic_mean"] for w in plan.windows]}
+            fold_results = [
+                {**rows.loc[w.key].to_dict(), **w.to_dict(), "info": r.info, "predictions": r.predictions}
+                for w, r in zip(plan.windows, runs)
+            ]
+            wf_metrics = {
+                **rows.loc["all"].to_dict(),
+                "n_folds": len(runs),
+                "fold_ic_mean": [rows.loc[w.key, "ic_mean"] for w in plan.windows],
+            }
         run = train(self.production_window(dates))
         model = run.model
-        model.metadata.extra.update(feature_config=cfg.features.to_dict(), forward_days=cfg.forward_days,
-                                    walk_forward=wf_metrics)
-        config_part = {"features": cfg.features.to_dict(), "ranking": cfg.ranking.to_dict(),
-                       "walk_forward": cfg.walk_forward.to_dict(), "forward_days": cfg.forward_days}
+        model.metadata.extra.update(
+            feature_config=cfg.features.to_dict(), forward_days=cfg.forward_days, walk_forward=wf_metrics
+        )
+        config_part = {
+            "features": cfg.features.to_dict(),
+            "ranking": cfg.ranking.to_dict(),
+            "walk_forward": cfg.walk_forward.to_dict(),
+            "forward_days": cfg.forward_days,
+        }
         version, path = self._save("ranking", model, run.fingerprint, config_part)
         self.ranking_model = model
         return TrainingResult("ranking", version, run.train_metrics, wf_metrics, str(path), "success", fold_results)
@@ -157,8 +180,9 @@ class TrainingPipeline:
         run = train_regime(_dated(X), labels, "given", self.production_window(X.index), self.config.regime)
         return self._finish("regime", run, self.config.regime)
 
-    def train_earnings_model(self, earnings_features: pd.DataFrame, earnings_labels: Any,
-                             surprise: Any = None) -> TrainingResult:
+    def train_earnings_model(
+        self, earnings_features: pd.DataFrame, earnings_labels: Any, surprise: Any = None
+    ) -> TrainingResult:
         """Earnings model on the events announced in the production window of their dates (index
         level ``announce_date`` or ``date``); ``surprise`` (optional) trains the surprise regressor."""
         from axion_pipeline.ml.datasets import event_dates
@@ -174,15 +198,23 @@ class TrainingPipeline:
         """Factor-timing model on the production window of the macro data's dates."""
         from axion_pipeline.ml.training import train_factor_timing
 
-        run = train_factor_timing(_dated(macro_data), factor_returns, self.production_window(macro_data.index),
-                                  self.config.factor_timing)
+        run = train_factor_timing(
+            _dated(macro_data), factor_returns, self.production_window(macro_data.index), self.config.factor_timing
+        )
         return self._finish("factor_timing", run, self.config.factor_timing)
 
-    def train_all(self, raw_data: pd.DataFrame | None = None, returns_data: pd.DataFrame | None = None,
-                  market_data: pd.DataFrame | None = None, regime_labels: Any = None,
-                  earnings_features: pd.DataFrame | None = None, earnings_labels: Any = None,
-                  factor_returns: pd.DataFrame | None = None, macro_data: pd.DataFrame | None = None,
-                  run_walk_forward: bool = True) -> dict[str, TrainingResult]:
+    def train_all(
+        self,
+        raw_data: pd.DataFrame | None = None,
+        returns_data: pd.DataFrame | None = None,
+        market_data: pd.DataFrame | None = None,
+        regime_labels: Any = None,
+        earnings_features: pd.DataFrame | None = None,
+        earnings_labels: Any = None,
+        factor_returns: pd.DataFrame | None = None,
+        macro_data: pd.DataFrame | None = None,
+        run_walk_forward: bool = True,
+    ) -> dict[str, TrainingResult]:
         """Train every model whose inputs are given; the others are "skipped: ...".
 
         A model that fails gets status "error: <type>: <message>" (logged with its traceback) and
@@ -193,13 +225,19 @@ class TrainingPipeline:
         if macro_for_timing is None and market_data is not None:
             macro_for_timing = self.market_features(market_data)
         jobs = {
-            "ranking": ((raw_data, returns_data),
-                        lambda: self.train_ranking_model(raw_data, returns_data, macro_data, run_walk_forward)),
+            "ranking": (
+                (raw_data, returns_data),
+                lambda: self.train_ranking_model(raw_data, returns_data, macro_data, run_walk_forward),
+            ),
             "regime": ((market_data, regime_labels), lambda: self.train_regime_model(market_data, regime_labels)),
-            "earnings": ((earnings_features, earnings_labels),
-                         lambda: self.train_earnings_model(earnings_features, earnings_labels)),
-            "factor_timing": ((macro_for_timing, factor_returns),
-                              lambda: self.train_factor_timing_model(macro_for_timing, factor_returns)),
+            "earnings": (
+                (earnings_features, earnings_labels),
+                lambda: self.train_earnings_model(earnings_features, earnings_labels),
+            ),
+            "factor_timing": (
+                (macro_for_timing, factor_returns),
+                lambda: self.train_factor_timing_model(macro_for_timing, factor_returns),
+            ),
         }
         results = {}
         for name, (inputs, run) in jobs.items():

@@ -42,7 +42,6 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from axion_pipeline.ml import metrics as M
@@ -57,8 +56,12 @@ if TYPE_CHECKING:  # the regime module imports scikit-learn; keep this module ch
 logger = logging.getLogger(__name__)
 
 MODEL_NAMES = ("ranking", "regime", "earnings", "factor_timing")
-FALLBACKS = {"ranking": "rule-based scores", "regime": "rule-based RegimeDetector",
-             "earnings": None, "factor_timing": "rule weights of the predicted regime"}
+FALLBACKS = {
+    "ranking": "rule-based scores",
+    "regime": "rule-based RegimeDetector",
+    "earnings": None,
+    "factor_timing": "rule weights of the predicted regime",
+}
 _UNSET = object()
 _SP500_COLUMNS = ("sp500_close", "sp500")
 _CAUGHT = (ValueError, KeyError, TypeError, RuntimeError)  # prediction failures that trigger the fallback
@@ -83,8 +86,9 @@ class MLPredictor:
         self.feature_engineer = feature_engineer
         self.cache_size = int(cache_size)
         self._models: dict[str, Any] = dict.fromkeys(MODEL_NAMES)
-        self._load_status: dict[str, tuple[str, str, str | None]] = {
-            n: ("missing", "no model set", None) for n in MODEL_NAMES}
+        self._load_status: dict[str, tuple[str, str, str | None]] = dict.fromkeys(
+            MODEL_NAMES, ("missing", "no model set", None)
+        )
         self._deactivated: dict[str, str] = {}
         self._last: dict[str, dict[str, Any]] = {n: {} for n in MODEL_NAMES}
         self.rule_scorer: Any = None
@@ -92,14 +96,22 @@ class MLPredictor:
         self._hits = self._misses = 0
 
     # -- models -------------------------------------------------------------------------------
-    def set_models(self, ranking: Any = _UNSET, regime: Any = _UNSET, earnings: Any = _UNSET,
-                   factor_timing: Any = _UNSET, rule_scorer: Any = _UNSET) -> MLPredictor:
+    def set_models(
+        self,
+        ranking: Any = _UNSET,
+        regime: Any = _UNSET,
+        earnings: Any = _UNSET,
+        factor_timing: Any = _UNSET,
+        rule_scorer: Any = _UNSET,
+    ) -> MLPredictor:
         """Set the models passed (None = no model); models not passed stay as they are."""
         for name, model in zip(MODEL_NAMES, (ranking, regime, earnings, factor_timing)):
             if model is _UNSET:
                 continue
             self._models[name] = model
-            self._load_status[name] = ("missing", "set to None", None) if model is None else ("ok", "set in memory", None)
+            self._load_status[name] = (
+                ("missing", "set to None", None) if model is None else ("ok", "set in memory", None)
+            )
             self._last[name] = {}
         if rule_scorer is not _UNSET:
             self.rule_scorer = rule_scorer
@@ -178,12 +190,15 @@ class MLPredictor:
                 status, detail = "error", f"last prediction failed: {last['error']}"
             model, meta = self._models[name], getattr(self._models[name], "metadata", None)
             out[name] = {
-                "status": status, "detail": detail,
+                "status": status,
+                "detail": detail,
                 "version": self._load_status[name][2] or (f"mem-{_fingerprint(model)}" if meta else None),
-                "fingerprint": _fingerprint(model), "model_type": getattr(meta, "model_type", None),
+                "fingerprint": _fingerprint(model),
+                "model_type": getattr(meta, "model_type", None),
                 "trained_at": getattr(meta, "trained_at", None),
                 "fallback": FALLBACKS[name] if status != "ok" else None,
-                "last_source": last.get("source"), "last_error": last.get("error"),
+                "last_source": last.get("source"),
+                "last_error": last.get("error"),
             }
         return out
 
@@ -216,15 +231,35 @@ class MLPredictor:
         self._last[name] = {"source": source, "error": error}
 
     # -- rankings -----------------------------------------------------------------------------
-    def predict_rankings(self, raw_data: pd.DataFrame, target_date: Any, rule_scores: pd.Series | None = None, *,
-                         macro_data: pd.DataFrame | None = None, prices: pd.DataFrame | None = None,
-                         fundamentals: pd.DataFrame | None = None, sp500_prices: pd.Series | None = None) -> pd.DataFrame:
+    def predict_rankings(
+        self,
+        raw_data: pd.DataFrame,
+        target_date: Any,
+        rule_scores: pd.Series | None = None,
+        *,
+        macro_data: pd.DataFrame | None = None,
+        prices: pd.DataFrame | None = None,
+        fundamentals: pd.DataFrame | None = None,
+        sp500_prices: pd.Series | None = None,
+    ) -> pd.DataFrame:
         """Scores of every symbol on ``target_date``: ML when usable, else rules (module docstring)."""
         t = pd.Timestamp(target_date)
-        key = self._key("rankings", "ranking", raw_data, str(t.date()), rule_scores, macro_data, prices,
-                        fundamentals, sp500_prices, repr(self.rule_scorer), repr(self.feature_engineer))
-        return self._cached(key, lambda: self._rankings(raw_data, t, rule_scores, macro_data, prices,
-                                                        fundamentals, sp500_prices))
+        key = self._key(
+            "rankings",
+            "ranking",
+            raw_data,
+            str(t.date()),
+            rule_scores,
+            macro_data,
+            prices,
+            fundamentals,
+            sp500_prices,
+            repr(self.rule_scorer),
+            repr(self.feature_engineer),
+        )
+        return self._cached(
+            key, lambda: self._rankings(raw_data, t, rule_scores, macro_data, prices, fundamentals, sp500_prices)
+        )
 
     def _rankings(self, raw_data, t, rule_scores, macro_data, prices, fundamentals, sp500_prices) -> pd.DataFrame:
         model = self._usable("ranking")
@@ -273,7 +308,8 @@ class MLPredictor:
         else:
             raise ModelUnavailableError(
                 f"{reason}; no rule-based fallback either: pass rule_scores=, set_models(rule_scorer=...), "
-                "a 'composite' column in raw_data, or prices=")
+                "a 'composite' column in raw_data, or prices="
+            )
         if not isinstance(scores, pd.Series):
             raise TypeError(f"rule scores must be a Series indexed by symbol, got {type(scores).__name__}")
         if scores.index.nlevels == 2:  # (date, symbol): the target date's cross-section
@@ -305,7 +341,9 @@ class MLPredictor:
                 self._record("regime", "rules", f"{type(exc).__name__}: {exc}")
         column = next((c for c in _SP500_COLUMNS if c in market_data.columns), None)
         if column is None:
-            raise ModelUnavailableError(f"{reason}; the rule-based fallback needs an S&P 500 close column {_SP500_COLUMNS}")
+            raise ModelUnavailableError(
+                f"{reason}; the rule-based fallback needs an S&P 500 close column {_SP500_COLUMNS}"
+            )
         from axion_pipeline.factor_engine import RegimeDetector
         from axion_pipeline.ml.regime import RegimePrediction, trailing_run_length
 
@@ -314,8 +352,12 @@ class MLPredictor:
         regimes = RegimeDetector().detect_series(close.dropna())["regime"].to_numpy()
         if model is None:
             self._record("regime", "rules")
-        return RegimePrediction(regime=str(regimes[-1]), confidence=float("nan"),
-                                probabilities={str(regimes[-1]): 1.0}, duration_days=trailing_run_length(regimes))
+        return RegimePrediction(
+            regime=str(regimes[-1]),
+            confidence=float("nan"),
+            probabilities={str(regimes[-1]): 1.0},
+            duration_days=trailing_run_length(regimes),
+        )
 
     def get_factor_timing_weights(self, market_data: pd.DataFrame) -> dict[str, float]:
         """Factor weights from the timing model, else the rule weights of the predicted regime."""
@@ -349,8 +391,9 @@ class MLPredictor:
         model = self._usable("earnings")
         if model is None:
             self._record("earnings", "none")
-            raise ModelUnavailableError("earnings model {}: {}; there is no rule-based earnings fallback"
-                                        .format(*self._state("earnings")))
+            raise ModelUnavailableError(
+                "earnings model {}: {}; there is no rule-based earnings fallback".format(*self._state("earnings"))
+            )
         if isinstance(features, pd.DataFrame) and symbol is None:
             out = model.predict(features)
             out["confidence"] = (2.0 * out["beat_probability"] - 1.0).abs()
@@ -389,8 +432,10 @@ def _ranking_frame(raw: pd.Series, t: pd.Timestamp, source: str, reason: str | N
     raw = pd.to_numeric(raw, errors="raise").astype(float)
     if raw.index.has_duplicates:
         raise ValueError(f"{source} scores hold duplicate symbols")
-    out = pd.DataFrame({"date": t, "score": M.percentile_rank_by_date(raw.to_numpy()), "raw_score": raw.to_numpy()},
-                       index=pd.Index(raw.index, name="symbol"))
+    out = pd.DataFrame(
+        {"date": t, "score": M.percentile_rank_by_date(raw.to_numpy()), "raw_score": raw.to_numpy()},
+        index=pd.Index(raw.index, name="symbol"),
+    )
     out["rank"] = out["raw_score"].rank(ascending=False, method="min").astype(int)
     out["source"] = source
     out = out.sort_values("rank", kind="stable")

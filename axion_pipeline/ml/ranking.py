@@ -195,15 +195,21 @@ class StockRankingModel(BaseModel):
             eval_X, eval_y, evaluated_on = X_fit, y_fit, "train"
         metrics = self._evaluate(self._predict_matrix(self.feature_matrix(eval_X), eval_X.index), eval_y, outcome)
         metrics.update(
-            evaluated_on=evaluated_on, ic_target=ic_target, n_train=int(len(y_fit)),
-            best_iterations=best_iterations, backend=self._backend,
+            evaluated_on=evaluated_on,
+            ic_target=ic_target,
+            n_train=int(len(y_fit)),
+            best_iterations=best_iterations,
+            backend=self._backend,
         )
         train_dates = M.date_labels(X_fit.index)
         self._finish_training(
-            metrics, self._feature_names,
+            metrics,
+            self._feature_names,
             train_start=str(pd.Timestamp(train_dates.min()).date()) if train_dates is not None else None,
             train_end=str(pd.Timestamp(train_dates.max()).date()) if train_dates is not None else None,
-            n_missing_labels=n_missing, backend=self._backend, classes=self._classes,
+            n_missing_labels=n_missing,
+            backend=self._backend,
+            classes=self._classes,
         )
         return metrics
 
@@ -225,15 +231,19 @@ class StockRankingModel(BaseModel):
         if dates is not None:
             summary = M.ic_summary(M.per_date_ic(pred["score"], outcome, dates))
             metrics.update(
-                information_coefficient=summary["ic_mean"], ic_pvalue=summary["ic_pvalue"],
-                ic_std=summary["ic_std"], icir=summary["icir"], ic_hit_rate=summary["hit_rate"],
+                information_coefficient=summary["ic_mean"],
+                ic_pvalue=summary["ic_pvalue"],
+                ic_std=summary["ic_std"],
+                icir=summary["icir"],
+                ic_hit_rate=summary["hit_rate"],
                 n_ic_dates=int(summary["n_dates"]),
             )
         else:
             ic = M.per_date_ic(pred["score"], outcome, None)
             metrics.update(
                 information_coefficient=float(ic.iloc[0]) if len(ic) else float("nan"),
-                ic_pvalue=M.single_cross_section_pvalue(pred["score"], outcome), n_ic_dates=1,
+                ic_pvalue=M.single_cross_section_pvalue(pred["score"], outcome),
+                n_ic_dates=1,
             )
         metrics["n_eval"] = int(len(labels))
         return metrics
@@ -241,12 +251,19 @@ class StockRankingModel(BaseModel):
     def _fit_lightgbm(self, lgb, X, y, X_val, y_val, seed):
         cfg = self.config
         clf = lgb.LGBMClassifier(
-            objective="multiclass", n_estimators=cfg.n_estimators, max_depth=cfg.max_depth,
-            learning_rate=cfg.learning_rate, num_leaves=cfg.num_leaves,
-            min_child_samples=cfg.min_child_samples, subsample=cfg.subsample,
-            subsample_freq=1 if cfg.subsample < 1 else 0, colsample_bytree=cfg.colsample_bytree,
-            reg_lambda=cfg.reg_lambda, n_jobs=cfg.n_jobs if len(X) >= MULTITHREAD_MIN_ROWS else 1,
-            random_state=seed, verbose=-1,
+            objective="multiclass",
+            n_estimators=cfg.n_estimators,
+            max_depth=cfg.max_depth,
+            learning_rate=cfg.learning_rate,
+            num_leaves=cfg.num_leaves,
+            min_child_samples=cfg.min_child_samples,
+            subsample=cfg.subsample,
+            subsample_freq=1 if cfg.subsample < 1 else 0,
+            colsample_bytree=cfg.colsample_bytree,
+            reg_lambda=cfg.reg_lambda,
+            n_jobs=cfg.n_jobs if len(X) >= MULTITHREAD_MIN_ROWS else 1,
+            random_state=seed,
+            verbose=-1,
         )
         # Labels go in as class indices 0..C-1 (positions in self._classes). LightGBM 4.7's
         # LGBMClassifier label-encodes y but hands eval_y to the booster unencoded
@@ -286,19 +303,28 @@ class StockRankingModel(BaseModel):
             from sklearn.ensemble import GradientBoostingClassifier as cls
 
             params = dict(
-                n_estimators=cfg.n_estimators, max_depth=cfg.max_depth, learning_rate=cfg.learning_rate,
-                subsample=cfg.subsample, max_features=cfg.colsample_bytree,
-                min_samples_leaf=cfg.min_child_samples, random_state=seed,
+                n_estimators=cfg.n_estimators,
+                max_depth=cfg.max_depth,
+                learning_rate=cfg.learning_rate,
+                subsample=cfg.subsample,
+                max_features=cfg.colsample_bytree,
+                min_samples_leaf=cfg.min_child_samples,
+                random_state=seed,
             )
             size_key = "n_estimators"
         elif cfg.fallback_estimator == "hist_gradient_boosting":
             from sklearn.ensemble import HistGradientBoostingClassifier as cls
 
             params = dict(
-                max_iter=cfg.n_estimators, max_depth=cfg.max_depth, learning_rate=cfg.learning_rate,
-                max_leaf_nodes=cfg.num_leaves, min_samples_leaf=cfg.min_child_samples,
-                l2_regularization=cfg.reg_lambda, max_features=cfg.colsample_bytree,
-                early_stopping=False, random_state=seed,
+                max_iter=cfg.n_estimators,
+                max_depth=cfg.max_depth,
+                learning_rate=cfg.learning_rate,
+                max_leaf_nodes=cfg.num_leaves,
+                min_samples_leaf=cfg.min_child_samples,
+                l2_regularization=cfg.reg_lambda,
+                max_features=cfg.colsample_bytree,
+                early_stopping=False,
+                random_state=seed,
             )
             size_key = "max_iter"
         else:
@@ -372,7 +398,9 @@ class StockRankingModel(BaseModel):
                     np.add.at(gain, nodes["feature_idx"][inner], nodes["gain"][inner])
             total = gain.sum()
             rows.append(gain / total if total > 0 else gain)
-        return pd.Series(np.mean(rows, axis=0), index=self._feature_names, name="importance").sort_values(ascending=False)
+        return pd.Series(np.mean(rows, axis=0), index=self._feature_names, name="importance").sort_values(
+            ascending=False
+        )
 
     def raw_boosters(self) -> list[Any]:
         """The fitted members: ``lightgbm.Booster`` objects (``pred_contrib=True`` gives SHAP values)
@@ -390,8 +418,11 @@ class StockRankingModel(BaseModel):
         for name, payload in zip(names, self._member_payloads):
             (directory / name).write_text(payload)
         state = {
-            "backend": self._backend, "classes": self._classes, "feature_names": self._feature_names,
-            "fill_values": self._fill_values, "members": names,
+            "backend": self._backend,
+            "classes": self._classes,
+            "feature_names": self._feature_names,
+            "fill_values": self._fill_values,
+            "members": names,
         }
         (directory / STATE_FILE).write_text(json.dumps(state, indent=2))
         return [STATE_FILE, *names]
@@ -437,8 +468,10 @@ class StockRankingModel(BaseModel):
                     raise ModelLoadError(f"{directory / m}: LightGBM model text could not be parsed: {exc}") from exc
             for m, b in zip(members, loaded):
                 if b.num_feature() != len(self._feature_names):
-                    raise ModelLoadError(f"{directory / m}: booster has {b.num_feature()} features, "
-                                         f"state lists {len(self._feature_names)}")
+                    raise ModelLoadError(
+                        f"{directory / m}: booster has {b.num_feature()} features, "
+                        f"state lists {len(self._feature_names)}"
+                    )
         elif self._backend == BACKEND_SKLEARN:
             loaded = []
             for m, p in zip(members, payloads):
@@ -447,4 +480,3 @@ class StockRankingModel(BaseModel):
         else:
             raise ModelLoadError(f"{state_file}: unknown backend {self._backend!r}")
         self._members, self._member_payloads = loaded, payloads
-

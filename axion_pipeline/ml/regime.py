@@ -80,12 +80,15 @@ class _Stack:
         self.medians = np.where(np.isnan(med), 0.0, med)
         z = self._scale(values, fit=True)
         self.gmm = GaussianMixture(
-            n_components=self.cfg.n_components, covariance_type=self.cfg.covariance_type,
+            n_components=self.cfg.n_components,
+            covariance_type=self.cfg.covariance_type,
             random_state=self.cfg.random_state,
         ).fit(z)
         self.forest = RandomForestClassifier(
-            n_estimators=self.cfg.rf_n_estimators, max_depth=self.cfg.rf_max_depth,
-            random_state=self.cfg.random_state, n_jobs=self.cfg.n_jobs,
+            n_estimators=self.cfg.rf_n_estimators,
+            max_depth=self.cfg.rf_max_depth,
+            random_state=self.cfg.random_state,
+            n_jobs=self.cfg.n_jobs,
         ).fit(np.hstack([z, self.gmm.predict_proba(z)]), codes)
         # Threads add tree votes in varying order (last-bit differences); predict single-threaded
         # so probabilities are reproducible, also after save/load.
@@ -162,13 +165,19 @@ class RegimeClassifier(BaseModel):
             if recall is not None:
                 recalls.append(recall)
         metrics["balanced_accuracy"] = float(np.mean(recalls))
-        metrics.update(n_train=int(tr.size), n_holdout=int(ho.size), n_rows=len(X), n_unlabelled_dropped=int((~keep).sum()))
+        metrics.update(
+            n_train=int(tr.size), n_holdout=int(ho.size), n_rows=len(X), n_unlabelled_dropped=int((~keep).sum())
+        )
         self._stack = _Stack(self.config).fit(values, codes)
         span = {}
         if isinstance(X.index, pd.DatetimeIndex):
             span = {"train_start": str(X.index[0].date()), "train_end": str(X.index[-1].date())}
-        self._finish_training(metrics, list(map(str, X.columns)), **span,
-                              class_counts={r: int((codes == i).sum()) for i, r in enumerate(self.regimes)})
+        self._finish_training(
+            metrics,
+            list(map(str, X.columns)),
+            **span,
+            class_counts={r: int((codes == i).sum()) for i, r in enumerate(self.regimes)},
+        )
         return metrics
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -208,12 +217,15 @@ class RegimeClassifier(BaseModel):
 
     def _save_artifacts(self, directory: Path) -> list[str]:
         s = self._stack
-        serialization.save_json({
-            "medians": s.medians.tolist(),
-            "scaler": serialization.estimator_to_dict(s.scaler),
-            "gmm": serialization.estimator_to_dict(s.gmm),
-            "forest": serialization.estimator_to_dict(s.forest),
-        }, directory / ARTIFACT)
+        serialization.save_json(
+            {
+                "medians": s.medians.tolist(),
+                "scaler": serialization.estimator_to_dict(s.scaler),
+                "gmm": serialization.estimator_to_dict(s.gmm),
+                "forest": serialization.estimator_to_dict(s.forest),
+            },
+            directory / ARTIFACT,
+        )
         return [ARTIFACT]
 
     def _load_artifacts(self, directory: Path, files: list[str]) -> None:
@@ -227,8 +239,11 @@ class RegimeClassifier(BaseModel):
             stack.gmm = serialization.estimator_from_dict(payload["gmm"])
             stack.forest = serialization.estimator_from_dict(payload["forest"])
             d = stack.scaler.n_features_in_
-            if (stack.medians.shape != (d,) or stack.gmm.n_features_in_ != d
-                    or stack.forest.n_features_in_ != d + self.config.n_components
-                    or not set(stack.forest.classes_.astype(int)) <= set(range(len(self.regimes)))):
+            if (
+                stack.medians.shape != (d,)
+                or stack.gmm.n_features_in_ != d
+                or stack.forest.n_features_in_ != d + self.config.n_components
+                or not set(stack.forest.classes_.astype(int)) <= set(range(len(self.regimes)))
+            ):
                 raise ValueError("scaler, mixture and forest dimensions do not match each other or the config")
         self._stack = stack

@@ -20,23 +20,30 @@ class RetrainingDecision:
     as_of: pd.Timestamp | None
 
 
-def retraining_decision(health: pd.DataFrame, drift: pd.DataFrame, lookback_days: int = 10,
-                        min_drift_days: int = 3) -> RetrainingDecision:
+def retraining_decision(
+    health: pd.DataFrame, drift: pd.DataFrame, lookback_days: int = 10, min_drift_days: int = 3
+) -> RetrainingDecision:
     """``health``: model_health rows (date, needs_retraining, status, rolling_ic_3m); ``drift``:
     drift_report rows (date, feature, psi, status, overall_drift)."""
-    dates = [d for d in (health["date"].max() if len(health) else None, drift["date"].max() if len(drift) else None)
-             if d is not None]
+    dates = [
+        d
+        for d in (health["date"].max() if len(health) else None, drift["date"].max() if len(drift) else None)
+        if d is not None
+    ]
     as_of = pd.Timestamp(max(dates)) if dates else None
     reasons = []
     if len(health):
         last = health.sort_values("date").iloc[-1]
         if bool(last["needs_retraining"]):
-            reasons.append(f"model health {last['status']} on {pd.Timestamp(last['date']).date()} "
-                           f"(rolling 3-month IC {last['rolling_ic_3m']:.4f})")
+            reasons.append(
+                f"model health {last['status']} on {pd.Timestamp(last['date']).date()} "
+                f"(rolling 3-month IC {last['rolling_ic_3m']:.4f})"
+            )
     if len(drift):
         per_day = drift.groupby("date")["overall_drift"].first().sort_index().tail(lookback_days)
         if int(per_day.sum()) >= min_drift_days:
             worst = drift.loc[drift["date"] == per_day.index[-1]].nlargest(3, "psi")["feature"].tolist()
-            reasons.append(f"feature drift on {int(per_day.sum())} of the last {len(per_day)} days "
-                           f"(worst: {', '.join(worst)})")
+            reasons.append(
+                f"feature drift on {int(per_day.sum())} of the last {len(per_day)} days (worst: {', '.join(worst)})"
+            )
     return RetrainingDecision(bool(reasons), "; ".join(reasons) or "healthy, no broad drift", as_of)

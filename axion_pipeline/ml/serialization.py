@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import sklearn
@@ -144,7 +145,11 @@ def _common_in(est: Any, f: dict) -> int:
     est.n_features_in_ = _int(f, "n_features_in_", 1)
     if "feature_names_in_" in f:
         names = f["feature_names_in_"]
-        if not isinstance(names, list) or len(names) != est.n_features_in_ or not all(isinstance(n, str) for n in names):
+        if (
+            not isinstance(names, list)
+            or len(names) != est.n_features_in_
+            or not all(isinstance(n, str) for n in names)
+        ):
             raise ValueError("feature_names_in_: expected n_features_in_ strings")
         est.feature_names_in_ = np.array(names, dtype=object)
     return est.n_features_in_
@@ -168,12 +173,16 @@ def _tree_out(est: Any) -> dict[str, Any]:
     return out
 
 
-def _check_topology(left: np.ndarray, right: np.ndarray, feature: np.ndarray, is_leaf: np.ndarray, n_features: int, where: str) -> None:
+def _check_topology(
+    left: np.ndarray, right: np.ndarray, feature: np.ndarray, is_leaf: np.ndarray, n_features: int, where: str
+) -> None:
     """Children must point forward inside the tree (so traversal ends) and splits use real features."""
     n = left.size
     idx = np.arange(n)
     inner = ~is_leaf
-    bad = inner & ((left <= idx) | (left >= n) | (right <= idx) | (right >= n) | (feature < 0) | (feature >= n_features))
+    bad = inner & (
+        (left <= idx) | (left >= n) | (right <= idx) | (right >= n) | (feature < 0) | (feature >= n_features)
+    )
     if bad.any():
         raise ValueError(f"{where}: invalid child index or split feature at node {int(np.flatnonzero(bad)[0])}")
 
@@ -199,7 +208,9 @@ def _tree_in(cls: type, params: Any, f: dict) -> Any:
     count = _int(t, "node_count", 1)
     cols = t.get("nodes")
     if not isinstance(cols, dict) or set(cols) != set(NODE_DTYPE.names):
-        raise ValueError(f"tree.nodes: fields must be {list(NODE_DTYPE.names)} (this scikit-learn {sklearn.__version__})")
+        raise ValueError(
+            f"tree.nodes: fields must be {list(NODE_DTYPE.names)} (this scikit-learn {sklearn.__version__})"
+        )
     nodes = np.zeros(count, dtype=NODE_DTYPE)
     for name in NODE_DTYPE.names:
         nodes[name] = _read(cols[name], f"tree.nodes.{name}", NODE_DTYPE[name].name, (count,))
@@ -228,7 +239,9 @@ def _forest_out(est: RandomForestClassifier) -> dict[str, Any]:
     if est.n_outputs_ != 1:
         raise ValueError("RandomForestClassifier: only single-output forests are supported")
     return {
-        **_common_out(est), "n_outputs_": 1, "classes_": _arr(est.classes_),
+        **_common_out(est),
+        "n_outputs_": 1,
+        "classes_": _arr(est.classes_),
         "estimators_": [{"params": _params(t), "fitted": _tree_out(t)} for t in est.estimators_],
     }
 
@@ -242,7 +255,9 @@ def _forest_in(params: Any, f: dict) -> RandomForestClassifier:
     trees = f.get("estimators_")
     if not isinstance(trees, list) or not trees:
         raise ValueError("estimators_: expected a non-empty list of trees")
-    est.estimators_ = [_subtree(DecisionTreeClassifier, t, n_features, f"estimators_[{i}]") for i, t in enumerate(trees)]
+    est.estimators_ = [
+        _subtree(DecisionTreeClassifier, t, n_features, f"estimators_[{i}]") for i, t in enumerate(trees)
+    ]
     if any(not np.array_equal(t.classes_, np.arange(est.n_classes_)) for t in est.estimators_):
         raise ValueError("estimators_: a tree's classes do not match the forest's")
     est._validate_estimator()
@@ -257,8 +272,12 @@ def _gb_out(est: GradientBoostingClassifier) -> dict[str, Any]:
     else:
         raise ValueError(f"GradientBoostingClassifier: init {est.init_!r} is not supported (use the default)")
     return {
-        **_common_out(est), "classes_": _arr(est.classes_), "max_features_": int(est.max_features_),
-        "n_estimators_": int(est.n_estimators_), "train_score_": _arr(est.train_score_), "init_": init,
+        **_common_out(est),
+        "classes_": _arr(est.classes_),
+        "max_features_": int(est.max_features_),
+        "n_estimators_": int(est.n_estimators_),
+        "train_score_": _arr(est.train_score_),
+        "init_": init,
         "estimators_": [[{"params": _params(t), "fitted": _tree_out(t)} for t in row] for row in est.estimators_],
     }
 
@@ -288,7 +307,11 @@ def _gb_in(params: Any, f: dict) -> GradientBoostingClassifier:
     else:
         raise ValueError(f"init_: expected 'zero' or a class prior, got {init!r}")
     rows = f.get("estimators_")
-    if not isinstance(rows, list) or len(rows) != est.n_estimators_ or any(not isinstance(r, list) or len(r) != k for r in rows):
+    if (
+        not isinstance(rows, list)
+        or len(rows) != est.n_estimators_
+        or any(not isinstance(r, list) or len(r) != k for r in rows)
+    ):
         raise ValueError(f"estimators_: expected {est.n_estimators_} x {k} trees")
     est.estimators_ = np.empty((est.n_estimators_, k), dtype=object)
     for i, row in enumerate(rows):
@@ -301,9 +324,13 @@ def _hgb_out(est: HistGradientBoostingClassifier) -> dict[str, Any]:
     if est.is_categorical_ is not None and np.any(est.is_categorical_):
         raise ValueError("HistGradientBoostingClassifier: categorical features are not supported")
     return {
-        **_common_out(est), "classes_": _arr(est.classes_), "_baseline_prediction": _arr(est._baseline_prediction),
+        **_common_out(est),
+        "classes_": _arr(est.classes_),
+        "_baseline_prediction": _arr(est._baseline_prediction),
         "n_bins_non_missing_": _arr(est._bin_mapper.n_bins_non_missing_),
-        "predictors": [[{n: _arr(p.nodes[n]) for n in PREDICTOR_RECORD_DTYPE.names} for p in it] for it in est._predictors],
+        "predictors": [
+            [{n: _arr(p.nodes[n]) for n in PREDICTOR_RECORD_DTYPE.names} for p in it] for it in est._predictors
+        ],
     }
 
 
@@ -347,7 +374,14 @@ def _hgb_in(params: Any, f: dict) -> HistGradientBoostingClassifier:
             if size < 1 or np.any(nodes["is_categorical"] != 0) or np.any(nodes["is_leaf"] > 1):
                 raise ValueError(f"{where}: empty tree, categorical split or bad leaf flag")
             leaf = nodes["is_leaf"] == 1
-            _check_topology(nodes["left"].astype(np.int64), nodes["right"].astype(np.int64), nodes["feature_idx"], leaf, n_features, where)
+            _check_topology(
+                nodes["left"].astype(np.int64),
+                nodes["right"].astype(np.int64),
+                nodes["feature_idx"],
+                leaf,
+                n_features,
+                where,
+            )
             row.append(TreePredictor(nodes, no_bitsets, no_bitsets.copy()))
         est._predictors.append(row)
     return est
@@ -358,8 +392,13 @@ _GMM_FIELDS = ("weights_", "means_", "covariances_", "precisions_cholesky_", "pr
 
 
 def _gmm_out(est: GaussianMixture) -> dict[str, Any]:
-    return {**_common_out(est), **{k: _arr(getattr(est, k)) for k in _GMM_FIELDS},
-            "converged_": bool(est.converged_), "n_iter_": int(est.n_iter_), "lower_bound_": float(est.lower_bound_)}
+    return {
+        **_common_out(est),
+        **{k: _arr(getattr(est, k)) for k in _GMM_FIELDS},
+        "converged_": bool(est.converged_),
+        "n_iter_": int(est.n_iter_),
+        "lower_bound_": float(est.lower_bound_),
+    }
 
 
 def _gmm_in(params: Any, f: dict) -> GaussianMixture:
@@ -403,8 +442,12 @@ def _scaler_in(params: Any, f: dict) -> StandardScaler:
 def _ridge_out(est: Ridge) -> dict[str, Any]:
     if np.ndim(est.coef_) != 1:
         raise ValueError("Ridge: only single-target models are supported")
-    return {**_common_out(est), "coef_": _arr(est.coef_), "intercept_": float(est.intercept_),
-            "solver_": str(getattr(est, "solver_", est.solver))}
+    return {
+        **_common_out(est),
+        "coef_": _arr(est.coef_),
+        "intercept_": float(est.intercept_),
+        "solver_": str(getattr(est, "solver_", est.solver)),
+    }
 
 
 def _ridge_in(params: Any, f: dict) -> Ridge:
@@ -443,8 +486,14 @@ def estimator_to_dict(est: Any) -> dict[str, Any]:
         raise ValueError(f"cannot serialise {kind}; supported: {sorted(_CODECS)}")
     if not hasattr(est, "n_features_in_"):
         raise ValueError(f"{kind} is not fitted")
-    return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "kind": kind,
-            "sklearn_version": sklearn.__version__, "params": _params(est), "fitted": codec[1](est)}
+    return {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "kind": kind,
+        "sklearn_version": sklearn.__version__,
+        "params": _params(est),
+        "fitted": codec[1](est),
+    }
 
 
 def estimator_from_dict(d: dict[str, Any]) -> Any:

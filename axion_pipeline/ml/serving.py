@@ -15,8 +15,12 @@ import pandas as pd
 
 from axion_pipeline.ml.predictor import MLPredictor
 
-PRODUCTION_NAMES = {"ranking": "ranking_model", "regime": "regime_model", "earnings": "earnings_model",
-                    "factor_timing": "factor_timing_model"}
+PRODUCTION_NAMES = {
+    "ranking": "ranking_model",
+    "regime": "regime_model",
+    "earnings": "earnings_model",
+    "factor_timing": "factor_timing_model",
+}
 LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, RuntimeError)
 
 
@@ -69,8 +73,14 @@ def regime_predictions(model, regime_features: pd.DataFrame, rule_regimes: pd.Se
         out = model.predict(X).reset_index().rename(columns={"index": "date"})
         out["source"] = "ml"
     else:
-        out = pd.DataFrame({"date": X.index, "regime": rule_regimes.reindex(X.index).to_numpy(),
-                            "confidence": np.nan, "source": "rules"})
+        out = pd.DataFrame(
+            {
+                "date": X.index,
+                "regime": rule_regimes.reindex(X.index).to_numpy(),
+                "confidence": np.nan,
+                "source": "rules",
+            }
+        )
     change = out["regime"].ne(out["regime"].shift()).cumsum()
     out["duration_days"] = out.groupby(change).cumcount() + 1
     out["rule_regime"] = rule_regimes.reindex(pd.DatetimeIndex(out["date"])).to_numpy()
@@ -102,8 +112,15 @@ def factor_weight_rows(model, regime_features: pd.DataFrame, rule_weights: pd.Da
         else:
             weights, source = {k.removeprefix("weight_"): float(v) for k, v in rule.items()}, "rules"
         for factor, weight in weights.items():
-            rows.append({"date": t, "factor": factor, "weight": float(weight), "source": source,
-                         "rule_weight": float(rule.get(f"weight_{factor}", np.nan))})
+            rows.append(
+                {
+                    "date": t,
+                    "factor": factor,
+                    "weight": float(weight),
+                    "source": source,
+                    "rule_weight": float(rule.get(f"weight_{factor}", np.nan)),
+                }
+            )
     return pd.DataFrame(rows, columns=["date", "factor", "weight", "source", "rule_weight"])
 
 
@@ -114,22 +131,34 @@ def realized_health(predictions: pd.DataFrame, targets: pd.DataFrame, dates, con
     from axion_pipeline.ml.monitoring import ModelPerformanceTracker
 
     matured = targets.dropna(subset=["fwd_return"]).merge(
-        predictions[["date", "ticker", "score"]], on=["date", "ticker"], how="inner")
+        predictions[["date", "ticker", "score"]], on=["date", "ticker"], how="inner"
+    )
     tracker = ModelPerformanceTracker(config=config)
     rows = []
-    by_label = {d: g for d, g in matured.groupby("label_date")}
+    by_label = dict(list(matured.groupby("label_date")))
     for T in sorted(pd.to_datetime(pd.Index(dates).unique())):
         group = by_label.get(T)
         ic, prediction_date = np.nan, pd.NaT
         if group is not None and len(group) > 2:
             prediction_date = group["date"].iloc[0]
-            ic = tracker.record_prediction(prediction_date, group.set_index("ticker")["score"],
-                                           group.set_index("ticker")["fwd_return"])
+            ic = tracker.record_prediction(
+                prediction_date, group.set_index("ticker")["score"], group.set_index("ticker")["fwd_return"]
+            )
         status = tracker.get_health_status()
-        rows.append({"date": T, "model": "stock_ranking", "prediction_date": prediction_date, "ic": ic,
-                     "status": status.status, "current_ic": status.current_ic, "rolling_ic_3m": status.rolling_ic_3m,
-                     "ic_trend": status.ic_trend, "needs_retraining": bool(status.needs_retraining),
-                     "n_matured_dates": len(tracker.history())})
+        rows.append(
+            {
+                "date": T,
+                "model": "stock_ranking",
+                "prediction_date": prediction_date,
+                "ic": ic,
+                "status": status.status,
+                "current_ic": status.current_ic,
+                "rolling_ic_3m": status.rolling_ic_3m,
+                "ic_trend": status.ic_trend,
+                "needs_retraining": bool(status.needs_retraining),
+                "n_matured_dates": len(tracker.history()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -154,8 +183,12 @@ def drift_rows(detector, reference: pd.DataFrame, features: pd.DataFrame) -> tup
         frame = report.to_frame().reset_index(drop=False)
         frame = frame.rename(columns={frame.columns[0]: "feature"}) if "feature" not in frame.columns else frame
         rows.append(frame.assign(date=t, overall_drift=bool(report.overall_drift)))
-        last = {"date": str(pd.Timestamp(t).date()), "overall_drift": bool(report.overall_drift),
-                "drifted_features": list(report.drifted_features)[:20], "psi": report.psi_scores,
-                "date_level": skipped}
+        last = {
+            "date": str(pd.Timestamp(t).date()),
+            "overall_drift": bool(report.overall_drift),
+            "drifted_features": list(report.drifted_features)[:20],
+            "psi": report.psi_scores,
+            "date_level": skipped,
+        }
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     return out, last

@@ -23,8 +23,14 @@ from typing import Any
 import pandas as pd
 
 from axion_pipeline.ml import metrics as M
-from axion_pipeline.ml.config import FORWARD_DAYS, EarningsModelConfig, FactorTimingConfig, FeatureConfig
-from axion_pipeline.ml.config import RankingModelConfig, RegimeModelConfig
+from axion_pipeline.ml.config import (
+    FORWARD_DAYS,
+    EarningsModelConfig,
+    FactorTimingConfig,
+    FeatureConfig,
+    RankingModelConfig,
+    RegimeModelConfig,
+)
 from axion_pipeline.ml.datasets import TrainWindow, date_rows, event_rows, ranking_rows
 from axion_pipeline.ml.evaluation import agreement, ranking_metrics, timing_metrics, walk_forward_table
 from axion_pipeline.ml.jsonable import jsonable
@@ -53,8 +59,15 @@ def _finish(model: Any, window: TrainWindow, started: float, **extra: Any) -> fl
 
 
 # -- ranking -------------------------------------------------------------------------------------
-def train_ranking(features: pd.DataFrame, targets: pd.DataFrame, window: TrainWindow, model_config: RankingModelConfig,
-                  feature_config: FeatureConfig, every_n_days: int = 1, fit_dates: Any = None) -> ModelRun:
+def train_ranking(
+    features: pd.DataFrame,
+    targets: pd.DataFrame,
+    window: TrainWindow,
+    model_config: RankingModelConfig,
+    feature_config: FeatureConfig,
+    every_n_days: int = 1,
+    fit_dates: Any = None,
+) -> ModelRun:
     """StockRankingModel on the window's fitted dates (every n-th), early-stopped on its validation
     slice, feature selection fitted on the fitted rows; scored on every test-window feature row.
 
@@ -68,8 +81,9 @@ def train_ranking(features: pd.DataFrame, targets: pd.DataFrame, window: TrainWi
     kwargs: dict[str, Any] = {}
     if window.has_validation:
         X_val, out_val = ranking_rows(features, targets, window.val_start, window.train_end)
-        kwargs = dict(X_val=engineer.transform_selection(X_val), y_val=out_val["label"],
-                      forward_returns=out_val["fwd_return"])
+        kwargs = dict(
+            X_val=engineer.transform_selection(X_val), y_val=out_val["label"], forward_returns=out_val["fwd_return"]
+        )
     selected = engineer.transform_selection(X_fit)
     share_missing = round(float(X_fit.isna().to_numpy().mean()), 4)
     n_candidates, n_fit_dates = X_fit.shape[1], int(X_fit.index.get_level_values("date").nunique())
@@ -78,30 +92,48 @@ def train_ranking(features: pd.DataFrame, targets: pd.DataFrame, window: TrainWi
     started = time.perf_counter()
     model = StockRankingModel(model_config)
     train_metrics = model.train(selected, out_fit["label"], **kwargs)
-    seconds = _finish(model, window, started, feature_selection=engineer.selection_to_dict(),
-                      sample_every_n_days=every_n_days)
+    seconds = _finish(
+        model, window, started, feature_selection=engineer.selection_to_dict(), sample_every_n_days=every_n_days
+    )
     X_test, out_test = ranking_rows(features, targets, window.test_start, window.test_end, labelled_only=False)
     pred = model.predict(engineer.transform_selection(X_test))
     dates = M.date_labels(pred.index)
-    predictions = pd.DataFrame({
-        "fold": window.key, "date": pd.DatetimeIndex(dates), "ticker": pred.index.get_level_values("ticker").astype(str),
-        "score": pred["score"].to_numpy(), "rank": M.percentile_rank_by_date(pred["score"], dates),
-        "predicted_quintile": pred["predicted_quintile"].to_numpy(dtype="int64"),
-        "label": out_test["label"].to_numpy(dtype="float64"), "fwd_return": out_test["fwd_return"].to_numpy(dtype="float64"),
-    })
+    predictions = pd.DataFrame(
+        {
+            "fold": window.key,
+            "date": pd.DatetimeIndex(dates),
+            "ticker": pred.index.get_level_values("ticker").astype(str),
+            "score": pred["score"].to_numpy(),
+            "rank": M.percentile_rank_by_date(pred["score"], dates),
+            "predicted_quintile": pred["predicted_quintile"].to_numpy(dtype="int64"),
+            "label": out_test["label"].to_numpy(dtype="float64"),
+            "fwd_return": out_test["fwd_return"].to_numpy(dtype="float64"),
+        }
+    )
     info = {
-        "n_fit_rows": len(selected), "n_fit_dates": n_fit_dates,
-        "n_validation_rows": len(kwargs.get("X_val", [])), "n_candidate_features": n_candidates,
-        "n_features": len(model.feature_names), "best_iterations": train_metrics.get("best_iterations"),
-        "validation_ic": train_metrics.get("information_coefficient"), "train_seconds": round(seconds, 2),
+        "n_fit_rows": len(selected),
+        "n_fit_dates": n_fit_dates,
+        "n_validation_rows": len(kwargs.get("X_val", [])),
+        "n_candidate_features": n_candidates,
+        "n_features": len(model.feature_names),
+        "best_iterations": train_metrics.get("best_iterations"),
+        "validation_ic": train_metrics.get("information_coefficient"),
+        "train_seconds": round(seconds, 2),
         "input_share_missing": share_missing,
     }
     return ModelRun(model, predictions, ranking_metrics(predictions), info, fingerprint, selected, train_metrics)
 
 
-def walk_forward_ranking(features: pd.DataFrame, targets: pd.DataFrame, windows: Any, model_config: RankingModelConfig,
-                         feature_config: FeatureConfig, every_n_days: int = 1, true_alpha: pd.DataFrame | None = None,
-                         horizon: int = FORWARD_DAYS) -> tuple[pd.DataFrame, pd.DataFrame, list[ModelRun]]:
+def walk_forward_ranking(
+    features: pd.DataFrame,
+    targets: pd.DataFrame,
+    windows: Any,
+    model_config: RankingModelConfig,
+    feature_config: FeatureConfig,
+    every_n_days: int = 1,
+    true_alpha: pd.DataFrame | None = None,
+    horizon: int = FORWARD_DAYS,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[ModelRun]]:
     """``train_ranking`` on every window (e.g. ``FoldPlan.windows``), as the fold assets and the
     walk-forward report do: returns the ``walk_forward_table`` (per fold and "all"; oracle IC and
     ratio when ``true_alpha`` is given), the pooled out-of-sample predictions and the runs."""
@@ -112,8 +144,15 @@ def walk_forward_ranking(features: pd.DataFrame, targets: pd.DataFrame, windows:
 
 
 # -- regime --------------------------------------------------------------------------------------
-def train_regime(regime_features: pd.DataFrame, labels: pd.Series, label_source: str, window: TrainWindow,
-                 config: RegimeModelConfig, truth: pd.Series | None = None, rule: pd.Series | None = None) -> ModelRun:
+def train_regime(
+    regime_features: pd.DataFrame,
+    labels: pd.Series,
+    label_source: str,
+    window: TrainWindow,
+    config: RegimeModelConfig,
+    truth: pd.Series | None = None,
+    rule: pd.Series | None = None,
+) -> ModelRun:
     """RegimeClassifier on the window's training dates; scored against the labels, and (when the
     planted truth exists) against the truth together with the rule detector on the same dates."""
     from axion_pipeline.ml.regime import RegimeClassifier
@@ -131,20 +170,33 @@ def train_regime(regime_features: pd.DataFrame, labels: pd.Series, label_source:
     out["label"] = labels.reindex(X_test.index).to_numpy(dtype=object)
     out["true_regime"] = (truth.reindex(X_test.index) if truth is not None else unknown).to_numpy(dtype=object)
     out["rule_regime"] = (rule.reindex(X_test.index) if rule is not None else unknown).to_numpy(dtype=object)
-    metrics: dict[str, Any] = {"label_source": label_source, "n_dates": len(out),
-                               "accuracy_vs_labels": agreement(out["regime"], out["label"])}
+    metrics: dict[str, Any] = {
+        "label_source": label_source,
+        "n_dates": len(out),
+        "accuracy_vs_labels": agreement(out["regime"], out["label"]),
+    }
     if out["true_regime"].notna().any():
         metrics["accuracy_vs_truth"] = agreement(out["regime"], out["true_regime"])
         metrics["rule_accuracy_vs_truth"] = agreement(out["rule_regime"], out["true_regime"])
-    info = {"n_train_dates": len(X_train), "holdout_accuracy": train_metrics.get("accuracy"),
-            "train_seconds": round(seconds, 2)}
-    return ModelRun(model, out, jsonable(metrics), info, data_fingerprint(X_train, labels.reindex(X_train.index)),
-                    train_metrics=train_metrics)
+    info = {
+        "n_train_dates": len(X_train),
+        "holdout_accuracy": train_metrics.get("accuracy"),
+        "train_seconds": round(seconds, 2),
+    }
+    return ModelRun(
+        model,
+        out,
+        jsonable(metrics),
+        info,
+        data_fingerprint(X_train, labels.reindex(X_train.index)),
+        train_metrics=train_metrics,
+    )
 
 
 # -- earnings ------------------------------------------------------------------------------------
-def train_earnings(X: pd.DataFrame, beat: pd.Series, surprise: pd.Series | None, window: TrainWindow,
-                   config: EarningsModelConfig) -> ModelRun:
+def train_earnings(
+    X: pd.DataFrame, beat: pd.Series, surprise: pd.Series | None, window: TrainWindow, config: EarningsModelConfig
+) -> ModelRun:
     """EarningsPredictionModel on events announced in the training window; scored on the test window's."""
     from sklearn.metrics import roc_auc_score
 
@@ -169,16 +221,22 @@ def train_earnings(X: pd.DataFrame, beat: pd.Series, surprise: pd.Series | None,
         "auc": float(roc_auc_score(known["beat"], known["beat_probability"])) if two_classes else None,
         "accuracy": float(((known["beat_probability"] >= 0.5) == (known["beat"] == 1)).mean()) if len(known) else None,
         "brier_score": float(((known["beat_probability"] - known["beat"]) ** 2).mean()) if len(known) else None,
-        "base_rate": float(known["beat"].mean()) if len(known) else None, "n_events": len(out),
+        "base_rate": float(known["beat"].mean()) if len(known) else None,
+        "n_events": len(out),
     }
-    info = {"n_train_events": int(train.sum()), "holdout_auc": train_metrics.get("auc"), "train_seconds": round(seconds, 2)}
+    info = {
+        "n_train_events": int(train.sum()),
+        "holdout_auc": train_metrics.get("auc"),
+        "train_seconds": round(seconds, 2),
+    }
     inputs = [X.loc[train], beat.loc[train]] + ([surprise_train] if surprise_train is not None else [])
     return ModelRun(model, out, jsonable(metrics), info, data_fingerprint(*inputs), train_metrics=train_metrics)
 
 
 # -- factor timing -------------------------------------------------------------------------------
-def train_factor_timing(regime_features: pd.DataFrame, factor_returns: pd.DataFrame, window: TrainWindow,
-                        config: FactorTimingConfig) -> ModelRun:
+def train_factor_timing(
+    regime_features: pd.DataFrame, factor_returns: pd.DataFrame, window: TrainWindow, config: FactorTimingConfig
+) -> ModelRun:
     """FactorTimingModel on the training dates' macro features; its targets may use returns up to
     the day before the test window (the gap), never after. Scored per test date against the
     realised ``forward_days`` sums: time-series IC per factor and cross-factor IC per date."""
@@ -199,5 +257,6 @@ def train_factor_timing(regime_features: pd.DataFrame, factor_returns: pd.DataFr
     out = out.stack(level=1, future_stack=True).rename_axis(["date", "factor"]).reset_index()
     out.insert(0, "fold", window.key)
     info = {"n_train_dates": len(X_train), "train_seconds": round(seconds, 2)}
-    return ModelRun(model, out, timing_metrics(out), info, data_fingerprint(X_train, train_returns),
-                    train_metrics=train_metrics)
+    return ModelRun(
+        model, out, timing_metrics(out), info, data_fingerprint(X_train, train_returns), train_metrics=train_metrics
+    )

@@ -107,15 +107,23 @@ def make_folds(dates: Any, config: WalkForwardConfig) -> list[Fold]:
         if config.validation_size:
             val_start = train_end - config.validation_size + 1
             val = dict(
-                val_start=unique[val_start], val_end=unique[train_end],
-                fit_end_pos=val_start - config.gap - 1, val_start_pos=val_start,
+                val_start=unique[val_start],
+                val_end=unique[train_end],
+                fit_end_pos=val_start - config.gap - 1,
+                val_start_pos=val_start,
             )
         folds.append(
             Fold(
-                fold=k, train_start=unique[train_start], train_end=unique[train_end],
-                test_start=unique[test_start], test_end=unique[test_end],
-                train_start_pos=train_start, train_end_pos=train_end,
-                test_start_pos=test_start, test_end_pos=test_end, **val,
+                fold=k,
+                train_start=unique[train_start],
+                train_end=unique[train_end],
+                test_start=unique[test_start],
+                test_end=unique[test_end],
+                train_start_pos=train_start,
+                train_end_pos=train_end,
+                test_start_pos=test_start,
+                test_end_pos=test_end,
+                **val,
             )
         )
     return folds
@@ -127,8 +135,19 @@ def fold_windows(dates: Any, config: WalkForwardConfig | None = None) -> pd.Data
     rows = [f.to_dict() for f in make_folds(dates, cfg)]
     frame = pd.DataFrame(rows)
     frame["gap"], frame["embargo"] = cfg.gap, cfg.embargo
-    columns = ["fold", "train_start", "train_end", "val_start", "val_end", "test_start", "test_end",
-               "n_train_dates", "n_test_dates", "gap", "embargo"]
+    columns = [
+        "fold",
+        "train_start",
+        "train_end",
+        "val_start",
+        "val_end",
+        "test_start",
+        "test_end",
+        "n_train_dates",
+        "n_test_dates",
+        "gap",
+        "embargo",
+    ]
     return frame[columns]
 
 
@@ -165,7 +184,11 @@ class WalkForwardValidator:
         return out
 
     def run_walk_forward(
-        self, model: Any, X: pd.DataFrame, y: Any, forward_returns: Any = None,
+        self,
+        model: Any,
+        X: pd.DataFrame,
+        y: Any,
+        forward_returns: Any = None,
         fold_transform: Callable[[pd.DataFrame], Callable[[pd.DataFrame], pd.DataFrame]] | None = None,
     ) -> list[dict[str, Any]]:
         """Fit a fresh clone of ``model`` (same class, copied config) per fold; evaluate on the test dates.
@@ -212,15 +235,31 @@ class WalkForwardValidator:
                     accuracy = float((pred["predicted_quintile"].to_numpy()[known] == truth[known]).mean())
             result = {
                 **{key: value for key, value in f.to_dict().items() if not key.endswith("_pos")},
-                "n_train": int(len(fit_rows)), "n_test": int(len(test_rows)),
-                "ic_mean": summary["ic_mean"], "ic_std": summary["ic_std"], "icir": summary["icir"],
-                "ic_pvalue": summary["ic_pvalue"], "hit_rate": summary["hit_rate"],
-                "n_dates": int(summary["n_dates"]), "spread_mean": float(spread.mean()) if len(spread) else float("nan"),
-                "accuracy": accuracy, "ic_series": ic, "spread_series": spread,
-                "train_metrics": train_metrics, "train_seconds": seconds,
+                "n_train": int(len(fit_rows)),
+                "n_test": int(len(test_rows)),
+                "ic_mean": summary["ic_mean"],
+                "ic_std": summary["ic_std"],
+                "icir": summary["icir"],
+                "ic_pvalue": summary["ic_pvalue"],
+                "hit_rate": summary["hit_rate"],
+                "n_dates": int(summary["n_dates"]),
+                "spread_mean": float(spread.mean()) if len(spread) else float("nan"),
+                "accuracy": accuracy,
+                "ic_series": ic,
+                "spread_series": spread,
+                "train_metrics": train_metrics,
+                "train_seconds": seconds,
             }
-            logger.info("fold %d: train %s..%s test %s..%s IC %.4f (%.1fs)", f.fold, f.train_start.date(),
-                        f.train_end.date(), f.test_start.date(), f.test_end.date(), summary["ic_mean"], seconds)
+            logger.info(
+                "fold %d: train %s..%s test %s..%s IC %.4f (%.1fs)",
+                f.fold,
+                f.train_start.date(),
+                f.train_end.date(),
+                f.test_start.date(),
+                f.test_end.date(),
+                summary["ic_mean"],
+                seconds,
+            )
             results.append(result)
         return results
 
@@ -240,11 +279,16 @@ class WalkForwardValidator:
         fold_ics = np.array([r["ic_mean"] for r in results], dtype=float)
         accuracies = np.array([r["accuracy"] for r in results], dtype=float)
         return {
-            "ic_mean": summary["ic_mean"], "ic_std": summary["ic_std"], "icir": summary["icir"],
-            "ic_tstat": summary["ic_tstat"], "ic_pvalue": summary["ic_pvalue"], "hit_rate": summary["hit_rate"],
+            "ic_mean": summary["ic_mean"],
+            "ic_std": summary["ic_std"],
+            "icir": summary["icir"],
+            "ic_tstat": summary["ic_tstat"],
+            "ic_pvalue": summary["ic_pvalue"],
+            "hit_rate": summary["hit_rate"],
             "spread_mean": float(spread.mean()) if len(spread) else float("nan"),
             "accuracy": float(np.nanmean(accuracies)) if np.isfinite(accuracies).any() else float("nan"),
             "fold_ic_mean": fold_ics.tolist(),
             "fold_ic_std": float(np.nanstd(fold_ics, ddof=1)) if len(fold_ics) > 1 else float("nan"),
-            "n_folds": len(results), "n_dates": int(summary["n_dates"]),
+            "n_folds": len(results),
+            "n_dates": int(summary["n_dates"]),
         }

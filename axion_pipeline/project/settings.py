@@ -83,8 +83,10 @@ class ProjectSettings:
         if not self.model_dir:
             object.__setattr__(self, "model_dir", str(Path(self.warehouse).with_suffix("")) + "_models")
         if self.walk_forward.gap < self.horizon:
-            raise SettingsError(f"walk-forward gap {self.walk_forward.gap} is shorter than the {self.horizon}-day "
-                                "label horizon: training labels would overlap the test returns")
+            raise SettingsError(
+                f"walk-forward gap {self.walk_forward.gap} is shorter than the {self.horizon}-day "
+                "label horizon: training labels would overlap the test returns"
+            )
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -129,14 +131,22 @@ class ProjectSettings:
         """The ``AXION_*`` variables that make ``from_env`` rebuild these settings (for a child process)."""
         sim, wf = self.simulation, self.walk_forward
         env = {
-            "AXION_SIM_SEED": str(sim.seed), "AXION_SIM_TICKERS": str(sim.n_tickers), "AXION_SIM_START": sim.start,
-            "AXION_SIM_END": sim.end, "AXION_WAREHOUSE": self.warehouse, "AXION_MODEL_DIR": self.model_dir,
-            "AXION_WF_FOLDS": str(wf.n_splits), "AXION_WF_TRAIN_DAYS": str(wf.train_size),
-            "AXION_WF_TEST_DAYS": str(wf.test_size), "AXION_WF_VALIDATION_DAYS": str(wf.validation_size),
+            "AXION_SIM_SEED": str(sim.seed),
+            "AXION_SIM_TICKERS": str(sim.n_tickers),
+            "AXION_SIM_START": sim.start,
+            "AXION_SIM_END": sim.end,
+            "AXION_WAREHOUSE": self.warehouse,
+            "AXION_MODEL_DIR": self.model_dir,
+            "AXION_WF_FOLDS": str(wf.n_splits),
+            "AXION_WF_TRAIN_DAYS": str(wf.train_size),
+            "AXION_WF_TEST_DAYS": str(wf.test_size),
+            "AXION_WF_VALIDATION_DAYS": str(wf.validation_size),
             "AXION_WF_EXPANDING": "1" if wf.expanding else "0",
-            "AXION_DUCKDB_QUEUE_WAIT": str(self.queue_wait_seconds), "AXION_DUCKDB_LOCK_WAIT": str(self.lock_wait_seconds),
+            "AXION_DUCKDB_QUEUE_WAIT": str(self.queue_wait_seconds),
+            "AXION_DUCKDB_LOCK_WAIT": str(self.lock_wait_seconds),
             "AXION_BACKFILL_MAX_STOCK_DAYS": str(self.backfill_max_stock_days),
-            "AXION_DASK_WORKERS": str(self.dask_workers), "AXION_DATA_DIR": self.data_dir or "",
+            "AXION_DASK_WORKERS": str(self.dask_workers),
+            "AXION_DATA_DIR": self.data_dir or "",
             "AXION_DASK_SCHEDULER": self.dask_scheduler or "",
         }
         return env
@@ -175,8 +185,13 @@ class ProjectSettings:
         """The ``FoldPlan``: fold windows, the production window and the live span on the calendar."""
         from axion_pipeline.ml.datasets import plan_walk_forward
 
-        return plan_walk_forward(self.calendar, self.walk_forward, horizon=self.horizon,
-                                 warmup_days=self.warmup_days, live_days=self.live_days)
+        return plan_walk_forward(
+            self.calendar,
+            self.walk_forward,
+            horizon=self.horizon,
+            warmup_days=self.warmup_days,
+            live_days=self.live_days,
+        )
 
     @property
     def factor_lookback_days(self) -> int:

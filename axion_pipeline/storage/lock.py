@@ -30,7 +30,8 @@ _held_guard = threading.Lock()
 @contextmanager
 def writer_queue(path: str | Path, exclusive: bool = True, wait_seconds: float | None = None) -> Iterator[None]:
     """Take the warehouse's turn: a cross-process lock (``flock`` on ``<warehouse>.lock``) held while
-    a connection is open. Readers share the lock (``exclusive=False``). Reentrant within a process, which shares one DuckDB database instance.
+    a connection is open. Readers share the lock (``exclusive=False``). Reentrant within a
+    process, which shares one DuckDB database instance.
     Waits up to ``wait_seconds`` (default ``QUEUE_WAIT_SECONDS``; ``AXION_DUCKDB_QUEUE_WAIT`` in the
     project settings), then raises."""
     key = str(Path(path).resolve())
@@ -55,8 +56,10 @@ def writer_queue(path: str | Path, exclusive: bool = True, wait_seconds: float |
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"waited {limit:.0f} s for the warehouse {path}: another process holds "
-                                       f"{key}.lock (raise AXION_DUCKDB_QUEUE_WAIT to wait longer)") from None
+                    raise TimeoutError(
+                        f"waited {limit:.0f} s for the warehouse {path}: another process holds "
+                        f"{key}.lock (raise AXION_DUCKDB_QUEUE_WAIT to wait longer)"
+                    ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.25)
         with _held_guard:
@@ -72,8 +75,9 @@ def writer_queue(path: str | Path, exclusive: bool = True, wait_seconds: float |
 
 
 @contextmanager
-def queued_connection(path: str | Path, read_only: bool = True,
-                      wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def queued_connection(
+    path: str | Path, read_only: bool = True, wait_seconds: float | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection opened in the warehouse's turn (see ``writer_queue``), closed on exit."""
     with writer_queue(path, exclusive=not read_only, wait_seconds=wait_seconds), connect(path, read_only) as con:
         yield con

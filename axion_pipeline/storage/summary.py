@@ -34,19 +34,34 @@ def latest_view(warehouse: str | Path, n: int = 5) -> dict[str, pd.DataFrame]:
             "day": pd.DataFrame({"date": [pd.Timestamp(day).date()]}),
             "top": _query(con, ranked.format(order="desc"), [day, n]),
             "bottom": _query(con, ranked.format(order="asc"), [day, n]),
-            "regime": _query(con, """
+            "regime": _query(
+                con,
+                """
                 select r.regime rule_regime, p.regime model_regime, round(p.confidence, 3) confidence, p.duration_days
                 from factors.market_regime r left join inference.regime_predictions p on p.date = r.date
-                where r.date = ?""", [day]),
-            "health": _query(con, """
+                where r.date = ?""",
+                [day],
+            ),
+            "health": _query(
+                con,
+                """
                 select status, round(rolling_ic_3m, 4) rolling_ic_3m, round(ic_trend, 5) ic_trend, needs_retraining,
-                       n_matured_dates from monitoring.model_health where date = ?""", [day]),
-            "drift": _query(con, """
+                       n_matured_dates from monitoring.model_health where date = ?""",
+                [day],
+            ),
+            "drift": _query(
+                con,
+                """
                 select feature, round(psi, 3) psi from monitoring.drift_report
-                where date = ? and status = 'drift' order by psi desc limit ?""", [day, n]),
-            "walk_forward": _query(con, """
+                where date = ? and status = 'drift' order by psi desc limit ?""",
+                [day, n],
+            ),
+            "walk_forward": _query(
+                con,
+                """
                 select fold, round(ic_mean, 4) ic_mean, round(icir, 3) icir, round(hit_rate, 3) hit_rate
-                from training.walk_forward_report where fold = 'all'"""),
+                from training.walk_forward_report where fold = 'all'""",
+            ),
         }
 
 
@@ -57,12 +72,19 @@ def print_summary(warehouse: str | Path) -> None:
     if {"hybrid_scores", "shap_explanations"} <= set(summary["table"]):
         view = latest_view(warehouse)
         print(f"\nNewest scored day: {view['day']['date'].iloc[0]}")
-        for title, key in [("Top ranked (hybrid score, strongest SHAP reason)", "top"),
-                           ("Bottom ranked", "bottom"), ("Regime", "regime"), ("Model health", "health"),
-                           ("Drifted features (PSI >= 0.25)", "drift"), ("Walk-forward out-of-sample IC", "walk_forward")]:
+        for title, key in [
+            ("Top ranked (hybrid score, strongest SHAP reason)", "top"),
+            ("Bottom ranked", "bottom"),
+            ("Regime", "regime"),
+            ("Model health", "health"),
+            ("Drifted features (PSI >= 0.25)", "drift"),
+            ("Walk-forward out-of-sample IC", "walk_forward"),
+        ]:
             frame = view[key]
             print(f"\n{title}:\n{frame.to_string(index=False) if len(frame) else '  none'}")
-    print("\nNext: `make ui` (Dagster UI on http://127.0.0.1:3000), or query the warehouse, e.g.\n"
-          f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{warehouse}', read_only=True)"
-          ".sql('select * from inference.hybrid_scores order by date desc, hybrid_score desc limit 10'))\"\n"
-          "  More queries in README.md (section 'The warehouse').")
+    print(
+        "\nNext: `make ui` (Dagster UI on http://127.0.0.1:3000), or query the warehouse, e.g.\n"
+        f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{warehouse}', read_only=True)"
+        ".sql('select * from inference.hybrid_scores order by date desc, hybrid_score desc limit 10'))\"\n"
+        "  More queries in README.md (section 'The warehouse')."
+    )

@@ -32,9 +32,13 @@ def table_summary(path: str | Path, wait_seconds: float | None = None) -> pd.Dat
         rows = []
         for schema, table in tables:
             full = f"{quote(schema)}.{quote(table)}"
-            columns = [r[0] for r in con.execute(
-                "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-                [schema, table]).fetchall()]
+            columns = [
+                r[0]
+                for r in con.execute(
+                    "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+                    [schema, table],
+                ).fetchall()
+            ]
             n = con.execute(f"select count(*) from {full}").fetchone()[0]
             date_col = next((c for c in DATE_COLUMNS if c in columns), None)
             span = ""
@@ -45,16 +49,28 @@ def table_summary(path: str | Path, wait_seconds: float | None = None) -> pd.Dat
     return pd.DataFrame(rows, columns=["schema", "table", "rows", "date_column", "span"])
 
 
-def count_non_finite(path: str | Path, schema: str, table: str, where: str = "", params: list | None = None,
-                     wait_seconds: float | None = None) -> dict:
+def count_non_finite(
+    path: str | Path,
+    schema: str,
+    table: str,
+    where: str = "",
+    params: list | None = None,
+    wait_seconds: float | None = None,
+) -> dict:
     """Counts over the DOUBLE/FLOAT columns of a table's rows (``where`` with ``?`` placeholders):
     ``infinite`` (+-inf), ``missing`` (NULL or NaN), ``values``, ``rows`` and ``all_missing_columns``
     (columns with no value on any of those rows). Computed inside DuckDB, so a check over a whole
     backfill does not load it into memory."""
     with queued_connection(path, wait_seconds=wait_seconds) as con:
-        columns = [name for name, kind in con.execute(
-            "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
-            [schema, table]).fetchall() if kind in ("DOUBLE", "FLOAT")]
+        columns = [
+            name
+            for name, kind in con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = ? and table_name = ?",
+                [schema, table],
+            ).fetchall()
+            if kind in ("DOUBLE", "FLOAT")
+        ]
         if not columns:
             return {"infinite": 0, "missing": 0, "values": 0, "rows": 0, "all_missing_columns": []}
         # one row-wise sum per kind (DuckDB runs these ~10x faster than a FILTER per column)
@@ -67,12 +83,24 @@ def count_non_finite(path: str | Path, schema: str, table: str, where: str = "",
         n_inf, n_nan, rows, *per_column = con.execute(sql, params or []).fetchone()
     values = int(rows) * len(columns)
     n_valued = sum(int(v or 0) for v in per_column)
-    return {"infinite": int(n_inf or 0), "missing": values - n_valued, "values": values, "rows": int(rows),
-            "all_missing_columns": [c for c, v in zip(columns, per_column) if rows and not v]}
+    return {
+        "infinite": int(n_inf or 0),
+        "missing": values - n_valued,
+        "values": values,
+        "rows": int(rows),
+        "all_missing_columns": [c for c, v in zip(columns, per_column) if rows and not v],
+    }
 
 
-def read_table(path: str | Path, schema: str, table: str, where: str = "", params: list | None = None,
-               columns: list[str] | None = None, wait_seconds: float | None = None) -> pd.DataFrame:
+def read_table(
+    path: str | Path,
+    schema: str,
+    table: str,
+    where: str = "",
+    params: list | None = None,
+    columns: list[str] | None = None,
+    wait_seconds: float | None = None,
+) -> pd.DataFrame:
     """Read a table (``columns`` only, when given); ``where`` may hold ``?`` placeholders bound from ``params``."""
     selected = ", ".join(quote(c) for c in columns) if columns else "*"
     sql = f"select {selected} from {quote(schema)}.{quote(table)}"
@@ -84,12 +112,36 @@ def read_table(path: str | Path, schema: str, table: str, where: str = "", param
 
 # DuckDB column types whose Arrow -> pandas conversion gives what ``fetchdf`` gives (integers and
 # booleans once their missing values are mapped to pandas' nullable dtypes, as fetchdf does)
-_ARROW_SAFE_TYPES = {"DOUBLE", "FLOAT", "VARCHAR", "BOOLEAN", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT",
-                     "UINTEGER", "USMALLINT", "UTINYINT", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S",
-                     "TIMESTAMP WITH TIME ZONE"}
-_NULLABLE = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
-             pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
-             pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype()}
+_ARROW_SAFE_TYPES = {
+    "DOUBLE",
+    "FLOAT",
+    "VARCHAR",
+    "BOOLEAN",
+    "BIGINT",
+    "INTEGER",
+    "SMALLINT",
+    "TINYINT",
+    "UBIGINT",
+    "UINTEGER",
+    "USMALLINT",
+    "UTINYINT",
+    "TIMESTAMP",
+    "TIMESTAMP_NS",
+    "TIMESTAMP_MS",
+    "TIMESTAMP_S",
+    "TIMESTAMP WITH TIME ZONE",
+}
+_NULLABLE = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
 
 
 def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:

@@ -18,7 +18,11 @@ from hypothesis import strategies as st
 from scipy.stats import rankdata
 
 from axion_pipeline.analytics.cross_section import (
-    average_ranks, group_columns, percentile_rank_rows, rank_correlation_rows, rank_ic_rows,
+    average_ranks,
+    group_columns,
+    percentile_rank_rows,
+    rank_correlation_rows,
+    rank_ic_rows,
 )
 from axion_pipeline.analytics.tearsheet import compute_tear_sheet
 from axion_pipeline.data.simulator import forward_rank_ic
@@ -242,9 +246,14 @@ def test_percentile_rank_by_date_is_bit_identical_to_the_old_formula(seed):
 
 # --------------------------------------------------------------------------- against scipy and pandas
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(st.sampled_from([NAN, -np.inf, -1.0, 0.0, -0.0, 0.5, 1.0, 2.0, 7.0, np.inf]),
-                         min_size=5, max_size=5), min_size=1, max_size=6),
-       st.booleans())
+@given(
+    st.lists(
+        st.lists(st.sampled_from([NAN, -np.inf, -1.0, 0.0, -0.0, 0.5, 1.0, 2.0, 7.0, np.inf]), min_size=5, max_size=5),
+        min_size=1,
+        max_size=6,
+    ),
+    st.booleans(),
+)
 def test_average_ranks_match_scipy(rows, finite_only):
     a = np.array(rows)
     valid = np.isfinite(a) if finite_only else ~np.isnan(a)
@@ -274,10 +283,14 @@ def test_percentile_rank_rows_matches_pandas_groupby():
 def test_hand_checked_percentile_ranks():
     x = np.array([[3.0, 1.0, 1.0, NAN, np.inf], [NAN, 2.0, NAN, NAN, NAN]])
     np.testing.assert_array_equal(percentile_rank_rows(x), [[2 / 3, 1 / 6, 1 / 6, NAN, 1.0], [NAN, 0.5, NAN, NAN, NAN]])
-    np.testing.assert_array_equal(percentile_rank_rows(x, inf_as_missing=True, higher_is_better=False),
-                                  [[0.0, 0.75, 0.75, NAN, NAN], [NAN, 0.5, NAN, NAN, NAN]])
+    np.testing.assert_array_equal(
+        percentile_rank_rows(x, inf_as_missing=True, higher_is_better=False),
+        [[0.0, 0.75, 0.75, NAN, NAN], [NAN, 0.5, NAN, NAN, NAN]],
+    )
     groups = np.array([[0, 0, 1, 1, -1], [0, 0, 0, 0, 0]])
-    np.testing.assert_array_equal(percentile_rank_rows(x, groups), [[1.0, 0.0, 0.5, NAN, NAN], [NAN, 0.5, NAN, NAN, NAN]])
+    np.testing.assert_array_equal(
+        percentile_rank_rows(x, groups), [[1.0, 0.0, 0.5, NAN, NAN], [NAN, 0.5, NAN, NAN, NAN]]
+    )
 
 
 def test_empty_and_bad_shapes():
@@ -310,8 +323,9 @@ def test_per_date_ic_is_bit_identical_to_the_old_formula(seed, min_obs):
     for s, o, d in ((x.ravel(), y.ravel(), dates), (x.ravel()[keep][::-1], y.ravel()[keep][::-1], dates[keep][::-1])):
         got = per_date_ic(s, o, d, min_obs)
         pd.testing.assert_series_equal(got, _old_per_date_ic(s, o, d, min_obs), check_exact=True)
-        pd.testing.assert_series_equal(per_date_ic(s, o, None, min_obs), _old_per_date_ic(s, o, None, min_obs),
-                                       check_exact=True)
+        pd.testing.assert_series_equal(
+            per_date_ic(s, o, None, min_obs), _old_per_date_ic(s, o, None, min_obs), check_exact=True
+        )
     assert pd.Timestamp(dates[3 * 40]) not in got.index  # all-NaN date
     labels = np.array(["b", "a", "b", None, "b", "a", "a"], dtype=object)
     s, o = np.array([1.0, 2.0, 3.0, 4.0, 2.0, 1.0, 3.0]), np.array([3.0, 1.0, 2.0, 1.0, 1.0, 2.0, 2.0])
@@ -326,8 +340,9 @@ def test_forward_rank_ic_is_bit_identical_to_the_old_formula(seed, min_names):
     dates = pd.bdate_range("2024-01-01", periods=x.shape[0], name="date")
     tickers = pd.Index([f"T{i:02d}" for i in range(x.shape[1])], name="ticker")
     rng = np.random.default_rng(seed)
-    close = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.01, x.shape), axis=0)).round(1), index=dates,
-                         columns=tickers)
+    close = pd.DataFrame(
+        100 * np.exp(np.cumsum(rng.normal(0, 0.01, x.shape), axis=0)).round(1), index=dates, columns=tickers
+    )
     close.iloc[20:25, :5] = NAN
     close.iloc[30, 0] = 0.0  # a forward return of +inf
     scores = pd.DataFrame(x, index=dates, columns=tickers).iloc[:, ::-1]  # other column order
@@ -352,8 +367,9 @@ def test_tear_sheet_ic_equals_per_date_ic_to_rounding():
     dates = pd.bdate_range("2024-01-01", periods=80, name="date")
     tickers = pd.Index([f"T{i:02d}" for i in range(30)], name="ticker")
     close = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.01, (80, 30)), axis=0)), index=dates, columns=tickers)
-    factors = pd.DataFrame({"date": np.repeat(dates, 30), "ticker": np.tile(tickers, 80),
-                            "f": rng.normal(size=2400).round(1)})
+    factors = pd.DataFrame(
+        {"date": np.repeat(dates, 30), "ticker": np.tile(tickers, 80), "f": rng.normal(size=2400).round(1)}
+    )
     ic = compute_tear_sheet(factors, close, horizons=(1,)).ic
     forward = (close.shift(-1) / close - 1).stack().rename("fwd").reset_index()
     long = factors.merge(forward, on=["date", "ticker"])

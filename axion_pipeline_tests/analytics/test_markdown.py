@@ -41,8 +41,15 @@ def _old_benchmark_table(header, rows) -> str:  # benchmarks/_common.markdown_ta
 
 
 FRAMES = [
-    pd.DataFrame({"factor": ["value", "momentum"], "h": [1, 21], "IC mean": [0.0123456, np.nan],
-                  "n": np.array([3, 4], dtype=np.int64), "x": np.array([1.5, np.inf], dtype=np.float32)}),
+    pd.DataFrame(
+        {
+            "factor": ["value", "momentum"],
+            "h": [1, 21],
+            "IC mean": [0.0123456, np.nan],
+            "n": np.array([3, 4], dtype=np.int64),
+            "x": np.array([1.5, np.inf], dtype=np.float32),
+        }
+    ),
     pd.DataFrame({0: [1.0], "b": [None]}),
     pd.DataFrame(columns=["a", "b"]),
     pd.DataFrame(index=range(2)),

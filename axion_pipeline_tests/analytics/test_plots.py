@@ -20,8 +20,11 @@ RNG = np.random.default_rng(11)
 
 @pytest.fixture(scope="module")
 def tear_sheet():
-    close = pd.DataFrame(100 * np.exp(np.cumsum(0.01 * RNG.normal(size=(300, 30)), axis=0)),
-                         index=DATES, columns=[f"T{i}" for i in range(30)])
+    close = pd.DataFrame(
+        100 * np.exp(np.cumsum(0.01 * RNG.normal(size=(300, 30)), axis=0)),
+        index=DATES,
+        columns=[f"T{i}" for i in range(30)],
+    )
     factor = close.pct_change(5).stack().rename("momentum").rename_axis(["date", "ticker"]).reset_index()
     return compute_tear_sheet(factor, close)
 
@@ -35,17 +38,25 @@ FEATURES = [f"feature_{i}" for i in range(40)]
 CASES = {
     "ic_over_time": lambda ts: plots.plot_ic_over_time(ts.ic, "momentum", 5),
     "quantile_returns": lambda ts: plots.plot_quantile_returns(ts.quantile_returns, "momentum", 21),
-    "regime_timeline": lambda ts: plots.plot_regime_timeline(_regimes(), pd.Series(np.linspace(100, 130, 300), index=DATES, name="S&P 500")),
+    "regime_timeline": lambda ts: plots.plot_regime_timeline(
+        _regimes(), pd.Series(np.linspace(100, 130, 300), index=DATES, name="S&P 500")
+    ),
     "regime_timeline_no_index": lambda ts: plots.plot_regime_timeline(_regimes(), None),
     "psi_bars": lambda ts: plots.plot_psi_bars(pd.Series(RNG.gamma(1.0, 0.08, 40), index=FEATURES)),
-    "feature_importance": lambda ts: plots.plot_feature_importance(pd.Series(RNG.random(40), index=FEATURES, name="gain")),
+    "feature_importance": lambda ts: plots.plot_feature_importance(
+        pd.Series(RNG.random(40), index=FEATURES, name="gain")
+    ),
     "shap_summary": lambda ts: plots.plot_shap_summary(pd.DataFrame(RNG.normal(size=(800, 40)), columns=FEATURES)),
-    "shap_beeswarm": lambda ts: plots.plot_shap_summary(pd.DataFrame(RNG.normal(size=(800, 40)), columns=FEATURES), beeswarm=True),
+    "shap_beeswarm": lambda ts: plots.plot_shap_summary(
+        pd.DataFrame(RNG.normal(size=(800, 40)), columns=FEATURES), beeswarm=True
+    ),
     "walk_forward_ic": lambda ts: plots.plot_walk_forward_ic(
         pd.Series(RNG.normal(0.03, 0.1, 300), index=DATES),
         pd.DataFrame({"fold": [0, 1, 2], "test_start": DATES[[0, 100, 200]], "test_end": DATES[[99, 199, 299]]}),
     ),
-    "walk_forward_ic_no_folds": lambda ts: plots.plot_walk_forward_ic(pd.Series(RNG.normal(0.03, 0.1, 300), index=DATES), None),
+    "walk_forward_ic_no_folds": lambda ts: plots.plot_walk_forward_ic(
+        pd.Series(RNG.normal(0.03, 0.1, 300), index=DATES), None
+    ),
 }
 
 

@@ -117,8 +117,9 @@ def test_forward_returns_use_only_t_to_t_plus_h():
     changed.iloc[20:] *= 1.5
     after = forward_returns(changed, horizons=(5,)).set_index(["date", "ticker"])["fwd_5d"]
     cutoff = close.index[20 - 5]  # labels at t <= 14 end at or before day 19
-    pd.testing.assert_series_equal(base[base.index.get_level_values("date") < cutoff],
-                                   after[after.index.get_level_values("date") < cutoff])
+    pd.testing.assert_series_equal(
+        base[base.index.get_level_values("date") < cutoff], after[after.index.get_level_values("date") < cutoff]
+    )
 
 
 def test_max_loss_refuses_and_coverage_reports(hand):
@@ -142,8 +143,15 @@ def test_frames_and_markdown(hand):
     factors["g"] = -factors["f"]
     ts = compute_tear_sheet(factors, prices, horizons=(1, 2), max_loss=0.5)  # 2 of 4 days have labels
     frames = ts.to_frames()
-    assert set(frames) == {"ic", "ic_summary", "quantile_returns", "spread", "turnover",
-                           "rank_autocorrelation", "coverage"}
+    assert set(frames) == {
+        "ic",
+        "ic_summary",
+        "quantile_returns",
+        "spread",
+        "turnover",
+        "rank_autocorrelation",
+        "coverage",
+    }
     for frame in frames.values():
         assert isinstance(frame.index, pd.RangeIndex) and not isinstance(frame.columns, pd.MultiIndex)
     assert set(frames["ic_summary"]["factor"]) == {"f", "g"}
@@ -213,8 +221,12 @@ def test_alphalens_information_coefficient(alphalens_run):
         np.testing.assert_allclose(mine.to_numpy(), ref.to_numpy(), rtol=0, atol=1e-9)
         summ = ours.ic_summary.set_index("horizon").loc[h]
         test = stats.ttest_1samp(ref, 0.0)
-        np.testing.assert_allclose([summ.ic_mean, summ.ic_std, summ.t_stat, summ.p_value],
-                                   [ref.mean(), ref.std(), test.statistic, test.pvalue], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            [summ.ic_mean, summ.ic_std, summ.t_stat, summ.p_value],
+            [ref.mean(), ref.std(), test.statistic, test.pvalue],
+            rtol=1e-9,
+            atol=1e-12,
+        )
 
 
 @pytest.mark.parametrize("demeaned", [False, True])

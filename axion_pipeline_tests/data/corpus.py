@@ -40,9 +40,17 @@ def base_prices() -> pd.DataFrame:
     for d, day in enumerate(DAYS):
         for t, ticker in enumerate(TICKERS):
             close = round(20.0 + 10 * t + 0.25 * d + (0.1 if (d + t) % 3 == 0 else -0.1), 2)
-            rows.append({"date": day, "ticker": ticker, "open": round(close - 0.05, 2),
-                         "high": round(close + 0.4, 2), "low": round(close - 0.4, 2), "close": close,
-                         "volume": 1000 * (t + 1) + 10 * d})
+            rows.append(
+                {
+                    "date": day,
+                    "ticker": ticker,
+                    "open": round(close - 0.05, 2),
+                    "high": round(close + 0.4, 2),
+                    "low": round(close - 0.4, 2),
+                    "close": close,
+                    "volume": 1000 * (t + 1) + 10 * d,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -52,8 +60,15 @@ def base_fundamentals() -> pd.DataFrame:
         for k, (end, avail) in enumerate([("2019-06-30", "2019-08-14"), ("2019-09-30", "2019-11-13")]):
             values = {f: float(100 * (t + 1) + 10 * k + i) for i, f in enumerate(FUNDAMENTAL_FIELDS)}
             values.update(shares_outstanding=1000.0 * (t + 1), eps=1.0 + t + 0.1 * k, forward_eps=1.2 + t)
-            rows.append({"ticker": ticker, "period_end": pd.Timestamp(end), "available_date": pd.Timestamp(avail),
-                         "period_type": "Q", **values})
+            rows.append(
+                {
+                    "ticker": ticker,
+                    "period_end": pd.Timestamp(end),
+                    "available_date": pd.Timestamp(avail),
+                    "period_type": "Q",
+                    **values,
+                }
+            )
     return pd.DataFrame(rows)[FUNDAMENTAL_COLUMNS]
 
 
@@ -64,24 +79,43 @@ def base_sectors() -> pd.DataFrame:
 def base_market() -> pd.DataFrame:
     n = len(DAYS)
     i = np.arange(n)
-    return pd.DataFrame({
-        "date": DAYS, "sp500_close": 3200.0 + 5 * i, "vix": 14.0 + 0.1 * i, "vix_3m": 16.0 + 0.1 * i,
-        "yield_3m": np.full(n, 1.55), "yield_2y": np.full(n, 1.58), "yield_10y": 1.9 - 0.01 * i,
-        "hy_spread": np.full(n, 3.6), "ig_spread": np.full(n, 1.1), "put_call_ratio": 0.9 + 0.01 * i,
-    })
+    return pd.DataFrame(
+        {
+            "date": DAYS,
+            "sp500_close": 3200.0 + 5 * i,
+            "vix": 14.0 + 0.1 * i,
+            "vix_3m": 16.0 + 0.1 * i,
+            "yield_3m": np.full(n, 1.55),
+            "yield_2y": np.full(n, 1.58),
+            "yield_10y": 1.9 - 0.01 * i,
+            "hy_spread": np.full(n, 3.6),
+            "ig_spread": np.full(n, 1.1),
+            "put_call_ratio": 0.9 + 0.01 * i,
+        }
+    )
 
 
 def base_earnings() -> pd.DataFrame:
-    return pd.DataFrame({
-        "ticker": TICKERS, "announce_date": pd.to_datetime(["2020-01-14", "2020-01-15", "2020-01-16", "2020-01-16"]),
-        "fiscal_quarter_end": pd.Timestamp("2019-12-31"), "eps_estimate": [1.0, 2.0, 3.0, 4.0],
-        "eps_actual": [1.1, 1.9, 3.0, 4.4], "release_time": ["pre", "post", "post", "pre"],
-    })
+    return pd.DataFrame(
+        {
+            "ticker": TICKERS,
+            "announce_date": pd.to_datetime(["2020-01-14", "2020-01-15", "2020-01-16", "2020-01-16"]),
+            "fiscal_quarter_end": pd.Timestamp("2019-12-31"),
+            "eps_estimate": [1.0, 2.0, 3.0, 4.0],
+            "eps_actual": [1.1, 1.9, 3.0, 4.4],
+            "release_time": ["pre", "post", "post", "pre"],
+        }
+    )
 
 
 def base_files() -> Files:
-    return {"prices.csv": base_prices(), "fundamentals.csv": base_fundamentals(), "sectors.csv": base_sectors(),
-            "market_series.csv": base_market(), "earnings_events.csv": base_earnings()}
+    return {
+        "prices.csv": base_prices(),
+        "fundamentals.csv": base_fundamentals(),
+        "sectors.csv": base_sectors(),
+        "market_series.csv": base_market(),
+        "earnings_events.csv": base_earnings(),
+    }
 
 
 def price_line(day, ticker: str) -> int:
@@ -331,43 +365,46 @@ class Case:
     parquet: bool = False  # the defect survives a Parquet round trip (frames only)
 
 
-CASES: dict[str, Case] = {c.kind: c for c in [
-    Case("empty_file", "prices.csv", empty_file),
-    Case("header_only", "prices.csv", header_only),
-    Case("missing_column", "prices.csv", missing_column, parquet=True),
-    Case("renamed_column", "market_series.csv", renamed_column, parquet=True),
-    Case("wrong_delimiter", "sectors.csv", wrong_delimiter),
-    Case("non_numeric_price", "prices.csv", non_numeric_price),
-    Case("negative_price", "prices.csv", negative_price, parquet=True),
-    Case("zero_price", "prices.csv", zero_price, parquet=True),
-    Case("high_below_low", "prices.csv", high_below_low, parquet=True),
-    Case("duplicate_key", "prices.csv", duplicate_key, parquet=True),
-    Case("dates_out_of_order", "prices.csv", dates_out_of_order, parquet=True),
-    Case("mixed_date_formats", "prices.csv", mixed_date_formats),
-    Case("future_date", "prices.csv", future_date, parquet=True),
-    Case("split_jump", "prices.csv", split_jump, parquet=True),
-    Case("odd_tickers", "prices.csv", odd_tickers, parquet=True),
-    Case("token_tickers", "prices.csv", token_tickers, parquet=True),
-    Case("ticker_gap", "prices.csv", ticker_gap, parquet=True),
-    Case("one_ticker", "prices.csv", one_ticker, parquet=True),
-    Case("one_date", "prices.csv", one_date, parquet=True),
-    Case("all_missing_fundamentals_column", "fundamentals.csv", all_missing_fundamentals_column, parquet=True),
-    Case("nonpositive_eps", "fundamentals.csv", nonpositive_eps, parquet=True),
-    Case("period_end_after_prices", "fundamentals.csv", period_end_after_prices, parquet=True),
-    Case("vix_gaps", "market_series.csv", vix_gaps, parquet=True),
-    Case("market_holidays_missing", "market_series.csv", market_holidays_missing, parquet=True),
-    Case("sector_missing", "sectors.csv", sector_missing, parquet=True),
-    Case("sector_blank", "sectors.csv", sector_blank),
-    Case("not_utf8", "prices.csv", not_utf8),
-    Case("binary_as_csv", "prices.csv", binary_as_csv),
-    Case("corrupt_parquet", "prices.parquet", corrupt_parquet),
-    Case("nul_byte", "prices.csv", nul_byte),
-    Case("duplicate_header", "prices.csv", duplicate_header),
-    Case("ragged_row", "prices.csv", ragged_row),
-    Case("unterminated_quote", "prices.csv", unterminated_quote),
-    Case("blank_lines", "prices.csv", blank_lines),
-    Case("utc_offset_dates", "market_series.csv", utc_offset_dates),
-]}
+CASES: dict[str, Case] = {
+    c.kind: c
+    for c in [
+        Case("empty_file", "prices.csv", empty_file),
+        Case("header_only", "prices.csv", header_only),
+        Case("missing_column", "prices.csv", missing_column, parquet=True),
+        Case("renamed_column", "market_series.csv", renamed_column, parquet=True),
+        Case("wrong_delimiter", "sectors.csv", wrong_delimiter),
+        Case("non_numeric_price", "prices.csv", non_numeric_price),
+        Case("negative_price", "prices.csv", negative_price, parquet=True),
+        Case("zero_price", "prices.csv", zero_price, parquet=True),
+        Case("high_below_low", "prices.csv", high_below_low, parquet=True),
+        Case("duplicate_key", "prices.csv", duplicate_key, parquet=True),
+        Case("dates_out_of_order", "prices.csv", dates_out_of_order, parquet=True),
+        Case("mixed_date_formats", "prices.csv", mixed_date_formats),
+        Case("future_date", "prices.csv", future_date, parquet=True),
+        Case("split_jump", "prices.csv", split_jump, parquet=True),
+        Case("odd_tickers", "prices.csv", odd_tickers, parquet=True),
+        Case("token_tickers", "prices.csv", token_tickers, parquet=True),
+        Case("ticker_gap", "prices.csv", ticker_gap, parquet=True),
+        Case("one_ticker", "prices.csv", one_ticker, parquet=True),
+        Case("one_date", "prices.csv", one_date, parquet=True),
+        Case("all_missing_fundamentals_column", "fundamentals.csv", all_missing_fundamentals_column, parquet=True),
+        Case("nonpositive_eps", "fundamentals.csv", nonpositive_eps, parquet=True),
+        Case("period_end_after_prices", "fundamentals.csv", period_end_after_prices, parquet=True),
+        Case("vix_gaps", "market_series.csv", vix_gaps, parquet=True),
+        Case("market_holidays_missing", "market_series.csv", market_holidays_missing, parquet=True),
+        Case("sector_missing", "sectors.csv", sector_missing, parquet=True),
+        Case("sector_blank", "sectors.csv", sector_blank),
+        Case("not_utf8", "prices.csv", not_utf8),
+        Case("binary_as_csv", "prices.csv", binary_as_csv),
+        Case("corrupt_parquet", "prices.parquet", corrupt_parquet),
+        Case("nul_byte", "prices.csv", nul_byte),
+        Case("duplicate_header", "prices.csv", duplicate_header),
+        Case("ragged_row", "prices.csv", ragged_row),
+        Case("unterminated_quote", "prices.csv", unterminated_quote),
+        Case("blank_lines", "prices.csv", blank_lines),
+        Case("utc_offset_dates", "market_series.csv", utc_offset_dates),
+    ]
+}
 
 
 def build(root: Path, kind: str, fmt: str = "csv") -> Path:

@@ -41,11 +41,30 @@ from axion_pipeline_tests.data.corpus import DAYS, TICKERS, TODAY, price_line
 
 # The kinds the reliability issue requires; the corpus holds a few more found while building it.
 REQUIRED_KINDS = [
-    "empty_file", "header_only", "missing_column", "renamed_column", "wrong_delimiter", "non_numeric_price",
-    "negative_price", "zero_price", "high_below_low", "duplicate_key", "dates_out_of_order", "mixed_date_formats",
-    "future_date", "split_jump", "odd_tickers", "ticker_gap", "one_ticker", "one_date",
-    "all_missing_fundamentals_column", "nonpositive_eps", "period_end_after_prices", "vix_gaps",
-    "market_holidays_missing", "sector_missing",
+    "empty_file",
+    "header_only",
+    "missing_column",
+    "renamed_column",
+    "wrong_delimiter",
+    "non_numeric_price",
+    "negative_price",
+    "zero_price",
+    "high_below_low",
+    "duplicate_key",
+    "dates_out_of_order",
+    "mixed_date_formats",
+    "future_date",
+    "split_jump",
+    "odd_tickers",
+    "ticker_gap",
+    "one_ticker",
+    "one_date",
+    "all_missing_fundamentals_column",
+    "nonpositive_eps",
+    "period_end_after_prices",
+    "vix_gaps",
+    "market_holidays_missing",
+    "sector_missing",
 ]
 BREADTH_NOTE = "market_series: ['advance_decline', 'pct_above_200sma'] computed from the prices."
 DATASETS = ["prices", "fundamentals", "sectors", "market_series", "earnings_events"]
@@ -116,8 +135,12 @@ ERRORS = {
 
 
 def _cases(kinds, formats=("csv", "parquet")):
-    return [pytest.param(k, f, id=k if f == "csv" else f"{k}-{f}") for k in kinds for f in formats
-            if f == "csv" or corpus.CASES[k].parquet]
+    return [
+        pytest.param(k, f, id=k if f == "csv" else f"{k}-{f}")
+        for k in kinds
+        for f in formats
+        if f == "csv" or corpus.CASES[k].parquet
+    ]
 
 
 @pytest.mark.parametrize(("kind", "fmt"), _cases(ERRORS))
@@ -142,17 +165,26 @@ QUARANTINED = {
     "negative_price": ("prices", price_line("2020-01-08", "CCC"), "low", "-1", "non-positive price"),
     "zero_price": ("prices", price_line("2020-01-09", "AAA"), "open", "0", "non-positive price"),
     "high_below_low": ("prices", price_line("2020-01-10", "DDD"), "high", "51.2", "high < low"),
-    "duplicate_key": ("prices", len(DAYS) * len(TICKERS) + 2, "date",
-                      f"2020-01-06 BBB (first at row {price_line('2020-01-06', 'BBB')})", "duplicate (date, ticker)"),
+    "duplicate_key": (
+        "prices",
+        len(DAYS) * len(TICKERS) + 2,
+        "date",
+        f"2020-01-06 BBB (first at row {price_line('2020-01-06', 'BBB')})",
+        "duplicate (date, ticker)",
+    ),
     "mixed_date_formats": ("prices", price_line("2020-01-03", "CCC"), "date", "01/03/2020", "unparseable date"),
     "future_date": ("prices", len(DAYS) * len(TICKERS) + 2, "date", "2031-01-02", "date in the future"),
     "blank_lines": ("prices", price_line("2020-01-07", "AAA"), "", "", "blank line"),
     "sector_blank": ("sectors", TICKERS.index("CCC") + 2, "sector", "", "missing sector"),
 }
 # the (date, ticker) whose row is rejected and must therefore be absent (None: the key stays loaded)
-LOST_KEY = {"non_numeric_price": ("2020-01-07", "BBB"), "negative_price": ("2020-01-08", "CCC"),
-            "zero_price": ("2020-01-09", "AAA"), "high_below_low": ("2020-01-10", "DDD"),
-            "mixed_date_formats": ("2020-01-03", "CCC")}
+LOST_KEY = {
+    "non_numeric_price": ("2020-01-07", "BBB"),
+    "negative_price": ("2020-01-08", "CCC"),
+    "zero_price": ("2020-01-09", "AAA"),
+    "high_below_low": ("2020-01-10", "DDD"),
+    "mixed_date_formats": ("2020-01-03", "CCC"),
+}
 
 
 @pytest.mark.parametrize(("kind", "fmt"), _cases(QUARANTINED))
@@ -203,10 +235,11 @@ def _check_renamed(md, base_md, mapping):
         assert set(got["ticker"]) == set(mapping.values()), name  # byte for byte, nothing stripped or escaped
         renamed = expected.assign(ticker=expected["ticker"].map(mapping))
         sort = [c for c in ("date", "period_end", "announce_date") if c in got.columns]
-        pd.testing.assert_frame_equal(got.sort_values(["ticker", *sort]).reset_index(drop=True),
-                                      renamed.sort_values(["ticker", *sort]).reset_index(drop=True))
-    assert dict(zip(md.sectors["ticker"], md.sectors["sector"])) == {
-        mapping[t]: s for t, s in corpus.SECTORS.items()}
+        pd.testing.assert_frame_equal(
+            got.sort_values(["ticker", *sort]).reset_index(drop=True),
+            renamed.sort_values(["ticker", *sort]).reset_index(drop=True),
+        )
+    assert dict(zip(md.sectors["ticker"], md.sectors["sector"])) == {mapping[t]: s for t, s in corpus.SECTORS.items()}
 
 
 def check_odd_tickers(md, base_md, root):
@@ -278,8 +311,10 @@ def check_period_end_after_prices(md, base_md, root):
     assert before.loc["AAA", "period_end"] == pd.Timestamp("2019-09-30")
     on = fundamentals_as_of(md.fundamentals, late["available_date"])
     assert on.loc["AAA", "period_end"] == late["period_end"] and on.loc["AAA", "revenue"] == 999.0
-    pd.testing.assert_frame_equal(ValueFactors().compute_raw(md.prices, md.fundamentals),
-                                  ValueFactors().compute_raw(base_md.prices, base_md.fundamentals))
+    pd.testing.assert_frame_equal(
+        ValueFactors().compute_raw(md.prices, md.fundamentals),
+        ValueFactors().compute_raw(base_md.prices, base_md.fundamentals),
+    )
 
 
 def check_vix_gaps(md, base_md, root):
@@ -297,8 +332,10 @@ def check_market_holidays_missing(md, base_md, root):
     assert list(md.market_series["date"]) == list(DAYS.difference(corpus.HOLIDAYS))  # absent, not invented
     assert "market_series: 2 trading days of the prices have no market row (first 2020-01-09)." in md.notes
     expected = base_md.market_series[~base_md.market_series["date"].isin(corpus.HOLIDAYS)]
-    pd.testing.assert_frame_equal(md.market_series.drop(columns=["advance_decline", "pct_above_200sma"]),
-                                  expected.drop(columns=["advance_decline", "pct_above_200sma"]).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        md.market_series.drop(columns=["advance_decline", "pct_above_200sma"]),
+        expected.drop(columns=["advance_decline", "pct_above_200sma"]).reset_index(drop=True),
+    )
 
 
 def check_sector_missing(md, base_md, root):

@@ -8,7 +8,10 @@ import pytest
 
 from axion_pipeline.data.breadth import breadth_from_prices
 from axion_pipeline.data.contracts import (
-    EARNINGS_COLUMNS, FUNDAMENTAL_COLUMNS, FUNDAMENTAL_FIELDS, MARKET_SERIES_COLUMNS,
+    EARNINGS_COLUMNS,
+    FUNDAMENTAL_COLUMNS,
+    FUNDAMENTAL_FIELDS,
+    MARKET_SERIES_COLUMNS,
 )
 from axion_pipeline.data.generic import load_generic_market
 from axion_pipeline.data.quality import reconciliation
@@ -26,26 +29,50 @@ def canonical_frames() -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(0)
     n = len(DAYS) * len(TICKERS)
     close = np.round(50 + rng.standard_normal(n), 2)
-    prices = pd.DataFrame({"date": np.repeat(DAYS, len(TICKERS)), "ticker": TICKERS * len(DAYS),
-                           "open": close, "high": close + 0.5, "low": close - 0.5, "close": close,
-                           "volume": rng.integers(1_000, 9_000, n).astype(float)})
-    fund = pd.DataFrame({
-        "ticker": ["AAA", "AAA", "BBB", "CCC"],
-        "period_end": pd.to_datetime(["2023-09-30", "2023-12-31", "2023-12-31", "2023-12-31"]),
-        "available_date": pd.to_datetime(["2023-11-01", "2024-02-10", "2024-01-05", "2024-03-01"]),
-        "period_type": ["Q", "Q", "FY", "FY"],
-        **{f: np.round(rng.uniform(1, 100, 4), 3) for f in FUNDAMENTAL_FIELDS}})
+    prices = pd.DataFrame(
+        {
+            "date": np.repeat(DAYS, len(TICKERS)),
+            "ticker": TICKERS * len(DAYS),
+            "open": close,
+            "high": close + 0.5,
+            "low": close - 0.5,
+            "close": close,
+            "volume": rng.integers(1_000, 9_000, n).astype(float),
+        }
+    )
+    fund = pd.DataFrame(
+        {
+            "ticker": ["AAA", "AAA", "BBB", "CCC"],
+            "period_end": pd.to_datetime(["2023-09-30", "2023-12-31", "2023-12-31", "2023-12-31"]),
+            "available_date": pd.to_datetime(["2023-11-01", "2024-02-10", "2024-01-05", "2024-03-01"]),
+            "period_type": ["Q", "Q", "FY", "FY"],
+            **{f: np.round(rng.uniform(1, 100, 4), 3) for f in FUNDAMENTAL_FIELDS},
+        }
+    )
     sectors = pd.DataFrame({"ticker": TICKERS, "sector": ["Energy", "Financials", "Utilities"]}).astype(object)
-    market = pd.DataFrame({"date": DAYS, **{c: np.round(rng.uniform(1, 2, len(DAYS)), 4)
-                                            for c in MARKET_SERIES_COLUMNS[1:]}})
+    market = pd.DataFrame(
+        {"date": DAYS, **{c: np.round(rng.uniform(1, 2, len(DAYS)), 4) for c in MARKET_SERIES_COLUMNS[1:]}}
+    )
     market["advance_decline"] -= 1.5
     market["pct_above_200sma"] -= 1
-    earnings = pd.DataFrame({
-        "ticker": ["AAA", "BBB"], "announce_date": pd.to_datetime(["2024-01-25", "2024-02-01"]),
-        "fiscal_quarter_end": pd.to_datetime(["2023-12-31", pd.NaT]), "eps_estimate": [1.0, -0.5],
-        "eps_actual": [1.2, -0.4], "surprise_pct": [0.2, 0.2], "release_time": ["post", None]})
-    return {"prices": prices, "fundamentals": fund[FUNDAMENTAL_COLUMNS], "sectors": sectors,
-            "market_series": market, "earnings_events": earnings[EARNINGS_COLUMNS]}
+    earnings = pd.DataFrame(
+        {
+            "ticker": ["AAA", "BBB"],
+            "announce_date": pd.to_datetime(["2024-01-25", "2024-02-01"]),
+            "fiscal_quarter_end": pd.to_datetime(["2023-12-31", pd.NaT]),
+            "eps_estimate": [1.0, -0.5],
+            "eps_actual": [1.2, -0.4],
+            "surprise_pct": [0.2, 0.2],
+            "release_time": ["post", None],
+        }
+    )
+    return {
+        "prices": prices,
+        "fundamentals": fund[FUNDAMENTAL_COLUMNS],
+        "sectors": sectors,
+        "market_series": market,
+        "earnings_events": earnings[EARNINGS_COLUMNS],
+    }
 
 
 def write_layout(root, frames: dict[str, pd.DataFrame], fmt: str = "csv"):
@@ -81,9 +108,14 @@ def test_optional_columns_missing_are_noted(tmp_path):
     assert (md.fundamentals["available_date"] == md.fundamentals["period_end"] + pd.Timedelta(days=45)).all()
     assert md.fundamentals["forward_eps"].isna().all()
     notes = " | ".join(md.notes)
-    for text in ["yield_10y is absent", "['advance_decline', 'pct_above_200sma'] computed from the prices",
-                 "4 rows without available_date use period_end + 45 days", "['forward_eps']",
-                 "columns ignored: ['extra']", "no earnings_events file"]:
+    for text in [
+        "yield_10y is absent",
+        "['advance_decline', 'pct_above_200sma'] computed from the prices",
+        "4 rows without available_date use period_end + 45 days",
+        "['forward_eps']",
+        "columns ignored: ['extra']",
+        "no earnings_events file",
+    ]:
         assert text in notes
     assert md.earnings_events.empty and list(md.earnings_events.columns) == EARNINGS_COLUMNS
     assert md.read_counts["earnings_events"] == 0 and reconciliation(md)["reconciles"].all()
@@ -98,7 +130,8 @@ def test_bad_rows_quarantined_and_sectors_completed(tmp_path):
     rej = md.rejected_rows
     assert rej[["dataset", "source_file", "row_number", "column", "reason"]].values.tolist() == [
         ["prices", "prices.csv", 6, "close", "non-positive price"],
-        ["fundamentals", "fundamentals.csv", 2, "available_date", "available_date before period_end"]]
+        ["fundamentals", "fundamentals.csv", 2, "available_date", "available_date before period_end"],
+    ]
     assert md.sectors.set_index("ticker").loc["CCC", "sector"] == "Unknown"
     assert any("get 'Unknown': CCC" in n for n in md.notes)
     assert reconciliation(md)["reconciles"].all()

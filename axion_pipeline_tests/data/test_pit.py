@@ -23,23 +23,28 @@ def frame(rows) -> pd.DataFrame:
     return out
 
 
-HAND = frame([
-    ("A", "2020-03-31", "2020-05-10", 1.0),
-    ("A", "2020-06-30", "2020-08-09", 2.0),
-    ("A", "2020-06-30", "2020-09-15", 2.5),  # restatement of Q2
-    ("A", "2019-06-30", "2020-08-20", 9.0),  # late restatement of an old quarter
-    ("B", "2020-06-30", "2020-07-30", 5.0),
-])
+HAND = frame(
+    [
+        ("A", "2020-03-31", "2020-05-10", 1.0),
+        ("A", "2020-06-30", "2020-08-09", 2.0),
+        ("A", "2020-06-30", "2020-09-15", 2.5),  # restatement of Q2
+        ("A", "2019-06-30", "2020-08-20", 9.0),  # late restatement of an old quarter
+        ("B", "2020-06-30", "2020-07-30", 5.0),
+    ]
+)
 
 
-@pytest.mark.parametrize(("as_of", "expected"), [
-    ("2020-05-09", {}),  # nothing available yet
-    ("2020-05-10", {"A": 1.0}),  # visible on its available_date
-    ("2020-08-08", {"A": 1.0, "B": 5.0}),
-    ("2020-08-09", {"A": 2.0, "B": 5.0}),
-    ("2020-08-25", {"A": 2.0, "B": 5.0}),  # the old quarter's restatement does not displace Q2
-    ("2020-09-15", {"A": 2.5, "B": 5.0}),  # the restated Q2 replaces the original from its date
-])
+@pytest.mark.parametrize(
+    ("as_of", "expected"),
+    [
+        ("2020-05-09", {}),  # nothing available yet
+        ("2020-05-10", {"A": 1.0}),  # visible on its available_date
+        ("2020-08-08", {"A": 1.0, "B": 5.0}),
+        ("2020-08-09", {"A": 2.0, "B": 5.0}),
+        ("2020-08-25", {"A": 2.0, "B": 5.0}),  # the old quarter's restatement does not displace Q2
+        ("2020-09-15", {"A": 2.5, "B": 5.0}),  # the restated Q2 replaces the original from its date
+    ],
+)
 def test_hand_example(as_of, expected):
     got = fundamentals_as_of(HAND, as_of)
     assert got["eps"].to_dict() == expected
@@ -59,9 +64,15 @@ def test_on_dates_matches_as_of_and_omits_unavailable_pairs():
 
 
 def test_previous_year_row():
-    f = frame([("A", "2019-03-31", "2019-05-01", 1.0), ("A", "2019-06-30", "2019-08-01", 1.5),
-               ("A", "2020-03-31", "2020-05-01", 2.0), ("A", "2020-06-30", "2020-08-01", 3.0),
-               ("B", "2020-06-30", "2020-08-01", 4.0)])
+    f = frame(
+        [
+            ("A", "2019-03-31", "2019-05-01", 1.0),
+            ("A", "2019-06-30", "2019-08-01", 1.5),
+            ("A", "2020-03-31", "2020-05-01", 2.0),
+            ("A", "2020-06-30", "2020-08-01", 3.0),
+            ("B", "2020-06-30", "2020-08-01", 4.0),
+        ]
+    )
     prev = previous_fundamentals_as_of(f, "2020-08-15")
     assert prev["eps"].to_dict() == {"A": 1.5}  # B has no year-ago row
     assert previous_fundamentals_as_of(f, "2020-06-01")["eps"].to_dict() == {"A": 1.0}
@@ -70,13 +81,20 @@ def test_previous_year_row():
     assert previous_fundamentals_as_of(late, "2020-09-01")["eps"].to_dict() == {"A": 1.7}
 
 
-ROWS = st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.integers(0, 60), st.integers(0, 40),
-                          st.integers(-100, 100)), min_size=0, max_size=30)
+ROWS = st.lists(
+    st.tuples(st.sampled_from(["A", "B", "C"]), st.integers(0, 60), st.integers(0, 40), st.integers(-100, 100)),
+    min_size=0,
+    max_size=30,
+)
 
 
 def random_frame(rows) -> pd.DataFrame:
-    return frame([(t, BASE + pd.Timedelta(days=10 * q), BASE + pd.Timedelta(days=10 * q + lag), float(v))
-                  for t, q, lag, v in rows])
+    return frame(
+        [
+            (t, BASE + pd.Timedelta(days=10 * q), BASE + pd.Timedelta(days=10 * q + lag), float(v))
+            for t, q, lag, v in rows
+        ]
+    )
 
 
 def brute_force(f: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, float]:

@@ -38,8 +38,17 @@ def traded_ohlc(rng, path: np.ndarray, subpenny: float = 0.2) -> np.ndarray:
 
 
 def price_frame(ticker: str, ohlc: np.ndarray, days=DAYS) -> pd.DataFrame:
-    return pd.DataFrame({"date": days, "ticker": ticker, "open": ohlc[:, 0], "high": ohlc[:, 1],
-                         "low": ohlc[:, 2], "close": ohlc[:, 3], "volume": 1e6})
+    return pd.DataFrame(
+        {
+            "date": days,
+            "ticker": ticker,
+            "open": ohlc[:, 0],
+            "high": ohlc[:, 1],
+            "low": ohlc[:, 2],
+            "close": ohlc[:, 3],
+            "volume": 1e6,
+        }
+    )
 
 
 def split_ticker(rng, ticker: str, ratio: float, ex: int, level: float = 60.0, days=DAYS) -> pd.DataFrame:
@@ -51,15 +60,22 @@ def split_ticker(rng, ticker: str, ratio: float, ex: int, level: float = 60.0, d
 
 
 def plain_ticker(rng, ticker: str, level: float = 40.0, days=DAYS) -> pd.DataFrame:
-    return price_frame(ticker, traded_ohlc(rng, level * np.exp(np.cumsum(0.01 * rng.standard_normal(len(days))))),
-                       days)
+    return price_frame(ticker, traded_ohlc(rng, level * np.exp(np.cumsum(0.01 * rng.standard_normal(len(days))))), days)
 
 
 def fundamentals_row(ticker: str, period_end: str, net_income: float, eps: float, revenue: float = 1e9) -> dict:
     row = dict.fromkeys(NUMERIC_SOURCES, 1e6)
-    row.update({"Ticker Symbol": ticker, "Period Ending": period_end, "Net Income": net_income,
-                "Earnings Per Share": eps, "Estimated Shares Outstanding": net_income / eps,
-                "Total Revenue": revenue, "Capital Expenditures": -2e5})
+    row.update(
+        {
+            "Ticker Symbol": ticker,
+            "Period Ending": period_end,
+            "Net Income": net_income,
+            "Earnings Per Share": eps,
+            "Estimated Shares Outstanding": net_income / eps,
+            "Total Revenue": revenue,
+            "Capital Expenditures": -2e5,
+        }
+    )
     return row
 
 
@@ -76,31 +92,48 @@ def make_shared_layout(root, rng=None):
         (root / sub).mkdir(parents=True, exist_ok=True)
     with gzip.open(root / "prices" / "all_stocks_5yr.csv.gz", "wt") as fh:
         raw.to_csv(fh, index=False)
-    fund = pd.DataFrame([fundamentals_row("SPL", "2022-12-31", 400.0, 4.0),
-                         fundamentals_row("SPL", "2023-06-30", 440.0, 2.2),
-                         fundamentals_row("AAA", "2022-12-31", 100.0, 1.0)])
+    fund = pd.DataFrame(
+        [
+            fundamentals_row("SPL", "2022-12-31", 400.0, 4.0),
+            fundamentals_row("SPL", "2023-06-30", 440.0, 2.2),
+            fundamentals_row("AAA", "2022-12-31", 100.0, 1.0),
+        ]
+    )
     fund.insert(0, "", range(len(fund)))
     fund.to_csv(root / "fundamentals" / "fundamentals.csv", index=False)
-    pd.DataFrame({"Ticker symbol": ["AAA", "ZZZ"], "Security": ["A", "Z"], "GICS Sector": ["Energy", "Utilities"]}
-                 ).to_csv(root / "fundamentals" / "securities.csv", index=False)
-    pd.DataFrame({"Symbol": ["BBB", "AAA"], "GICS Sector": ["Financials", "Materials"]}
-                 ).to_csv(root / "universe" / "constituents.csv", index=False)
+    pd.DataFrame(
+        {"Ticker symbol": ["AAA", "ZZZ"], "Security": ["A", "Z"], "GICS Sector": ["Energy", "Utilities"]}
+    ).to_csv(root / "fundamentals" / "securities.csv", index=False)
+    pd.DataFrame({"Symbol": ["BBB", "AAA"], "GICS Sector": ["Financials", "Materials"]}).to_csv(
+        root / "universe" / "constituents.csv", index=False
+    )
     cal = pd.bdate_range("2022-12-01", "2023-09-29")
     gspc = pd.DataFrame({"Date": cal.strftime("%Y-%m-%d"), "Close": np.linspace(3800, 4200, len(cal))})
     with gzip.open(root / "market" / "GSPC.csv.gz", "wt") as fh:
         gspc.to_csv(fh, index=False)
-    pd.DataFrame({"DATE": cal.strftime("%Y-%m-%d"), "OPEN": 20.0, "CLOSE": np.linspace(15, 25, len(cal))}
-                 ).to_csv(root / "market" / "vix-daily.csv", index=False)
+    pd.DataFrame({"DATE": cal.strftime("%Y-%m-%d"), "OPEN": 20.0, "CLOSE": np.linspace(15, 25, len(cal))}).to_csv(
+        root / "market" / "vix-daily.csv", index=False
+    )
     for spec in MARKET_FILES[2:]:
         values = pd.Series(np.round(np.linspace(1, 5, len(cal)), 3)).astype(str)
         values[cal == DAYS[10]] = "." if spec.column == "yield_10y" else ""  # a holiday cell
-        pd.DataFrame({spec.date: cal.strftime("%Y-%m-%d"), spec.value.lower() if spec.column == "hy_spread"
-                      else spec.value: values}).to_csv(root / spec.path, index=False)
-    earnings = pd.DataFrame({
-        "symbol": ["SPL", "SPL", "AAA", "AAA", "BBB"], "date": ["1/24/23", "4/25/23", "2/2/23", "13/45/23", "5/1/23"],
-        "qtr": ["22-Dec", "NULL", "Q4", "23-Mar", "23-Mar"], "eps_est": ["1.0", "0.5", "0", "1", "0.8"],
-        "eps": ["1.1", "0.45", "0.1", "1", "0.9"], "release_time": ["post", "pre", "pre", "post", "post"],
-        "surp": ["99", "99", "99", "99", "99"]})
+        pd.DataFrame(
+            {
+                spec.date: cal.strftime("%Y-%m-%d"),
+                spec.value.lower() if spec.column == "hy_spread" else spec.value: values,
+            }
+        ).to_csv(root / spec.path, index=False)
+    earnings = pd.DataFrame(
+        {
+            "symbol": ["SPL", "SPL", "AAA", "AAA", "BBB"],
+            "date": ["1/24/23", "4/25/23", "2/2/23", "13/45/23", "5/1/23"],
+            "qtr": ["22-Dec", "NULL", "Q4", "23-Mar", "23-Mar"],
+            "eps_est": ["1.0", "0.5", "0", "1", "0.8"],
+            "eps": ["1.1", "0.45", "0.1", "1", "0.9"],
+            "release_time": ["post", "pre", "pre", "post", "post"],
+            "surp": ["99", "99", "99", "99", "99"],
+        }
+    )
     with gzip.open(root / "earnings" / "earnings_latest.csv.gz", "wt") as fh:
         earnings.to_csv(fh, index=False)
     return root
@@ -131,13 +164,25 @@ def test_no_split_found_in_plain_or_half_cent_histories():
 
 
 def test_adjust_for_splits_uses_filing_window_and_share_counts():
-    events = pd.DataFrame({"ticker": ["X", "Y"], "ex_date": pd.to_datetime(["2023-03-15", "2023-02-10"]),
-                           "last_pre_date": pd.to_datetime(["2023-03-14", "2023-02-09"]), "ratio": [2.0, 3.0],
-                           "days_before": [100, 100]})
-    fund = pd.DataFrame({
-        "ticker": ["X", "X", "Y", "Y"], "period_end": pd.to_datetime(["2021-12-31", "2022-12-31"] * 2),
-        "eps": [2.0, 2.2, 3.0, 1.1], "shares_outstanding": [100.0, 100.0, 10.0, 30.0], "net_income": 1.0,
-        "revenue": 1.0})
+    events = pd.DataFrame(
+        {
+            "ticker": ["X", "Y"],
+            "ex_date": pd.to_datetime(["2023-03-15", "2023-02-10"]),
+            "last_pre_date": pd.to_datetime(["2023-03-14", "2023-02-09"]),
+            "ratio": [2.0, 3.0],
+            "days_before": [100, 100],
+        }
+    )
+    fund = pd.DataFrame(
+        {
+            "ticker": ["X", "X", "Y", "Y"],
+            "period_end": pd.to_datetime(["2021-12-31", "2022-12-31"] * 2),
+            "eps": [2.0, 2.2, 3.0, 1.1],
+            "shares_outstanding": [100.0, 100.0, 10.0, 30.0],
+            "net_income": 1.0,
+            "revenue": 1.0,
+        }
+    )
     prices = pd.DataFrame(columns=["ticker", "date", "close"]).astype({"date": "datetime64[ns]", "close": float})
     out, splits = adjust_for_splits(fund, events, prices)
     # X: ex-date 74 days after FY2022 end, both years report 100 shares -> FY2022 was filed pre-split too.
@@ -149,10 +194,20 @@ def test_adjust_for_splits_uses_filing_window_and_share_counts():
 
 def test_share_jump_needs_a_confirming_year():
     def fund(tickers_eps):
-        rows = [{"ticker": t, "period_end": pd.Timestamp(f"{2013 + i}-12-31"), "eps": e, "net_income": 100.0,
-                 "revenue": 1000.0, "shares_outstanding": 100.0 / e}
-                for t, eps in tickers_eps for i, e in enumerate(eps)]
+        rows = [
+            {
+                "ticker": t,
+                "period_end": pd.Timestamp(f"{2013 + i}-12-31"),
+                "eps": e,
+                "net_income": 100.0,
+                "revenue": 1000.0,
+                "shares_outstanding": 100.0 / e,
+            }
+            for t, eps in tickers_eps
+            for i, e in enumerate(eps)
+        ]
         return pd.DataFrame(rows)
+
     empty = pd.DataFrame(columns=["ticker", "date", "close"]).astype({"date": "datetime64[ns]", "close": float})
     no_events = pd.DataFrame(columns=["ticker", "ex_date", "ratio"])
     out, splits = adjust_for_splits(fund([("K", [4.0, 1.0, 1.05]), ("U", [4.0, 1.0])]), no_events, empty)
@@ -212,8 +267,9 @@ def test_mini_layout_market_series(mini):
     before = ms.set_index("date").loc[DAYS[9]]
     for col in ("yield_3m", "yield_2y", "yield_10y", "hy_spread"):  # empty / '.' cell: previous value carried
         assert holiday[col] == before[col]
-    pd.testing.assert_frame_equal(ms[["date", "advance_decline", "pct_above_200sma"]].reset_index(drop=True),
-                                  breadth_from_prices(md.prices))
+    pd.testing.assert_frame_equal(
+        ms[["date", "advance_decline", "pct_above_200sma"]].reset_index(drop=True), breadth_from_prices(md.prices)
+    )
 
 
 def test_mini_layout_damaged_earnings(mini):
@@ -242,14 +298,22 @@ def real_market(shared_data_dir):
 def test_real_counts_reconcile(real_market):
     md = real_market
     assert md.source == "real"
-    assert md.read_counts == {"prices": 619_040, "fundamentals": 1_781, "sectors": 505, "market_series": 1_259,
-                              "earnings_events": 72_970}
+    assert md.read_counts == {
+        "prices": 619_040,
+        "fundamentals": 1_781,
+        "sectors": 505,
+        "market_series": 1_259,
+        "earnings_events": 72_970,
+    }
     assert reconciliation(md)["reconciles"].all()
     rej = md.rejected_rows
     prices_rej = rej[rej["dataset"] == "prices"]
     assert prices_rej["reason"].value_counts()["missing price"] == 11  # the 27 NaN prices sit on 11 rows
-    assert prices_rej["reason"].isin(["missing price", "high < low", "open outside [low, high]",
-                                      "close outside [low, high]"]).all()
+    assert (
+        prices_rej["reason"]
+        .isin(["missing price", "high < low", "open outside [low, high]", "close outside [low, high]"])
+        .all()
+    )
     assert md.prices["ticker"].nunique() == 505 and not md.prices.duplicated(["date", "ticker"]).any()
 
 

@@ -110,7 +110,7 @@ def test_frames_follow_the_contracts(market):
             if column in date_columns:
                 assert dtype == "datetime64[ns]", (name, column)
             elif column in text_columns:
-                assert dtype == object and frame[column].map(type).eq(str).all(), (name, column)
+                assert dtype is np.dtype(object) and frame[column].map(type).eq(str).all(), (name, column)
             else:
                 assert dtype == "float64", (name, column)
     assert list(market.true_alpha.columns) == [*TRUE_ALPHA_COLUMNS, *TRUE_EXPOSURE_COLUMNS]

@@ -11,8 +11,15 @@ from pandera.errors import SchemaErrors
 
 from axion_pipeline.data.contracts import PRICE_COLUMNS, REJECTED_COLUMNS
 from axion_pipeline.data.validation import (
-    PRICES_SCHEMA, DataValidationError, RejectionThresholdExceeded, read_table, validate_earnings,
-    validate_fundamentals, validate_market_series, validate_prices, validate_sectors,
+    PRICES_SCHEMA,
+    DataValidationError,
+    RejectionThresholdExceeded,
+    read_table,
+    validate_earnings,
+    validate_fundamentals,
+    validate_market_series,
+    validate_prices,
+    validate_sectors,
 )
 
 TODAY = pd.Timestamp("2024-06-28")
@@ -22,8 +29,11 @@ HEADER = ",".join(PRICE_COLUMNS)
 def good_lines() -> list[str]:
     """3 tickers x 10 days of valid OHLCV rows (30 data lines, lines 2..31 of the file)."""
     days = pd.bdate_range("2024-01-02", periods=10)
-    return [f"{d:%Y-%m-%d},{t},{10 + i:.2f},{11 + i:.2f},{9 + i:.2f},{10.5 + i:.2f},{1000 * (i + 1)}"
-            for i, d in enumerate(days) for t in ("AAA", "BBB", "CCC")]
+    return [
+        f"{d:%Y-%m-%d},{t},{10 + i:.2f},{11 + i:.2f},{9 + i:.2f},{10.5 + i:.2f},{1000 * (i + 1)}"
+        for i, d in enumerate(days)
+        for t in ("AAA", "BBB", "CCC")
+    ]
 
 
 def write(tmp_path, lines: list[str], name: str = "prices.csv", header: str = HEADER):
@@ -170,11 +180,17 @@ def test_clean_prices_are_canonical_and_schema_checked(tmp_path):
 
 
 def test_typed_input_as_from_parquet():
-    raw = pd.DataFrame({
-        "date": pd.to_datetime(["2024-01-02", "2024-01-02", None, "2024-01-03"]),
-        "ticker": ["A", "B", "C", "A"], "open": [1.0, np.nan, 1.0, 1.0], "high": [2.0, 2.0, 2.0, 2.0],
-        "low": [0.5, 0.5, 0.5, 0.5], "close": [1.5, 1.5, 1.5, np.inf], "volume": [10, 10, 10, 10],
-    })
+    raw = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2024-01-02", "2024-01-02", None, "2024-01-03"]),
+            "ticker": ["A", "B", "C", "A"],
+            "open": [1.0, np.nan, 1.0, 1.0],
+            "high": [2.0, 2.0, 2.0, 2.0],
+            "low": [0.5, 0.5, 0.5, 0.5],
+            "close": [1.5, 1.5, 1.5, np.inf],
+            "volume": [10, 10, 10, 10],
+        }
+    )
     clean, rejected = validate_prices(raw, "prices.parquet", 1.0, today=TODAY)
     assert rejected["reason"].tolist() == ["missing price", "unparseable date", "non-numeric price"]
     assert rejected["row_number"].tolist() == [3, 4, 5] and clean["ticker"].tolist() == ["A"]
@@ -182,18 +198,21 @@ def test_typed_input_as_from_parquet():
 
 # ----------------------------------------------------------------------- other validators
 def test_fundamentals_lag_and_rules():
-    raw = pd.DataFrame({
-        "ticker": ["A", "A", "B", "B", "C"],
-        "period_end": ["2023-12-31", "2022-12-31", "2023-12-31", "2023-12-31", "2023-06-30"],
-        "available_date": ["", "2023-02-15", "2023-11-30", "", "2023-08-01"],
-        "eps": ["1.5", "1.2", "2.0", "x", "1.0"],
-        "shares_outstanding": ["10", "10", "10", "10", "-3"],
-    })
+    raw = pd.DataFrame(
+        {
+            "ticker": ["A", "A", "B", "B", "C"],
+            "period_end": ["2023-12-31", "2022-12-31", "2023-12-31", "2023-12-31", "2023-06-30"],
+            "available_date": ["", "2023-02-15", "2023-11-30", "", "2023-08-01"],
+            "eps": ["1.5", "1.2", "2.0", "x", "1.0"],
+            "shares_outstanding": ["10", "10", "10", "10", "-3"],
+        }
+    )
     clean, rejected = validate_fundamentals(raw, "f.csv", 1.0, reporting_lag_days=60, today=TODAY)
     assert rejected[["row_number", "column", "reason"]].values.tolist() == [
         [4, "available_date", "available_date before period_end"],
         [5, "eps", "non-numeric value"],
-        [6, "shares_outstanding", "non-positive shares_outstanding"]]
+        [6, "shares_outstanding", "non-positive shares_outstanding"],
+    ]
     a = clean[clean["ticker"] == "A"].set_index("period_end")["available_date"]
     assert a[pd.Timestamp("2023-12-31")] == pd.Timestamp("2024-02-29")  # period_end + 60 days
     assert a[pd.Timestamp("2022-12-31")] == pd.Timestamp("2023-02-15")
@@ -208,20 +227,29 @@ def test_sectors_rules():
 
 
 def test_market_series_rules():
-    raw = pd.DataFrame({"date": ["2024-01-02", "2024-01-03", "2024-01-03", "2024-01-04", "2024-01-05"],
-                        "sp500_close": ["4700", ".", "4710", "4720", "4730"],
-                        "vix": ["13", "14", "14", "-2", "15"], "advance_decline": ["0.1", "", "", "", "1.5"]})
+    raw = pd.DataFrame(
+        {
+            "date": ["2024-01-02", "2024-01-03", "2024-01-03", "2024-01-04", "2024-01-05"],
+            "sp500_close": ["4700", ".", "4710", "4720", "4730"],
+            "vix": ["13", "14", "14", "-2", "15"],
+            "advance_decline": ["0.1", "", "", "", "1.5"],
+        }
+    )
     clean, rejected = validate_market_series(raw, "m.csv", 1.0, today=TODAY)
     assert rejected["reason"].tolist() == ["duplicate date", "vix out of range", "advance_decline out of range"]
     assert clean["sp500_close"].isna().tolist() == [False, True]  # '.' is a missing value, kept
 
 
 def test_earnings_surprise_and_release_time():
-    raw = pd.DataFrame({"ticker": ["A", "A", "B", "B", "C"],
-                        "announce_date": ["2024-01-20", "2024-04-20", "2024-01-25", "bad", "2024-02-01"],
-                        "eps_estimate": ["1.00", "0", "-0.50", "1", ""],
-                        "eps_actual": ["1.10", "0.1", "-0.40", "1", "2"],
-                        "release_time": ["post", "BMO", "weird", "pre", ""]})
+    raw = pd.DataFrame(
+        {
+            "ticker": ["A", "A", "B", "B", "C"],
+            "announce_date": ["2024-01-20", "2024-04-20", "2024-01-25", "bad", "2024-02-01"],
+            "eps_estimate": ["1.00", "0", "-0.50", "1", ""],
+            "eps_actual": ["1.10", "0.1", "-0.40", "1", "2"],
+            "release_time": ["post", "BMO", "weird", "pre", ""],
+        }
+    )
     clean, rejected = validate_earnings(raw, "e.csv", 1.0, today=TODAY)
     assert rejected[["row_number", "reason"]].values.tolist() == [[5, "unparseable announce date"]]
     assert clean["surprise_pct"].round(6).tolist()[:3] == [0.1, pytest.approx(np.nan, nan_ok=True), 0.2]
@@ -233,8 +261,11 @@ def test_earnings_surprise_and_release_time():
 ROW = st.tuples(
     st.sampled_from(["2024-01-02", "2024-01-03", "2024-13-01", "", "2031-01-01"]),
     st.sampled_from(["A", "B", ""]),
-    st.sampled_from(["10", "-1", "x", ""]), st.sampled_from(["12", "9"]),
-    st.sampled_from(["8", "11"]), st.sampled_from(["10", "13", "abc"]), st.sampled_from(["5", "-5", ""]),
+    st.sampled_from(["10", "-1", "x", ""]),
+    st.sampled_from(["12", "9"]),
+    st.sampled_from(["8", "11"]),
+    st.sampled_from(["10", "13", "abc"]),
+    st.sampled_from(["5", "-5", ""]),
 )
 
 

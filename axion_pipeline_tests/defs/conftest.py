@@ -55,16 +55,25 @@ def defs(settings):
 
 def child_env(settings: ProjectSettings, dagster_home) -> dict[str, str]:
     """The environment of a child process (``make run``, ``dagster``) that builds ``settings``."""
-    return {**os.environ, **settings.to_env(), "DAGSTER_HOME": str(dagster_home),
-            "DAGSTER_EVENT_BATCH_SIZE": "10000", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
+    return {
+        **os.environ,
+        **settings.to_env(),
+        "DAGSTER_HOME": str(dagster_home),
+        "DAGSTER_EVENT_BATCH_SIZE": "10000",
+        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+    }
 
 
 @pytest.fixture
 def instance(tmp_path):
     """A temporary instance with the project's batching event-log storage (as in dagster.yaml)."""
-    overrides = {"event_log_storage": {"module": "axion_pipeline.defs.storage",
-                                       "class": "BatchingSqliteEventLogStorage",
-                                       "config": {"base_dir": str(tmp_path / "event_log")}}}
+    overrides = {
+        "event_log_storage": {
+            "module": "axion_pipeline.defs.storage",
+            "class": "BatchingSqliteEventLogStorage",
+            "config": {"base_dir": str(tmp_path / "event_log")},
+        }
+    }
     with dg.instance_for_test(overrides=overrides) as inst:
         yield inst
 

@@ -36,13 +36,28 @@ def test_overlapping_backfills_launched_at_once_both_succeed(tmp_path, monkeypat
     (tmp_path / "home" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     runner = [sys.executable, "-m", "axion_pipeline.run_all", "--stages"]
     # the history both backfills look back into (a year of prices for 12-1 momentum)
-    first = subprocess.run(runner + ["market_tables_job", "daily_job", "--end", keys[399]], env=env, cwd=REPO,
-                           capture_output=True, text=True, timeout=300)
+    first = subprocess.run(
+        runner + ["market_tables_job", "daily_job", "--end", keys[399]],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
 
     ranges = [(keys[300], keys[599]), (keys[350], keys[-1])]  # 250 days in common, 250 new days
-    procs = [subprocess.Popen(runner + ["daily_job", "--start", start, "--end", end], env=env, cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for start, end in ranges]
+    procs = [
+        subprocess.Popen(
+            runner + ["daily_job", "--start", start, "--end", end],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for start, end in ranges
+    ]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     for proc, out in zip(procs, outputs):
         assert proc.returncode == 0, out[-4000:]
@@ -50,8 +65,11 @@ def test_overlapping_backfills_launched_at_once_both_succeed(tmp_path, monkeypat
     # the pool made them queue: no two warehouse steps of the two runs ever ran at the same time
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
     with dg.DagsterInstance.get() as instance:
-        runs = [r for r in instance.get_runs(dg.RunsFilter(job_name="daily_job"))
-                if r.tags.get("dagster/asset_partition_range_start") in {start for start, _ in ranges}]
+        runs = [
+            r
+            for r in instance.get_runs(dg.RunsFilter(job_name="daily_job"))
+            if r.tags.get("dagster/asset_partition_range_start") in {start for start, _ in ranges}
+        ]
         assert len(runs) == 2 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         spans = [_step_spans(instance, run.run_id) for run in runs]
     assert len(spans[0]) >= 4 and len(spans[1]) >= 4
@@ -62,11 +80,13 @@ def test_overlapping_backfills_launched_at_once_both_succeed(tmp_path, monkeypat
         n_tickers = con.execute("select count(*) from market.sectors").fetchone()[0]
         for table in DAILY_TABLES:
             days, dups = con.execute(
-                f"select count(distinct date), count(*) - count(distinct (date, ticker)) from {table}").fetchone()
+                f"select count(distinct date), count(*) - count(distinct (date, ticker)) from {table}"
+            ).fetchone()
             assert dups == 0, table
             if table != "features.targets":  # labels exist only once their 21-day window has elapsed
                 assert days == len(keys), table
         # every day of both ranges has a full cross-section of prices and factor scores
-        per_day = con.execute("select min(n), max(n), count(*) from (select date, count(*) n from "
-                              "factors.factor_scores group by date)").fetchone()
+        per_day = con.execute(
+            "select min(n), max(n), count(*) from (select date, count(*) n from factors.factor_scores group by date)"
+        ).fetchone()
         assert per_day[2] == len(keys) and per_day[1] <= n_tickers

@@ -31,8 +31,13 @@ def test_three_rematerializations_leave_tables_identical(defs, instance, warehou
     keys = trading_days.get_partition_keys()
     run_job(defs, instance, "market_tables_job")
     run_job(defs, instance, "daily_job", key_range=(keys[0], keys[-1]))
-    tables = {"market.prices": "date, ticker", "factors.factor_scores": "date, ticker",
-              "features.features": "date, ticker", "features.targets": "date, ticker", "market.fundamentals": "ticker, period_end"}
+    tables = {
+        "market.prices": "date, ticker",
+        "factors.factor_scores": "date, ticker",
+        "features.features": "date, ticker",
+        "features.targets": "date, ticker",
+        "market.fundamentals": "ticker, period_end",
+    }
     hashes = []
     for _ in range(3):
         run_job(defs, instance, "market_tables_job")
@@ -44,7 +49,9 @@ def test_three_rematerializations_leave_tables_identical(defs, instance, warehou
 
 
 def _start(cmd, env):
-    return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def _seconds_after(marker: bytes, seconds: float):
@@ -100,8 +107,9 @@ def test_sigkill_mid_backfill_and_mid_training_then_rerun_is_consistent(tmp_path
 
     # 2. re-run up to training, killed as soon as the first fold model is on disk
     proc = _start(runner + build, env)
-    out = _kill_when(proc, lambda out: any((models / name / "fold_0").exists() for name in MODEL_NAMES),
-                     "the first fold model")
+    out = _kill_when(
+        proc, lambda out: any((models / name / "fold_0").exists() for name in MODEL_NAMES), "the first fold model"
+    )
     assert "lost its process" in out  # the daily run killed in step 1 was reaped before anything ran
 
     # 3. re-run to the end
@@ -113,10 +121,13 @@ def test_sigkill_mid_backfill_and_mid_training_then_rerun_is_consistent(tmp_path
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for table in ["market.prices", "factors.factor_scores", "features.features"]:
             days, dups = con.execute(
-                f"select count(distinct date), count(*) - count(distinct (date, ticker)) from {table}").fetchone()
+                f"select count(distinct date), count(*) - count(distinct (date, ticker)) from {table}"
+            ).fetchone()
             assert days == len(keys) and dups == 0, table
-        store = con.execute("select model_name, kind, version, verified, error from training.model_store "
-                            "where kind = 'fold' order by 1, 3").fetchall()
+        store = con.execute(
+            "select model_name, kind, version, verified, error from training.model_store "
+            "where kind = 'fold' order by 1, 3"
+        ).fetchall()
     folds = sorted({row[2] for row in store})
     assert len(store) == len(MODEL_NAMES) * len(folds) and len(folds) >= 2
     assert all(row[3] and row[4] is None for row in store), store

@@ -33,18 +33,32 @@ def _materializations(run_id: str, n: int) -> list[dg.EventLogEntry]:
 
     return [
         dg.EventLogEntry(
-            error_info=None, level="debug", user_message="", run_id=run_id, timestamp=1.7e9 + i,
-            step_key="prices", job_name="daily_job",
+            error_info=None,
+            level="debug",
+            user_message="",
+            run_id=run_id,
+            timestamp=1.7e9 + i,
+            step_key="prices",
+            job_name="daily_job",
             dagster_event=dg.DagsterEvent(
-                dg.DagsterEventType.ASSET_MATERIALIZATION.value, "daily_job", step_key="prices",
-                event_specific_data=StepMaterializationData(dg.AssetMaterialization(
-                    "prices", partition=str(pd.Timestamp("2024-01-01") + pd.Timedelta(days=i))[:10],
-                    tags={"dagster/data_version": str(i)}))))
+                dg.DagsterEventType.ASSET_MATERIALIZATION.value,
+                "daily_job",
+                step_key="prices",
+                event_specific_data=StepMaterializationData(
+                    dg.AssetMaterialization(
+                        "prices",
+                        partition=str(pd.Timestamp("2024-01-01") + pd.Timedelta(days=i))[:10],
+                        tags={"dagster/data_version": str(i)},
+                    )
+                ),
+            ),
+        )
         for i in range(n)
     ]
 
 
 # --- adapters/event_log.py -------------------------------------------------------------------------------
+
 
 def test_event_log_adapter_contract():
     from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
@@ -102,9 +116,13 @@ def test_batching_storage_writes_what_the_stock_storage_writes_event_by_event(tm
 def test_batching_storage_stores_a_batch_in_one_call_read_back_through_the_instance(tmp_path, monkeypatch):
     from axion_pipeline.defs.storage import BatchingSqliteEventLogStorage
 
-    overrides = {"event_log_storage": {"module": "axion_pipeline.defs.storage",
-                                       "class": "BatchingSqliteEventLogStorage",
-                                       "config": {"base_dir": str(tmp_path / "event_log")}}}
+    overrides = {
+        "event_log_storage": {
+            "module": "axion_pipeline.defs.storage",
+            "class": "BatchingSqliteEventLogStorage",
+            "config": {"base_dir": str(tmp_path / "event_log")},
+        }
+    }
     events = _materializations("run-1", 50)
     partitions = [e.dagster_event.partition for e in events]
     key = dg.AssetKey("prices")
@@ -126,6 +144,7 @@ def test_batching_storage_stores_a_batch_in_one_call_read_back_through_the_insta
 
 
 # --- adapters/db_io.py -----------------------------------------------------------------------------------
+
 
 def test_db_io_adapter_contract():
     from dagster._core.storage.db_io_manager import DbIOManager, TableSlice
@@ -181,6 +200,7 @@ def test_io_manager_writes_and_reads_through_the_queued_client(tmp_path, monkeyp
 
 # --- adapters/dask_executor.py ---------------------------------------------------------------------------
 
+
 def test_dask_executor_adapter_contract():
     pytest.importorskip("dagster_dask")
     import dask.distributed
@@ -194,8 +214,15 @@ def test_dask_executor_adapter_contract():
 
     from axion_pipeline.defs.adapters.dask_executor import CLUSTERS
 
-    assert _params(query_on_dask_worker) == ["dependencies", "recon_job", "dagster_run", "run_config", "step_keys",
-                                             "instance_ref", "known_state"]
+    assert _params(query_on_dask_worker) == [
+        "dependencies",
+        "recon_job",
+        "dagster_run",
+        "run_config",
+        "step_keys",
+        "instance_ref",
+        "known_state",
+    ]
     assert _params(get_dask_resource_requirements) == ["tags"]
     assert _params(DaskExecutor.__init__) == ["self", "cluster_type", "cluster_configuration"]
     assert _params(DaskExecutor.execute) == ["self", "plan_context", "execution_plan"]
@@ -231,6 +258,7 @@ def test_dask_executor_reads_the_pool_limits_of_the_instance(tmp_path):
 
 # --- private imports stay in the adapters ----------------------------------------------------------------
 
+
 def _is_private(module: str) -> bool:
     """``dagster._...``, or a submodule of one of Dagster's libraries (``dagster_dask.executor``:
     their public API is what the package exports)."""
@@ -255,7 +283,7 @@ def test_private_dagster_imports_only_in_the_adapters():
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE).as_posix()
-        if not relative.startswith("defs/adapters/"):
-            if imports := _private_dagster_imports(ast.parse(path.read_text(), filename=str(path))):
-                found[relative] = imports
+        imports = _private_dagster_imports(ast.parse(path.read_text(), filename=str(path)))
+        if imports and not relative.startswith("defs/adapters/"):
+            found[relative] = imports
     assert found == {}

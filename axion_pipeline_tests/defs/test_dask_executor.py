@@ -1,5 +1,6 @@
 """The project's jobs run unchanged on a Dask cluster (``axion_pipeline.defs.executors``: dagster-dask's
-executor made pool-aware; a local cluster of two worker processes) on the small generated market: the unpartitioned market tables (independent
+executor made pool-aware; a local cluster of two worker processes) on the small generated market:
+the unpartitioned market tables (independent
 steps, spread over both workers) and a single-run backfill of the daily prices and market series.
 
 Every asset is in the ``duckdb_warehouse`` pool (one slot): the executor holds a cluster-wide Dask
@@ -79,8 +80,9 @@ def test_market_jobs_on_a_local_dask_cluster(warehouse, settings, trading_days, 
     from axion_pipeline.defs.resources import MarketDataSource
 
     keys = trading_days.get_partition_keys()
-    with dg.execute_job(reconstructable_dask_job("market_tables_job", settings, address=address),
-                        instance=instance) as tables:
+    with dg.execute_job(
+        reconstructable_dask_job("market_tables_job", settings, address=address), instance=instance
+    ) as tables:
         assert tables.success
         table_steps = {e.step_key for e in tables.all_events if e.event_type_value == "STEP_SUCCESS"}
         table_pids = _step_pids(tables)
@@ -93,11 +95,16 @@ def test_market_jobs_on_a_local_dask_cluster(warehouse, settings, trading_days, 
     span = keys[-60:]  # a single-run backfill of the last 60 trading days
     selection = [dg.AssetKey("prices"), dg.AssetKey("market_series")]
     tags = {"dagster/asset_partition_range_start": span[0], "dagster/asset_partition_range_end": span[-1]}
-    with dg.execute_job(reconstructable_dask_job("daily_job", settings, address=address),
-                        instance=instance, tags=tags, asset_selection=selection) as daily:
+    with dg.execute_job(
+        reconstructable_dask_job("daily_job", settings, address=address),
+        instance=instance,
+        tags=tags,
+        asset_selection=selection,
+    ) as daily:
         assert daily.success
-        materialized = {e.asset_key.to_user_string() for e in daily.all_events
-                        if e.event_type_value == "ASSET_MATERIALIZATION"}
+        materialized = {
+            e.asset_key.to_user_string() for e in daily.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
+        }
     assert materialized == {"prices", "market_series"}
 
     market = MarketDataSource.from_settings(settings).load()

@@ -24,8 +24,14 @@ def _one(warehouse, sql, params=None):
 
 def test_history_tables_and_checks(history, defs, instance, warehouse):
     keys, checks = history
-    for name in ["scores_within_unit_interval", "composite_weights_sum_to_one", "features_leakage_audit",
-                 "targets_use_only_the_forward_window", "features_are_finite", "composite_coverage_per_date"]:
+    for name in [
+        "scores_within_unit_interval",
+        "composite_weights_sum_to_one",
+        "features_leakage_audit",
+        "targets_use_only_the_forward_window",
+        "features_are_finite",
+        "composite_coverage_per_date",
+    ]:
         assert checks[name], name
     days, tickers = _one(warehouse, "select count(distinct date), count(distinct ticker) from factors.factor_scores")
     assert days == len(keys) and tickers == 40
@@ -34,7 +40,7 @@ def test_history_tables_and_checks(history, defs, instance, warehouse):
     assert _one(warehouse, "select count(distinct date) from factors.market_regime")[0] == len(keys)
     # targets mature 21 trading days later: none for the last 21 dates, each label_date = date + 21 rows
     cal = pd.DatetimeIndex(keys)
-    last_date, = _one(warehouse, "select max(date) from features.targets")
+    (last_date,) = _one(warehouse, "select max(date) from features.targets")
     assert pd.Timestamp(last_date) == cal[-22]
     sample = _one(warehouse, "select date, label_date from features.targets where date = ? limit 1", [cal[100]])
     assert pd.Timestamp(sample[1]) == cal[121]
@@ -70,8 +76,12 @@ def test_leakage_audit_fails_on_a_leaking_feature(history, defs, instance, monke
     tags = {"dagster/asset_partition_range_start": keys[300], "dagster/asset_partition_range_end": keys[340]}
     result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
     assert check_results(result)["features_leakage_audit"] is False
-    audit = next(e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
-                 and e.event_specific_data.check_name == "features_leakage_audit")
+    audit = next(
+        e
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.event_specific_data.check_name == "features_leakage_audit"
+    )
     assert "momentum_tomorrow" in audit.event_specific_data.metadata["leaking_columns"].value
 
 

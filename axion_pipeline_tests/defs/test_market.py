@@ -15,8 +15,16 @@ def _count(warehouse, sql, params=None):
 
 def test_definitions_load_and_hold_market_assets(defs):
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
-    assert {"prices", "market_series", "fundamentals", "sectors", "earnings_events", "rejected_rows",
-            "true_regimes", "true_alpha"} <= keys
+    assert {
+        "prices",
+        "market_series",
+        "fundamentals",
+        "sectors",
+        "earnings_events",
+        "rejected_rows",
+        "true_regimes",
+        "true_alpha",
+    } <= keys
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
@@ -51,7 +59,9 @@ def test_rematerializing_a_partition_replaces_it(defs, instance, warehouse, proj
     resources = {k: v for k, v in defs.resources.items() if k in ("io_manager", "market_source")}
     counts = []
     for _ in range(3):
-        assert dg.materialize([prices, market_series], partition_key=key, resources=resources, instance=instance).success
+        assert dg.materialize(
+            [prices, market_series], partition_key=key, resources=resources, instance=instance
+        ).success
         counts.append(_count(warehouse, "select count(*) from market.prices where date = ?", [pd.Timestamp(key)]))
     assert counts[0] > 0 and counts == [counts[0]] * 3
     assert _count(warehouse, "select count(*) - count(distinct (date, ticker)) from market.prices") == 0
@@ -60,8 +70,9 @@ def test_rematerializing_a_partition_replaces_it(defs, instance, warehouse, proj
 def test_missing_lookback_is_a_clear_failure(defs, instance, trading_days):
     """Scoring a day whose 300-day price lookback was never materialized fails and says why."""
     key = trading_days.get_partition_keys()[400]
-    result = defs.resolve_job_def("daily_job").execute_in_process(instance=instance, partition_key=key,
-                                                                   raise_on_error=False)
+    result = defs.resolve_job_def("daily_job").execute_in_process(
+        instance=instance, partition_key=key, raise_on_error=False
+    )
     assert not result.success
     messages = " ".join(str(e.event_specific_data.error.message) for e in result.all_events if e.is_step_failure)
     assert "lookback trading days" in messages and "not materialized" in messages

@@ -26,14 +26,45 @@ def test_two_folds_train_at_once_without_lock_failures(tmp_path, monkeypatch):
     env = child_env(settings, tmp_path / "home")
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
-    prepare = subprocess.run([sys.executable, "-m", "axion_pipeline.run_all", "--stages", "market_tables_job", "daily_job",
-                              ], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    prepare = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "axion_pipeline.run_all",
+            "--stages",
+            "market_tables_job",
+            "daily_job",
+        ],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert prepare.returncode == 0, prepare.stdout[-2000:] + prepare.stderr[-3000:]
 
     dagster = str(Path(sys.executable).with_name("dagster"))
-    procs = [subprocess.Popen([dagster, "asset", "materialize", "-m", "axion_pipeline.definitions", "--select",
-                               FOLD_ASSETS, "--partition", fold], env=env, cwd=REPO, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for fold in ("fold_0", "fold_1")]
+    procs = [
+        subprocess.Popen(
+            [
+                dagster,
+                "asset",
+                "materialize",
+                "-m",
+                "axion_pipeline.definitions",
+                "--select",
+                FOLD_ASSETS,
+                "--partition",
+                fold,
+            ],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for fold in ("fold_0", "fold_1")
+    ]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     for proc, out in zip(procs, outputs):
         assert proc.returncode == 0, out[-4000:]
@@ -49,9 +80,19 @@ def test_two_folds_train_at_once_without_lock_failures(tmp_path, monkeypatch):
 
     with duckdb.connect(env["AXION_WAREHOUSE"], read_only=True) as con:
         for table in FOLD_ASSETS.split(","):  # out-of-sample predictions of both folds, once each
-            counts = dict(con.execute(f"select fold, count(*) - count(distinct (date, ticker)) from training.{table} "
-                                      "group by fold").fetchall()) if table == "ranking_model" else dict(
-                con.execute(f"select fold, count(*) - count(distinct date) from training.{table} group by fold").fetchall())
+            counts = (
+                dict(
+                    con.execute(
+                        f"select fold, count(*) - count(distinct (date, ticker)) from training.{table} group by fold"
+                    ).fetchall()
+                )
+                if table == "ranking_model"
+                else dict(
+                    con.execute(
+                        f"select fold, count(*) - count(distinct date) from training.{table} group by fold"
+                    ).fetchall()
+                )
+            )
             assert counts == {"fold_0": 0, "fold_1": 0}, (table, counts)
     store = ModelStore(root=settings.model_dir)
     for name in FOLD_ASSETS.split(","):

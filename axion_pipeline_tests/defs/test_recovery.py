@@ -40,8 +40,10 @@ def test_fold_model_killed_between_renames_is_restored(tmp_path, monkeypatch):
     target = store.fold_dir("ranking_model", "fold_0")
     # a crash after the old model was renamed aside and before the new one took its place
     target.rename(target.with_name(".fold_0.retired"))
-    monkeypatch.setattr("axion_pipeline.ml.model_store.model_class",
-                        lambda name: type("M", (), {"load": staticmethod(lambda p: (p / "model.txt").read_text())}))
+    monkeypatch.setattr(
+        "axion_pipeline.ml.model_store.model_class",
+        lambda name: type("M", (), {"load": staticmethod(lambda p: (p / "model.txt").read_text())}),
+    )
     assert store.load_fold("ranking_model", "fold_0") == "old"
     store.save_fold("ranking_model", "fold_0", _Model("new"))
     assert store.load_fold("ranking_model", "fold_0") == "new"

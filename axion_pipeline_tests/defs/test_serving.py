@@ -23,8 +23,13 @@ def chain(tmp_path_factory):
     warehouse = str(tmp / "chain.duckdb")
     settings = small_settings(warehouse)
     defs, project = build_definitions(settings), DagsterProject.from_settings(settings)
-    overrides = {"event_log_storage": {"module": "axion_pipeline.defs.storage", "class": "BatchingSqliteEventLogStorage",
-                                       "config": {"base_dir": str(tmp / "event_log")}}}
+    overrides = {
+        "event_log_storage": {
+            "module": "axion_pipeline.defs.storage",
+            "class": "BatchingSqliteEventLogStorage",
+            "config": {"base_dir": str(tmp / "event_log")},
+        }
+    }
     with dg.instance_for_test(overrides=overrides) as instance:
         keys = project.trading_days.get_partition_keys()
         checks = {}
@@ -35,16 +40,29 @@ def chain(tmp_path_factory):
             return result
 
         run("market_tables_job")
-        run("daily_job", tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+        run(
+            "daily_job",
+            tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+        )
         # trees small enough to split on the 40-ticker market (the defaults are sized for 300 tickers)
         small = {"min_child_samples": 20, "num_leaves": 7, "max_depth": 3}
         for fold in defs.resolve_job_def("training_job").partitions_def.get_partition_keys():
             run("training_job", partition_key=fold, run_config={"ops": {"ranking_model": {"config": small}}})
         run("training_tables_job", run_config={"ops": {"production_models": {"config": {"ranking": small}}}})
         live = project.live_keys()
-        run("inference_job", tags={"dagster/asset_partition_range_start": live[0], "dagster/asset_partition_range_end": live[-1]})
-        yield {"defs": defs, "project": project, "instance": instance, "warehouse": warehouse, "checks": checks, "live": live,
-               "model_root": Path(defs.resources["model_store"].root)}
+        run(
+            "inference_job",
+            tags={"dagster/asset_partition_range_start": live[0], "dagster/asset_partition_range_end": live[-1]},
+        )
+        yield {
+            "defs": defs,
+            "project": project,
+            "instance": instance,
+            "warehouse": warehouse,
+            "checks": checks,
+            "live": live,
+            "model_root": Path(defs.resources["model_store"].root),
+        }
 
 
 def _df(warehouse, sql, params=None):
@@ -54,8 +72,12 @@ def _df(warehouse, sql, params=None):
 
 def test_live_span_tables_and_checks(chain):
     wh, checks, live = chain["warehouse"], chain["checks"], chain["live"]
-    for name in ["predictions_cover_universe", "hybrid_scores_within_unit_interval", "shap_values_add_up",
-                 "health_status_present"]:
+    for name in [
+        "predictions_cover_universe",
+        "hybrid_scores_within_unit_interval",
+        "shap_values_add_up",
+        "health_status_present",
+    ]:
         assert checks[name], name
     preds = _df(wh, "select * from inference.daily_predictions")
     assert preds["date"].nunique() == len(live) and (preds["source"] == "ml").all()
@@ -64,10 +86,16 @@ def test_live_span_tables_and_checks(chain):
     shap = _df(wh, "select * from monitoring.shap_explanations")
     assert set(shap["rank"]) == {1, 2, 3, 4, 5}
     # a user can ask in SQL why a stock ranks where it does
-    top = _df(wh, "select ticker from inference.hybrid_scores where date = ? order by hybrid_score desc limit 1",
-              [pd.Timestamp(live[-1])])["ticker"].iloc[0]
-    why = _df(wh, "select feature, contribution from monitoring.shap_explanations where date = ? and ticker = ? "
-                  "order by rank", [pd.Timestamp(live[-1]), top])
+    top = _df(
+        wh,
+        "select ticker from inference.hybrid_scores where date = ? order by hybrid_score desc limit 1",
+        [pd.Timestamp(live[-1])],
+    )["ticker"].iloc[0]
+    why = _df(
+        wh,
+        "select feature, contribution from monitoring.shap_explanations where date = ? and ticker = ? order by rank",
+        [pd.Timestamp(live[-1]), top],
+    )
     assert len(why) == 5
     health = _df(wh, "select * from monitoring.model_health order by date")
     assert health["date"].nunique() == len(live)
@@ -90,8 +118,12 @@ def test_tampered_production_model_falls_back_to_rules(chain):
         defs, instance = chain["defs"], chain["instance"]
         key = chain["live"][-1]
         job = defs.resolve_implicit_global_asset_job_def()
-        result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=True,
-                                        asset_selection=[dg.AssetKey("daily_predictions")])
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=key,
+            raise_on_error=True,
+            asset_selection=[dg.AssetKey("daily_predictions")],
+        )
         meta = result.asset_materializations_for_node("daily_predictions")[0].metadata
         assert meta["model_status"].value == "error"
         assert "SHA-256" in meta["status_detail"].value or "altered" in meta["status_detail"].value
@@ -106,7 +138,7 @@ def test_daily_schedule_targets_the_day_that_just_ended(chain):
     schedule = chain["defs"].resolve_schedule_def("daily_schedule")
     keys = chain["project"].trading_days.get_partition_keys()
     last = pd.Timestamp(keys[-1])
-    tick = (last + pd.offsets.BDay(1)).to_pydatetime().replace(tzinfo=dt.timezone.utc)
+    tick = (last + pd.offsets.BDay(1)).to_pydatetime().replace(tzinfo=dt.UTC)
     with dg.build_schedule_context(scheduled_execution_time=tick, instance=chain["instance"]) as context:
         requests = schedule.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == [keys[-1]]
@@ -116,9 +148,13 @@ def test_retraining_sensor_quiet_when_healthy(chain):
     from axion_pipeline.defs.resources import Warehouse
 
     sensor = chain["defs"].resolve_sensor_def("retraining_sensor")
-    with dg.build_sensor_context(instance=chain["instance"], resources={"warehouse": Warehouse(path=chain["warehouse"], queue_wait_seconds=60)}) as ctx:
+    with dg.build_sensor_context(
+        instance=chain["instance"], resources={"warehouse": Warehouse(path=chain["warehouse"], queue_wait_seconds=60)}
+    ) as ctx:
         result = sensor(ctx)
     health = _df(chain["warehouse"], "select * from monitoring.model_health order by date")
-    drift_days = _df(chain["warehouse"], "select date, bool_or(overall_drift) d from monitoring.drift_report group by date")
+    drift_days = _df(
+        chain["warehouse"], "select date, bool_or(overall_drift) d from monitoring.drift_report group by date"
+    )
     expected_fire = bool(health["needs_retraining"].iloc[-1]) or drift_days.sort_values("date").tail(10)["d"].sum() >= 3
     assert isinstance(result, dg.RunRequest) == expected_fire

@@ -31,8 +31,9 @@ def _rows(warehouse, sql, params=None) -> pd.DataFrame:
 
 def _run(defs, instance, job_name, partition_key, op_config):
     run_config = {"ops": {op: {"config": config} for op, config in op_config.items()}}
-    result = defs.resolve_job_def(job_name).execute_in_process(instance=instance, partition_key=partition_key,
-                                                               run_config=run_config)
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        instance=instance, partition_key=partition_key, run_config=run_config
+    )
     assert result.success
     return result
 
@@ -45,19 +46,33 @@ def trained(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("training")
     settings = replace(small_settings(str(root / "warehouse.duckdb")), model_dir=str(root / "models"))
-    overrides = {"event_log_storage": {"module": "axion_pipeline.defs.storage", "class": "BatchingSqliteEventLogStorage",
-                                       "config": {"base_dir": str(root / "event_log")}}}
+    overrides = {
+        "event_log_storage": {
+            "module": "axion_pipeline.defs.storage",
+            "class": "BatchingSqliteEventLogStorage",
+            "config": {"base_dir": str(root / "event_log")},
+        }
+    }
     defs = build_definitions(settings)
     keys = DagsterProject.from_settings(settings).trading_days.get_partition_keys()
     with dg.instance_for_test(overrides=overrides) as instance:
         run_job(defs, instance, "market_tables_job")
         run_job(defs, instance, "daily_job", key_range=(keys[0], keys[-1]))
-        fold_checks = {k: check_results(_run(defs, instance, "training_job", k, {"ranking_model": SMALL_RANKING}))
-                       for k in FOLDS}
+        fold_checks = {
+            k: check_results(_run(defs, instance, "training_job", k, {"ranking_model": SMALL_RANKING})) for k in FOLDS
+        }
         tables = _run(defs, instance, "training_tables_job", None, {"production_models": {"ranking": SMALL_RANKING}})
-        yield SimpleNamespace(defs=defs, instance=instance, settings=settings, plan=settings.plan,
-                              warehouse=settings.warehouse, models=root / "models", fold_checks=fold_checks,
-                              table_checks=check_results(tables), tables_run=tables)
+        yield SimpleNamespace(
+            defs=defs,
+            instance=instance,
+            settings=settings,
+            plan=settings.plan,
+            warehouse=settings.warehouse,
+            models=root / "models",
+            fold_checks=fold_checks,
+            table_checks=check_results(tables),
+            tables_run=tables,
+        )
 
 
 def test_fold_partitions_follow_the_settings_and_are_purged(project):
@@ -68,7 +83,9 @@ def test_fold_partitions_follow_the_settings_and_are_purged(project):
     assert (plan.config.train_size, plan.config.test_size, plan.config.gap) == (120, 21, 21)
     frame = plan.frame()
     assert list(frame["window"]) == [*FOLDS, "production"]
-    assert (frame["n_gap_dates"] >= 21).all() and (frame.loc[frame["window"] != "production", "n_test_dates"] == 21).all()
+    assert (frame["n_gap_dates"] >= 21).all() and (
+        frame.loc[frame["window"] != "production", "n_test_dates"] == 21
+    ).all()
     a, b = plan.window("fold_0"), plan.window("fold_1")
     assert a.test_end < b.test_start and b.test_end < plan.live_start
     assert count_dates(plan.calendar, plan.live_start, plan.calendar[-1]) == 63
@@ -90,13 +107,20 @@ def test_config_classes_are_generated_from_the_library_configs():
     from axion_pipeline.defs import config as C
     from axion_pipeline.ml import config as L
 
-    pairs = [(C.RankingTrainingConfig, [L.RankingModelConfig, L.FeatureConfig, L.MLConfig]),
-             (C.RegimeTrainingConfig, [L.RegimeModelConfig]), (C.EarningsTrainingConfig, [L.EarningsModelConfig]),
-             (C.FactorTimingTrainingConfig, [L.FactorTimingConfig]), (C.HybridSettings, [L.HybridScoringConfig]),
-             (C.FeatureSettings, [L.FeatureConfig])]
+    pairs = [
+        (C.RankingTrainingConfig, [L.RankingModelConfig, L.FeatureConfig, L.MLConfig]),
+        (C.RegimeTrainingConfig, [L.RegimeModelConfig]),
+        (C.EarningsTrainingConfig, [L.EarningsModelConfig]),
+        (C.FactorTimingTrainingConfig, [L.FactorTimingConfig]),
+        (C.HybridSettings, [L.HybridScoringConfig]),
+        (C.FeatureSettings, [L.FeatureConfig]),
+    ]
     for config_cls, library in pairs:
-        defaults = {f.name: f.default if f.default is not MISSING else f.default_factory()
-                    for cls in library for f in fields(cls)}
+        defaults = {
+            f.name: f.default if f.default is not MISSING else f.default_factory()
+            for cls in library
+            for f in fields(cls)
+        }
         for name, field in config_cls.model_fields.items():
             assert name in defaults, (config_cls, name)
             assert field.default == defaults[name], (config_cls, name)
@@ -138,8 +162,14 @@ def test_training_chain_produces_predictions_models_and_report(trained):
 def test_models_are_stored_natively_and_listed_in_the_model_store(trained):
     files = [p for p in trained.models.rglob("*") if p.is_file()]
     assert files and not [p for p in files if p.suffix in {".pkl", ".pickle", ".joblib"}]
-    assert {p.name for p in files} >= {"metadata.json", "member_0.lgb.txt", "regime_model.json", "classifier.json",
-                                       "factor_timing.json", "LATEST"}
+    assert {p.name for p in files} >= {
+        "metadata.json",
+        "member_0.lgb.txt",
+        "regime_model.json",
+        "classifier.json",
+        "factor_timing.json",
+        "LATEST",
+    }
     store = _rows(trained.warehouse, "select * from training.model_store")
     assert store["verified"].all() and (store["model_text"].str.len() > 0).all()
     for name in MODELS:
@@ -189,7 +219,9 @@ def test_hyperparameter_search_is_its_own_job(trained):
     assert "hyperparameter_search_job" not in {stage.job for stage in BUILD_STAGES}
     job = trained.defs.resolve_job_def("hyperparameter_search_job")
     assert [n.name for n in job.graph.nodes] == ["hyperparameter_search"]
-    config = {"ops": {"hyperparameter_search": {"config": {"n_trials": 3, "ranking": {"n_estimators": 20, "n_ensemble": 1}}}}}
+    config = {
+        "ops": {"hyperparameter_search": {"config": {"n_trials": 3, "ranking": {"n_estimators": 20, "n_ensemble": 1}}}}
+    }
     result = job.execute_in_process(instance=trained.instance, run_config=config)
     assert result.success
     trials = _rows(trained.warehouse, "select * from training.hyperparameter_search")
@@ -215,14 +247,22 @@ def test_ranking_folds_read_only_the_dates_they_use_and_train_what_the_whole_his
     features, fold_targets, dates = read_ranking_rows(warehouse, window, every_n)
     span = history.loc[history["date"].between(window.train_start, window.test_end)]
     assert set(features["date"]) == set(dates) and len(features) < len(span) / 2  # every 5th fitted date
-    assert set(fold_targets["date"]) <= set(dates) and list(fold_targets.columns) == ["date", "ticker", "label", "fwd_return"]
+    assert set(fold_targets["date"]) <= set(dates) and list(fold_targets.columns) == [
+        "date",
+        "ticker",
+        "label",
+        "fwd_return",
+    ]
     whole = train_ranking(history, targets, window, model_config, feature_config, every_n)
     read = train_ranking(features, fold_targets, window, model_config, feature_config, every_n, fit_dates=dates)
     assert read.fingerprint == whole.fingerprint
     pd.testing.assert_frame_equal(read.predictions, whole.predictions)
-    stored = _rows(trained.warehouse, "select * from training.ranking_model where fold = ? order by date, ticker",
-                   ["fold_1"])
-    assert stored["score"].to_numpy() == pytest.approx(whole.predictions.sort_values(["date", "ticker"])["score"].to_numpy())
+    stored = _rows(
+        trained.warehouse, "select * from training.ranking_model where fold = ? order by date, ticker", ["fold_1"]
+    )
+    assert stored["score"].to_numpy() == pytest.approx(
+        whole.predictions.sort_values(["date", "ticker"])["score"].to_numpy()
+    )
 
 
 def test_the_spec_pipeline_trains_the_same_models_as_the_assets(trained, tmp_path):
@@ -241,18 +281,27 @@ def test_the_spec_pipeline_trains_the_same_models_as_the_assets(trained, tmp_pat
     raw["sector"] = sectors.reindex(raw.index.get_level_values("symbol")).to_numpy()
     returns = returns_panel(warehouse.read("market", "prices"))
     macro = macro_frame(warehouse.read("features", "regime_features"))
-    config = MLConfig(model_dir=str(tmp_path), ranking=RankingModelConfig(**SMALL_RANKING),
-                      walk_forward=settings.walk_forward, forward_days=settings.horizon,
-                      warmup_days=settings.warmup_days, live_days=settings.live_days)
+    config = MLConfig(
+        model_dir=str(tmp_path),
+        ranking=RankingModelConfig(**SMALL_RANKING),
+        walk_forward=settings.walk_forward,
+        forward_days=settings.horizon,
+        warmup_days=settings.warmup_days,
+        live_days=settings.live_days,
+    )
     pipeline = TrainingPipeline(config)
     result = pipeline.train_ranking_model(raw, returns, macro)
 
     assert [r["key"] for r in result.fold_results] == FOLDS
     for fold in result.fold_results:
-        assert {k: fold[k] for k in ("train_start", "fit_end", "val_start", "train_end", "test_start", "test_end")} \
-            == {k: v for k, v in trained.plan.window(fold["key"]).to_dict().items() if k != "key"}
-        stored = _rows(trained.warehouse, "select * from training.ranking_model where fold = ? order by date, ticker",
-                       [fold["key"]])
+        assert {k: fold[k] for k in ("train_start", "fit_end", "val_start", "train_end", "test_start", "test_end")} == {
+            k: v for k, v in trained.plan.window(fold["key"]).to_dict().items() if k != "key"
+        }
+        stored = _rows(
+            trained.warehouse,
+            "select * from training.ranking_model where fold = ? order by date, ticker",
+            [fold["key"]],
+        )
         mine = fold["predictions"].sort_values(["date", "ticker"]).reset_index(drop=True)
         assert list(mine["ticker"]) == list(stored["ticker"])
         assert mine["score"].to_numpy() == pytest.approx(stored["score"].to_numpy(), abs=1e-12)

@@ -21,7 +21,7 @@ CATS = ["value", "momentum", "quality", "growth", "volatility", "technical"]
 
 # Verbatim from the spec (section 1), with ``src.`` replaced by ``axion_pipeline.``; ``date`` comes
 # from the surrounding namespace, as in the spec.
-SPEC_SECTION_1 = '''
+SPEC_SECTION_1 = """
 from axion_pipeline.factor_engine import FactorEngineV2
 import pandas as pd
 
@@ -50,13 +50,13 @@ breakdown = engine.get_factor_breakdown("AAPL", prices_df, fundamentals_df)
 
 # v1-compatible output (4 factors only: value, momentum, quality, growth)
 v1_scores = engine.compute_v1_compatible_scores(prices_df, fundamentals_df)
-'''
+"""
 
 # Step 1 of the spec's "Integration with factor engine" example.
-SPEC_INTEGRATION_STEP_1 = '''
+SPEC_INTEGRATION_STEP_1 = """
 engine = FactorEngineV2()
 scores = engine.compute_all_scores(prices, fundamentals)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -68,18 +68,27 @@ def spec_style(market, as_of) -> pd.DataFrame:
     """tickers x precomputed ratios, as the spec describes fundamentals_df."""
     close = market["close"].loc[:as_of].iloc[-1]
     s = build_fundamentals_snapshot(market["fundamentals"], as_of, close)
-    return pd.DataFrame({
-        "pe_ratio": close.reindex(s.index) / s["eps"], "pb_ratio": s["market_cap"] / s["total_equity"],
-        "roe": s["net_income"] / s["total_equity"], "revenue_growth": s["revenue_growth"],
-        "debt_to_equity": s["total_debt"] / s["total_equity"], "dividend_yield": s["dividends_paid"] / s["market_cap"],
-        "sector": market["sectors"].reindex(s.index),
-    })
+    return pd.DataFrame(
+        {
+            "pe_ratio": close.reindex(s.index) / s["eps"],
+            "pb_ratio": s["market_cap"] / s["total_equity"],
+            "roe": s["net_income"] / s["total_equity"],
+            "revenue_growth": s["revenue_growth"],
+            "debt_to_equity": s["total_debt"] / s["total_equity"],
+            "dividend_yield": s["dividends_paid"] / s["market_cap"],
+            "sector": market["sectors"].reindex(s.index),
+        }
+    )
 
 
 def test_spec_section_1_runs_as_written(market):
     as_of = pd.Timestamp("2026-02-06")  # 2026-02-07 is a Saturday
-    ns = {"prices_df": market["close"], "fundamentals_df": spec_style(market, as_of),
-          "sp500_series": market["sp500"], "date": date}
+    ns = {
+        "prices_df": market["close"],
+        "fundamentals_df": spec_style(market, as_of),
+        "sp500_series": market["sp500"],
+        "date": date,
+    }
     exec(SPEC_SECTION_1, ns)
     scores, engine = ns["scores"], ns["engine"]
     assert list(scores.columns) == [*CATS, "composite", "regime"]
@@ -108,8 +117,9 @@ def test_integration_step_1_and_score_conventions(market):
 
 
 def test_ticker_without_fundamentals_is_scored_on_prices(market):
-    scores = FactorEngineV2().compute_all_scores(market["close"], market["fundamentals"], market["sp500"],
-                                                  volume=market["volume"])
+    scores = FactorEngineV2().compute_all_scores(
+        market["close"], market["fundamentals"], market["sp500"], volume=market["volume"]
+    )
     bare = market["tickers"][-1]
     assert scores.loc[bare, ["value", "quality", "growth"]].isna().all()
     assert scores.loc[bare, ["momentum", "volatility", "technical", "composite"]].notna().all()
@@ -147,9 +157,11 @@ def test_regime_without_sp500_uses_the_equal_weighted_universe(market):
 def test_sector_relative_blend_by_hand(market):
     kw = {"sp500_prices": market["sp500"], "sectors": market["sectors"]}
     plain = FactorEngineV2(use_sector_relative=False, use_momentum_overlay=False).compute_all_scores(
-        market["close"], market["fundamentals"], **kw)
+        market["close"], market["fundamentals"], **kw
+    )
     blended = FactorEngineV2(use_sector_relative=True, use_momentum_overlay=False).compute_all_scores(
-        market["close"], market["fundamentals"], **kw)
+        market["close"], market["fundamentals"], **kw
+    )
     sectors = market["sectors"]
     for c in CATS:
         g = plain[c]
@@ -163,7 +175,8 @@ def test_sector_relative_blend_by_hand(market):
     # sector-relative differs from plain somewhere, and without sectors it is a no-op
     assert not np.allclose(blended["value"].fillna(-1), plain["value"].fillna(-1))
     no_sectors = FactorEngineV2(use_momentum_overlay=False).compute_all_scores(
-        market["close"], market["fundamentals"], market["sp500"])
+        market["close"], market["fundamentals"], market["sp500"]
+    )
     pd.testing.assert_frame_equal(no_sectors, plain)
 
 
@@ -175,7 +188,8 @@ def test_breakdown_matches_scores(market):
     assert b["category_scores"] == pytest.approx(scores.loc["T03", CATS].astype(float).to_dict())
     assert b["composite"] == pytest.approx(scores.loc["T03", "composite"])
     assert b["sub_factors"]["value"]["earnings_yield"]["raw"] == pytest.approx(
-        engine.last_panel.raw["earnings_yield"]["T03"].iloc[-1])
+        engine.last_panel.raw["earnings_yield"]["T03"].iloc[-1]
+    )
     subs = [v["score"] for cat in b["sub_factors"].values() for v in cat.values()]
     assert all(0.0 <= s <= 1.0 for s in subs if not np.isnan(s))
     assert b["weights"] == pytest.approx(engine.last_weights)
@@ -209,14 +223,17 @@ def test_point_in_time_engine(pit_market, cut, shock, seed):
     volume.loc[after] *= 2.0
     fund = m["fundamentals"]
     future = fund.sample(5, random_state=seed).assign(
-        available_date=t + pd.Timedelta(days=1), revenue=lambda f: f["revenue"] * shock, eps=-3.0)
+        available_date=t + pd.Timedelta(days=1), revenue=lambda f: f["revenue"] * shock, eps=-3.0
+    )
     future.loc[future.index[0], "period_end"] = t - pd.Timedelta(days=300)
     engine = FactorEngineV2()
-    base = engine.compute_all_scores(m["close"], fund, m["sp500"], as_of_date=t, volume=m["volume"],
-                                     sectors=m["sectors"])
+    base = engine.compute_all_scores(
+        m["close"], fund, m["sp500"], as_of_date=t, volume=m["volume"], sectors=m["sectors"]
+    )
     base_weights = engine.last_weights
-    moved = engine.compute_all_scores(close, pd.concat([fund, future]), sp500, as_of_date=t, volume=volume,
-                                      sectors=m["sectors"])
+    moved = engine.compute_all_scores(
+        close, pd.concat([fund, future]), sp500, as_of_date=t, volume=volume, sectors=m["sectors"]
+    )
     pd.testing.assert_frame_equal(base, moved, check_exact=False, atol=1e-12, rtol=0)
     assert engine.last_weights == pytest.approx(base_weights, abs=1e-12)
 
@@ -227,4 +244,3 @@ def test_composite_is_nan_when_no_category_has_a_weight():
     assert none.isna().all().all() and none.shape == (1, 2)
     only_value = composite_score(cats, pd.DataFrame({"value": [1.0]}))
     np.testing.assert_array_equal(only_value.to_numpy(), [[1.0, 0.0]])
-

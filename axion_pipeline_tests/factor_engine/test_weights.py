@@ -74,7 +74,7 @@ def test_overlay_hand_computed():
     )
     mgr = AdaptiveWeightManager(overlay_strength=0.5, min_weight=0.0)
     base = REGIME_WEIGHTS[MarketRegime.SIDEWAYS]
-    mult = {c: 1.0 for c in CATEGORIES}
+    mult = dict.fromkeys(CATEGORIES, 1.0)
     mult.update(momentum=np.exp(0.5 * np.tanh(2.0)), value=np.exp(-0.5 * np.tanh(2.0)), quality=np.exp(0.5))
     raw = {c: base[c] * mult[c] for c in CATEGORIES}
     expected = {c: raw[c] / sum(raw.values()) for c in CATEGORIES}

@@ -10,8 +10,9 @@ from axion_pipeline.data.contracts import FUNDAMENTAL_FIELDS
 SECTORS = ["Tech", "Health", "Energy"]
 
 
-def synthetic_market(n_tickers: int = 12, n_days: int = 420, end: str = "2026-02-06", seed: int = 0,
-                     report_lag_days: int = 45) -> dict:
+def synthetic_market(
+    n_tickers: int = 12, n_days: int = 420, end: str = "2026-02-06", seed: int = 0, report_lag_days: int = 45
+) -> dict:
     """prices (long, canonical), close/volume (wide), fundamentals (long, quarterly TTM rows with
     available_date = period_end + lag), sectors (Series), sp500 (Series).
 
@@ -42,21 +43,29 @@ def synthetic_market(n_tickers: int = 12, n_days: int = 420, end: str = "2026-02
         scale = rng.uniform(1e3, 1e4)
         level = rng.uniform(0.8, 1.2)
         shares = scale * rng.uniform(0.5, 2.0) / 10
-        for k, pe in enumerate(period_ends):
+        for pe in period_ends:
             level *= np.exp(rng.normal(0.015, 0.04))
             rev = scale * level
             row = {
-                "ticker": t, "period_end": pe, "available_date": pe + pd.Timedelta(days=report_lag_days),
+                "ticker": t,
+                "period_end": pe,
+                "available_date": pe + pd.Timedelta(days=report_lag_days),
                 "period_type": "quarterly",
-                "revenue": rev, "gross_profit": rev * rng.uniform(0.3, 0.6),
+                "revenue": rev,
+                "gross_profit": rev * rng.uniform(0.3, 0.6),
                 "operating_income": rev * rng.uniform(0.05, 0.3),
-                "ebitda": rev * rng.uniform(0.1, 0.35), "net_income": rev * rng.uniform(-0.05, 0.2),
-                "interest_expense": rev * rng.uniform(0.0, 0.03), "rnd_expense": rev * rng.uniform(0.0, 0.15),
+                "ebitda": rev * rng.uniform(0.1, 0.35),
+                "net_income": rev * rng.uniform(-0.05, 0.2),
+                "interest_expense": rev * rng.uniform(0.0, 0.03),
+                "rnd_expense": rev * rng.uniform(0.0, 0.15),
                 "operating_cash_flow": rev * rng.uniform(0.05, 0.25),
                 "capital_expenditure": rev * rng.uniform(0.01, 0.08),
-                "dividends_paid": rev * rng.uniform(0.0, 0.05), "total_assets": rev * rng.uniform(1.5, 3.0),
-                "total_equity": rev * rng.uniform(0.3, 1.2), "total_debt": rev * rng.uniform(0.1, 1.0),
-                "cash": rev * rng.uniform(0.05, 0.3), "shares_outstanding": shares,
+                "dividends_paid": rev * rng.uniform(0.0, 0.05),
+                "total_assets": rev * rng.uniform(1.5, 3.0),
+                "total_equity": rev * rng.uniform(0.3, 1.2),
+                "total_debt": rev * rng.uniform(0.1, 1.0),
+                "cash": rev * rng.uniform(0.05, 0.3),
+                "shares_outstanding": shares,
             }
             row["free_cash_flow"] = row["operating_cash_flow"] - row["capital_expenditure"]
             row["eps"] = row["net_income"] / row["shares_outstanding"]
@@ -64,5 +73,13 @@ def synthetic_market(n_tickers: int = 12, n_days: int = 420, end: str = "2026-02
             rows.append(row)
     fundamentals = pd.DataFrame(rows)[["ticker", "period_end", "available_date", "period_type", *FUNDAMENTAL_FIELDS]]
     sectors = pd.Series([SECTORS[i % len(SECTORS)] for i in range(n_tickers)], index=tickers, name="sector")
-    return {"prices": prices, "close": close_w, "volume": volume_w, "fundamentals": fundamentals,
-            "sectors": sectors, "sp500": sp500, "dates": close_w.index, "tickers": tickers}
+    return {
+        "prices": prices,
+        "close": close_w,
+        "volume": volume_w,
+        "fundamentals": fundamentals,
+        "sectors": sectors,
+        "sp500": sp500,
+        "dates": close_w.index,
+        "tickers": tickers,
+    }

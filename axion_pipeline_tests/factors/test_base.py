@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from axion_pipeline.factors import (
-    FactorCalculator, ValueFactors, combine_subfactors, percentile_rank, winsorize, zscore,
+    FactorCalculator,
+    ValueFactors,
+    combine_subfactors,
+    percentile_rank,
+    winsorize,
+    zscore,
 )
 from axion_pipeline.factors.ops import first_valid, growth_ratio, inverse, relative_change, safe_div, weighted_mean
 
@@ -81,8 +86,10 @@ def test_elementwise_helpers():
     np.testing.assert_allclose(safe_div(num, den).to_numpy(), [0.5, NAN, -0.25, NAN, NAN])
     np.testing.assert_allclose(safe_div(num, den, positive_den=True).to_numpy(), [0.5, NAN, NAN, NAN, NAN])
     np.testing.assert_allclose(inverse(pd.Series([4.0, 0.0, -2.0])).to_numpy(), [0.25, NAN, -0.5])
-    np.testing.assert_allclose(first_valid(pd.Series([NAN, 1.0, NAN]), pd.Series([2.0, 3.0, NAN]),
-                                           pd.Series([9.0, 9.0, 4.0])).to_numpy(), [2.0, 1.0, 4.0])
+    np.testing.assert_allclose(
+        first_valid(pd.Series([NAN, 1.0, NAN]), pd.Series([2.0, 3.0, NAN]), pd.Series([9.0, 9.0, 4.0])).to_numpy(),
+        [2.0, 1.0, 4.0],
+    )
     np.testing.assert_allclose(growth_ratio(pd.Series([110.0, 5.0]), pd.Series([100.0, -5.0])).to_numpy(), [0.1, NAN])
     np.testing.assert_allclose(relative_change(pd.Series([1.0, -1.0]), pd.Series([-2.0, 0.0])).to_numpy(), [1.5, NAN])
 
@@ -94,4 +101,3 @@ def test_weighted_mean_takes_a_weight_per_date():
     np.testing.assert_array_equal(out.to_numpy(), [[(1.0 + 1.0) / 1.5, 2.0], [3.0, 4.0]])
     per_date = weighted_mean({"a": a, "b": b}, {"a": np.array([2.0, 2.0]), "b": np.array([1.0, 1.0])})
     pd.testing.assert_frame_equal(per_date, weighted_mean({"a": a, "b": b}, {"a": 2.0, "b": 1.0}), check_exact=True)
-

@@ -16,15 +16,44 @@ from axion_pipeline.factors import GrowthFactors, MomentumFactors, QualityFactor
 
 NAN = np.nan
 A = {
-    "eps": 2.0, "shares_outstanding": 100.0, "net_income": 200.0, "free_cash_flow": 100.0, "total_equity": 1000.0,
-    "ebitda": 400.0, "total_debt": 500.0, "cash": 100.0, "dividends_paid": 40.0, "forward_eps": 2.5,
-    "revenue": 4000.0, "operating_cash_flow": 300.0, "total_assets": 4000.0, "operating_income": 300.0,
-    "gross_profit": 1600.0, "interest_expense": 30.0, "rnd_expense": 400.0, "total_assets_1y": 3600.0,
-    "revenue_1y": 3200.0, "eps_1y": 1.6, "free_cash_flow_1y": 80.0, "revenue_growth_1y": 0.1,
-    "gross_profit_1y": 1280.0, "eps_prev": 1.9, "forward_eps_prev": 2.4, "revenue_growth_prev": 0.2,
+    "eps": 2.0,
+    "shares_outstanding": 100.0,
+    "net_income": 200.0,
+    "free_cash_flow": 100.0,
+    "total_equity": 1000.0,
+    "ebitda": 400.0,
+    "total_debt": 500.0,
+    "cash": 100.0,
+    "dividends_paid": 40.0,
+    "forward_eps": 2.5,
+    "revenue": 4000.0,
+    "operating_cash_flow": 300.0,
+    "total_assets": 4000.0,
+    "operating_income": 300.0,
+    "gross_profit": 1600.0,
+    "interest_expense": 30.0,
+    "rnd_expense": 400.0,
+    "total_assets_1y": 3600.0,
+    "revenue_1y": 3200.0,
+    "eps_1y": 1.6,
+    "free_cash_flow_1y": 80.0,
+    "revenue_growth_1y": 0.1,
+    "gross_profit_1y": 1280.0,
+    "eps_prev": 1.9,
+    "forward_eps_prev": 2.4,
+    "revenue_growth_prev": 0.2,
 }
-B = {**A, "total_equity": -200.0, "eps": -1.0, "net_income": -100.0, "interest_expense": 0.0, "forward_eps": NAN,
-     "forward_eps_prev": NAN, "eps_prev": -0.5, "eps_1y": 0.0}
+B = {
+    **A,
+    "total_equity": -200.0,
+    "eps": -1.0,
+    "net_income": -100.0,
+    "interest_expense": 0.0,
+    "forward_eps": NAN,
+    "forward_eps_prev": NAN,
+    "eps_prev": -0.5,
+    "eps_1y": 0.0,
+}
 C = {**A, "pe_ratio": 8.0, "roe": 0.3, "debt_to_equity": 2.0, "revenue_growth": 0.05}
 D = {"shares_outstanding": 10.0, "dividends_paid": 5.0}
 

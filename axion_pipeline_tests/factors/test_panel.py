@@ -24,8 +24,14 @@ def market():
 
 @pytest.fixture(scope="module")
 def panel(market):
-    return compute_factor_panel(market["prices"], market["fundamentals"], market["sp500"],
-                                start=market["dates"][200], end=market["dates"][-1], sectors=market["sectors"])
+    return compute_factor_panel(
+        market["prices"],
+        market["fundamentals"],
+        market["sp500"],
+        start=market["dates"][200],
+        end=market["dates"][-1],
+        sectors=market["sectors"],
+    )
 
 
 def test_panel_structure(market, panel):
@@ -33,7 +39,7 @@ def test_panel_structure(market, panel):
     assert list(panel.columns) == ["date", "ticker", *SUBS, *CATS, "composite", "regime", *weight_cols]
     assert panel["date"].min() == market["dates"][200] and panel["date"].max() == market["dates"][-1]
     assert not panel.duplicated(["date", "ticker"]).any()
-    alive = market["close"].loc[market["dates"][200]:].notna().sum().sum()
+    alive = market["close"].loc[market["dates"][200] :].notna().sum().sum()
     assert len(panel) == alive  # one row per name with a close, every date
     np.testing.assert_allclose(panel[weight_cols].sum(axis=1), 1.0, atol=1e-12)
     scores = panel[[*CATS, "composite"]].to_numpy()
@@ -48,38 +54,67 @@ def test_panel_structure(market, panel):
 def test_panel_equals_single_date_engine(market, panel, offset):
     t = market["dates"][offset]
     engine = FactorEngineV2()
-    single = engine.compute_all_scores(market["close"], market["fundamentals"], market["sp500"], as_of_date=t,
-                                       volume=market["volume"], sectors=market["sectors"])
+    single = engine.compute_all_scores(
+        market["close"],
+        market["fundamentals"],
+        market["sp500"],
+        as_of_date=t,
+        volume=market["volume"],
+        sectors=market["sectors"],
+    )
     row = panel[panel["date"] == t].set_index("ticker")
-    np.testing.assert_allclose(row[CATS + ["composite"]].to_numpy(dtype=float),
-                               single[CATS + ["composite"]].to_numpy(dtype=float), atol=1e-12, rtol=0)
+    np.testing.assert_allclose(
+        row[CATS + ["composite"]].to_numpy(dtype=float),
+        single[CATS + ["composite"]].to_numpy(dtype=float),
+        atol=1e-12,
+        rtol=0,
+    )
     assert (row["regime"] == single["regime"]).all()
     assert row[[f"weight_{c}" for c in CATS]].iloc[0].to_numpy() == pytest.approx(
-        [engine.last_weights[c] for c in CATS], abs=1e-12)
+        [engine.last_weights[c] for c in CATS], abs=1e-12
+    )
     raw = engine.last_panel.raw
     for name in SUBS:
-        np.testing.assert_allclose(row[name].to_numpy(), raw[name].loc[t].reindex(row.index).to_numpy(),
-                                   atol=1e-12, rtol=0, err_msg=name)
+        np.testing.assert_allclose(
+            row[name].to_numpy(), raw[name].loc[t].reindex(row.index).to_numpy(), atol=1e-12, rtol=0, err_msg=name
+        )
 
 
 def test_panel_without_overlay_equals_engine_on_a_snapshot(market):
     start = market["dates"][280]
-    p = compute_factor_panel(market["prices"], market["fundamentals"], market["sp500"], start=start,
-                             sectors=market["sectors"], use_momentum_overlay=False)
+    p = compute_factor_panel(
+        market["prices"],
+        market["fundamentals"],
+        market["sp500"],
+        start=start,
+        sectors=market["sectors"],
+        use_momentum_overlay=False,
+    )
     engine = FactorEngineV2(use_momentum_overlay=False)
     for t in (start, market["dates"][-1]):
         close = market["close"].loc[:t]
         snap = build_fundamentals_snapshot(market["fundamentals"], t, close.iloc[-1])
-        single = engine.compute_all_scores(close, snap, market["sp500"], volume=market["volume"],
-                                           sectors=market["sectors"])
+        single = engine.compute_all_scores(
+            close, snap, market["sp500"], volume=market["volume"], sectors=market["sectors"]
+        )
         row = p[p["date"] == t].set_index("ticker")
-        np.testing.assert_allclose(row[CATS + ["composite"]].to_numpy(dtype=float),
-                                   single[CATS + ["composite"]].to_numpy(dtype=float), atol=1e-12, rtol=0)
+        np.testing.assert_allclose(
+            row[CATS + ["composite"]].to_numpy(dtype=float),
+            single[CATS + ["composite"]].to_numpy(dtype=float),
+            atol=1e-12,
+            rtol=0,
+        )
 
 
 def test_panel_static_weights_option(market):
-    p = compute_factor_panel(market["prices"], market["fundamentals"], None, start=market["dates"][-3],
-                             use_adaptive_weights=False, use_sector_relative=False)
+    p = compute_factor_panel(
+        market["prices"],
+        market["fundamentals"],
+        None,
+        start=market["dates"][-3],
+        use_adaptive_weights=False,
+        use_sector_relative=False,
+    )
     w = create_default_registry().get_default_weights()
     assert p[[f"weight_{c}" for c in CATS]].iloc[0].to_numpy() == pytest.approx([w[c] for c in CATS])
     assert p["date"].nunique() == 3
@@ -104,18 +139,26 @@ def test_point_in_time_panel(market, cut, seed):
     prices.loc[later, "volume"] *= 3.0
     fund = market["fundamentals"]
     restated = fund.assign(available_date=t + pd.Timedelta(days=1), revenue=fund["revenue"] * 3.0, eps=-1.0)
-    full = compute_factor_panel(prices, pd.concat([fund, restated]), market["sp500"], start=start,
-                                sectors=market["sectors"])
-    cut_off = compute_factor_panel(market["prices"][market["prices"]["date"] <= t], fund,
-                                   market["sp500"].loc[:t], start=start, sectors=market["sectors"])
-    pd.testing.assert_frame_equal(full[full["date"] <= t].reset_index(drop=True), cut_off,
-                                  check_exact=False, atol=1e-12, rtol=0)
+    full = compute_factor_panel(
+        prices, pd.concat([fund, restated]), market["sp500"], start=start, sectors=market["sectors"]
+    )
+    cut_off = compute_factor_panel(
+        market["prices"][market["prices"]["date"] <= t],
+        fund,
+        market["sp500"].loc[:t],
+        start=start,
+        sectors=market["sectors"],
+    )
+    pd.testing.assert_frame_equal(
+        full[full["date"] <= t].reset_index(drop=True), cut_off, check_exact=False, atol=1e-12, rtol=0
+    )
 
 
 def test_empty_fundamentals_leave_fundamental_categories_missing(market):
     from axion_pipeline.data.contracts import FUNDAMENTAL_COLUMNS, empty_frame
 
-    p = compute_factor_panel(market["prices"], empty_frame(FUNDAMENTAL_COLUMNS), market["sp500"],
-                             start=market["dates"][-2])
+    p = compute_factor_panel(
+        market["prices"], empty_frame(FUNDAMENTAL_COLUMNS), market["sp500"], start=market["dates"][-2]
+    )
     assert p[["value", "quality", "growth"]].isna().all().all()
     assert p[["momentum", "volatility", "technical", "composite"]].notna().all().all()

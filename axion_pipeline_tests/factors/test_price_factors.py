@@ -26,13 +26,14 @@ def market():
     rnd = 80.0 * np.cumprod(1.0 + 1.3 * m + rng.normal(0, 0.012, N))
     late = 30.0 * np.cumprod(1.0 + rng.normal(0, 0.02, N))
     late[:200] = np.nan
-    close = pd.DataFrame({"UP": 100.0 * 1.001 ** t, "DOWN": 100.0 * 0.999 ** t, "RND": rnd, "LATE": late},
-                         index=dates)
+    close = pd.DataFrame({"UP": 100.0 * 1.001**t, "DOWN": 100.0 * 0.999**t, "RND": rnd, "LATE": late}, index=dates)
     volume = pd.DataFrame(rng.lognormal(12, 0.5, (N, 4)), index=dates, columns=close.columns)
     volume[close.isna()] = np.nan
     kw = {"volume": volume, "market_returns": pd.Series(m, index=dates)}
-    raw = pd.concat([calc.compute_raw(close, None, **kw)
-                     for calc in (MomentumFactors(), VolatilityFactors(), TechnicalFactors())], axis=1)
+    raw = pd.concat(
+        [calc.compute_raw(close, None, **kw) for calc in (MomentumFactors(), VolatilityFactors(), TechnicalFactors())],
+        axis=1,
+    )
     return {"close": close, "volume": volume, "m": m, "raw": raw, "kw": kw}
 
 
@@ -50,23 +51,31 @@ def _ema(x, alpha):
 
 def test_momentum_returns_by_hand(market):
     raw = market["raw"]
-    assert raw.loc["UP", "ret_12m_1m"] == pytest.approx(1.001 ** 231 - 1, rel=1e-12)
-    assert raw.loc["UP", "ret_6m_1m"] == pytest.approx(1.001 ** 105 - 1, rel=1e-12)
-    assert raw.loc["UP", "ret_3m"] == pytest.approx(1.001 ** 63 - 1, rel=1e-12)
-    assert raw.loc["DOWN", "short_term_reversal"] == pytest.approx(0.999 ** 21 - 1, rel=1e-12)
+    assert raw.loc["UP", "ret_12m_1m"] == pytest.approx(1.001**231 - 1, rel=1e-12)
+    assert raw.loc["UP", "ret_6m_1m"] == pytest.approx(1.001**105 - 1, rel=1e-12)
+    assert raw.loc["UP", "ret_3m"] == pytest.approx(1.001**63 - 1, rel=1e-12)
+    assert raw.loc["DOWN", "short_term_reversal"] == pytest.approx(0.999**21 - 1, rel=1e-12)
     assert raw.loc["UP", "high_52w_proximity"] == pytest.approx(1.0)
-    assert raw.loc["DOWN", "high_52w_proximity"] == pytest.approx(0.999 ** 251, rel=1e-12)
+    assert raw.loc["DOWN", "high_52w_proximity"] == pytest.approx(0.999**251, rel=1e-12)
     c = market["close"]["RND"].to_numpy()
     assert raw.loc["RND", "ret_12m_1m"] == pytest.approx(c[T - 21] / c[T - 252] - 1, rel=1e-12)
-    assert raw.loc["RND", "high_52w_proximity"] == pytest.approx(c[T] / c[T - 251:].max(), rel=1e-12)
+    assert raw.loc["RND", "high_52w_proximity"] == pytest.approx(c[T] / c[T - 251 :].max(), rel=1e-12)
     # fundamentals-based momentum is missing without fundamentals, never 0
     assert raw[["earnings_momentum", "revenue_momentum"]].isna().all().all()
 
 
 def test_short_history_gives_nan_not_zero(market):
     late = market["raw"].loc["LATE"]
-    for name in ("ret_12m_1m", "ret_6m_1m", "high_52w_proximity", "beta", "downside_beta", "max_drawdown",
-                 "price_vs_sma", "sma_cross"):
+    for name in (
+        "ret_12m_1m",
+        "ret_6m_1m",
+        "high_52w_proximity",
+        "beta",
+        "downside_beta",
+        "max_drawdown",
+        "price_vs_sma",
+        "sma_cross",
+    ):
         assert np.isnan(late[name]), name
     c = market["close"]["LATE"].to_numpy()
     assert late["ret_3m"] == pytest.approx(c[T] / c[T - 63] - 1, rel=1e-12)
@@ -96,7 +105,7 @@ def test_volatility_by_hand(market):
     illiq = np.abs(r[-21:]) / (c[-21:] * v[-21:])
     assert raw["amihud_illiquidity"] == pytest.approx(illiq.mean() * 1e6, rel=1e-10)
     # a steady 0.1%/day fall: drawdown over the window is 0.999^251 - 1, volatility ~ 0
-    assert market["raw"].loc["DOWN", "max_drawdown"] == pytest.approx(0.999 ** 251 - 1, rel=1e-10)
+    assert market["raw"].loc["DOWN", "max_drawdown"] == pytest.approx(0.999**251 - 1, rel=1e-10)
     assert market["raw"].loc["UP", "realized_vol"] == pytest.approx(0.0, abs=1e-12)
 
 

@@ -11,7 +11,7 @@ from axion_pipeline.factors.registry import create_default_registry
 from axion_pipeline_tests.factors.synthetic import synthetic_market
 
 # Verbatim from the spec (section 2), with ``src.`` replaced by ``axion_pipeline.``.
-SPEC_SECTION_2 = '''
+SPEC_SECTION_2 = """
 from axion_pipeline.factors import FactorRegistry, ValueFactors
 from axion_pipeline.factors.registry import create_default_registry
 
@@ -20,7 +20,7 @@ all_factors = registry.list_factors()       # dict[category -> [factor_names]]
 total = registry.total_factor_count()       # 40+ factors across 6 categories
 value_scores = registry.compute_category("value", prices_df, fundamentals_df)
 all_scores = registry.compute_all(prices_df, fundamentals_df)  # dict[str, DataFrame]
-'''
+"""
 
 SPEC_NAMES = {
     "value": ["earnings_yield", "fcf_yield", "book_to_market", "ev_ebitda", "dividend_yield", "forward_pe"],
@@ -92,8 +92,18 @@ def test_spec_section_2_runs_as_written(market):
 
 # The documented convention: these sub-factors score best when LOW; every other one when high.
 LOWER_IS_BETTER = {
-    "short_term_reversal", "accruals", "debt_equity", "asset_growth", "realized_vol", "idiosyncratic_vol", "beta",
-    "downside_beta", "downside_vol", "amihud_illiquidity", "rsi", "bollinger_bands",
+    "short_term_reversal",
+    "accruals",
+    "debt_equity",
+    "asset_growth",
+    "realized_vol",
+    "idiosyncratic_vol",
+    "beta",
+    "downside_beta",
+    "downside_vol",
+    "amihud_illiquidity",
+    "rsi",
+    "bollinger_bands",
 }
 
 

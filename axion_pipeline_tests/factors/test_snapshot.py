@@ -16,11 +16,21 @@ def quarterly(ticker="X", n=9, start="2022-03-31"):
     """Quarter k: revenue 100 + 10k, eps 1 + 0.1k, forward eps 2 + 0.2k, shares 10."""
     pe = pd.date_range(start, periods=n, freq="QE")
     k = np.arange(n)
-    return pd.DataFrame({
-        "ticker": ticker, "period_end": pe, "available_date": pe + LAG, "period_type": "quarterly",
-        "revenue": 100.0 + 10 * k, "eps": 1.0 + 0.1 * k, "forward_eps": 2.0 + 0.2 * k, "total_assets": 1000.0 + k,
-        "shares_outstanding": 10.0, "total_debt": 50.0, "cash": 20.0,
-    })
+    return pd.DataFrame(
+        {
+            "ticker": ticker,
+            "period_end": pe,
+            "available_date": pe + LAG,
+            "period_type": "quarterly",
+            "revenue": 100.0 + 10 * k,
+            "eps": 1.0 + 0.1 * k,
+            "forward_eps": 2.0 + 0.2 * k,
+            "total_assets": 1000.0 + k,
+            "shares_outstanding": 10.0,
+            "total_debt": 50.0,
+            "cash": 20.0,
+        }
+    )
 
 
 def test_prior_year_and_previous_rows():

@@ -26,8 +26,13 @@ class ToyModel(BaseModel):
 
     def train(self, X: np.ndarray):
         self.weights = X.mean(axis=0) * self.config.scale
-        self._finish_training({"mean": np.float64(self.weights.mean()), "per_feature": self.weights},
-                              ["a", "b"], train_start="2020-01-01", fold=3, n_rows=np.int64(len(X)))
+        self._finish_training(
+            {"mean": np.float64(self.weights.mean()), "per_feature": self.weights},
+            ["a", "b"],
+            train_start="2020-01-01",
+            fold=3,
+            n_rows=np.int64(len(X)),
+        )
         return self
 
     def _has_fitted_state(self):
@@ -92,12 +97,15 @@ def test_other_model_type_is_refused(saved):
         OtherModel.load(saved[1])
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda m: m["artifacts"].update({"../weights.json": "0" * 64}), "not a plain file name"),
-    (lambda m: m.update(format_version=99), "unsupported format"),
-    (lambda m: m["metadata"].update(surprise=1), "unknown fields"),
-    (lambda m: m["metadata"]["config"].update(unknown_knob=1), "does not match ToyConfig"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m["artifacts"].update({"../weights.json": "0" * 64}), "not a plain file name"),
+        (lambda m: m.update(format_version=99), "unsupported format"),
+        (lambda m: m["metadata"].update(surprise=1), "unknown fields"),
+        (lambda m: m["metadata"]["config"].update(unknown_knob=1), "does not match ToyConfig"),
+    ],
+)
 def test_manifest_edits_are_refused(saved, edit, message):
     _, path = saved
     manifest = json.loads((path / "metadata.json").read_text())
@@ -138,27 +146,30 @@ def test_every_metadata_field_has_a_checked_type():
     assert ModelMetadata.from_dict(full.to_dict(), source="m.json") == full
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda m: m["artifacts"].update({"weights.json": 5}), "records '5', not a SHA-256"),
-    (lambda m: m["artifacts"].update({"weights.json": None}), "records 'None', not a SHA-256"),
-    (lambda m: m["artifacts"].update({"weights.json": "0" * 63}), "not a SHA-256"),
-    (lambda m: m["artifacts"].update({"weights.json": "g" * 64}), "not a SHA-256"),
-    (lambda m: m.update(format_version=True), "unsupported format"),
-    (lambda m: m.update(metadata="x"), "metadata is a str, expected a JSON object"),
-    (lambda m: m.pop("metadata"), "metadata is a NoneType, expected a JSON object"),
-    (lambda m: m["metadata"].pop("model_type"), r"metadata lacks the fields \['model_type'\]"),
-    (lambda m: m["metadata"].pop("trained_at"), r"metadata lacks the fields \['trained_at'\]"),
-    (lambda m: m["metadata"].update(model_type="other"), "metadata describes a 'other' model, expected 'toy'"),
-    (lambda m: m["metadata"].update(model_type=7), "'model_type' is int, expected str"),
-    (lambda m: m["metadata"].update(fold="3"), "'fold' is str, expected int or null"),
-    (lambda m: m["metadata"].update(fold=True), "'fold' is bool, expected int or null"),
-    (lambda m: m["metadata"].update(extra=[]), "'extra' is list, expected dict"),
-    (lambda m: m["metadata"].update(config="scale=3"), "'config' is str, expected dict"),
-    (lambda m: m["metadata"].update(feature_names=["a", 1]), "'feature_names' holds non-strings, e.g. 1"),
-    (lambda m: m["metadata"]["library_versions"].update(numpy=2), "'library_versions' holds non-strings"),
-    (lambda m: m["metadata"].update(surprise=1), "unknown fields"),
-    (lambda m: m["metadata"]["config"].update(unknown_knob=1), "does not match ToyConfig"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m["artifacts"].update({"weights.json": 5}), "records '5', not a SHA-256"),
+        (lambda m: m["artifacts"].update({"weights.json": None}), "records 'None', not a SHA-256"),
+        (lambda m: m["artifacts"].update({"weights.json": "0" * 63}), "not a SHA-256"),
+        (lambda m: m["artifacts"].update({"weights.json": "g" * 64}), "not a SHA-256"),
+        (lambda m: m.update(format_version=True), "unsupported format"),
+        (lambda m: m.update(metadata="x"), "metadata is a str, expected a JSON object"),
+        (lambda m: m.pop("metadata"), "metadata is a NoneType, expected a JSON object"),
+        (lambda m: m["metadata"].pop("model_type"), r"metadata lacks the fields \['model_type'\]"),
+        (lambda m: m["metadata"].pop("trained_at"), r"metadata lacks the fields \['trained_at'\]"),
+        (lambda m: m["metadata"].update(model_type="other"), "metadata describes a 'other' model, expected 'toy'"),
+        (lambda m: m["metadata"].update(model_type=7), "'model_type' is int, expected str"),
+        (lambda m: m["metadata"].update(fold="3"), "'fold' is str, expected int or null"),
+        (lambda m: m["metadata"].update(fold=True), "'fold' is bool, expected int or null"),
+        (lambda m: m["metadata"].update(extra=[]), "'extra' is list, expected dict"),
+        (lambda m: m["metadata"].update(config="scale=3"), "'config' is str, expected dict"),
+        (lambda m: m["metadata"].update(feature_names=["a", 1]), "'feature_names' holds non-strings, e.g. 1"),
+        (lambda m: m["metadata"]["library_versions"].update(numpy=2), "'library_versions' holds non-strings"),
+        (lambda m: m["metadata"].update(surprise=1), "unknown fields"),
+        (lambda m: m["metadata"]["config"].update(unknown_knob=1), "does not match ToyConfig"),
+    ],
+)
 def test_ill_typed_manifest_is_a_model_load_error_naming_it(saved, edit, message):
     """Every manifest problem is a ModelLoadError that starts with the metadata.json path (never a
     TypeError from a field of the wrong type, never the bare directory)."""
@@ -174,12 +185,15 @@ def test_ill_typed_manifest_is_a_model_load_error_naming_it(saved, edit, message
             ToyModel.read_manifest(path)
 
 
-@pytest.mark.parametrize("error, detail", [
-    (KeyError("weights"), "missing field 'weights'"),
-    (ValueError("bad numbers"), "bad numbers"),
-    (TypeError("list indices must be integers"), "list indices must be integers"),
-    (UnicodeDecodeError("utf-8", b"\x80", 0, 1, "invalid start byte"), "not UTF-8 text"),  # a pickle, say
-])
+@pytest.mark.parametrize(
+    "error, detail",
+    [
+        (KeyError("weights"), "missing field 'weights'"),
+        (ValueError("bad numbers"), "bad numbers"),
+        (TypeError("list indices must be integers"), "list indices must be integers"),
+        (UnicodeDecodeError("utf-8", b"\x80", 0, 1, "invalid start byte"), "not UTF-8 text"),  # a pickle, say
+    ],
+)
 def test_parse_error_inside_artifact_parsing_names_the_artefact(tmp_path, error, detail):
     class Named(ToyModel):
         model_type = "named"

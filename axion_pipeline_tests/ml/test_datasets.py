@@ -98,8 +98,11 @@ def long_tables():
     dates = pd.bdate_range("2024-01-01", periods=4)
     keys = pd.MultiIndex.from_product([dates, ["A", "B", "C"]], names=["date", "ticker"]).to_frame(index=False)
     features = keys.assign(f1=np.arange(12.0), f2=np.arange(12.0) * -1, note="x")
-    targets = keys.assign(label_date=keys["date"] + pd.Timedelta(days=30), fwd_return=np.linspace(-0.1, 0.1, 12),
-                          label=[1.0, 3.0, 5.0] * 3 + [np.nan] * 3)
+    targets = keys.assign(
+        label_date=keys["date"] + pd.Timedelta(days=30),
+        fwd_return=np.linspace(-0.1, 0.1, 12),
+        label=[1.0, 3.0, 5.0] * 3 + [np.nan] * 3,
+    )
     return features, targets
 
 
@@ -113,7 +116,10 @@ def test_ranking_rows_join_labels_and_keep_only_labelled_dates(long_tables):
     X_all, out_all = ranking_rows(features, targets, "2024-01-02", "2024-01-04", labelled_only=False)
     assert len(X_all) == 9 and out_all["label"].isna().sum() == 3
     X_sampled, _ = ranking_rows(features, targets, "2024-01-01", "2024-01-04", every_n=2, labelled_only=False)
-    assert sorted(X_sampled.index.get_level_values("date").unique()) == [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-04")]
+    assert sorted(X_sampled.index.get_level_values("date").unique()) == [
+        pd.Timestamp("2024-01-02"),
+        pd.Timestamp("2024-01-04"),
+    ]
 
 
 def test_ranking_rows_refuse_an_empty_window_and_infinite_inputs(long_tables):
@@ -152,8 +158,9 @@ def test_date_rows_index_by_date():
 def test_factor_returns_are_top_minus_bottom_of_the_previous_days_scores():
     dates = pd.bdate_range("2024-01-01", periods=3)
     tickers = list("ABCDE")
-    close = pd.DataFrame([[10, 10, 10, 10, 10], [11, 10, 10, 10, 9], [11, 10, 10, 10, 9]], index=dates,
-                         columns=tickers, dtype=float)
+    close = pd.DataFrame(
+        [[10, 10, 10, 10, 10], [11, 10, 10, 10, 9], [11, 10, 10, 10, 9]], index=dates, columns=tickers, dtype=float
+    )
     prices = close.stack().rename("close").rename_axis(["date", "ticker"]).reset_index()
     scores = pd.DataFrame({"date": np.repeat(dates, 5), "ticker": tickers * 3, "value": [5, 4, 3, 2, 1] * 3})
     out = factor_returns(scores, prices, ["value"])
@@ -180,7 +187,9 @@ def test_ranking_rows_sort_shuffled_tables_and_refuse_duplicate_keys(long_tables
     assert X.index.is_monotonic_increasing
     pd.testing.assert_frame_equal(X, expected_X)
     pd.testing.assert_frame_equal(outcome, expected_out)
-    assert (outcome["fwd_return"].to_numpy() == targets.set_index(["date", "ticker"]).loc[X.index, "fwd_return"].to_numpy()).all()
+    assert (
+        outcome["fwd_return"].to_numpy() == targets.set_index(["date", "ticker"]).loc[X.index, "fwd_return"].to_numpy()
+    ).all()
     with pytest.raises(ValueError, match="features dated .* duplicate"):
         ranking_rows(pd.concat([features, features.iloc[[0]]]), targets, "2024-01-01", "2024-01-04")
     with pytest.raises(ValueError, match="targets hold duplicate"):

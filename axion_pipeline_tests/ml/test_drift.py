@@ -21,8 +21,7 @@ def test_two_bin_psi_by_hand():
 def test_three_bin_psi_with_missing_values_by_hand():
     # bins=3 on 1..6: edges at the 1/3 and 2/3 quantiles (2.667, 4.333) -> {1,2}, {3,4}, {5,6}: 1/3 each
     # current [1, 3, 3, 5, NaN, NaN]: 1/6, 2/6, 1/6 and 2/6 missing (reference: 0 -> eps)
-    expected = (2 * (1 / 6 - 1 / 3) * math.log((1 / 6) / (1 / 3))
-                + (2 / 6 - EPS) * math.log((2 / 6) / EPS))
+    expected = 2 * (1 / 6 - 1 / 3) * math.log((1 / 6) / (1 / 3)) + (2 / 6 - EPS) * math.log((2 / 6) / EPS)
     value = psi([1, 2, 3, 4, 5, 6], [1, 3, 3, 5, np.nan, np.nan], n_bins=3, epsilon=EPS)
     assert value == pytest.approx(expected, abs=1e-12)
 
@@ -49,13 +48,14 @@ def test_all_missing_reference_column():
 def test_categorical_bins():
     ref = ["a", "a", "b", "b"]
     cur = ["a", "a", "a", "c"]  # b: 1/2 -> eps, a: 1/2 -> 3/4, unseen: eps -> 1/4
-    expected = ((0.75 - 0.5) * math.log(1.5) + (EPS - 0.5) * math.log(EPS / 0.5)
-                + (0.25 - EPS) * math.log(0.25 / EPS))
+    expected = (0.75 - 0.5) * math.log(1.5) + (EPS - 0.5) * math.log(EPS / 0.5) + (0.25 - EPS) * math.log(0.25 / EPS)
     assert psi(ref, cur) == pytest.approx(expected, abs=1e-12)
 
 
-@pytest.mark.parametrize("value, status", [(0.0, "ok"), (0.0999, "ok"), (0.10, "warning"),
-                                           (0.2499, "warning"), (0.25, "drift"), (3.0, "drift")])
+@pytest.mark.parametrize(
+    "value, status",
+    [(0.0, "ok"), (0.0999, "ok"), (0.10, "warning"), (0.2499, "warning"), (0.25, "drift"), (3.0, "drift")],
+)
 def test_threshold_classification(value, status):
     assert DegradationDetector().classify(value) == status
 

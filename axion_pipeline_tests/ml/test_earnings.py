@@ -26,16 +26,26 @@ def synthetic_earnings(n_tickers: int = 40, n_quarters: int = 24, seed: int = 0)
             s = 0.01 + 0.6 * s + 0.06 * rng.normal()
             est *= 1.0 + 0.02 * rng.normal()
             announce = q + pd.offsets.BDay(int(rng.integers(20, 35)))
-            events.append({"ticker": t, "announce_date": announce, "fiscal_quarter_end": q, "eps_estimate": est,
-                           "eps_actual": est * (1.0 + s), "surprise_pct": s,
-                           "release_time": "pre" if rng.random() < 0.5 else "post"})
+            events.append(
+                {
+                    "ticker": t,
+                    "announce_date": announce,
+                    "fiscal_quarter_end": q,
+                    "eps_estimate": est,
+                    "eps_actual": est * (1.0 + s),
+                    "surprise_pct": s,
+                    "release_time": "pre" if rng.random() < 0.5 else "post",
+                }
+            )
             revenue *= 1.0 + 0.03 + 0.02 * rng.normal()
-            fundamentals.append({"ticker": t, "period_end": q, "available_date": q + pd.Timedelta(days=45),
-                                 "revenue": revenue})
+            fundamentals.append(
+                {"ticker": t, "period_end": q, "available_date": q + pd.Timedelta(days=45), "revenue": revenue}
+            )
     dates = pd.bdate_range(quarter_ends[0] - pd.Timedelta(days=120), quarter_ends[-1] + pd.Timedelta(days=60))
     close = 50.0 * np.exp(np.cumsum(rng.normal(0, 0.015, size=(len(dates), n_tickers)), axis=0))
-    prices = pd.DataFrame({"date": np.repeat(dates, n_tickers), "ticker": np.tile(tickers, len(dates)),
-                           "close": close.ravel()})
+    prices = pd.DataFrame(
+        {"date": np.repeat(dates, n_tickers), "ticker": np.tile(tickers, len(dates)), "close": close.ravel()}
+    )
     return pd.DataFrame(events), prices, pd.DataFrame(fundamentals)
 
 
@@ -71,13 +81,29 @@ def test_features_hand_checked():
     announce = pd.to_datetime(["2020-01-20", "2020-02-20", "2020-03-20", "2020-04-20", "2020-05-20", "2020-05-21"])
     est = [1.0, 1.1, 1.2, 1.0, 1.25, 1.3]
     surprise = [0.1, -0.05, 0.2, 0.3, np.nan, 0.0]
-    events = pd.DataFrame({"ticker": "A", "announce_date": announce, "fiscal_quarter_end": announce - pd.Timedelta(days=30),
-                           "eps_estimate": est, "eps_actual": [e * (1 + s) for e, s in zip(est, surprise)],
-                           "surprise_pct": surprise, "release_time": ["pre", "post", "pre", "pre", None, "post"]})
+    events = pd.DataFrame(
+        {
+            "ticker": "A",
+            "announce_date": announce,
+            "fiscal_quarter_end": announce - pd.Timedelta(days=30),
+            "eps_estimate": est,
+            "eps_actual": [e * (1 + s) for e, s in zip(est, surprise)],
+            "surprise_pct": surprise,
+            "release_time": ["pre", "post", "pre", "pre", None, "post"],
+        }
+    )
     periods = pd.to_datetime(["2019-03-31", "2019-06-30", "2019-09-30", "2019-12-31", "2020-03-31"])
-    fundamentals = pd.DataFrame({"ticker": "A", "period_end": periods, "available_date": periods + pd.Timedelta(days=45),
-                                 "revenue": [100.0, 105.0, 110.0, 120.0, 130.0]})
-    fundamentals["available_date"] = fundamentals["available_date"].where(fundamentals.index < 4, pd.Timestamp("2020-05-20"))
+    fundamentals = pd.DataFrame(
+        {
+            "ticker": "A",
+            "period_end": periods,
+            "available_date": periods + pd.Timedelta(days=45),
+            "revenue": [100.0, 105.0, 110.0, 120.0, 130.0],
+        }
+    )
+    fundamentals["available_date"] = fundamentals["available_date"].where(
+        fundamentals.index < 4, pd.Timestamp("2020-05-20")
+    )
     X, y, s = build_earnings_features(events, prices, fundamentals)
     row = X.loc[("A", pd.Timestamp("2020-05-20"))]
     assert row["surprise_last"] == pytest.approx(0.3)
@@ -87,15 +113,19 @@ def test_features_hand_checked():
     assert row["beat_streak"] == 2 and row["n_prior_events"] == 4
     assert row["estimate_revision"] == pytest.approx(0.25)  # 1.25 vs 1.0
     assert row["estimate_vs_prev_actual"] == pytest.approx(1.25 / 1.3 - 1.0)
-    assert row["momentum_21d"] == pytest.approx(1.01 ** 21 - 1.0)  # last close is the day before
+    assert row["momentum_21d"] == pytest.approx(1.01**21 - 1.0)  # last close is the day before
     assert row["volatility_21d"] == pytest.approx(0.0, abs=1e-12)
     assert row["report_lag_days"] == 30 and np.isnan(row["release_pre"])
     # Q1 2020 becomes available on the announcement day itself, so it is not used: latest is Q4 2019.
     assert row["revenue_growth_qoq"] == pytest.approx(120.0 / 110.0 - 1.0)
     assert np.isnan(row["revenue_growth_yoy"])  # no period a year before Q4 2019 in the data
     nxt = X.loc[("A", pd.Timestamp("2020-05-21"))]
-    assert nxt["revenue_growth_yoy"] == pytest.approx(0.30) and nxt["revenue_growth_qoq"] == pytest.approx(130 / 120 - 1)
-    assert nxt["beat_streak"] == 0 and nxt["surprise_last"] != nxt["surprise_last"]  # unknown surprise breaks the streak
+    assert nxt["revenue_growth_yoy"] == pytest.approx(0.30) and nxt["revenue_growth_qoq"] == pytest.approx(
+        130 / 120 - 1
+    )
+    assert (
+        nxt["beat_streak"] == 0 and nxt["surprise_last"] != nxt["surprise_last"]
+    )  # unknown surprise breaks the streak
     first = X.loc[("A", pd.Timestamp("2020-01-20"))]
     assert first["n_prior_events"] == 0 and np.isnan(first["surprise_last"]) and np.isnan(first["momentum_21d"])
     assert np.isnan(y.loc[("A", pd.Timestamp("2020-05-20"))]) and y.loc[("A", pd.Timestamp("2020-05-21"))] == 0.0
@@ -144,7 +174,9 @@ def test_auc_well_above_chance(trained):
 def test_holdout_never_splits_a_date(data):
     *_, X, y, _ = data
     dup = X.iloc[:200]
-    metrics = EarningsPredictionModel(EarningsModelConfig(n_estimators=20, holdout_fraction=0.3)).train(dup, y.iloc[:200])
+    metrics = EarningsPredictionModel(EarningsModelConfig(n_estimators=20, holdout_fraction=0.3)).train(
+        dup, y.iloc[:200]
+    )
     dates = dup.index.get_level_values("announce_date")
     cut_date = np.sort(dates)[metrics["n_train"]]
     assert (dates[np.argsort(dates, kind="stable")][: metrics["n_train"]] < cut_date).all()
@@ -183,7 +215,7 @@ def test_spec_example_runs_as_written(data):
     X_earnings, y_beat_miss = X, y
     earnings_features = X.iloc[-1].to_dict()
     # --- spec section 4, "Earnings prediction model", src. -> axion_pipeline. ---
-    from axion_pipeline.ml import EarningsPredictionModel, EarningsModelConfig
+    from axion_pipeline.ml import EarningsModelConfig, EarningsPredictionModel
 
     model = EarningsPredictionModel(config=EarningsModelConfig())
     metrics = model.train(X_earnings, y_beat_miss)
@@ -207,8 +239,9 @@ def test_raw_estimators_are_the_fitted_xgboost_models(trained, data, tmp_path):
     np.testing.assert_array_equal(clf.predict_proba(values)[:, 1].astype(float), pred["beat_probability"].to_numpy())
     np.testing.assert_array_equal(reg.predict(values).astype(float), pred["predicted_surprise"].to_numpy())
     loaded = EarningsPredictionModel.load(model.save(tmp_path / "e"))
-    np.testing.assert_array_equal(loaded.raw_classifier().predict_proba(values)[:, 1].astype(float),
-                                  pred["beat_probability"].to_numpy())
+    np.testing.assert_array_equal(
+        loaded.raw_classifier().predict_proba(values)[:, 1].astype(float), pred["beat_probability"].to_numpy()
+    )
     with pytest.raises(RuntimeError, match="not fitted"):
         EarningsPredictionModel().raw_classifier()
     with pytest.raises(RuntimeError, match="not fitted"):

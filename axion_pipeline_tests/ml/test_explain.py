@@ -10,15 +10,18 @@ from axion_pipeline.ml.config import RankingModelConfig
 from axion_pipeline.ml.explain import margin_to_score
 from axion_pipeline.ml.ranking import StockRankingModel
 
-SMALL = RankingModelConfig(n_estimators=30, n_ensemble=3, num_leaves=7, max_depth=3, min_child_samples=20,
-                           learning_rate=0.1, n_jobs=1)
+SMALL = RankingModelConfig(
+    n_estimators=30, n_ensemble=3, num_leaves=7, max_depth=3, min_child_samples=20, learning_rate=0.1, n_jobs=1
+)
 
 
 def ranking_panel(n_dates=30, n_symbols=40, seed=0):
     """``signal`` drives the quintile label; ``noise*`` do not."""
     rng = np.random.default_rng(seed)
-    idx = pd.MultiIndex.from_product([pd.bdate_range("2021-01-01", periods=n_dates),
-                                      [f"S{i:02d}" for i in range(n_symbols)]], names=["date", "symbol"])
+    idx = pd.MultiIndex.from_product(
+        [pd.bdate_range("2021-01-01", periods=n_dates), [f"S{i:02d}" for i in range(n_symbols)]],
+        names=["date", "symbol"],
+    )
     X = pd.DataFrame(rng.normal(size=(len(idx), 4)), index=idx, columns=["signal", "noise0", "noise1", "noise2"])
     X.iloc[::17, 1] = np.nan  # LightGBM takes NaN as is
     fwd = X["signal"] + 0.5 * rng.normal(size=len(idx))
@@ -50,8 +53,9 @@ def earnings():
     rng = np.random.default_rng(3)
     n = 200
     idx = pd.DatetimeIndex(pd.bdate_range("2020-01-01", periods=n), name="announce_date")
-    X = pd.DataFrame({"prior_surprise": rng.normal(size=n), "revision": rng.normal(size=n), "noise": rng.normal(size=n)},
-                     index=idx)
+    X = pd.DataFrame(
+        {"prior_surprise": rng.normal(size=n), "revision": rng.normal(size=n), "noise": rng.normal(size=n)}, index=idx
+    )
     X.iloc[::9, 1] = np.nan
     y = pd.Series((X["prior_surprise"] + 0.5 * rng.normal(size=n) > 0).astype(float), index=idx)
     model = EarningsPredictionModel(EarningsModelConfig(n_estimators=40, max_depth=3))
@@ -70,8 +74,12 @@ def test_margin_to_score_by_hand():
 def test_margin_to_score_splits_by_margin_share():
     # along the straight path every feature gets phi_f x the mean gradient: two equal pushes share
     # sigmoid(ln 4) - 1/2 = 0.3; opposite pushes cancel in total but keep +-ln3 x sigmoid'(0) each
-    phi = np.array([[[0.0, 0.0, 0.0], [math.log(2.0), math.log(2.0), 0.0]],
-                    [[0.0, 0.0, 0.0], [math.log(3.0), -math.log(3.0), 0.0]]])
+    phi = np.array(
+        [
+            [[0.0, 0.0, 0.0], [math.log(2.0), math.log(2.0), 0.0]],
+            [[0.0, 0.0, 0.0], [math.log(3.0), -math.log(3.0), 0.0]],
+        ]
+    )
     attr, base, score = margin_to_score(phi, np.array([0.0, 1.0]))
     np.testing.assert_allclose(score, [0.8, 0.5])
     np.testing.assert_allclose(attr, [[0.15, 0.15], [0.25 * math.log(3.0), -0.25 * math.log(3.0)]], atol=1e-14)
@@ -115,9 +123,12 @@ def test_explain_one_symbol(ranking):
     row = X.loc[[(last_date, "S07")]]
     assert isinstance(explanation, Explanation) and explanation.symbol == "S07"
     assert explanation.score == pytest.approx(model.predict(row)["score"].iloc[0], abs=1e-12)
-    assert sum(explanation.feature_contributions.values()) == pytest.approx(explanation.score - explanation.base_value, abs=1e-6)
-    assert list(explanation.feature_contributions) == sorted(explanation.feature_contributions,
-                                                             key=lambda k: -abs(explanation.feature_contributions[k]))
+    assert sum(explanation.feature_contributions.values()) == pytest.approx(
+        explanation.score - explanation.base_value, abs=1e-6
+    )
+    assert list(explanation.feature_contributions) == sorted(
+        explanation.feature_contributions, key=lambda k: -abs(explanation.feature_contributions[k])
+    )
     pos, neg = explanation.top_positive_factors, explanation.top_negative_factors
     assert all(v > 0 for _, v in pos) and all(v < 0 for _, v in neg) and len(pos) + len(neg) <= 4
     assert [v for _, v in pos] == sorted((v for _, v in pos), reverse=True)

@@ -52,7 +52,7 @@ def test_changing_returns_outside_the_window_changes_nothing():
     t = 100
     R2 = R.copy()
     R2.iloc[: t + 1] = 9.0  # returns up to and including t
-    R2.iloc[t + 22:] = -9.0  # returns after t + 21
+    R2.iloc[t + 22 :] = -9.0  # returns after t + 21
     pd.testing.assert_series_equal(forward_sums(R2, X.index, 21).iloc[t], base.iloc[t])
 
 
@@ -136,11 +136,13 @@ def test_spec_example_runs_as_written():
     X_macro, factor_returns_df = synthetic_macro(n=600, seed=5)
     X_current_macro = X_macro.iloc[[-1]]
     # --- spec section 4, "Factor timing model", src. -> axion_pipeline. ---
-    from axion_pipeline.ml import FactorTimingModel, FactorTimingConfig
+    from axion_pipeline.ml import FactorTimingConfig, FactorTimingModel
 
-    model = FactorTimingModel(config=FactorTimingConfig(
-        factors=["value", "momentum", "quality", "growth", "volatility", "technical"],
-    ))
+    model = FactorTimingModel(
+        config=FactorTimingConfig(
+            factors=["value", "momentum", "quality", "growth", "volatility", "technical"],
+        )
+    )
     metrics = model.train(X_macro, factor_returns_df)
     weights = model.get_factor_weights(X_current_macro)
     # {"value": 0.22, "momentum": 0.18, "quality": 0.20, ...}

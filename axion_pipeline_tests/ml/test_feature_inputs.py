@@ -7,8 +7,9 @@ from axion_pipeline.ml.feature_inputs import from_long, to_long
 
 
 def _wide() -> pd.DataFrame:
-    idx = pd.MultiIndex.from_product([pd.to_datetime(["2020-01-02", "2020-01-03"]), ["A", "B", "C"]],
-                                     names=["date", "symbol"])
+    idx = pd.MultiIndex.from_product(
+        [pd.to_datetime(["2020-01-02", "2020-01-03"]), ["A", "B", "C"]], names=["date", "symbol"]
+    )
     return pd.DataFrame(np.arange(12.0).reshape(6, 2), index=idx, columns=["x_rank", "y_lag5d"])
 
 

@@ -209,13 +209,13 @@ def panel_and_change(draw):
     t = draw(st.sampled_from(sorted(set(raw.index.get_level_values("date")))))
     after = raw.index.get_level_values("date") > t
     changed = raw.copy()
-    changed.loc[after, ["value", "momentum"]] = draw(
-        hnp.arrays(np.float64, (int(after.sum()), 2), elements=cells)
-    )
+    changed.loc[after, ["value", "momentum"]] = draw(hnp.arrays(np.float64, (int(after.sum()), 2), elements=cells))
     changed.loc[after, "sector"] = "z"
     extra_date = dates[-1] + pd.offsets.BDay(draw(st.integers(1, 3)))
-    extra = pd.DataFrame({"value": [9.0], "momentum": [-9.0], "sector": ["x"]},
-                         index=pd.MultiIndex.from_tuples([(extra_date, draw(st.sampled_from("AE")))], names=["date", "symbol"]))
+    extra = pd.DataFrame(
+        {"value": [9.0], "momentum": [-9.0], "sector": ["x"]},
+        index=pd.MultiIndex.from_tuples([(extra_date, draw(st.sampled_from("AE")))], names=["date", "symbol"]),
+    )
     changed = pd.concat([changed, extra])
     if draw(st.booleans()):  # also delete some later rows
         changed = changed.drop(changed.index[changed.index.get_level_values("date") > t][::2])
@@ -235,7 +235,7 @@ def test_changing_inputs_after_t_never_changes_features_for_t(case):
     pd.testing.assert_frame_equal(panel.loc[[t]], reference, check_exact=True)
 
 
-SPEC_EXAMPLE = '''
+SPEC_EXAMPLE = """
 from axion_pipeline.ml import FeatureEngineer, FeatureConfig
 from datetime import date
 
@@ -275,7 +275,7 @@ regime_features = engineer.create_regime_features(
 # Includes: sp500_return_20d/60d, sp500_volatility_20d, vix_level,
 #           vix_term_structure, yield_curve_10y_2y, credit_spread_hy_ig,
 #           advance_decline_10d, pct_above_200sma, put_call_ratio
-'''
+"""
 
 
 def test_spec_example_text_matches_the_spec():
@@ -298,13 +298,26 @@ def test_spec_section_3_example_runs_as_written():
     macro_df = pd.DataFrame({"fed_funds": rng.normal(4, 0.1, len(dates))}, index=dates)
     daily_returns_df = pd.DataFrame(rng.normal(0, 0.01, (len(dates), 25)), index=dates, columns=symbols)
     market_data_df = pd.DataFrame(
-        {"sp500_close": 5000 * np.cumprod(1 + rng.normal(0, 0.01, len(dates))), "vix": 15 + rng.random(len(dates)),
-         "vix_3m": 17.0, "yield_10y": 4.2, "yield_2y": 3.9, "hy_spread": 3.1, "ig_spread": 1.0,
-         "advance_decline": rng.uniform(-1, 1, len(dates)), "pct_above_200sma": 0.6, "put_call_ratio": np.nan},
+        {
+            "sp500_close": 5000 * np.cumprod(1 + rng.normal(0, 0.01, len(dates))),
+            "vix": 15 + rng.random(len(dates)),
+            "vix_3m": 17.0,
+            "yield_10y": 4.2,
+            "yield_2y": 3.9,
+            "hy_spread": 3.1,
+            "ig_spread": 1.0,
+            "advance_decline": rng.uniform(-1, 1, len(dates)),
+            "pct_above_200sma": 0.6,
+            "put_call_ratio": np.nan,
+        },
         index=dates,
     )
-    ns = {"stock_data_df": stock_data_df, "macro_df": macro_df, "daily_returns_df": daily_returns_df,
-          "market_data_df": market_data_df}
+    ns = {
+        "stock_data_df": stock_data_df,
+        "macro_df": macro_df,
+        "daily_returns_df": daily_returns_df,
+        "market_data_df": market_data_df,
+    }
     exec(SPEC_EXAMPLE, ns)
     features, target, regime = ns["features"], ns["target"], ns["regime_features"]
     t = pd.Timestamp("2026-01-15")
@@ -327,14 +340,22 @@ def test_rank_only_columns_and_regime_interactions():
     raw = random_raw_panel(n_dates=30, n_symbols=9, seed=7, columns=("value", "momentum", "beta"))
     dates = raw.index.get_level_values("date").unique()
     rng = np.random.default_rng(2)
-    macro = pd.DataFrame({"sp500_return_60d": rng.normal(0, 0.05, len(dates)), "vix": rng.normal(20, 3, len(dates))},
-                         index=dates)
-    cfg = FeatureConfig(lag_periods=[1], rolling_windows=[2], rank_only_columns=["beta"],
-                        regime_interaction_columns=["value", "beta"], regime_state_columns=["sp500_return_60d", "absent"])
+    macro = pd.DataFrame(
+        {"sp500_return_60d": rng.normal(0, 0.05, len(dates)), "vix": rng.normal(20, 3, len(dates))}, index=dates
+    )
+    cfg = FeatureConfig(
+        lag_periods=[1],
+        rolling_windows=[2],
+        rank_only_columns=["beta"],
+        regime_interaction_columns=["value", "beta"],
+        regime_state_columns=["sp500_return_60d", "absent"],
+    )
     eng = FeatureEngineer(cfg)
     panel = eng.create_features_panel(raw, macro)
     names = list(panel.columns)
-    assert "beta_rank" in names and not any(n.startswith("beta_") and n != "beta_rank" and "_x_" not in n for n in names)
+    assert "beta_rank" in names and not any(
+        n.startswith("beta_") and n != "beta_rank" and "_x_" not in n for n in names
+    )
     assert names[-2:] == ["value_x_sp500_return_60d", "beta_x_sp500_return_60d"]
     state = macro["sp500_return_60d"].reindex(panel.index.get_level_values("date")).to_numpy()
     np.testing.assert_allclose(panel["beta_x_sp500_return_60d"], (panel["beta_rank"] - 0.5) * state)
@@ -343,6 +364,7 @@ def test_rank_only_columns_and_regime_interactions():
     np.testing.assert_allclose(panel["beta_rank"], ((ranks - 1) / (count - 1)).reindex(panel.index))
     for t in dates[[0, 10, 29]]:
         pd.testing.assert_frame_equal(eng.create_features(raw, macro, target_date=t), panel.loc[[t]], check_exact=True)
-    off = FeatureEngineer(FeatureConfig(lag_periods=[1], rolling_windows=[2], rank_only_columns=[],
-                                        include_regime_interactions=False)).create_features_panel(raw, macro)
+    off = FeatureEngineer(
+        FeatureConfig(lag_periods=[1], rolling_windows=[2], rank_only_columns=[], include_regime_interactions=False)
+    ).create_features_panel(raw, macro)
     assert "beta_lag1d" in off.columns and not any(c.endswith("_x_sp500_return_60d") for c in off.columns)

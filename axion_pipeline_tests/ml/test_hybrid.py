@@ -48,14 +48,30 @@ def test_single_score():
 
 def test_deactivation_and_reactivation_with_hysteresis():
     scorer = HybridScorer(HybridScoringConfig(ml_weight=0.3, min_ic_for_ml=0.03, reactivation_margin=0.01))
-    steps = [(0.05, True), (0.02, False), (0.035, False), (0.039, False), (float("nan"), False),
-             (0.04, True), (0.031, True), (0.0299, False)]
+    steps = [
+        (0.05, True),
+        (0.02, False),
+        (0.035, False),
+        (0.039, False),
+        (float("nan"), False),
+        (0.04, True),
+        (0.031, True),
+        (0.0299, False),
+    ]
     for ic, expected in steps:
         assert scorer.update_ml_performance(ic) is expected, ic
         assert scorer.ml_active is expected
     events = scorer.history_frame()["event"].tolist()
-    assert events == ["unchanged", "deactivated", "unchanged", "unchanged", "ignored_nan",
-                      "reactivated", "unchanged", "deactivated"]
+    assert events == [
+        "unchanged",
+        "deactivated",
+        "unchanged",
+        "unchanged",
+        "ignored_nan",
+        "reactivated",
+        "unchanged",
+        "deactivated",
+    ]
     assert scorer.effective_ml_weight == 0.0
 
 
@@ -66,8 +82,9 @@ def test_without_fallback_ml_stays_on():
 
 
 def test_per_date_reranking_on_a_date_ticker_index():
-    idx = pd.MultiIndex.from_product([pd.to_datetime(["2024-01-02", "2024-01-03"]), ["A", "B", "C"]],
-                                     names=["date", "ticker"])
+    idx = pd.MultiIndex.from_product(
+        [pd.to_datetime(["2024-01-02", "2024-01-03"]), ["A", "B", "C"]], names=["date", "ticker"]
+    )
     rule = pd.Series([0.0, 0.5, 1.0, 1.0, 0.5, 0.0], index=idx)
     ml = pd.Series([1.0, 0.5, 0.0, 0.0, 0.5, 1.0], index=idx)
     out = HybridScorer(HybridScoringConfig(ml_weight=0.25)).compute_hybrid_scores(rule, ml)

@@ -17,10 +17,21 @@ from axion_pipeline_tests.ml.test_ranking import by_dates, make_panel
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-TINY = RankingModelConfig(n_estimators=30, n_ensemble=2, num_leaves=7, max_depth=3, min_child_samples=20,
-                          learning_rate=0.1, early_stopping_rounds=5, n_jobs=1)
-SPACE = {"learning_rate": ("float", 0.02, 0.3, True), "num_leaves": ("int", 3, 15),
-         "min_child_samples": ("categorical", [10, 20, 40])}
+TINY = RankingModelConfig(
+    n_estimators=30,
+    n_ensemble=2,
+    num_leaves=7,
+    max_depth=3,
+    min_child_samples=20,
+    learning_rate=0.1,
+    early_stopping_rounds=5,
+    n_jobs=1,
+)
+SPACE = {
+    "learning_rate": ("float", 0.02, 0.3, True),
+    "num_leaves": ("int", 3, 15),
+    "min_child_samples": ("categorical", [10, 20, 40]),
+}
 
 
 def test_pbo_of_identical_trials_is_one_half():
@@ -30,8 +41,10 @@ def test_pbo_of_identical_trials_is_one_half():
 
 
 def test_pbo_of_equally_skilled_noisy_trials_is_about_one_half():
-    pbos = [probability_of_backtest_overfitting(np.random.default_rng(s).normal(0, 0.1, (200, 20)))["pbo"]
-            for s in range(20)]
+    pbos = [
+        probability_of_backtest_overfitting(np.random.default_rng(s).normal(0, 0.1, (200, 20)))["pbo"]
+        for s in range(20)
+    ]
     assert 0.35 < np.mean(pbos) < 0.65
 
 
@@ -61,7 +74,9 @@ def test_deflated_sharpe_formula_and_its_dependence_on_the_number_of_trials():
     few = deflated_sharpe_ratio(x, sharpes, n_trials=5)
     many = deflated_sharpe_ratio(x, sharpes, n_trials=1000)
     e = 0.5772156649015329
-    expected_sr0 = sharpes.std(ddof=1) * ((1 - e) * stats.norm.ppf(1 - 1 / 1000) + e * stats.norm.ppf(1 - 1 / (1000 * math.e)))
+    expected_sr0 = sharpes.std(ddof=1) * (
+        (1 - e) * stats.norm.ppf(1 - 1 / 1000) + e * stats.norm.ppf(1 - 1 / (1000 * math.e))
+    )
     assert many["sharpe_threshold"] == pytest.approx(expected_sr0)
     assert many["deflated_sharpe"] < few["deflated_sharpe"] < psr
 
@@ -70,8 +85,12 @@ def test_deflated_sharpe_formula_and_its_dependence_on_the_number_of_trials():
 def tiny():
     X, y, _ = make_panel(n_dates=65, n_symbols=20, strength=0.6, seed=4)
     dates = X.index.get_level_values("date").unique()
-    return (by_dates(X, dates, 0, 39), by_dates(y, dates, 0, 39),
-            by_dates(X, dates, 45, 64), by_dates(y, dates, 45, 64))
+    return (
+        by_dates(X, dates, 0, 39),
+        by_dates(y, dates, 0, 39),
+        by_dates(X, dates, 45, 64),
+        by_dates(y, dates, 45, 64),
+    )
 
 
 def test_optimizer_persists_to_sqlite_and_resumes(tiny, tmp_path):
@@ -96,18 +115,27 @@ def test_resuming_on_other_validation_dates_is_refused(tiny, tmp_path):
     X, y, Xv, yv = tiny
     storage = f"sqlite:///{tmp_path / 'hpo.db'}"
     HyperparameterOptimizer(storage=storage, study_name="t").optimize(
-        StockRankingModel, X, y, Xv, yv, n_trials=1, param_space=SPACE, base_config=TINY)
+        StockRankingModel, X, y, Xv, yv, n_trials=1, param_space=SPACE, base_config=TINY
+    )
     with pytest.raises(ValueError, match="other validation dates"):
         HyperparameterOptimizer(storage=storage, study_name="t").optimize(
-            StockRankingModel, X, y, Xv.iloc[:-20], yv.iloc[:-20], n_trials=1, param_space=SPACE, base_config=TINY)
+            StockRankingModel, X, y, Xv.iloc[:-20], yv.iloc[:-20], n_trials=1, param_space=SPACE, base_config=TINY
+        )
 
 
 def test_callable_param_space_and_unfit_models_count_as_zero_ic(tiny):
     X, y, Xv, yv = tiny
     # min_child_samples larger than the data: no split is possible, the score is constant, IC 0
     out = HyperparameterOptimizer().optimize(
-        StockRankingModel, X, y, Xv, yv, n_trials=2, base_config=TINY,
-        param_space=lambda trial: {"min_child_samples": trial.suggest_int("min_child_samples", 5000, 6000)})
+        StockRankingModel,
+        X,
+        y,
+        Xv,
+        yv,
+        n_trials=2,
+        base_config=TINY,
+        param_space=lambda trial: {"min_child_samples": trial.suggest_int("min_child_samples", 5000, 6000)},
+    )
     assert out["best_value"] == 0.0 and out["n_complete"] == 2
 
 
@@ -123,8 +151,12 @@ def test_spec_section_5_hyperopt_example_runs_as_written():
 
     optimizer = HyperparameterOptimizer()
     best_params = optimizer.optimize(
-        model_class=StockRankingModel, X=X_train, y=y_train,
-        X_val=X_val, y_val=y_val, n_trials=50,
+        model_class=StockRankingModel,
+        X=X_train,
+        y=y_train,
+        X_val=X_val,
+        y_val=y_val,
+        n_trials=50,
     )
     assert best_params["n_trials"] == 50 and best_params["n_pruned"] > 0
     assert isinstance(best_params["best_params"], dict) and not math.isnan(best_params["pbo"])

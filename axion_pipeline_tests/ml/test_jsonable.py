@@ -70,11 +70,25 @@ def same(a: Any, b: Any) -> bool:
 
 # Metric dicts as the models, training_glue and hyperopt build them.
 METRICS = {
-    "accuracy": np.float64(0.4), "information_coefficient": 0.031, "ic_pvalue": NAN, "ic_std": np.float64("nan"),
-    "n_train": np.int64(1200), "n_eval": 300, "best_iterations": [np.int64(40), 55], "backend": "lightgbm",
-    "classes": np.array([1.0, 2.0, 3.0]), "class_counts": {"bull": 10, "bear": np.int64(3)}, "auc": None,
-    "surprise_ic": np.float32(0.25), "ratio": INF, "neg": -np.inf, "params": {"lr": 0.05, 3: (1, 2.5)},
-    "flag": True, "np_flag": np.bool_(False), "series": pd.Series([1.0, NAN]), "when": pd.Timestamp("2024-01-02"),
+    "accuracy": np.float64(0.4),
+    "information_coefficient": 0.031,
+    "ic_pvalue": NAN,
+    "ic_std": np.float64("nan"),
+    "n_train": np.int64(1200),
+    "n_eval": 300,
+    "best_iterations": [np.int64(40), 55],
+    "backend": "lightgbm",
+    "classes": np.array([1.0, 2.0, 3.0]),
+    "class_counts": {"bull": 10, "bear": np.int64(3)},
+    "auc": None,
+    "surprise_ic": np.float32(0.25),
+    "ratio": INF,
+    "neg": -np.inf,
+    "params": {"lr": 0.05, 3: (1, 2.5)},
+    "flag": True,
+    "np_flag": np.bool_(False),
+    "series": pd.Series([1.0, NAN]),
+    "when": pd.Timestamp("2024-01-02"),
     "details": {"logits": [0.1, NAN], "reason": "too few trials"},
 }
 
@@ -104,8 +118,23 @@ class _Markdown(NamedTuple):  # stands for dagster's MetadataValue.md(...), a tu
     text: str
 
 
-@pytest.mark.parametrize("value", [np.float64(0.02), np.int64(5), 7, 0.5, NAN, np.float64("nan"), INF,
-                                   np.float64(-np.inf), "fold_1", None, np.bool_(True), _Markdown("| a |")])
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.float64(0.02),
+        np.int64(5),
+        7,
+        0.5,
+        NAN,
+        np.float64("nan"),
+        INF,
+        np.float64(-np.inf),
+        "fold_1",
+        None,
+        np.bool_(True),
+        _Markdown("| a |"),
+    ],
+)
 def test_dagster_metadata_values_as_before(value):
     assert same(jsonable(value, keep_inf=True), _old_plain(value))
 

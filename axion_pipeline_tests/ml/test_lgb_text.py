@@ -36,24 +36,32 @@ def multiclass_text() -> str:
 
 def stump_text() -> str:  # a constant target: one-leaf trees
     _, X = _data()
-    return lgb.train({"objective": "regression", "verbose": -1, "num_threads": 1},
-                     lgb.Dataset(X, np.ones(len(X))), num_boost_round=2).model_to_string()
+    return lgb.train(
+        {"objective": "regression", "verbose": -1, "num_threads": 1}, lgb.Dataset(X, np.ones(len(X))), num_boost_round=2
+    ).model_to_string()
 
 
 def categorical_text() -> str:
     rng, X = _data()
     X[:, 0] = rng.integers(0, 8, len(X))
     y = (X[:, 0] % 3 == 0) + 0.1 * rng.normal(size=len(X))
-    params = {"objective": "regression", "verbose": -1, "num_threads": 1, "num_leaves": 4,
-              "min_data_per_group": 5, "cat_smooth": 1}
+    params = {
+        "objective": "regression",
+        "verbose": -1,
+        "num_threads": 1,
+        "num_leaves": 4,
+        "min_data_per_group": 5,
+        "cat_smooth": 1,
+    }
     return lgb.train(params, lgb.Dataset(X, y, categorical_feature=[0]), num_boost_round=3).model_to_string()
 
 
 def linear_text() -> str:
     rng, X = _data()
     params = {"objective": "regression", "verbose": -1, "num_threads": 1, "num_leaves": 4, "linear_tree": True}
-    return lgb.train(params, lgb.Dataset(X, X[:, 0] + 0.1 * rng.normal(size=len(X))),
-                     num_boost_round=2).model_to_string()
+    return lgb.train(
+        params, lgb.Dataset(X, X[:, 0] + 0.1 * rng.normal(size=len(X))), num_boost_round=2
+    ).model_to_string()
 
 
 VALID = {"multiclass": multiclass_text, "stump": stump_text, "categorical": categorical_text, "linear": linear_text}
@@ -70,7 +78,7 @@ def split(text: str) -> tuple[str, list[str], str]:
     sizes = [int(s) for s in re.search(r"^tree_sizes=(.*)$", text, re.M).group(1).split()]
     blocks, offset = [], start
     for size in sizes:
-        blocks.append(text[offset: offset + size])
+        blocks.append(text[offset : offset + size])
         offset += size
     return text[:start], blocks, text[offset:]
 
@@ -109,7 +117,7 @@ def test_split_and_join_round_trip(text):
 def test_text_after_the_trees_is_not_judged(text):
     cut = text.index("end of trees\n") + len("end of trees\n")
     validate_lightgbm_model_text(text[:cut], PATH)
-    validate_lightgbm_model_text(text[:cut - 1], PATH)  # "end of trees" as the last line, no newline
+    validate_lightgbm_model_text(text[: cut - 1], PATH)  # "end of trees" as the last line, no newline
     lgb.Booster(model_str=text[:cut])
 
 
@@ -136,15 +144,18 @@ def test_edited_tree_size_is_refused(text, tree, delta):
     refused(re.sub(r"^tree_sizes=.*$", "tree_sizes=" + " ".join(sizes), text, flags=re.M))
 
 
-@pytest.mark.parametrize("edit", [
-    pytest.param(lambda s: s[:-1], id="one_size_dropped"),
-    pytest.param(lambda s: s + s[-1:], id="one_size_added"),
-    pytest.param(lambda s: [s[1], s[0], *s[2:]], id="two_sizes_swapped"),
-    pytest.param(lambda s: ["0", *s[1:]], id="zero_size"),
-    pytest.param(lambda s: ["-5", *s[1:]], id="negative_size"),
-    pytest.param(lambda s: ["5x", *s[1:]], id="not_a_number"),
-    pytest.param(lambda s: [], id="empty"),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda s: s[:-1], id="one_size_dropped"),
+        pytest.param(lambda s: s + s[-1:], id="one_size_added"),
+        pytest.param(lambda s: [s[1], s[0], *s[2:]], id="two_sizes_swapped"),
+        pytest.param(lambda s: ["0", *s[1:]], id="zero_size"),
+        pytest.param(lambda s: ["-5", *s[1:]], id="negative_size"),
+        pytest.param(lambda s: ["5x", *s[1:]], id="not_a_number"),
+        pytest.param(lambda s: [], id="empty"),
+    ],
+)
 def test_tree_sizes_not_matching_the_blocks_is_refused(text, edit):
     sizes = re.search(r"^tree_sizes=(.*)$", text, re.M).group(1).split()
     assert sizes[0] != sizes[1]  # else the swap would be no edit
@@ -187,16 +198,19 @@ def test_missing_header_key_is_refused(text, key):
     refused(re.sub(rf"^{key}=.*\n", "", text, count=1, flags=re.M), f"header lacks {key}=")
 
 
-@pytest.mark.parametrize(("old", "new", "match"), [
-    ("tree\n", "forest\n", "does not start with the line 'tree'"),
-    ("num_class=3\n", "num_class=0\n", "num_class is 0"),
-    ("num_class=3\n", "num_class=x\n", "num_class is not an integer"),
-    ("num_tree_per_iteration=3\n", "num_tree_per_iteration=0\n", "num_tree_per_iteration is 0"),
-    ("num_tree_per_iteration=3\n", "num_tree_per_iteration=5\n", "not a multiple of num_tree_per_iteration=5"),
-    ("max_feature_idx=3\n", "max_feature_idx=4\n", "feature_names lists 4 features, max_feature_idx implies 5"),
-    ("version=v4\n", "version=\n", "empty version"),
-    ("label_index=0\n", "label_index=0=1\n", "more than one '='"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        ("tree\n", "forest\n", "does not start with the line 'tree'"),
+        ("num_class=3\n", "num_class=0\n", "num_class is 0"),
+        ("num_class=3\n", "num_class=x\n", "num_class is not an integer"),
+        ("num_tree_per_iteration=3\n", "num_tree_per_iteration=0\n", "num_tree_per_iteration is 0"),
+        ("num_tree_per_iteration=3\n", "num_tree_per_iteration=5\n", "not a multiple of num_tree_per_iteration=5"),
+        ("max_feature_idx=3\n", "max_feature_idx=4\n", "feature_names lists 4 features, max_feature_idx implies 5"),
+        ("version=v4\n", "version=\n", "empty version"),
+        ("label_index=0\n", "label_index=0=1\n", "more than one '='"),
+    ],
+)
 def test_inconsistent_header_is_refused(text, old, new, match):
     assert old in text
     refused(text.replace(old, new, 1), match)
@@ -205,21 +219,29 @@ def test_inconsistent_header_is_refused(text, old, new, match):
 # ------------------------------------------------------ indices, with tree_sizes recomputed
 def _edit_tree(text: str, i: int, key: str, value) -> str:
     header, blocks, rest = split(text)
-    blocks[i] = re.sub(rf"^{key}=.*$", f"{key}={value(re.search(rf'^{key}=(.*)$', blocks[i], re.M).group(1))}",
-                       blocks[i], count=1, flags=re.M)
+    blocks[i] = re.sub(
+        rf"^{key}=.*$",
+        f"{key}={value(re.search(rf'^{key}=(.*)$', blocks[i], re.M).group(1))}",
+        blocks[i],
+        count=1,
+        flags=re.M,
+    )
     return join(header, blocks, rest)
 
 
-@pytest.mark.parametrize(("key", "value", "match"), [
-    ("left_child", lambda v: " ".join(["99", *v.split()[1:]]), "left_child holds 99"),
-    ("right_child", lambda v: " ".join(["-99", *v.split()[1:]]), "right_child holds -99"),
-    ("split_feature", lambda v: " ".join(["4", *v.split()[1:]]), r"split_feature holds 4, outside \[0, 3\]"),
-    ("split_feature", lambda v: " ".join(v.split()[1:]), "split_feature has 3 entries, expected 4"),
-    ("leaf_value", lambda v: v + " 0.5", "leaf_value has 6 entries, expected 5"),
-    ("num_leaves", lambda v: "0", "num_leaves is 0"),
-    ("num_leaves", lambda v: "9", "leaf_value has 5 entries, expected 9"),
-    ("decision_type", lambda v: " ".join(["3", *v.split()[1:]]), "categorical splits but num_cat=0"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("left_child", lambda v: " ".join(["99", *v.split()[1:]]), "left_child holds 99"),
+        ("right_child", lambda v: " ".join(["-99", *v.split()[1:]]), "right_child holds -99"),
+        ("split_feature", lambda v: " ".join(["4", *v.split()[1:]]), r"split_feature holds 4, outside \[0, 3\]"),
+        ("split_feature", lambda v: " ".join(v.split()[1:]), "split_feature has 3 entries, expected 4"),
+        ("leaf_value", lambda v: v + " 0.5", "leaf_value has 6 entries, expected 5"),
+        ("num_leaves", lambda v: "0", "num_leaves is 0"),
+        ("num_leaves", lambda v: "9", "leaf_value has 5 entries, expected 9"),
+        ("decision_type", lambda v: " ".join(["3", *v.split()[1:]]), "categorical splits but num_cat=0"),
+    ],
+)
 def test_out_of_range_tree_fields_are_refused(text, key, value, match):
     """A consistent (sizes recomputed) but edited tree whose indices LightGBM would follow unchecked."""
     assert re.search(r"^num_leaves=5$", split(text)[1][1], re.M)
@@ -229,8 +251,10 @@ def test_out_of_range_tree_fields_are_refused(text, key, value, match):
 def test_categorical_threshold_outside_the_boundaries_is_refused():
     text = categorical_text()
     tree = next(i for i, b in enumerate(split(text)[1]) if "num_cat=1" in b)
-    refused(_edit_tree(text, tree, "threshold", lambda v: " ".join(["7", *v.split()[1:]])),
-            r"categorical threshold 7 outside \[0, 1\)")
+    refused(
+        _edit_tree(text, tree, "threshold", lambda v: " ".join(["7", *v.split()[1:]])),
+        r"categorical threshold 7 outside \[0, 1\)",
+    )
     refused(_edit_tree(text, tree, "cat_boundaries", lambda v: "0 5"), "cat_boundaries")
 
 

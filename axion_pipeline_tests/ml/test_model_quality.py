@@ -40,8 +40,9 @@ def test_oos_rank_ic_is_at_least_half_the_oracle_on_the_default_market(default_m
     wf = WalkForwardConfig(n_splits=5, train_size=504, test_size=63, gap=HORIZON, validation_size=63, expanding=True)
     plan = plan_walk_forward(calendar, wf, horizon=HORIZON, warmup_days=300, live_days=63)
     model_config, feature_config, every_n = _defaults()
-    table, _, _ = walk_forward_ranking(features, targets, plan.windows, model_config, feature_config, every_n,
-                                       true_alpha=market.true_alpha)
+    table, _, _ = walk_forward_ranking(
+        features, targets, plan.windows, model_config, feature_config, every_n, true_alpha=market.true_alpha
+    )
     overall = table.set_index("fold").loc["all"]
     assert overall["n_dates"] == 5 * 63
     assert overall["oracle_ic_mean"] > 0.05  # the planted signal is there to be found
@@ -57,9 +58,13 @@ def test_shuffled_labels_give_no_out_of_sample_ic():
     shuffled = targets.copy()
     labelled = shuffled["label"].notna()
     shuffled.loc[labelled, "label"] = (
-        shuffled.loc[labelled].groupby("date")["label"].transform(lambda s: rng.permutation(s.to_numpy())))
-    assert (shuffled.groupby("date")["label"].apply(lambda s: sorted(s.dropna()))
-            .equals(targets.groupby("date")["label"].apply(lambda s: sorted(s.dropna()))))
+        shuffled.loc[labelled].groupby("date")["label"].transform(lambda s: rng.permutation(s.to_numpy()))
+    )
+    assert (
+        shuffled.groupby("date")["label"]
+        .apply(lambda s: sorted(s.dropna()))
+        .equals(targets.groupby("date")["label"].apply(lambda s: sorted(s.dropna())))
+    )
     wf = WalkForwardConfig(n_splits=3, train_size=252, test_size=63, gap=HORIZON, validation_size=42, expanding=True)
     plan = plan_walk_forward(calendar, wf, horizon=HORIZON, warmup_days=300, live_days=63)
     model_config, feature_config, every_n = _defaults()

@@ -96,6 +96,7 @@ class Payload:
 @pytest.fixture
 def no_unpickling(monkeypatch):
     """Any unpickling attempt during the test fails loudly (on top of the marker-file check)."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("something tried to unpickle a model file")
 
@@ -145,11 +146,16 @@ def _flip_byte(position: float):
         i = min(int(len(data) * position), len(data) - 1)
         data[i] = ord("7") if data[i] != ord("7") else ord("3")
         path.write_bytes(bytes(data))
+
     return flip
 
 
-EDITS = {"truncated": _truncate, "byte_first": _flip_byte(0.0), "byte_middle": _flip_byte(0.5),
-         "byte_last": _flip_byte(1.0)}
+EDITS = {
+    "truncated": _truncate,
+    "byte_first": _flip_byte(0.0),
+    "byte_middle": _flip_byte(0.5),
+    "byte_last": _flip_byte(1.0),
+}
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
@@ -174,8 +180,9 @@ def test_pickle_in_place_of_the_model_is_refused_and_never_run(saved, model_dir,
 
 
 @pytest.mark.parametrize("victim", ["member", STATE_FILE])
-def test_pickle_with_a_rewritten_manifest_is_parsed_as_text_and_never_run(saved, model_dir, tmp_path, victim,
-                                                                         no_unpickling):
+def test_pickle_with_a_rewritten_manifest_is_parsed_as_text_and_never_run(
+    saved, model_dir, tmp_path, victim, no_unpickling
+):
     marker = tmp_path / "marker"
     name = member(saved) if victim == "member" else victim
     (model_dir / name).write_bytes(pickle.dumps(Payload(marker)))
@@ -242,11 +249,14 @@ def test_pickle_as_manifest_is_refused_and_never_run(saved, model_dir, tmp_path,
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("edit", [
-    pytest.param(lambda m: m["metadata"].pop("model_type"), id="metadata_without_model_type"),
-    pytest.param(lambda m: m["artifacts"].update({"ranking_state.json": 5}), id="hash_not_a_string"),
-    pytest.param(lambda m: m.update(metadata="x"), id="metadata_not_an_object"),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda m: m["metadata"].pop("model_type"), id="metadata_without_model_type"),
+        pytest.param(lambda m: m["artifacts"].update({"ranking_state.json": 5}), id="hash_not_a_string"),
+        pytest.param(lambda m: m.update(metadata="x"), id="metadata_not_an_object"),
+    ],
+)
 def test_ill_typed_manifest_is_refused_naming_it(saved, model_dir, edit):
     edit_manifest(model_dir, edit)
     with pytest.raises(ModelLoadError) as exc:
@@ -255,8 +265,19 @@ def test_ill_typed_manifest_is_refused_naming_it(saved, model_dir, edit):
 
 
 # ----------------------------------------------------------------------- (e) paths out of the dir
-@pytest.mark.parametrize("name", ["../member_0.lgb.txt", "../../etc/passwd", "/etc/passwd", "..", ".",
-                                  "sub/../ranking_state.json", "..\\outside.txt", ".hidden"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../member_0.lgb.txt",
+        "../../etc/passwd",
+        "/etc/passwd",
+        "..",
+        ".",
+        "sub/../ranking_state.json",
+        "..\\outside.txt",
+        ".hidden",
+    ],
+)
 def test_manifest_path_outside_the_directory_is_refused(saved, model_dir, name, no_unpickling):
     outside = model_dir.parent / "member_0.lgb.txt"
     shutil.copy(model_dir / member(saved), outside)  # a valid file does exist there
@@ -300,8 +321,12 @@ def test_truncated_lightgbm_text_with_rewritten_manifest_is_refused(saved, model
     path = model_dir / member(saved)
     path.write_text(path.read_text()[:500])  # cut inside the header, after tree_sizes
     rehash(model_dir)
-    run = subprocess.run([sys.executable, "-c", TRUNCATED_LOAD, str(model_dir)], capture_output=True,
-                         timeout=300, cwd=Path(__file__).resolve().parents[2])
+    run = subprocess.run(
+        [sys.executable, "-c", TRUNCATED_LOAD, str(model_dir)],
+        capture_output=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     out = run.stdout.decode("utf-8", "replace")  # LightGBM echoes whatever bytes it read
     assert run.returncode == 0, f"the loading process died (exit {run.returncode})"
     result = [line for line in out.splitlines() if line.startswith(("ModelLoadError:", "loaded"))]

@@ -10,15 +10,15 @@ from axion_pipeline.ml import ModelHealthStatus, ModelPerformanceTracker, Monito
 
 SYMBOLS = ["A", "B", "C", "D", "E"]
 # Spearman on 5 symbols: rho = 1 - 6 sum(d^2) / (5 * 24) = 1 - sum(d^2) / 20, steps of 0.1
-_PERMS = {round(1 - sum((i - p) ** 2 for i, p in enumerate(perm)) / 20, 1): perm
-          for perm in itertools.permutations(range(5))}
+_PERMS = {
+    round(1 - sum((i - p) ** 2 for i, p in enumerate(perm)) / 20, 1): perm for perm in itertools.permutations(range(5))
+}
 
 
 def pair_with_ic(ic: float) -> tuple[pd.Series, pd.Series]:
     """Scores 0..4 and returns ranked by a permutation whose Spearman correlation is ``ic``."""
     perm = _PERMS[round(ic, 1)]
-    return (pd.Series(np.arange(5.0), index=SYMBOLS),
-            pd.Series([0.01 * (p + 1) for p in perm], index=SYMBOLS))
+    return (pd.Series(np.arange(5.0), index=SYMBOLS), pd.Series([0.01 * (p + 1) for p in perm], index=SYMBOLS))
 
 
 def record_series(tracker, ics, start="2024-01-01"):
@@ -59,13 +59,16 @@ def test_history_persists_across_instances(tmp_path):
 CONFIG = MonitoringConfig(min_ic_healthy=0.3, retrain_ic_threshold=0.1, min_ic_observations=3)
 
 
-@pytest.mark.parametrize("ics, status, retrain", [
-    ([0.5] * 5, "healthy", False),
-    ([0.2] * 5, "degraded", False),                    # flat: watch, no retraining yet
-    ([0.4, 0.3, 0.2, 0.1, 0.0], "degraded", True),     # mean 0.2, falling 0.1 a date
-    ([0.0] * 5, "critical", True),
-    ([0.5, 0.5], "unknown", False),                    # 2 < min_ic_observations
-])
+@pytest.mark.parametrize(
+    "ics, status, retrain",
+    [
+        ([0.5] * 5, "healthy", False),
+        ([0.2] * 5, "degraded", False),  # flat: watch, no retraining yet
+        ([0.4, 0.3, 0.2, 0.1, 0.0], "degraded", True),  # mean 0.2, falling 0.1 a date
+        ([0.0] * 5, "critical", True),
+        ([0.5, 0.5], "unknown", False),  # 2 < min_ic_observations
+    ],
+)
 def test_health_states(ics, status, retrain):
     tracker = ModelPerformanceTracker(config=CONFIG)
     record_series(tracker, ics)

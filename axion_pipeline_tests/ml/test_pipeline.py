@@ -18,7 +18,9 @@ def market():
     dates = pd.bdate_range("2019-01-01", periods=N_DATES)
     symbols = [f"S{i:02d}" for i in range(N_SYMBOLS)]
     signal = rng.normal(size=(N_DATES, N_SYMBOLS))
-    drift = 0.01 * (np.vstack([np.zeros((1, N_SYMBOLS)), signal[:-1]]) + np.vstack([np.zeros((2, N_SYMBOLS)), signal[:-2]]))
+    drift = 0.01 * (
+        np.vstack([np.zeros((1, N_SYMBOLS)), signal[:-1]]) + np.vstack([np.zeros((2, N_SYMBOLS)), signal[:-2]])
+    )
     returns = pd.DataFrame(drift + 0.02 * rng.normal(size=signal.shape), index=dates, columns=symbols)
     idx = pd.MultiIndex.from_product([dates, symbols], names=["date", "symbol"])
     raw = pd.DataFrame({"momentum": signal.ravel(), "value": rng.normal(size=signal.size)}, index=idx)
@@ -31,11 +33,24 @@ def market():
 
 def config(model_dir, **ranking):
     return MLConfig(
-        model_dir=str(model_dir), forward_days=2,
+        model_dir=str(model_dir),
+        forward_days=2,
         features=FeatureConfig(lag_periods=[1], rolling_windows=[3], max_features=10),
-        ranking=RankingModelConfig(**{**dict(n_estimators=40, n_ensemble=2, num_leaves=7, max_depth=3,
-                                               min_child_samples=30, learning_rate=0.1, early_stopping_rounds=10,
-                                               n_jobs=1), **ranking}),
+        ranking=RankingModelConfig(
+            **{
+                **dict(
+                    n_estimators=40,
+                    n_ensemble=2,
+                    num_leaves=7,
+                    max_depth=3,
+                    min_child_samples=30,
+                    learning_rate=0.1,
+                    early_stopping_rounds=10,
+                    n_jobs=1,
+                ),
+                **ranking,
+            }
+        ),
         regime=RegimeModelConfig(regimes=["bull", "bear"], n_components=2, rf_n_estimators=30),
         walk_forward=WalkForwardConfig(n_splits=2, train_size=100, test_size=40, gap=2),
     )
@@ -80,7 +95,9 @@ def test_load_models_round_trip(trained, market):
 def test_load_models_follows_latest_not_file_times(market, tmp_path):
     raw, returns, _, _ = market
     first = TrainingPipeline(config(tmp_path)).train_ranking_model(raw, returns, run_walk_forward=False)
-    second = TrainingPipeline(config(tmp_path, n_estimators=20)).train_ranking_model(raw, returns, run_walk_forward=False)
+    second = TrainingPipeline(config(tmp_path, n_estimators=20)).train_ranking_model(
+        raw, returns, run_walk_forward=False
+    )
     assert first.version != second.version and second.walk_forward_metrics is None
     (tmp_path / "ranking" / "LATEST").write_text(first.version + "\n")
     later = os.path.getmtime(tmp_path / "ranking" / second.version) + 100
@@ -116,21 +133,29 @@ def test_train_all_with_the_spec_keywords(market, tmp_path):
     raw, returns, market_data, labels = market
     rng = np.random.default_rng(5)
     events = pd.MultiIndex.from_arrays(
-        [np.sort(rng.choice(returns.index, 120)), rng.choice(returns.columns, 120)], names=["date", "symbol"])
+        [np.sort(rng.choice(returns.index, 120)), rng.choice(returns.columns, 120)], names=["date", "symbol"]
+    )
     earnings_df = pd.DataFrame({"revision": rng.normal(size=120), "past_surprise": rng.normal(size=120)}, index=events)
     beat_miss_series = pd.Series((earnings_df["revision"] + 0.5 * rng.normal(size=120) > 0).astype(float), index=events)
-    factor_ls_returns_df = pd.DataFrame(0.01 * rng.normal(size=(N_DATES, 6)), index=returns.index,
-                                        columns=["value", "momentum", "quality", "growth", "volatility", "technical"])
+    factor_ls_returns_df = pd.DataFrame(
+        0.01 * rng.normal(size=(N_DATES, 6)),
+        index=returns.index,
+        columns=["value", "momentum", "quality", "growth", "volatility", "technical"],
+    )
     pipeline = TrainingPipeline(config(tmp_path))
 
     results = pipeline.train_all(
-        raw_data=raw, returns_data=returns,
-        market_data=market_data, regime_labels=labels,
-        earnings_features=earnings_df, earnings_labels=beat_miss_series,
+        raw_data=raw,
+        returns_data=returns,
+        market_data=market_data,
+        regime_labels=labels,
+        earnings_features=earnings_df,
+        earnings_labels=beat_miss_series,
         factor_returns=factor_ls_returns_df,
     )
     assert {name: r.status for name, r in results.items()} == dict.fromkeys(
-        ["ranking", "regime", "earnings", "factor_timing"], "success")
+        ["ranking", "regime", "earnings", "factor_timing"], "success"
+    )
     assert results["regime"].metrics["accuracy"] > 0.5 and results["earnings"].metrics["auc"] > 0.6
     assert pipeline.factor_timing_model.is_fitted and pipeline.earnings_model.is_fitted
     status = TrainingPipeline(config(tmp_path)).load_models()
@@ -140,7 +165,8 @@ def test_train_all_with_the_spec_keywords(market, tmp_path):
 def test_train_all_skips_models_without_inputs_and_reports_failures(market, tmp_path):
     raw, returns, market_data, labels = market
     results = TrainingPipeline(config(tmp_path)).train_all(
-        market_data=market_data, regime_labels=labels.map({"bull": "bull", "bear": "crash"}))
+        market_data=market_data, regime_labels=labels.map({"bull": "bull", "bear": "crash"})
+    )
     assert results["ranking"].status.startswith("skipped") and results["earnings"].status.startswith("skipped")
     assert results["regime"].status.startswith("error: ValueError") and "crash" in results["regime"].status
     assert not (tmp_path / "regime").exists()

@@ -27,7 +27,9 @@ def synthetic_market(seed=5):
     dates = pd.date_range(end=pd.Timestamp(date.today()), periods=N_DATES, freq="D")
     symbols = [f"S{i:02d}" for i in range(N_SYMBOLS)]
     signal = rng.normal(size=(N_DATES, N_SYMBOLS))
-    drift = 0.01 * (np.vstack([np.zeros((1, N_SYMBOLS)), signal[:-1]]) + np.vstack([np.zeros((2, N_SYMBOLS)), signal[:-2]]))
+    drift = 0.01 * (
+        np.vstack([np.zeros((1, N_SYMBOLS)), signal[:-1]]) + np.vstack([np.zeros((2, N_SYMBOLS)), signal[:-2]])
+    )
     returns = pd.DataFrame(drift + 0.02 * rng.normal(size=signal.shape), index=dates, columns=symbols)
     idx = pd.MultiIndex.from_product([dates, symbols], names=["date", "symbol"])
     raw = pd.DataFrame({"momentum": signal.ravel(), "value": rng.normal(size=signal.size)}, index=idx)
@@ -40,10 +42,19 @@ def synthetic_market(seed=5):
 
 def small_config(model_dir):
     return MLConfig(
-        model_dir=str(model_dir), forward_days=2,
+        model_dir=str(model_dir),
+        forward_days=2,
         features=FeatureConfig(lag_periods=[1], rolling_windows=[3], max_features=10),
-        ranking=RankingModelConfig(n_estimators=30, n_ensemble=2, num_leaves=7, max_depth=3, min_child_samples=30,
-                                   learning_rate=0.1, early_stopping_rounds=10, n_jobs=1),
+        ranking=RankingModelConfig(
+            n_estimators=30,
+            n_ensemble=2,
+            num_leaves=7,
+            max_depth=3,
+            min_child_samples=30,
+            learning_rate=0.1,
+            early_stopping_rounds=10,
+            n_jobs=1,
+        ),
         regime=RegimeModelConfig(regimes=["bull", "bear"], n_components=2, rf_n_estimators=20),
         walk_forward=WalkForwardConfig(n_splits=2, train_size=60, test_size=30, gap=2),
     )
@@ -137,8 +148,11 @@ def test_missing_model_falls_back_to_rules(market):
 def test_rules_from_factor_engine_when_prices_are_given():
     rng = np.random.default_rng(0)
     dates = pd.bdate_range("2020-01-01", periods=260)
-    prices = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.01, (260, 12)), axis=0)), index=dates,
-                          columns=[f"S{i:02d}" for i in range(12)])
+    prices = pd.DataFrame(
+        100 * np.exp(np.cumsum(rng.normal(0, 0.01, (260, 12)), axis=0)),
+        index=dates,
+        columns=[f"S{i:02d}" for i in range(12)],
+    )
     out = MLPredictor().predict_rankings(None, dates[-1], prices=prices)
     expected = FactorEngineV2().compute_all_scores(prices, as_of_date=dates[-1])["composite"]
     pd.testing.assert_series_equal(out["raw_score"].sort_index(), expected.sort_index(), check_names=False)
@@ -153,7 +167,11 @@ def test_unfitted_and_deactivated_models_fall_back(trained, market):
     predictor.set_models(ranking=pipeline.ranking_model)
     predictor.deactivate("ranking", "hybrid scorer: IC 0.01 < 0.03")
     status = predictor.get_model_status()["ranking"]
-    assert status["status"] == "deactivated" and "IC 0.01" in status["detail"] and status["fallback"] == "rule-based scores"
+    assert (
+        status["status"] == "deactivated"
+        and "IC 0.01" in status["detail"]
+        and status["fallback"] == "rule-based scores"
+    )
     assert (predictor.predict_rankings(raw, TODAY, rule_scores=rule)["source"] == "rules").all()
     predictor.activate("ranking")
     assert (predictor.predict_rankings(raw, TODAY, rule_scores=rule)["source"] == "ml").all()
@@ -215,7 +233,9 @@ def test_one_unloadable_model_does_not_stop_the_others(trained, tmp_path):
     status = MLPredictor().load_from_directory(copy)
     assert status["ranking"]["status"] == "ok"
     # ml.base refuses the ill-typed manifest with a ModelLoadError naming it (it used to escape as TypeError)
-    assert status["regime"]["status"] == "error" and status["regime"]["detail"].startswith(f"ModelLoadError: {manifest}: ")
+    assert status["regime"]["status"] == "error" and status["regime"]["detail"].startswith(
+        f"ModelLoadError: {manifest}: "
+    )
     assert status["earnings"]["status"] == "error" and "invalid version" in status["earnings"]["detail"]
 
 
@@ -268,25 +288,35 @@ def test_spec_section_6_example_runs_as_written(trained, market):
     ml_scores = ranking_model.predict_rank(features[dates == TODAY]).droplevel(0)
     prediction_date = TODAY - pd.Timedelta(days=2)  # its 2-day forward returns are realised today
     predicted_scores = ranking_model.predict_rank(features[dates == prediction_date]).droplevel(0)
-    actual_returns = returns.loc[prediction_date + pd.Timedelta(days=1):TODAY].sum()
+    actual_returns = returns.loc[prediction_date + pd.Timedelta(days=1) : TODAY].sum()
     X_train, X_current = features[dates < TODAY - pd.Timedelta(days=30)], features[dates == TODAY]
     X_single = X_current.rename(index={"S03": "AAPL"}, level="symbol").xs("AAPL", level="symbol", drop_level=False)
 
-    from axion_pipeline.ml import MLPredictor, HybridScorer, HybridScoringConfig
-    from axion_pipeline.ml import ModelPerformanceTracker, DegradationDetector, ModelExplainer
+    from axion_pipeline.ml import (
+        DegradationDetector,
+        HybridScorer,
+        HybridScoringConfig,
+        MLPredictor,
+        ModelExplainer,
+        ModelPerformanceTracker,
+    )
 
     # --- Production predictor ---
     predictor = MLPredictor()
     predictor.set_models(ranking=pipeline.ranking_model, regime=pipeline.regime_model)
     rankings = predictor.predict_rankings(raw_data=current_data, target_date=date.today())
-    regime = predictor.predict_regime(market_data)       # RegimePrediction
+    regime = predictor.predict_regime(market_data)  # RegimePrediction
     weights = predictor.get_factor_timing_weights(market_data)  # dict
-    status = predictor.get_model_status()                # per-model health dict
+    status = predictor.get_model_status()  # per-model health dict
 
     # --- Hybrid scoring (rules + ML blend) ---
-    scorer = HybridScorer(config=HybridScoringConfig(
-        ml_weight=0.30, min_ic_for_ml=0.03, fallback_to_rules=True,
-    ))
+    scorer = HybridScorer(
+        config=HybridScoringConfig(
+            ml_weight=0.30,
+            min_ic_for_ml=0.03,
+            fallback_to_rules=True,
+        )
+    )
     hybrid = scorer.compute_hybrid_scores(rule_scores=composites, ml_scores=ml_scores)
     scorer.update_ml_performance(ic=0.045)  # auto-deactivates if IC < threshold
 
@@ -313,4 +343,6 @@ def test_spec_section_6_example_runs_as_written(trained, market):
     assert health.status == "unknown" and health.n_observations == 1 and not np.isnan(health.current_ic)
     assert set(drift.psi_scores) == set(X_train.columns)
     assert explanation.symbol == "AAPL"
-    assert sum(explanation.feature_contributions.values()) == pytest.approx(explanation.score - explanation.base_value, abs=1e-6)
+    assert sum(explanation.feature_contributions.values()) == pytest.approx(
+        explanation.score - explanation.base_value, abs=1e-6
+    )

@@ -11,8 +11,14 @@ from axion_pipeline.ml.config import RankingModelConfig
 from axion_pipeline.ml.ranking import StockRankingModel
 
 SMALL = RankingModelConfig(
-    n_estimators=40, n_ensemble=2, num_leaves=7, max_depth=3, min_child_samples=20,
-    learning_rate=0.1, early_stopping_rounds=10, n_jobs=1,
+    n_estimators=40,
+    n_ensemble=2,
+    num_leaves=7,
+    max_depth=3,
+    min_child_samples=20,
+    learning_rate=0.1,
+    early_stopping_rounds=10,
+    n_jobs=1,
 )
 
 
@@ -21,8 +27,9 @@ def make_panel(n_dates=80, n_symbols=50, strength=0.5, seed=0, n_noise=3):
     rng = np.random.default_rng(seed)
     dates = pd.bdate_range("2020-01-01", periods=n_dates)
     idx = pd.MultiIndex.from_product([dates, [f"S{i:03d}" for i in range(n_symbols)]], names=["date", "symbol"])
-    X = pd.DataFrame(rng.normal(size=(len(idx), 1 + n_noise)), index=idx,
-                     columns=["signal"] + [f"noise{i}" for i in range(n_noise)])
+    X = pd.DataFrame(
+        rng.normal(size=(len(idx), 1 + n_noise)), index=idx, columns=["signal"] + [f"noise{i}" for i in range(n_noise)]
+    )
     fwd = pd.Series(strength * X["signal"].to_numpy() + rng.normal(size=len(idx)), index=idx, name="fwd_return")
     return X, quintiles(fwd), fwd
 
@@ -42,8 +49,10 @@ def by_dates(obj, dates, lo, hi):
 def data():
     X, y, fwd = make_panel()
     dates = X.index.get_level_values("date").unique()
-    split = {name: tuple(by_dates(o, dates, lo, hi) for o in (X, y, fwd))
-             for name, (lo, hi) in {"train": (0, 49), "val": (55, 79)}.items()}
+    split = {
+        name: tuple(by_dates(o, dates, lo, hi) for o in (X, y, fwd))
+        for name, (lo, hi) in {"train": (0, 49), "val": (55, 79)}.items()
+    }
     return split
 
 
@@ -140,7 +149,11 @@ def test_round_trip_gives_identical_predictions_and_no_pickle(trained, data, tmp
     pd.testing.assert_series_equal(loaded.get_feature_importance(), model.get_feature_importance())
     assert loaded.metadata.metrics == json.loads(json.dumps(model.metadata.metrics))
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
-        "member_0.lgb.txt", "member_1.lgb.txt", "metadata.json", "ranking_state.json"]
+        "member_0.lgb.txt",
+        "member_1.lgb.txt",
+        "metadata.json",
+        "ranking_state.json",
+    ]
     assert not [p for pat in ("*.pkl", "*.pickle", "*.joblib") for p in tmp_path.rglob(pat)]
 
 
@@ -215,22 +228,36 @@ def test_spec_section_4_example_runs_as_written():
 
     from axion_pipeline.ml import RankingModelConfig, StockRankingModel
 
-    model = StockRankingModel(config=RankingModelConfig(
-        n_estimators=500,
-        max_depth=6,
-        learning_rate=0.05,
-        n_ensemble=3,          # ensemble of 3 models with different seeds
-        num_quintiles=5,
-    ))
+    model = StockRankingModel(
+        config=RankingModelConfig(
+            n_estimators=500,
+            max_depth=6,
+            learning_rate=0.05,
+            n_ensemble=3,  # ensemble of 3 models with different seeds
+            num_quintiles=5,
+        )
+    )
     metrics = model.train(X_train, y_train, X_val=X_val, y_val=y_val)
     predictions = model.predict(X_test)
     rank_scores = model.predict_rank(X_test)  # Series, 0=worst to 1=best
     importance = model.get_feature_importance()  # Series sorted descending
 
-    assert {"accuracy", "top_quintile_accuracy", "bottom_quintile_accuracy",
-            "information_coefficient", "ic_pvalue"} <= set(metrics)
-    assert list(predictions.columns) == ["prob_q1", "prob_q2", "prob_q3", "prob_q4", "prob_q5",
-                                         "predicted_quintile", "score"]
+    assert {
+        "accuracy",
+        "top_quintile_accuracy",
+        "bottom_quintile_accuracy",
+        "information_coefficient",
+        "ic_pvalue",
+    } <= set(metrics)
+    assert list(predictions.columns) == [
+        "prob_q1",
+        "prob_q2",
+        "prob_q3",
+        "prob_q4",
+        "prob_q5",
+        "predicted_quintile",
+        "score",
+    ]
     assert rank_scores.between(0, 1).all() and importance.index[0] == "signal"
 
 
@@ -243,12 +270,15 @@ def _rehash(directory):
     (directory / METADATA_FILE).write_text(json.dumps(meta))
 
 
-@pytest.mark.parametrize(("edit", "detail"), [
-    (lambda s: s.update(members="member_0.lgb.txt"), "members must be a list of file names"),
-    (lambda s: s.pop("classes"), "missing field 'classes'"),
-    (lambda s: s.update(fill_values=[1.0]), "fill_values must be null or 4 numbers"),
-    (lambda s: s.update(classes=["one"]), "invalid literal for int"),
-])
+@pytest.mark.parametrize(
+    ("edit", "detail"),
+    [
+        (lambda s: s.update(members="member_0.lgb.txt"), "members must be a list of file names"),
+        (lambda s: s.pop("classes"), "missing field 'classes'"),
+        (lambda s: s.update(fill_values=[1.0]), "fill_values must be null or 4 numbers"),
+        (lambda s: s.update(classes=["one"]), "invalid literal for int"),
+    ],
+)
 def test_ill_typed_state_names_the_state_file(trained, tmp_path, edit, detail):
     directory = trained[0].save(tmp_path / "m")
     state = json.loads((directory / ranking.STATE_FILE).read_text())
@@ -274,12 +304,15 @@ else:
 """
 
 
-@pytest.mark.parametrize("edit", [
-    pytest.param(lambda t: t.replace("tree_sizes=", "tree_sizes=1", 1), id="tree_size_edited"),
-    pytest.param(lambda t: t.replace("end of trees", "end of tree", 1), id="end_marker_edited"),
-    pytest.param(lambda t: t.replace("\nnum_class=5\n", "\n", 1), id="num_class_removed"),
-    pytest.param(lambda t: t[: t.index("Tree=1\n")], id="cut_after_the_first_tree"),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda t: t.replace("tree_sizes=", "tree_sizes=1", 1), id="tree_size_edited"),
+        pytest.param(lambda t: t.replace("end of trees", "end of tree", 1), id="end_marker_edited"),
+        pytest.param(lambda t: t.replace("\nnum_class=5\n", "\n", 1), id="num_class_removed"),
+        pytest.param(lambda t: t[: t.index("Tree=1\n")], id="cut_after_the_first_tree"),
+    ],
+)
 def test_edited_lightgbm_text_names_the_member_and_the_process_survives(trained, tmp_path, edit):
     """Run in a child process: without the text check, LightGBM aborts the process on these."""
     import subprocess
@@ -291,8 +324,12 @@ def test_edited_lightgbm_text_names_the_member_and_the_process_survives(trained,
     assert edit(text) != text
     member.write_text(edit(text))
     _rehash(directory)
-    run = subprocess.run([sys.executable, "-c", LOAD_AND_REPORT, str(directory)], capture_output=True,
-                         timeout=300, cwd=Path(__file__).resolve().parents[2])
+    run = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_REPORT, str(directory)],
+        capture_output=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert run.returncode == 0, f"the loading process died (exit {run.returncode})"
     lines = run.stdout.decode("utf-8", "replace").splitlines()
     assert lines[-1].startswith(f"ModelLoadError: {member}: LightGBM model text "), lines[-1]

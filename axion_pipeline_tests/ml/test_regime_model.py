@@ -90,8 +90,9 @@ def test_predict_frame(trained):
 def test_predict_regime_duration_hand_checked(trained):
     model, _, X, _ = trained
     rows = ["crisis"] * 4 + ["bull"] * 2 + ["crisis"] * 3 + ["bull"] * 5
-    X_current = pd.DataFrame([CENTRES[r] for r in rows], columns=COLUMNS,
-                             index=pd.bdate_range("2020-01-01", periods=len(rows)))
+    X_current = pd.DataFrame(
+        [CENTRES[r] for r in rows], columns=COLUMNS, index=pd.bdate_range("2020-01-01", periods=len(rows))
+    )
     assert list(model.predict(X_current)["regime"]) == rows  # centres are unambiguous
     pred = model.predict_regime(X_current)
     assert isinstance(pred, RegimePrediction)
@@ -148,13 +149,15 @@ def test_spec_example_runs_as_written():
     # --- spec section 4, "Regime classifier (GMM + Random Forest)", src. -> axion_pipeline. ---
     from axion_pipeline.ml import RegimeClassifier, RegimeModelConfig, RegimePrediction
 
-    model = RegimeClassifier(config=RegimeModelConfig(
-        n_components=4,          # GMM components
-        covariance_type="full",
-        rf_n_estimators=200,
-        rf_max_depth=8,
-        regimes=["bull", "bear", "sideways", "crisis"],
-    ))
+    model = RegimeClassifier(
+        config=RegimeModelConfig(
+            n_components=4,  # GMM components
+            covariance_type="full",
+            rf_n_estimators=200,
+            rf_max_depth=8,
+            regimes=["bull", "bear", "sideways", "crisis"],
+        )
+    )
 
     # Train on market data with regime labels
     metrics = model.train(X_market, regime_labels)
@@ -179,4 +182,3 @@ def test_trailing_run_length():
     assert trailing_run_length(["bull", "bear", "bear"]) == 2
     assert trailing_run_length(["bear", "bear"]) == 2
     assert trailing_run_length(["bull"]) == 1
-

@@ -16,8 +16,9 @@ def market():
     data = simulate_market(SimulationConfig(seed=3, n_tickers=200, start="2015-01-01", end="2022-12-30"))
     close = data.prices.pivot(index="date", columns="ticker", values="close")
     ret = close.pct_change(fill_method=None)
-    feats = pd.concat({"ret_20d": close.pct_change(20, fill_method=None).stack(),
-                       "vol_20d": ret.rolling(20).std().stack()}, axis=1).dropna()
+    feats = pd.concat(
+        {"ret_20d": close.pct_change(20, fill_method=None).stack(), "vol_20d": ret.rolling(20).std().stack()}, axis=1
+    ).dropna()
     regimes = data.true_regimes.set_index("date")["regime"]
     return feats, regimes
 

@@ -28,14 +28,27 @@ def _cases():
     return [
         ("tree_clf", DecisionTreeClassifier(max_depth=6, random_state=0), X_NAN, Y_CLASS),
         ("tree_reg", DecisionTreeRegressor(max_depth=6, random_state=0), X_NAN, X_TRAIN[:, 0]),
-        ("forest_str_labels", RandomForestClassifier(n_estimators=15, max_depth=5, random_state=0), X_NAN,
-         np.array(["bear", "bull", "crisis"], dtype=object)[Y_CLASS]),
+        (
+            "forest_str_labels",
+            RandomForestClassifier(n_estimators=15, max_depth=5, random_state=0),
+            X_NAN,
+            np.array(["bear", "bull", "crisis"], dtype=object)[Y_CLASS],
+        ),
         ("gb_multiclass", GradientBoostingClassifier(n_estimators=15, max_depth=3, random_state=0), X_TRAIN, Y_CLASS),
-        ("gb_binary_subsample", GradientBoostingClassifier(n_estimators=10, subsample=0.7, random_state=0), X_TRAIN, Y_CLASS > 0),
+        (
+            "gb_binary_subsample",
+            GradientBoostingClassifier(n_estimators=10, subsample=0.7, random_state=0),
+            X_TRAIN,
+            Y_CLASS > 0,
+        ),
         ("gb_zero_init", GradientBoostingClassifier(n_estimators=5, init="zero", random_state=0), X_TRAIN, Y_CLASS),
         ("hist_gb", HistGradientBoostingClassifier(max_iter=8, random_state=0), X_NAN, Y_CLASS),
-        ("hist_gb_frame", HistGradientBoostingClassifier(max_iter=5, class_weight={0: 1.0, 1: 2.0, 2: 1.0}),
-         pd.DataFrame(X_NAN, columns=list("abcde")), Y_CLASS),
+        (
+            "hist_gb_frame",
+            HistGradientBoostingClassifier(max_iter=5, class_weight={0: 1.0, 1: 2.0, 2: 1.0}),
+            pd.DataFrame(X_NAN, columns=list("abcde")),
+            Y_CLASS,
+        ),
         ("gmm_full", GaussianMixture(3, covariance_type="full", random_state=0), X_TRAIN, None),
         ("gmm_tied", GaussianMixture(3, covariance_type="tied", random_state=0), X_TRAIN, None),
         ("gmm_diag", GaussianMixture(3, covariance_type="diag", random_state=0), X_TRAIN, None),
@@ -131,7 +144,9 @@ def test_tampered_gmm_and_forest_raise_value_error():
     bad = _tamper(gmm, lambda r: r["fitted"]["means_"].__setitem__("shape", [5, 2]))
     with pytest.raises(ValueError, match="means_: shape"):
         estimator_from_dict(bad)
-    forest = estimator_to_dict(RandomForestClassifier(n_estimators=2, max_depth=2, random_state=0).fit(X_TRAIN, Y_CLASS))
+    forest = estimator_to_dict(
+        RandomForestClassifier(n_estimators=2, max_depth=2, random_state=0).fit(X_TRAIN, Y_CLASS)
+    )
     bad = _tamper(forest, lambda r: r["fitted"]["estimators_"][1]["fitted"].__setitem__("n_features_in_", 4))
     with pytest.raises(ValueError):
         estimator_from_dict(bad)

@@ -31,8 +31,9 @@ def test_date_level_columns_are_not_scored_per_day():
 
 def test_upcoming_earnings_are_announced_the_next_trading_day():
     cal = pd.bdate_range("2024-03-01", periods=6)
-    events = pd.DataFrame({"ticker": ["A", "B", "C"], "announce_date": [cal[1], cal[3], cal[5]],
-                           "eps_estimate": [1.0, 2.0, 3.0]})
+    events = pd.DataFrame(
+        {"ticker": ["A", "B", "C"], "announce_date": [cal[1], cal[3], cal[5]], "eps_estimate": [1.0, 2.0, 3.0]}
+    )
     out = upcoming_earnings(events, cal, cal[0], cal[3])
     assert list(zip(out["date"], out["ticker"])) == [(cal[0], "A"), (cal[2], "B")]
 
@@ -43,7 +44,8 @@ def test_realized_health_uses_labels_only_once_matured():
     rng = np.random.default_rng(3)
     preds = pd.DataFrame([(d, t, rng.random()) for d in dates for t in tickers], columns=["date", "ticker", "score"])
     targets = preds.rename(columns={"score": "fwd_return"}).assign(
-        label_date=lambda f: f["date"].map(dict(zip(dates[:-5], dates[5:]))))  # 5-day horizon
+        label_date=lambda f: f["date"].map(dict(zip(dates[:-5], dates[5:])))
+    )  # 5-day horizon
     targets = targets.dropna(subset=["label_date"])
     out = realized_health(preds, targets, dates)
     # the first 5 days have no matured label; afterwards IC is perfect (fwd_return == score)

@@ -94,8 +94,9 @@ def returns_and_window(draw):
     n_dates, n_symbols = draw(st.integers(4, 12)), draw(st.integers(2, 6))
     cells = st.one_of(st.just(np.nan), st.floats(-0.2, 0.2, allow_nan=False), st.sampled_from([0.0, 0.01]))
     values = draw(hnp.arrays(np.float64, (n_dates, n_symbols), elements=cells))
-    returns = pd.DataFrame(values, index=pd.bdate_range("2024-05-01", periods=n_dates),
-                           columns=[f"X{i}" for i in range(n_symbols)])
+    returns = pd.DataFrame(
+        values, index=pd.bdate_range("2024-05-01", periods=n_dates), columns=[f"X{i}" for i in range(n_symbols)]
+    )
     h = draw(st.integers(1, 4))
     pos = draw(st.integers(0, n_dates - 1))
     noise = draw(hnp.arrays(np.float64, (n_dates, n_symbols), elements=cells))

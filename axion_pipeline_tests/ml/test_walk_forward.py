@@ -7,14 +7,24 @@ from axion_pipeline.ml.ranking import StockRankingModel
 from axion_pipeline.ml.walk_forward import WalkForwardValidator, check_purge, fold_windows, make_folds
 from axion_pipeline_tests.ml.test_ranking import make_panel
 
-FAST = RankingModelConfig(n_estimators=40, n_ensemble=1, num_leaves=7, max_depth=3, min_child_samples=50,
-                          learning_rate=0.1, early_stopping_rounds=10, n_jobs=1)
+FAST = RankingModelConfig(
+    n_estimators=40,
+    n_ensemble=1,
+    num_leaves=7,
+    max_depth=3,
+    min_child_samples=50,
+    learning_rate=0.1,
+    early_stopping_rounds=10,
+    n_jobs=1,
+)
 DATES = pd.bdate_range("2021-01-01", periods=100)
 
 
 @pytest.mark.parametrize("expanding", [False, True])
 def test_folds_are_disjoint_purged_and_end_at_the_last_date(expanding):
-    cfg = WalkForwardConfig(n_splits=3, train_size=40, test_size=10, gap=5, embargo=2, expanding=expanding, validation_size=0)
+    cfg = WalkForwardConfig(
+        n_splits=3, train_size=40, test_size=10, gap=5, embargo=2, expanding=expanding, validation_size=0
+    )
     folds = make_folds(DATES[::-1], cfg)  # order of the input does not matter
     assert [f.fold for f in folds] == [0, 1, 2]
     assert folds[-1].test_end == DATES[-1] and folds[-1].test_end_pos == 99
@@ -63,7 +73,9 @@ def test_validation_window_sits_inside_training_window_after_a_gap():
 
 
 def test_fold_windows_frame_for_dagster():
-    frame = fold_windows(DATES, WalkForwardConfig(n_splits=3, train_size=40, test_size=10, gap=5, validation_size=0, expanding=False))
+    frame = fold_windows(
+        DATES, WalkForwardConfig(n_splits=3, train_size=40, test_size=10, gap=5, validation_size=0, expanding=False)
+    )
     assert list(frame["fold"]) == [0, 1, 2]
     assert {"train_start", "train_end", "test_start", "test_end", "n_train_dates", "gap"} <= set(frame.columns)
     assert (frame["train_end"] < frame["test_start"]).all()
@@ -131,9 +143,14 @@ def test_spec_section_5_walk_forward_example_runs_as_written():
 
     from axion_pipeline.ml import WalkForwardConfig, WalkForwardValidator
 
-    validator = WalkForwardValidator(config=WalkForwardConfig(
-        n_splits=5, train_size=252*3, test_size=63, gap=21,
-    ))
+    validator = WalkForwardValidator(
+        config=WalkForwardConfig(
+            n_splits=5,
+            train_size=252 * 3,
+            test_size=63,
+            gap=21,
+        )
+    )
     wf_results = validator.run_walk_forward(model, X, y)
     aggregated = validator.aggregate_results(wf_results)
     assert len(wf_results) == 5 and aggregated["n_folds"] == 5 and aggregated["ic_mean"] > 0.1

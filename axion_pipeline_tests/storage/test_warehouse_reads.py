@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from axion_pipeline.storage import lock, warehouse
+from axion_pipeline.storage import warehouse
 
 # one query per column type, each with and without a missing value
 QUERIES = {
@@ -61,8 +61,10 @@ def test_read_table_goes_through_fetch_frame(tmp_path):
     path = tmp_path / "w.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute("create schema s")
-        con.execute("create table s.t as select range::bigint as n, if(range = 2, NULL, range) as m, "
-                    "DATE '2024-01-01' + range::int as d from range(5)")
+        con.execute(
+            "create table s.t as select range::bigint as n, if(range = 2, NULL, range) as m, "
+            "DATE '2024-01-01' + range::int as d from range(5)"
+        )
     got = warehouse.read_table(path, "s", "t", "n >= ?", [1], columns=["n", "m"])
     assert list(got["n"]) == [1, 2, 3, 4]
     assert str(got["m"].dtype) == "Int64" and got["m"].isna().sum() == 1  # nullable, as fetchdf gives it

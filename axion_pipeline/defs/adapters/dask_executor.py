@@ -33,11 +33,16 @@ from dagster_dask.executor import DaskExecutor, get_dask_resource_requirements, 
 
 # dagster-dask's cluster types (config key -> module, class), "existing" (a scheduler address) aside
 CLUSTERS = {
-    "local": ("dask.distributed", "LocalCluster"), "ssh": ("dask.distributed", "SSHCluster"),
-    "yarn": ("dask_yarn", "YarnCluster"), "pbs": ("dask_jobqueue", "PBSCluster"),
-    "moab": ("dask_jobqueue", "MoabCluster"), "sge": ("dask_jobqueue", "SGECluster"),
-    "lsf": ("dask_jobqueue", "LSFCluster"), "slurm": ("dask_jobqueue", "SLURMCluster"),
-    "oar": ("dask_jobqueue", "OARCluster"), "kube": ("dask_kubernetes", "KubeCluster"),
+    "local": ("dask.distributed", "LocalCluster"),
+    "ssh": ("dask.distributed", "SSHCluster"),
+    "yarn": ("dask_yarn", "YarnCluster"),
+    "pbs": ("dask_jobqueue", "PBSCluster"),
+    "moab": ("dask_jobqueue", "MoabCluster"),
+    "sge": ("dask_jobqueue", "SGECluster"),
+    "lsf": ("dask_jobqueue", "LSFCluster"),
+    "slurm": ("dask_jobqueue", "SLURMCluster"),
+    "oar": ("dask_jobqueue", "OARCluster"),
+    "kube": ("dask_kubernetes", "KubeCluster"),
 }
 
 
@@ -55,8 +60,15 @@ def _execute_step(dependencies, call: _StepCall):
     """On a Dask worker: run one step, holding a lease of the cluster-wide semaphore of its pool."""
 
     def run():
-        return query_on_dask_worker(dependencies, call.recon_job, call.dagster_run, call.run_config,
-                                    [call.step_key], call.instance_ref, call.known_state)
+        return query_on_dask_worker(
+            dependencies,
+            call.recon_job,
+            call.dagster_run,
+            call.run_config,
+            [call.step_key],
+            call.instance_ref,
+            call.known_state,
+        )
 
     if not call.pool or not call.pool_limit:
         return run()
@@ -101,21 +113,35 @@ class PoolAwareDaskExecutor(DaskExecutor):
             futures = {}
             for level in execution_plan.get_steps_to_execute_by_level():
                 for step in level:
-                    dependencies = [futures[key] for step_input in step.step_inputs
-                                    for key in step_input.dependency_keys]
-                    call = _StepCall(plan_context.reconstructable_job, plan_context.dagster_run,
-                                     plan_context.run_config, step.key, instance.get_ref(),
-                                     execution_plan.known_state, step.pool, _pool_limit(instance, step.pool))
+                    dependencies = [
+                        futures[key] for step_input in step.step_inputs for key in step_input.dependency_keys
+                    ]
+                    call = _StepCall(
+                        plan_context.reconstructable_job,
+                        plan_context.dagster_run,
+                        plan_context.run_config,
+                        step.key,
+                        instance.get_ref(),
+                        execution_plan.known_state,
+                        step.pool,
+                        _pool_limit(instance, step.pool),
+                    )
                     futures[step.key] = client.submit(
-                        _execute_step, dependencies, call, key=f"{job_name}.{step.key}.{run_id}",
-                        resources=get_dask_resource_requirements(step.tags), pure=False)
+                        _execute_step,
+                        dependencies,
+                        call,
+                        key=f"{job_name}.{step.key}.{run_id}",
+                        resources=get_dask_resource_requirements(step.tags),
+                        pure=False,
+                    )
             done = dask.distributed.as_completed(list(futures.values()), with_results=True)
             for _, events in _with_interrupts(done):
                 yield from events
 
 
-@dg.executor(name="dask", config_schema=_upstream.config_schema,
-             requirements=dg.multiple_process_executor_requirements())
+@dg.executor(
+    name="dask", config_schema=_upstream.config_schema, requirements=dg.multiple_process_executor_requirements()
+)
 def pool_aware_dask_executor(init_context):
     """Steps on a Dask cluster (dagster-dask's config), Dagster pools enforced cluster-wide."""
     ((cluster_type, cluster_configuration),) = init_context.executor_config["cluster"].items()

@@ -4,7 +4,15 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.contracts import CATEGORIES
-from axion_pipeline.defs.common import WAREHOUSE_POOL, frame_metadata, lookback, markdown_table, only, require_rows, window
+from axion_pipeline.defs.common import (
+    WAREHOUSE_POOL,
+    frame_metadata,
+    lookback,
+    markdown_table,
+    only,
+    require_rows,
+    window,
+)
 from axion_pipeline.defs.config import FactorEngineConfig
 from axion_pipeline.defs.project import DagsterProject
 
@@ -18,10 +26,17 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
     """``factor_scores`` and ``market_regime``, each loading the factor engine's price history before its days."""
     history = project.settings.factor_lookback_days
 
-    @project.daily_asset(GROUP, ins={"prices": lookback(history), "market_series": lookback(history)},
-                         kinds={"pandas", "duckdb"})
-    def factor_scores(context: dg.AssetExecutionContext, config: FactorEngineConfig, prices: pd.DataFrame,
-                      market_series: pd.DataFrame, fundamentals: pd.DataFrame, sectors: pd.DataFrame) -> pd.DataFrame:
+    @project.daily_asset(
+        GROUP, ins={"prices": lookback(history), "market_series": lookback(history)}, kinds={"pandas", "duckdb"}
+    )
+    def factor_scores(
+        context: dg.AssetExecutionContext,
+        config: FactorEngineConfig,
+        prices: pd.DataFrame,
+        market_series: pd.DataFrame,
+        fundamentals: pd.DataFrame,
+        sectors: pd.DataFrame,
+    ) -> pd.DataFrame:
         """Every sub-factor, the six category scores and the regime-weighted composite per (date, ticker)."""
         from axion_pipeline.factor_engine.panel import compute_factor_panel
 
@@ -30,23 +45,38 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         project.require_lookback(prices, start, history, "prices")
         project.require_lookback(market_series, start, history, "market_series")
         scores = compute_factor_panel(
-            prices, fundamentals, market_series.set_index("date")["sp500_close"].sort_index(),
-            start=start, end=end - pd.Timedelta(days=1), sectors=sectors.set_index("ticker")["sector"],
+            prices,
+            fundamentals,
+            market_series.set_index("date")["sp500_close"].sort_index(),
+            start=start,
+            end=end - pd.Timedelta(days=1),
+            sectors=sectors.set_index("ticker")["sector"],
             **config.model_dump(),
         )
         missing = scores[SCORE_COLUMNS].isna().mean().round(4).rename_axis("score").reset_index(name="share_missing")
-        context.add_output_metadata({
-            **frame_metadata(scores),
-            "sub_factors": len(scores.columns) - 3 - len(SCORE_COLUMNS) - len(CATEGORY_COLUMNS),
-            "regime_days": scores.groupby("date")["regime"].first().value_counts().to_dict(),
-            "share_missing": markdown_table(missing),
-        })
+        context.add_output_metadata(
+            {
+                **frame_metadata(scores),
+                "sub_factors": len(scores.columns) - 3 - len(SCORE_COLUMNS) - len(CATEGORY_COLUMNS),
+                "regime_days": scores.groupby("date")["regime"].first().value_counts().to_dict(),
+                "share_missing": markdown_table(missing),
+            }
+        )
         return scores
 
-    @project.daily_asset(GROUP, ins={"market_series": lookback(history, ["date", "sp500_close"]),
-                                     "factor_scores": only("date", *WEIGHT_COLUMNS)})
-    def market_regime(context: dg.AssetExecutionContext, market_series: pd.DataFrame, factor_scores: pd.DataFrame,
-                      true_regimes: pd.DataFrame) -> pd.DataFrame:
+    @project.daily_asset(
+        GROUP,
+        ins={
+            "market_series": lookback(history, ["date", "sp500_close"]),
+            "factor_scores": only("date", *WEIGHT_COLUMNS),
+        },
+    )
+    def market_regime(
+        context: dg.AssetExecutionContext,
+        market_series: pd.DataFrame,
+        factor_scores: pd.DataFrame,
+        true_regimes: pd.DataFrame,
+    ) -> pd.DataFrame:
         """Rule-detected regime per day with its inputs (trend, drawdown, volatility) and the weights in force."""
         from axion_pipeline.analytics.plots import plot_regime_timeline, to_markdown_image
         from axion_pipeline.factor_engine.regime import RegimeDetector, regime_agreement
@@ -59,15 +89,17 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         require_rows(detected, "market_series", start, end)
         weights = factor_scores.groupby("date")[WEIGHT_COLUMNS].first().reset_index()
         out = detected.merge(weights, on="date", how="left")
-        meta = {**frame_metadata(out, key_column=None),
-                "days_by_regime": out["regime"].value_counts().to_dict()}
+        meta = {**frame_metadata(out, key_column=None), "days_by_regime": out["regime"].value_counts().to_dict()}
         if len(true_regimes):
             agreement = regime_agreement(out.set_index("date")["regime"], true_regimes.set_index("date")["regime"])
             meta["agreement_with_planted_regimes"] = round(float(agreement["accuracy"]), 4)
-            meta["recall_by_planted_regime"] = {k: (None if pd.isna(v) else round(float(v), 4))
-                                                for k, v in agreement["recall"].items()}
+            meta["recall_by_planted_regime"] = {
+                k: (None if pd.isna(v) else round(float(v), 4)) for k, v in agreement["recall"].items()
+            }
         if len(out) > 1:
-            png = plot_regime_timeline(out.set_index("date")["regime"], sp500.loc[out["date"].min():out["date"].max()])
+            png = plot_regime_timeline(
+                out.set_index("date")["regime"], sp500.loc[out["date"].min() : out["date"].max()]
+            )
             meta["regime_timeline"] = dg.MetadataValue.md(to_markdown_image(png, "regime timeline"))
         context.add_output_metadata(meta)
         return out
@@ -82,15 +114,21 @@ MAX_LOSS = 0.9
 
 
 def _tear_sheet_out(description: str) -> dg.AssetOut:
-    return dg.AssetOut(group_name=GROUP, kinds={"pandas", "duckdb"}, metadata={"schema": GROUP},
-                       description=description, is_required=True)
+    return dg.AssetOut(
+        group_name=GROUP,
+        kinds={"pandas", "duckdb"},
+        metadata={"schema": GROUP},
+        description=description,
+        is_required=True,
+    )
 
 
 @dg.multi_asset(
     outs={
         "factor_tear_sheet": _tear_sheet_out(
             "Per factor and horizon: IC mean/std/ICIR/t-stat, top-minus-bottom spread, quintile turnover "
-            "and rank autocorrelation (alphalens' statistics)."),
+            "and rank autocorrelation (alphalens' statistics)."
+        ),
         "factor_ic": _tear_sheet_out("Spearman IC per date, factor and horizon (1, 5, 21 trading days)."),
         "factor_quantile_returns": _tear_sheet_out("Mean forward return per factor quintile and horizon."),
     },
@@ -99,37 +137,66 @@ def _tear_sheet_out(description: str) -> dg.AssetOut:
 )
 def factor_tear_sheet(context: dg.AssetExecutionContext, factor_scores: pd.DataFrame, prices: pd.DataFrame):
     """The factor tear sheet over the whole scored history (alphalens-equivalent, vectorised)."""
-    from axion_pipeline.analytics.tearsheet import compute_tear_sheet
     from axion_pipeline.analytics.plots import plot_ic_over_time, plot_quantile_returns, to_markdown_image
+    from axion_pipeline.analytics.tearsheet import compute_tear_sheet
 
     non_factor = {"date", "ticker", "regime", *(f"weight_{c}" for c in CATEGORY_COLUMNS)}
     columns = [c for c in factor_scores.columns if c not in non_factor]
-    sheet = compute_tear_sheet(factor_scores[["date", "ticker", *columns]], prices[["date", "ticker", "close"]],
-                               factor_columns=columns, horizons=TEAR_SHEET_HORIZONS, quantiles=5,
-                               max_loss=MAX_LOSS, on_excess_loss="skip")
+    sheet = compute_tear_sheet(
+        factor_scores[["date", "ticker", *columns]],
+        prices[["date", "ticker", "close"]],
+        factor_columns=columns,
+        horizons=TEAR_SHEET_HORIZONS,
+        quantiles=5,
+        max_loss=MAX_LOSS,
+        on_excess_loss="skip",
+    )
     frames = sheet.to_frames()
-    summary = (frames["ic_summary"]
-               .merge(frames["spread"][["factor", "horizon", "top_minus_bottom"]], on=["factor", "horizon"], how="left")
-               .merge(frames["turnover"].loc[frames["turnover"]["quantile"] == 5, ["factor", "turnover"]]
-                      .rename(columns={"turnover": "top_quintile_turnover"}), on="factor", how="left")
-               .merge(frames["rank_autocorrelation"], on="factor", how="left"))
+    summary = (
+        frames["ic_summary"]
+        .merge(frames["spread"][["factor", "horizon", "top_minus_bottom"]], on=["factor", "horizon"], how="left")
+        .merge(
+            frames["turnover"]
+            .loc[frames["turnover"]["quantile"] == 5, ["factor", "turnover"]]
+            .rename(columns={"turnover": "top_quintile_turnover"}),
+            on="factor",
+            how="left",
+        )
+        .merge(frames["rank_autocorrelation"], on="factor", how="left")
+    )
     composite21 = summary.loc[(summary["factor"] == "composite") & (summary["horizon"] == 21)]
-    images = "\n\n".join([
-        to_markdown_image(plot_ic_over_time(frames["ic"], "composite", 21), "composite IC over time (21d)"),
-        to_markdown_image(plot_quantile_returns(frames["quantile_returns"], "composite", 21), "composite quintiles (21d)"),
-    ])
-    yield dg.Output(summary, output_name="factor_tear_sheet", metadata={
-        "rows": len(summary), "factors": len(columns),
-        "rows_dropped_by_factor": markdown_table(frames["coverage"], max_rows=60),
-        "factors_skipped": frames["coverage"].loc[frames["coverage"]["skipped"], "factor"].tolist(),
-        "composite_ic_21d": float(composite21["ic_mean"].iloc[0]) if len(composite21) else None,
-        "categories_21d": markdown_table(summary.loc[summary["factor"].isin(SCORE_COLUMNS) & (summary["horizon"] == 21),
-                                                     ["factor", "ic_mean", "icir", "t_stat", "top_minus_bottom"]]),
-        "plots": dg.MetadataValue.md(images),
-    })
+    images = "\n\n".join(
+        [
+            to_markdown_image(plot_ic_over_time(frames["ic"], "composite", 21), "composite IC over time (21d)"),
+            to_markdown_image(
+                plot_quantile_returns(frames["quantile_returns"], "composite", 21), "composite quintiles (21d)"
+            ),
+        ]
+    )
+    yield dg.Output(
+        summary,
+        output_name="factor_tear_sheet",
+        metadata={
+            "rows": len(summary),
+            "factors": len(columns),
+            "rows_dropped_by_factor": markdown_table(frames["coverage"], max_rows=60),
+            "factors_skipped": frames["coverage"].loc[frames["coverage"]["skipped"], "factor"].tolist(),
+            "composite_ic_21d": float(composite21["ic_mean"].iloc[0]) if len(composite21) else None,
+            "categories_21d": markdown_table(
+                summary.loc[
+                    summary["factor"].isin(SCORE_COLUMNS) & (summary["horizon"] == 21),
+                    ["factor", "ic_mean", "icir", "t_stat", "top_minus_bottom"],
+                ]
+            ),
+            "plots": dg.MetadataValue.md(images),
+        },
+    )
     yield dg.Output(frames["ic"], output_name="factor_ic", metadata={"rows": len(frames["ic"])})
-    yield dg.Output(frames["quantile_returns"], output_name="factor_quantile_returns",
-                    metadata={"rows": len(frames["quantile_returns"])})
+    yield dg.Output(
+        frames["quantile_returns"],
+        output_name="factor_quantile_returns",
+        metadata={"rows": len(frames["quantile_returns"])},
+    )
 
 
 def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:

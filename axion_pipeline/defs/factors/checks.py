@@ -23,8 +23,9 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         return dg.AssetCheckResult(passed=not bad.any(), metadata={"out_of_range": per_column})
 
     @dg.asset_check(additional_ins={"prices": dg.AssetIn(metadata={"columns": ["date", "ticker"]})}, **daily)
-    def composite_coverage_per_date(context: dg.AssetCheckExecutionContext, factor_scores: pd.DataFrame,
-                                    prices: pd.DataFrame) -> dg.AssetCheckResult:
+    def composite_coverage_per_date(
+        context: dg.AssetCheckExecutionContext, factor_scores: pd.DataFrame, prices: pd.DataFrame
+    ) -> dg.AssetCheckResult:
         """Every trading day scored, and the composite present for >= 90% of the names priced that day."""
         start, end = window(context)
         priced = prices.loc[(prices["date"] >= start) & (prices["date"] < end)].groupby("date")["ticker"].nunique()
@@ -34,8 +35,11 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         return dg.AssetCheckResult(
             passed=bool(len(share)) and bool((share >= MIN_COMPOSITE_COVERAGE).all()),
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"dates": len(share), "min_share": float(share.min()) if len(share) else 0.0,
-                      "worst_dates": {str(pd.Timestamp(d).date()): round(float(v), 4) for d, v in worst.items()}},
+            metadata={
+                "dates": len(share),
+                "min_share": float(share.min()) if len(share) else 0.0,
+                "worst_dates": {str(pd.Timestamp(d).date()): round(float(v), 4) for d, v in worst.items()},
+            },
         )
 
     @dg.asset_check(blocking=True, **daily)

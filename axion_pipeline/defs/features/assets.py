@@ -14,13 +14,15 @@ GROUP = "features"
 FACTOR_SCORE_COLUMNS = ["date", "ticker", *FEATURE_INPUT_COLUMNS]
 
 
-def build_features(cutoff, *, raw: pd.DataFrame, macro: pd.DataFrame, sectors: pd.Series, config,
-                   start=None) -> pd.DataFrame:
+def build_features(
+    cutoff, *, raw: pd.DataFrame, macro: pd.DataFrame, sectors: pd.Series, config, start=None
+) -> pd.DataFrame:
     """Features for dates in [start, cutoff] from factor scores and regime features (library call)."""
     from axion_pipeline.ml.features import FeatureEngineer
 
-    return FeatureEngineer(config).create_features_panel(raw, macro_data=macro, start=start, end=cutoff,
-                                                         sectors=sectors)
+    return FeatureEngineer(config).create_features_panel(
+        raw, macro_data=macro, start=start, end=cutoff, sectors=sectors
+    )
 
 
 def feature_config(config: FeatureSettings, loaded_days: int) -> FeatureConfig:
@@ -28,16 +30,24 @@ def feature_config(config: FeatureSettings, loaded_days: int) -> FeatureConfig:
     (they would yield all-missing columns)."""
     library = config.to_library(FeatureConfig)
     if library.history_days > loaded_days:
-        raise dg.Failure(description=f"the run's lags and rolling windows need {library.history_days} trading days of "
-                         f"factor scores before each date; the features asset loads {loaded_days} "
-                         "(FeatureConfig.history_days of the project settings): shorten them or change the "
-                         "project's FeatureConfig")
+        raise dg.Failure(
+            description=f"the run's lags and rolling windows need {library.history_days} trading days of "
+            f"factor scores before each date; the features asset loads {loaded_days} "
+            "(FeatureConfig.history_days of the project settings): shorten them or change the "
+            "project's FeatureConfig"
+        )
     return library
 
 
 def _families(columns) -> dict[str, list[str]]:
-    rules = [("sector_rank", "_sector_rank"), ("rank", "_rank"), ("interaction", "_x_"), ("lag", "_lag"),
-             ("rolling_mean", "_mean_"), ("rolling_std", "_std_")]
+    rules = [
+        ("sector_rank", "_sector_rank"),
+        ("rank", "_rank"),
+        ("interaction", "_x_"),
+        ("lag", "_lag"),
+        ("rolling_mean", "_mean_"),
+        ("rolling_std", "_std_"),
+    ]
     out: dict[str, list[str]] = {}
     for c in columns:
         fam = next((name for name, token in rules if token in c), "calendar_macro")
@@ -47,12 +57,20 @@ def _families(columns) -> dict[str, list[str]]:
 
 def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
     settings = project.settings
-    feature_days, target_days, regime_days = (settings.feature_lookback_days, settings.target_lookback_days,
-                                              settings.regime_lookback_days)
+    feature_days, target_days, regime_days = (
+        settings.feature_lookback_days,
+        settings.target_lookback_days,
+        settings.regime_lookback_days,
+    )
 
     @project.daily_asset(GROUP, ins={"factor_scores": lookback(feature_days, FACTOR_SCORE_COLUMNS)})
-    def features(context: dg.AssetExecutionContext, config: FeatureSettings, factor_scores: pd.DataFrame,
-                 regime_features: pd.DataFrame, sectors: pd.DataFrame) -> pd.DataFrame:
+    def features(
+        context: dg.AssetExecutionContext,
+        config: FeatureSettings,
+        factor_scores: pd.DataFrame,
+        regime_features: pd.DataFrame,
+        sectors: pd.DataFrame,
+    ) -> pd.DataFrame:
         """ML features per (date, ticker): ranks, sector ranks, interactions, lags, rolling stats, calendar, macro."""
         from axion_pipeline.ml.feature_inputs import macro_frame, raw_factor_frame, to_long
 
@@ -60,29 +78,40 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         library = feature_config(config, feature_days)
         require_rows(factor_scores.loc[factor_scores["date"] >= start], "factor_scores", start, end)
         project.require_lookback(factor_scores, start, feature_days, "factor_scores")
-        panel = build_features(end - pd.Timedelta(days=1), raw=raw_factor_frame(factor_scores),
-                               macro=macro_frame(regime_features), sectors=sectors.set_index("ticker")["sector"],
-                               config=library, start=start)
+        panel = build_features(
+            end - pd.Timedelta(days=1),
+            raw=raw_factor_frame(factor_scores),
+            macro=macro_frame(regime_features),
+            sectors=sectors.set_index("ticker")["sector"],
+            config=library,
+            start=start,
+        )
         out = to_long(panel, inplace=True)  # no copy of the feature block
         families = _families(out.columns[2:])
         missing = {fam: round(float(out[cols].isna().to_numpy().mean()), 4) for fam, cols in families.items()}
-        context.add_output_metadata({**frame_metadata(out), "feature_count": len(out.columns) - 2,
-                                     "share_missing_by_family": missing})
+        context.add_output_metadata(
+            {**frame_metadata(out), "feature_count": len(out.columns) - 2, "share_missing_by_family": missing}
+        )
         return out
 
     @project.daily_asset(GROUP, ins={"prices": lookback(target_days)}, metadata={"partition_expr": "label_date"})
     def targets(context: dg.AssetExecutionContext, prices: pd.DataFrame) -> pd.DataFrame:
-        """Forward return over the horizon and its quintile (1 worst .. 5 best) per (date, ticker), stored by the day it matures."""
+        """Forward return over the horizon and its quintile (1 worst .. 5 best) per (date, ticker), stored by the day it
+        matures."""
         from axion_pipeline.ml.feature_inputs import matured_targets
 
         start, end = window(context)
         project.require_lookback(prices, start, target_days, "prices")
         out = matured_targets(prices, start, end, forward_days=settings.horizon)
-        context.add_output_metadata({
-            **frame_metadata(out), "label_dates": int(out["label_date"].nunique()),
-            "share_missing_label": round(float(out["label"].isna().mean()), 4) if len(out) else None,
-            "note": f"a date's target appears in the partition of its label_date (t + {settings.horizon} trading days)",
-        })
+        context.add_output_metadata(
+            {
+                **frame_metadata(out),
+                "label_dates": int(out["label_date"].nunique()),
+                "share_missing_label": round(float(out["label"].isna().mean()), 4) if len(out) else None,
+                "note": f"a date's target appears in the partition of its label_date "
+                f"(t + {settings.horizon} trading days)",
+            }
+        )
         return out
 
     @project.daily_asset(GROUP, ins={"market_series": lookback(regime_days)})
@@ -96,7 +125,9 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         out = compute(series).rename_axis("date").reset_index()
         out = out.loc[(out["date"] >= start) & (out["date"] < end)].reset_index(drop=True)
         require_rows(out, "market_series", start, end)
-        missing = out.drop(columns="date").isna().mean().round(4).rename_axis("feature").reset_index(name="share_missing")
+        missing = (
+            out.drop(columns="date").isna().mean().round(4).rename_axis("feature").reset_index(name="share_missing")
+        )
         context.add_output_metadata({**frame_metadata(out, key_column=None), "share_missing": markdown_table(missing)})
         return out
 

@@ -38,9 +38,15 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         first = lookback_start(start, days)
         return warehouse.read(schema, table, "date >= ? and date < ?", [first.to_pydatetime(), end.to_pydatetime()])
 
-    @dg.asset_check(asset="features", additional_ins={"regime_features": dg.AssetIn(), "sectors": dg.AssetIn()}, **daily)
-    def features_leakage_audit(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
-                               regime_features: pd.DataFrame, sectors: pd.DataFrame) -> dg.AssetCheckResult:
+    @dg.asset_check(
+        asset="features", additional_ins={"regime_features": dg.AssetIn(), "sectors": dg.AssetIn()}, **daily
+    )
+    def features_leakage_audit(
+        context: dg.AssetCheckExecutionContext,
+        warehouse: Warehouse,
+        regime_features: pd.DataFrame,
+        sectors: pd.DataFrame,
+    ) -> dg.AssetCheckResult:
         """For sampled dates t, rebuild features from inputs cut after t: stored rows must match exactly.
 
         Reads only the sampled dates' stored rows and each one's factor-score lookback (parameterised
@@ -53,50 +59,73 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         stored_dates = warehouse.read("features", "features", "date >= ? and date < ?", span, columns=["date"])["date"]
         dates = sample_audit_dates(stored_dates, AUDIT_DATES)
         if not dates:
-            return dg.AssetCheckResult(passed=False,
-                                       metadata={"reason": f"no stored feature rows in {start.date()} .. {end.date()}"})
+            return dg.AssetCheckResult(
+                passed=False, metadata={"reason": f"no stored feature rows in {start.date()} .. {end.date()}"}
+            )
         marks = ", ".join("?" for _ in dates)
-        stored = from_long(warehouse.read("features", "features", f"date in ({marks})", [d.to_pydatetime() for d in dates]))
+        stored = from_long(
+            warehouse.read("features", "features", f"date in ({marks})", [d.to_pydatetime() for d in dates])
+        )
         # columns empty on every stored row are another configuration's (the table keeps the union of
         # the columns ever built; these rows never had them): left out unless the rebuild fills them
         stale = [c for c in stored.columns if stored[c].isna().all()]
         stored = stored.drop(columns=stale)
         macro = macro_frame(regime_features)
-        static = partial(build_features, sectors=sectors.set_index("ticker")["sector"],
-                         config=feature_config(run_feature_settings(context.run.run_config), feature_days))
+        static = partial(
+            build_features,
+            sectors=sectors.set_index("ticker")["sector"],
+            config=feature_config(run_feature_settings(context.run.run_config), feature_days),
+        )
 
         def rebuild(t: pd.Timestamp) -> pd.DataFrame:
             # the asset's own inputs: the lookback of factor scores before t (what a partition run of t
             # loads) and regime features up to t; everything after t is cut by the audit
             first = lookback_start(t, feature_days)
-            scores = warehouse.read("factors", "factor_scores", "date >= ? and date <= ?",
-                                    [first.to_pydatetime(), t.to_pydatetime()], columns=FACTOR_SCORE_COLUMNS)
+            scores = warehouse.read(
+                "factors",
+                "factor_scores",
+                "date >= ? and date <= ?",
+                [first.to_pydatetime(), t.to_pydatetime()],
+                columns=FACTOR_SCORE_COLUMNS,
+            )
             cut = make_truncating_builder(static, raw=raw_factor_frame(scores), macro=macro)
             rebuilt = cut(t)
             return rebuilt.drop(columns=[c for c in stale if c in rebuilt.columns and rebuilt[c].isna().all()])
 
         report = audit_feature_leakage(rebuild, stored, dates)
-        return dg.AssetCheckResult(passed=report.passed, metadata={
-            "dates_checked": [str(d.date()) for d in report.checked_dates],
-            "values_compared": report.n_values_compared,
-            "leaking_columns": report.leaking_columns[:50],
-        })
+        return dg.AssetCheckResult(
+            passed=report.passed,
+            metadata={
+                "dates_checked": [str(d.date()) for d in report.checked_dates],
+                "values_compared": report.n_values_compared,
+                "leaking_columns": report.leaking_columns[:50],
+            },
+        )
 
     @dg.asset_check(asset="targets", **daily)
-    def targets_use_only_the_forward_window(context: dg.AssetCheckExecutionContext, warehouse: Warehouse,
-                                            targets: pd.DataFrame) -> dg.AssetCheckResult:
+    def targets_use_only_the_forward_window(
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, targets: pd.DataFrame
+    ) -> dg.AssetCheckResult:
         """Each sampled target at t equals the one recomputed from returns in (t, t + horizon] alone."""
         from axion_pipeline.ml.feature_inputs import NUM_QUINTILES, returns_panel
         from axion_pipeline.ml.leakage import audit_target_window, sample_audit_dates
 
         prices = with_lookback(context, warehouse, "market", "prices", target_days)
         stored = targets.set_index(["date", "ticker"])[["fwd_return", "label"]].sort_index()
-        report = audit_target_window(returns_panel(prices), stored, settings.horizon,
-                                     sample_audit_dates(targets["date"], AUDIT_DATES), NUM_QUINTILES)
-        return dg.AssetCheckResult(passed=report.passed, metadata={
-            "dates_checked": [str(d.date()) for d in report.checked_dates],
-            "mismatches": [f"{d.date()}:{c}" for d, c in report.mismatches][:50],
-        })
+        report = audit_target_window(
+            returns_panel(prices),
+            stored,
+            settings.horizon,
+            sample_audit_dates(targets["date"], AUDIT_DATES),
+            NUM_QUINTILES,
+        )
+        return dg.AssetCheckResult(
+            passed=report.passed,
+            metadata={
+                "dates_checked": [str(d.date()) for d in report.checked_dates],
+                "mismatches": [f"{d.date()}:{c}" for d, c in report.mismatches][:50],
+            },
+        )
 
     @dg.asset_check(asset="features", **daily)
     def features_are_finite(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
@@ -104,11 +133,18 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         models; columns missing on every row are listed). Counted inside DuckDB over the run's
         dates, so a backfill is not loaded into memory."""
         start, end = window(context)
-        counts = warehouse.count_non_finite("features", "features", "date >= ? and date < ?",
-                                            [start.to_pydatetime(), end.to_pydatetime()])
+        counts = warehouse.count_non_finite(
+            "features", "features", "date >= ? and date < ?", [start.to_pydatetime(), end.to_pydatetime()]
+        )
         share = counts["missing"] / counts["values"] if counts["values"] else None
-        return dg.AssetCheckResult(passed=counts["infinite"] == 0 and counts["rows"] > 0, metadata={
-            "infinite_values": counts["infinite"], "share_missing": share, "rows_checked": counts["rows"],
-            "all_missing_columns": counts["all_missing_columns"][:50]})
+        return dg.AssetCheckResult(
+            passed=counts["infinite"] == 0 and counts["rows"] > 0,
+            metadata={
+                "infinite_values": counts["infinite"],
+                "share_missing": share,
+                "rows_checked": counts["rows"],
+                "all_missing_columns": counts["all_missing_columns"][:50],
+            },
+        )
 
     return [features_leakage_audit, targets_use_only_the_forward_window, features_are_finite]

@@ -24,16 +24,25 @@ def load_production(model_store: ModelStore):
 
 def model_status_metadata(predictor, name: str) -> dict:
     status = predictor.get_model_status()[name]
-    return {"model_status": status["status"], "model_version": status["version"] or "none",
-            "fallback": status["fallback"] or "none", "status_detail": str(status["detail"])[:300]}
+    return {
+        "model_status": status["status"],
+        "model_version": status["version"] or "none",
+        "fallback": status["fallback"] or "none",
+        "status_detail": str(status["detail"])[:300],
+    }
 
 
 def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
-    @project.daily_asset(GROUP, kinds={"lightgbm", "duckdb"},
-                 ins={"features": dg.AssetIn(), "factor_scores": only("date", "ticker", "composite")})
-    def daily_predictions(context: dg.AssetExecutionContext, model_store: ModelStore, features: pd.DataFrame,
-                          factor_scores: pd.DataFrame) -> pd.DataFrame:
-        """Production ranking model's score (0-1) and rank per (date, ticker); rule composite when the model is unusable."""
+    @project.daily_asset(
+        GROUP,
+        kinds={"lightgbm", "duckdb"},
+        ins={"features": dg.AssetIn(), "factor_scores": only("date", "ticker", "composite")},
+    )
+    def daily_predictions(
+        context: dg.AssetExecutionContext, model_store: ModelStore, features: pd.DataFrame, factor_scores: pd.DataFrame
+    ) -> pd.DataFrame:
+        """Production ranking model's score (0-1) and rank per (date, ticker); rule composite when the model is
+        unusable."""
         from axion_pipeline.ml.feature_inputs import from_long
         from axion_pipeline.ml.serving import production_predictor, rank_dates
 
@@ -43,16 +52,30 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         rules = factor_scores.set_index(["date", "ticker"])["composite"]
         out = rank_dates(predictor, from_long(features), rules)
         out["model_version"] = predictor.get_model_status()["ranking"]["version"]
-        context.add_output_metadata({**frame_metadata(out), **model_status_metadata(predictor, "ranking"),
-                                     "share_from_rules": float((out["source"] == "rules").mean())})
+        context.add_output_metadata(
+            {
+                **frame_metadata(out),
+                **model_status_metadata(predictor, "ranking"),
+                "share_from_rules": float((out["source"] == "rules").mean()),
+            }
+        )
         return out
 
-
-    @project.daily_asset(GROUP, ins={"daily_predictions": only("date", "ticker", "score", "source"),
-                             "factor_scores": only("date", "ticker", "composite"),
-                             "walk_forward_report": dg.AssetIn()})
-    def hybrid_scores(context: dg.AssetExecutionContext, config: HybridSettings, daily_predictions: pd.DataFrame,
-                      factor_scores: pd.DataFrame, walk_forward_report: pd.DataFrame) -> pd.DataFrame:
+    @project.daily_asset(
+        GROUP,
+        ins={
+            "daily_predictions": only("date", "ticker", "score", "source"),
+            "factor_scores": only("date", "ticker", "composite"),
+            "walk_forward_report": dg.AssetIn(),
+        },
+    )
+    def hybrid_scores(
+        context: dg.AssetExecutionContext,
+        config: HybridSettings,
+        daily_predictions: pd.DataFrame,
+        factor_scores: pd.DataFrame,
+        walk_forward_report: pd.DataFrame,
+    ) -> pd.DataFrame:
         """Blend of the rule composite and the ML score per (date, ticker), re-ranked to [0, 1] within each date."""
         from axion_pipeline.ml.config import HybridScoringConfig
         from axion_pipeline.ml.hybrid import HybridScorer
@@ -69,32 +92,54 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         ml = daily_predictions.loc[daily_predictions["source"] == "ml"].set_index(["date", "ticker"])["score"]
         out = hybrid_by_date(scorer, factor_scores.set_index(["date", "ticker"])["composite"], ml)
         out["ml_active"] = scorer.ml_active
-        context.add_output_metadata({**frame_metadata(out), "ml_active": scorer.ml_active,
-                                     "walk_forward_oos_ic": oos_ic, "ml_weight": scorer.effective_ml_weight})
+        context.add_output_metadata(
+            {
+                **frame_metadata(out),
+                "ml_active": scorer.ml_active,
+                "walk_forward_oos_ic": oos_ic,
+                "ml_weight": scorer.effective_ml_weight,
+            }
+        )
         return out
 
-
-    @project.daily_asset(GROUP, kinds={"scikitlearn", "duckdb"},
-                 ins={"regime_features": dg.AssetIn(), "market_regime": only("date", "regime")})
-    def regime_predictions(context: dg.AssetExecutionContext, model_store: ModelStore, regime_features: pd.DataFrame,
-                           market_regime: pd.DataFrame) -> pd.DataFrame:
-        """Regime probabilities (bull, bear, sideways, crisis) per day from the production classifier, next to the rule regime."""
-        from axion_pipeline.ml.serving import production_predictor, regime_predictions as predict
+    @project.daily_asset(
+        GROUP,
+        kinds={"scikitlearn", "duckdb"},
+        ins={"regime_features": dg.AssetIn(), "market_regime": only("date", "regime")},
+    )
+    def regime_predictions(
+        context: dg.AssetExecutionContext,
+        model_store: ModelStore,
+        regime_features: pd.DataFrame,
+        market_regime: pd.DataFrame,
+    ) -> pd.DataFrame:
+        """Regime probabilities (bull, bear, sideways, crisis) per day from the production classifier, next to the rule
+        regime."""
+        from axion_pipeline.ml.serving import production_predictor
+        from axion_pipeline.ml.serving import regime_predictions as predict
 
         start, end = window(context)
         require_rows(regime_features, "regime_features", start, end)
         predictor = production_predictor(load_production(model_store), names=("regime",))
         model = predictor.usable("regime")
         out = predict(model, regime_features, market_regime.set_index("date")["regime"])
-        context.add_output_metadata({**frame_metadata(out, key_column=None), **model_status_metadata(predictor, "regime"),
-                                     "agreement_with_rule_detector": float((out["regime"] == out["rule_regime"]).mean())})
+        context.add_output_metadata(
+            {
+                **frame_metadata(out, key_column=None),
+                **model_status_metadata(predictor, "regime"),
+                "agreement_with_rule_detector": float((out["regime"] == out["rule_regime"]).mean()),
+            }
+        )
         return out
 
-
-    @project.daily_asset(GROUP, kinds={"xgboost", "duckdb"},
-                 ins={"prices": lookback(80, ["date", "ticker", "close"])})
-    def earnings_predictions(context: dg.AssetExecutionContext, model_store: ModelStore, earnings_events: pd.DataFrame,
-                             prices: pd.DataFrame, fundamentals: pd.DataFrame) -> pd.DataFrame:
+    @project.daily_asset(GROUP, kinds={"xgboost", "duckdb"}, ins={"prices": lookback(80, ["date", "ticker", "close"])})
+    def earnings_predictions(
+        context: dg.AssetExecutionContext,
+        model_store: ModelStore,
+        earnings_events: pd.DataFrame,
+        prices: pd.DataFrame,
+        fundamentals: pd.DataFrame,
+    ) -> pd.DataFrame:
         """Beat probability and predicted surprise for announcements on the next trading day, from data up to today."""
         from axion_pipeline.ml.earnings_features import build_earnings_features
         from axion_pipeline.ml.serving import production_predictor, upcoming_earnings
@@ -102,7 +147,15 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         start, end = window(context)
         predictor = production_predictor(load_production(model_store), names=("earnings",))
         upcoming = upcoming_earnings(earnings_events, project.calendar, start, end)
-        columns = ["date", "ticker", "announce_date", "eps_estimate", "beat_probability", "predicted_surprise", "confidence"]
+        columns = [
+            "date",
+            "ticker",
+            "announce_date",
+            "eps_estimate",
+            "beat_probability",
+            "predicted_surprise",
+            "confidence",
+        ]
         model = predictor.usable("earnings")
         if upcoming.empty or model is None:
             out = pd.DataFrame(columns=columns).astype({"date": "datetime64[ns]", "announce_date": "datetime64[ns]"})
@@ -110,18 +163,26 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
             X, _, _ = build_earnings_features(upcoming.drop(columns="date"), prices, fundamentals)
             preds = model.predict(X).reset_index()
             out = upcoming[["date", "ticker", "announce_date", "eps_estimate"]].merge(
-                preds, on=["ticker", "announce_date"], how="left")
+                preds, on=["ticker", "announce_date"], how="left"
+            )
             out["confidence"] = (2 * out["beat_probability"] - 1).abs()
             out = out[columns]
-        context.add_output_metadata({**frame_metadata(out), **model_status_metadata(predictor, "earnings"),
-                                     "announcements": len(upcoming)})
+        context.add_output_metadata(
+            {**frame_metadata(out), **model_status_metadata(predictor, "earnings"), "announcements": len(upcoming)}
+        )
         return out
 
-
-    @project.daily_asset(GROUP, kinds={"scikitlearn", "duckdb"},
-                 ins={"regime_features": dg.AssetIn(), "market_regime": only("date", *WEIGHT_COLUMNS)})
-    def factor_weights(context: dg.AssetExecutionContext, model_store: ModelStore, regime_features: pd.DataFrame,
-                       market_regime: pd.DataFrame) -> pd.DataFrame:
+    @project.daily_asset(
+        GROUP,
+        kinds={"scikitlearn", "duckdb"},
+        ins={"regime_features": dg.AssetIn(), "market_regime": only("date", *WEIGHT_COLUMNS)},
+    )
+    def factor_weights(
+        context: dg.AssetExecutionContext,
+        model_store: ModelStore,
+        regime_features: pd.DataFrame,
+        market_regime: pd.DataFrame,
+    ) -> pd.DataFrame:
         """Category weights per day from the factor-timing model, next to the regime rule weights."""
         from axion_pipeline.ml.serving import factor_weight_rows, production_predictor
 
@@ -130,8 +191,13 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         predictor = production_predictor(load_production(model_store), names=("factor_timing",))
         out = factor_weight_rows(predictor.usable("factor_timing"), regime_features, market_regime.set_index("date"))
         last = out.loc[out["date"] == out["date"].max(), ["factor", "weight", "rule_weight"]]
-        context.add_output_metadata({**frame_metadata(out, key_column=None), **model_status_metadata(predictor, "factor_timing"),
-                                     "latest_weights": markdown_table(last)})
+        context.add_output_metadata(
+            {
+                **frame_metadata(out, key_column=None),
+                **model_status_metadata(predictor, "factor_timing"),
+                "latest_weights": markdown_table(last),
+            }
+        )
         return out
 
     return [daily_predictions, hybrid_scores, regime_predictions, earnings_predictions, factor_weights]

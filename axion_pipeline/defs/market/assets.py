@@ -21,8 +21,10 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         out = slice_dates(frame, start, end)
         expected_days = len(project.trading_days_in(start, end))
         if expected_days and out.empty:
-            raise dg.Failure(f"the source has no {what} rows for {start.date()} .. {end.date()} although "
-                             f"{expected_days} trading days fall in that window")
+            raise dg.Failure(
+                f"the source has no {what} rows for {start.date()} .. {end.date()} although "
+                f"{expected_days} trading days fall in that window"
+            )
         context.add_output_metadata({**frame_metadata(out), "expected_trading_days": expected_days})
         return out
 
@@ -47,11 +49,13 @@ def fundamentals(context: dg.AssetExecutionContext, market_source: MarketDataSou
     """Point-in-time fundamentals: one row per (ticker, period_end), usable from ``available_date`` on."""
     data = market_source.load()
     out = data.fundamentals.sort_values(["ticker", "available_date"]).reset_index(drop=True)
-    context.add_output_metadata({
-        **frame_metadata(out, date_column="available_date"),
-        "period_types": sorted(out["period_type"].dropna().unique().tolist()),
-        "share_missing": {c: round(float(out[c].isna().mean()), 4) for c in out.columns[4:]},
-    })
+    context.add_output_metadata(
+        {
+            **frame_metadata(out, date_column="available_date"),
+            "period_types": sorted(out["period_type"].dropna().unique().tolist()),
+            "share_missing": {c: round(float(out[c].isna().mean()), 4) for c in out.columns[4:]},
+        }
+    )
     return out
 
 
@@ -79,13 +83,15 @@ def rejected_rows(context: dg.AssetExecutionContext, market_source: MarketDataSo
     data = market_source.load()
     out = data.rejected_rows.reindex(columns=REJECTED_COLUMNS).astype({"value": "string"})
     out = out.reset_index(drop=True)
-    context.add_output_metadata({
-        "rows": len(out),
-        "reconciliation": markdown_table(reconciliation(data)),
-        "by_reason": markdown_table(out.groupby(["dataset", "reason"]).size().reset_index(name="rows")),
-        "source": data.source,
-        "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in data.notes) or "none"),
-    })
+    context.add_output_metadata(
+        {
+            "rows": len(out),
+            "reconciliation": markdown_table(reconciliation(data)),
+            "by_reason": markdown_table(out.groupby(["dataset", "reason"]).size().reset_index(name="rows")),
+            "source": data.source,
+            "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in data.notes) or "none"),
+        }
+    )
     return out
 
 
@@ -109,7 +115,8 @@ def true_alpha(context: dg.AssetExecutionContext, market_source: MarketDataSourc
     if truth is None:
         context.add_output_metadata({"rows": 0, "note": "real data: no planted truth"})
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in TRUE_ALPHA_COLUMNS}).astype(
-            {"date": "datetime64[ns]", "ticker": "object"})
+            {"date": "datetime64[ns]", "ticker": "object"}
+        )
     out = truth.reset_index(drop=True)
     context.add_output_metadata(frame_metadata(out))
     return out

@@ -16,83 +16,112 @@ SHAP_TOP_K = 5
 def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
     horizon = project.settings.horizon
 
-    @project.daily_asset(GROUP, ins={
-        # predictions made h trading days (and up to the health window) before the run's days ...
-        "daily_predictions": dg.AssetIn(
-            partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-(horizon + HEALTH_WINDOW),
-                                                            end_offset=-horizon),
-            metadata={"columns": ["date", "ticker", "score"]}),
-        # ... whose targets matured in the run's days or the window before them
-        "targets": dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-HEALTH_WINDOW)),
-    })
-    def model_health(context: dg.AssetExecutionContext, daily_predictions: pd.DataFrame,
-                     targets: pd.DataFrame) -> pd.DataFrame:
+    @project.daily_asset(
+        GROUP,
+        ins={
+            # predictions made h trading days (and up to the health window) before the run's days ...
+            "daily_predictions": dg.AssetIn(
+                partition_mapping=dg.TimeWindowPartitionMapping(
+                    start_offset=-(horizon + HEALTH_WINDOW), end_offset=-horizon
+                ),
+                metadata={"columns": ["date", "ticker", "score"]},
+            ),
+            # ... whose targets matured in the run's days or the window before them
+            "targets": dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-HEALTH_WINDOW)),
+        },
+    )
+    def model_health(
+        context: dg.AssetExecutionContext, daily_predictions: pd.DataFrame, targets: pd.DataFrame
+    ) -> pd.DataFrame:
         """Realized rank IC of the ranking model once its 21-day labels mature, rolling 3-month IC, trend and status."""
         from axion_pipeline.ml.serving import realized_health
 
         out = realized_health(daily_predictions, targets, project.trading_days_in(*window(context)))
         last = out.iloc[-1] if len(out) else None
-        context.add_output_metadata({
-            **frame_metadata(out, key_column=None),
-            "matured_predictions": int(out["ic"].notna().sum()),
-            "latest_status": str(last["status"]) if last is not None else "none",
-            "latest_rolling_ic_3m": None if last is None or pd.isna(last["rolling_ic_3m"]) else float(last["rolling_ic_3m"]),
-            "needs_retraining": bool(last["needs_retraining"]) if last is not None else False,
-        })
+        context.add_output_metadata(
+            {
+                **frame_metadata(out, key_column=None),
+                "matured_predictions": int(out["ic"].notna().sum()),
+                "latest_status": str(last["status"]) if last is not None else "none",
+                "latest_rolling_ic_3m": None
+                if last is None or pd.isna(last["rolling_ic_3m"])
+                else float(last["rolling_ic_3m"]),
+                "needs_retraining": bool(last["needs_retraining"]) if last is not None else False,
+            }
+        )
         return out
 
-
     @project.daily_asset(GROUP, ins={"features": dg.AssetIn(), "drift_reference": dg.AssetIn()})
-    def drift_report(context: dg.AssetExecutionContext, features: pd.DataFrame,
-                     drift_reference: pd.DataFrame) -> pd.DataFrame:
-        """PSI of each model feature per day against the production model's training sample (0.1 warning, 0.25 drift)."""
+    def drift_report(
+        context: dg.AssetExecutionContext, features: pd.DataFrame, drift_reference: pd.DataFrame
+    ) -> pd.DataFrame:
+        """PSI of each model feature per day against the production model's training sample
+        (0.1 warning, 0.25 drift)."""
+        from axion_pipeline.analytics.plots import plot_psi_bars, to_markdown_image
         from axion_pipeline.ml.drift import DegradationDetector
         from axion_pipeline.ml.serving import drift_rows
-        from axion_pipeline.analytics.plots import plot_psi_bars, to_markdown_image
 
         start, end = window(context)
         require_rows(features, "features", start, end)
         require_rows(drift_reference, "drift_reference", start, end)
         out, last = drift_rows(DegradationDetector(), drift_reference, features)
         psi = pd.Series(last["psi"]).sort_values(ascending=False)
-        context.add_output_metadata({
-            **frame_metadata(out, key_column=None), "latest_date": last["date"],
-            "latest_overall_drift": last["overall_drift"], "latest_drifted_features": last["drifted_features"],
-            "days_with_drift": int(out.groupby("date")["overall_drift"].first().sum()),
-            "date_level_columns_not_scored": last["date_level"],
-            "psi_latest": dg.MetadataValue.md(to_markdown_image(plot_psi_bars(psi), f"PSI on {last['date']}")),
-        })
+        context.add_output_metadata(
+            {
+                **frame_metadata(out, key_column=None),
+                "latest_date": last["date"],
+                "latest_overall_drift": last["overall_drift"],
+                "latest_drifted_features": last["drifted_features"],
+                "days_with_drift": int(out.groupby("date")["overall_drift"].first().sum()),
+                "date_level_columns_not_scored": last["date_level"],
+                "psi_latest": dg.MetadataValue.md(to_markdown_image(plot_psi_bars(psi), f"PSI on {last['date']}")),
+            }
+        )
         return out
 
-
     @project.daily_asset(GROUP, kinds={"shap", "duckdb"}, ins={"features": dg.AssetIn()})
-    def shap_explanations(context: dg.AssetExecutionContext, model_store: ModelStore,
-                          features: pd.DataFrame) -> pd.DataFrame:
-        """Every ticker's top SHAP contributions to its ML score per day, in long form (why a stock ranks where it does)."""
+    def shap_explanations(
+        context: dg.AssetExecutionContext, model_store: ModelStore, features: pd.DataFrame
+    ) -> pd.DataFrame:
+        """Every ticker's top SHAP contributions to its ML score per day, in long form (why a stock ranks where it
+        does)."""
+        from axion_pipeline.analytics.plots import plot_shap_summary, to_markdown_image
         from axion_pipeline.ml.explain import ModelExplainer
         from axion_pipeline.ml.feature_inputs import from_long
         from axion_pipeline.ml.serving import production_predictor
-        from axion_pipeline.analytics.plots import plot_shap_summary, to_markdown_image
 
         start, end = window(context)
         require_rows(features, "features", start, end)
         predictor = production_predictor(load_production(model_store), names=("ranking",))
         model = predictor.usable("ranking")
         if model is None:
-            raise dg.Failure(description="no usable production ranking model to explain: "
-                             + model_status_metadata(predictor, "ranking")["status_detail"])
+            raise dg.Failure(
+                description="no usable production ranking model to explain: "
+                + model_status_metadata(predictor, "ranking")["status_detail"]
+            )
         X = from_long(features)[model.feature_names]
         explainer = ModelExplainer()
         out = explainer.explain_batch(model, X, top_k=SHAP_TOP_K).rename(columns={"symbol": "ticker"})
         last_day = X.loc[X.index.get_level_values(0) == X.index.get_level_values(0).max()]
         wide, _, _, method = explainer.contributions(model, last_day)
-        context.add_output_metadata({
-            **frame_metadata(out), "method": method, "top_k_per_ticker": SHAP_TOP_K,
-            "model_version": predictor.get_model_status()["ranking"]["version"],
-            "most_frequent_top_feature": markdown_table(
-                out.loc[out["rank"] == 1, "feature"].value_counts().head(10).rename_axis("feature").reset_index(name="tickers")),
-            "shap_summary_latest": dg.MetadataValue.md(to_markdown_image(plot_shap_summary(wide), "mean |SHAP| latest day")),
-        })
+        context.add_output_metadata(
+            {
+                **frame_metadata(out),
+                "method": method,
+                "top_k_per_ticker": SHAP_TOP_K,
+                "model_version": predictor.get_model_status()["ranking"]["version"],
+                "most_frequent_top_feature": markdown_table(
+                    out.loc[out["rank"] == 1, "feature"]
+                    .value_counts()
+                    .head(10)
+                    .rename_axis("feature")
+                    .reset_index(name="tickers")
+                ),
+                "shap_summary_latest": dg.MetadataValue.md(
+                    to_markdown_image(plot_shap_summary(wide), "mean |SHAP| latest day")
+                ),
+            }
+        )
         return out
 
     return [model_health, drift_report, shap_explanations]

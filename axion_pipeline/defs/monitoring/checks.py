@@ -13,15 +13,26 @@ SHAP_SAMPLE_ROWS = 25
 
 
 def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
-    @dg.asset_check(pool=WAREHOUSE_POOL, asset="daily_predictions", partitions_def=project.trading_days, blocking=True,
-                    additional_ins={"features": only("date", "ticker")})
+    @dg.asset_check(
+        pool=WAREHOUSE_POOL,
+        asset="daily_predictions",
+        partitions_def=project.trading_days,
+        blocking=True,
+        additional_ins={"features": only("date", "ticker")},
+    )
     def predictions_cover_universe(daily_predictions: pd.DataFrame, features: pd.DataFrame) -> dg.AssetCheckResult:
         """Every (date, ticker) with features has a prediction (ML or rule fallback), none extra."""
         want = set(zip(features["date"], features["ticker"]))
         got = set(zip(daily_predictions["date"], daily_predictions["ticker"]))
-        return dg.AssetCheckResult(passed=want == got, metadata={
-            "expected": len(want), "predicted": len(got), "missing": len(want - got), "extra": len(got - want)})
-
+        return dg.AssetCheckResult(
+            passed=want == got,
+            metadata={
+                "expected": len(want),
+                "predicted": len(got),
+                "missing": len(want - got),
+                "extra": len(got - want),
+            },
+        )
 
     @dg.asset_check(pool=WAREHOUSE_POOL, asset="hybrid_scores", partitions_def=project.trading_days, blocking=True)
     def hybrid_scores_within_unit_interval(hybrid_scores: pd.DataFrame) -> dg.AssetCheckResult:
@@ -30,11 +41,18 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         bad = ~np.isfinite(values) | (values < 0) | (values > 1)
         return dg.AssetCheckResult(passed=not bad.any(), metadata={"bad_values": int(bad.sum()), "rows": len(values)})
 
-
-    @dg.asset_check(pool=WAREHOUSE_POOL, asset="shap_explanations", partitions_def=project.trading_days,
-                    additional_ins={"features": dg.AssetIn()})
-    def shap_values_add_up(context: dg.AssetCheckExecutionContext, model_store: ModelStore,
-                           shap_explanations: pd.DataFrame, features: pd.DataFrame) -> dg.AssetCheckResult:
+    @dg.asset_check(
+        pool=WAREHOUSE_POOL,
+        asset="shap_explanations",
+        partitions_def=project.trading_days,
+        additional_ins={"features": dg.AssetIn()},
+    )
+    def shap_values_add_up(
+        context: dg.AssetCheckExecutionContext,
+        model_store: ModelStore,
+        shap_explanations: pd.DataFrame,
+        features: pd.DataFrame,
+    ) -> dg.AssetCheckResult:
         """On a sample of rows, all features' contributions sum to score - base value (1e-6) and the
         stored scores equal the model's prediction."""
         from axion_pipeline.ml.explain import ModelExplainer
@@ -47,15 +65,24 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         gap = float(np.max(np.abs(contrib.to_numpy().sum(axis=1) - (np.asarray(score) - np.asarray(base)))))
         predicted = model.predict(sample)["score"].to_numpy()
         stored = shap_explanations.drop_duplicates(["date", "ticker"]).set_index(["date", "ticker"])["score"]
-        stored = stored.reindex(pd.MultiIndex.from_arrays([sample.index.get_level_values(0),
-                                                           sample.index.get_level_values(1)])).to_numpy()
+        stored = stored.reindex(
+            pd.MultiIndex.from_arrays([sample.index.get_level_values(0), sample.index.get_level_values(1)])
+        ).to_numpy()
         score_gap = float(np.nanmax(np.abs(stored - predicted)))
-        return dg.AssetCheckResult(passed=gap < 1e-6 and score_gap < 1e-9, metadata={
-            "max_additivity_gap": gap, "max_stored_score_gap": score_gap, "rows": len(sample), "method": method})
-
+        return dg.AssetCheckResult(
+            passed=gap < 1e-6 and score_gap < 1e-9,
+            metadata={
+                "max_additivity_gap": gap,
+                "max_stored_score_gap": score_gap,
+                "rows": len(sample),
+                "method": method,
+            },
+        )
 
     @dg.asset_check(pool=WAREHOUSE_POOL, asset="model_health", partitions_def=project.trading_days, blocking=True)
-    def health_status_present(context: dg.AssetCheckExecutionContext, model_health: pd.DataFrame) -> dg.AssetCheckResult:
+    def health_status_present(
+        context: dg.AssetCheckExecutionContext, model_health: pd.DataFrame
+    ) -> dg.AssetCheckResult:
         """One health row with a status for every trading day of the window."""
         days = set(project.trading_days_in(*window(context)))
         present = set(pd.to_datetime(model_health.dropna(subset=["status"])["date"]))

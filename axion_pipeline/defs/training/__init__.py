@@ -23,23 +23,34 @@ TABLE_ASSET_KEYS = ["walk_forward_report", "production_models", "drift_reference
 
 
 def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
-    return [*build_fold_assets(project), build_report(project), build_production(project), build_store(project),
-            build_search(project)]
+    return [
+        *build_fold_assets(project),
+        build_report(project),
+        build_production(project),
+        build_store(project),
+        build_search(project),
+    ]
 
 
 def build_jobs() -> list:
     return [
         dg.define_asset_job(
-            "training_job", selection=dg.AssetSelection.assets(*FOLD_ASSET_KEYS),
+            "training_job",
+            selection=dg.AssetSelection.assets(*FOLD_ASSET_KEYS),
             description="The four models of one walk-forward fold: train on the fold's window, save, score its "
-                        "test window."),
+            "test window.",
+        ),
         dg.define_asset_job(
-            "training_tables_job", selection=dg.AssetSelection.assets(*TABLE_ASSET_KEYS),
+            "training_tables_job",
+            selection=dg.AssetSelection.assets(*TABLE_ASSET_KEYS),
             description="Walk-forward report over all folds, production models (+ drift reference) and the model "
-                        "store table."),
+            "store table.",
+        ),
         dg.define_asset_job(
-            "hyperparameter_search_job", selection=dg.AssetSelection.assets("hyperparameter_search"),
-            description="On demand: Optuna search of the ranking model's hyperparameters (config: n_trials, window)."),
+            "hyperparameter_search_job",
+            selection=dg.AssetSelection.assets("hyperparameter_search"),
+            description="On demand: Optuna search of the ranking model's hyperparameters (config: n_trials, window).",
+        ),
     ]
 
 

@@ -20,28 +20,43 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
     per_fold = dict(pool=WAREHOUSE_POOL, asset="ranking_model", partitions_def=project.folds)
 
     @dg.asset_check(blocking=True, **per_fold)
-    def fold_windows_disjoint(context: dg.AssetCheckExecutionContext, ranking_model: pd.DataFrame,
-                              model_store: ModelStore) -> dg.AssetCheckResult:
-        """Train, validation and test windows of the fold are ordered and purged (>= gap trading days apart), test windows of all folds are disjoint, and the stored model was fitted, and scored, inside them."""
+    def fold_windows_disjoint(
+        context: dg.AssetCheckExecutionContext, ranking_model: pd.DataFrame, model_store: ModelStore
+    ) -> dg.AssetCheckResult:
+        """Train, validation and test windows of the fold are ordered and purged (>= gap trading days apart), test
+        windows of all folds are disjoint, and the stored model was fitted, and scored, inside them."""
         from axion_pipeline.ml.datasets import overlapping_tests, window_violations
 
         key = context.partition_key
         window = plan.window(key)
         meta = model_store.fold_metadata("ranking_model", key)
-        problems = window_violations(plan.calendar, window, plan.config.gap + plan.config.embargo,
-                                     fitted=(meta.train_start, meta.train_end), test_dates=ranking_model["date"])
+        problems = window_violations(
+            plan.calendar,
+            window,
+            plan.config.gap + plan.config.embargo,
+            fitted=(meta.train_start, meta.train_end),
+            test_dates=ranking_model["date"],
+        )
         problems += overlapping_tests(list(plan.windows))
         if window.test_end >= plan.live_start:
             problems.append(f"{key}: test window reaches into the live span starting {plan.live_start.date()}")
-        return dg.AssetCheckResult(passed=not problems, metadata={
-            "problems": problems[:20], "window": window.to_dict(), "fitted": f"{meta.train_start} .. {meta.train_end}",
-            "gap": plan.config.gap, "embargo": plan.config.embargo,
-        })
+        return dg.AssetCheckResult(
+            passed=not problems,
+            metadata={
+                "problems": problems[:20],
+                "window": window.to_dict(),
+                "fitted": f"{meta.train_start} .. {meta.train_end}",
+                "gap": plan.config.gap,
+                "embargo": plan.config.embargo,
+            },
+        )
 
     @dg.asset_check(**per_fold)
-    def ranking_predictions_cover_test_window(context: dg.AssetCheckExecutionContext,
-                                              ranking_model: pd.DataFrame) -> dg.AssetCheckResult:
-        """Every trading day of the test window is scored, each day with >= 95% of the window's largest daily cross-section, and every score is finite and in [0, 1]."""
+    def ranking_predictions_cover_test_window(
+        context: dg.AssetCheckExecutionContext, ranking_model: pd.DataFrame
+    ) -> dg.AssetCheckResult:
+        """Every trading day of the test window is scored, each day with >= 95% of the window's largest daily cross-
+        section, and every score is finite and in [0, 1]."""
         window = plan.window(context.partition_key)
         expected = plan.calendar[(plan.calendar >= window.test_start) & (plan.calendar <= window.test_end)]
         per_day = ranking_model.groupby("date").size().reindex(expected, fill_value=0)
@@ -50,16 +65,24 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         missing_days = [str(d.date()) for d in per_day.index[per_day == 0]]
         thin_days = [str(d.date()) for d in per_day.index[(per_day > 0) & (per_day < MIN_DAY_COVERAGE * per_day.max())]]
         passed = len(ranking_model) > 0 and not missing_days and not thin_days and bad_scores == 0
-        return dg.AssetCheckResult(passed=passed, metadata={
-            "test_days": len(expected), "missing_days": missing_days[:20], "thin_days": thin_days[:20],
-            "invalid_scores": bad_scores, "min_tickers_per_day": int(per_day.min()),
-            "max_tickers_per_day": int(per_day.max()),
-        })
+        return dg.AssetCheckResult(
+            passed=passed,
+            metadata={
+                "test_days": len(expected),
+                "missing_days": missing_days[:20],
+                "thin_days": thin_days[:20],
+                "invalid_scores": bad_scores,
+                "min_tickers_per_day": int(per_day.min()),
+                "max_tickers_per_day": int(per_day.max()),
+            },
+        )
 
     @dg.asset_check(pool=WAREHOUSE_POOL, asset="production_models", blocking=True)
-    def production_models_respect_cutoff(production_models: pd.DataFrame,
-                                         model_store: ModelStore) -> dg.AssetCheckResult:
-        """Every production model (the version LATEST names) was trained on data ending at or before the production cutoff, which precedes the live span by the gap."""
+    def production_models_respect_cutoff(
+        production_models: pd.DataFrame, model_store: ModelStore
+    ) -> dg.AssetCheckResult:
+        """Every production model (the version LATEST names) was trained on data ending at or before the production
+        cutoff, which precedes the live span by the gap."""
         cutoff, live_start = plan.production_cutoff, plan.live_start
         problems = []
         for name in STORE_NAMES:
@@ -69,14 +92,25 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
                 problems.append(f"{name}: LATEST is {latest}, the table lists {rows['version'].tolist()}")
                 continue
             fitted_end = model_store.load_production(name).metadata.train_end
-            if fitted_end is None or pd.Timestamp(fitted_end) > cutoff or pd.Timestamp(rows["train_end"].iloc[0]) > cutoff:
+            if (
+                fitted_end is None
+                or pd.Timestamp(fitted_end) > cutoff
+                or pd.Timestamp(rows["train_end"].iloc[0]) > cutoff
+            ):
                 problems.append(f"{name}: trained up to {fitted_end}, after the cutoff {cutoff.date()}")
         gap_days = int(((plan.calendar > cutoff) & (plan.calendar < live_start)).sum())
         if gap_days < plan.config.gap:
-            problems.append(f"only {gap_days} trading days between the cutoff and the live span, need {plan.config.gap}")
-        return dg.AssetCheckResult(passed=not problems, metadata={
-            "problems": problems, "production_cutoff": str(cutoff.date()), "live_start": str(live_start.date()),
-            "gap_days": gap_days,
-        })
+            problems.append(
+                f"only {gap_days} trading days between the cutoff and the live span, need {plan.config.gap}"
+            )
+        return dg.AssetCheckResult(
+            passed=not problems,
+            metadata={
+                "problems": problems,
+                "production_cutoff": str(cutoff.date()),
+                "live_start": str(live_start.date()),
+                "gap_days": gap_days,
+            },
+        )
 
     return [fold_windows_disjoint, ranking_predictions_cover_test_window, production_models_respect_cutoff]

@@ -29,7 +29,8 @@ def run_metadata(run, window, path) -> dict:
         "train_window": f"{window.train_start.date()} .. {window.train_end.date()}",
         "fit_window": f"{window.train_start.date()} .. {window.fit_end.date()}",
         "test_window": f"{window.test_start.date()} .. {window.test_end.date()}",
-        "model_path": str(path), "rows": len(run.predictions),
+        "model_path": str(path),
+        "rows": len(run.predictions),
         "oos_metrics": markdown_table(pd.DataFrame({"metric": list(run.metrics), "value": list(run.metrics.values())})),
     }
     meta.update({f"oos_{k}": v for k, v in run.metrics.items() if isinstance(v, (int, float)) and v is not None})
@@ -37,7 +38,9 @@ def run_metadata(run, window, path) -> dict:
     return meta
 
 
-def read_ranking_rows(warehouse: Warehouse, window, every_n_days: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex]:
+def read_ranking_rows(
+    warehouse: Warehouse, window, every_n_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex]:
     """The feature and target rows a ranking window trains and scores on, and their dates
     (``ranking_dates``: every n-th fitted date, the validation and the test dates), read with
     parameterised SQL: at every 5th date about a quarter of the window's rows, and the same rows
@@ -59,30 +62,53 @@ def build_fold_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
     def fold_asset(kinds: set[str], ins: dict, deps: list | None = None):
         return project.fold_asset(GROUP, kinds, ins, deps)
 
-    @fold_asset({"lightgbm", "duckdb"}, {},
-                deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in ("features", "targets")])
-    def ranking_model(context: dg.AssetExecutionContext, config: RankingTrainingConfig, model_store: ModelStore,
-                      warehouse: Warehouse) -> pd.DataFrame:
-        """Out-of-sample stock scores (score, rank, predicted quintile) of the fold's LightGBM ranking ensemble on its test window."""
+    @fold_asset(
+        {"lightgbm", "duckdb"},
+        {},
+        deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in ("features", "targets")],
+    )
+    def ranking_model(
+        context: dg.AssetExecutionContext, config: RankingTrainingConfig, model_store: ModelStore, warehouse: Warehouse
+    ) -> pd.DataFrame:
+        """Out-of-sample stock scores (score, rank, predicted quintile) of the fold's LightGBM ranking ensemble on its
+        test window."""
         from axion_pipeline.analytics.plots import plot_feature_importance, to_markdown_image
         from axion_pipeline.ml.training import train_ranking
 
         window = plan.window(context.partition_key)
         model_config, feature_config, every_n = ranking_configs(config)
         features, targets, dates = read_ranking_rows(warehouse, window, every_n)
-        run = call_library(train_ranking, features, targets, window, model_config, feature_config, every_n,
-                           fit_dates=dates)
+        run = call_library(
+            train_ranking, features, targets, window, model_config, feature_config, every_n, fit_dates=dates
+        )
         path = model_store.save_fold("ranking_model", context.partition_key, run.model)
         png = plot_feature_importance(run.model.get_feature_importance())
-        context.add_output_metadata({**run_metadata(run, window, path),
-                                     "feature_importance": dg.MetadataValue.md(to_markdown_image(png, "feature importance"))})
+        context.add_output_metadata(
+            {
+                **run_metadata(run, window, path),
+                "feature_importance": dg.MetadataValue.md(to_markdown_image(png, "feature importance")),
+            }
+        )
         return run.predictions
 
-    @fold_asset({"scikitlearn", "duckdb"}, {"regime_features": every_partition(), "true_regimes": dg.AssetIn(),
-                                            "market_regime": every_partition(["date", "regime"])})
-    def regime_model(context: dg.AssetExecutionContext, config: RegimeTrainingConfig, model_store: ModelStore,
-                     regime_features: pd.DataFrame, true_regimes: pd.DataFrame, market_regime: pd.DataFrame) -> pd.DataFrame:
-        """Out-of-sample daily regime probabilities of the fold's GMM + random-forest classifier, with the planted and rule regimes."""
+    @fold_asset(
+        {"scikitlearn", "duckdb"},
+        {
+            "regime_features": every_partition(),
+            "true_regimes": dg.AssetIn(),
+            "market_regime": every_partition(["date", "regime"]),
+        },
+    )
+    def regime_model(
+        context: dg.AssetExecutionContext,
+        config: RegimeTrainingConfig,
+        model_store: ModelStore,
+        regime_features: pd.DataFrame,
+        true_regimes: pd.DataFrame,
+        market_regime: pd.DataFrame,
+    ) -> pd.DataFrame:
+        """Out-of-sample daily regime probabilities of the fold's GMM + random-forest classifier, with the planted and
+        rule regimes."""
         from axion_pipeline.ml.config import RegimeModelConfig
         from axion_pipeline.ml.datasets import regime_labels
         from axion_pipeline.ml.training import train_regime
@@ -91,37 +117,59 @@ def build_fold_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         labels, source = call_library(regime_labels, true_regimes, market_regime)
         truth = labels if source == "true_regimes" else None
         rule = market_regime.assign(date=pd.to_datetime(market_regime["date"])).set_index("date")["regime"]
-        run = call_library(train_regime, regime_features, labels, source, window, config.to_library(RegimeModelConfig),
-                           truth, rule)
+        run = call_library(
+            train_regime, regime_features, labels, source, window, config.to_library(RegimeModelConfig), truth, rule
+        )
         path = model_store.save_fold("regime_model", context.partition_key, run.model)
         context.add_output_metadata(run_metadata(run, window, path))
         return run.predictions
 
-    @fold_asset({"xgboost", "duckdb"}, {"earnings_events": dg.AssetIn(), "prices": every_partition(CLOSE_COLUMNS),
-                                        "fundamentals": dg.AssetIn()})
-    def earnings_model(context: dg.AssetExecutionContext, config: EarningsTrainingConfig, model_store: ModelStore,
-                       earnings_events: pd.DataFrame, prices: pd.DataFrame, fundamentals: pd.DataFrame) -> pd.DataFrame:
-        """Out-of-sample beat probability and surprise forecast of the fold's XGBoost earnings model per announcement in its test window."""
+    @fold_asset(
+        {"xgboost", "duckdb"},
+        {"earnings_events": dg.AssetIn(), "prices": every_partition(CLOSE_COLUMNS), "fundamentals": dg.AssetIn()},
+    )
+    def earnings_model(
+        context: dg.AssetExecutionContext,
+        config: EarningsTrainingConfig,
+        model_store: ModelStore,
+        earnings_events: pd.DataFrame,
+        prices: pd.DataFrame,
+        fundamentals: pd.DataFrame,
+    ) -> pd.DataFrame:
+        """Out-of-sample beat probability and surprise forecast of the fold's XGBoost earnings model per announcement in
+        its test window."""
         from axion_pipeline.ml.config import EarningsModelConfig
         from axion_pipeline.ml.datasets import earnings_dataset
         from axion_pipeline.ml.training import train_earnings
 
         window = plan.window(context.partition_key)
         library = config.to_library(EarningsModelConfig)
-        X, beat, surprise = call_library(earnings_dataset, earnings_events, prices, fundamentals,
-                                         library.max_price_staleness_days)
+        X, beat, surprise = call_library(
+            earnings_dataset, earnings_events, prices, fundamentals, library.max_price_staleness_days
+        )
         run = call_library(train_earnings, X, beat, surprise, window, library)
         path = model_store.save_fold("earnings_model", context.partition_key, run.model)
         context.add_output_metadata(run_metadata(run, window, path))
         return run.predictions
 
-    @fold_asset({"scikitlearn", "duckdb"}, {"regime_features": every_partition(),
-                                            "prices": every_partition(CLOSE_COLUMNS),
-                                            "factor_scores": every_partition(["date", "ticker", *CATEGORIES])})
-    def factor_timing_model(context: dg.AssetExecutionContext, config: FactorTimingTrainingConfig,
-                            model_store: ModelStore, regime_features: pd.DataFrame, prices: pd.DataFrame,
-                            factor_scores: pd.DataFrame) -> pd.DataFrame:
-        """Out-of-sample factor return forecasts and bounded category weights of the fold's ridge timing model per test date."""
+    @fold_asset(
+        {"scikitlearn", "duckdb"},
+        {
+            "regime_features": every_partition(),
+            "prices": every_partition(CLOSE_COLUMNS),
+            "factor_scores": every_partition(["date", "ticker", *CATEGORIES]),
+        },
+    )
+    def factor_timing_model(
+        context: dg.AssetExecutionContext,
+        config: FactorTimingTrainingConfig,
+        model_store: ModelStore,
+        regime_features: pd.DataFrame,
+        prices: pd.DataFrame,
+        factor_scores: pd.DataFrame,
+    ) -> pd.DataFrame:
+        """Out-of-sample factor return forecasts and bounded category weights of the fold's ridge timing model per test
+        date."""
         from axion_pipeline.ml.datasets import factor_returns
         from axion_pipeline.ml.training import train_factor_timing
 

@@ -13,41 +13,58 @@ def build_report(project: DagsterProject) -> dg.AssetsDefinition:
     plan = project.plan
 
     @dg.asset(
-        group_name=GROUP, kinds={"pandas", "duckdb"}, metadata={"schema": GROUP}, pool=WAREHOUSE_POOL,
+        group_name=GROUP,
+        kinds={"pandas", "duckdb"},
+        metadata={"schema": GROUP},
+        pool=WAREHOUSE_POOL,
         owners=["team:ml"],
-        ins={"ranking_model": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
-             "true_alpha": dg.AssetIn(metadata={"columns": ["date", "ticker", "expected_return"]})},
+        ins={
+            "ranking_model": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+            "true_alpha": dg.AssetIn(metadata={"columns": ["date", "ticker", "expected_return"]}),
+        },
     )
-    def walk_forward_report(context: dg.AssetExecutionContext, ranking_model: pd.DataFrame,
-                            true_alpha: pd.DataFrame) -> pd.DataFrame:
-        """Out-of-sample IC (mean, std, ICIR, hit rate), quintile spread and accuracy of the ranking model per fold and overall, with the oracle IC on the generated market."""
+    def walk_forward_report(
+        context: dg.AssetExecutionContext, ranking_model: pd.DataFrame, true_alpha: pd.DataFrame
+    ) -> pd.DataFrame:
+        """Out-of-sample IC (mean, std, ICIR, hit rate), quintile spread and accuracy of the ranking model per fold and
+        overall, with the oracle IC on the generated market."""
         from axion_pipeline.analytics.plots import plot_walk_forward_ic, to_markdown_image
         from axion_pipeline.ml.evaluation import walk_forward_table
 
         folds = sorted(ranking_model["fold"].unique()) if len(ranking_model) else []
         missing = sorted(set(plan.keys) - set(folds))
         if missing:
-            raise dg.Failure(description=f"ranking_model has no predictions for {missing}: "
-                             "run training_job for every fold first")
+            raise dg.Failure(
+                description=f"ranking_model has no predictions for {missing}: run training_job for every fold first"
+            )
         table, ic = walk_forward_table(ranking_model, true_alpha if len(true_alpha) else None, plan.horizon)
         overall = table.loc[table["fold"] == "all"].iloc[0]
         bounds = plan.frame().rename(columns={"window": "fold"})
         if len(ic):
-            plot = to_markdown_image(plot_walk_forward_ic(ic, bounds.loc[bounds["fold"].isin(folds)]), "walk-forward IC")
+            plot = to_markdown_image(
+                plot_walk_forward_ic(ic, bounds.loc[bounds["fold"].isin(folds)]), "walk-forward IC"
+            )
         else:  # every test date's scores were constant (e.g. a model early-stopped before its first split)
             plot = "no date with a defined IC: the model's scores are constant within each date"
         meta = {
-            "rows": len(table), "folds": len(folds), "oos_dates": int(overall["n_dates"]),
-            "ic_mean": overall["ic_mean"], "icir": overall["icir"], "hit_rate": overall["hit_rate"],
-            "ic_pvalue_newey_west": overall["ic_pvalue_nw"], "spread_mean": overall["spread_mean"],
+            "rows": len(table),
+            "folds": len(folds),
+            "oos_dates": int(overall["n_dates"]),
+            "ic_mean": overall["ic_mean"],
+            "icir": overall["icir"],
+            "hit_rate": overall["hit_rate"],
+            "ic_pvalue_newey_west": overall["ic_pvalue_nw"],
+            "spread_mean": overall["spread_mean"],
         }
         if "oracle_ic_mean" in table:
             meta.update(oracle_ic_mean=overall["oracle_ic_mean"], model_oracle_ratio=overall["model_oracle_ratio"])
-        context.add_output_metadata({
-            **jsonable(meta),
-            "metrics": markdown_table(table.drop(columns=["test_start", "test_end"])),
-            "ic_over_time": dg.MetadataValue.md(plot),
-        })
+        context.add_output_metadata(
+            {
+                **jsonable(meta),
+                "metrics": markdown_table(table.drop(columns=["test_start", "test_end"])),
+                "ic_over_time": dg.MetadataValue.md(plot),
+            }
+        )
         return table
 
     return walk_forward_report

@@ -14,31 +14,60 @@ def build_search(project: DagsterProject) -> dg.AssetsDefinition:
     plan = project.plan
 
     @dg.asset(
-        group_name=GROUP, kinds={"optuna", "lightgbm", "duckdb"}, metadata={"schema": GROUP}, pool=WAREHOUSE_POOL,
-        owners=["team:ml"], ins={"features": every_partition(), "targets": every_partition()},
+        group_name=GROUP,
+        kinds={"optuna", "lightgbm", "duckdb"},
+        metadata={"schema": GROUP},
+        pool=WAREHOUSE_POOL,
+        owners=["team:ml"],
+        ins={"features": every_partition(), "targets": every_partition()},
     )
-    def hyperparameter_search(context: dg.AssetExecutionContext, config: HyperparameterSearchConfig,
-                              model_store: ModelStore, features: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
-        """Optuna trials of the ranking model (params, validation IC, state) on one window, with PBO and deflated Sharpe of the choice."""
+    def hyperparameter_search(
+        context: dg.AssetExecutionContext,
+        config: HyperparameterSearchConfig,
+        model_store: ModelStore,
+        features: pd.DataFrame,
+        targets: pd.DataFrame,
+    ) -> pd.DataFrame:
+        """Optuna trials of the ranking model (params, validation IC, state) on one window, with PBO and deflated Sharpe
+        of the choice."""
         from axion_pipeline.ml.hyperopt import search_ranking
 
         try:
             window = plan.window(config.window)
         except KeyError as exc:
             raise dg.Failure(description=str(exc)) from exc
-        study = config.study_name or f"ranking_{window.key}_{window.val_start.date() if window.has_validation else 'noval'}"
+        study = (
+            config.study_name or f"ranking_{window.key}_{window.val_start.date() if window.has_validation else 'noval'}"
+        )
         model_config, feature_config, every_n = ranking_configs(config.ranking)
         trials, summary = call_library(
-            search_ranking, features, targets, window, model_config, feature_config, every_n,
-            n_trials=config.n_trials, storage=model_store.hyperopt_storage(), study_name=study,
-            timeout=config.timeout_seconds)
-        context.add_output_metadata({
-            "rows": len(trials), "study": study, "storage": summary["storage"], "window": config.window,
-            "best_value_ic": summary["best_value"], "best_params": summary["best_params"],
-            "pbo": summary["pbo"], "deflated_sharpe": summary["deflated_sharpe"],
-            "n_complete": summary["n_complete"], "n_pruned": summary["n_pruned"],
-            "top_trials": markdown_table(trials.sort_values("value", ascending=False).head(10)),
-        })
+            search_ranking,
+            features,
+            targets,
+            window,
+            model_config,
+            feature_config,
+            every_n,
+            n_trials=config.n_trials,
+            storage=model_store.hyperopt_storage(),
+            study_name=study,
+            timeout=config.timeout_seconds,
+        )
+        context.add_output_metadata(
+            {
+                "rows": len(trials),
+                "study": study,
+                "storage": summary["storage"],
+                "window": config.window,
+                "best_value_ic": summary["best_value"],
+                "best_params": summary["best_params"],
+                "pbo": summary["pbo"],
+                "deflated_sharpe": summary["deflated_sharpe"],
+                "n_complete": summary["n_complete"],
+                "n_pruned": summary["n_pruned"],
+                "top_trials": markdown_table(trials.sort_values("value", ascending=False).head(10)),
+            }
+        )
         return trials
 
     return hyperparameter_search

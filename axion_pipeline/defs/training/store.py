@@ -13,25 +13,39 @@ def build_store(project: DagsterProject) -> dg.AssetsDefinition:
     fold_keys = project.plan.keys
 
     @dg.asset(
-        group_name=GROUP, kinds={"duckdb"}, metadata={"schema": GROUP}, pool=WAREHOUSE_POOL, owners=["team:ml"],
-        deps=[*[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in FOLD_ASSET_KEYS],
-              dg.AssetDep("production_models")],
+        group_name=GROUP,
+        kinds={"duckdb"},
+        metadata={"schema": GROUP},
+        pool=WAREHOUSE_POOL,
+        owners=["team:ml"],
+        deps=[
+            *[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in FOLD_ASSET_KEYS],
+            dg.AssetDep("production_models"),
+        ],
     )
     def model_store(context: dg.AssetExecutionContext, model_store: ModelStore) -> pd.DataFrame:
-        """Every stored model (per fold and every production version): windows, metrics, feature names, SHA-256 and the artefacts' text (LightGBM text, XGBoost/sklearn JSON), one row per model."""
+        """Every stored model (per fold and every production version): windows, metrics, feature names, SHA-256 and the
+        artefacts' text (LightGBM text, XGBoost/sklearn JSON), one row per model."""
         from axion_pipeline.ml.model_store import catalog_models
 
         table = catalog_models(model_store.path, fold_keys)
         if table.empty:
-            raise dg.Failure(description=f"no stored model under {model_store.path}: "
-                             "run training_job and production_models first")
+            raise dg.Failure(
+                description=f"no stored model under {model_store.path}: run training_job and production_models first"
+            )
         counts = table.groupby(["model_name", "kind"]).size().rename("models").reset_index()
-        context.add_output_metadata({
-            "rows": len(table), "root": str(model_store.path), "unverified": int((~table["verified"]).sum()),
-            "model_text_mb": round(float(table["model_text"].str.len().sum()) / 1e6, 2),
-            "by_model": markdown_table(counts),
-            "query": dg.MetadataValue.md("`select model_name, kind, version, test_start, metrics from training.model_store`"),
-        })
+        context.add_output_metadata(
+            {
+                "rows": len(table),
+                "root": str(model_store.path),
+                "unverified": int((~table["verified"]).sum()),
+                "model_text_mb": round(float(table["model_text"].str.len().sum()) / 1e6, 2),
+                "by_model": markdown_table(counts),
+                "query": dg.MetadataValue.md(
+                    "`select model_name, kind, version, test_start, metrics from training.model_store`"
+                ),
+            }
+        )
         return table
 
     return model_store
