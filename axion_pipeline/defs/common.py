@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import dagster as dg
 import pandas as pd
 
@@ -78,6 +80,30 @@ def require_rows(frame: pd.DataFrame, what: str, start, end) -> None:
             description=f"{what} has no rows for {pd.Timestamp(start).date()} .. {pd.Timestamp(end).date()}: "
             "materialize the upstream partitions first",
         )
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A model the data given cannot train (``InsufficientDataError``): the reason, shown as its status."""
+
+    reason: str
+
+    @property
+    def status(self) -> str:
+        return f"skipped: {self.reason}"
+
+
+def train_or_skip(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` (a library training step), or ``Skipped`` when the data cannot train
+    the model (too few rows, events, dates, classes). Any other error still fails the run."""
+    from axion_pipeline.ml.base import InsufficientDataError
+
+    try:
+        return call_library(fn, *args, **kwargs)
+    except dg.Failure as failure:
+        if isinstance(failure.__cause__, InsufficientDataError):
+            return Skipped(str(failure.description))
+        raise
 
 
 def call_library(fn, *args, **kwargs):

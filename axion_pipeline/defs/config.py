@@ -82,12 +82,14 @@ FeatureSettings = library_config(
     (FeatureConfig, [f.name for f in fields(FeatureConfig) if f.name not in RANKING_SELECTION_FIELDS]),
 )
 
+RANKING_TRAINING_FIELDS = ["sample_every_n_days", "neutralize_label_exposures", "neutralize_label_sectors"]
 RankingTrainingConfig = library_config(
     "RankingTrainingConfig",
-    "``RankingModelConfig``, the feature-selection fields of ``FeatureConfig`` and ``MLConfig.sample_every_n_days``.",
+    "``RankingModelConfig``, the feature-selection fields of ``FeatureConfig`` and how ``MLConfig`` cuts the "
+    "ranking model's training rows and labels (date sampling, label neutralisation).",
     (RankingModelConfig, None),
     (FeatureConfig, RANKING_SELECTION_FIELDS),
-    (MLConfig, ["sample_every_n_days"]),
+    (MLConfig, RANKING_TRAINING_FIELDS),
 )
 
 RegimeTrainingConfig = library_config(
@@ -127,6 +129,13 @@ class HyperparameterSearchConfig(dg.Config):
     ranking: RankingTrainingConfig = RankingTrainingConfig()
 
 
-def ranking_configs(config: Any) -> tuple[RankingModelConfig, FeatureConfig, int]:
-    """The library configs of a ``RankingTrainingConfig``: model, feature selection, date sampling."""
-    return config.to_library(RankingModelConfig), config.to_library(FeatureConfig), config.sample_every_n_days
+def ranking_config(config: Any, horizon: int) -> MLConfig:
+    """The library ``MLConfig`` of a ``RankingTrainingConfig``: the model, the feature selection and
+    the training rows and labels, with the project's label horizon."""
+    chosen = {name: getattr(config, name) for name in RANKING_TRAINING_FIELDS}
+    return MLConfig(
+        ranking=config.to_library(RankingModelConfig),
+        features=config.to_library(FeatureConfig),
+        forward_days=horizon,
+        **chosen,
+    )

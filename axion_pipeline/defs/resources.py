@@ -122,6 +122,12 @@ class ModelStore(dg.ConfigurableResource):
         shutil.rmtree(retired, ignore_errors=True)
         return target
 
+    def remove_fold(self, name: str, fold_key: str) -> None:
+        """Delete a fold's model (a model that could not be retrained on the current data)."""
+        target = self.fold_dir(name, fold_key)
+        for path in (target, target.with_name(f".{fold_key}.retired"), target.with_name(f".{fold_key}.staging")):
+            shutil.rmtree(path, ignore_errors=True)
+
     @staticmethod
     def _settle(target: Path, retired: Path) -> None:
         """After a crash between the two renames of ``save_fold``: restore the retired model."""
@@ -155,6 +161,11 @@ class ModelStore(dg.ConfigurableResource):
         from axion_pipeline.ml.model_store import PRODUCTION, save_version
 
         return save_version(self.path / name / PRODUCTION, model, fingerprint, config)
+
+    def retire_production(self, name: str) -> None:
+        """Remove ``production/LATEST`` (the versions stay): serving finds no production model and uses
+        its rule fallback, as after a model could not be trained on the current data."""
+        (self.path / name / "production" / "LATEST").unlink(missing_ok=True)
 
     def production_version(self, name: str) -> str | None:
         from axion_pipeline.ml.model_store import PRODUCTION, read_latest

@@ -30,6 +30,11 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _TRACKED_LIBRARIES = ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "xgboost", "shap")
 
 
+class InsufficientDataError(ValueError):
+    """The data given cannot train this model: too few rows, events, dates or classes. The caller
+    records a "skipped" status and falls back to rules; any other error is a bug and fails loudly."""
+
+
 class ModelLoadError(RuntimeError):
     """A stored model is missing, corrupt, tampered with, or not the expected kind."""
 

@@ -9,13 +9,14 @@ the launchpad with the same default.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from axion_pipeline.data.contracts import CATEGORIES, REGIMES
 
 # Trading days of the forward return behind the ranking labels (and the factor-timing targets).
 # The walk-forward gap must be at least this long, or training labels would overlap test returns.
 FORWARD_DAYS = 21
+ROUND_SELECTIONS = ("validation_ic", "early_stopping", "fixed")
 
 # Sub-factors of the factor engine that enter the ranking features as cross-sectional ranks only
 # (``FeatureConfig.rank_only_columns``): the firm traits behind the planted and real premia
@@ -87,27 +88,60 @@ class FeatureConfig:
 
 @dataclass
 class RankingModelConfig:
-    """LightGBM quintile classifier ensemble. The defaults are weak learners (3 leaves, >= 1000
-    rows a leaf, half the features a tree, L2 10): single-factor rank ICs are about 0.05, and
-    bigger trees fit noise. Up to 300 rounds, stopped after 50 without improvement on the
-    validation slice."""
+    """LightGBM quintile classifier ensemble.
+
+    The number of boosting rounds is chosen on the validation slice by the per-date rank IC of the
+    score with the forward return (``round_selection="validation_ic"``: checkpoints every
+    ``ic_checkpoint_rounds`` up to ``n_estimators``), then the members are refitted on the fitted
+    and validation rows together with that many rounds (``refit_on_validation``), so the most
+    recent labelled dates are part of the model. ``"early_stopping"`` stops on the validation
+    multiclass log loss after ``early_stopping_rounds`` rounds without improvement; ``"fixed"``
+    always fits ``n_estimators``. ``candidate_num_leaves`` / ``candidate_min_child_samples``
+    (pairs) are the tree sizes the training module compares on the validation slice before the
+    final fit (empty: ``num_leaves`` / ``min_child_samples`` only)."""
 
     n_estimators: int = 300
-    max_depth: int = 4
+    max_depth: int = -1
     learning_rate: float = 0.05
     n_ensemble: int = 2
     num_quintiles: int = 5
-    num_leaves: int = 3
-    min_child_samples: int = 1000
+    num_leaves: int = 15
+    min_child_samples: int = 300
     subsample: float = 0.8
     colsample_bytree: float = 0.5
     reg_lambda: float = 10.0
     early_stopping_rounds: int = 50
+    round_selection: str = "validation_ic"
+    ic_checkpoint_rounds: int = 10
+    refit_on_validation: bool = True
+    candidate_num_leaves: list[int] = field(default_factory=lambda: [3, 15, 63])
+    candidate_min_child_samples: list[int] = field(default_factory=lambda: [1000, 300, 100])
     n_jobs: int = 2
     random_state: int = 42
     # Used only when lightgbm cannot be imported: "gradient_boosting" (GradientBoostingClassifier,
     # as the spec names) or "hist_gradient_boosting" (much faster on large panels, handles NaN).
     fallback_estimator: str = "gradient_boosting"
+
+    def __post_init__(self) -> None:
+        if self.round_selection not in ROUND_SELECTIONS:
+            raise ValueError(f"round_selection must be one of {ROUND_SELECTIONS}, got {self.round_selection!r}")
+        if len(self.candidate_num_leaves) != len(self.candidate_min_child_samples):
+            raise ValueError("candidate_num_leaves and candidate_min_child_samples are pairs: give as many of each")
+
+    def candidates(self) -> list[RankingModelConfig]:
+        """One config per candidate tree size (itself when there are none), each without candidates."""
+        pairs = list(zip(self.candidate_num_leaves, self.candidate_min_child_samples))
+        pairs = pairs or [(self.num_leaves, self.min_child_samples)]
+        return [
+            replace(
+                self,
+                num_leaves=int(leaves),
+                min_child_samples=int(child),
+                candidate_num_leaves=[],
+                candidate_min_child_samples=[],
+            )
+            for leaves, child in pairs
+        ]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -232,6 +266,11 @@ class MLConfig:
     # The ranking model fits every n-th trading day of its window (validation and test: every
     # day): 21-day labels overlap, so consecutive days add little but cost.
     sample_every_n_days: int = 5
+    # The ranking model's labels are quintiles of the forward return with these exposures (feature
+    # columns) and, when ``neutralize_label_sectors``, the sector regressed out per date
+    # (``axion_pipeline.ml.neutralize``); empty and False: quintiles of the raw return.
+    neutralize_label_exposures: list[str] = field(default_factory=lambda: ["beta_rank", "realized_vol_rank"])
+    neutralize_label_sectors: bool = True
     # Walk-forward plan of ``TrainingPipeline`` (as of the Dagster folds): the first
     # ``warmup_days`` dates of the data are left out of every window (factor scores need a year of
     # prices), the last ``live_days`` are never in a fold (at least ``forward_days`` are kept out).

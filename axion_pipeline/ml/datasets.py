@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from axion_pipeline.ml.base import InsufficientDataError
 from axion_pipeline.ml.config import WalkForwardConfig
 from axion_pipeline.ml.walk_forward import Fold, check_purge, make_folds
 
@@ -299,7 +300,7 @@ def ranking_rows(
         if not labelled.all():
             rows, keys, outcome = rows[labelled], keys[labelled], outcome.iloc[np.flatnonzero(labelled)]
     if not len(rows):
-        raise ValueError(
+        raise InsufficientDataError(
             f"no {'labelled ' if labelled_only else ''}feature rows dated {window}: "
             "materialize features and targets for that window first"
         )
@@ -322,7 +323,7 @@ def regime_labels(true_regimes: pd.DataFrame, market_regime: pd.DataFrame) -> tu
     rows = table.dropna(subset=["date", "regime"])
     labels = pd.Series(rows["regime"].astype(str).to_numpy(), index=pd.DatetimeIndex(rows["date"]), name="regime")
     if labels.empty:
-        raise ValueError(f"{source} has no regime labels")
+        raise InsufficientDataError(f"{source} has no regime labels")
     return labels.sort_index(), source
 
 
@@ -330,7 +331,9 @@ def date_rows(frame: pd.DataFrame, start: Any, end: Any, what: str) -> pd.DataFr
     """Rows of a per-date table dated in [start, end], indexed by date (``date`` column dropped)."""
     out = frame.loc[(frame["date"] >= pd.Timestamp(start)) & (frame["date"] <= pd.Timestamp(end))]
     if out.empty:
-        raise ValueError(f"{what} has no rows dated {pd.Timestamp(start).date()} .. {pd.Timestamp(end).date()}")
+        raise InsufficientDataError(
+            f"{what} has no rows dated {pd.Timestamp(start).date()} .. {pd.Timestamp(end).date()}"
+        )
     out = out.assign(date=pd.to_datetime(out["date"])).set_index("date").sort_index()
     require_finite(out.select_dtypes("number"), what)
     return out
@@ -360,7 +363,7 @@ def earnings_dataset(
     from axion_pipeline.ml.earnings_features import build_earnings_features
 
     if earnings_events.empty:
-        raise ValueError("earnings_events is empty: no announcements to learn from")
+        raise InsufficientDataError("earnings_events is empty: no announcements to learn from")
     X, beat, surprise = build_earnings_features(
         earnings_events, prices[["date", "ticker", "close"]], fundamentals, max_price_staleness_days
     )
@@ -412,8 +415,9 @@ def window_violations(
 
     Planned windows: ordered, at least ``gap`` trading days strictly between the last fitted date
     and the validation slice and between the training window and the test window. Observed data
-    (optional): the dates a model was actually fitted on lie inside [train_start, fit_end], and the
-    dates it was scored on inside [test_start, test_end].
+    (optional): the dates a model was actually fitted on lie inside [train_start, train_end] (the
+    fitted span and, for a model refitted after choosing its rounds there, the validation slice),
+    and the dates it was scored on inside [test_start, test_end].
     """
     problems = []
     between = lambda a, b: count_dates(calendar, a, b) - 2  # noqa: E731 - trading days strictly between
@@ -431,10 +435,10 @@ def window_violations(
         )
     if fitted is not None:
         start, end = pd.Timestamp(fitted[0]), pd.Timestamp(fitted[1])
-        if start < window.train_start or end > window.fit_end:
+        if start < window.train_start or end > window.train_end:
             problems.append(
-                f"{window.key}: model fitted on {start.date()} .. {end.date()}, outside the fit window "
-                f"{window.train_start.date()} .. {window.fit_end.date()}"
+                f"{window.key}: model fitted on {start.date()} .. {end.date()}, outside the training window "
+                f"{window.train_start.date()} .. {window.train_end.date()}"
             )
     if test_dates is not None and len(test_dates):
         dates = pd.DatetimeIndex(pd.to_datetime(np.asarray(test_dates)))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from axion_pipeline.ml.base import BaseModel, ModelLoadError, feature_array
+from axion_pipeline.ml.base import BaseModel, InsufficientDataError, ModelLoadError, feature_array
 from axion_pipeline.ml.config import EarningsModelConfig
 
 CLASSIFIER_FILE = "classifier.json"
@@ -88,7 +88,7 @@ class EarningsPredictionModel(BaseModel):
         import xgboost as xgb
 
         if np.unique(y).size < 2:
-            raise ValueError("training labels hold a single class; cannot fit a beat/miss classifier")
+            raise InsufficientDataError("training labels hold a single class; cannot fit a beat/miss classifier")
         clf = xgb.XGBClassifier(objective="binary:logistic", eval_metric="logloss", **self._params()).fit(X, y)
         reg = None
         if surprise is not None:
@@ -120,7 +120,7 @@ class EarningsPredictionModel(BaseModel):
         order = np.arange(len(y)) if dates is None else np.argsort(dates, kind="stable")
         values, y, s = values[order], y[order], None if s is None else s[order]
         if len(y) < MIN_ROWS:
-            raise ValueError(f"need at least {MIN_ROWS} labelled events, got {len(y)}")
+            raise InsufficientDataError(f"need at least {MIN_ROWS} labelled events, got {len(y)}")
         frac = self.config.holdout_fraction
         if not 0.0 < frac < 1.0:
             raise ValueError(f"holdout_fraction must be in (0, 1), got {frac}")
@@ -129,7 +129,7 @@ class EarningsPredictionModel(BaseModel):
             sorted_dates = dates[order]
             cut = int(np.searchsorted(sorted_dates, sorted_dates[cut], side="left"))
         if cut < 2 or cut >= len(y):
-            raise ValueError("the holdout leaves too few training or holdout events")
+            raise InsufficientDataError("the holdout leaves too few training or holdout events")
         clf, reg = self._fit(values[:cut], y[:cut], None if s is None else s[:cut])
         p = clf.predict_proba(values[cut:])[:, 1]
         truth = y[cut:]

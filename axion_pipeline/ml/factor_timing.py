@@ -28,7 +28,7 @@ from sklearn.linear_model import Ridge
 from sklearn.preprocessing import StandardScaler
 
 from axion_pipeline.ml import serialization
-from axion_pipeline.ml.base import BaseModel, ModelLoadError, feature_array
+from axion_pipeline.ml.base import BaseModel, InsufficientDataError, ModelLoadError, feature_array
 from axion_pipeline.ml.config import FactorTimingConfig
 from axion_pipeline.ml.regime import holdout_split
 
@@ -136,7 +136,9 @@ class FactorTimingModel(BaseModel):
             y = targets[f].to_numpy()
             ok = np.isfinite(y)
             if ok.sum() < MIN_ROWS:
-                raise ValueError(f"factor {f!r}: {int(ok.sum())} dates with a complete {h}-day window, need {MIN_ROWS}")
+                raise InsufficientDataError(
+                    f"factor {f!r}: {int(ok.sum())} dates with a complete {h}-day window, need {MIN_ROWS}"
+                )
             v, yy = values[ok], y[ok]
             tr, ho = holdout_split(len(yy), self.config.holdout_fraction, gap=h)
             med, scaler = self._fit_prep(v[tr])

@@ -194,16 +194,19 @@ class HyperparameterOptimizer:
     ) -> dict[str, Any]:
         """Run ``n_trials`` more trials (resuming a stored study of the same name) and summarise.
 
-        Each trial trains ``model_class(config=replace(base_config, **params))`` on (X, y) with
-        early stopping on (X_val, y_val) and scores the mean per-date IC of its validation score
-        against ``forward_returns_val`` (else ``y_val``). Models whose ``train`` accepts
-        ``progress_callback`` report the IC after each ensemble member, so weak trials are pruned
+        Each trial trains ``model_class(config=replace(base_config, **params))`` on (X, y), its
+        rounds chosen on (X_val, y_val) (never refitted on them), and scores the mean per-date IC of
+        its validation score against ``forward_returns_val`` (else ``y_val``). Models whose ``train``
+        accepts ``progress_callback`` report the IC as they go, so weak trials are pruned
         against the median of earlier trials at the same step.
         """
         import optuna
 
         if base_config is None:
             base_config = model_class.config_class()
+        if getattr(base_config, "refit_on_validation", False):
+            # a trial is scored on (X_val, y_val): it must not also have been fitted on them
+            base_config = replace(base_config, refit_on_validation=False)
         space = DEFAULT_PARAM_SPACE if param_space is None else param_space
         val_dates = M.date_labels(X_val.index)
         if val_dates is None:
@@ -297,38 +300,43 @@ def search_ranking(
     features: pd.DataFrame,
     targets: pd.DataFrame,
     window: Any,
-    model_config: Any,
-    feature_config: Any,
-    every_n_days: int,
+    config: Any,
     n_trials: int,
     storage: str | None,
     study_name: str,
     timeout: float | None = None,
+    sectors: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Optuna search (``HyperparameterOptimizer``) of the ranking model on a ``TrainWindow``'s fitted
-    rows, scored by its validation slice's IC (the test dates are never read). Returns one row per
-    trial (number, state, value = mean validation IC, seconds, ``param_*``) and the optimiser's
-    summary (best params, PBO, deflated Sharpe)."""
+    """Optuna search (``HyperparameterOptimizer``) of the ranking model (``config``: an ``MLConfig``)
+    on a ``TrainWindow``'s fitted rows and labels as ``train_ranking`` cuts them, scored by its
+    validation slice's rank IC: the protocol of the walk-forward folds, whose test dates are never
+    read. Returns one row per trial (number, state, value = mean validation IC, seconds,
+    ``param_*``) and the optimiser's summary (best params, PBO, deflated Sharpe)."""
+    from dataclasses import replace
+
     from axion_pipeline.ml.datasets import ranking_rows
     from axion_pipeline.ml.features import FeatureEngineer
     from axion_pipeline.ml.jsonable import jsonable
     from axion_pipeline.ml.ranking import StockRankingModel
+    from axion_pipeline.ml.training import ranking_labels
 
     if not window.has_validation:
         raise ValueError("the search scores trials on the window's validation slice: set a validation size > 0")
-    X_fit, out_fit = ranking_rows(features, targets, window.train_start, window.fit_end, every_n_days)
+    X_fit, out_fit = ranking_rows(features, targets, window.train_start, window.fit_end, config.sample_every_n_days)
     X_val, out_val = ranking_rows(features, targets, window.val_start, window.train_end)
-    engineer = FeatureEngineer(feature_config).fit_selection(X_fit)
+    engineer = FeatureEngineer(config.features).fit_selection(X_fit)
     optimizer = HyperparameterOptimizer(storage=storage, study_name=study_name)
+    # a trial is one tree size (its own), its rounds chosen on the validation slice, no refit
+    base = replace(config.ranking, candidate_num_leaves=[], candidate_min_child_samples=[], refit_on_validation=False)
     summary = optimizer.optimize(
         StockRankingModel,
         engineer.transform_selection(X_fit),
-        out_fit["label"],
+        ranking_labels(X_fit, out_fit, config, sectors),
         engineer.transform_selection(X_val),
-        out_val["label"],
+        ranking_labels(X_val, out_val, config, sectors),
         n_trials=n_trials,
         timeout=timeout,
-        base_config=model_config,
+        base_config=base,
         forward_returns_val=out_val["fwd_return"],
     )
     rows = [

@@ -122,9 +122,8 @@ class TrainingPipeline:
         features_long = to_long(features)
         targets_long = to_long(targets)[["date", "ticker", "label", "fwd_return"]]
         dates = pd.DatetimeIndex(features_long["date"]).unique().sort_values()
-        train = lambda window: train_ranking(  # noqa: E731 - the same arguments for every window
-            features_long, targets_long, window, cfg.ranking, cfg.features, cfg.sample_every_n_days
-        )
+        sectors = _sectors_of(raw_data)
+        train = lambda window: train_ranking(features_long, targets_long, window, cfg, sectors=sectors)  # noqa: E731
 
         wf_metrics, fold_results = None, []
         if run_walk_forward:
@@ -273,6 +272,14 @@ class TrainingPipeline:
             setattr(self, f"{name}_model", model)
             status[name] = f"loaded: {version}"
         return status
+
+
+def _sectors_of(raw_data: pd.DataFrame) -> pd.Series | None:
+    """ticker -> sector from a ``sector`` column of ``raw_data`` (its first value per symbol), else None."""
+    if "sector" not in raw_data.columns:
+        return None
+    symbols = raw_data.index.get_level_values(-1).astype(str)
+    return raw_data["sector"].groupby(symbols).first()
 
 
 def _dated(frame: pd.DataFrame) -> pd.DataFrame:

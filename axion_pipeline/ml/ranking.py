@@ -10,10 +10,15 @@ Persistence is native only: LightGBM model text per member, or the scikit-learn 
 through ``axion_pipeline.ml.serialization``; nothing is pickled. In-memory members are rebuilt from
 the same text/JSON that is saved, so a loaded model predicts bit for bit like the trained one.
 
-Look-ahead: the model sees only the rows it is given. Early stopping watches ``(X_val, y_val)``,
-which must lie after the training window by at least the label horizon (the walk-forward
-validator and the training pipeline guarantee that); metrics reported on the validation set are
-then slightly optimistic because that set also chose the number of trees.
+Rounds (``RankingModelConfig.round_selection``): by default the ensemble is fitted with
+``n_estimators`` rounds, the number of rounds whose score has the best per-date rank IC with the
+forward returns of ``(X_val, y_val)`` is kept, and the members are refitted on the fitted and
+validation rows together with that many rounds, so no recent labelled date is left out.
+
+Look-ahead: the model sees only the rows it is given. ``(X_val, y_val)`` must lie after the
+training rows by at least the label horizon (the walk-forward windows guarantee that); metrics
+reported on the validation set come from the fit before the refit and are slightly optimistic,
+because that set also chose the number of rounds.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from axion_pipeline.ml import metrics as M
-from axion_pipeline.ml.base import BaseModel, ModelLoadError, artifact_parsing
+from axion_pipeline.ml.base import BaseModel, InsufficientDataError, ModelLoadError, artifact_parsing
 from axion_pipeline.ml.config import RankingModelConfig
 from axion_pipeline.ml.lgb_text import validate_lightgbm_model_text
 
@@ -140,7 +145,7 @@ class StockRankingModel(BaseModel):
         X_fit = X.loc[keep] if n_missing else X
         y_fit = labels[keep].astype(int)
         if len(np.unique(y_fit)) < 2:
-            raise ValueError("y needs at least two distinct labels to train a classifier")
+            raise InsufficientDataError("y needs at least two distinct labels to train a classifier")
         self._feature_names = [str(c) for c in X.columns]
         if len(set(self._feature_names)) != len(self._feature_names):
             raise ValueError("X has duplicate column names")
@@ -149,7 +154,7 @@ class StockRankingModel(BaseModel):
             val_labels = self._labels(y_val, X_val.index, "y_val")
             vkeep = ~np.isnan(val_labels)
             if not vkeep.any():
-                raise ValueError("y_val has no label")
+                raise InsufficientDataError("y_val has no label")
             X_v, y_v = X_val.loc[vkeep], val_labels[vkeep].astype(int)
         # IC outcome on the evaluation rows (validation when given): forward returns, else labels.
         eval_source, eval_keep = (X_val, vkeep) if X_val is not None else (X, keep)
@@ -170,24 +175,34 @@ class StockRankingModel(BaseModel):
             self._fill_values = [float(v) if np.isfinite(v) else 0.0 for v in medians]
         train_matrix = self.feature_matrix(X_fit)
         val_matrix = self.feature_matrix(X_v) if X_v is not None else None
+        mode = self.config.round_selection
+        by_ic = mode == "validation_ic" and val_matrix is not None
+        stop_on = (val_matrix, y_v) if mode == "early_stopping" else (None, None)
 
         best_iterations: list[int] = []
         val_prob_sum = None
         for i in range(self.config.n_ensemble):
             seed = self.config.random_state + i
             if lgb is not None:
-                member, payload, best = self._fit_lightgbm(lgb, train_matrix, y_fit, val_matrix, y_v, seed)
+                member, payload, best = self._fit_lightgbm(lgb, train_matrix, y_fit, *stop_on, seed)
             else:
-                member, payload, best = self._fit_sklearn(train_matrix, y_fit, val_matrix, y_v, seed)
+                member, payload, best = self._fit_sklearn(train_matrix, y_fit, *stop_on, seed)
             self._members.append(member)
             self._member_payloads.append(payload)
             best_iterations.append(best)
-            if progress_callback is not None and val_matrix is not None:
+            if progress_callback is not None and val_matrix is not None and not by_ic:
                 probs = self._member_proba(member, val_matrix)
                 val_prob_sum = probs if val_prob_sum is None else val_prob_sum + probs
                 score = self._score(val_prob_sum / (i + 1))
                 ic = M.per_date_ic(score, outcome, M.date_labels(X_v.index))
                 progress_callback(i, float(ic.mean()) if len(ic) else float("nan"))
+        ic_curve: dict[int, float] = {}
+        if by_ic:
+            rounds, ic_curve = self._rounds_by_ic(val_matrix, outcome, M.date_labels(X_v.index))
+            self._truncate(lgb, rounds, train_matrix, y_fit)
+            best_iterations = [rounds] * len(self._members)
+            if progress_callback is not None:
+                progress_callback(len(self._members) - 1, ic_curve.get(rounds, float("nan")))
 
         if X_v is not None:
             eval_X, eval_y, evaluated_on = X_v, y_v, "validation"
@@ -200,7 +215,19 @@ class StockRankingModel(BaseModel):
             n_train=int(len(y_fit)),
             best_iterations=best_iterations,
             backend=self._backend,
+            round_selection=mode if by_ic or mode != "validation_ic" else "fixed",
         )
+        if ic_curve:
+            metrics["validation_ic_by_rounds"] = {int(k): float(v) for k, v in ic_curve.items()}
+        if by_ic and self.config.refit_on_validation:
+            # the members learn from the validation rows too, with the rounds chosen on them: the
+            # reported metrics stay those of the fit before (out of sample for the validation slice)
+            X_fit = pd.concat([X_fit, X_v])
+            y_fit = np.concatenate([y_fit, y_v])
+            self._classes = sorted(int(c) for c in np.unique(y_fit))
+            self._refit(lgb, self.feature_matrix(X_fit), y_fit, best_iterations[0])
+            metrics["refit_on_validation"] = True
+            metrics["n_train"] = int(len(y_fit))
         train_dates = M.date_labels(X_fit.index)
         self._finish_training(
             metrics,
@@ -248,11 +275,11 @@ class StockRankingModel(BaseModel):
         metrics["n_eval"] = int(len(labels))
         return metrics
 
-    def _fit_lightgbm(self, lgb, X, y, X_val, y_val, seed):
+    def _fit_lightgbm(self, lgb, X, y, X_val, y_val, seed, rounds: int | None = None):
         cfg = self.config
         clf = lgb.LGBMClassifier(
             objective="multiclass",
-            n_estimators=cfg.n_estimators,
+            n_estimators=rounds or cfg.n_estimators,
             max_depth=cfg.max_depth,
             learning_rate=cfg.learning_rate,
             num_leaves=cfg.num_leaves,
@@ -285,6 +312,64 @@ class StockRankingModel(BaseModel):
         text = clf.booster_.model_to_string(num_iteration=best if best > 0 else -1)
         return lgb.Booster(model_str=text), text, best if best > 0 else int(clf.booster_.current_iteration())
 
+    def _staged_probs(self, member: Any, matrix: np.ndarray, step: int):
+        """(rounds, class probabilities over labels 1..K) after every ``step`` rounds of one member."""
+        probs = np.zeros((len(matrix), self.num_classes))
+        cols = np.asarray(self._classes) - 1
+        if self._backend == BACKEND_LIGHTGBM:
+            total, raw = member.current_iteration(), None
+            for start in range(0, total, step):
+                part = member.predict(
+                    matrix, start_iteration=start, num_iteration=min(step, total - start), raw_score=True
+                )
+                part = np.asarray(part, dtype=float).reshape(len(matrix), -1)
+                raw = part if raw is None else raw + part
+                e = np.exp(raw - raw.max(axis=1, keepdims=True))
+                probs[:, cols] = e / e.sum(axis=1, keepdims=True)
+                yield min(start + step, total), probs.copy()
+        else:
+            for n, p in enumerate(member.staged_predict_proba(matrix), start=1):
+                if n % step == 0 or n == self.config.n_estimators:
+                    probs[:, cols] = p
+                    yield n, probs.copy()
+
+    def _rounds_by_ic(self, val_matrix: np.ndarray, outcome: np.ndarray, dates) -> tuple[int, dict[int, float]]:
+        """The number of rounds whose ensemble score has the highest mean per-date rank IC with
+        ``outcome`` on the validation rows (the smallest such number on ties), and the whole curve."""
+        step = max(int(self.config.ic_checkpoint_rounds), 1)
+        staged = [dict(self._staged_probs(m, val_matrix, step)) for m in self._members]
+        curve = {}
+        for rounds in sorted(set.intersection(*(set(s) for s in staged))):
+            probs = sum(s[rounds] for s in staged) / len(staged)
+            ic = M.per_date_ic(self._score(probs), outcome, dates)
+            curve[rounds] = float(ic.mean()) if len(ic) else float("nan")
+        finite = {k: v for k, v in curve.items() if np.isfinite(v)}
+        if finite:
+            return max(finite, key=lambda k: (finite[k], -k)), curve
+        # no defined IC (constant scores): keep the fewest rounds there are, at least one
+        return (min(curve) if curve else 1), curve
+
+    def _truncate(self, lgb, rounds: int, X: np.ndarray, y: np.ndarray) -> None:
+        """Keep the first ``rounds`` rounds of every member (the scikit-learn fallback refits the
+        same rows with that many stages: its stages come from one random stream, so it is the prefix)."""
+        if self._backend == BACKEND_LIGHTGBM:
+            texts = [m.model_to_string(num_iteration=rounds) for m in self._members]
+            self._members, self._member_payloads = [lgb.Booster(model_str=t) for t in texts], texts
+        else:
+            self._refit(None, X, y, rounds)
+
+    def _refit(self, lgb, X: np.ndarray, y: np.ndarray, rounds: int) -> None:
+        """Fit every member again on (X, y) with exactly ``rounds`` rounds and the same seeds."""
+        fitted = []
+        for i in range(len(self._members)):
+            seed = self.config.random_state + i
+            if lgb is not None:
+                fitted.append(self._fit_lightgbm(lgb, X, y, None, None, seed, rounds=rounds))
+            else:
+                fitted.append(self._fit_sklearn(X, y, None, None, seed, rounds=rounds))
+        self._members = [f[0] for f in fitted]
+        self._member_payloads = [f[1] for f in fitted]
+
     def _lightgbm_feature_names(self) -> list[str]:
         """LightGBM rejects JSON special characters in feature names; positions keep the mapping."""
         bad = set('[]{}":,')
@@ -292,7 +377,7 @@ class StockRankingModel(BaseModel):
             return [f"f{i}" for i in range(len(self._feature_names))]
         return self._feature_names
 
-    def _fit_sklearn(self, X, y, X_val, y_val, seed):
+    def _fit_sklearn(self, X, y, X_val, y_val, seed, rounds: int | None = None):
         from sklearn.metrics import log_loss
         from threadpoolctl import threadpool_limits
 
@@ -303,8 +388,9 @@ class StockRankingModel(BaseModel):
             from sklearn.ensemble import GradientBoostingClassifier as cls
 
             params = dict(
-                n_estimators=cfg.n_estimators,
-                max_depth=cfg.max_depth,
+                n_estimators=rounds or cfg.n_estimators,
+                max_depth=cfg.max_depth if cfg.max_depth > 0 else None,
+                max_leaf_nodes=cfg.num_leaves,
                 learning_rate=cfg.learning_rate,
                 subsample=cfg.subsample,
                 max_features=cfg.colsample_bytree,
@@ -316,8 +402,8 @@ class StockRankingModel(BaseModel):
             from sklearn.ensemble import HistGradientBoostingClassifier as cls
 
             params = dict(
-                max_iter=cfg.n_estimators,
-                max_depth=cfg.max_depth,
+                max_iter=rounds or cfg.n_estimators,
+                max_depth=cfg.max_depth if cfg.max_depth > 0 else None,
                 learning_rate=cfg.learning_rate,
                 max_leaf_nodes=cfg.num_leaves,
                 min_samples_leaf=cfg.min_child_samples,
@@ -332,13 +418,13 @@ class StockRankingModel(BaseModel):
         threads = cfg.n_jobs if len(X) >= MULTITHREAD_MIN_ROWS else 1
         with threadpool_limits(limits=threads, user_api="openmp"):
             clf = cls(**params).fit(X, y)
-            best = cfg.n_estimators
+            best = params[size_key]
             if X_val is not None:
                 # Early stopping on the validation log loss, as LightGBM does: refit with the best
                 # number of stages (the stages come from one random stream, so the refit is the prefix).
                 losses = [log_loss(y_val, p, labels=clf.classes_) for p in clf.staged_predict_proba(X_val)]
                 best = int(np.argmin(losses)) + 1
-                if best < cfg.n_estimators:
+                if best < params[size_key]:
                     clf = cls(**{**params, size_key: best}).fit(X, y)
         if [int(c) for c in clf.classes_] != self._classes:
             raise RuntimeError(f"classes {list(clf.classes_)} differ from the labels {self._classes}")

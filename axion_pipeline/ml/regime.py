@@ -26,7 +26,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
 from axion_pipeline.ml import serialization
-from axion_pipeline.ml.base import BaseModel, ModelLoadError, artifact_parsing, feature_array
+from axion_pipeline.ml.base import BaseModel, InsufficientDataError, ModelLoadError, artifact_parsing, feature_array
 from axion_pipeline.ml.config import RegimeModelConfig
 
 ARTIFACT = "regime_model.json"
@@ -65,7 +65,7 @@ def holdout_split(n: int, fraction: float, gap: int = 0) -> tuple[np.ndarray, np
     n_hold = max(1, int(round(n * fraction)))
     n_train = n - n_hold - gap
     if n_train < 2:
-        raise ValueError(f"{n} rows leave {n_train} training rows before a {n_hold}-row holdout (gap {gap})")
+        raise InsufficientDataError(f"{n} rows leave {n_train} training rows before a {n_hold}-row holdout (gap {gap})")
     return np.arange(n_train), np.arange(n - n_hold, n)
 
 
@@ -150,7 +150,7 @@ class RegimeClassifier(BaseModel):
         if unknown:
             raise ValueError(f"labels {unknown} are not among the configured regimes {self.regimes}")
         if len(X) < MIN_ROWS:
-            raise ValueError(f"need at least {MIN_ROWS} labelled rows, got {len(X)}")
+            raise InsufficientDataError(f"need at least {MIN_ROWS} labelled rows, got {len(X)}")
         codes = y.map({r: i for i, r in enumerate(self.regimes)}).to_numpy(dtype=int)
         values = self._features(X)
         tr, ho = holdout_split(len(X), self.config.holdout_fraction)

@@ -17,17 +17,17 @@ last training date's window). Test-window outcomes are used for evaluation only.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from axion_pipeline.ml import metrics as M
 from axion_pipeline.ml.config import (
-    FORWARD_DAYS,
     EarningsModelConfig,
     FactorTimingConfig,
-    FeatureConfig,
+    MLConfig,
     RankingModelConfig,
     RegimeModelConfig,
 )
@@ -50,6 +50,52 @@ class ModelRun:
     train_metrics: dict[str, Any] = field(default_factory=dict)  # what the model's own ``train`` reported
 
 
+def empty_predictions(name: str, regimes: list[str] | None = None, factors: list[str] | None = None) -> pd.DataFrame:
+    """The (empty) out-of-sample predictions table of a model that was not trained, with the columns
+    and types its ``train_*`` function returns, so readers of the table see its shape."""
+    text, date, number = "object", "datetime64[ns]", "float64"
+    columns = {
+        "ranking_model": {
+            "fold": text,
+            "date": date,
+            "ticker": text,
+            "score": number,
+            "rank": number,
+            "predicted_quintile": "int64",
+            "label": number,
+            "fwd_return": number,
+        },
+        "regime_model": {
+            "fold": text,
+            "date": date,
+            **{f"prob_{r}": number for r in regimes or []},
+            "regime": text,
+            "confidence": number,
+            "label": text,
+            "true_regime": text,
+            "rule_regime": text,
+        },
+        "earnings_model": {
+            "fold": text,
+            "ticker": text,
+            "announce_date": date,
+            "beat_probability": number,
+            "predicted_surprise": number,
+            "beat": number,
+            "surprise": number,
+        },
+        "factor_timing_model": {
+            "fold": text,
+            "date": date,
+            "factor": text,
+            "predicted_return": number,
+            "realized_return": number,
+            "weight": number,
+        },
+    }[name]
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+
+
 def _finish(model: Any, window: TrainWindow, started: float, **extra: Any) -> float:
     seconds = time.perf_counter() - started
     model.metadata.extra.update(window=window.to_dict(), train_seconds=round(seconds, 3), **extra)
@@ -59,41 +105,75 @@ def _finish(model: Any, window: TrainWindow, started: float, **extra: Any) -> fl
 
 
 # -- ranking -------------------------------------------------------------------------------------
+def ranking_labels(X: pd.DataFrame, outcome: pd.DataFrame, config: MLConfig, sectors: pd.Series | None) -> pd.Series:
+    """The labels the ranking model learns for rows ``X``: quintiles of the forward return, or of
+    its residual after the exposures and sectors of ``config`` (``neutralize_label_*``) are
+    regressed out per date. Exposures missing from ``X`` are left out; so are sectors when
+    ``sectors`` (ticker -> sector) is None."""
+    from axion_pipeline.ml.neutralize import quantile_labels_by_date, residualize_by_date
+
+    exposures = [c for c in config.neutralize_label_exposures if c in X.columns]
+    use_sectors = config.neutralize_label_sectors and sectors is not None
+    if not exposures and not use_sectors:
+        return outcome["label"]
+    dates = X.index.get_level_values("date").to_numpy()
+    tickers = X.index.get_level_values("ticker").astype(str).to_numpy()
+    groups = sectors.reindex(tickers).to_numpy(dtype=object) if use_sectors else None
+    residual = residualize_by_date(
+        outcome["fwd_return"].to_numpy(dtype="float64"), dates, X[exposures].to_numpy() if exposures else None, groups
+    )
+    labels = quantile_labels_by_date(residual, dates, tickers, config.ranking.num_quintiles)
+    return pd.Series(labels, index=X.index, name="label")
+
+
 def train_ranking(
     features: pd.DataFrame,
     targets: pd.DataFrame,
     window: TrainWindow,
-    model_config: RankingModelConfig,
-    feature_config: FeatureConfig,
-    every_n_days: int = 1,
+    config: MLConfig,
     fit_dates: Any = None,
+    sectors: pd.Series | None = None,
 ) -> ModelRun:
-    """StockRankingModel on the window's fitted dates (every n-th), early-stopped on its validation
-    slice, feature selection fitted on the fitted rows; scored on every test-window feature row.
+    """StockRankingModel on the window's fitted dates (every ``config.sample_every_n_days``-th),
+    feature selection fitted on the fitted rows, labels from ``ranking_labels``; the tree size
+    (``RankingModelConfig.candidates``) and the number of rounds are chosen on the validation
+    slice by rank IC, then the model is refitted with the validation rows; scored on every
+    test-window feature row.
 
     ``features`` may hold only the rows ``ranking_dates`` names: pass those dates as ``fit_dates``
     so the fitted span is not sampled a second time (dates outside that span are ignored)."""
     from axion_pipeline.ml.features import FeatureEngineer
     from axion_pipeline.ml.ranking import StockRankingModel
 
-    X_fit, out_fit = ranking_rows(features, targets, window.train_start, window.fit_end, every_n_days, dates=fit_dates)
-    engineer = FeatureEngineer(feature_config).fit_selection(X_fit)
+    every_n = config.sample_every_n_days
+    X_fit, out_fit = ranking_rows(features, targets, window.train_start, window.fit_end, every_n, dates=fit_dates)
+    engineer = FeatureEngineer(config.features).fit_selection(X_fit)
+    y_fit = ranking_labels(X_fit, out_fit, config, sectors)
     kwargs: dict[str, Any] = {}
     if window.has_validation:
         X_val, out_val = ranking_rows(features, targets, window.val_start, window.train_end)
-        kwargs = dict(
-            X_val=engineer.transform_selection(X_val), y_val=out_val["label"], forward_returns=out_val["fwd_return"]
-        )
+        y_val = ranking_labels(X_val, out_val, config, sectors)
+        kwargs = dict(X_val=engineer.transform_selection(X_val), y_val=y_val, forward_returns=out_val["fwd_return"])
     selected = engineer.transform_selection(X_fit)
     share_missing = round(float(X_fit.isna().to_numpy().mean()), 4)
     n_candidates, n_fit_dates = X_fit.shape[1], int(X_fit.index.get_level_values("date").nunique())
     fingerprint = data_fingerprint(X_fit, out_fit)
     del X_fit  # the selected columns are all training needs from here on
     started = time.perf_counter()
-    model = StockRankingModel(model_config)
-    train_metrics = model.train(selected, out_fit["label"], **kwargs)
+    chosen, compared = choose_tree_size(config.ranking, selected, y_fit, kwargs)
+    model = StockRankingModel(chosen)
+    train_metrics = model.train(selected, y_fit, **kwargs)
+    train_metrics["tree_sizes_compared"] = compared
+    neutral = [c for c in config.neutralize_label_exposures if c in features.columns]
+    neutral += ["sector"] if config.neutralize_label_sectors and sectors is not None else []
     seconds = _finish(
-        model, window, started, feature_selection=engineer.selection_to_dict(), sample_every_n_days=every_n_days
+        model,
+        window,
+        started,
+        feature_selection=engineer.selection_to_dict(),
+        sample_every_n_days=every_n,
+        tree_sizes_compared=compared,
+        labels_neutral_to=neutral,
     )
     X_test, out_test = ranking_rows(features, targets, window.test_start, window.test_end, labelled_only=False)
     pred = model.predict(engineer.transform_selection(X_test))
@@ -117,6 +197,8 @@ def train_ranking(
         "n_candidate_features": n_candidates,
         "n_features": len(model.feature_names),
         "best_iterations": train_metrics.get("best_iterations"),
+        "num_leaves": chosen.num_leaves,
+        "min_child_samples": chosen.min_child_samples,
         "validation_ic": train_metrics.get("information_coefficient"),
         "train_seconds": round(seconds, 2),
         "input_share_missing": share_missing,
@@ -124,22 +206,47 @@ def train_ranking(
     return ModelRun(model, predictions, ranking_metrics(predictions), info, fingerprint, selected, train_metrics)
 
 
+def choose_tree_size(
+    config: RankingModelConfig, X: pd.DataFrame, y: pd.Series, validation: dict[str, Any]
+) -> tuple[RankingModelConfig, list[dict[str, Any]]]:
+    """The candidate tree size (``config.candidates()``) whose one-member model, with its rounds
+    chosen on the validation slice, has the highest validation rank IC; and every candidate's
+    figures. Without a validation slice or with one candidate: that candidate, nothing compared."""
+    from axion_pipeline.ml.ranking import StockRankingModel
+
+    candidates = config.candidates()
+    if len(candidates) == 1 or not validation:
+        return candidates[0], []
+    compared = []
+    for candidate in candidates:
+        probe = StockRankingModel(replace(candidate, n_ensemble=1, refit_on_validation=False))
+        metrics = probe.train(X, y, **validation)
+        compared.append(
+            {
+                "num_leaves": candidate.num_leaves,
+                "min_child_samples": candidate.min_child_samples,
+                "rounds": metrics["best_iterations"][0],
+                "validation_ic": metrics["information_coefficient"],
+            }
+        )
+    scores = [c["validation_ic"] if np.isfinite(c["validation_ic"]) else -np.inf for c in compared]
+    return candidates[int(np.argmax(scores))], jsonable(compared)
+
+
 def walk_forward_ranking(
     features: pd.DataFrame,
     targets: pd.DataFrame,
     windows: Any,
-    model_config: RankingModelConfig,
-    feature_config: FeatureConfig,
-    every_n_days: int = 1,
+    config: MLConfig,
     true_alpha: pd.DataFrame | None = None,
-    horizon: int = FORWARD_DAYS,
+    sectors: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[ModelRun]]:
     """``train_ranking`` on every window (e.g. ``FoldPlan.windows``), as the fold assets and the
     walk-forward report do: returns the ``walk_forward_table`` (per fold and "all"; oracle IC and
     ratio when ``true_alpha`` is given), the pooled out-of-sample predictions and the runs."""
-    runs = [train_ranking(features, targets, window, model_config, feature_config, every_n_days) for window in windows]
+    runs = [train_ranking(features, targets, window, config, sectors=sectors) for window in windows]
     pooled = pd.concat([run.predictions for run in runs], ignore_index=True)
-    table, _ = walk_forward_table(pooled, true_alpha, horizon)
+    table, _ = walk_forward_table(pooled, true_alpha, config.forward_days)
     return table, pooled, runs
 
 

@@ -45,7 +45,13 @@ def chain(tmp_path_factory):
             tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
         )
         # trees small enough to split on the 40-ticker market (the defaults are sized for 300 tickers)
-        small = {"min_child_samples": 20, "num_leaves": 7, "max_depth": 3}
+        small = {
+            "min_child_samples": 20,
+            "num_leaves": 7,
+            "max_depth": 3,
+            "candidate_num_leaves": [],
+            "candidate_min_child_samples": [],
+        }
         for fold in defs.resolve_job_def("training_job").partitions_def.get_partition_keys():
             run("training_job", partition_key=fold, run_config={"ops": {"ranking_model": {"config": small}}})
         run("training_tables_job", run_config={"ops": {"production_models": {"config": {"ranking": small}}}})

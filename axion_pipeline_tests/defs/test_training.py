@@ -20,7 +20,13 @@ from axion_pipeline_tests.defs.conftest import check_results, run_job, small_set
 
 FOLDS = ["fold_0", "fold_1"]
 # The small market fits ~600 rows per fold: leaves of the default 300 rows would leave the trees unsplit.
-SMALL_RANKING = {"min_child_samples": 20, "num_leaves": 7, "max_depth": 3}
+SMALL_RANKING = {
+    "min_child_samples": 20,
+    "num_leaves": 7,
+    "max_depth": 3,
+    "candidate_num_leaves": [3, 7],
+    "candidate_min_child_samples": [20, 20],
+}
 MODELS = ["ranking_model", "regime_model", "earnings_model", "factor_timing_model"]
 
 
@@ -124,9 +130,10 @@ def test_config_classes_are_generated_from_the_library_configs():
         for name, field in config_cls.model_fields.items():
             assert name in defaults, (config_cls, name)
             assert field.default == defaults[name], (config_cls, name)
-    ranking = C.RankingTrainingConfig(n_estimators=7, max_features=12)
-    model, features, every_n = C.ranking_configs(ranking)
-    assert model.n_estimators == 7 and features.max_features == 12 and every_n == L.MLConfig().sample_every_n_days
+    ranking = C.RankingTrainingConfig(n_estimators=7, max_features=12, neutralize_label_sectors=False)
+    ml = C.ranking_config(ranking, horizon=21)
+    assert ml.ranking.n_estimators == 7 and ml.features.max_features == 12 and not ml.neutralize_label_sectors
+    assert ml.sample_every_n_days == L.MLConfig().sample_every_n_days
     assert C.RankingTrainingConfig().to_library(L.RankingModelConfig) == L.RankingModelConfig()
 
 
@@ -235,16 +242,17 @@ def test_ranking_folds_read_only_the_dates_they_use_and_train_what_the_whole_his
     """The fold asset reads the feature and target rows of the sampled fitted dates, the validation
     and the test dates; the same library call on the whole stored history gives the same rows
     (fingerprint) and predictions."""
-    from axion_pipeline.defs.config import RankingTrainingConfig, ranking_configs
+    from axion_pipeline.defs.config import RankingTrainingConfig, ranking_config
     from axion_pipeline.defs.resources import Warehouse
     from axion_pipeline.defs.training.models import read_ranking_rows
     from axion_pipeline.ml.training import train_ranking
 
     warehouse = Warehouse(path=trained.warehouse, queue_wait_seconds=60)
-    model_config, feature_config, every_n = ranking_configs(RankingTrainingConfig(**SMALL_RANKING))
+    config = ranking_config(RankingTrainingConfig(**SMALL_RANKING), trained.plan.horizon)
+    sectors = warehouse.read("market", "sectors").set_index("ticker")["sector"]
     history, targets = warehouse.read("features", "features"), warehouse.read("features", "targets")
     window = trained.plan.window("fold_1")
-    features, fold_targets, dates = read_ranking_rows(warehouse, window, every_n)
+    features, fold_targets, dates = read_ranking_rows(warehouse, window, config.sample_every_n_days)
     span = history.loc[history["date"].between(window.train_start, window.test_end)]
     assert set(features["date"]) == set(dates) and len(features) < len(span) / 2  # every 5th fitted date
     assert set(fold_targets["date"]) <= set(dates) and list(fold_targets.columns) == [
@@ -253,8 +261,8 @@ def test_ranking_folds_read_only_the_dates_they_use_and_train_what_the_whole_his
         "label",
         "fwd_return",
     ]
-    whole = train_ranking(history, targets, window, model_config, feature_config, every_n)
-    read = train_ranking(features, fold_targets, window, model_config, feature_config, every_n, fit_dates=dates)
+    whole = train_ranking(history, targets, window, config, sectors=sectors)
+    read = train_ranking(features, fold_targets, window, config, fit_dates=dates, sectors=sectors)
     assert read.fingerprint == whole.fingerprint
     pd.testing.assert_frame_equal(read.predictions, whole.predictions)
     stored = _rows(

@@ -76,11 +76,14 @@ def test_a_gap_shorter_than_the_label_horizon_is_refused():
 def test_window_violations_name_the_problem():
     cal = calendar(100)
     w = TrainWindow("fold_x", cal[0], cal[40], cal[50], cal[59], cal[70], cal[79])
-    problems = window_violations(cal, w, gap=21, fitted=(cal[0], cal[45]), test_dates=[cal[80]])
+    problems = window_violations(cal, w, gap=21, fitted=(cal[0], cal[62]), test_dates=[cal[80]])
     text = " | ".join(problems)
     assert "10 trading days between training end" in text
     assert "between the last fitted date and the validation slice" in text
-    assert "outside the fit window" in text
+    assert "outside the training window" in text
+    # a model refitted with its validation slice ends at train_end: inside the training window
+    refit = window_violations(cal, w, gap=21, fitted=(cal[0], cal[59]))
+    assert not [p for p in refit if "outside the training window" in p]
     assert "scored dates outside the test window" in text
     overlapping = [w, TrainWindow("fold_y", cal[0], cal[5], None, cal[5], cal[75], cal[90])]
     assert len(overlapping_tests(overlapping)) == 1

@@ -14,7 +14,7 @@ import pytest
 
 from axion_pipeline.data.simulator import SimulationConfig, simulate_market
 from axion_pipeline.ml import metrics as M
-from axion_pipeline.ml.config import FeatureConfig, MLConfig, RankingModelConfig, WalkForwardConfig
+from axion_pipeline.ml.config import MLConfig, WalkForwardConfig
 from axion_pipeline.ml.datasets import plan_walk_forward
 from axion_pipeline.ml.feature_inputs import ranking_inputs
 from axion_pipeline.ml.training import walk_forward_ranking
@@ -22,9 +22,9 @@ from axion_pipeline.ml.training import walk_forward_ranking
 HORIZON = 21
 
 
-def _defaults():
+def _defaults() -> MLConfig:
     """The library's defaults, which the fold assets' run configs take."""
-    return RankingModelConfig(), FeatureConfig(), MLConfig().sample_every_n_days
+    return MLConfig()
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +39,13 @@ def test_oos_rank_ic_is_at_least_half_the_oracle_on_the_default_market(default_m
     market, features, targets, calendar = default_market
     wf = WalkForwardConfig(n_splits=5, train_size=504, test_size=63, gap=HORIZON, validation_size=63, expanding=True)
     plan = plan_walk_forward(calendar, wf, horizon=HORIZON, warmup_days=300, live_days=63)
-    model_config, feature_config, every_n = _defaults()
     table, _, _ = walk_forward_ranking(
-        features, targets, plan.windows, model_config, feature_config, every_n, true_alpha=market.true_alpha
+        features,
+        targets,
+        plan.windows,
+        _defaults(),
+        true_alpha=market.true_alpha,
+        sectors=market.sectors.set_index("ticker")["sector"],
     )
     overall = table.set_index("fold").loc["all"]
     assert overall["n_dates"] == 5 * 63
@@ -67,8 +71,7 @@ def test_shuffled_labels_give_no_out_of_sample_ic():
     )
     wf = WalkForwardConfig(n_splits=3, train_size=252, test_size=63, gap=HORIZON, validation_size=42, expanding=True)
     plan = plan_walk_forward(calendar, wf, horizon=HORIZON, warmup_days=300, live_days=63)
-    model_config, feature_config, every_n = _defaults()
-    _, predictions, _ = walk_forward_ranking(features, shuffled, plan.windows, model_config, feature_config, every_n)
+    _, predictions, _ = walk_forward_ranking(features, shuffled, plan.windows, _defaults())
     known = predictions.dropna(subset=["fwd_return"])  # the real forward returns: scored against the truth
     ic = M.per_date_ic(known["score"], known["fwd_return"], known["date"])
     summary = M.ic_summary(pd.Series(ic), newey_west_lags=HORIZON - 1)

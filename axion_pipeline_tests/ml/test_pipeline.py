@@ -47,12 +47,15 @@ def config(model_dir, **ranking):
                     learning_rate=0.1,
                     early_stopping_rounds=10,
                     n_jobs=1,
+                    candidate_num_leaves=[3, 7],
+                    candidate_min_child_samples=[30, 30],
                 ),
                 **ranking,
             }
         ),
         regime=RegimeModelConfig(regimes=["bull", "bear"], n_components=2, rf_n_estimators=30),
-        walk_forward=WalkForwardConfig(n_splits=2, train_size=100, test_size=40, gap=2),
+        walk_forward=WalkForwardConfig(n_splits=2, train_size=100, test_size=40, gap=2, validation_size=20),
+        sample_every_n_days=1,
     )
 
 

@@ -75,7 +75,12 @@ def test_train_reports_validation_metrics_with_planted_signal(trained):
         assert 0.2 < metrics[key] <= 1.0  # better than the 1/5 of chance
     assert len(metrics["best_iterations"]) == 2
     assert model.is_fitted and model.metadata.model_type == "stock_ranking"
-    assert model.metadata.train_end == "2020-03-10"
+    # the rounds are chosen on the validation slice, then the model is refitted with its rows too
+    assert metrics["round_selection"] == "validation_ic" and metrics["refit_on_validation"]
+    curve = metrics["validation_ic_by_rounds"]
+    assert metrics["best_iterations"][0] == max(curve, key=lambda r: (curve[r], -r))
+    assert metrics["information_coefficient"] == pytest.approx(curve[metrics["best_iterations"][0]])
+    assert model.metadata.train_start == "2020-01-01" and model.metadata.train_end == "2020-04-21"
 
 
 def test_predict_columns_probabilities_and_score(trained, data):

@@ -11,6 +11,19 @@ from axion_pipeline.defs.resources import ModelStore
 GROUP = "monitoring"
 HEALTH_WINDOW = 63  # trading days of matured predictions behind the rolling IC
 SHAP_TOP_K = 5
+# the columns of ``ModelExplainer.explain_batch`` with (date, ticker) rows: an empty table keeps them
+SHAP_COLUMNS = pd.DataFrame(
+    {
+        "date": pd.Series(dtype="datetime64[ns]"),
+        "ticker": pd.Series(dtype=object),
+        "feature": pd.Series(dtype=object),
+        "value": pd.Series(dtype="float64"),
+        "contribution": pd.Series(dtype="float64"),
+        "rank": pd.Series(dtype="int64"),
+        "score": pd.Series(dtype="float64"),
+        "base_value": pd.Series(dtype="float64"),
+    }
+)
 
 
 def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
@@ -63,7 +76,18 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
 
         start, end = window(context)
         require_rows(features, "features", start, end)
-        require_rows(drift_reference, "drift_reference", start, end)
+        if drift_reference.empty:  # no production ranking model was trained: no reference to drift from
+            context.log.warning("drift_reference is empty (no production ranking model): nothing to compare")
+            context.add_output_metadata({"rows": 0, "status": "no model"})
+            return pd.DataFrame(
+                {
+                    "date": pd.Series(dtype="datetime64[ns]"),
+                    "feature": pd.Series(dtype=object),
+                    "psi": pd.Series(dtype="float64"),
+                    "status": pd.Series(dtype=object),
+                    "overall_drift": pd.Series(dtype=bool),
+                }
+            )
         out, last = drift_rows(DegradationDetector(), drift_reference, features)
         psi = pd.Series(last["psi"]).sort_values(ascending=False)
         context.add_output_metadata(
@@ -94,11 +118,11 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         require_rows(features, "features", start, end)
         predictor = production_predictor(load_production(model_store), names=("ranking",))
         model = predictor.usable("ranking")
-        if model is None:
-            raise dg.Failure(
-                description="no usable production ranking model to explain: "
-                + model_status_metadata(predictor, "ranking")["status_detail"]
-            )
+        if model is None:  # skipped, missing or refused: the scores came from the rules, nothing to explain
+            status = model_status_metadata(predictor, "ranking")
+            context.log.warning(f"no usable production ranking model to explain: {status['status_detail']}")
+            context.add_output_metadata({"rows": 0, "status": "no model", **status})
+            return SHAP_COLUMNS.copy()
         X = from_long(features)[model.feature_names]
         explainer = ModelExplainer()
         out = explainer.explain_batch(model, X, top_k=SHAP_TOP_K).rename(columns={"symbol": "ticker"})

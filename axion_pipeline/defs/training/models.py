@@ -6,13 +6,13 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.contracts import CATEGORIES
-from axion_pipeline.defs.common import call_library, every_partition, markdown_table
+from axion_pipeline.defs.common import Skipped, every_partition, markdown_table, train_or_skip
 from axion_pipeline.defs.config import (
     EarningsTrainingConfig,
     FactorTimingTrainingConfig,
     RankingTrainingConfig,
     RegimeTrainingConfig,
-    ranking_configs,
+    ranking_config,
 )
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import ModelStore, Warehouse
@@ -21,6 +21,27 @@ from axion_pipeline.ml.config import FactorTimingConfig
 GROUP = "training"
 CLOSE_COLUMNS = ["date", "ticker", "close"]
 RANKING_TARGET_COLUMNS = ["date", "ticker", "label", "fwd_return"]
+
+
+def store_fold_run(context, model_store: ModelStore, name: str, window, outcome, empty: pd.DataFrame) -> pd.DataFrame:
+    """Save a fold's model and return its test-window predictions; a ``Skipped`` outcome removes the
+    fold's previous model (it no longer matches the data), records the reason as the status and
+    stores an empty table of the predictions' columns."""
+    if isinstance(outcome, Skipped):
+        model_store.remove_fold(name, context.partition_key)
+        context.log.warning(f"{name} {context.partition_key} not trained: {outcome.reason}")
+        context.add_output_metadata(
+            {
+                "status": outcome.status,
+                "rows": 0,
+                "train_window": f"{window.train_start.date()} .. {window.train_end.date()}",
+                "test_window": f"{window.test_start.date()} .. {window.test_end.date()}",
+            }
+        )
+        return empty
+    path = model_store.save_fold(name, context.partition_key, outcome.model)
+    context.add_output_metadata({"status": "trained", **run_metadata(outcome, window, path)})
+    return outcome.predictions
 
 
 def run_metadata(run, window, path) -> dict:
@@ -64,32 +85,39 @@ def build_fold_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
 
     @fold_asset(
         {"lightgbm", "duckdb"},
-        {},
+        {"sectors": dg.AssetIn()},
         deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in ("features", "targets")],
     )
     def ranking_model(
-        context: dg.AssetExecutionContext, config: RankingTrainingConfig, model_store: ModelStore, warehouse: Warehouse
+        context: dg.AssetExecutionContext,
+        config: RankingTrainingConfig,
+        model_store: ModelStore,
+        warehouse: Warehouse,
+        sectors: pd.DataFrame,
     ) -> pd.DataFrame:
         """Out-of-sample stock scores (score, rank, predicted quintile) of the fold's LightGBM ranking ensemble on its
         test window."""
         from axion_pipeline.analytics.plots import plot_feature_importance, to_markdown_image
-        from axion_pipeline.ml.training import train_ranking
+        from axion_pipeline.ml.training import empty_predictions, train_ranking
 
         window = plan.window(context.partition_key)
-        model_config, feature_config, every_n = ranking_configs(config)
-        features, targets, dates = read_ranking_rows(warehouse, window, every_n)
-        run = call_library(
-            train_ranking, features, targets, window, model_config, feature_config, every_n, fit_dates=dates
+        ml_config = ranking_config(config, plan.horizon)
+        features, targets, dates = read_ranking_rows(warehouse, window, ml_config.sample_every_n_days)
+        run = train_or_skip(
+            train_ranking,
+            features,
+            targets,
+            window,
+            ml_config,
+            fit_dates=dates,
+            sectors=sectors.set_index("ticker")["sector"],
         )
-        path = model_store.save_fold("ranking_model", context.partition_key, run.model)
-        png = plot_feature_importance(run.model.get_feature_importance())
-        context.add_output_metadata(
-            {
-                **run_metadata(run, window, path),
-                "feature_importance": dg.MetadataValue.md(to_markdown_image(png, "feature importance")),
-            }
-        )
-        return run.predictions
+        if not isinstance(run, Skipped):
+            png = plot_feature_importance(run.model.get_feature_importance())
+            context.add_output_metadata(
+                {"feature_importance": dg.MetadataValue.md(to_markdown_image(png, "feature importance"))}
+            )
+        return store_fold_run(context, model_store, "ranking_model", window, run, empty_predictions("ranking_model"))
 
     @fold_asset(
         {"scikitlearn", "duckdb"},
@@ -110,19 +138,13 @@ def build_fold_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         """Out-of-sample daily regime probabilities of the fold's GMM + random-forest classifier, with the planted and
         rule regimes."""
         from axion_pipeline.ml.config import RegimeModelConfig
-        from axion_pipeline.ml.datasets import regime_labels
-        from axion_pipeline.ml.training import train_regime
+        from axion_pipeline.ml.training import empty_predictions
 
         window = plan.window(context.partition_key)
-        labels, source = call_library(regime_labels, true_regimes, market_regime)
-        truth = labels if source == "true_regimes" else None
-        rule = market_regime.assign(date=pd.to_datetime(market_regime["date"])).set_index("date")["regime"]
-        run = call_library(
-            train_regime, regime_features, labels, source, window, config.to_library(RegimeModelConfig), truth, rule
-        )
-        path = model_store.save_fold("regime_model", context.partition_key, run.model)
-        context.add_output_metadata(run_metadata(run, window, path))
-        return run.predictions
+        library = config.to_library(RegimeModelConfig)
+        run = fit_regime(regime_features, true_regimes, market_regime, window, library)
+        empty = empty_predictions("regime_model", regimes=library.regimes)
+        return store_fold_run(context, model_store, "regime_model", window, run, empty)
 
     @fold_asset(
         {"xgboost", "duckdb"},
@@ -139,18 +161,11 @@ def build_fold_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         """Out-of-sample beat probability and surprise forecast of the fold's XGBoost earnings model per announcement in
         its test window."""
         from axion_pipeline.ml.config import EarningsModelConfig
-        from axion_pipeline.ml.datasets import earnings_dataset
-        from axion_pipeline.ml.training import train_earnings
+        from axion_pipeline.ml.training import empty_predictions
 
         window = plan.window(context.partition_key)
-        library = config.to_library(EarningsModelConfig)
-        X, beat, surprise = call_library(
-            earnings_dataset, earnings_events, prices, fundamentals, library.max_price_staleness_days
-        )
-        run = call_library(train_earnings, X, beat, surprise, window, library)
-        path = model_store.save_fold("earnings_model", context.partition_key, run.model)
-        context.add_output_metadata(run_metadata(run, window, path))
-        return run.predictions
+        run = fit_earnings(earnings_events, prices, fundamentals, window, config.to_library(EarningsModelConfig))
+        return store_fold_run(context, model_store, "earnings_model", window, run, empty_predictions("earnings_model"))
 
     @fold_asset(
         {"scikitlearn", "duckdb"},
@@ -170,18 +185,48 @@ def build_fold_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
     ) -> pd.DataFrame:
         """Out-of-sample factor return forecasts and bounded category weights of the fold's ridge timing model per test
         date."""
-        from axion_pipeline.ml.datasets import factor_returns
-        from axion_pipeline.ml.training import train_factor_timing
+        from axion_pipeline.ml.training import empty_predictions
 
         window = plan.window(context.partition_key)
-        library = config.to_library(FactorTimingConfig)
-        returns = call_library(factor_returns, factor_scores, prices, list(library.factors), library.n_quantiles)
-        run = call_library(train_factor_timing, regime_features, returns, window, library)
-        path = model_store.save_fold("factor_timing_model", context.partition_key, run.model)
-        context.add_output_metadata(run_metadata(run, window, path))
-        return run.predictions
+        run = fit_factor_timing(regime_features, prices, factor_scores, window, config.to_library(FactorTimingConfig))
+        empty = empty_predictions("factor_timing_model")
+        return store_fold_run(context, model_store, "factor_timing_model", window, run, empty)
 
     return [ranking_model, regime_model, earnings_model, factor_timing_model]
 
 
 FOLD_ASSET_KEYS = ["ranking_model", "regime_model", "earnings_model", "factor_timing_model"]
+
+
+def fit_regime(regime_features, true_regimes, market_regime, window, config):
+    """The regime classifier on a window (labels: the planted regimes, else the rule detector's), or ``Skipped``."""
+    from axion_pipeline.ml.datasets import regime_labels
+    from axion_pipeline.ml.training import train_regime
+
+    found = train_or_skip(regime_labels, true_regimes, market_regime)
+    if isinstance(found, Skipped):
+        return found
+    labels, source = found
+    truth = labels if source == "true_regimes" else None
+    rule = market_regime.assign(date=pd.to_datetime(market_regime["date"])).set_index("date")["regime"]
+    return train_or_skip(train_regime, regime_features, labels, source, window, config, truth, rule)
+
+
+def fit_earnings(earnings_events, prices, fundamentals, window, config):
+    """The earnings model on a window's announcements, or ``Skipped`` (e.g. no earnings file)."""
+    from axion_pipeline.ml.datasets import earnings_dataset
+    from axion_pipeline.ml.training import train_earnings
+
+    found = train_or_skip(earnings_dataset, earnings_events, prices, fundamentals, config.max_price_staleness_days)
+    return found if isinstance(found, Skipped) else train_or_skip(train_earnings, *found, window, config)
+
+
+def fit_factor_timing(regime_features, prices, factor_scores, window, config):
+    """The factor-timing model on a window, or ``Skipped`` (e.g. a factor without a complete history)."""
+    from axion_pipeline.ml.datasets import factor_returns
+    from axion_pipeline.ml.training import train_factor_timing
+
+    returns = train_or_skip(factor_returns, factor_scores, prices, list(config.factors), config.n_quantiles)
+    if isinstance(returns, Skipped):
+        return returns
+    return train_or_skip(train_factor_timing, regime_features, returns, window, config)

@@ -8,14 +8,29 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.contracts import CATEGORIES
-from axion_pipeline.defs.common import WAREHOUSE_POOL, call_library, every_partition, frame_metadata, markdown_table
-from axion_pipeline.defs.config import ProductionModelsConfig, ranking_configs
+from axion_pipeline.defs.common import (
+    WAREHOUSE_POOL,
+    Skipped,
+    every_partition,
+    frame_metadata,
+    markdown_table,
+    train_or_skip,
+)
+from axion_pipeline.defs.config import ProductionModelsConfig, ranking_config
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import ModelStore, Warehouse
-from axion_pipeline.defs.training.models import CLOSE_COLUMNS, GROUP, read_ranking_rows
+from axion_pipeline.defs.training.models import (
+    CLOSE_COLUMNS,
+    GROUP,
+    fit_earnings,
+    fit_factor_timing,
+    fit_regime,
+    read_ranking_rows,
+)
 
 PRODUCTION_COLUMNS = [
     "model_name",
+    "status",
     "version",
     "train_start",
     "fit_end",
@@ -34,9 +49,11 @@ PRODUCTION_COLUMNS = [
 def _train_all(
     config: ProductionModelsConfig,
     window,
+    horizon: int,
     features,
     fit_dates,
     targets,
+    sectors,
     regime_features,
     true_regimes,
     market_regime,
@@ -45,44 +62,52 @@ def _train_all(
     fundamentals,
     factor_scores,
 ) -> dict:
-    """The four library training calls on the production window (same functions as the folds)."""
+    """The four models on the production window, through the same functions as the folds: a
+    ``ModelRun`` each, or ``Skipped`` when the data cannot train it."""
     from axion_pipeline.ml.config import EarningsModelConfig, FactorTimingConfig, RegimeModelConfig
-    from axion_pipeline.ml.datasets import earnings_dataset, factor_returns, regime_labels
-    from axion_pipeline.ml.training import train_earnings, train_factor_timing, train_ranking, train_regime
+    from axion_pipeline.ml.training import train_ranking
 
-    model_config, feature_config, every_n = ranking_configs(config.ranking)
-    earnings = config.earnings.to_library(EarningsModelConfig)
-    timing = config.factor_timing.to_library(FactorTimingConfig)
-    labels, source = call_library(regime_labels, true_regimes, market_regime)
-    X, beat, surprise = call_library(
-        earnings_dataset, earnings_events, prices, fundamentals, earnings.max_price_staleness_days
-    )
-    returns = call_library(factor_returns, factor_scores, prices, list(timing.factors), timing.n_quantiles)
     return {
-        "ranking_model": call_library(
-            train_ranking, features, targets, window, model_config, feature_config, every_n, fit_dates=fit_dates
+        "ranking_model": train_or_skip(
+            train_ranking,
+            features,
+            targets,
+            window,
+            ranking_config(config.ranking, horizon),
+            fit_dates=fit_dates,
+            sectors=sectors,
         ),
-        "regime_model": call_library(
-            train_regime, regime_features, labels, source, window, config.regime.to_library(RegimeModelConfig)
+        "regime_model": fit_regime(
+            regime_features, true_regimes, market_regime, window, config.regime.to_library(RegimeModelConfig)
         ),
-        "earnings_model": call_library(train_earnings, X, beat, surprise, window, earnings),
-        "factor_timing_model": call_library(train_factor_timing, regime_features, returns, window, timing),
+        "earnings_model": fit_earnings(
+            earnings_events, prices, fundamentals, window, config.earnings.to_library(EarningsModelConfig)
+        ),
+        "factor_timing_model": fit_factor_timing(
+            regime_features, prices, factor_scores, window, config.factor_timing.to_library(FactorTimingConfig)
+        ),
     }
 
 
 def build_production(project: DagsterProject) -> dg.AssetsDefinition:
     plan = project.plan
 
-    def row(name: str, run, version: str, path, window) -> dict:
-        meta = run.model.metadata
-        return {
+    def row(name: str, run, version: str | None, path, window) -> dict:
+        base = {
             "model_name": name,
-            "version": version,
             "train_start": window.train_start,
             "fit_end": window.fit_end,
             "train_end": window.train_end,
             "production_cutoff": plan.production_cutoff,
             "live_start": plan.live_start,
+        }
+        if isinstance(run, Skipped):
+            return {**base, "status": run.status}
+        meta = run.model.metadata
+        return {
+            **base,
+            "status": "trained",
+            "version": version,
             "trained_at": meta.trained_at,
             "train_seconds": float(run.info.get("train_seconds", float("nan"))),
             "n_features": len(meta.feature_names),
@@ -116,6 +141,7 @@ def build_production(project: DagsterProject) -> dg.AssetsDefinition:
             "earnings_events": dg.AssetIn(),
             "prices": every_partition(CLOSE_COLUMNS),
             "fundamentals": dg.AssetIn(),
+            "sectors": dg.AssetIn(),
             "factor_scores": every_partition(["date", "ticker", *CATEGORIES]),
         },
         deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in ("features", "targets")],
@@ -132,9 +158,11 @@ def build_production(project: DagsterProject) -> dg.AssetsDefinition:
         earnings_events: pd.DataFrame,
         prices: pd.DataFrame,
         fundamentals: pd.DataFrame,
+        sectors: pd.DataFrame,
         factor_scores: pd.DataFrame,
     ):
-        """Train and version the four production models on the window ending at the production cutoff."""
+        """Train and version the four production models on the window ending at the production cutoff;
+        a model the data cannot train is skipped (status in the table, no LATEST: serving uses rules)."""
         from axion_pipeline.analytics.plots import plot_feature_importance, to_markdown_image
         from axion_pipeline.ml.datasets import sample_rows
 
@@ -143,9 +171,11 @@ def build_production(project: DagsterProject) -> dg.AssetsDefinition:
         runs = _train_all(
             config,
             window,
+            plan.horizon,
             features,
             fit_dates,
             targets,
+            sectors.set_index("ticker")["sector"],
             regime_features,
             true_regimes,
             market_regime,
@@ -156,35 +186,60 @@ def build_production(project: DagsterProject) -> dg.AssetsDefinition:
         )
         rows = []
         for name, run in runs.items():
+            if isinstance(run, Skipped):
+                model_store.retire_production(name)
+                context.log.warning(f"production {name} not trained: {run.reason}")
+                rows.append(row(name, run, None, None, window))
+                continue
             version, path = model_store.save_production(name, run.model, run.fingerprint, run.model.metadata.config)
             rows.append(row(name, run, version, path, window))
-        table = pd.DataFrame(rows, columns=PRODUCTION_COLUMNS)
-        importance = runs["ranking_model"].model.get_feature_importance()
-        yield dg.Output(
-            table,
-            "production_models",
-            metadata={
-                "ranking_feature_importance": dg.MetadataValue.md(
-                    to_markdown_image(plot_feature_importance(importance), "ranking model feature importance (gain)")
-                ),
-                "rows": len(table),
-                "train_window": f"{window.train_start.date()} .. {window.train_end.date()}",
-                "production_cutoff": str(plan.production_cutoff.date()),
-                "live_span": f"{plan.live_start.date()} .. {project.calendar[-1].date()}",
-                "models": markdown_table(table[["model_name", "version", "train_seconds", "n_features"]]),
-                "ranking_validation_ic": runs["ranking_model"].info.get("validation_ic"),
-                "total_train_seconds": round(float(table["train_seconds"].sum()), 2),
-            },
+        table = (
+            pd.DataFrame(rows)
+            .reindex(columns=PRODUCTION_COLUMNS)
+            .astype(
+                {
+                    "version": "string",
+                    "trained_at": "string",
+                    "metrics": "string",
+                    "data_version": "string",
+                    "path": "string",
+                    "train_seconds": "float64",
+                    "n_features": "float64",
+                }
+            )
         )
-        drift = sample_rows(runs["ranking_model"].training_rows, config.drift_reference_rows)
+        ranking = runs["ranking_model"]
+        meta = {
+            "rows": len(table),
+            "train_window": f"{window.train_start.date()} .. {window.train_end.date()}",
+            "production_cutoff": str(plan.production_cutoff.date()),
+            "live_span": f"{plan.live_start.date()} .. {project.calendar[-1].date()}",
+            "models": markdown_table(table[["model_name", "status", "version", "train_seconds", "n_features"]]),
+            "skipped": int(table["status"].str.startswith("skipped").sum()),
+            "total_train_seconds": round(float(table["train_seconds"].sum()), 2),
+        }
+        if not isinstance(ranking, Skipped):
+            importance = ranking.model.get_feature_importance()
+            meta["ranking_feature_importance"] = dg.MetadataValue.md(
+                to_markdown_image(plot_feature_importance(importance), "ranking model feature importance (gain)")
+            )
+            meta["ranking_validation_ic"] = ranking.info.get("validation_ic")
+        yield dg.Output(table, "production_models", metadata=meta)
+        if isinstance(ranking, Skipped):
+            drift = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "ticker": pd.Series(dtype=object)})
+            yield dg.Output(drift, "drift_reference", metadata={"rows": 0, "status": ranking.status})
+            return
+        drift = sample_rows(ranking.training_rows, config.drift_reference_rows)
+        version = table.loc[table["model_name"] == "ranking_model", "version"].iloc[0]
         yield dg.Output(
             drift,
             "drift_reference",
             metadata={
                 **frame_metadata(drift),
                 "features": len(drift.columns) - 2,
-                "model_version": rows[0]["version"],
-                "sampled_from_rows": len(runs["ranking_model"].training_rows),
+                "model_version": version,
+                "sampled_from_rows": len(ranking.training_rows),
+                "status": "trained",
             },
         )
 

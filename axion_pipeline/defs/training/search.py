@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.defs.common import WAREHOUSE_POOL, call_library, every_partition, markdown_table
-from axion_pipeline.defs.config import HyperparameterSearchConfig, ranking_configs
+from axion_pipeline.defs.config import HyperparameterSearchConfig, ranking_config
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import ModelStore
 from axion_pipeline.defs.training.models import GROUP
@@ -19,7 +19,7 @@ def build_search(project: DagsterProject) -> dg.AssetsDefinition:
         metadata={"schema": GROUP},
         pool=WAREHOUSE_POOL,
         owners=["team:ml"],
-        ins={"features": every_partition(), "targets": every_partition()},
+        ins={"features": every_partition(), "targets": every_partition(), "sectors": dg.AssetIn()},
     )
     def hyperparameter_search(
         context: dg.AssetExecutionContext,
@@ -27,6 +27,7 @@ def build_search(project: DagsterProject) -> dg.AssetsDefinition:
         model_store: ModelStore,
         features: pd.DataFrame,
         targets: pd.DataFrame,
+        sectors: pd.DataFrame,
     ) -> pd.DataFrame:
         """Optuna trials of the ranking model (params, validation IC, state) on one window, with PBO and deflated Sharpe
         of the choice."""
@@ -39,19 +40,17 @@ def build_search(project: DagsterProject) -> dg.AssetsDefinition:
         study = (
             config.study_name or f"ranking_{window.key}_{window.val_start.date() if window.has_validation else 'noval'}"
         )
-        model_config, feature_config, every_n = ranking_configs(config.ranking)
         trials, summary = call_library(
             search_ranking,
             features,
             targets,
             window,
-            model_config,
-            feature_config,
-            every_n,
+            ranking_config(config.ranking, plan.horizon),
             n_trials=config.n_trials,
             storage=model_store.hyperopt_storage(),
             study_name=study,
             timeout=config.timeout_seconds,
+            sectors=sectors.set_index("ticker")["sector"],
         )
         context.add_output_metadata(
             {
