@@ -7,7 +7,8 @@ better expected return; NaN allowed), the outcome ``fwd_return`` (the ``h``-day 
 the close of t to the close of t+h, NaN when unknown) and optionally ``fold``, one label per date
 (e.g. the walk-forward test window). Non-finite scores and outcomes count as missing. Every
 statistic is computed per date on a (dates x tickers) panel (no loop over tickers) and summarised
-per fold and over all dates (fold ``"all"``). A statistic without enough data is NaN.
+per fold and over all dates (fold ``"all"``; ``start`` and ``end`` are its first and last date). A
+statistic without enough data is NaN.
 
 Definitions (``h`` = ``horizon``, ``q`` = ``n_quantiles``):
 
