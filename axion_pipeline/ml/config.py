@@ -23,6 +23,10 @@ ROUND_SELECTIONS = ("validation_ic", "early_stopping", "fixed")
 # (cheapness, profitability and accruals, leverage, market beta and volatility, growth) are
 # blurred in the category averages (the value category mixes cheapness with low growth), and
 # the sub-factor ranks keep them apart. Short-term reversal and 12-1 momentum are base columns.
+# The price-volume sub-factors (returns over 3 and 6 months, RSI, MACD, distance to the moving
+# average, Bollinger position, volume trend, downside risk, illiquidity) give the model the price
+# horizons every market has, whether or not fundamentals exist; the composite's rank lets it lean
+# on the rule score where that ranks well.
 SUB_FACTOR_RANK_COLUMNS = [
     "earnings_yield",
     "book_to_market",
@@ -42,6 +46,17 @@ SUB_FACTOR_RANK_COLUMNS = [
     "idiosyncratic_vol",
     "high_52w_proximity",
     "max_drawdown",
+    "ret_3m",
+    "ret_6m_1m",
+    "rsi",
+    "macd",
+    "price_vs_sma",
+    "bollinger_bands",
+    "volume_trend",
+    "downside_beta",
+    "downside_vol",
+    "amihud_illiquidity",
+    "composite",
 ]
 # Market-state columns of the regime features with a natural zero that flips with the regime:
 # trailing index return (bull > 0 > bear), VIX term structure (contango in calm markets,

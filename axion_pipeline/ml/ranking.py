@@ -190,7 +190,7 @@ class StockRankingModel(BaseModel):
             self._members.append(member)
             self._member_payloads.append(payload)
             best_iterations.append(best)
-            if progress_callback is not None and val_matrix is not None and not by_ic:
+            if progress_callback is not None and val_matrix is not None:
                 probs = self._member_proba(member, val_matrix)
                 val_prob_sum = probs if val_prob_sum is None else val_prob_sum + probs
                 score = self._score(val_prob_sum / (i + 1))
@@ -201,8 +201,6 @@ class StockRankingModel(BaseModel):
             rounds, ic_curve = self._rounds_by_ic(val_matrix, outcome, M.date_labels(X_v.index))
             self._truncate(lgb, rounds, train_matrix, y_fit)
             best_iterations = [rounds] * len(self._members)
-            if progress_callback is not None:
-                progress_callback(len(self._members) - 1, ic_curve.get(rounds, float("nan")))
 
         if X_v is not None:
             eval_X, eval_y, evaluated_on = X_v, y_v, "validation"

@@ -160,9 +160,25 @@ def train_ranking(
     fingerprint = data_fingerprint(X_fit, out_fit)
     del X_fit  # the selected columns are all training needs from here on
     started = time.perf_counter()
-    chosen, compared = choose_tree_size(config.ranking, selected, y_fit, kwargs)
-    model = StockRankingModel(chosen)
-    train_metrics = model.train(selected, y_fit, **kwargs)
+    chosen, probe, compared = choose_tree_size(config.ranking, selected, y_fit, kwargs)
+    if probe is None:  # no validation slice: the configured rounds on the fitted rows
+        model = StockRankingModel(chosen)
+        train_metrics = model.train(selected, y_fit)
+    else:
+        # the ensemble is fitted once, with the rounds the probe chose on the validation slice, on
+        # the fitted rows and (``refit_on_validation``) the validation rows: no recent date left out
+        rounds = int(probe["best_iterations"][0])
+        final = replace(chosen, n_estimators=max(rounds, 1), round_selection="fixed", refit_on_validation=False)
+        rows = (pd.concat([selected, kwargs["X_val"]]), pd.concat([y_fit, kwargs["y_val"]]))
+        model = StockRankingModel(final)
+        fitted = model.train(*(rows if chosen.refit_on_validation else (selected, y_fit)))
+        train_metrics = {
+            **probe,
+            "best_iterations": [rounds] * final.n_ensemble,
+            "n_train": fitted["n_train"],
+            "refit_on_validation": chosen.refit_on_validation,
+        }
+        model.metadata.metrics = train_metrics
     train_metrics["tree_sizes_compared"] = compared
     neutral = [c for c in config.neutralize_label_exposures if c in features.columns]
     neutral += ["sector"] if config.neutralize_label_sectors and sectors is not None else []
@@ -208,29 +224,32 @@ def train_ranking(
 
 def choose_tree_size(
     config: RankingModelConfig, X: pd.DataFrame, y: pd.Series, validation: dict[str, Any]
-) -> tuple[RankingModelConfig, list[dict[str, Any]]]:
-    """The candidate tree size (``config.candidates()``) whose one-member model, with its rounds
-    chosen on the validation slice, has the highest validation rank IC; and every candidate's
-    figures. Without a validation slice or with one candidate: that candidate, nothing compared."""
+) -> tuple[RankingModelConfig, dict[str, Any] | None, list[dict[str, Any]]]:
+    """Fit a one-member probe of each candidate tree size (``config.candidates()``) on the fitted
+    rows, its rounds chosen on the validation slice, and keep the one with the highest validation
+    rank IC. Returns (chosen config, its probe's validation metrics, every candidate's figures);
+    without a validation slice: the first candidate, None, []."""
     from axion_pipeline.ml.ranking import StockRankingModel
 
     candidates = config.candidates()
-    if len(candidates) == 1 or not validation:
-        return candidates[0], []
-    compared = []
+    if not validation:
+        return candidates[0], None, []
+    probes = []
     for candidate in candidates:
         probe = StockRankingModel(replace(candidate, n_ensemble=1, refit_on_validation=False))
-        metrics = probe.train(X, y, **validation)
-        compared.append(
-            {
-                "num_leaves": candidate.num_leaves,
-                "min_child_samples": candidate.min_child_samples,
-                "rounds": metrics["best_iterations"][0],
-                "validation_ic": metrics["information_coefficient"],
-            }
-        )
-    scores = [c["validation_ic"] if np.isfinite(c["validation_ic"]) else -np.inf for c in compared]
-    return candidates[int(np.argmax(scores))], jsonable(compared)
+        probes.append(probe.train(X, y, **validation))
+    compared = [
+        {
+            "num_leaves": c.num_leaves,
+            "min_child_samples": c.min_child_samples,
+            "rounds": m["best_iterations"][0],
+            "validation_ic": m["information_coefficient"],
+        }
+        for c, m in zip(candidates, probes)
+    ]
+    scores = [m["information_coefficient"] if np.isfinite(m["information_coefficient"]) else -np.inf for m in probes]
+    best = int(np.argmax(scores))
+    return candidates[best], probes[best], jsonable(compared)
 
 
 def walk_forward_ranking(
