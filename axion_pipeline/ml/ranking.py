@@ -181,10 +181,19 @@ class StockRankingModel(BaseModel):
 
         best_iterations: list[int] = []
         val_prob_sum = None
+        ic_curve: dict[int, float] = {}
+        # LightGBM: the first member stops on the validation rank IC and fixes the rounds of the others
+        ic_watch = (outcome, M.date_labels(X_v.index)) if by_ic and lgb is not None else None
+        rounds = None
         for i in range(self.config.n_ensemble):
             seed = self.config.random_state + i
-            if lgb is not None:
-                member, payload, best = self._fit_lightgbm(lgb, train_matrix, y_fit, *stop_on, seed)
+            if lgb is not None and ic_watch is not None and i == 0:
+                member, payload, best, ic_curve = self._fit_lightgbm_by_ic(
+                    lgb, train_matrix, y_fit, val_matrix, y_v, seed, *ic_watch
+                )
+                rounds = best
+            elif lgb is not None:
+                member, payload, best, _ = self._fit_lightgbm(lgb, train_matrix, y_fit, *stop_on, seed, rounds=rounds)
             else:
                 member, payload, best = self._fit_sklearn(train_matrix, y_fit, *stop_on, seed)
             self._members.append(member)
@@ -196,10 +205,10 @@ class StockRankingModel(BaseModel):
                 score = self._score(val_prob_sum / (i + 1))
                 ic = M.per_date_ic(score, outcome, M.date_labels(X_v.index))
                 progress_callback(i, float(ic.mean()) if len(ic) else float("nan"))
-        ic_curve: dict[int, float] = {}
-        if by_ic:
+        if by_ic and lgb is None:  # the scikit-learn fallback: staged predictions at checkpoints
             rounds, ic_curve = self._rounds_by_ic(val_matrix, outcome, M.date_labels(X_v.index))
-            self._truncate(lgb, rounds, train_matrix, y_fit)
+            self._refit(None, train_matrix, y_fit, rounds)
+        if by_ic:
             best_iterations = [rounds] * len(self._members)
 
         if X_v is not None:
@@ -273,7 +282,7 @@ class StockRankingModel(BaseModel):
         metrics["n_eval"] = int(len(labels))
         return metrics
 
-    def _fit_lightgbm(self, lgb, X, y, X_val, y_val, seed, rounds: int | None = None):
+    def _fit_lightgbm(self, lgb, X, y, X_val, y_val, seed, rounds: int | None = None, eval_metric=None):
         cfg = self.config
         clf = lgb.LGBMClassifier(
             objective="multiclass",
@@ -297,18 +306,55 @@ class StockRankingModel(BaseModel):
         # multi_logloss. With both encoded here, LightGBM's own encoder is the identity.
         classes = np.asarray(self._classes)
         fit_kwargs: dict[str, Any] = {"feature_name": self._lightgbm_feature_names()}
-        if X_val is not None:
+        if X_val is not None and eval_metric is not None:  # every validation row: the metric needs whole dates
+            clf.set_params(metric="None")
+            fit_kwargs.update(
+                eval_X=(X_val,),
+                eval_y=(np.clip(np.searchsorted(classes, y_val), 0, len(classes) - 1),),
+                eval_metric=eval_metric,
+                callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
+            )
+        elif X_val is not None:
             known = np.isin(y_val, classes)  # a validation class the fitted rows lack cannot be scored
             if known.any():
                 fit_kwargs["eval_X"] = (X_val[known],)
                 fit_kwargs["eval_y"] = (np.searchsorted(classes, y_val[known]),)
                 fit_kwargs["callbacks"] = [lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)]
         clf.fit(X, np.searchsorted(classes, y), **fit_kwargs)
+        history = (clf.evals_result_ or {}).get("valid_0", {})
         if [int(c) for c in clf.classes_] != list(range(len(classes))):
             raise RuntimeError(f"LightGBM classes {list(clf.classes_)} differ from the labels {self._classes}")
         best = int(clf.best_iteration_ or 0)
         text = clf.booster_.model_to_string(num_iteration=best if best > 0 else -1)
-        return lgb.Booster(model_str=text), text, best if best > 0 else int(clf.booster_.current_iteration())
+        rounds_fitted = best if best > 0 else int(clf.booster_.current_iteration())
+        return lgb.Booster(model_str=text), text, rounds_fitted, history
+
+    def _fit_lightgbm_by_ic(self, lgb, X, y, X_val, y_val, seed, outcome, dates):
+        """One member fitted until the validation rank IC of its score (expected quintile) against
+        ``outcome`` has not improved for ``early_stopping_rounds`` rounds; kept at the best round.
+        Returns (booster, text, rounds, IC every ``ic_checkpoint_rounds`` rounds)."""
+        from axion_pipeline.analytics.cross_section import group_columns, rank_ic_rows
+
+        codes, uniques = pd.factorize(pd.Series(dates))
+        columns, width = group_columns(codes, len(uniques))
+        truth = np.full((len(uniques), width), np.nan)
+        truth[codes, columns] = outcome
+        weights = np.arange(len(self._classes), dtype=float)  # positions of the classes seen in training
+
+        def rank_ic(_, y_pred):
+            probs = np.asarray(y_pred, dtype=float).reshape(len(codes), -1)
+            scores = np.full(truth.shape, np.nan)
+            scores[codes, columns] = probs @ weights
+            ic, _ = rank_ic_rows(scores, truth)
+            return "rank_ic", float(np.nanmean(ic)) if np.isfinite(ic).any() else 0.0, True
+
+        booster, text, best, history = self._fit_lightgbm(lgb, X, y, X_val, y_val, seed, eval_metric=rank_ic)
+        history = history.get("rank_ic", [])
+        step = max(int(self.config.ic_checkpoint_rounds), 1)
+        curve = {k: float(history[k - 1]) for k in range(step, len(history) + 1, step)}
+        if best and best <= len(history):
+            curve[best] = float(history[best - 1])
+        return booster, text, max(best, 1), dict(sorted(curve.items()))
 
     def _staged_probs(self, member: Any, matrix: np.ndarray, step: int):
         """(rounds, class probabilities over labels 1..K) after every ``step`` rounds of one member."""
@@ -346,15 +392,6 @@ class StockRankingModel(BaseModel):
             return max(finite, key=lambda k: (finite[k], -k)), curve
         # no defined IC (constant scores): keep the fewest rounds there are, at least one
         return (min(curve) if curve else 1), curve
-
-    def _truncate(self, lgb, rounds: int, X: np.ndarray, y: np.ndarray) -> None:
-        """Keep the first ``rounds`` rounds of every member (the scikit-learn fallback refits the
-        same rows with that many stages: its stages come from one random stream, so it is the prefix)."""
-        if self._backend == BACKEND_LIGHTGBM:
-            texts = [m.model_to_string(num_iteration=rounds) for m in self._members]
-            self._members, self._member_payloads = [lgb.Booster(model_str=t) for t in texts], texts
-        else:
-            self._refit(None, X, y, rounds)
 
     def _refit(self, lgb, X: np.ndarray, y: np.ndarray, rounds: int) -> None:
         """Fit every member again on (X, y) with exactly ``rounds`` rounds and the same seeds."""

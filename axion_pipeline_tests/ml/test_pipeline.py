@@ -98,7 +98,7 @@ def test_load_models_round_trip(trained, market):
 def test_load_models_follows_latest_not_file_times(market, tmp_path):
     raw, returns, _, _ = market
     first = TrainingPipeline(config(tmp_path)).train_ranking_model(raw, returns, run_walk_forward=False)
-    second = TrainingPipeline(config(tmp_path, n_estimators=20)).train_ranking_model(
+    second = TrainingPipeline(config(tmp_path, learning_rate=0.2)).train_ranking_model(
         raw, returns, run_walk_forward=False
     )
     assert first.version != second.version and second.walk_forward_metrics is None
@@ -107,7 +107,7 @@ def test_load_models_follows_latest_not_file_times(market, tmp_path):
     os.utime(tmp_path / "ranking" / second.version, (later, later))
     pipeline = TrainingPipeline(config(tmp_path))
     assert pipeline.load_models()["ranking"] == f"loaded: {first.version}"
-    assert pipeline.ranking_model.config.n_estimators == 40
+    assert pipeline.ranking_model.config.learning_rate == 0.1
 
 
 def test_corrupt_or_invalid_models_give_an_error_status(trained, tmp_path):
