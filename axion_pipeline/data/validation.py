@@ -79,6 +79,7 @@ def read_table(
     *,
     text_columns: Iterable[str] | None = None,
     display_name: str | None = None,
+    allow_empty: bool = False,
     **read_kwargs,
 ) -> pd.DataFrame:
     """Read a CSV (optionally compressed) or Parquet file and run the file-level checks.
@@ -87,12 +88,18 @@ def read_table(
     the C reader where every cell is numeric, and stay text otherwise, so the validators see the
     raw value of any bad cell. Only empty cells count as missing while reading; blank lines are
     kept as empty rows so row numbers stay line numbers.
+
+    ``allow_empty`` (optional datasets): a file without any content, or a header without data
+    rows, returns a frame with no rows (the header's columns, else ``required``) instead of
+    raising; a header naming the wrong columns still raises.
     """
     path = Path(path)
     name = display_name or str(path)
     if not path.is_file():
         raise FileNotFoundError(f"file {name}: not found")
     if path.stat().st_size == 0:
+        if allow_empty:
+            return pd.DataFrame(columns=list(required))
         raise DataValidationError("file is empty (no header line)", file=name, row=1)
     if path.suffix == ".parquet":
         try:
@@ -113,6 +120,8 @@ def read_table(
                 path, dtype=dtype, keep_default_na=False, na_values=[""], skip_blank_lines=False, **read_kwargs
             )
         except pd.errors.EmptyDataError:
+            if allow_empty:
+                return pd.DataFrame(columns=list(required))
             raise DataValidationError("file is empty (no header line)", file=name, row=1) from None
         except UnicodeDecodeError as exc:
             line, byte = _undecodable(path)
@@ -134,7 +143,7 @@ def read_table(
             ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     _check_unique_columns(list(frame.columns), name, mangled=path.suffix != ".parquet")
-    check_columns(frame, required, name)
+    check_columns(frame, required, name, allow_empty=allow_empty)
     return frame
 
 
@@ -197,8 +206,9 @@ def _check_unique_columns(columns: list[str], source_file: str, *, mangled: bool
             )
 
 
-def check_columns(frame: pd.DataFrame, required: Iterable[str], source_file: str) -> None:
-    """Raise for no columns, a wrong delimiter, missing/renamed columns, or no data rows."""
+def check_columns(frame: pd.DataFrame, required: Iterable[str], source_file: str, *, allow_empty: bool = False) -> None:
+    """Raise for no columns, a wrong delimiter, missing/renamed columns, or (unless ``allow_empty``)
+    no data rows."""
     required = list(required)
     found = [str(c) for c in frame.columns]
     if not found:
@@ -224,7 +234,7 @@ def check_columns(frame: pd.DataFrame, required: Iterable[str], source_file: str
             row=1,
             column=missing[0],
         )
-    if len(frame) == 0:
+    if len(frame) == 0 and not allow_empty:
         raise DataValidationError("header only: the file has no data rows", file=source_file, row=2)
 
 
