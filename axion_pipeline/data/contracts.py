@@ -42,6 +42,7 @@ FUNDAMENTAL_FIELDS = [
 FUNDAMENTAL_COLUMNS = ["ticker", "period_end", "available_date", "period_type", *FUNDAMENTAL_FIELDS]
 
 SECTOR_COLUMNS = ["ticker", "sector"]
+UNKNOWN_SECTOR = "Unknown"  # the sector of a price ticker the source gives none
 
 MARKET_SERIES_COLUMNS = [
     "date",

@@ -90,6 +90,7 @@ from axion_pipeline.data.contracts import (
     MARKET_SERIES_COLUMNS,
     PRICE_COLUMNS,
     SECTOR_COLUMNS,
+    UNKNOWN_SECTOR,
     MarketData,
     empty_universe,
 )
@@ -137,7 +138,6 @@ SKIPPED = {
     "earnings_events": "the dataset is empty (no earnings events for the earnings model)",
     "universe": "every priced ticker is a member on every price date",
 }
-UNKNOWN_SECTOR = "Unknown"
 EQUAL_WEIGHTED = "equal_weighted"
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from axion_pipeline.data.contracts import SECTOR_COLUMNS, MarketData, empty_universe
+from axion_pipeline.data.contracts import SECTOR_COLUMNS, UNKNOWN_SECTOR, MarketData, empty_universe
 from axion_pipeline.data.real_earnings import read_real_earnings
 from axion_pipeline.data.real_fundamentals import adjust_for_splits, read_real_fundamentals, split_notes
 from axion_pipeline.data.real_market import build_real_market_series, load_gspc
@@ -41,7 +41,6 @@ SECTOR_FILES = [  # (path, ticker column, sector column), in order of preference
     ("fundamentals/securities.csv", "Ticker symbol", "GICS Sector"),
     ("universe/constituents.csv", "Symbol", "GICS Sector"),
 ]
-UNKNOWN_SECTOR = "Unknown"
 UNIVERSE_FILE = Path("universe") / "sp500_ticker_start_end.csv"
 
 __all__ = ["load_real_market", "load_gspc", "read_real_universe", "resolve_sectors"]
