@@ -73,6 +73,9 @@ EARNINGS_COLUMNS = [
 # (the first and last trading day as a member), ``end_date`` missing while still a member.
 UNIVERSE_COLUMNS = ["ticker", "start_date", "end_date"]
 
+# ``MarketData.index_name`` of a market series whose sp500_close is derived from the member prices
+EQUAL_WEIGHTED = "equal_weighted"
+
 TRUE_REGIME_COLUMNS = ["date", "regime"]
 TRUE_ALPHA_COLUMNS = ["date", "ticker", "expected_return"]
 

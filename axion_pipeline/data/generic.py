@@ -85,6 +85,7 @@ import pandas as pd
 from axion_pipeline.data.breadth import breadth_from_prices, equal_weight_index_from_prices
 from axion_pipeline.data.contracts import (
     EARNINGS_COLUMNS,
+    EQUAL_WEIGHTED,
     FUNDAMENTAL_COLUMNS,
     FUNDAMENTAL_FIELDS,
     MARKET_SERIES_COLUMNS,
@@ -138,7 +139,6 @@ SKIPPED = {
     "earnings_events": "the dataset is empty (no earnings events for the earnings model)",
     "universe": "every priced ticker is a member on every price date",
 }
-EQUAL_WEIGHTED = "equal_weighted"
 
 
 def find_file(directory: str | Path, stem: str) -> Path | None:
