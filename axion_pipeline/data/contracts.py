@@ -42,6 +42,7 @@ FUNDAMENTAL_FIELDS = [
 FUNDAMENTAL_COLUMNS = ["ticker", "period_end", "available_date", "period_type", *FUNDAMENTAL_FIELDS]
 
 SECTOR_COLUMNS = ["ticker", "sector"]
+UNKNOWN_SECTOR = "Unknown"  # the sector of a price ticker the source gives none
 
 MARKET_SERIES_COLUMNS = [
     "date",
@@ -68,6 +69,13 @@ EARNINGS_COLUMNS = [
     "release_time",  # "pre", "post" or missing
 ]
 
+# Point-in-time index membership: one row per interval, ``start_date`` and ``end_date`` inclusive
+# (the first and last trading day as a member), ``end_date`` missing while still a member.
+UNIVERSE_COLUMNS = ["ticker", "start_date", "end_date"]
+
+# ``MarketData.index_name`` of a market series whose sp500_close is derived from the member prices
+EQUAL_WEIGHTED = "equal_weighted"
+
 TRUE_REGIME_COLUMNS = ["date", "regime"]
 TRUE_ALPHA_COLUMNS = ["date", "ticker", "expected_return"]
 
@@ -78,6 +86,17 @@ REGIMES = ["bull", "bear", "sideways", "crisis"]
 CATEGORIES = ["value", "momentum", "quality", "growth", "volatility", "technical"]
 
 
+def empty_universe() -> pd.DataFrame:
+    """A membership frame with no intervals: no membership information, every priced ticker is a member."""
+    return pd.DataFrame(
+        {
+            "ticker": pd.Series(dtype=object),
+            "start_date": pd.Series(dtype="datetime64[ns]"),
+            "end_date": pd.Series(dtype="datetime64[ns]"),
+        }
+    )
+
+
 @dataclass
 class MarketData:
     """Everything a source delivers, in canonical form.
@@ -85,6 +104,11 @@ class MarketData:
     ``read_counts[dataset]`` is the number of rows read from the source for that dataset and
     always equals the loaded rows plus the dataset's rows in ``rejected_rows``.
     ``notes`` lists series the source lacks (delivered as missing values) and other caveats.
+    ``universe`` holds the index membership intervals (``UNIVERSE_COLUMNS``); empty when the source
+    has none, and then every ticker with prices is a member on every price date.
+    ``index_name`` says what ``market_series.sp500_close`` is: "sp500" (the index itself, or the
+    generated market's index) or "equal_weighted" (derived from the member prices because the
+    source has no index series).
     """
 
     prices: pd.DataFrame
@@ -93,11 +117,13 @@ class MarketData:
     market_series: pd.DataFrame
     earnings_events: pd.DataFrame
     rejected_rows: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS))
+    universe: pd.DataFrame = field(default_factory=empty_universe)
     read_counts: dict[str, int] = field(default_factory=dict)
     true_regimes: pd.DataFrame | None = None
     true_alpha: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     source: str = "unknown"
+    index_name: str = "sp500"
 
     @property
     def trading_days(self) -> pd.DatetimeIndex:

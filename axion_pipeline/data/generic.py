@@ -2,24 +2,32 @@
 
 Layout
 ------
-Point ``AXION_DATA_DIR`` at a folder holding one file per dataset, CSV or Parquet (when both
-exist, Parquet is used)::
+Point ``AXION_DATA_DIR`` at a folder holding one file per dataset, Parquet, CSV or gzipped CSV
+(``<stem>.parquet``, ``<stem>.csv``, ``<stem>.csv.gz``, the first found in that order is used).
+A file may be a symbolic link (it is followed; a link loop, a dangling link or a directory is an
+error naming the file), so a layout can point at shared files without copying them::
 
     my_data/
       prices.csv            required  date, ticker, open, high, low, close, volume
-      fundamentals.csv      required  ticker, period_end
+      fundamentals.csv      optional  ticker, period_end
                                       [available_date, period_type, revenue, gross_profit,
                                        operating_income, ebitda, net_income, interest_expense,
                                        rnd_expense, operating_cash_flow, capital_expenditure,
                                        free_cash_flow, dividends_paid, total_assets, total_equity,
                                        total_debt, cash, shares_outstanding, eps, forward_eps]
-      sectors.csv           required  ticker, sector
-      market_series.csv     required  date, sp500_close
+      sectors.csv           optional  ticker, sector
+      market_series.csv     optional  date, sp500_close
                                       [vix, vix_3m, yield_3m, yield_2y, yield_10y, hy_spread,
                                        ig_spread, advance_decline, pct_above_200sma, put_call_ratio]
       earnings_events.csv   optional  ticker, announce_date
                                       [fiscal_quarter_end, eps_estimate, eps_actual, surprise_pct,
                                        release_time]
+      universe.csv          optional  ticker, start_date [, end_date]
+
+Only prices are required. An optional file that is missing, has no content or has a header but
+no data rows gives an empty dataset and a note naming the file and what is skipped for want of it
+(``SKIPPED``); everything computable without it is still computed. A file that is present and
+corrupt (wrong delimiter, missing column, bad bytes, ...) fails loudly with file, row and column.
 
 Format: CSV is comma-separated UTF-8 with a header line; dates are ISO 8601 (``2024-01-31``; a
 time and UTC offset may follow, the local date is kept; other formats such as ``01/31/2024`` are
@@ -38,19 +46,34 @@ Meaning:
   ``available_date`` is the day the figures became public (filing date). Absent or empty, it is
   ``period_end + reporting_lag_days`` (default 90), the conservative choice; an available_date
   before period_end is rejected. Absent field columns are delivered as missing values, never
-  invented; ``period_type`` defaults to 'unknown' ('FY', 'Q' are typical).
+  invented; ``period_type`` defaults to 'unknown' ('FY', 'Q' are typical). Without the file the
+  value, quality and growth factors (and momentum's revision sub-factors) are missing.
 - sectors: one sector per ticker; price tickers without one get 'Unknown' (listed in the notes).
+  Without the file every ticker is 'Unknown', which the factor and feature stages read as "no
+  sector information" (no sector-relative blend, no sector-rank features).
 - market_series: one row per trading day, levels in index points, yields and spreads in percent,
   ``advance_decline`` in [-1, 1], ``pct_above_200sma`` in [0, 1]. Absent optional columns are
   missing values (noted); absent breadth columns are computed from the prices. Empty cells (a VIX
   gap) stay missing: nothing is forward-filled or interpolated here. Price dates without a market
-  row stay absent (counted in the notes), never invented.
+  row stay absent (counted in the notes), never invented. Without the file, ``sp500_close`` is
+  the equal-weighted index of the universe (100 x cumulative product of 1 + the mean daily return
+  of the members, ``axion_pipeline.data.breadth.equal_weight_index``) on every price date and
+  ``MarketData.index_name`` is "equal_weighted": it is not the S&P 500. Breadth is computed from
+  the prices; VIX, yields, spreads and put/call are missing, and so are the regime features built
+  on them.
 - earnings_events: ``release_time`` is 'pre' or 'post' market; ``surprise_pct`` is computed as
   (actual - estimate) / |estimate| where both are given (a supplied value fills the other rows).
+- universe: index membership intervals, both ends inclusive, ``end_date`` empty while still a
+  member, several intervals per ticker allowed (rules: ``validate_universe``). A ticker enters a
+  date's cross-sections (factor ranks, composite, target quintiles, features, training) only while
+  a member; a priced ticker in no interval never does. Without the file every priced ticker is a
+  member on every price date.
 
 Validation and reconciliation are those of ``axion_pipeline.data.validation``: bad rows go to
 ``rejected_rows`` with file, line, column and reason, and ``read_counts[ds] == loaded + rejected``
-for every dataset (for sectors the records are the price tickers plus rejected sector rows).
+for every dataset. For sectors the records are the price tickers plus rejected sector rows; a
+market series derived from the prices counts its trading days as records, like the shared
+layout's lookups; a missing file counts 0.
 """
 
 from __future__ import annotations
@@ -59,16 +82,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from axion_pipeline.data.breadth import breadth_from_prices
+from axion_pipeline.data.breadth import breadth_from_prices, equal_weight_index_from_prices
 from axion_pipeline.data.contracts import (
     EARNINGS_COLUMNS,
+    EQUAL_WEIGHTED,
+    FUNDAMENTAL_COLUMNS,
     FUNDAMENTAL_FIELDS,
     MARKET_SERIES_COLUMNS,
     PRICE_COLUMNS,
     SECTOR_COLUMNS,
+    UNKNOWN_SECTOR,
     MarketData,
+    empty_universe,
 )
+from axion_pipeline.data.universe import membership_notes
 from axion_pipeline.data.validation import (
+    DataValidationError,
     concat_rejected,
     empty_rejected,
     is_missing,
@@ -78,6 +107,7 @@ from axion_pipeline.data.validation import (
     validate_market_series,
     validate_prices,
     validate_sectors,
+    validate_universe,
 )
 
 DATASETS = {  # file stem: (required columns, optional columns, text columns for CSV)
@@ -94,17 +124,48 @@ DATASETS = {  # file stem: (required columns, optional columns, text columns for
         ["fiscal_quarter_end", "eps_estimate", "eps_actual", "surprise_pct", "release_time"],
         ["ticker", "announce_date", "fiscal_quarter_end", "release_time"],
     ),
+    "universe": (["ticker", "start_date"], ["end_date"], ["ticker", "start_date", "end_date"]),
 }
-REQUIRED_FILES = ["prices", "fundamentals", "sectors", "market_series"]
-UNKNOWN_SECTOR = "Unknown"
+SUFFIXES = (".parquet", ".csv", ".csv.gz")  # in order of preference
+REQUIRED_FILES = ["prices"]
+# What an optional dataset's absence costs (the note of a missing or empty file).
+SKIPPED = {
+    "fundamentals": "the value, quality and growth factors and the fundamental sub-factors of momentum "
+    "(earnings and revenue momentum) are missing",
+    "sectors": "every ticker gets sector 'Unknown': no sector-relative scoring and no sector-rank features",
+    "market_series": "sp500_close is the equal-weighted index of the universe (100 x cumulative product of "
+    "1 + the mean daily return of the members), NOT the S&P 500; breadth is computed from the prices; VIX, "
+    "yields, spreads and put/call are missing, and so are the regime features built on them",
+    "earnings_events": "the dataset is empty (no earnings events for the earnings model)",
+    "universe": "every priced ticker is a member on every price date",
+}
 
 
 def find_file(directory: str | Path, stem: str) -> Path | None:
-    """``<stem>.parquet`` if present, else ``<stem>.csv``, else None."""
-    for suffix in (".parquet", ".csv"):
+    """``<stem>.parquet``, else ``<stem>.csv``, else ``<stem>.csv.gz`` in ``directory``; None when
+    none exists. A symbolic link is followed; a link loop, a dangling link or a directory under
+    the name raises ``DataValidationError`` naming it (silently skipping it would load another
+    file, or none, without saying why)."""
+    for suffix in SUFFIXES:
         path = Path(directory) / f"{stem}{suffix}"
-        if path.is_file():
-            return path
+        if not (path.is_symlink() or path.exists()):
+            continue
+        try:
+            target = path.resolve(strict=True)
+        except RuntimeError:  # Python 3.11 reports a loop this way
+            raise DataValidationError("symbolic link loop: the link never reaches a file", file=str(path)) from None
+        except OSError as exc:
+            raise DataValidationError(
+                f"symbolic link to {Path(path).readlink()} which cannot be opened ({exc.strerror})", file=str(path)
+            ) from None
+        if target.is_dir():
+            raise DataValidationError(
+                f"is a directory{f' (through the link to {target})' if path.is_symlink() else ''}, not a data file",
+                file=str(path),
+            )
+        if not target.is_file():
+            raise DataValidationError(f"is not a regular file ({target})", file=str(path))
+        return path
     return None
 
 
@@ -112,9 +173,15 @@ def is_generic_layout(directory: str | Path) -> bool:
     return find_file(directory, "prices") is not None
 
 
+def looked_for(stem: str) -> str:
+    return "|".join(f"{stem}{suffix}" for suffix in SUFFIXES)
+
+
 def _read(path: Path, stem: str, notes: list[str]) -> pd.DataFrame:
     required, optional, text_columns = DATASETS[stem]
-    raw = read_table(path, required, text_columns=text_columns, display_name=path.name)
+    raw = read_table(
+        path, required, text_columns=text_columns, display_name=path.name, allow_empty=stem not in REQUIRED_FILES
+    )
     extra = [c for c in raw.columns if c not in required and c not in optional]
     if extra:
         notes.append(f"{stem}: {path.name} columns ignored: {extra}.")
@@ -135,18 +202,30 @@ def _sectors_for(
             f"sectors: {len(missing)} price tickers have no sector and get '{UNKNOWN_SECTOR}': "
             f"{', '.join(missing[:50])}{' ...' if len(missing) > 50 else ''}."
         )
+    return _with_unknown(known, missing), rejected
+
+
+def _with_unknown(known: pd.DataFrame, missing: list[str]) -> pd.DataFrame:
     out = pd.concat([known, pd.DataFrame({"ticker": missing, "sector": UNKNOWN_SECTOR})], ignore_index=True)
-    return out.sort_values("ticker").reset_index(drop=True)[SECTOR_COLUMNS].astype(object), rejected
+    return out.sort_values("ticker").reset_index(drop=True)[SECTOR_COLUMNS].astype(object)
 
 
 def _market(
-    raw: pd.DataFrame, name: str, prices: pd.DataFrame, max_reject_share: float, today, notes: list[str]
+    raw: pd.DataFrame,
+    name: str,
+    prices: pd.DataFrame,
+    membership: pd.DataFrame,
+    max_reject_share: float,
+    today,
+    notes: list[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     clean, rejected = validate_market_series(raw, name, max_reject_share, today=today)
     breadth_cols = ["advance_decline", "pct_above_200sma"]
     absent = [c for c in MARKET_SERIES_COLUMNS[1:] if c not in clean.columns]
     if any(c in absent for c in breadth_cols):
-        breadth = breadth_from_prices(prices)[["date", *[c for c in breadth_cols if c in absent]]]
+        breadth = breadth_from_prices(prices, membership=membership)[
+            ["date", *[c for c in breadth_cols if c in absent]]
+        ]
         clean = clean.merge(breadth, on="date", how="left")
         notes.append(f"market_series: {[c for c in breadth_cols if c in absent]} computed from the prices.")
     for column in absent:
@@ -162,14 +241,33 @@ def _market(
     return clean[MARKET_SERIES_COLUMNS], rejected
 
 
+def equal_weighted_market(prices: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
+    """``MARKET_SERIES_COLUMNS`` on every price date without a market file: the equal-weighted
+    index of the members as ``sp500_close``, breadth from the prices, every other series missing."""
+    out = equal_weight_index_from_prices(prices, membership)
+    out = out.merge(breadth_from_prices(prices, membership=membership), on="date", how="left")
+    for column in MARKET_SERIES_COLUMNS[1:]:
+        if column not in out.columns:
+            out[column] = float("nan")
+    return out[MARKET_SERIES_COLUMNS]
+
+
+def _empty(columns: list[str], types: dict) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=types.get(c, "float64")) for c in columns})
+
+
 def _empty_earnings() -> pd.DataFrame:
-    types = {
-        "ticker": object,
-        "announce_date": "datetime64[ns]",
-        "fiscal_quarter_end": "datetime64[ns]",
-        "release_time": object,
-    }
-    return pd.DataFrame({c: pd.Series(dtype=types.get(c, "float64")) for c in EARNINGS_COLUMNS})
+    types = {"announce_date": "datetime64[ns]", "fiscal_quarter_end": "datetime64[ns]"}
+    return _empty(EARNINGS_COLUMNS, {"ticker": object, "release_time": object, **types})
+
+
+def _empty_fundamentals() -> pd.DataFrame:
+    types = {"ticker": object, "period_type": object}
+    return _empty(FUNDAMENTAL_COLUMNS, {**types, "period_end": "datetime64[ns]", "available_date": "datetime64[ns]"})
+
+
+def _link_note(path: Path) -> list[str]:
+    return [f"{path.name} is a link to {path.resolve()}."] if path.is_symlink() else []
 
 
 def load_generic_market(
@@ -180,51 +278,91 @@ def load_generic_market(
     paths = {stem: find_file(root, stem) for stem in DATASETS}
     missing = [s for s in REQUIRED_FILES if paths[s] is None]
     if missing:
-        looked = ", ".join(f"{s}.parquet|{s}.csv" for s in missing)
-        raise FileNotFoundError(f"{root}: generic layout incomplete, missing {looked}")
-    notes: list[str] = []
-    raws = {stem: _read(path, stem, notes) for stem, path in paths.items() if path is not None}
-    name = {stem: path.name for stem, path in paths.items() if path is not None}
-    prices, rej_prices = validate_prices(raws["prices"], name["prices"], max_reject_share, today=today)
-    f_raw = raws["fundamentals"]
-    absent = [c for c in FUNDAMENTAL_FIELDS if c not in f_raw.columns]
-    if absent:
-        notes.append(f"fundamentals: columns absent from {name['fundamentals']}, delivered as missing: {absent}.")
-    lag_rows = len(f_raw) if "available_date" not in f_raw.columns else int(is_missing(f_raw["available_date"]).sum())
-    if lag_rows:
-        notes.append(
-            f"fundamentals: {lag_rows} rows without available_date use period_end + {reporting_lag_days} days."
+        raise FileNotFoundError(
+            f"{root}: generic layout incomplete, missing {', '.join(looked_for(s) for s in missing)}"
         )
-    fund, rej_fund = validate_fundamentals(
-        f_raw, name["fundamentals"], max_reject_share, reporting_lag_days=reporting_lag_days, today=today
-    )
+    notes: list[str] = []
+    raws: dict[str, pd.DataFrame] = {}
+    name: dict[str, str] = {}
+    for stem, path in paths.items():
+        if path is None:
+            if stem not in REQUIRED_FILES:
+                notes.append(f"{stem}: no {stem} file (looked for {looked_for(stem)}); {SKIPPED[stem]}.")
+            continue
+        notes += _link_note(path)
+        raw = _read(path, stem, notes)
+        if len(raw) == 0:
+            notes.append(f"{stem}: {path.name} has no data rows; {SKIPPED[stem]}.")
+            continue
+        raws[stem], name[stem] = raw, path.name
+    prices, rej_prices = validate_prices(raws["prices"], name["prices"], max_reject_share, today=today)
     tickers = sorted(prices["ticker"].unique())
-    sectors, rej_sectors = _sectors_for(raws["sectors"], name["sectors"], tickers, max_reject_share, notes)
-    market, rej_market = _market(raws["market_series"], name["market_series"], prices, max_reject_share, today, notes)
+    read_counts = {"prices": len(raws["prices"])}
+    rejected = {"prices": rej_prices}
+
+    if "universe" in raws:
+        universe, rej = validate_universe(raws["universe"], name["universe"], max_reject_share, today=today)
+        notes += membership_notes(prices, universe, name["universe"])
+        rejected["universe"] = rej
+    else:
+        universe = empty_universe()
+    read_counts["universe"] = len(raws.get("universe", ()))
+
+    if "fundamentals" in raws:
+        f_raw = raws["fundamentals"]
+        absent = [c for c in FUNDAMENTAL_FIELDS if c not in f_raw.columns]
+        if absent:
+            notes.append(f"fundamentals: columns absent from {name['fundamentals']}, delivered as missing: {absent}.")
+        lag_rows = (
+            len(f_raw) if "available_date" not in f_raw.columns else int(is_missing(f_raw["available_date"]).sum())
+        )
+        if lag_rows:
+            notes.append(
+                f"fundamentals: {lag_rows} rows without available_date use period_end + {reporting_lag_days} days."
+            )
+        fund, rej = validate_fundamentals(
+            f_raw, name["fundamentals"], max_reject_share, reporting_lag_days=reporting_lag_days, today=today
+        )
+        rejected["fundamentals"] = rej
+    else:
+        fund = _empty_fundamentals()
+    read_counts["fundamentals"] = len(raws.get("fundamentals", ()))
+
+    if "sectors" in raws:
+        sectors, rejected["sectors"] = _sectors_for(raws["sectors"], name["sectors"], tickers, max_reject_share, notes)
+    else:
+        sectors = _with_unknown(pd.DataFrame(columns=SECTOR_COLUMNS), tickers)
+    read_counts["sectors"] = len(sectors) + len(rejected.get("sectors", ()))
+
+    index_name = "sp500"
+    if "market_series" in raws:
+        market, rejected["market_series"] = _market(
+            raws["market_series"], name["market_series"], prices, universe, max_reject_share, today, notes
+        )
+        read_counts["market_series"] = len(raws["market_series"])
+    else:
+        market, index_name = equal_weighted_market(prices, universe), EQUAL_WEIGHTED
+        read_counts["market_series"] = len(market)
+
     if "earnings_events" in raws:
-        earnings, rej_earn = validate_earnings(
+        earnings, rejected["earnings_events"] = validate_earnings(
             raws["earnings_events"], name["earnings_events"], max_reject_share, today=today
         )
-        n_earn = len(raws["earnings_events"])
     else:
-        earnings, rej_earn, n_earn = _empty_earnings(), empty_rejected(), 0
-        notes.append("earnings_events: no earnings_events file; the dataset is empty.")
-    read_counts = {
-        "prices": len(raws["prices"]),
-        "fundamentals": len(f_raw),
-        "sectors": len(sectors) + len(rej_sectors),
-        "market_series": len(raws["market_series"]),
-        "earnings_events": n_earn,
-    }
-    rejected = concat_rejected([rej_prices, rej_fund, rej_sectors, rej_market, rej_earn])
+        earnings = _empty_earnings()
+    read_counts["earnings_events"] = len(raws.get("earnings_events", ()))
+
+    order = ["prices", "fundamentals", "sectors", "market_series", "earnings_events", "universe"]
     return MarketData(
         prices=prices,
         fundamentals=fund,
         sectors=sectors,
         market_series=market,
         earnings_events=earnings,
-        rejected_rows=rejected,
-        read_counts=read_counts,
+        rejected_rows=concat_rejected(rejected.get(ds, empty_rejected()) for ds in order),
+        universe=universe,
+        read_counts={ds: read_counts[ds] for ds in order},
         notes=notes,
         source="generic",
+        index_name=index_name,
     )

@@ -60,6 +60,7 @@ def reconciliation(data: MarketData) -> pd.DataFrame:
         "sectors": len(data.sectors),
         "market_series": len(data.market_series),
         "earnings_events": len(data.earnings_events),
+        "universe": len(data.universe),
     }
     rejected = data.rejected_rows.groupby("dataset").size() if len(data.rejected_rows) else pd.Series(dtype=int)
     rows = [

@@ -92,9 +92,18 @@ def align_asof(series: pd.Series, days: pd.DatetimeIndex, max_stale_days: int = 
 
 
 def build_real_market_series(
-    data_dir: str | Path, days: pd.DatetimeIndex, prices: pd.DataFrame, max_reject_share: float = 0.05, today=None
+    data_dir: str | Path,
+    days: pd.DatetimeIndex,
+    prices: pd.DataFrame | None,
+    max_reject_share: float = 0.05,
+    today=None,
+    membership: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Return (``MARKET_SERIES_COLUMNS`` frame on ``days``, rejected rows, notes)."""
+    """Return (``MARKET_SERIES_COLUMNS`` frame on ``days``, rejected rows, notes).
+
+    Breadth is computed from ``prices`` (among the members of each day given ``membership``);
+    with ``prices=None`` the breadth columns are left out, for a caller that computes them later
+    (the generic loader does, from its own prices and membership)."""
     out = pd.DataFrame({"date": days})
     rejected, notes = [], []
     for spec in MARKET_FILES:
@@ -111,7 +120,10 @@ def build_real_market_series(
     for column, note in MISSING_SERIES.items():
         out[column] = float("nan")
         notes.append(note)
-    breadth = breadth_from_prices(prices)
+    if prices is None:
+        columns = [c for c in MARKET_SERIES_COLUMNS if c not in ("advance_decline", "pct_above_200sma")]
+        return out[columns], concat_rejected(rejected), notes
+    breadth = breadth_from_prices(prices, membership=membership)
     out = out.merge(breadth, on="date", how="left")
     notes.append("advance_decline and pct_above_200sma are computed from the loaded prices.")
     return out[MARKET_SERIES_COLUMNS], concat_rejected(rejected), notes

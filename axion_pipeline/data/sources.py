@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from axion_pipeline.data.contracts import MarketData
-from axion_pipeline.data.generic import find_file, load_generic_market
+from axion_pipeline.data.generic import find_file, load_generic_market, looked_for
 from axion_pipeline.data.real import load_real_market
 from axion_pipeline.data.real_prices import PRICE_FILE
 
@@ -18,7 +18,7 @@ ENV_VAR = "AXION_DATA_DIR"
 
 
 def detect_layout(data_dir: str | Path) -> str:
-    """'shared' (``prices/all_stocks_5yr.csv.gz``), 'generic' (``prices.parquet|csv``) or raise."""
+    """'shared' (``prices/all_stocks_5yr.csv.gz``), 'generic' (``prices.parquet|csv|csv.gz``) or raise."""
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"data folder {root} does not exist")
@@ -28,7 +28,7 @@ def detect_layout(data_dir: str | Path) -> str:
         return "generic"
     raise FileNotFoundError(
         f"data folder {root} holds no known layout: looked for {root / PRICE_FILE} (shared real-data layout) "
-        f"and {root / 'prices.parquet'} or {root / 'prices.csv'} (generic layout, see axion_pipeline.data.generic)"
+        f"and {root}/{looked_for('prices')} (generic layout, see axion_pipeline.data.generic)"
     )
 
 

@@ -40,6 +40,7 @@ from axion_pipeline.data.contracts import (
     PRICE_COLUMNS,
     REJECTED_COLUMNS,
     SECTOR_COLUMNS,
+    UNIVERSE_COLUMNS,
 )
 
 Names = Mapping[str, str] | None  # canonical column -> column name in the source file
@@ -78,6 +79,7 @@ def read_table(
     *,
     text_columns: Iterable[str] | None = None,
     display_name: str | None = None,
+    allow_empty: bool = False,
     **read_kwargs,
 ) -> pd.DataFrame:
     """Read a CSV (optionally compressed) or Parquet file and run the file-level checks.
@@ -86,12 +88,18 @@ def read_table(
     the C reader where every cell is numeric, and stay text otherwise, so the validators see the
     raw value of any bad cell. Only empty cells count as missing while reading; blank lines are
     kept as empty rows so row numbers stay line numbers.
+
+    ``allow_empty`` (optional datasets): a file without any content, or a header without data
+    rows, returns a frame with no rows (the header's columns, else ``required``) instead of
+    raising; a header naming the wrong columns still raises.
     """
     path = Path(path)
     name = display_name or str(path)
     if not path.is_file():
         raise FileNotFoundError(f"file {name}: not found")
     if path.stat().st_size == 0:
+        if allow_empty:
+            return pd.DataFrame(columns=list(required))
         raise DataValidationError("file is empty (no header line)", file=name, row=1)
     if path.suffix == ".parquet":
         try:
@@ -112,6 +120,8 @@ def read_table(
                 path, dtype=dtype, keep_default_na=False, na_values=[""], skip_blank_lines=False, **read_kwargs
             )
         except pd.errors.EmptyDataError:
+            if allow_empty:
+                return pd.DataFrame(columns=list(required))
             raise DataValidationError("file is empty (no header line)", file=name, row=1) from None
         except UnicodeDecodeError as exc:
             line, byte = _undecodable(path)
@@ -133,7 +143,7 @@ def read_table(
             ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     _check_unique_columns(list(frame.columns), name, mangled=path.suffix != ".parquet")
-    check_columns(frame, required, name)
+    check_columns(frame, required, name, allow_empty=allow_empty)
     return frame
 
 
@@ -196,8 +206,9 @@ def _check_unique_columns(columns: list[str], source_file: str, *, mangled: bool
             )
 
 
-def check_columns(frame: pd.DataFrame, required: Iterable[str], source_file: str) -> None:
-    """Raise for no columns, a wrong delimiter, missing/renamed columns, or no data rows."""
+def check_columns(frame: pd.DataFrame, required: Iterable[str], source_file: str, *, allow_empty: bool = False) -> None:
+    """Raise for no columns, a wrong delimiter, missing/renamed columns, or (unless ``allow_empty``)
+    no data rows."""
     required = list(required)
     found = [str(c) for c in frame.columns]
     if not found:
@@ -223,7 +234,7 @@ def check_columns(frame: pd.DataFrame, required: Iterable[str], source_file: str
             row=1,
             column=missing[0],
         )
-    if len(frame) == 0:
+    if len(frame) == 0 and not allow_empty:
         raise DataValidationError("header only: the file has no data rows", file=source_file, row=2)
 
 
@@ -484,6 +495,17 @@ MARKET_SERIES_SCHEMA = pa.DataFrameSchema(
     strict=True,
     name="market_series",
 )
+UNIVERSE_SCHEMA = pa.DataFrameSchema(
+    {
+        "ticker": _TICKER,
+        "start_date": _DATE,
+        "end_date": pa.Column("datetime64[ns]", nullable=True),
+    },
+    checks=[pa.Check(lambda d: d["end_date"].isna() | (d["end_date"] >= d["start_date"]), name="end >= start")],
+    unique=["ticker", "start_date"],
+    strict=True,
+    name="universe",
+)
 EARNINGS_SCHEMA = pa.DataFrameSchema(
     {
         "ticker": _TICKER,
@@ -716,3 +738,79 @@ def validate_earnings(
         }
     )
     return _finish(q, clean[EARNINGS_COLUMNS], EARNINGS_SCHEMA, max_reject_share, ["ticker", "announce_date"])
+
+
+def validate_universe(
+    raw: pd.DataFrame,
+    source_file: str,
+    max_reject_share: float = 0.05,
+    *,
+    today=None,
+    source_columns: Names = None,
+    row_numbers=None,
+) -> Validated:
+    """Quarantine bad membership intervals; return (clean ``UNIVERSE_COLUMNS`` frame, rejected rows).
+
+    ``start_date`` and ``end_date`` are inclusive; an empty ``end_date`` means still a member.
+    Rules, in order: blank line, empty ticker, unparseable or missing start_date, start_date in the
+    future (a membership nobody could know yet), unparseable end_date, end_date before start_date,
+    overlapping interval. Overlaps are rejected, not merged: two records claiming the same day
+    for one ticker contradict each other, and which one is right is the file owner's call. In
+    start-date order (file order among equal starts), an interval that starts on or before the end
+    of any earlier interval of the same ticker is rejected, so the first interval of a chain of
+    overlaps is kept; adjacent intervals (one ends on D, the next starts after D) are fine. An
+    ``end_date`` after ``today`` is kept: it changes no membership on a day up to ``today``.
+    """
+    _require(raw, ["ticker", "start_date"], source_file, source_columns)
+    q = Quarantine(raw, "universe", source_file, source_columns, row_numbers)
+    ticker = text(raw["ticker"])
+    q.reject(ticker == "", "ticker", "empty ticker")
+    start = parse_dates(raw["start_date"])
+    q.reject(start.isna(), "start_date", "unparseable start_date")
+    q.reject(start > _today(today), "start_date", "start_date in the future")
+    if "end_date" in raw.columns:
+        end = parse_dates(raw["end_date"])
+        q.reject(end.isna() & ~is_missing(raw["end_date"]), "end_date", "unparseable end_date")
+        q.reject(end < start, "end_date", "end_date before start_date")
+    else:
+        end = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    _reject_overlaps(q, ticker, start, end)
+    clean = pd.DataFrame({"ticker": ticker, "start_date": start, "end_date": end})[UNIVERSE_COLUMNS]
+    return _finish(q, clean, UNIVERSE_SCHEMA, max_reject_share, ["ticker", "start_date"])
+
+
+def _reject_overlaps(q: Quarantine, ticker: pd.Series, start: pd.Series, end: pd.Series) -> None:
+    """Reject intervals starting on or before the latest end of the ticker's earlier intervals."""
+    ok = np.flatnonzero(~q.bad)
+    if ok.size < 2:
+        return
+    open_end = np.iinfo("int64").max  # an open interval runs forever
+    frame = pd.DataFrame(
+        {
+            "ticker": ticker.to_numpy()[ok],
+            "start": start.to_numpy()[ok].astype("int64"),
+            "end": np.where(end.isna().to_numpy()[ok], open_end, end.to_numpy()[ok].astype("int64")),
+            "line": q.lines[ok],
+            "pos": ok,
+        }
+    ).sort_values(["ticker", "start", "line"], kind="stable")
+    group = frame["ticker"]
+    latest_end = frame.groupby("ticker", sort=False)["end"].cummax()
+    first = np.iinfo("int64").min  # no earlier interval
+    prev_end = latest_end.groupby(group).shift(1, fill_value=first)  # latest end of the earlier intervals
+    # the line of the interval that set that latest end (the first one to reach it)
+    record = (prev_end == first) | (frame["end"] > prev_end)
+    prev_line = frame["line"].where(record).groupby(group).ffill().groupby(group).shift(1)
+    overlap = (frame["start"] <= prev_end).to_numpy()
+    if not overlap.any():
+        return
+    hits = frame.loc[overlap]
+    shown_end = ["open" if e == open_end else str(pd.Timestamp(int(e)).date()) for e in prev_end[overlap]]
+    values = pd.Series("", index=range(len(q.raw)), dtype=object)
+    values.iloc[hits["pos"].to_numpy()] = [
+        f"{t} from {pd.Timestamp(int(s)).date()} (the interval at row {int(r)} runs to {e})"
+        for t, s, r, e in zip(hits["ticker"], hits["start"], prev_line[overlap], shown_end)
+    ]
+    mask = np.zeros(len(q.raw), dtype=bool)
+    mask[hits["pos"].to_numpy()] = True
+    q.reject(mask, "start_date", "overlapping interval", values=values)

@@ -24,8 +24,8 @@ def build_jobs(market: list, factors: list, features: list, live: list) -> list:
         dg.define_asset_job(
             "market_tables_job",
             selection=dg.AssetSelection.assets(*_keys(market, partitioned=False)),
-            description="Unpartitioned ingestion tables: fundamentals, sectors, earnings, rejected rows, "
-            "planted truth.",
+            description="Unpartitioned ingestion tables: fundamentals, sectors, earnings, universe membership, "
+            "rejected rows, planted truth.",
         ),
         dg.define_asset_job(
             "daily_job",

@@ -9,7 +9,9 @@ revenue_growth, ...; used where present), or canonical long fundamentals with av
 x tickers), ``sectors`` (Series ticker -> sector; else a ``sector`` column of the fundamentals),
 ``market_returns`` for beta (default: S&P 500 returns when given, else the equal-weighted mean
 return of the universe). Without ``sp500_prices`` the regime is detected on the equal-weighted
-universe index. The universe at as_of is the set of tickers with a close on that date.
+universe index. The universe at as_of is the set of tickers with a close on that date that are
+index members then when ``membership`` intervals are given (ranks, sector ranks and the composite
+among those; a member's raw factors still use its price history from before it joined).
 
 Look-ahead: prices and the S&P 500 after ``as_of_date`` are dropped here, before anything is
 computed; fundamentals rows (or snapshot rows) with available_date after a date are not used on it.
@@ -78,7 +80,16 @@ class FactorEngineV2:
         )
 
     def _score(
-        self, prices, fundamentals, sp500_prices, as_of_date, volume, sectors, market_returns, keep_sub_scores: bool
+        self,
+        prices,
+        fundamentals,
+        sp500_prices,
+        as_of_date,
+        volume,
+        sectors,
+        market_returns,
+        keep_sub_scores: bool,
+        membership=None,
     ) -> ScoredPanel:
         options = self._options()
         inputs = build_inputs(
@@ -89,6 +100,7 @@ class FactorEngineV2:
             market_returns=market_returns,
             sp500=sp500_prices,
             out_dates="all" if options.needs_history else "last",
+            membership=membership,
         )
         scored = score(
             inputs,
@@ -113,18 +125,28 @@ class FactorEngineV2:
         volume: pd.DataFrame | None = None,
         sectors=None,
         market_returns: pd.Series | None = None,
+        membership: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Scores at ``as_of_date`` (default: the last price date; a non-trading day means the last
         trading day before it), indexed by ticker: value, momentum, quality, growth, volatility,
-        technical, composite (all percentile ranks in [0, 1], 1 best) and regime (string)."""
+        technical, composite (all percentile ranks in [0, 1], 1 best) and regime (string).
+        ``membership``: index membership intervals; only members at as_of are scored."""
         scored = self._score(
-            prices, fundamentals, sp500_prices, as_of_date, volume, sectors, market_returns, keep_sub_scores=False
+            prices,
+            fundamentals,
+            sp500_prices,
+            as_of_date,
+            volume,
+            sectors,
+            market_returns,
+            keep_sub_scores=False,
+            membership=membership,
         )
         return self._last_row(scored)
 
     @staticmethod
     def _last_row(scored: ScoredPanel) -> pd.DataFrame:
-        alive = scored.inputs.close_out.iloc[-1].notna()
+        alive = scored.inputs.alive[-1]
         out = pd.DataFrame({c: scored.categories[c].iloc[-1] for c in CATEGORIES if c in scored.categories})
         out["composite"] = scored.composite.iloc[-1]
         out["regime"] = scored.regimes.iloc[-1]
@@ -143,17 +165,27 @@ class FactorEngineV2:
         volume: pd.DataFrame | None = None,
         sectors=None,
         market_returns: pd.Series | None = None,
+        membership: pd.DataFrame | None = None,
     ) -> dict:
         """One ticker at ``as_of_date``: ``category_scores`` {category: score},
         ``sub_factors`` {category: {name: {"raw": value, "score": percentile}}}, ``composite``,
-        ``regime`` (string), ``weights``, ``as_of``. KeyError when the ticker has no close then."""
+        ``regime`` (string), ``weights``, ``as_of``. KeyError when the ticker has no close then
+        (or is not an index member then, given ``membership``)."""
         scored = self._score(
-            prices, fundamentals, sp500_prices, as_of_date, volume, sectors, market_returns, keep_sub_scores=True
+            prices,
+            fundamentals,
+            sp500_prices,
+            as_of_date,
+            volume,
+            sectors,
+            market_returns,
+            keep_sub_scores=True,
+            membership=membership,
         )
         row = self._last_row(scored)
         ticker = str(ticker)
         if ticker not in row.index:
-            raise KeyError(f"{ticker!r} has no close on {self.last_as_of.date()}")
+            raise KeyError(f"{ticker!r} has no close on {self.last_as_of.date()} or is not a member then")
         subs: dict[str, dict[str, dict[str, float]]] = {}
         for name, cat in scored.factor_category.items():
             subs.setdefault(cat, {})[name] = {

@@ -1,6 +1,8 @@
 """Scoring core shared by ``FactorEngineV2`` (one date) and ``compute_factor_panel`` (every date).
 
-Per date t, over the names with a close at t:
+Per date t, over the names with a close at t (and, given membership intervals, that are index
+members at t: every rank below, sector-relative and composite included, is among those names,
+while raw factors read each name's whole price history, also from before it joined):
 
 1. sub-factor raw values and percentile scores, category score = percentile rank of the mean of
    the available sub-factor scores (``axion_pipeline.factors``);
@@ -9,7 +11,8 @@ Per date t, over the names with a close at t:
    percentile rank of the same combined sub-factor mean among the names of the sector (used
    only when the sector has >= ``min_sector_size`` scored names that day; else global alone);
 3. regime: ``RegimeDetector.detect_series`` on the S&P 500 closes up to t, or, when none are
-   given, on the equal-weighted universe index 100 x prod(1 + mean daily return);
+   given, on the equal-weighted universe index 100 x prod(1 + mean daily return of the members)
+   (``axion_pipeline.data.breadth.equal_weight_index``);
 4. weights: ``AdaptiveWeightManager.weights_series`` (regime weights tilted by the trailing
    top-minus-bottom quintile returns of each category, formed at t-1) or the registry's static
    default weights;
@@ -19,7 +22,8 @@ Both paths evaluate the same panel functions; the single-date path keeps the row
 momentum overlay needs the category scores of every earlier date, so with it both paths score the
 whole history from the first price date (that is why they agree to the last bit).
 Look-ahead: prices and the S&P 500 are truncated at the last evaluated date, fundamentals enter
-through available_date <= t, every window is trailing and long-short returns use scores of t-1.
+through available_date <= t, every window is trailing, long-short returns use scores of t-1, and
+a name's membership on t decides only whether it is in the cross-section of t.
 """
 
 from __future__ import annotations
@@ -29,10 +33,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from axion_pipeline.data.breadth import equal_weight_index
 from axion_pipeline.factor_engine.regime import MarketRegime, RegimeDetector
 from axion_pipeline.factor_engine.weights import CATEGORIES, AdaptiveWeightManager, long_short_returns
 from axion_pipeline.factors.ops import percentile_rank, weighted_mean
-from axion_pipeline.factors.panel import FactorInputs, _dated, build_inputs, equal_weight_returns
+from axion_pipeline.factors.panel import FactorInputs, _dated, build_inputs
 from axion_pipeline.factors.registry import FactorRegistry, create_default_registry
 
 
@@ -117,13 +122,13 @@ def sector_relative(
 
 
 def regime_series(inputs: FactorInputs, sp500: pd.Series | None, detector: RegimeDetector) -> pd.Series:
-    """Regime label (string) per out_date from the S&P 500 (or the equal-weighted universe index)
-    up to the last evaluated date; sideways before the series starts."""
+    """Regime label (string) per out_date from the S&P 500 (or the equal-weighted index of the
+    members) up to the last evaluated date; sideways before the series starts."""
     last = inputs.close.index[-1]
     if sp500 is not None:
         index = _dated(sp500).loc[:last].dropna()
     else:
-        index = 100.0 * (1.0 + equal_weight_returns(inputs.returns).fillna(0.0)).cumprod()
+        index = equal_weight_index(inputs.returns, inputs.members)
     if index.empty:
         labels = pd.Series(dtype=object)
     else:
@@ -219,7 +224,8 @@ def score(
 
 def to_long(scored: ScoredPanel, start=None, end=None) -> pd.DataFrame:
     """Canonical long frame: date, ticker, raw sub-factors, categories, composite, regime and
-    weight_<category>, for names with a close on dates in [start, end]."""
+    weight_<category>, for the names in the cross-section (``FactorInputs.alive``) on dates in
+    [start, end]."""
     inp = scored.inputs
     dates = inp.out_dates
     keep_dates = np.ones(len(dates), dtype=bool)
@@ -227,7 +233,7 @@ def to_long(scored: ScoredPanel, start=None, end=None) -> pd.DataFrame:
         keep_dates &= dates >= pd.Timestamp(start)
     if end is not None:
         keep_dates &= dates <= pd.Timestamp(end)
-    mask = inp.close_out.notna().to_numpy() & keep_dates[:, None]
+    mask = inp.alive & keep_dates[:, None]
     panels = {**scored.raw, **scored.categories, "composite": scored.composite}
     out = stack(panels, mask)
     row_date = np.repeat(np.arange(len(dates)), len(inp.tickers))[mask.ravel()]
@@ -257,6 +263,7 @@ def compute_factor_panel(
     registry: FactorRegistry | None = None,
     weight_manager: AdaptiveWeightManager | None = None,
     regime_detector: RegimeDetector | None = None,
+    membership: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Scores for every trading date in [start, end] in one vectorised pass (long frame, see
     ``to_long``). Equal to ``FactorEngineV2.compute_all_scores`` on each date given the same
@@ -265,7 +272,9 @@ def compute_factor_panel(
     ``prices_long``: canonical long prices (close, volume) or a dates x tickers close panel;
     prices after ``end`` are dropped. Earlier history is used for lookbacks (and, with the
     momentum overlay, for the category returns). ``fundamentals_long``: canonical long
-    fundamentals. ``sectors``: ticker -> sector for sector-relative scoring.
+    fundamentals. ``sectors``: ticker -> sector for sector-relative scoring. ``membership``:
+    index membership intervals (``ticker, start_date, end_date``); rows exist only for members
+    then. None or an empty frame: every priced name is in every cross-section.
     """
     options = EngineOptions(
         use_adaptive_weights=use_adaptive_weights,
@@ -285,6 +294,7 @@ def compute_factor_panel(
         sp500=sp500,
         out_dates="all",
         out_start=None if options.needs_history else start,
+        membership=membership,
     )
     last = inputs.close.index[-1]
     if start is not None and pd.Timestamp(start) > last:

@@ -83,8 +83,8 @@ class FactorCalculator(ABC):
 
     def raw_panels(self, inputs: FactorInputs) -> dict[str, pd.DataFrame]:
         """Raw value of every sub-factor on ``inputs.out_dates``, NaN outside the universe
-        (no close on that date) and where the formula is undefined."""
-        alive = inputs.close_out.notna().to_numpy()
+        (no close on that date, or not an index member then) and where the formula is undefined."""
+        alive = inputs.alive
         out = {}
         for f in self.sub_factors():
             raw = f.func(inputs)
@@ -117,7 +117,7 @@ class FactorCalculator(ABC):
         panel = self.compute_panel(fin)
         out = pd.DataFrame({k: v.iloc[-1] for k, v in panel.scores.items()})
         out[self.category] = panel.category.iloc[-1]
-        out = out.loc[fin.close_out.iloc[-1].notna()]
+        out = out.loc[fin.alive[-1]]
         out.index.name = "ticker"
         return out
 
@@ -128,6 +128,6 @@ class FactorCalculator(ABC):
         fin = build_inputs(prices, fundamentals, as_of=as_of_date, **inputs)
         raw = self.raw_panels(fin)
         out = pd.DataFrame({k: v.iloc[-1] for k, v in raw.items()})
-        out = out.loc[fin.close_out.iloc[-1].notna()]
+        out = out.loc[fin.alive[-1]]
         out.index.name = "ticker"
         return out

@@ -10,7 +10,8 @@ forward recursions), the value at date ``t`` is the same whether the history end
 
 Look-ahead: ``build_inputs`` drops prices (and market series) after ``as_of``; fundamentals reach a
 date only through ``available_date <= date``; a snapshot row whose ``available_date`` is after a
-date is masked on that date.
+date is masked on that date. Index membership (``members``) masks names out of a date's
+cross-section by their membership on that date alone.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from axion_pipeline.data.breadth import equal_weight_returns
+from axion_pipeline.data.universe import has_membership, membership_panel
 from axion_pipeline.factors.snapshot import asof_rows, augment_fundamentals, numeric_fields
 
 
@@ -110,6 +113,7 @@ class FactorInputs:
     market_returns: pd.Series
     fields: FieldSource
     volume: pd.DataFrame | None = None
+    members: np.ndarray | None = None  # dates x tickers of ``close``: index membership; None = everyone
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -133,6 +137,17 @@ class FactorInputs:
     @property
     def close_out(self) -> pd.DataFrame:
         return self.memo("close_out", lambda: self.at_out(self.close))
+
+    @property
+    def alive(self) -> np.ndarray:
+        """out_dates x tickers: in the date's cross-section (a close that day and, with membership,
+        a member that day). Raw values elsewhere are masked, so every rank is among these names."""
+
+        def load():
+            priced = self.close_out.notna().to_numpy()
+            return priced if self.members is None else priced & self.members[self.out_pos]
+
+        return self.memo("alive", load)
 
     @property
     def returns(self) -> pd.DataFrame:
@@ -192,6 +207,7 @@ def build_inputs(
     sp500: pd.Series | None = None,
     out_dates="last",
     out_start=None,
+    membership: pd.DataFrame | None = None,
 ) -> FactorInputs:
     """Normalise inputs and truncate them at ``as_of`` (default: the last price date).
 
@@ -201,6 +217,9 @@ def build_inputs(
       returns of ``sp500``, else the equal-weighted mean return of the universe each day.
     - ``out_dates``: "last" (as_of only), "all" (every date), or explicit dates; ``out_start``
       drops out dates before it.
+    - ``membership``: index membership intervals (``axion_pipeline.data.universe``); a name is in
+      a date's cross-section only while a member, and the equal-weighted market return averages
+      the members. Raw formulas still read the whole price history of every name.
     """
     close, vol_long = _wide(prices)
     if as_of is not None:
@@ -213,12 +232,13 @@ def build_inputs(
         volume, _ = _wide(volume)
         volume = volume.reindex(index=close.index, columns=close.columns)
     returns = close.pct_change(fill_method=None)
+    members = membership_panel(close.index, close.columns, membership) if has_membership(membership) else None
     if market_returns is not None:
         mret = _dated(market_returns).loc[:last].reindex(close.index)
     elif sp500 is not None:
         mret = _dated(sp500).loc[:last].reindex(close.index).pct_change(fill_method=None)
     else:
-        mret = equal_weight_returns(returns)
+        mret = equal_weight_returns(returns, members)
     if isinstance(out_dates, str):
         if out_dates not in ("last", "all"):
             raise ValueError(f"out_dates must be 'last', 'all' or dates, got {out_dates!r}")
@@ -233,11 +253,7 @@ def build_inputs(
         market_returns=mret,
         fields=field_source(fundamentals, out, close.columns),
         volume=volume,
+        members=members,
     )
     inputs._cache["returns"] = returns
     return inputs
-
-
-def equal_weight_returns(returns: pd.DataFrame) -> pd.Series:
-    """Mean daily return across the names with a return that day (NaN on the first date)."""
-    return returns.mean(axis=1, skipna=True)

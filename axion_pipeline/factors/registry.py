@@ -85,7 +85,7 @@ class FactorRegistry:
     ) -> dict[str, pd.DataFrame]:
         """Every category at one date (inputs prepared once): category -> DataFrame as above."""
         fin = build_inputs(prices, fundamentals, as_of=as_of_date, **inputs)
-        alive = fin.close_out.iloc[-1].notna()
+        alive = fin.alive[-1]
         out = {}
         for c, calc in self._calculators.items():
             panel = calc.compute_panel(fin)

@@ -81,7 +81,12 @@ def returns_panel(prices: pd.DataFrame) -> pd.DataFrame:
 
 
 def matured_targets(
-    prices: pd.DataFrame, label_start, label_end, forward_days: int = FORWARD_DAYS, num_quintiles: int = NUM_QUINTILES
+    prices: pd.DataFrame,
+    label_start,
+    label_end,
+    forward_days: int = FORWARD_DAYS,
+    num_quintiles: int = NUM_QUINTILES,
+    membership: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Targets whose forward window closes (``label_date``) in [label_start, label_end).
 
@@ -89,12 +94,14 @@ def matured_targets(
     known only at that close, which is why the targets table is partitioned by it. ``prices`` must
     reach back ``forward_days`` trading days before ``label_start``. Columns: date, label_date,
     ticker, fwd_return, label (1 worst .. num_quintiles best; NaN when a return in the window is
-    missing).
+    missing). With index ``membership`` intervals only the members of ``date`` have a row, and the
+    quintiles rank them alone (``axion_pipeline.ml.targets``).
     """
+    from axion_pipeline.data.universe import member_rows
     from axion_pipeline.ml.targets import target_panel
 
     returns = returns_panel(prices)
-    panel = target_panel(returns, forward_days, num_quintiles)
+    panel = target_panel(returns, forward_days, num_quintiles, membership)
     dates = returns.index
     label_dates = pd.Series(pd.NaT, index=dates, dtype="datetime64[ns]")
     label_dates.iloc[: max(len(dates) - forward_days, 0)] = dates[forward_days:]
@@ -102,9 +109,9 @@ def matured_targets(
     out["label_date"] = label_dates.reindex(out["date"]).to_numpy()
     start, end = pd.Timestamp(label_start), pd.Timestamp(label_end)
     out = out.loc[(out["label_date"] >= start) & (out["label_date"] < end)]
-    # a ticker with no close on t has no target at t (not listed): keep only priced (date, ticker)
+    # a ticker with no close on t (or not a member on t) has no target at t: keep priced members
     priced = prices[["date", "ticker"]].assign(date=lambda f: pd.to_datetime(f["date"]))
-    out = out.merge(priced, on=["date", "ticker"], how="inner")
+    out = out.merge(member_rows(priced, membership), on=["date", "ticker"], how="inner")
     out["ticker"] = out["ticker"].astype(str)
     return (
         out[["date", "label_date", "ticker", "fwd_return", "label"]]
@@ -121,24 +128,51 @@ def float_columns(frame: pd.DataFrame) -> list[str]:
     ]
 
 
+def feature_panel(
+    raw: pd.DataFrame,
+    *,
+    macro: pd.DataFrame | None,
+    sectors: pd.Series | None,
+    config=None,
+    start=None,
+    end=None,
+    membership: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """``FeatureEngineer.create_features_panel`` over the (date, symbol) factor rows of index
+    members only (every row without membership information): cross-sectional ranks are among the
+    members of a date, and a lag or rolling window sees a ticker's rows while it was a member.
+    Membership of a date is known on that date, so the rows of t need no later membership."""
+    from axion_pipeline.data.universe import member_rows
+    from axion_pipeline.ml.features import FeatureEngineer
+
+    rows = member_rows(raw, membership, ticker="symbol")
+    return FeatureEngineer(config).create_features_panel(rows, macro_data=macro, start=start, end=end, sectors=sectors)
+
+
 def ranking_inputs(data, feature_config=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex]:
     """Long ``features`` and ``targets`` tables and the trading calendar of a ``MarketData``,
     computed in memory as the Dagster assets compute them (factor scores over the whole history,
-    regime features, ``FeatureEngineer`` panel, matured 21-day targets). For tests, benchmarks
-    and notebooks that measure the ranking model without a warehouse; every feature at t uses
-    data up to t (the same library calls as the assets)."""
+    regime features, ``FeatureEngineer`` panel, matured 21-day targets, all among the index
+    members of ``data.universe`` when it holds intervals). For tests, benchmarks and notebooks that
+    measure the ranking model without a warehouse; every feature at t uses data up to t (the same
+    library calls as the assets)."""
+    from axion_pipeline.data.frames import sector_map
     from axion_pipeline.factor_engine.panel import compute_factor_panel
-    from axion_pipeline.ml.features import FeatureEngineer
     from axion_pipeline.ml.regime_features import regime_features
 
-    sectors = data.sectors.set_index("ticker")["sector"]
+    sectors = sector_map(data.sectors)
+    membership = data.universe
     series = data.market_series.assign(date=pd.to_datetime(data.market_series["date"])).set_index("date").sort_index()
-    scores = compute_factor_panel(data.prices, data.fundamentals, series["sp500_close"], sectors=sectors)
+    scores = compute_factor_panel(
+        data.prices, data.fundamentals, series["sp500_close"], sectors=sectors, membership=membership
+    )
     macro = regime_features(series)
-    panel = FeatureEngineer(feature_config).create_features_panel(
-        raw_factor_frame(scores), macro_data=macro, sectors=sectors
+    panel = feature_panel(
+        raw_factor_frame(scores), macro=macro, sectors=sectors, config=feature_config, membership=membership
     )
     prices = data.prices.assign(date=pd.to_datetime(data.prices["date"]))
-    targets = matured_targets(prices, prices["date"].min(), prices["date"].max() + pd.Timedelta(days=1))
+    targets = matured_targets(
+        prices, prices["date"].min(), prices["date"].max() + pd.Timedelta(days=1), membership=membership
+    )
     calendar = pd.DatetimeIndex(sorted(prices["date"].unique()))
     return to_long(panel), targets, calendar

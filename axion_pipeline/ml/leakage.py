@@ -5,8 +5,16 @@ cut after ``t`` (``make_truncating_builder`` does the cutting, so the builder it
 later rows). Stored rows for ``t`` must equal the rebuilt rows exactly (NaN == NaN): any feature
 that used data after ``t`` differs, because that data is absent from the rebuild.
 
-Targets: the target at ``t`` must equal the one recomputed from returns in (t, t+h] alone, and must
-not change when every return outside that window is perturbed.
+Index membership is an input like any other: ``truncate_after`` cuts a membership frame
+(``ticker, start_date, end_date``) to what was known at ``t`` (intervals starting after ``t``
+dropped, ends after ``t`` open, ``axion_pipeline.data.universe.truncate_membership``). That
+leaves membership on every date up to ``t`` unchanged, so features that depend on later
+membership (a ticker kept because it joins later, or dropped because it leaves later) differ from
+the rebuild.
+
+Targets: the target at ``t`` must equal the one recomputed from returns in (t, t+h] alone (among
+the members of ``t`` given membership), and must not change when every return outside that window
+is perturbed.
 
 The audit is only as strong as its sample: a feature that leaks on some dates only is caught on
 those dates. Sample dates spread over the history (``sample_audit_dates``), not just the last one.
@@ -21,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from axion_pipeline.data.universe import has_membership, membership_panel, truncate_membership
 from axion_pipeline.ml.targets import prepare_returns, target_panel, targets_at_rows
 
 FeatureBuilder = Callable[[pd.Timestamp | None], pd.DataFrame]
@@ -55,11 +64,18 @@ class LeakageReport:
         }
 
 
+MEMBERSHIP_COLUMNS = {"ticker", "start_date", "end_date"}
+
+
 def truncate_after(data: Any, cutoff: pd.Timestamp | None) -> Any:
-    """Rows of ``data`` dated on or before ``cutoff``: by a ``date`` column, else by the (first
-    level of the) index. Anything that is not a DataFrame or Series is returned unchanged."""
+    """``data`` as known at ``cutoff``: a membership frame (``ticker, start_date, end_date``)
+    through ``truncate_membership``; other frames keep the rows dated on or before ``cutoff``, by a
+    ``date`` column, else by the (first level of the) index. Anything that is not a DataFrame or
+    Series is returned unchanged."""
     if cutoff is None or not isinstance(data, pd.DataFrame | pd.Series):
         return data
+    if isinstance(data, pd.DataFrame) and set(data.columns) >= MEMBERSHIP_COLUMNS:
+        return truncate_membership(data, cutoff)
     if isinstance(data, pd.DataFrame) and "date" in data.columns:
         return data[pd.to_datetime(data["date"]) <= cutoff]
     return data[pd.to_datetime(data.index.get_level_values(0)) <= cutoff]
@@ -137,8 +153,12 @@ def audit_target_window(
     forward_days: int,
     sample_dates: Iterable,
     num_quintiles: int = 5,
+    membership: pd.DataFrame | None = None,
 ) -> LeakageReport:
     """Check stored targets at each sampled ``t`` against returns in (t, t+h] only.
+
+    ``membership``: the index membership intervals the targets were built with; the recomputation
+    ranks the members of ``t`` (membership on ``t`` is known at ``t``).
 
     ``targets`` is ``target_panel`` output ((date, symbol) -> ``fwd_return``, ``label``) or a Series
     of labels. Mismatch columns: ``fwd_return``/``label`` (stored value differs from the window
@@ -163,10 +183,11 @@ def audit_target_window(
         window = frame.iloc[pos + 1 : pos + 1 + forward_days]
         # Recompute from a blank anchor row plus the window: nothing outside (t, t+h] is passed in.
         only_window = pd.concat([frame.iloc[[pos]] * np.nan, window])
-        fwd, label = targets_at_rows(only_window, np.array([0]), forward_days, num_quintiles)
+        members = membership_panel([t], frame.columns, membership) if has_membership(membership) else None
+        fwd, label = targets_at_rows(only_window, np.array([0]), forward_days, num_quintiles, members)
         recomputed = pd.DataFrame({"fwd_return": fwd[0], "label": label[0]}, index=frame.columns)
         perturbed = target_panel(
-            _perturbed_outside(frame, pos + 1, pos + 1 + forward_days), forward_days, num_quintiles
+            _perturbed_outside(frame, pos + 1, pos + 1 + forward_days), forward_days, num_quintiles, membership
         )
         perturbed = _rows_on(perturbed, t)
         if not want.index.isin(frame.columns).all():

@@ -14,7 +14,11 @@ Rules, none of which drop or fill rows:
   then ``label = floor(q * (rank - 1) / n) + 1`` in exact integer arithmetic: equal-count buckets
   whose sizes differ by at most one (the same as ``pd.qcut(ranks, q)`` when ``q`` divides ``n``;
   otherwise qcut's floating-point bin edges can move a rank that sits on an edge);
-- a date with fewer valid returns than ``num_quintiles`` gets NaN labels.
+- a date with fewer valid returns than ``num_quintiles`` gets NaN labels;
+- with index ``membership`` intervals, a symbol that is not a member on ``t`` has no target at
+  ``t`` (NaN return and label) and the quintiles of ``t`` rank the members of ``t`` only. The
+  forward return of a member is its own price path, also if it leaves the index inside the
+  window: membership on ``t`` is known at ``t``, later membership is never read.
 
 Labels are float64 (NaN allowed). Look-ahead here is the point: a target must never be used as a
 feature, and the walk-forward gap must be at least ``h`` dates (purge).
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from axion_pipeline.data.universe import has_membership, membership_panel
 
 
 def prepare_returns(returns_data: pd.DataFrame, forward_days: int, num_quintiles: int) -> pd.DataFrame:
@@ -61,16 +67,34 @@ def quintile_labels(fwd: np.ndarray, num_quintiles: int) -> np.ndarray:
     return np.where(np.isnan(ranks) | (n < q), np.nan, label)
 
 
-def targets_at_rows(frame: pd.DataFrame, rows: np.ndarray, forward_days: int, num_quintiles: int):
-    """``(fwd_return, label)`` arrays (rows x symbols) at row positions ``rows`` of a prepared frame."""
+def targets_at_rows(
+    frame: pd.DataFrame, rows: np.ndarray, forward_days: int, num_quintiles: int, members: np.ndarray | None = None
+):
+    """``(fwd_return, label)`` arrays (rows x symbols) at row positions ``rows`` of a prepared frame;
+    ``members`` (rows x symbols, True = in the cross-section) blanks the others before labelling."""
     fwd = _window_product(1.0 + frame.to_numpy(), int(forward_days), rows)
+    if members is not None:
+        fwd = np.where(members, fwd, np.nan)
     return fwd, quintile_labels(fwd, num_quintiles)
 
 
-def target_panel(returns_data: pd.DataFrame, forward_days: int = 21, num_quintiles: int = 5) -> pd.DataFrame:
-    """(date, symbol) -> ``fwd_return``, ``label`` for every date x symbol of ``returns_data``."""
+def member_mask(frame: pd.DataFrame, membership: pd.DataFrame | None) -> np.ndarray | None:
+    """Dates x symbols membership of a prepared frame; None without membership information."""
+    return membership_panel(frame.index, frame.columns, membership) if has_membership(membership) else None
+
+
+def target_panel(
+    returns_data: pd.DataFrame,
+    forward_days: int = 21,
+    num_quintiles: int = 5,
+    membership: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """(date, symbol) -> ``fwd_return``, ``label`` for every date x symbol of ``returns_data``;
+    ``membership``: index membership intervals (see the module docstring)."""
     frame = prepare_returns(returns_data, forward_days, num_quintiles)
-    fwd, label = targets_at_rows(frame, np.arange(len(frame)), forward_days, num_quintiles)
+    fwd, label = targets_at_rows(
+        frame, np.arange(len(frame)), forward_days, num_quintiles, member_mask(frame, membership)
+    )
     index = pd.MultiIndex.from_product([frame.index, frame.columns])
     return pd.DataFrame({"fwd_return": fwd.ravel(), "label": label.ravel()}, index=index)
 

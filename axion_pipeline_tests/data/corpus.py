@@ -2,8 +2,9 @@
 
 ``base_files()`` is a valid folder (see ``axion_pipeline.data.generic``) as ``file name -> content``:
 4 tickers x 12 trading days of prices (2020-01-02 .. 2020-01-17), two quarterly fundamentals rows
-per ticker, sectors, market series without the breadth columns (the loader computes them) and
-earnings events. Every case in ``CASES`` copies it and plants exactly one defect; ``build(root,
+per ticker, sectors, market series without the breadth columns (the loader computes them),
+earnings events and membership intervals (every ticker a member over the whole span, DDD through
+two adjacent intervals). Every case in ``CASES`` copies it and plants exactly one defect; ``build(root,
 kind)`` writes the result. Nothing binary is committed: Parquet and garbage bytes are generated
 into ``tmp_path`` by the tests.
 
@@ -108,6 +109,16 @@ def base_earnings() -> pd.DataFrame:
     )
 
 
+def base_universe() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ticker": ["AAA", "BBB", "CCC", "DDD", "DDD"],
+            "start_date": pd.to_datetime(["2019-01-02", "2019-01-02", "2019-01-02", "2018-01-02", "2019-07-01"]),
+            "end_date": pd.to_datetime([None, None, None, "2019-06-28", None]),
+        }
+    )
+
+
 def base_files() -> Files:
     return {
         "prices.csv": base_prices(),
@@ -115,6 +126,7 @@ def base_files() -> Files:
         "sectors.csv": base_sectors(),
         "market_series.csv": base_market(),
         "earnings_events.csv": base_earnings(),
+        "universe.csv": base_universe(),
     }
 
 
@@ -146,7 +158,7 @@ def write(root: Path, files: Files, fmt: str = "csv") -> Path:
 
 
 def _rename_tickers(files: Files, mapping: dict[str, str]) -> None:
-    for name in ("prices.csv", "fundamentals.csv", "sectors.csv", "earnings_events.csv"):
+    for name in ("prices.csv", "fundamentals.csv", "sectors.csv", "earnings_events.csv", "universe.csv"):
         files[name]["ticker"] = files[name]["ticker"].map(mapping)
 
 
@@ -357,6 +369,37 @@ def sector_blank(files):
     files["sectors.csv"].loc[files["sectors.csv"]["ticker"] == "CCC", "sector"] = ""
 
 
+def universe_overlap(files):
+    u = files["universe.csv"]
+    files["universe.csv"] = pd.concat([u, u.iloc[[1]].assign(start_date=pd.Timestamp("2019-12-02"))], ignore_index=True)
+
+
+def universe_end_before_start(files):
+    files["universe.csv"].loc[2, "end_date"] = pd.Timestamp("2018-12-31")
+
+
+def universe_missing_column(files):
+    files["universe.csv"] = files["universe.csv"].rename(columns={"start_date": "start"})
+
+
+OPTIONAL_FILES = ["fundamentals.csv", "sectors.csv", "market_series.csv", "earnings_events.csv", "universe.csv"]
+
+
+def optional_files_missing(files):
+    for name in OPTIONAL_FILES:
+        del files[name]
+
+
+def optional_files_empty(files):
+    """Header only (fundamentals, earnings), no bytes at all (sectors, universe), header only and
+    gzipped (market series)."""
+    for name in ("fundamentals.csv", "earnings_events.csv"):
+        files[name] = csv_text(files[name].iloc[:0])
+    files["sectors.csv"] = ""
+    files["universe.csv"] = ""
+    files["market_series.csv.gz"] = gzip.compress(csv_text(files.pop("market_series.csv").iloc[:0]).encode())
+
+
 @dataclass(frozen=True)
 class Case:
     kind: str
@@ -403,6 +446,11 @@ CASES: dict[str, Case] = {
         Case("unterminated_quote", "prices.csv", unterminated_quote),
         Case("blank_lines", "prices.csv", blank_lines),
         Case("utc_offset_dates", "market_series.csv", utc_offset_dates),
+        Case("universe_overlap", "universe.csv", universe_overlap),
+        Case("universe_end_before_start", "universe.csv", universe_end_before_start),
+        Case("universe_missing_column", "universe.csv", universe_missing_column, parquet=True),
+        Case("optional_files_missing", "prices.csv", optional_files_missing, parquet=True),
+        Case("optional_files_empty", "fundamentals.csv", optional_files_empty),
     ]
 }
 

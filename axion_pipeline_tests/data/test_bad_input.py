@@ -21,9 +21,17 @@ Documented behaviours asserted here:
   negative (the loss-maker ranks last), never infinite; P/E is never computed as close / eps.
 - timestamps with a UTC offset keep their local date (a Tokyo midnight is that day, not the UTC
   day before), as a timezone-aware Parquet column does.
+- membership intervals: an overlapping interval or one ending before it starts is quarantined; a
+  universe file without its start_date column fails like any corrupt file.
+- only prices are required: without the optional files (or with them empty: no bytes, a header
+  only, gzipped) the folder loads, each missing file named in a note, with an equal-weighted
+  index in place of the S&P 500 and every ticker's sector 'Unknown'.
 """
 
 from __future__ import annotations
+
+import gzip
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -67,7 +75,12 @@ REQUIRED_KINDS = [
     "sector_missing",
 ]
 BREADTH_NOTE = "market_series: ['advance_decline', 'pct_above_200sma'] computed from the prices."
-DATASETS = ["prices", "fundamentals", "sectors", "market_series", "earnings_events"]
+UNIVERSE_NOTES = [
+    "universe: 5 intervals of 4 tickers from universe.csv; "
+    "a ticker enters a date's cross-sections only while a member.",
+    "universe: priced tickers per date min 4, median 4, max 4; members among them min 4, median 4, max 4.",
+]
+DATASETS = ["prices", "fundamentals", "sectors", "market_series", "earnings_events", "universe"]
 
 
 def load(root, **kwargs):
@@ -75,19 +88,26 @@ def load(root, **kwargs):
 
 
 def file_rows(root, stem: str) -> int:
-    """Data rows of a dataset file, counted independently of the loader (blank lines count)."""
+    """Data rows of a dataset file, counted independently of the loader (blank lines count; a
+    missing or empty file has none)."""
     parquet = root / f"{stem}.parquet"
     if parquet.is_file():
         return pq.read_metadata(parquet).num_rows
-    return len((root / f"{stem}.csv").read_text(encoding="utf-8").splitlines()) - 1
+    for name, read in ((f"{stem}.csv", Path.read_bytes), (f"{stem}.csv.gz", lambda p: gzip.decompress(p.read_bytes()))):
+        if (root / name).is_file():
+            return max(len(read(root / name).decode("utf-8").splitlines()) - 1, 0)
+    return 0
 
 
 def assert_reconciles(md, root) -> None:
     rec = reconciliation(md).set_index("dataset")
     assert sorted(rec.index) == sorted(DATASETS)
     assert rec["reconciles"].all(), rec
-    for ds in ("prices", "fundamentals", "market_series", "earnings_events"):
+    for ds in ("prices", "fundamentals", "earnings_events", "universe"):
         assert rec.loc[ds, "read"] == file_rows(root, ds), ds
+    # a market series derived from the prices (no rows in the file) has one record per price date
+    derived = md.prices["date"].nunique() if md.index_name == "equal_weighted" else 0
+    assert rec.loc["market_series", "read"] == file_rows(root, "market_series") + derived
     # sectors are a lookup joined onto the price tickers: one record per ticker plus rejected rows
     assert rec.loc["sectors", "read"] == md.prices["ticker"].nunique() + rec.loc["sectors", "rejected"]
 
@@ -105,7 +125,8 @@ def base(tmp_path_factory):
 def test_base_dataset_is_clean(base):
     """The control: without a defect nothing is rejected, so every case below tests its defect."""
     md, root = base
-    assert md.rejected_rows.empty and md.notes == [BREADTH_NOTE]
+    assert md.rejected_rows.empty and md.notes == [*UNIVERSE_NOTES, BREADTH_NOTE]
+    assert md.universe["ticker"].tolist() == ["AAA", "BBB", "CCC", "DDD", "DDD"] and md.index_name == "sp500"
     assert len(md.prices) == len(DAYS) * len(TICKERS) and keys(md.prices) == {(d, t) for d in DAYS for t in TICKERS}
     assert split_like_jumps(md.prices).empty
     assert_reconciles(md, root)
@@ -129,6 +150,7 @@ ERRORS = {
     "corrupt_parquet": (None, None, "not a readable Parquet file"),
     "nul_byte": (price_line("2020-01-06", "CCC"), None, "NUL byte.*silently cut the cell"),
     "duplicate_header": (1, "close", "duplicate column 'close' in the header"),
+    "universe_missing_column": (1, "start_date", r"missing required column\(s\) \['start_date'\]"),
     "ragged_row": (price_line("2020-01-13", "AAA"), None, r"wrong number of fields.*Expected 7 fields"),
     "unterminated_quote": (price_line("2020-01-14", "BBB"), None, "unterminated quoted field"),
 }
@@ -176,6 +198,14 @@ QUARANTINED = {
     "future_date": ("prices", len(DAYS) * len(TICKERS) + 2, "date", "2031-01-02", "date in the future"),
     "blank_lines": ("prices", price_line("2020-01-07", "AAA"), "", "", "blank line"),
     "sector_blank": ("sectors", TICKERS.index("CCC") + 2, "sector", "", "missing sector"),
+    "universe_overlap": (
+        "universe",
+        7,
+        "start_date",
+        "BBB from 2019-12-02 (the interval at row 3 runs to open)",
+        "overlapping interval",
+    ),
+    "universe_end_before_start": ("universe", 4, "end_date", "2018-12-31", "end_date before start_date"),
 }
 # the (date, ticker) whose row is rejected and must therefore be absent (None: the key stays loaded)
 LOST_KEY = {
@@ -190,13 +220,18 @@ LOST_KEY = {
 @pytest.mark.parametrize(("kind", "fmt"), _cases(QUARANTINED))
 def test_bad_row_is_quarantined_with_reason(tmp_path, base, kind, fmt):
     root = corpus.build(tmp_path, kind, fmt)
-    md = load(root, max_reject_share=0.3 if kind == "sector_blank" else 0.05)  # 1 of 4 sector rows is 25 %
+    # 1 of 4 sector rows is 25 %, 1 of 5 or 6 intervals about 20 %
+    md = load(root, max_reject_share=0.3 if kind.startswith(("sector", "universe")) else 0.05)
     dataset, line, column, value, reason = QUARANTINED[kind]
     source = f"{dataset}.{fmt}"
     assert md.rejected_rows.values.tolist() == [[dataset, source, line, column, value, reason]]
     assert_reconciles(md, root)
     base_md = base[0]
-    if dataset == "prices":  # every other row loads unchanged
+    if dataset == "universe":  # the other intervals load unchanged
+        assert (
+            md.universe["ticker"].tolist() == base_md.universe["ticker"].drop(index=2 if "end" in kind else []).tolist()
+        )
+    elif dataset == "prices":  # every other row loads unchanged
         lost = LOST_KEY.get(kind)
         expected = base_md.prices
         if lost:
@@ -349,6 +384,53 @@ def check_utc_offset_dates(md, base_md, root):
     assert md.rejected_rows.empty
     pd.testing.assert_frame_equal(md.market_series, base_md.market_series)  # local dates, no shift to UTC
     assert not any("no market row" in n for n in md.notes)
+
+
+OPTIONAL = ["fundamentals", "sectors", "market_series", "earnings_events", "universe"]
+
+
+def check_optional_files_missing(md, base_md, root):
+    _check_only_prices(md, base_md)
+    for stem in OPTIONAL:
+        assert f"{stem}: no {stem} file (looked for {stem}.parquet|{stem}.csv|{stem}.csv.gz)" in " ".join(md.notes)
+
+
+def check_optional_files_empty(md, base_md, root):
+    _check_only_prices(md, base_md)
+    for stem in OPTIONAL:
+        name = f"{stem}.csv.gz" if stem == "market_series" else f"{stem}.csv"
+        assert f"{stem}: {name} has no data rows" in " ".join(md.notes)
+
+
+def _check_only_prices(md, base_md):
+    assert md.rejected_rows.empty
+    pd.testing.assert_frame_equal(md.prices, base_md.prices)
+    for stem in ("fundamentals", "earnings_events", "universe"):
+        assert getattr(md, stem).empty, stem
+    assert list(md.fundamentals.columns) == list(base_md.fundamentals.columns)
+    assert md.fundamentals.dtypes.equals(base_md.fundamentals.dtypes)
+    assert list(md.universe.columns) == ["ticker", "start_date", "end_date"]
+    assert md.sectors.values.tolist() == [[t, "Unknown"] for t in TICKERS]
+    notes = " ".join(md.notes)
+    for skipped in [
+        "value, quality and growth factors",
+        "no sector-relative scoring and no sector-rank features",
+        "equal-weighted index of the universe",
+        "no earnings events",
+        "every priced ticker is a member",
+    ]:
+        assert skipped in notes
+    # the index is the equal-weighted universe: 100 x cumulative product of 1 + mean daily return
+    assert md.index_name == "equal_weighted"
+    close = md.prices.pivot(index="date", columns="ticker", values="close")
+    expected = 100.0 * (1.0 + close.pct_change(fill_method=None).mean(axis=1).fillna(0.0)).cumprod()
+    np.testing.assert_allclose(md.market_series["sp500_close"], expected.to_numpy(), rtol=1e-12)
+    assert md.market_series["sp500_close"].iloc[0] == 100.0 and list(md.market_series["date"]) == list(DAYS)
+    assert md.market_series[["vix", "yield_10y", "hy_spread", "put_call_ratio"]].isna().all().all()
+    pd.testing.assert_frame_equal(
+        md.market_series[["advance_decline", "pct_above_200sma"]],
+        base_md.market_series[["advance_decline", "pct_above_200sma"]],
+    )
 
 
 LOADS = {name.removeprefix("check_"): fn for name, fn in globals().items() if name.startswith("check_")}

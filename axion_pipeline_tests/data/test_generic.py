@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,8 +14,9 @@ from axion_pipeline.data.contracts import (
     FUNDAMENTAL_COLUMNS,
     FUNDAMENTAL_FIELDS,
     MARKET_SERIES_COLUMNS,
+    UNIVERSE_COLUMNS,
 )
-from axion_pipeline.data.generic import load_generic_market
+from axion_pipeline.data.generic import find_file, load_generic_market
 from axion_pipeline.data.quality import reconciliation
 from axion_pipeline.data.sources import detect_layout, load_source
 from axion_pipeline.data.validation import DataValidationError
@@ -66,12 +69,20 @@ def canonical_frames() -> dict[str, pd.DataFrame]:
             "release_time": ["post", None],
         }
     )
+    universe = pd.DataFrame(
+        {
+            "ticker": ["AAA", "BBB", "CCC", "CCC"],
+            "start_date": pd.to_datetime(["2023-01-03", "2024-01-05", "2023-01-03", "2024-01-10"]),
+            "end_date": pd.to_datetime([None, None, "2024-01-08", None]),
+        }
+    ).astype({"ticker": object})
     return {
         "prices": prices,
         "fundamentals": fund[FUNDAMENTAL_COLUMNS],
         "sectors": sectors,
         "market_series": market,
         "earnings_events": earnings[EARNINGS_COLUMNS],
+        "universe": universe[UNIVERSE_COLUMNS],
     }
 
 
@@ -89,10 +100,16 @@ def write_layout(root, frames: dict[str, pd.DataFrame], fmt: str = "csv"):
 def test_round_trip(tmp_path, fmt):
     frames = canonical_frames()
     md = load_generic_market(write_layout(tmp_path / fmt, frames, fmt), today=TODAY)
-    assert md.source == "generic" and md.rejected_rows.empty and md.notes == []
+    assert md.source == "generic" and md.rejected_rows.empty and md.index_name == "sp500"
+    # the only notes describe the membership: BBB joins on 2024-01-05, CCC is out 2024-01-09
+    assert md.notes == [
+        f"universe: 4 intervals of 3 tickers from universe.{fmt}; a ticker enters a date's cross-sections only "
+        "while a member.",
+        "universe: priced tickers per date min 3, median 3, max 3; members among them min 2, median 3, max 3.",
+    ]
     for name, expected in frames.items():
         pd.testing.assert_frame_equal(getattr(md, name), expected, check_exact=False, rtol=1e-12)
-    assert reconciliation(md)["reconciles"].all()
+    assert reconciliation(md)["reconciles"].all() and md.read_counts["universe"] == 4
 
 
 def test_optional_columns_missing_are_noted(tmp_path):
@@ -100,7 +117,7 @@ def test_optional_columns_missing_are_noted(tmp_path):
     frames["market_series"] = frames["market_series"][["date", "sp500_close", "vix"]]
     frames["fundamentals"] = frames["fundamentals"].drop(columns=["available_date", "forward_eps"])
     frames["fundamentals"]["extra"] = "ignored"
-    del frames["earnings_events"]
+    del frames["earnings_events"], frames["universe"]
     md = load_generic_market(write_layout(tmp_path, frames), reporting_lag_days=45, today=TODAY)
     assert md.market_series[["vix_3m", "yield_10y", "put_call_ratio"]].isna().all().all()
     breadth = breadth_from_prices(md.prices)
@@ -115,6 +132,7 @@ def test_optional_columns_missing_are_noted(tmp_path):
         "['forward_eps']",
         "columns ignored: ['extra']",
         "no earnings_events file",
+        "no universe file (looked for universe.parquet|universe.csv|universe.csv.gz); every priced ticker is a member",
     ]:
         assert text in notes
     assert md.earnings_events.empty and list(md.earnings_events.columns) == EARNINGS_COLUMNS
@@ -142,9 +160,51 @@ def test_parquet_preferred_and_missing_required_file(tmp_path):
     write_layout(tmp_path, frames, "parquet")
     (tmp_path / "prices.csv").write_text("broken")  # ignored: the parquet file wins
     assert len(load_generic_market(tmp_path, today=TODAY).prices) == len(frames["prices"])
-    (tmp_path / "sectors.parquet").unlink()
-    with pytest.raises(FileNotFoundError, match=r"missing sectors\.parquet\|sectors\.csv"):
+    (tmp_path / "sectors.parquet").unlink()  # optional: loads, every ticker 'Unknown'
+    assert set(load_generic_market(tmp_path, today=TODAY).sectors["sector"]) == {"Unknown"}
+    (tmp_path / "prices.parquet").unlink()
+    (tmp_path / "prices.csv").unlink()
+    with pytest.raises(FileNotFoundError, match=r"missing prices\.parquet\|prices\.csv\|prices\.csv\.gz"):
         load_generic_market(tmp_path)
+
+
+def test_gzipped_csv_and_symlinks_are_followed(tmp_path):
+    frames = canonical_frames()
+    shared = write_layout(tmp_path / "shared", frames)
+    with gzip.open(shared / "prices_source.csv.gz", "wt") as fh:
+        frames["prices"].to_csv(fh, index=False, date_format="%Y-%m-%d")
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    (layout / "prices.csv.gz").symlink_to(shared / "prices_source.csv.gz")
+    (layout / "universe.csv").symlink_to(shared / "universe.csv")
+    assert find_file(layout, "prices") == layout / "prices.csv.gz"
+    md = load_generic_market(layout, today=TODAY)
+    pd.testing.assert_frame_equal(md.prices, frames["prices"], check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(md.universe, frames["universe"])
+    assert f"prices.csv.gz is a link to {shared / 'prices_source.csv.gz'}." in md.notes
+    assert reconciliation(md)["reconciles"].all()
+
+
+def test_links_that_lead_nowhere_and_directories_are_refused(tmp_path):
+    write_layout(tmp_path, {"prices": canonical_frames()["prices"]})
+    (tmp_path / "universe.csv").symlink_to(tmp_path / "loop.csv")
+    (tmp_path / "loop.csv").symlink_to(tmp_path / "universe.csv")
+    with pytest.raises(DataValidationError, match=r"universe\.csv: symbolic link loop"):
+        load_generic_market(tmp_path, today=TODAY)
+    (tmp_path / "universe.csv").unlink()
+    (tmp_path / "universe.csv").symlink_to(tmp_path / "gone.csv")
+    with pytest.raises(
+        DataValidationError, match=r"universe\.csv: symbolic link to .*gone\.csv which cannot be opened"
+    ):
+        load_generic_market(tmp_path, today=TODAY)
+    (tmp_path / "universe.csv").unlink()
+    (tmp_path / "fundamentals.parquet").mkdir()
+    with pytest.raises(DataValidationError, match=r"fundamentals\.parquet: is a directory, not a data file"):
+        load_generic_market(tmp_path, today=TODAY)
+    (tmp_path / "fundamentals.parquet").rmdir()
+    (tmp_path / "sectors.csv").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(DataValidationError, match=r"sectors\.csv: is a directory \(through the link to"):
+        load_generic_market(tmp_path, today=TODAY)
 
 
 def test_file_level_error_names_generic_file(tmp_path):

@@ -17,6 +17,7 @@ from axion_pipeline.data.real_earnings import parse_fiscal_month, read_real_earn
 from axion_pipeline.data.real_fundamentals import NUMERIC_SOURCES, adjust_for_splits, read_real_fundamentals
 from axion_pipeline.data.real_market import MARKET_FILES, read_series
 from axion_pipeline.data.real_prices import detect_price_adjustments, ratio_label
+from axion_pipeline.data.universe import is_member, members_per_date
 
 TODAY = pd.Timestamp("2024-06-28")
 DAYS = pd.bdate_range("2023-01-02", periods=160)
@@ -252,6 +253,32 @@ def test_mini_layout_split_adjusts_eps_and_notes_it(mini):
     assert (md.fundamentals["available_date"] == md.fundamentals["period_end"] + pd.Timedelta(days=90)).all()
 
 
+def test_mini_layout_without_a_membership_file_has_everyone(mini):
+    _, md = mini
+    assert md.universe.empty and md.read_counts["universe"] == 0
+    assert (
+        "universe: no universe/sp500_ticker_start_end.csv: every priced ticker is a member on every date." in md.notes
+    )
+
+
+def test_mini_layout_reads_the_membership_file(tmp_path):
+    root = make_shared_layout(tmp_path)
+    pd.DataFrame(
+        {"ticker": ["AAA", "BBB", "BBB"], "start_date": ["2000-01-03", "2023-03-01", "2023-02-01"], "end_date": ""}
+    ).to_csv(root / "universe" / "sp500_ticker_start_end.csv", index=False)
+    md = load_real_market(root, max_reject_share=0.4, today=TODAY)
+    assert md.universe["ticker"].tolist() == ["AAA", "BBB"] and md.read_counts["universe"] == 3
+    rej = md.rejected_rows[md.rejected_rows["dataset"] == "universe"]
+    assert rej[["source_file", "row_number", "reason"]].values.tolist() == [
+        ["universe/sp500_ticker_start_end.csv", 3, "overlapping interval"]
+    ]
+    assert reconciliation(md)["reconciles"].all()
+    assert any("1 priced tickers are in no interval and never a member: SPL." in n for n in md.notes)
+    breadth = breadth_from_prices(md.prices, membership=md.universe)
+    pd.testing.assert_frame_equal(md.market_series[["date", "advance_decline", "pct_above_200sma"]], breadth)
+    assert not breadth.equals(breadth_from_prices(md.prices))
+
+
 def test_mini_layout_sectors_fallback_and_unknown(mini):
     _, md = mini
     assert dict(md.sectors.values.tolist()) == {"AAA": "Energy", "BBB": "Financials", "SPL": "Unknown"}
@@ -304,6 +331,7 @@ def test_real_counts_reconcile(real_market):
         "sectors": 505,
         "market_series": 1_259,
         "earnings_events": 72_970,
+        "universe": 1_230,
     }
     assert reconciliation(md)["reconciles"].all()
     rej = md.rejected_rows
@@ -315,6 +343,24 @@ def test_real_counts_reconcile(real_market):
         .all()
     )
     assert md.prices["ticker"].nunique() == 505 and not md.prices.duplicated(["date", "ticker"]).any()
+
+
+@pytest.mark.realdata
+def test_real_membership(real_market):
+    """The 505 February-2018 members enter a cross-section only once they joined the index."""
+    md = real_market
+    u = md.universe
+    assert len(u) == 1_230 and u["end_date"].isna().sum() == 503
+    assert not md.rejected_rows["dataset"].eq("universe").any()
+    per_date = members_per_date(md.prices, u)
+    assert per_date.max() <= 505 and per_date.min() < 505  # later joiners are out of the early years
+    # AAL (American Airlines) joined on 2015-03-23: out of the 2015-03-20 cross-section, in from 2015-03-23
+    aal = md.prices[md.prices["ticker"] == "AAL"]
+    member = is_member(aal["date"], aal["ticker"], u)
+    assert not member[aal["date"].to_numpy() < np.datetime64("2015-03-23")].any()
+    assert member[aal["date"].to_numpy() >= np.datetime64("2015-03-23")].all()
+    breadth = breadth_from_prices(md.prices, membership=u)
+    pd.testing.assert_frame_equal(md.market_series[["date", "advance_decline", "pct_above_200sma"]], breadth)
 
 
 @pytest.mark.realdata

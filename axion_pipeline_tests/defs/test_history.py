@@ -63,8 +63,8 @@ def test_leakage_audit_fails_on_a_leaking_feature(history, defs, instance, monke
 
     honest = feature_assets.build_features
 
-    def leaking(cutoff, *, raw, macro, sectors, config, start=None):
-        out = honest(cutoff, raw=raw, macro=macro, sectors=sectors, config=config, start=start)
+    def leaking(cutoff, *, raw, macro, sectors, config, start=None, membership=None):
+        out = honest(cutoff, raw=raw, macro=macro, sectors=sectors, config=config, start=start, membership=membership)
         tomorrow = raw["momentum"].groupby(level="symbol").shift(-1)
         return out.assign(momentum_tomorrow=tomorrow.reindex(out.index))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import duckdb
 import pandas as pd
 
@@ -21,6 +22,7 @@ def test_definitions_load_and_hold_market_assets(defs):
         "fundamentals",
         "sectors",
         "earnings_events",
+        "universe",
         "rejected_rows",
         "true_regimes",
         "true_alpha",
@@ -45,6 +47,17 @@ def test_market_tables_and_daily_range(defs, instance, warehouse, trading_days):
     assert _count(warehouse, "select count(*) from market.fundamentals") > 0
     assert _count(warehouse, "select count(distinct ticker) from market.sectors") == 40
     assert _count(warehouse, "select count(*) from market.true_regimes") == len(keys)
+    # the generated market has no membership file: an empty table that says so
+    assert _count(warehouse, "select count(*) from market.universe") == 0
+    with duckdb.connect(warehouse, read_only=True) as con:
+        columns = [r[0] for r in con.execute("describe market.universe").fetchall()]
+    assert columns == ["ticker", "start_date", "end_date"]
+    (materialization,) = [
+        e.asset_materialization
+        for e in instance.get_latest_materialization_events([dg.AssetKey("universe")]).values()
+        if e is not None
+    ]
+    assert materialization.metadata["note"].value == "no membership file: every priced ticker is a member on every date"
     # fundamentals are point in time: never available before the period ends
     assert _count(warehouse, "select count(*) from market.fundamentals where available_date <= period_end") == 0
 

@@ -25,3 +25,30 @@ def test_in_place_long_frame_equals_the_copy_and_shares_the_values():
 
 def test_long_round_trips_to_wide():
     pd.testing.assert_frame_equal(from_long(to_long(_wide())), _wide())
+
+
+def test_ranking_inputs_hold_member_rows_only():
+    """Features and targets exist only for (date, ticker) pairs of members, and a date's quintiles
+    are cut among its members."""
+    from dataclasses import replace
+
+    from axion_pipeline.data.simulator import simulate_market
+    from axion_pipeline.data.simulator.config import SimulationConfig
+    from axion_pipeline.data.universe import is_member
+    from axion_pipeline.ml.feature_inputs import ranking_inputs
+
+    data = simulate_market(SimulationConfig(seed=3, n_tickers=12, start="2022-01-03", end="2022-12-30"))
+    days = data.trading_days
+    tickers = sorted(data.prices["ticker"].unique())
+    joiner, leaver = tickers[0], tickers[1]
+    universe = pd.DataFrame({"ticker": tickers, "start_date": days[0], "end_date": pd.NaT})
+    universe.loc[0, "start_date"] = days[150]
+    universe.loc[1, "end_date"] = days[100]
+    features, targets, _ = ranking_inputs(replace(data, universe=universe))
+    for frame in (features, targets):
+        assert is_member(frame["date"], frame["ticker"], universe).all()
+    assert features.loc[features["ticker"] == joiner, "date"].min() == days[150]
+    assert features.loc[features["ticker"] == leaver, "date"].max() == days[100]
+    # a target of a member is ranked among the members: quintile counts of one date
+    day = targets[(targets["date"] == days[120]) & targets["label"].notna()]
+    assert len(day) == 10 and day["label"].value_counts().sort_index().tolist() == [2, 2, 2, 2, 2]

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from axion_pipeline.data.universe import member_rows
 from axion_pipeline.ml import FeatureConfig, FeatureEngineer
 from axion_pipeline.ml.leakage import (
     audit_feature_leakage,
@@ -119,3 +120,68 @@ def test_target_audit_fails_when_the_window_includes_the_return_of_t(returns):
     assert "fwd_return" in report.leaking_columns
     long_window = target_panel(returns, forward_days=6, num_quintiles=5)
     assert not audit_target_window(returns, long_window, 5, dates).passed
+
+
+# ----------------------------------------------------------------------------- index membership
+def membership_of(raw) -> pd.DataFrame:
+    """Every symbol a member from the first date, except: S01 joins on the 12th date, S02 leaves
+    after the 20th and comes back on the 25th, S03 leaves after the 8th."""
+    dates = raw.index.get_level_values("date").unique().sort_values()
+    symbols = sorted(raw.index.get_level_values("symbol").unique())
+    rows = [(s, dates[0], pd.NaT) for s in symbols if s not in ("S01", "S02", "S03")]
+    rows += [("S01", dates[11], pd.NaT), ("S02", dates[0], dates[19]), ("S02", dates[24], pd.NaT)]
+    rows += [("S03", dates[0], dates[7])]
+    return pd.DataFrame(rows, columns=["ticker", "start_date", "end_date"])
+
+
+def with_members(t, raw, macro, membership):
+    """Honest: the factor rows of t's members, membership known at t."""
+    return honest(t, member_rows(raw, membership, ticker="symbol"), macro)
+
+
+def survivors(t, raw, macro, membership):
+    """Leaks: keeps on every date the symbols with an open interval, today's constituents
+    (survivorship), so a later exit changes earlier cross-sections."""
+    alive = membership.loc[membership["end_date"].isna(), "ticker"]
+    return honest(t, raw[raw.index.get_level_values("symbol").isin(alive)], macro)
+
+
+def test_truncating_membership_keeps_everything_known_at_the_cut():
+    m = membership_of(random_raw_panel(n_dates=30, n_symbols=6))
+    dates = pd.bdate_range("2023-01-02", periods=30)
+    cut = truncate_after(m, dates[21])  # S02 left after the 20th date: that end is known; its return is not
+    assert len(cut) == len(m) - 1 and not (cut["start_date"] > dates[21]).any()
+    assert cut.loc[cut["ticker"] == "S02", "end_date"].tolist() == [dates[19]]
+
+
+def test_feature_audit_with_membership_passes_honest_and_fails_survivorship(inputs):
+    raw, macro = inputs
+    membership = membership_of(raw)
+    dates = sample_audit_dates(raw.index.get_level_values("date"), n=6, skip_last=1)
+
+    def audit_with(build):
+        stored = build(None, raw, macro, membership)
+        return audit_feature_leakage(
+            make_truncating_builder(build, raw=raw, macro=macro, membership=membership), stored, dates
+        )
+
+    honest_report = audit_with(with_members)
+    assert honest_report.passed
+    stored = with_members(None, raw, macro, membership)
+    assert "S01" not in set(stored.loc[dates[0]].index) and "S01" in set(stored.loc[dates[-1]].index)
+    leaky = audit_with(survivors)
+    assert not leaky.passed and (dates[0], "<rows>") in leaky.mismatches  # S03 is missing from early dates
+
+
+def test_target_audit_ranks_the_members_of_t(returns):
+    membership = pd.DataFrame(
+        {"ticker": [f"R{i}" for i in range(8)], "start_date": returns.index[0], "end_date": pd.NaT}
+    )
+    membership.loc[2, "start_date"] = returns.index[30]  # R2 joins on the 31st day
+    dates = sample_audit_dates(returns.index, n=10, skip_last=6)
+    targets = target_panel(returns, forward_days=5, num_quintiles=5, membership=membership)
+    assert audit_target_window(returns, targets, 5, dates, membership=membership).passed
+    # labels ranked among every symbol disagree with the members' ranking before R2 joins
+    everyone = target_panel(returns, forward_days=5, num_quintiles=5)
+    report = audit_target_window(returns, everyone, 5, dates, membership=membership)
+    assert not report.passed and {d for d, _ in report.mismatches} <= {d for d in dates if d < returns.index[30]}

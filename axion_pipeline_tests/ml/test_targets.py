@@ -121,3 +121,24 @@ def test_target_at_t_depends_only_on_returns_in_the_forward_window(case):
         assert np.isnan(after.iloc[0]) or after.iloc[0] != before["fwd_return"].iloc[0]
     else:
         assert before.isna().all().all()
+
+
+def test_membership_ranks_the_members_of_each_date_only(returns):
+    """C is a member from DATES[2] on: before, A and B are ranked between themselves alone."""
+    membership = pd.DataFrame(
+        {"ticker": ["A", "B", "C"], "start_date": [DATES[0], DATES[0], DATES[2]], "end_date": pd.NaT}
+    )
+    full = target_panel(returns, forward_days=1, num_quintiles=2)
+    members = target_panel(returns, forward_days=1, num_quintiles=2, membership=membership)
+    fwd, labels = members["fwd_return"].unstack(), members["label"].unstack()
+    assert fwd.loc[DATES[:2], "C"].isna().all() and labels.loc[DATES[:2], "C"].isna().all()  # no target
+    # on DATES[0] A (+0.10 next day) beats B (+0.02); with C (-0.01) in, B would still be in the bottom half
+    assert labels.loc[DATES[0], ["A", "B"]].tolist() == [2.0, 1.0]
+    assert full["label"].unstack().loc[DATES[0]].tolist() == [2.0, 1.0, 1.0]
+    # from DATES[2] on C is in and everything equals the unrestricted panel
+    pd.testing.assert_frame_equal(members.loc[DATES[2] :], full.loc[DATES[2] :])
+    # a member leaving inside the window keeps the return of its own prices
+    left = membership.assign(end_date=[pd.NaT, DATES[0], pd.NaT])
+    kept = target_panel(returns, forward_days=2, num_quintiles=2, membership=left)["fwd_return"].unstack()
+    assert np.isnan(kept.loc[DATES[1], "B"]) and np.isnan(kept.loc[DATES[0], "B"])  # the NaN return of 01-03
+    assert kept.loc[DATES[0], "A"] == pytest.approx(1.1 * 1.1 - 1)

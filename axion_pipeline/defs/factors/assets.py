@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.contracts import CATEGORIES
+from axion_pipeline.data.frames import sector_map
 from axion_pipeline.defs.common import (
     WAREHOUSE_POOL,
     frame_metadata,
@@ -36,8 +37,10 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         market_series: pd.DataFrame,
         fundamentals: pd.DataFrame,
         sectors: pd.DataFrame,
+        universe: pd.DataFrame,
     ) -> pd.DataFrame:
-        """Every sub-factor, the six category scores and the regime-weighted composite per (date, ticker)."""
+        """Every sub-factor, the six category scores and the regime-weighted composite per (date, ticker),
+        for the index members of each date (every priced ticker when ``universe`` is empty)."""
         from axion_pipeline.factor_engine.panel import compute_factor_panel
 
         start, end = window(context)
@@ -50,7 +53,8 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
             market_series.set_index("date")["sp500_close"].sort_index(),
             start=start,
             end=end - pd.Timedelta(days=1),
-            sectors=sectors.set_index("ticker")["sector"],
+            sectors=sector_map(sectors),
+            membership=universe,
             **config.model_dump(),
         )
         missing = scores[SCORE_COLUMNS].isna().mean().round(4).rename_axis("score").reset_index(name="share_missing")

@@ -22,13 +22,22 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         per_column = dict(zip(SCORE_COLUMNS, bad.sum(axis=0).tolist()))
         return dg.AssetCheckResult(passed=not bad.any(), metadata={"out_of_range": per_column})
 
-    @dg.asset_check(additional_ins={"prices": dg.AssetIn(metadata={"columns": ["date", "ticker"]})}, **daily)
+    @dg.asset_check(
+        additional_ins={"prices": dg.AssetIn(metadata={"columns": ["date", "ticker"]}), "universe": dg.AssetIn()},
+        **daily,
+    )
     def composite_coverage_per_date(
-        context: dg.AssetCheckExecutionContext, factor_scores: pd.DataFrame, prices: pd.DataFrame
+        context: dg.AssetCheckExecutionContext,
+        factor_scores: pd.DataFrame,
+        prices: pd.DataFrame,
+        universe: pd.DataFrame,
     ) -> dg.AssetCheckResult:
-        """Every trading day scored, and the composite present for >= 90% of the names priced that day."""
+        """Every trading day scored, and the composite present for >= 90% of the index members priced that day."""
+        from axion_pipeline.data.universe import member_rows
+
         start, end = window(context)
-        priced = prices.loc[(prices["date"] >= start) & (prices["date"] < end)].groupby("date")["ticker"].nunique()
+        window_prices = member_rows(prices.loc[(prices["date"] >= start) & (prices["date"] < end)], universe)
+        priced = window_prices.groupby("date")["ticker"].nunique()
         scored = factor_scores.dropna(subset=["composite"]).groupby("date")["ticker"].nunique()
         share = (scored.reindex(priced.index).fillna(0) / priced).rename("share")
         worst = share.sort_values().head(5)

@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from axion_pipeline.data.frames import sector_map
 from axion_pipeline.defs.common import frame_metadata, lookback, markdown_table, require_rows, window
 from axion_pipeline.defs.config import FeatureSettings
 from axion_pipeline.defs.project import DagsterProject
@@ -15,13 +16,22 @@ FACTOR_SCORE_COLUMNS = ["date", "ticker", *FEATURE_INPUT_COLUMNS]
 
 
 def build_features(
-    cutoff, *, raw: pd.DataFrame, macro: pd.DataFrame, sectors: pd.Series, config, start=None
+    cutoff,
+    *,
+    raw: pd.DataFrame,
+    macro: pd.DataFrame,
+    sectors: pd.Series | None,
+    config,
+    start=None,
+    membership: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Features for dates in [start, cutoff] from factor scores and regime features (library call)."""
-    from axion_pipeline.ml.features import FeatureEngineer
+    """Features for dates in [start, cutoff] from the factor scores of index members and regime
+    features (library call). ``membership`` is an input of the leakage audit's rebuild like the
+    others: it is cut to what was known at the cutoff."""
+    from axion_pipeline.ml.feature_inputs import feature_panel
 
-    return FeatureEngineer(config).create_features_panel(
-        raw, macro_data=macro, start=start, end=cutoff, sectors=sectors
+    return feature_panel(
+        raw, macro=macro, sectors=sectors, config=config, start=start, end=cutoff, membership=membership
     )
 
 
@@ -70,8 +80,10 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         factor_scores: pd.DataFrame,
         regime_features: pd.DataFrame,
         sectors: pd.DataFrame,
+        universe: pd.DataFrame,
     ) -> pd.DataFrame:
-        """ML features per (date, ticker): ranks, sector ranks, interactions, lags, rolling stats, calendar, macro."""
+        """ML features per (date, ticker) of index members: ranks, sector ranks, interactions, lags, rolling
+        stats, calendar, macro."""
         from axion_pipeline.ml.feature_inputs import macro_frame, raw_factor_frame, to_long
 
         start, end = window(context)
@@ -82,9 +94,10 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
             end - pd.Timedelta(days=1),
             raw=raw_factor_frame(factor_scores),
             macro=macro_frame(regime_features),
-            sectors=sectors.set_index("ticker")["sector"],
+            sectors=sector_map(sectors),
             config=library,
             start=start,
+            membership=universe,
         )
         out = to_long(panel, inplace=True)  # no copy of the feature block
         families = _families(out.columns[2:])
@@ -95,14 +108,14 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         return out
 
     @project.daily_asset(GROUP, ins={"prices": lookback(target_days)}, metadata={"partition_expr": "label_date"})
-    def targets(context: dg.AssetExecutionContext, prices: pd.DataFrame) -> pd.DataFrame:
-        """Forward return over the horizon and its quintile (1 worst .. 5 best) per (date, ticker), stored by the day it
-        matures."""
+    def targets(context: dg.AssetExecutionContext, prices: pd.DataFrame, universe: pd.DataFrame) -> pd.DataFrame:
+        """Forward return over the horizon and its quintile among the date's index members (1 worst .. 5 best) per
+        (date, ticker), stored by the day it matures."""
         from axion_pipeline.ml.feature_inputs import matured_targets
 
         start, end = window(context)
         project.require_lookback(prices, start, target_days, "prices")
-        out = matured_targets(prices, start, end, forward_days=settings.horizon)
+        out = matured_targets(prices, start, end, forward_days=settings.horizon, membership=universe)
         context.add_output_metadata(
             {
                 **frame_metadata(out),

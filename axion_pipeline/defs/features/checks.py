@@ -5,6 +5,7 @@ from functools import partial
 import dagster as dg
 import pandas as pd
 
+from axion_pipeline.data.frames import sector_map
 from axion_pipeline.defs.common import WAREHOUSE_POOL, window
 from axion_pipeline.defs.config import FeatureSettings
 from axion_pipeline.defs.features.assets import FACTOR_SCORE_COLUMNS, build_features, feature_config
@@ -39,15 +40,19 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         return warehouse.read(schema, table, "date >= ? and date < ?", [first.to_pydatetime(), end.to_pydatetime()])
 
     @dg.asset_check(
-        asset="features", additional_ins={"regime_features": dg.AssetIn(), "sectors": dg.AssetIn()}, **daily
+        asset="features",
+        additional_ins={"regime_features": dg.AssetIn(), "sectors": dg.AssetIn(), "universe": dg.AssetIn()},
+        **daily,
     )
     def features_leakage_audit(
         context: dg.AssetCheckExecutionContext,
         warehouse: Warehouse,
         regime_features: pd.DataFrame,
         sectors: pd.DataFrame,
+        universe: pd.DataFrame,
     ) -> dg.AssetCheckResult:
-        """For sampled dates t, rebuild features from inputs cut after t: stored rows must match exactly.
+        """For sampled dates t, rebuild features from inputs cut after t (membership intervals too: those
+        starting after t dropped, ends after t open): stored rows must match exactly.
 
         Reads only the sampled dates' stored rows and each one's factor-score lookback (parameterised
         range queries), not the whole backfill: on a full history that would double the run's peak memory."""
@@ -73,7 +78,7 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         macro = macro_frame(regime_features)
         static = partial(
             build_features,
-            sectors=sectors.set_index("ticker")["sector"],
+            sectors=sector_map(sectors),
             config=feature_config(run_feature_settings(context.run.run_config), feature_days),
         )
 
@@ -88,7 +93,7 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
                 [first.to_pydatetime(), t.to_pydatetime()],
                 columns=FACTOR_SCORE_COLUMNS,
             )
-            cut = make_truncating_builder(static, raw=raw_factor_frame(scores), macro=macro)
+            cut = make_truncating_builder(static, raw=raw_factor_frame(scores), macro=macro, membership=universe)
             rebuilt = cut(t)
             return rebuilt.drop(columns=[c for c in stale if c in rebuilt.columns and rebuilt[c].isna().all()])
 
@@ -102,11 +107,12 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
             },
         )
 
-    @dg.asset_check(asset="targets", **daily)
+    @dg.asset_check(asset="targets", additional_ins={"universe": dg.AssetIn()}, **daily)
     def targets_use_only_the_forward_window(
-        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, targets: pd.DataFrame
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, targets: pd.DataFrame, universe: pd.DataFrame
     ) -> dg.AssetCheckResult:
-        """Each sampled target at t equals the one recomputed from returns in (t, t + horizon] alone."""
+        """Each sampled target at t equals the one recomputed from returns in (t, t + horizon] alone, ranked among
+        the index members of t."""
         from axion_pipeline.ml.feature_inputs import NUM_QUINTILES, returns_panel
         from axion_pipeline.ml.leakage import audit_target_window, sample_audit_dates
 
@@ -118,6 +124,7 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
             settings.horizon,
             sample_audit_dates(targets["date"], AUDIT_DATES),
             NUM_QUINTILES,
+            membership=universe,
         )
         return dg.AssetCheckResult(
             passed=report.passed,

@@ -3,9 +3,17 @@
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.data.contracts import REJECTED_COLUMNS, TRUE_ALPHA_COLUMNS, TRUE_REGIME_COLUMNS
+from axion_pipeline.data.contracts import (
+    EQUAL_WEIGHTED,
+    REJECTED_COLUMNS,
+    TRUE_ALPHA_COLUMNS,
+    TRUE_REGIME_COLUMNS,
+    UNIVERSE_COLUMNS,
+    empty_universe,
+)
 from axion_pipeline.data.frames import slice_dates
 from axion_pipeline.data.quality import reconciliation
+from axion_pipeline.data.universe import members_per_date
 from axion_pipeline.defs.common import frame_metadata, markdown_table, table_asset, window
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import MarketDataSource
@@ -36,9 +44,16 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
     @project.daily_asset(GROUP)
     def market_series(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
         """Daily index level, VIX, Treasury yields, credit spreads, breadth and put/call ratio."""
-        out = daily_slice(context, market_source.load().market_series, "market series")
+        data = market_source.load()
+        out = daily_slice(context, data.market_series, "market series")
         missing = {c: round(float(out[c].isna().mean()), 4) for c in out.columns if c != "date"}
-        context.add_output_metadata({"share_missing": missing})
+        meta = {"share_missing": missing}
+        if data.index_name == EQUAL_WEIGHTED:
+            meta["sp500_close"] = (
+                "NOT the S&P 500: the source has no market series, so sp500_close is the equal-weighted index of "
+                "the universe (100 x cumulative product of 1 + the mean daily return of the members)"
+            )
+        context.add_output_metadata(meta)
         return out
 
     return [prices, market_series]
@@ -74,6 +89,33 @@ def earnings_events(context: dg.AssetExecutionContext, market_source: MarketData
     out = market_source.load().earnings_events.sort_values(["ticker", "announce_date"]).reset_index(drop=True)
     beat = (out["eps_actual"] > out["eps_estimate"]).mean() if len(out) else float("nan")
     context.add_output_metadata({**frame_metadata(out, date_column="announce_date"), "beat_rate": float(beat)})
+    return out
+
+
+@table_asset(GROUP)
+def universe(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
+    """Index membership intervals (ticker, start_date, end_date inclusive; end empty while a member):
+    a ticker enters a date's cross-sections only while a member."""
+    data = market_source.load()
+    out = data.universe.reindex(columns=UNIVERSE_COLUMNS).sort_values(["ticker", "start_date"]).reset_index(drop=True)
+    if out.empty:
+        context.add_output_metadata(
+            {"rows": 0, "note": "no membership file: every priced ticker is a member on every date"}
+        )
+        return empty_universe()
+    per_date = members_per_date(data.prices, out)
+    context.add_output_metadata(
+        {
+            **frame_metadata(out, date_column="start_date"),
+            "open_intervals": int(out["end_date"].isna().sum()),
+            "members_per_date": {
+                "min": int(per_date.min()),
+                "median": float(per_date.median()),
+                "max": int(per_date.max()),
+            },
+            "priced_tickers_never_members": int((~data.prices["ticker"].drop_duplicates().isin(out["ticker"])).sum()),
+        }
+    )
     return out
 
 
@@ -122,7 +164,7 @@ def true_alpha(context: dg.AssetExecutionContext, market_source: MarketDataSourc
     return out
 
 
-TABLE_ASSETS = [fundamentals, sectors, earnings_events, rejected_rows, true_regimes, true_alpha]
+TABLE_ASSETS = [fundamentals, sectors, earnings_events, universe, rejected_rows, true_regimes, true_alpha]
 
 
 def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
