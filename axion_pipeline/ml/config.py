@@ -261,6 +261,10 @@ class HybridScoringConfig:
     fallback_to_rules: bool = True
     # ML is re-activated only once its IC is back above min_ic_for_ml + reactivation_margin.
     reactivation_margin: float = 0.01
+    # When the IC comes with a t-statistic (the walk-forward report's Newey-West t of the mean OOS
+    # IC), ML is active only if that t is at least this too: a high mean IC over few, overlapping
+    # 21-day periods can be luck.
+    min_tstat_for_ml: float = 2.0
 
     def to_dict(self) -> dict:
         return asdict(self)
