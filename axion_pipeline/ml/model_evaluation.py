@@ -82,8 +82,8 @@ def evaluation_frame(
     dates = rows["date"].unique()
 
     def on_rows(frame: pd.DataFrame, columns: list[str], on: list[str] = keys) -> pd.DataFrame:
-        part = frame.assign(date=pd.to_datetime(frame["date"]), ticker=frame["ticker"].astype(str))
-        part = part.loc[part["date"].isin(dates), [*on, *columns]]
+        part = frame.loc[pd.to_datetime(frame["date"]).isin(dates), [*on, *columns]]  # the test dates only
+        part = part.assign(date=pd.to_datetime(part["date"]), ticker=part["ticker"].astype(str))
         return rows[on].merge(part, on=on, how="left", validate="many_to_one")[columns]
 
     scores = on_rows(factor_scores, [COMPOSITE, *CATEGORIES])

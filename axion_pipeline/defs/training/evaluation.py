@@ -125,12 +125,14 @@ def build_evaluation(project: DagsterProject) -> dg.AssetsDefinition:
         overall = result.overall()
         ml = overall.set_index("signal").loc[ML_SCORE]
         curves = [ML_SCORE, COMPOSITE, REFERENCE, result.best_baseline()]
-        plots = "\n\n".join(
-            [
-                to_markdown_image(plot_signal_ic(overall, highlight=ML_SCORE), "mean IC per signal"),
-                to_markdown_image(plot_cumulative_ic(result.ic, [c for c in curves if c]), "cumulative IC"),
-            ]
-        )
+        plots = "no signal has a date with a defined IC"
+        if overall["ic_mean"].notna().any():
+            plots = "\n\n".join(
+                [
+                    to_markdown_image(plot_signal_ic(overall, highlight=ML_SCORE), "mean IC per signal"),
+                    to_markdown_image(plot_cumulative_ic(result.ic, [c for c in curves if c]), "cumulative IC"),
+                ]
+            )
         yield dg.Output(
             result.evaluation,
             "model_evaluation",
