@@ -248,14 +248,21 @@ def plot_signal_ic(overall: pd.DataFrame, highlight: str | None = None) -> bytes
 
 def plot_cumulative_ic(ic_by_date: pd.DataFrame, columns: list[str] | None = None) -> bytes:
     """Cumulative sum of the daily IC of each column of ``ic_by_date`` (dates x signals; a date
-    without an IC adds 0), one line per signal in ``columns`` (default: all)."""
+    without an IC adds 0), one line per signal in ``columns`` (default: all); a signal without any
+    IC is named "(no IC)" in the legend."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
     columns = list(ic_by_date.columns) if columns is None else [c for c in columns if c in ic_by_date.columns]
     shown = ic_by_date[columns].sort_index()
     _require(shown.dropna(how="all"), "ic_by_date")
     fig, ax = _figure()
     for name in columns:
         cumulative = shown[name].fillna(0.0).cumsum()
-        ax.plot(pd.DatetimeIndex(shown.index), cumulative.to_numpy(), linewidth=1.1, label=str(name))
+        label = str(name) if shown[name].notna().any() else f"{name} (no IC)"
+        ax.plot(pd.DatetimeIndex(shown.index), cumulative.to_numpy(), linewidth=1.1, label=label)
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     ax.axhline(0, color="black", linewidth=0.5)
     ax.legend(fontsize=7, loc="upper left")
     _style(ax, f"Cumulative daily IC over {len(shown)} out-of-sample dates", "sum of IC")

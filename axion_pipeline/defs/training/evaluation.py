@@ -118,7 +118,7 @@ def build_evaluation(project: DagsterProject) -> dg.AssetsDefinition:
             "horizon_days": plan.horizon,
             "cost_per_turnover": f"{cost:g} per unit of one-way turnover ({cost * 1e4:g} bps; a full rebuild of "
             f"both legs costs {2 * cost * 1e4:g} bps)",
-            "rows": int(len(frame)),
+            "evaluated_rows": int(len(frame)),
             "significant_tstat": library.significant_tstat,
         }
         loses, beats = result.verdicts(LOSES), result.verdicts(BEATS)
@@ -138,6 +138,7 @@ def build_evaluation(project: DagsterProject) -> dg.AssetsDefinition:
             "model_evaluation",
             metadata={
                 **terms,
+                "rows": len(result.evaluation),
                 "status": "evaluated",
                 **jsonable({"ml_ic_mean": ml["ic_mean"], "ml_ic_tstat_nw": ml["ic_tstat_nw"]}),
                 "model_loses_to": loses,
@@ -151,6 +152,7 @@ def build_evaluation(project: DagsterProject) -> dg.AssetsDefinition:
             "model_vs_baselines",
             metadata={
                 **terms,
+                "rows": len(result.paired),
                 "model_loses_to": loses,
                 "model_beats": beats,
                 "paired_tests": _md(evaluation_markdown(result.paired, PAIRED_COLUMNS, digits=4)),
