@@ -375,6 +375,38 @@ def test_alpha158_reference_can_be_switched_off(project):
     assert context.get_output_metadata("result")["status"].startswith("disabled")
 
 
+def test_alpha158_reference_folds_it_cannot_train_have_no_rows_and_say_why(tmp_path):
+    """Without a validation slice Qlib's recipe has nothing to early-stop on: every fold is skipped,
+    the table is empty and the metadata names the reason per fold."""
+    from axion_pipeline.defs.config import Alpha158ReferenceSettings
+    from axion_pipeline.defs.project import DagsterProject
+    from axion_pipeline.defs.training.reference import build_reference
+    from axion_pipeline_tests.defs.conftest import SMALL_WALK_FORWARD
+
+    base = small_settings(str(tmp_path / "unused.duckdb"))
+    project = DagsterProject.from_settings(replace(base, walk_forward=replace(SMALL_WALK_FORWARD, validation_size=0)))
+    rng = np.random.default_rng(0)
+    days, tickers = project.calendar, ["A", "B", "C"]
+    close = 20 * np.exp(np.cumsum(rng.normal(0, 0.02, (len(days), len(tickers))), axis=0)).ravel()
+    prices = pd.DataFrame(
+        {
+            "date": np.repeat(days, len(tickers)),
+            "ticker": np.tile(tickers, len(days)),
+            "open": close,
+            "high": close * 1.01,
+            "low": close * 0.99,
+            "close": close,
+            "volume": 1e4,
+        }
+    )
+    targets = prices[["date", "ticker"]].assign(fwd_return=rng.normal(size=len(prices)))
+    context = dg.build_asset_context()
+    out = build_reference(project)(context=context, config=Alpha158ReferenceSettings(), prices=prices, targets=targets)
+    meta = context.get_output_metadata("result")
+    assert out.empty and meta["status"] == "0 of 2 folds trained" and meta["rows"] == 0
+    assert len(meta["skipped_folds"]) == 2 and all("no validation slice" in s for s in meta["skipped_folds"])
+
+
 def test_model_evaluation_compares_the_model_with_every_signal_on_its_rows(trained):
     from axion_pipeline.ml.model_evaluation import signal_kinds
 
