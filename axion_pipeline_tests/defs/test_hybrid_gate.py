@@ -69,3 +69,10 @@ def test_ml_is_active_only_when_ic_and_its_t_statistic_pass(hybrid_asset, ic, ts
 def test_the_t_minimum_is_a_run_config_field(hybrid_asset):
     out, meta = _run(hybrid_asset, _report(0.05, 1.5), min_tstat_for_ml=1.0)
     assert meta["ml_active"] and out["ml_active"].all()
+
+
+def test_a_report_without_the_t_statistic_keeps_ml_off(hybrid_asset):
+    """A walk-forward report written before it carried the Newey-West t shows no evidence of skill."""
+    out, meta = _run(hybrid_asset, _report(0.05, 3.0).drop(columns="ic_tstat_nw"))
+    assert not meta["ml_active"] and meta["ml_gate"].startswith("t-statistic nan")
+    assert meta["walk_forward_oos_ic_tstat_nw"] is None

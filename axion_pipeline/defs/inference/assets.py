@@ -28,7 +28,7 @@ def walk_forward_skill(walk_forward_report: pd.DataFrame) -> tuple[float, float]
     its Newey-West t-statistic, NaN when undefined or absent."""
     overall = walk_forward_report.loc[walk_forward_report["fold"] == "all"]
     ic = overall["ic_mean"].dropna()
-    tstat = overall["ic_tstat_nw"].dropna() if "ic_tstat_nw" in overall else overall["ic_mean"].iloc[:0]
+    tstat = overall["ic_tstat_nw"].dropna() if "ic_tstat_nw" in overall else pd.Series(dtype="float64")
     return float(ic.iloc[0]) if len(ic) else 0.0, float(tstat.iloc[0]) if len(tstat) else float("nan")
 
 
