@@ -222,3 +222,70 @@ def plot_walk_forward_ic(ic_by_date: pd.Series, fold_bounds: pd.DataFrame | None
     ax.legend(fontsize=7, loc="lower left")
     _style(ax, f"Walk-forward IC: mean {ic.mean():.3f} over {ic.notna().sum()} dates", "Spearman IC")
     return _png(fig)
+
+
+def plot_signal_ic(overall: pd.DataFrame, highlight: str | None = None) -> bytes:
+    """Mean IC per signal with its 95% interval (columns ``signal``, ``ic_mean``, ``ic_ci_low``,
+    ``ic_ci_high``, e.g. the "all" rows of ``evaluate_signals``), largest on top; ``highlight``'s
+    bar in orange. A NaN interval draws no error bar."""
+    _require(overall, "overall")
+    rows = overall.dropna(subset=["ic_mean"]).sort_values("ic_mean")
+    _require(rows, "signals with a mean IC")
+    mean = rows["ic_mean"].to_numpy(dtype=float)
+    low, high = rows["ic_ci_low"].to_numpy(dtype=float), rows["ic_ci_high"].to_numpy(dtype=float)
+    names = [str(s) for s in rows["signal"]]
+    fig, ax = _figure((FIGSIZE[0], max(FIGSIZE[1], 0.6 + 0.22 * len(rows))))
+    ax.barh(names, mean, color=["#ff7f0e" if name == highlight else "#1f77b4" for name in names])
+    ok = np.isfinite(low) & np.isfinite(high)
+    position = np.arange(len(rows))[ok]
+    xerr = [mean[ok] - low[ok], high[ok] - mean[ok]]
+    ax.errorbar(mean[ok], position, xerr=xerr, fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
+    ax.axvline(0, color="black", linewidth=0.5)
+    _style(ax, "Mean rank IC with block-bootstrap 95% interval")
+    ax.set_xlabel("mean IC", fontsize=8)
+    return _png(fig)
+
+
+def plot_cumulative_ic(ic_by_date: pd.DataFrame, columns: list[str] | None = None) -> bytes:
+    """Cumulative sum of the daily IC of each column of ``ic_by_date`` (dates x signals; a date
+    without an IC adds 0), one line per signal in ``columns`` (default: all); a signal without any
+    IC is named "(no IC)" in the legend."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    columns = list(ic_by_date.columns) if columns is None else [c for c in columns if c in ic_by_date.columns]
+    shown = ic_by_date[columns].sort_index()
+    _require(shown.dropna(how="all"), "ic_by_date")
+    fig, ax = _figure()
+    for name in columns:
+        cumulative = shown[name].fillna(0.0).cumsum()
+        label = str(name) if shown[name].notna().any() else f"{name} (no IC)"
+        ax.plot(pd.DatetimeIndex(shown.index), cumulative.to_numpy(), linewidth=1.1, label=label)
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.legend(fontsize=7, loc="upper left")
+    _style(ax, f"Cumulative daily IC over {len(shown)} out-of-sample dates", "sum of IC")
+    return _png(fig)
+
+
+def plot_exposures(exposures: pd.DataFrame, characteristics: list[str], signals: list[str] | None = None) -> bytes:
+    """Exposure of each signal to each characteristic per fold (rows ``signal``, ``fold`` and one
+    column per characteristic, as ``signal_exposures``): one panel per signal, grouped bars per
+    fold in table order (the "all" row last)."""
+    _require(exposures, "exposures")
+    signals = list(dict.fromkeys(exposures["signal"])) if signals is None else signals
+    characteristics = [c for c in characteristics if c in exposures.columns]
+    fig, axes = _figure((FIGSIZE[0] + 2, FIGSIZE[1]), ncols=len(signals), sharey=True, squeeze=False)
+    for ax, name in zip(axes[0], signals):
+        rows = exposures.loc[exposures["signal"] == name]
+        folds = [str(f) for f in rows["fold"]]
+        width = 0.8 / max(len(characteristics), 1)
+        for j, char in enumerate(characteristics):
+            x = np.arange(len(folds)) + (j - (len(characteristics) - 1) / 2) * width
+            ax.bar(x, rows[char].to_numpy(dtype=float), width=width, label=char)
+        ax.set_xticks(np.arange(len(folds)), folds, rotation=30, fontsize=7)
+        ax.axhline(0, color="black", linewidth=0.5)
+        _style(ax, f"{name}: exposures per fold", "rank correlation / R^2")
+    axes[0][0].legend(fontsize=6, loc="best")
+    return _png(fig)

@@ -29,7 +29,8 @@ Definitions (``h`` = ``horizon``, ``q`` = ``n_quantiles``):
   ``numpy.random.default_rng(seed)``, the same draws for every row of equal n. NaN when n < 2 b.
 - Quantiles: within each date, rank the sample by score with ties broken by ticker (ascending),
   bucket = ceil(q rank / n) (1 = lowest score, q = highest), as ``ml.metrics.quantile_spread`` on
-  rows sorted by (date, ticker). A date with fewer than q sample rows has no buckets.
+  rows sorted by (date, ticker). A date with fewer than q sample rows, or whose sample scores are
+  all equal (no ranking: the buckets would be the ticker order), has no buckets.
   ``spread_mean``: mean over dates of [mean outcome of bucket q - mean outcome of bucket 1]; it
   uses every date, so its terms overlap like the ICs'.
 - Long-short book: rebalanced on every h-th date of each fold, the first on the fold's first date
@@ -174,16 +175,19 @@ def block_bootstrap_ci(
 
 
 def _buckets(score: np.ndarray, outcome: np.ndarray, n_quantiles: int) -> np.ndarray:
-    """Bucket 1..q of every sample cell per date (0 outside the sample or on dates with < q rows)."""
+    """Bucket 1..q of every sample cell per date (0 outside the sample, on dates with < q rows and
+    on dates where every sample score is the same)."""
     valid = ~np.isnan(score) & ~np.isnan(outcome)
     n = valid.sum(axis=1)
+    high = np.where(valid, score, -np.inf).max(axis=1, initial=-np.inf)
+    varies = high > np.where(valid, score, np.inf).min(axis=1, initial=np.inf)
     order = np.argsort(np.where(valid, score, np.inf), axis=1, kind="stable")  # ties: ticker order
     rank = np.empty(score.shape)
     np.put_along_axis(rank, order, np.broadcast_to(np.arange(1.0, score.shape[1] + 1.0), score.shape), axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         pct = rank / n[:, None]
     bucket = np.clip(np.ceil(pct * n_quantiles), 1, n_quantiles)
-    keep = valid & (n >= n_quantiles)[:, None]
+    keep = valid & ((n >= n_quantiles) & varies)[:, None]
     return np.where(keep, bucket, 0).astype(np.int64)
 
 

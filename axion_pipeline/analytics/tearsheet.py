@@ -20,7 +20,13 @@ Deliberate differences from alphalens:
   zero returns after a delisting); interior gaps are forward-filled as alphalens does;
 - no z-score outlier filter (alphalens' default ``filter_zscore=20`` uses the whole sample's
   return distribution, a look-ahead);
-- ``spread`` is top minus bottom; alphalens' ``compute_mean_returns_spread`` halves it.
+- ``spread`` is top minus bottom; alphalens' ``compute_mean_returns_spread`` halves it;
+- ``t_stat`` (IC summary and spread) and ``p_value`` (IC summary) use a Newey-West (Bartlett) standard error
+  with ``h - 1`` lags: the h-day forward returns of consecutive dates overlap, so their ICs and
+  spreads are autocorrelated and alphalens' i.i.d. t-test overstates significance (by up to
+  about sqrt(h)). Two-sided p-value from Student t with n - 1 df, as
+  ``axion_pipeline.ml.metrics.ic_summary``. alphalens' i.i.d. ``t_stat_iid`` (and
+  ``p_value_iid``) are kept next to them; for h = 1 both are the same.
 
 Look-ahead: ``forward_returns`` is the only place future prices enter, as labels by design.
 Quantiles and ranks use only the date-``t`` cross-section; turnover and autocorrelation compare
@@ -36,6 +42,7 @@ import pandas as pd
 
 from axion_pipeline.analytics.cross_section import average_ranks, rank_correlation_rows
 from axion_pipeline.analytics.markdown import markdown_table
+from axion_pipeline.ml.metrics import ic_summary
 
 DEFAULT_HORIZONS: tuple[int, ...] = (1, 5, 21)
 KEY_COLUMNS = ("date", "ticker")
@@ -210,7 +217,7 @@ class TearSheet:
             "horizon": "h",
             "ic_mean": "IC mean",
             "icir": "ICIR",
-            "t_stat": "t",
+            "t_stat": "t (NW)",
             "hit_rate": "IC>0",
             "top_minus_bottom": "top-bottom",
             "top_turnover": f"Q{self.quantiles} turnover",
@@ -330,7 +337,7 @@ def _one_factor(name, values, labels, used, fwd, dates, quantiles, parts) -> Non
     for h, ret in fwd.items():
         ic = rank_correlation_rows(f_rank, average_ranks(ret, used), used, one_pass=True)[live]
         parts["ic"].append(pd.DataFrame({"date": dates[live], "factor": name, "horizon": h, "ic": ic}))
-        parts["summ"].append({"factor": name, "horizon": h, **_ic_summary(ic)})
+        parts["summ"].append({"factor": name, "horizon": h, **_ic_summary(ic, h)})
         by_q, day = _daily_quantile_means(ret, labels, quantiles)
         for q in range(quantiles):
             d_mean, d_std, _, n_q = _mean_std_t(by_q[:, q] - day)
@@ -345,9 +352,18 @@ def _one_factor(name, values, labels, used, fwd, dates, quantiles, parts) -> Non
                     "n_dates": n_q,
                 }
             )
-        s_mean, s_std, s_t, s_n = _mean_std_t(by_q[:, -1] - by_q[:, 0])
+        spread = by_q[:, -1] - by_q[:, 0]
+        s_mean, s_std, s_t, s_n = _mean_std_t(spread)
         parts["spread"].append(
-            {"factor": name, "horizon": h, "top_minus_bottom": s_mean, "std": s_std, "t_stat": s_t, "n_dates": s_n}
+            {
+                "factor": name,
+                "horizon": h,
+                "top_minus_bottom": s_mean,
+                "std": s_std,
+                "t_stat": _newey_west_t(spread, h)[0],
+                "t_stat_iid": s_t,
+                "n_dates": s_n,
+            }
         )
     for q in range(1, quantiles + 1):
         member = labels == q
@@ -364,17 +380,28 @@ def _one_factor(name, values, labels, used, fwd, dates, quantiles, parts) -> Non
     )
 
 
-def _ic_summary(ic: np.ndarray) -> dict:
-    """alphalens' information table: mean, std, ICIR, one-sample t-test against 0, hit rate."""
+def _newey_west_t(series: np.ndarray, horizon: int) -> tuple[float, float]:
+    """t-statistic of the mean of ``series`` (dates in order, NaN dropped) with a Newey-West error
+    of ``horizon - 1`` lags, and its two-sided p-value (Student t, n - 1 df)."""
+    summary = ic_summary(pd.Series(series[~np.isnan(series)]), newey_west_lags=int(horizon) - 1)
+    return summary["ic_tstat"], summary["ic_pvalue"]
+
+
+def _ic_summary(ic: np.ndarray, horizon: int) -> dict:
+    """alphalens' information table (mean, std, ICIR, hit rate, i.i.d. t-test against 0 as
+    ``t_stat_iid`` / ``p_value_iid``) with the Newey-West ``t_stat`` / ``p_value`` for h-day returns."""
     from scipy.special import stdtr
 
     mean, std, t, n = _mean_std_t(ic)
+    t_nw, p_nw = _newey_west_t(ic, horizon)
     return {
         "ic_mean": mean,
         "ic_std": std,
         "icir": mean / std if std > 0 else np.nan,
-        "t_stat": t,
-        "p_value": float(2 * stdtr(n - 1, -abs(t))) if np.isfinite(t) else np.nan,
+        "t_stat": t_nw,
+        "p_value": p_nw,
+        "t_stat_iid": t,
+        "p_value_iid": float(2 * stdtr(n - 1, -abs(t))) if np.isfinite(t) else np.nan,
         "n_dates": n,
         "hit_rate": float((ic[~np.isnan(ic)] > 0).mean()) if n else np.nan,
     }

@@ -16,12 +16,14 @@ import dagster as dg
 import pydantic
 
 from axion_pipeline.factor_engine.panel import EngineOptions
+from axion_pipeline.ml.alpha158 import Alpha158ReferenceConfig
 from axion_pipeline.ml.config import (
     EarningsModelConfig,
     FactorTimingConfig,
     FeatureConfig,
     HybridScoringConfig,
     MLConfig,
+    ModelEvaluationConfig,
     MonitoringConfig,
     RankingModelConfig,
     RegimeModelConfig,
@@ -102,6 +104,16 @@ FactorTimingTrainingConfig = library_config(
     "FactorTimingTrainingConfig", "Maps onto ``FactorTimingConfig``.", (FactorTimingConfig, None)
 )
 HybridSettings = library_config("HybridSettings", "Maps onto ``HybridScoringConfig``.", (HybridScoringConfig, None))
+Alpha158ReferenceSettings = library_config(
+    "Alpha158ReferenceSettings",
+    "Maps onto ``Alpha158ReferenceConfig`` (enabled, date sampling, Qlib's rounds and early stopping, threads).",
+    (Alpha158ReferenceConfig, None),
+)
+ModelEvaluationSettings = library_config(
+    "ModelEvaluationSettings",
+    "Maps onto ``ModelEvaluationConfig`` (cost per unit of turnover, quantiles, bootstrap, the significant t).",
+    (ModelEvaluationConfig, None),
+)
 
 
 class ProductionModelsConfig(dg.Config):

@@ -43,6 +43,8 @@ import numpy as np
 import pandas as pd
 
 from axion_pipeline.factors.rolling import min_obs
+from axion_pipeline.ml.base import InsufficientDataError
+from axion_pipeline.ml.datasets import sample_dates
 
 EPS = 1e-12
 FLAT_STD = 2e-5  # Qlib: np.isclose(std, 0, atol=2e-5) makes RSQR and CORR missing
@@ -369,6 +371,37 @@ CLIP = 3.0
 CS_RANK_SCALE = 3.46  # Qlib's CSRankNorm: (rank_pct - 0.5) * 3.46, about unit std
 
 
+@dataclass
+class Alpha158ReferenceConfig:
+    """How the reference is fitted on each walk-forward window (``ml.training.train_alpha158_reference``).
+
+    ``enabled``: False leaves the reference out (the evaluation then has no reference column).
+    ``sample_every_n_days``: every n-th fitted date trains the trees, counted back from the last
+    (the ranking model's ``MLConfig.sample_every_n_days``: overlapping 21-day labels make
+    consecutive dates nearly redundant). Rounds and early stopping are Qlib's; ``num_threads``
+    LightGBM threads; ``per_date_norm`` as ``Alpha158Reference``.
+    """
+
+    enabled: bool = True
+    sample_every_n_days: int = 5
+    num_boost_round: int = QLIB_NUM_BOOST_ROUND
+    early_stopping_rounds: int = QLIB_EARLY_STOPPING_ROUNDS
+    per_date_norm: bool = False
+    num_threads: int = 2
+    seed: int = 0
+
+    def model(self) -> Alpha158Reference:
+        """An unfitted ``Alpha158Reference`` with these settings and Qlib's LightGBM parameters."""
+        return Alpha158Reference(
+            sample_every=self.sample_every_n_days,
+            per_date_norm=self.per_date_norm,
+            params={**QLIB_LGB_PARAMS, "num_threads": self.num_threads},
+            num_boost_round=self.num_boost_round,
+            early_stopping_rounds=self.early_stopping_rounds,
+            seed=self.seed,
+        )
+
+
 def cs_rank_norm(values: pd.Series) -> pd.Series:
     """Qlib's CSRankNorm of a (date, ticker)-indexed series: (percentile rank within the date
     - 0.5) x 3.46, ranks averaged over ties, NaN kept."""
@@ -376,15 +409,22 @@ def cs_rank_norm(values: pd.Series) -> pd.Series:
     return (pct - 0.5) * CS_RANK_SCALE
 
 
+def _dates(frame: pd.DataFrame) -> pd.DatetimeIndex:
+    """The date of every row of a long frame (``date`` column) or a (date, ticker)-indexed one."""
+    if "date" in frame.columns:
+        return pd.DatetimeIndex(frame["date"])
+    return pd.DatetimeIndex(frame.index.get_level_values("date"))
+
+
 def _as_indexed(frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
-    """(date, ticker)-indexed copy of a long frame or series, sorted."""
+    """(date, ticker)-indexed long frame or series, sorted (re-sorted only when it is not)."""
     if isinstance(frame, pd.DataFrame) and {"date", "ticker"}.issubset(frame.columns):
         frame = frame.set_index(["date", "ticker"])
     if list(frame.index.names) != ["date", "ticker"]:
         raise ValueError("expected a long frame with date and ticker columns, or a (date, ticker) index")
     if not frame.index.is_unique:
         raise ValueError("duplicate (date, ticker) rows")
-    return frame.sort_index()
+    return frame if frame.index.is_monotonic_increasing else frame.sort_index()
 
 
 @dataclass
@@ -400,8 +440,14 @@ class Alpha158Reference:
       rows without a label are dropped, the rest become (within-date percentile - 0.5) x 3.46.
     - Model: LightGBM regression with ``QLIB_LGB_PARAMS`` (Qlib's benchmark, 2 threads), up to
       1000 rounds with early stopping after 50 rounds without improvement of the validation l2.
-    - Training rows: every ``sample_every``-th training date (all of its tickers), to bound the
-      cost; the normalisation uses every training row. Validation rows are all used.
+    - Training rows: every ``sample_every``-th training date counted back from the last (all of
+      its tickers; as the ranking model samples), to bound the cost; the normalisation uses every
+      training row. Validation rows are all used.
+
+    Memory: ``fit`` reads the training features one column at a time for the normalisation and
+    copies only the sampled rows, so a long frame (or a row slice of one, which is a view) the
+    size of the whole feature panel is not copied. Data that cannot train the model (no labelled
+    training or validation row) raises ``InsufficientDataError``.
 
     Look-ahead: the caller must end the training labels before the validation dates and those
     before the test dates (a 21-day label known at t + 21: purge at least 21 dates); ``fit`` refuses
@@ -426,14 +472,20 @@ class Alpha158Reference:
         self.n_train_rows: int = 0
         self.valid_curve: list[float] = []  # validation l2 after each boosting round
 
-    def _features(self, features_long) -> pd.DataFrame:
-        frame = _as_indexed(features_long)
+    def _names(self, frame: pd.DataFrame) -> list[str]:
+        """The feature columns: ``features``, else every numeric column but the keys (set once)."""
         if not self.feature_names:
-            self.feature_names = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+            keys = ("date", "ticker")
+            self.feature_names = [c for c in frame.columns if c not in keys and pd.api.types.is_numeric_dtype(frame[c])]
         missing = [c for c in self.feature_names if c not in frame.columns]
         if missing:
             raise ValueError(f"features lack {len(missing)} columns, e.g. {missing[:3]}")
-        return frame[self.feature_names]
+        return self.feature_names
+
+    def _features(self, features_long) -> pd.DataFrame:
+        frame = _as_indexed(features_long)
+        names = self._names(frame)
+        return frame if list(frame.columns) == names else frame[names]
 
     def _labels(self, labels_long, index: pd.Index) -> pd.Series:
         labels = _as_indexed(labels_long)
@@ -442,18 +494,22 @@ class Alpha158Reference:
         return cs_rank_norm(labels.astype("float64")).reindex(index)
 
     def normalize(self, features: pd.DataFrame) -> np.ndarray:
-        """Robust z-score (fitted, or per date), clipped at +-3, NaN -> 0, as float32."""
-        x = features.to_numpy(dtype="float64")
-        x = np.where(np.isfinite(x), x, np.nan)
+        """Robust z-score (fitted, or per date), clipped at +-3, NaN -> 0, as float32. Computed a
+        column at a time in float64 into the float32 result: no float64 copy of every column."""
+        out = np.empty(features.shape, dtype=np.float32)
         if self.per_date_norm:
-            dates = features.index.get_level_values("date")
-            frame = pd.DataFrame(x, index=dates)
-            median = frame.groupby(level=0).transform("median").to_numpy()
-            mad = pd.DataFrame(np.abs(x - median), index=dates).groupby(level=0).transform("median").to_numpy()
-            z = (x - median) / ((mad + EPS) * MAD_TO_STD)
-        else:
-            z = (x - self.median) / self.scale
-        return np.nan_to_num(np.clip(z, -CLIP, CLIP), nan=0.0).astype(np.float32)
+            codes = pd.factorize(features.index.get_level_values("date"))[0]
+        for j in range(features.shape[1]):
+            x = features.iloc[:, j].to_numpy(dtype="float64")
+            x = np.where(np.isfinite(x), x, np.nan)
+            if self.per_date_norm:
+                median = pd.Series(x).groupby(codes).transform("median").to_numpy()
+                mad = pd.Series(np.abs(x - median)).groupby(codes).transform("median").to_numpy()
+                z = (x - median) / ((mad + EPS) * MAD_TO_STD)
+            else:
+                z = (x - self.median[j]) / self.scale[j]
+            out[:, j] = np.nan_to_num(np.clip(z, -CLIP, CLIP), nan=0.0)
+        return out
 
     def fit(self, features_long, labels_long, valid_features, valid_labels) -> Alpha158Reference:
         """Fit the normalisation on the training features and LightGBM on the sampled training
@@ -463,31 +519,34 @@ class Alpha158Reference:
         from axion_pipeline.ml.ranking import MULTITHREAD_MIN_ROWS
 
         self.feature_names = list(self.features or [])
-        train = self._features(features_long)
+        names = self._names(features_long)
         valid = self._features(valid_features)
-        train_dates = train.index.get_level_values("date")
+        train_dates = _dates(features_long)
         valid_dates = valid.index.get_level_values("date")
-        if len(train) and len(valid) and train_dates.max() >= valid_dates.min():
+        if len(train_dates) == 0 or len(valid) == 0:
+            raise InsufficientDataError("no training or no validation rows")
+        if train_dates.max() >= valid_dates.min():
             raise ValueError("training dates must end before the validation dates start")
         if not self.per_date_norm:  # one column at a time: a float64 copy of all of them may not fit
-            self.median, self.scale = np.empty(len(self.feature_names)), np.empty(len(self.feature_names))
-            for j, name in enumerate(self.feature_names):
-                x = train[name].to_numpy(dtype="float64")
+            self.median, self.scale = np.empty(len(names)), np.empty(len(names))
+            for j, name in enumerate(names):
+                x = features_long[name].to_numpy(dtype="float64")
                 x = x[np.isfinite(x)]
                 self.median[j] = np.median(x) if len(x) else np.nan
                 self.scale[j] = (np.median(np.abs(x - self.median[j])) + EPS) * MAD_TO_STD if len(x) else np.nan
-        kept = pd.Index(np.unique(train_dates))[:: max(int(self.sample_every), 1)]
-        train = train[train_dates.isin(kept)]
+        kept = sample_dates(train_dates, max(int(self.sample_every), 1))
+        train = self._features(features_long[train_dates.isin(kept)])  # the sampled rows only
         y_train = self._labels(labels_long, train.index)
         y_valid = self._labels(valid_labels, valid.index)
         has_train, has_valid = y_train.notna().to_numpy(), y_valid.notna().to_numpy()
         if not has_train.any() or not has_valid.any():
-            raise ValueError("no labelled training or validation rows")
+            raise InsufficientDataError("no labelled training or validation rows")
         self.n_train_rows = int(has_train.sum())
         params = {**self.params, "seed": self.seed}
         if has_train.sum() < MULTITHREAD_MIN_ROWS:  # small data: threads cost more than they save
             params["num_threads"] = 1
         train_set = lgb.Dataset(self.normalize(train[has_train]), y_train[has_train].to_numpy(), free_raw_data=True)
+        del train
         valid_set = lgb.Dataset(
             self.normalize(valid[has_valid]), y_valid[has_valid].to_numpy(), reference=train_set, free_raw_data=True
         )

@@ -4,7 +4,8 @@ Every default of the project is declared here, once: the spec's API (``TrainingP
 model classes) and the Dagster assets use the same values. Customise by passing sub-configs, e.g.
 ``MLConfig(ranking=RankingModelConfig(n_estimators=1000))``; the Dagster layer's run configs are
 generated from these dataclasses (``axion_pipeline.defs.config``), so a field added here appears in
-the launchpad with the same default.
+the launchpad with the same default. The Alpha158 reference's ``Alpha158ReferenceConfig`` sits with
+Qlib's constants it defaults to, in ``axion_pipeline.ml.alpha158``.
 """
 
 from __future__ import annotations
@@ -261,6 +262,33 @@ class HybridScoringConfig:
     fallback_to_rules: bool = True
     # ML is re-activated only once its IC is back above min_ic_for_ml + reactivation_margin.
     reactivation_margin: float = 0.01
+    # When the IC comes with a t-statistic (the walk-forward report's Newey-West t of the mean OOS
+    # IC), ML is active only if that t is at least this too: a high mean IC over few, overlapping
+    # 21-day periods can be luck.
+    min_tstat_for_ml: float = 2.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ModelEvaluationConfig:
+    """How the ranking model's out-of-sample scores are compared with the rules and baselines
+    (``axion_pipeline.ml.model_evaluation``); the horizon is the label's (``forward_days``)."""
+
+    # Cost charged per unit of one-way turnover of the long-short book: 10 bps, so rebuilding the
+    # whole book (both legs, turnover 2) costs 20 bps.
+    cost_per_turnover: float = 0.001
+    n_quantiles: int = 5
+    # Resamples of the circular block bootstrap of the mean IC (blocks of horizon-many dates).
+    n_bootstrap: int = 2000
+    seed: int = 0
+    # A paired Newey-West t of the model's IC minus a signal's at or below -this is a loss, at or
+    # above +this a win; in between the data cannot tell them apart.
+    significant_tstat: float = 2.0
+    # The paired test compares both signals on the rows where both exist, so a coverage difference
+    # (a young ticker without 12-month momentum) cannot decide it.
+    same_rows: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,7 +1,10 @@
 """Out-of-sample scores of trained models: per-window metrics and the walk-forward table.
 
 Every figure here is computed on a model's test dates only. Labels are ``horizon``-day forward
-returns, so consecutive dates' ICs overlap: p-values use Newey-West with ``horizon - 1`` lags.
+returns, so consecutive dates' ICs overlap: the t-statistic and p-value of the mean IC use a
+Newey-West error with ``horizon - 1`` lags, and its 95% interval comes from a circular block
+bootstrap with blocks of ``horizon`` dates (``axion_pipeline.analytics.signal_evaluation``; NaN
+when there are fewer than two blocks of dates).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from axion_pipeline.analytics.signal_evaluation import block_bootstrap_ci
 from axion_pipeline.ml import metrics as M
 from axion_pipeline.ml.config import FORWARD_DAYS
 from axion_pipeline.ml.jsonable import jsonable
@@ -18,10 +22,12 @@ from axion_pipeline.ml.jsonable import jsonable
 
 def ranking_metrics(predictions: pd.DataFrame, horizon: int = FORWARD_DAYS) -> dict[str, Any]:
     """IC of the score with the forward return per date (mean, std, ICIR, hit rate, Newey-West
-    p-value with horizon - 1 lags), top-minus-bottom quintile spread and quintile accuracy."""
+    t-statistic and p-value with horizon - 1 lags, block-bootstrap 95% interval of the mean),
+    top-minus-bottom quintile spread and quintile accuracy."""
     known = predictions.dropna(subset=["fwd_return"])
-    ic = M.per_date_ic(known["score"], known["fwd_return"], known["date"])
+    ic = M.per_date_ic(known["score"], known["fwd_return"], known["date"])  # in date order
     summary = M.ic_summary(ic, newey_west_lags=max(horizon - 1, 0))
+    ci_low, ci_high = block_bootstrap_ci(ic.to_numpy(), block_length=max(horizon, 1))
     spread = M.quantile_spread(known["score"], known["fwd_return"], known["date"], 5)
     labelled = predictions.dropna(subset=["label"])
     return jsonable(
@@ -30,7 +36,10 @@ def ranking_metrics(predictions: pd.DataFrame, horizon: int = FORWARD_DAYS) -> d
             "ic_std": summary["ic_std"],
             "icir": summary["icir"],
             "hit_rate": summary["hit_rate"],
+            "ic_tstat_nw": summary["ic_tstat"],
             "ic_pvalue_nw": summary["ic_pvalue"],
+            "ic_ci_low": ci_low,
+            "ic_ci_high": ci_high,
             "n_ic_dates": int(summary["n_dates"]),
             "spread_mean": float(spread.mean()) if len(spread) else None,
             "accuracy": float((labelled["predicted_quintile"] == labelled["label"]).mean()) if len(labelled) else None,
@@ -43,9 +52,10 @@ def ranking_metrics(predictions: pd.DataFrame, horizon: int = FORWARD_DAYS) -> d
 def walk_forward_table(
     predictions: pd.DataFrame, true_alpha: pd.DataFrame | None = None, horizon: int = FORWARD_DAYS
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Per fold and over all folds ("all"): ranking IC statistics, spread, accuracy and, when the
-    planted ``true_alpha`` is given, the oracle IC (expected_return vs fwd_return on the same rows)
-    and the model / oracle ratio. Returns the table and the model's IC per date."""
+    """Per fold and over all folds ("all"): ranking IC statistics (``ranking_metrics``: mean, ICIR,
+    hit rate, Newey-West t and p, block-bootstrap interval), spread, accuracy and, when the planted
+    ``true_alpha`` is given, the oracle IC (expected_return vs fwd_return on the same rows) and the
+    model / oracle ratio. Returns the table and the model's IC per date."""
     preds = predictions.copy()
     preds["date"] = pd.to_datetime(preds["date"])
     oracle = None
@@ -66,7 +76,11 @@ def walk_forward_table(
         rows.append(row)
     known = preds.dropna(subset=["fwd_return"])
     ic = M.per_date_ic(known["score"], known["fwd_return"], known["date"])
-    return pd.DataFrame(rows), ic
+    table = pd.DataFrame(rows)
+    for column in table.columns.drop("fold"):  # a statistic undefined in every row (None) stays a float column
+        if table[column].dtype == object:
+            table[column] = pd.to_numeric(table[column]).astype("float64")
+    return table, ic
 
 
 def timing_metrics(predictions: pd.DataFrame) -> dict[str, Any]:

@@ -14,7 +14,10 @@ Kill switch with hysteresis (``update_ml_performance``): when ``fallback_to_rule
 realised IC below ``min_ic_for_ml`` deactivates ML; it is re-activated only by an IC of at least
 ``min_ic_for_ml + reactivation_margin``. The margin keeps an IC hovering around the threshold
 from flipping the blend on and off every update. A NaN IC (no realised outcome yet) is recorded
-and changes nothing.
+and changes nothing. When the IC comes with a t-statistic (e.g. the walk-forward report's
+Newey-West t of the mean out-of-sample IC), ML is also off while that t is below
+``min_tstat_for_ml`` (a NaN t counts as below: no evidence of skill); ``gate_failures`` names the
+conditions that keep it off.
 
 Look-ahead: the blend uses only the two scores given. The IC fed to ``update_ml_performance`` must
 be realised (forward returns of past predictions, known at the update date), never the IC of the
@@ -105,24 +108,44 @@ class HybridScorer:
         w = self.effective_ml_weight
         return (1.0 - w) * rule + w * float(ml_score)
 
-    def update_ml_performance(self, ic: float) -> bool:
-        """Record a realised IC and apply the kill switch; returns whether ML is active afterwards."""
+    def gate_failures(self, ic: float, tstat: float | None = None) -> list[str]:
+        """The conditions ``(ic, tstat)`` fail, which keep ML off (or turn it off): the IC below
+        ``min_ic_for_ml`` (plus ``reactivation_margin`` while ML is off), the t-statistic, when
+        given, below ``min_tstat_for_ml``. Empty when both pass; a NaN IC fails nothing (ignored)."""
+        cfg = self.config
+        value = float(ic) if ic is not None else float("nan")
+        failures: list[str] = []
+        if math.isnan(value):
+            return failures
+        needed = cfg.min_ic_for_ml + (0.0 if self._ml_active else cfg.reactivation_margin)
+        if value < needed:
+            margin = "" if self._ml_active else f" + reactivation_margin {cfg.reactivation_margin:g}"
+            failures.append(f"IC {value:.4f} < min_ic_for_ml {cfg.min_ic_for_ml:g}{margin}")
+        if tstat is not None and not float(tstat) >= cfg.min_tstat_for_ml:
+            failures.append(f"t-statistic {float(tstat):.2f} < min_tstat_for_ml {cfg.min_tstat_for_ml:g}")
+        return failures
+
+    def update_ml_performance(self, ic: float, tstat: float | None = None) -> bool:
+        """Record a realised IC (and optionally its t-statistic) and apply the kill switch; returns
+        whether ML is active afterwards."""
         cfg = self.config
         value = float(ic) if ic is not None else float("nan")
         before = self._ml_active
+        failures = self.gate_failures(value, tstat)
         event = "unchanged"
         if math.isnan(value):
             event = "ignored_nan"
         elif not cfg.fallback_to_rules:
             self._ml_active, event = True, "unchanged" if before else "reactivated"
-        elif before and value < cfg.min_ic_for_ml:
+        elif before and failures:
             self._ml_active, event = False, "deactivated"
-        elif not before and value >= cfg.min_ic_for_ml + cfg.reactivation_margin:
+        elif not before and not failures:
             self._ml_active, event = True, "reactivated"
         self.history.append(
             {
                 "timestamp": datetime.now(UTC).isoformat(),
                 "ic": value,
+                "tstat": float("nan") if tstat is None else float(tstat),
                 "ml_active_before": before,
                 "ml_active": self._ml_active,
                 "event": event,
@@ -131,5 +154,6 @@ class HybridScorer:
         return self._ml_active
 
     def history_frame(self) -> pd.DataFrame:
-        """The updates so far, one row each (timestamp, ic, ml_active_before, ml_active, event)."""
-        return pd.DataFrame(self.history, columns=["timestamp", "ic", "ml_active_before", "ml_active", "event"])
+        """The updates so far, one row each (timestamp, ic, tstat, ml_active_before, ml_active, event)."""
+        columns = ["timestamp", "ic", "tstat", "ml_active_before", "ml_active", "event"]
+        return pd.DataFrame(self.history, columns=columns)

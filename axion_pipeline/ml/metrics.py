@@ -138,8 +138,9 @@ def single_cross_section_pvalue(scores, outcomes) -> float:
 def quantile_spread(scores, outcomes, dates=None, num_quantiles: int = 5) -> pd.Series:
     """Per date: mean outcome of the top score quantile minus that of the bottom quantile.
 
-    Quantiles are cut on the within-date percentile rank of the score, so every date contributes
-    its own top and bottom buckets; dates with fewer rows than ``num_quantiles`` are omitted.
+    Quantiles are cut on the within-date percentile rank of the score (ties in row order), so
+    every date contributes its own top and bottom buckets; dates with fewer rows than
+    ``num_quantiles``, or with the same score on every row (no ranking to cut), are omitted.
     """
     s = np.asarray(scores, dtype=float)
     o = np.asarray(outcomes, dtype=float)
@@ -147,8 +148,8 @@ def quantile_spread(scores, outcomes, dates=None, num_quantiles: int = 5) -> pd.
     frame = pd.DataFrame({"date": d, "s": s, "o": o}).dropna()
     if frame.empty:
         return pd.Series(dtype=float, name="spread")
-    counts = frame.groupby("date")["s"].transform("size")
-    frame = frame[counts >= num_quantiles]
+    by_date = frame.groupby("date")["s"]
+    frame = frame[(by_date.transform("size") >= num_quantiles) & (by_date.transform("nunique") > 1)]
     pct = frame.groupby("date")["s"].rank(method="first", pct=True)
     bucket = np.ceil(pct * num_quantiles).clip(1, num_quantiles).astype(int)
     top = frame["o"].where(bucket == num_quantiles).groupby(frame["date"]).mean()

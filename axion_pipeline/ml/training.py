@@ -92,6 +92,7 @@ def empty_predictions(name: str, regimes: list[str] | None = None, factors: list
             "realized_return": number,
             "weight": number,
         },
+        "alpha158_reference": {"fold": text, "date": date, "ticker": text, "score": number},
     }[name]
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
 
@@ -267,6 +268,72 @@ def walk_forward_ranking(
     pooled = pd.concat([run.predictions for run in runs], ignore_index=True)
     table, _ = walk_forward_table(pooled, true_alpha, config.forward_days)
     return table, pooled, runs
+
+
+# -- Alpha158 reference --------------------------------------------------------------------------
+def _rows_between(dates: pd.DatetimeIndex, start: Any, end: Any) -> slice:
+    """The rows of sorted ``dates`` in [start, end], as a slice (a row slice of a frame is a view)."""
+    return slice(dates.searchsorted(pd.Timestamp(start), "left"), dates.searchsorted(pd.Timestamp(end), "right"))
+
+
+def train_alpha158_reference(
+    features: pd.DataFrame, targets: pd.DataFrame, window: TrainWindow, config: Any
+) -> ModelRun:
+    """Qlib's Alpha158 + LightGBM recipe (``Alpha158Reference`` built by ``config``, an
+    ``Alpha158ReferenceConfig``) on one window: normalisation fitted on every row of the fitted
+    dates (``train_start .. fit_end``), trees on every ``sample_every_n_days``-th of those dates
+    with the ``fwd_return`` label, early stopping on the validation slice (``val_start ..
+    train_end``) and, as in Qlib, no refit with the validation rows; scored on every test-window
+    row. ``features`` is the long ``alpha158`` frame, sorted by date: each window is a row slice
+    of it (a view), so a fold holds no second copy of the panel. ``targets``: date, ticker,
+    fwd_return. A window without a validation slice or without labelled rows raises
+    ``InsufficientDataError``.
+
+    Look-ahead: the plan purges ``gap`` dates between the last fitted label and the validation
+    slice and between the slice and the test window; test outcomes only give the reported IC.
+    """
+    from axion_pipeline.ml.base import InsufficientDataError
+
+    if not window.has_validation:
+        raise InsufficientDataError(f"{window.key} has no validation slice, which Qlib's recipe early-stops on")
+    dates = pd.DatetimeIndex(features["date"])
+    if not dates.is_monotonic_increasing:
+        raise ValueError("features must be sorted by date (as alpha158 returns them)")
+    fit = features.iloc[_rows_between(dates, window.train_start, window.fit_end)]
+    valid = features.iloc[_rows_between(dates, window.val_start, window.train_end)]
+    test = features.iloc[_rows_between(dates, window.test_start, window.test_end)]
+    if fit.empty or test.empty:
+        raise InsufficientDataError(f"{window.key}: no feature rows in its fitted or test dates")
+
+    def labels(start: Any, end: Any) -> pd.DataFrame:
+        return targets.loc[targets["date"].between(start, end), ["date", "ticker", "fwd_return"]]
+
+    model = config.model()
+    started = time.perf_counter()
+    model.fit(fit, labels(window.train_start, window.fit_end), valid, labels(window.val_start, window.train_end))
+    seconds = time.perf_counter() - started
+    scores = model.predict(test)
+    predictions = pd.DataFrame(
+        {
+            "fold": window.key,
+            "date": pd.DatetimeIndex(scores.index.get_level_values("date")),
+            "ticker": scores.index.get_level_values("ticker").astype(str),
+            "score": scores.to_numpy(dtype="float64"),
+        }
+    )
+    outcome = labels(window.test_start, window.test_end).set_index(["date", "ticker"])["fwd_return"]
+    known = outcome.reindex(scores.index).to_numpy(dtype="float64")
+    ic = M.ic_summary(M.per_date_ic(scores.to_numpy(), known, predictions["date"].to_numpy()))
+    info = {
+        "n_fit_dates": int(dates[_rows_between(dates, window.train_start, window.fit_end)].nunique()),
+        "n_train_rows": model.n_train_rows,
+        "n_validation_rows": len(valid),
+        "best_iteration": model.best_iteration,
+        "rounds_trained": len(model.valid_curve),
+        "train_seconds": round(seconds, 2),
+        "test_ic_mean": ic["ic_mean"],
+    }
+    return ModelRun(model, predictions, jsonable({"ic_mean": ic["ic_mean"], "n_ic_dates": ic["n_dates"]}), info)
 
 
 # -- regime --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ def _query(con, sql: str, params: list | None = None) -> pd.DataFrame:
 
 def latest_view(warehouse: str | Path, n: int = 5) -> dict[str, pd.DataFrame]:
     """The newest scored day: top and bottom tickers with their strongest SHAP reason, the regime,
-    model health, drifted features and the walk-forward IC."""
+    model health, drifted features, the walk-forward IC and the signals the model loses to or beats."""
     with connect(warehouse) as con:
         day = con.execute("select max(date) from inference.hybrid_scores").fetchone()[0]
         ranked = """
@@ -59,8 +59,16 @@ def latest_view(warehouse: str | Path, n: int = 5) -> dict[str, pd.DataFrame]:
             "walk_forward": _query(
                 con,
                 """
-                select fold, round(ic_mean, 4) ic_mean, round(icir, 3) icir, round(hit_rate, 3) hit_rate
+                select fold, round(ic_mean, 4) ic_mean, round(icir, 3) icir, round(hit_rate, 3) hit_rate,
+                       round(ic_tstat_nw, 2) ic_tstat_nw, round(ic_ci_low, 4) ic_ci_low, round(ic_ci_high, 4) ic_ci_high
                 from training.walk_forward_report where fold = 'all'""",
+            ),
+            "versus": _query(
+                con,
+                """
+                select baseline signal, kind, round(model_ic_mean, 4) model_ic, round(baseline_ic_mean, 4) signal_ic,
+                       round(diff_tstat_nw, 2) paired_t, verdict
+                from training.model_vs_baselines where verdict in ('loses', 'beats') order by diff_tstat_nw""",
             ),
         }
 
@@ -78,7 +86,8 @@ def print_summary(warehouse: str | Path) -> None:
             ("Regime", "regime"),
             ("Model health", "health"),
             ("Drifted features (PSI >= 0.25)", "drift"),
-            ("Walk-forward out-of-sample IC", "walk_forward"),
+            ("Walk-forward out-of-sample IC (Newey-West t, block-bootstrap 95% interval)", "walk_forward"),
+            ("Signals the model significantly loses to or beats (paired Newey-West t)", "versus"),
         ]:
             frame = view[key]
             print(f"\n{title}:\n{frame.to_string(index=False) if len(frame) else '  none'}")

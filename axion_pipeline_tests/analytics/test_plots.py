@@ -57,6 +57,33 @@ CASES = {
     "walk_forward_ic_no_folds": lambda ts: plots.plot_walk_forward_ic(
         pd.Series(RNG.normal(0.03, 0.1, 300), index=DATES), None
     ),
+    "signal_ic": lambda ts: plots.plot_signal_ic(
+        pd.DataFrame(
+            {
+                "signal": ["ml_score", "composite", "momentum_12_1", "reference"],
+                "ic_mean": [0.04, 0.03, -0.01, 0.02],
+                "ic_ci_low": [0.01, 0.0, -0.04, np.nan],
+                "ic_ci_high": [0.07, 0.06, 0.02, np.nan],
+            }
+        ),
+        highlight="ml_score",
+    ),
+    "cumulative_ic": lambda ts: plots.plot_cumulative_ic(
+        pd.DataFrame(RNG.normal(0.02, 0.1, (300, 3)), index=DATES, columns=["ml_score", "composite", "reference"]),
+        ["ml_score", "composite", "reference", "absent"],
+    ),
+    "exposures": lambda ts: plots.plot_exposures(
+        pd.DataFrame(
+            {
+                "signal": ["ml_score"] * 3 + ["composite"] * 3,
+                "fold": ["fold_0", "fold_1", "all"] * 2,
+                "beta": RNG.normal(0, 0.2, 6),
+                "size": RNG.normal(0, 0.2, 6),
+                "sector_r2": RNG.random(6) * 0.2,
+            }
+        ),
+        ["beta", "size", "sector_r2"],
+    ),
 }
 
 

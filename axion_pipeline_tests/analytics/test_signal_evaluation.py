@@ -340,3 +340,14 @@ def test_ic_by_date_and_markdown(random_frame):
     text = SE.evaluation_markdown(table, ["signal", "fold", "ic_mean", "turnover"])
     assert text.splitlines()[0] == "| signal | fold | ic_mean | turnover |"
     assert f"| good | all | {table.iloc[-1]['ic_mean']:.4f} |" in text
+
+
+def test_a_constant_signal_has_no_buckets_and_no_book(book_frame):
+    """Equal scores carry no ranking: no IC, no spread and no long-short period (the ticker order
+    would otherwise pick the book)."""
+    frame = book_frame.assign(flat=0.5)
+    table = SE.evaluate_signals(frame, ["flat", "s"], horizon=2, n_bootstrap=10).set_index(["signal", "fold"])
+    flat = table.loc[("flat", "all")]
+    assert flat["n_dates"] == 0 and np.isnan(flat["spread_mean"]) and flat["n_periods"] == 0
+    assert np.isnan(flat["ls_return_mean"]) and table.loc[("s", "all"), "n_periods"] == 3
+    assert SE.long_short_periods(frame, "flat", horizon=2).empty

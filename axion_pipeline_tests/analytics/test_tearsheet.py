@@ -49,6 +49,8 @@ def test_hand_computed_ic(hand):
     assert row["ic_std"] == pytest.approx(np.sqrt(0.75))  # deviations (.5, -1, .5), ddof 1
     assert row["t_stat"] == pytest.approx(1.0)  # 0.5 / (sqrt(.75) / sqrt(3))
     assert row["p_value"] == pytest.approx(1 - 1 / np.sqrt(3))  # Student t, 2 dof, two-sided
+    # one-day returns do not overlap: the Newey-West statistics (0 lags) are the i.i.d. ones
+    assert (row["t_stat_iid"], row["p_value_iid"]) == pytest.approx((row["t_stat"], row["p_value"]))
     assert row["icir"] == pytest.approx(0.5 / np.sqrt(0.75))
     assert row["hit_rate"] == pytest.approx(2 / 3)
 
@@ -71,6 +73,34 @@ def test_hand_computed_quantiles_spread_turnover_autocorrelation(hand):
     assert turn.loc[[2, 4], "turnover"].isna().all()
     # rank autocorrelation: d1 vs d0 = 1, d2 (1, 2, 3) vs d1 (3, 1, 2) = -0.5
     assert ts.rank_autocorrelation["rank_autocorrelation"].iloc[0] == pytest.approx(0.25)
+
+
+def _nw_tstat_by_hand(x: np.ndarray, lags: int) -> float:
+    """mean / sqrt(long-run variance / n), Bartlett weights 1 - j / (lags + 1), 1/n autocovariances;
+    without lags the i.i.d. t-statistic (std with ddof 1), as ``ic_summary``."""
+    if lags == 0:
+        return float(stats.ttest_1samp(x, 0.0).statistic)
+    n, e = len(x), x - x.mean()
+    gamma = [e[j:] @ e[: n - j] / n for j in range(lags + 1)]
+    variance = gamma[0] + 2 * sum((1 - j / (lags + 1)) * gamma[j] for j in range(1, lags + 1))
+    return float(x.mean() / np.sqrt(variance / n))
+
+
+def test_t_stats_of_overlapping_returns_are_newey_west(shared_example):
+    """At h > 1 the IC and spread t-statistics use h - 1 Newey-West lags; the i.i.d. ones stay as
+    ``t_stat_iid``. Overlapping 21-day returns make consecutive ICs alike: the i.i.d. t is larger."""
+    long, close = shared_example
+    ts = compute_tear_sheet(long, close, horizons=(1, 5, 21), max_loss=0.5)
+    for h in (5, 21):
+        ic = ts.ic[ts.ic.horizon == h]["ic"].dropna().to_numpy()
+        row = ts.ic_summary.set_index("horizon").loc[h]
+        t = _nw_tstat_by_hand(ic, h - 1)
+        assert row["t_stat"] == pytest.approx(t, rel=1e-9)
+        assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(t), len(ic) - 1), rel=1e-9)
+        assert row["t_stat_iid"] == pytest.approx(stats.ttest_1samp(ic, 0.0).statistic, rel=1e-9)
+        assert row["t_stat"] != pytest.approx(row["t_stat_iid"], rel=1e-3)
+    at_21 = ts.ic_summary.set_index("horizon").loc[21]
+    assert abs(at_21["t_stat_iid"]) > abs(at_21["t_stat"])
 
 
 def test_quantize_examples():
@@ -222,7 +252,7 @@ def test_alphalens_information_coefficient(alphalens_run):
         summ = ours.ic_summary.set_index("horizon").loc[h]
         test = stats.ttest_1samp(ref, 0.0)
         np.testing.assert_allclose(
-            [summ.ic_mean, summ.ic_std, summ.t_stat, summ.p_value],
+            [summ.ic_mean, summ.ic_std, summ.t_stat_iid, summ.p_value_iid],
             [ref.mean(), ref.std(), test.statistic, test.pvalue],
             rtol=1e-9,
             atol=1e-12,
@@ -251,6 +281,8 @@ def test_alphalens_spread(alphalens_run):
         assert mine["n_dates"] == len(ref)
         assert mine["top_minus_bottom"] == pytest.approx(ref.mean(), abs=1e-9)
         assert mine["std"] == pytest.approx(ref.std(), abs=1e-9)
+        assert mine["t_stat_iid"] == pytest.approx(stats.ttest_1samp(ref, 0.0).statistic, rel=1e-9)
+        assert mine["t_stat"] == pytest.approx(_nw_tstat_by_hand(ref.to_numpy(), h - 1), rel=1e-9)
 
 
 def test_alphalens_turnover_and_rank_autocorrelation(alphalens_run):

@@ -1,5 +1,6 @@
-"""Training group on the small generated market: fold models, walk-forward report, production
-models, model store and checks, run as real Dagster jobs after the market, factor and feature history.
+"""Training group on the small generated market: fold models, walk-forward report, Alpha158
+reference, model evaluation, production models, model store and checks, run as real Dagster jobs
+after the market, factor and feature history.
 
 The fold windows come from the small settings of the defs conftest (train 120, test 21, 2 folds
 on the 650-day market).
@@ -13,6 +14,7 @@ from types import SimpleNamespace
 
 import dagster as dg
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -112,6 +114,7 @@ def test_config_classes_are_generated_from_the_library_configs():
 
     from axion_pipeline.defs import config as C
     from axion_pipeline.ml import config as L
+    from axion_pipeline.ml.alpha158 import Alpha158ReferenceConfig
 
     pairs = [
         (C.RankingTrainingConfig, [L.RankingModelConfig, L.FeatureConfig, L.MLConfig]),
@@ -120,6 +123,8 @@ def test_config_classes_are_generated_from_the_library_configs():
         (C.FactorTimingTrainingConfig, [L.FactorTimingConfig]),
         (C.HybridSettings, [L.HybridScoringConfig]),
         (C.FeatureSettings, [L.FeatureConfig]),
+        (C.Alpha158ReferenceSettings, [Alpha158ReferenceConfig]),
+        (C.ModelEvaluationSettings, [L.ModelEvaluationConfig]),
     ]
     for config_cls, library in pairs:
         defaults = {
@@ -162,8 +167,19 @@ def test_training_chain_produces_predictions_models_and_report(trained):
     overall = report.loc[report["fold"] == "all"].iloc[0]
     assert overall["n_dates"] == 2 * 21 and -1 < overall["ic_mean"] < 1
     assert pd.notna(overall["oracle_ic_mean"]) and pd.notna(overall["model_oracle_ratio"])
+    assert pd.notna(overall["ic_tstat_nw"]) and pd.notna(overall["ic_ci_low"])  # 42 dates: two 21-day blocks
+    assert overall["ic_ci_low"] <= overall["ic_mean"] <= overall["ic_ci_high"]
+    assert report.loc[report["fold"] != "all", "ic_ci_low"].isna().all()  # 21 dates: fewer than two blocks
     materialization = trained.tables_run.asset_materializations_for_node("walk_forward_report")[0]
-    assert {"ic_mean", "icir", "oracle_ic_mean", "model_oracle_ratio", "ic_over_time"} <= set(materialization.metadata)
+    assert {
+        "ic_mean",
+        "icir",
+        "oracle_ic_mean",
+        "model_oracle_ratio",
+        "ic_over_time",
+        "ic_tstat_newey_west",
+        "ic_ci95_block_bootstrap",
+    } <= set(materialization.metadata)
 
 
 def test_models_are_stored_natively_and_listed_in_the_model_store(trained):
@@ -319,3 +335,122 @@ def test_the_spec_pipeline_trains_the_same_models_as_the_assets(trained, tmp_pat
     assert pipeline.ranking_model.metadata.extra["window"] == production.metadata.extra["window"]
     live = from_long(warehouse.read("features", "features", "date >= ?", [trained.plan.live_start.to_pydatetime()]))
     pd.testing.assert_frame_equal(pipeline.ranking_model.predict(live), production.predict(live))
+
+
+def _metadata(trained, output: str) -> dict:
+    materialization = next(
+        m for m in trained.tables_run.get_asset_materialization_events() if m.asset_key.to_user_string() == output
+    )
+    return {k: v.value for k, v in materialization.materialization.metadata.items()}
+
+
+def test_alpha158_reference_scores_every_fold_test_window(trained):
+    reference = _rows(trained.warehouse, "select * from training.alpha158_reference order by fold, date, ticker")
+    ranking = _rows(
+        trained.warehouse, "select fold, date, ticker from training.ranking_model order by fold, date, ticker"
+    )
+    assert list(reference.columns) == ["fold", "date", "ticker", "score"]
+    for key in FOLDS:
+        window = trained.plan.window(key)
+        rows = reference.loc[reference["fold"] == key]
+        assert rows["date"].min() == window.test_start and rows["date"].max() == window.test_end
+        assert np.isfinite(rows["score"]).all()
+    # every row the model scored has a reference score (both score every priced row of the test windows)
+    assert len(ranking.merge(reference, on=["fold", "date", "ticker"])) == len(ranking)
+    meta = _metadata(trained, "alpha158_reference")
+    assert meta["status"] == "2 of 2 folds trained" and meta["feature_seconds"] >= 0
+    assert set(meta["fold_seconds"]) == set(FOLDS) and "158 features" in meta["feature_panel"]
+
+
+def test_alpha158_reference_can_be_switched_off(project):
+    from axion_pipeline.defs.config import Alpha158ReferenceSettings
+    from axion_pipeline.defs.training.reference import build_reference
+
+    asset = build_reference(project)
+    context = dg.build_asset_context()
+    out = asset(
+        context=context, config=Alpha158ReferenceSettings(enabled=False), prices=pd.DataFrame(), targets=pd.DataFrame()
+    )
+    assert out.empty and list(out.columns) == ["fold", "date", "ticker", "score"]
+    assert context.get_output_metadata("result")["status"].startswith("disabled")
+
+
+def test_alpha158_reference_folds_it_cannot_train_have_no_rows_and_say_why(tmp_path):
+    """Without a validation slice Qlib's recipe has nothing to early-stop on: every fold is skipped,
+    the table is empty and the metadata names the reason per fold."""
+    from axion_pipeline.defs.config import Alpha158ReferenceSettings
+    from axion_pipeline.defs.project import DagsterProject
+    from axion_pipeline.defs.training.reference import build_reference
+    from axion_pipeline_tests.defs.conftest import SMALL_WALK_FORWARD
+
+    base = small_settings(str(tmp_path / "unused.duckdb"))
+    project = DagsterProject.from_settings(replace(base, walk_forward=replace(SMALL_WALK_FORWARD, validation_size=0)))
+    rng = np.random.default_rng(0)
+    days, tickers = project.calendar, ["A", "B", "C"]
+    close = 20 * np.exp(np.cumsum(rng.normal(0, 0.02, (len(days), len(tickers))), axis=0)).ravel()
+    prices = pd.DataFrame(
+        {
+            "date": np.repeat(days, len(tickers)),
+            "ticker": np.tile(tickers, len(days)),
+            "open": close,
+            "high": close * 1.01,
+            "low": close * 0.99,
+            "close": close,
+            "volume": 1e4,
+        }
+    )
+    targets = prices[["date", "ticker"]].assign(fwd_return=rng.normal(size=len(prices)))
+    context = dg.build_asset_context()
+    out = build_reference(project)(context=context, config=Alpha158ReferenceSettings(), prices=prices, targets=targets)
+    meta = context.get_output_metadata("result")
+    assert out.empty and meta["status"] == "0 of 2 folds trained" and meta["rows"] == 0
+    assert len(meta["skipped_folds"]) == 2 and all("no validation slice" in s for s in meta["skipped_folds"])
+
+
+def test_model_evaluation_compares_the_model_with_every_signal_on_its_rows(trained):
+    from axion_pipeline.ml.model_evaluation import signal_kinds
+
+    wh = trained.warehouse
+    evaluation = _rows(wh, "select * from training.model_evaluation")
+    signals = list(signal_kinds())
+    assert list(evaluation["signal"].unique()) == signals
+    assert set(evaluation["fold"]) == {*FOLDS, "all"}
+    overall = evaluation.loc[evaluation["fold"] == "all"].set_index("signal")
+    # the ML score's statistics are the walk-forward report's: the same rows, IC, Newey-West t and bootstrap
+    report = _rows(wh, "select * from training.walk_forward_report where fold = 'all'").iloc[0]
+    ml = overall.loc["ml_score"]
+    assert ml["n_dates"] == report["n_dates"] == 42
+    for mine, theirs in [("ic_mean", "ic_mean"), ("ic_tstat_nw", "ic_tstat_nw"), ("ic_ci_low", "ic_ci_low")]:
+        assert ml[mine] == pytest.approx(report[theirs]), mine
+    assert overall.loc["momentum_12_1", "n_dates"] == 42 and overall.loc["composite", "kind"] == "rules"
+    net = ml["ls_return_mean"] - 0.001 * ml["turnover"]
+    assert ml["ls_return_net_mean"] == pytest.approx(net)
+
+    paired = _rows(wh, "select * from training.model_vs_baselines")
+    assert list(paired["baseline"]) == signals[1:]
+    assert set(paired["verdict"]) <= {"loses", "beats", "no significant difference", "undetermined"}
+    loses = paired.loc[paired["diff_tstat_nw"] <= -2, "baseline"].tolist()
+    assert paired.loc[paired["verdict"] == "loses", "baseline"].tolist() == loses
+    # the check warns exactly when the model loses to a signal
+    assert trained.table_checks["model_does_not_lose_to_a_baseline"] == (not loses)
+    evaluation_meta = _metadata(trained, "model_evaluation")
+    assert evaluation_meta["model_loses_to"] == loses and "10 bps" in evaluation_meta["cost_per_turnover"]
+    assert evaluation_meta["plots"].count("data:image/png;base64,") == 2
+    assert evaluation_meta["overall"].startswith("| signal | kind |")
+
+    exposures = _rows(wh, "select * from training.model_exposures")
+    assert set(exposures["signal"]) == {"ml_score", "composite"} and set(exposures["fold"]) == {*FOLDS, "all"}
+    assert {"beta", "volatility", "momentum", "size", "sector_r2"} <= set(exposures.columns)
+    assert exposures[["beta", "size", "sector_r2"]].notna().all().all()
+    assert "data:image/png;base64," in _metadata(trained, "model_exposures")["per_fold"]
+
+
+def test_a_loss_to_a_baseline_is_a_warning(trained):
+    """The check's severity is WARN: a model that loses to a one-factor rule is flagged, not blocked."""
+    evaluations = [
+        e.event_specific_data
+        for e in trained.tables_run.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.event_specific_data.check_name == "model_does_not_lose_to_a_baseline"
+    ]
+    assert len(evaluations) == 1 and evaluations[0].severity == dg.AssetCheckSeverity.WARN

@@ -255,8 +255,9 @@ def test_reference_model_fits_and_predicts(tmp_path):
     test_x = part(features, test_dates).set_index(["date", "ticker"])[["f0", "f1", "f2"]]
     want = np.nan_to_num(np.clip((test_x.to_numpy() - model.median) / model.scale, -3, 3), nan=0.0)
     np.testing.assert_allclose(model.normalize(test_x), want, rtol=1e-6, atol=1e-7)
-    # every second training date: 20 dates x 120 tickers minus the unlabelled rows
-    sampled = part(labels, train_dates[::2])
+    # every second training date counted back from the last (as the ranking model samples): 20
+    # dates x 120 tickers minus the unlabelled rows
+    sampled = part(labels, train_dates[1::2])
     assert model.booster.num_trees() >= 1
     assert model.n_train_rows == sampled["fwd_return"].notna().sum()
     scores = model.predict(part(features, test_dates))
@@ -297,3 +298,134 @@ def test_per_date_normalisation():
         mad = (col - med).abs().groupby(level="date").transform("median")
         want = np.nan_to_num(np.clip((col - med) / ((mad + 1e-12) * 1.4826), -3, 3), nan=0.0)
         np.testing.assert_allclose(z[:, j], want, rtol=1e-6, atol=1e-7)
+
+
+def test_fit_does_not_copy_the_feature_panel():
+    """The training window is a row slice (a view) of a float32 panel; fitting allocates less than
+    the panel's size (the normalisation reads one column at a time, only the sampled rows are
+    copied and normalised column by column). Copying the window once would be 0.83 panels."""
+    import tracemalloc
+
+    import lightgbm  # noqa: F401  (imported before measuring: module objects are not the fit's)
+
+    import axion_pipeline.ml.ranking  # noqa: F401
+
+    rng = np.random.default_rng(0)
+    n_dates, n_tickers, k = 300, 100, 60
+    values = rng.normal(size=(k, n_dates * n_tickers)).astype(np.float32)
+    panel = pd.DataFrame(values.T, columns=[f"f{i}" for i in range(k)], copy=False)
+    panel.insert(0, "ticker", np.tile([f"T{i:03d}" for i in range(n_tickers)], n_dates))
+    panel.insert(0, "date", np.repeat(pd.bdate_range("2020-01-01", periods=n_dates), n_tickers))
+    labels = panel[["date", "ticker"]].assign(fwd_return=rng.normal(size=len(panel)))
+    train, valid = slice(0, 250 * n_tickers), slice(260 * n_tickers, 280 * n_tickers)
+    model = A.Alpha158Reference(sample_every=5, num_boost_round=3)
+    tracemalloc.start()
+    try:
+        model.fit(panel.iloc[train], labels.iloc[train], panel.iloc[valid], labels.iloc[valid])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.8 * values.nbytes, peak / values.nbytes
+    assert model.n_train_rows == 50 * n_tickers
+
+
+def test_no_labelled_rows_is_insufficient_data():
+    from axion_pipeline.ml.base import InsufficientDataError
+
+    features, labels = _panel(20, 10, seed=3, skill=1.0)
+    dates = features["date"].drop_duplicates().sort_values().to_numpy()
+    part = lambda frame, ds: frame[frame["date"].isin(ds)]  # noqa: E731
+    unlabelled = labels.assign(fwd_return=np.nan)
+    train, valid = dates[:10], dates[15:]
+    with pytest.raises(InsufficientDataError, match="no labelled"):
+        A.Alpha158Reference(sample_every=1).fit(
+            part(features, train), part(unlabelled, train), part(features, valid), part(labels, valid)
+        )
+
+
+@pytest.fixture(scope="module")
+def reference_window():
+    """120 tickers x 160 days of random OHLCV, their Alpha158 features, a label that follows
+    today's candle body (KMID) plus noise, and a purged window: fitted dates 60..110, validation
+    116..125, test 131..150 (5-date gaps)."""
+    from axion_pipeline.ml.datasets import TrainWindow
+
+    rng = np.random.default_rng(8)
+    days, tickers = pd.bdate_range("2021-01-04", periods=160), [f"T{i:03d}" for i in range(120)]
+    shape = (len(days), len(tickers))
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, shape), axis=0))
+    opens = close * np.exp(rng.normal(0, 0.01, shape))
+    high = np.maximum(opens, close) * np.exp(np.abs(rng.normal(0, 0.01, shape)))
+    low = np.minimum(opens, close) * np.exp(-np.abs(rng.normal(0, 0.01, shape)))
+    prices = pd.DataFrame(
+        {
+            "date": np.repeat(days, len(tickers)),
+            "ticker": np.tile(tickers, len(days)),
+            "open": opens.ravel(),
+            "high": high.ravel(),
+            "low": low.ravel(),
+            "close": close.ravel(),
+            "volume": rng.integers(1_000, 50_000, close.size).astype(float),
+        }
+    )
+    features = A.alpha158(prices)
+    targets = features[["date", "ticker"]].assign(
+        fwd_return=features["KMID"].to_numpy(dtype="float64") + 0.005 * rng.normal(size=len(features))
+    )
+    d = days
+    window = TrainWindow("fold_0", d[60], d[110], d[116], d[125], d[131], d[150])
+    return features, targets, window
+
+
+def test_reference_on_a_window_scores_its_test_dates(reference_window):
+    from axion_pipeline.ml.datasets import sample_dates
+    from axion_pipeline.ml.training import train_alpha158_reference
+
+    features, targets, window = reference_window
+    config = A.Alpha158ReferenceConfig(sample_every_n_days=5)
+    run = train_alpha158_reference(features, targets, window, config)
+    test_rows = features[features["date"].between(window.test_start, window.test_end)]
+    preds = run.predictions
+    assert list(preds.columns) == ["fold", "date", "ticker", "score"] and (preds["fold"] == "fold_0").all()
+    assert len(preds) == len(test_rows) and preds["date"].min() == window.test_start
+    assert preds["date"].max() == window.test_end and np.isfinite(preds["score"]).all()
+    fitted = pd.DatetimeIndex(features["date"].unique())
+    fitted = fitted[(fitted >= window.train_start) & (fitted <= window.fit_end)]
+    kept = sample_dates(fitted, 5)
+    assert kept[-1] == window.fit_end and run.info["n_fit_dates"] == len(fitted)
+    assert run.info["n_train_rows"] == targets["date"].isin(kept).sum()
+    assert run.info["test_ic_mean"] > 0.3 and run.metrics["ic_mean"] == run.info["test_ic_mean"]
+    assert 1 <= run.info["best_iteration"] <= run.info["rounds_trained"] <= config.num_boost_round
+
+
+def test_reference_on_a_window_never_sees_later_labels(reference_window):
+    """Labels dated after the validation slice (the gap and the test window) change nothing."""
+    from axion_pipeline.ml.training import train_alpha158_reference
+
+    features, targets, window = reference_window
+    config = A.Alpha158ReferenceConfig()
+    base = train_alpha158_reference(features, targets, window, config).predictions
+    later = targets["date"] > window.train_end
+    shuffled = targets.assign(fwd_return=np.where(later, -targets["fwd_return"], targets["fwd_return"]))
+    again = train_alpha158_reference(features, shuffled, window, config).predictions
+    np.testing.assert_array_equal(base["score"].to_numpy(), again["score"].to_numpy())
+    earlier = targets["date"] <= window.fit_end
+    flipped = targets.assign(fwd_return=np.where(earlier, -targets["fwd_return"], targets["fwd_return"]))
+    assert not np.array_equal(
+        base["score"], train_alpha158_reference(features, flipped, window, config).predictions["score"]
+    )
+
+
+def test_reference_window_needs_a_validation_slice_and_sorted_features(reference_window):
+    from dataclasses import replace
+
+    from axion_pipeline.ml.base import InsufficientDataError
+    from axion_pipeline.ml.training import train_alpha158_reference
+
+    features, targets, window = reference_window
+    config = A.Alpha158ReferenceConfig()
+    no_validation = replace(window, val_start=None, fit_end=window.train_end)
+    with pytest.raises(InsufficientDataError, match="no validation slice"):
+        train_alpha158_reference(features, targets, no_validation, config)
+    with pytest.raises(ValueError, match="sorted by date"):
+        train_alpha158_reference(features.iloc[::-1], targets, window, config)

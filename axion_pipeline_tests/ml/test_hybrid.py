@@ -102,3 +102,33 @@ def test_scores_outside_unit_interval_are_refused(bad):
 def test_invalid_weight_is_refused():
     with pytest.raises(ValueError, match="ml_weight"):
         HybridScorer(HybridScoringConfig(ml_weight=1.5))
+
+
+@pytest.mark.parametrize(
+    ("ic", "tstat", "active", "failed"),
+    [
+        (0.05, 2.5, True, []),
+        (0.01, 3.0, False, ["IC 0.0100 < min_ic_for_ml 0.03"]),
+        (0.05, 1.5, False, ["t-statistic 1.50 < min_tstat_for_ml 2"]),
+        (0.01, 1.5, False, ["IC 0.0100 < min_ic_for_ml 0.03", "t-statistic 1.50 < min_tstat_for_ml 2"]),
+        (0.05, float("nan"), False, ["t-statistic nan < min_tstat_for_ml 2"]),
+        (0.05, None, True, []),  # no t-statistic given: the IC alone decides, as before
+    ],
+)
+def test_gate_needs_both_the_ic_and_its_t_statistic(ic, tstat, active, failed):
+    scorer = HybridScorer(HybridScoringConfig(min_ic_for_ml=0.03, min_tstat_for_ml=2.0))
+    assert scorer.gate_failures(ic, tstat) == failed
+    assert scorer.update_ml_performance(ic, tstat) is active
+    assert scorer.effective_ml_weight == (0.3 if active else 0.0)
+
+
+def test_reactivation_needs_the_margin_and_the_t_statistic():
+    scorer = HybridScorer(HybridScoringConfig(min_ic_for_ml=0.03, reactivation_margin=0.01, min_tstat_for_ml=2.0))
+    assert scorer.update_ml_performance(0.05, 1.0) is False
+    assert scorer.gate_failures(0.035, 3.0) == ["IC 0.0350 < min_ic_for_ml 0.03 + reactivation_margin 0.01"]
+    assert scorer.update_ml_performance(0.035, 3.0) is False
+    assert scorer.update_ml_performance(0.05, 1.9) is False
+    assert scorer.update_ml_performance(0.05, 2.0) is True
+    history = scorer.history_frame()
+    assert history["event"].tolist() == ["deactivated", "unchanged", "unchanged", "reactivated"]
+    assert history["tstat"].tolist() == [1.0, 3.0, 1.9, 2.0]

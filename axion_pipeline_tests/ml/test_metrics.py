@@ -85,3 +85,11 @@ def test_date_labels():
     idx = pd.MultiIndex.from_product([pd.to_datetime(["2020-01-01"]), ["A"]], names=["date", "symbol"])
     assert M.date_labels(idx) is not None
     assert M.date_labels(pd.RangeIndex(3)) is None
+
+
+def test_quantile_spread_skips_a_date_without_ranking():
+    """A date whose scores are all equal has no top and bottom bucket (row order is no ranking)."""
+    scores = np.r_[np.arange(1.0, 11.0), np.full(10, 0.5)]
+    outcomes = np.r_[np.arange(1.0, 11.0), np.arange(10.0, 0.0, -1.0)]
+    spread = M.quantile_spread(scores, outcomes, ["d1"] * 10 + ["d2"] * 10, num_quantiles=5)
+    assert list(spread.index) == ["d1"] and spread["d1"] == pytest.approx(8.0)

@@ -130,8 +130,8 @@ def _tear_sheet_out(description: str) -> dg.AssetOut:
 @dg.multi_asset(
     outs={
         "factor_tear_sheet": _tear_sheet_out(
-            "Per factor and horizon: IC mean/std/ICIR/t-stat, top-minus-bottom spread, quintile turnover "
-            "and rank autocorrelation (alphalens' statistics)."
+            "Per factor and horizon: IC mean/std/ICIR, Newey-West t-stat (h - 1 lags; alphalens' i.i.d. one as "
+            "t_stat_iid), top-minus-bottom spread, quintile turnover and rank autocorrelation."
         ),
         "factor_ic": _tear_sheet_out("Spearman IC per date, factor and horizon (1, 5, 21 trading days)."),
         "factor_quantile_returns": _tear_sheet_out("Mean forward return per factor quintile and horizon."),

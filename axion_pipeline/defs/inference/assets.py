@@ -6,6 +6,7 @@ the newest day.
 """
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from axion_pipeline.defs.common import frame_metadata, lookback, markdown_table, only, require_rows, window
@@ -20,6 +21,15 @@ GROUP = "inference"
 def load_production(model_store: ModelStore):
     """``name -> (model, version)`` loader over the model store's production LATEST pointers."""
     return lambda name: (model_store.load_production(name), model_store.production_version(name))
+
+
+def walk_forward_skill(walk_forward_report: pd.DataFrame) -> tuple[float, float]:
+    """The overall (fold "all") out-of-sample IC of the walk-forward report, 0 when undefined, and
+    its Newey-West t-statistic, NaN when undefined or absent."""
+    overall = walk_forward_report.loc[walk_forward_report["fold"] == "all"]
+    ic = overall["ic_mean"].dropna()
+    tstat = overall["ic_tstat_nw"].dropna() if "ic_tstat_nw" in overall else pd.Series(dtype="float64")
+    return float(ic.iloc[0]) if len(ic) else 0.0, float(tstat.iloc[0]) if len(tstat) else float("nan")
 
 
 def model_status_metadata(predictor, name: str) -> dict:
@@ -84,11 +94,14 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         start, end = window(context)
         require_rows(daily_predictions, "daily_predictions", start, end)
         scorer = HybridScorer(config.to_library(HybridScoringConfig))
-        overall = walk_forward_report.loc[walk_forward_report["fold"] == "all", "ic_mean"].dropna()
-        # the production model's expected IC is its walk-forward OOS IC; an undefined one (e.g. constant
-        # scores) demonstrates no skill and counts as 0, which keeps ML off
-        oos_ic = float(overall.iloc[0]) if len(overall) else 0.0
-        scorer.update_ml_performance(oos_ic)
+        # the production model's expected skill is its walk-forward OOS IC and that IC's Newey-West t; an
+        # undefined IC (e.g. constant scores) demonstrates no skill and counts as 0, an undefined t fails the gate
+        oos_ic, oos_t = walk_forward_skill(walk_forward_report)
+        failures = scorer.gate_failures(oos_ic, oos_t)
+        scorer.update_ml_performance(oos_ic, oos_t)
+        gate = "; ".join(failures) or "passed: the OOS IC and its Newey-West t reach the minimums"
+        if failures and scorer.ml_active:
+            gate = f"fallback_to_rules is off, ML stays on although {gate}"
         ml = daily_predictions.loc[daily_predictions["source"] == "ml"].set_index(["date", "ticker"])["score"]
         out = hybrid_by_date(scorer, factor_scores.set_index(["date", "ticker"])["composite"], ml)
         out["ml_active"] = scorer.ml_active
@@ -96,7 +109,9 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
             {
                 **frame_metadata(out),
                 "ml_active": scorer.ml_active,
+                "ml_gate": gate,
                 "walk_forward_oos_ic": oos_ic,
+                "walk_forward_oos_ic_tstat_nw": oos_t if np.isfinite(oos_t) else None,
                 "ml_weight": scorer.effective_ml_weight,
             }
         )

@@ -4,7 +4,9 @@ the drift reference, the model store table and an on-demand hyperparameter searc
 - ``training_job`` (fold-partitioned: run once per fold key): ranking_model, regime_model,
   earnings_model, factor_timing_model; each saves its model under the model store and stores
   its out-of-sample predictions on the fold's test window.
-- ``training_tables_job`` (unpartitioned): walk_forward_report, production_models +
+- ``training_tables_job`` (unpartitioned): walk_forward_report, alpha158_reference (Qlib's
+  recipe fitted on every fold window), model_evaluation + model_vs_baselines + model_exposures
+  (the folds' out-of-sample scores against the rules and baselines), production_models +
   drift_reference, model_store.
 - ``hyperparameter_search_job``: hyperparameter_search only; not part of the default build.
 """
@@ -13,19 +15,32 @@ import dagster as dg
 
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.training.checks import build_checks
+from axion_pipeline.defs.training.evaluation import build_evaluation
 from axion_pipeline.defs.training.models import FOLD_ASSET_KEYS, build_fold_assets
 from axion_pipeline.defs.training.production import build_production
+from axion_pipeline.defs.training.reference import build_reference
 from axion_pipeline.defs.training.report import build_report
 from axion_pipeline.defs.training.search import build_search
 from axion_pipeline.defs.training.store import build_store
 
-TABLE_ASSET_KEYS = ["walk_forward_report", "production_models", "drift_reference", "model_store"]
+TABLE_ASSET_KEYS = [
+    "walk_forward_report",
+    "alpha158_reference",
+    "model_evaluation",
+    "model_vs_baselines",
+    "model_exposures",
+    "production_models",
+    "drift_reference",
+    "model_store",
+]
 
 
 def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
     return [
         *build_fold_assets(project),
         build_report(project),
+        build_reference(project),
+        build_evaluation(project),
         build_production(project),
         build_store(project),
         build_search(project),
@@ -43,8 +58,8 @@ def build_jobs() -> list:
         dg.define_asset_job(
             "training_tables_job",
             selection=dg.AssetSelection.assets(*TABLE_ASSET_KEYS),
-            description="Walk-forward report over all folds, production models (+ drift reference) and the model "
-            "store table.",
+            description="Walk-forward report over all folds, the Alpha158 reference and the model evaluation against "
+            "the rules and baselines, production models (+ drift reference) and the model store table.",
         ),
         dg.define_asset_job(
             "hyperparameter_search_job",

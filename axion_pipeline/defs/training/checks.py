@@ -1,7 +1,8 @@
 """Asset checks of the training group: purged and disjoint fold windows, full test coverage, the
-production cutoff. No NaN/inf model inputs is enforced inside training itself: an infinite
-feature fails the run with the column names (``require_finite``); missing values are LightGBM's /
-the models' documented missing-value handling and their share is in the metadata."""
+production cutoff, and a warning when the model loses to a baseline. No NaN/inf model inputs is
+enforced inside training itself: an infinite feature fails the run with the column names
+(``require_finite``); missing values are LightGBM's / the models' documented missing-value
+handling and their share is in the metadata."""
 
 import dagster as dg
 import numpy as np
@@ -117,4 +118,34 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
             },
         )
 
-    return [fold_windows_disjoint, ranking_predictions_cover_test_window, production_models_respect_cutoff]
+    @dg.asset_check(pool=WAREHOUSE_POOL, asset="model_vs_baselines")
+    def model_does_not_lose_to_a_baseline(model_vs_baselines: pd.DataFrame) -> dg.AssetCheckResult:
+        """Warns when the ranking model's out-of-sample IC is significantly below another signal's on the same dates
+        (paired Newey-West t at or below minus the configured significant t, default 2): the rule composite, a
+        category, a one-factor baseline or the Alpha158 reference does better than the model."""
+        from axion_pipeline.defs.common import markdown_table
+
+        table = model_vs_baselines
+        if table.empty or "diff_tstat_nw" not in table:
+            return dg.AssetCheckResult(
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"problem": "no paired test: the model evaluation was skipped (see its status)"},
+            )
+        losses = table.loc[table["verdict"] == "loses"]
+        return dg.AssetCheckResult(
+            passed=losses.empty,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "loses_to": losses["baseline"].tolist(),
+                "beats": table.loc[table["verdict"] == "beats", "baseline"].tolist(),
+                "paired_tests": markdown_table(table[["baseline", "kind", "diff_mean", "diff_tstat_nw", "verdict"]]),
+            },
+        )
+
+    return [
+        fold_windows_disjoint,
+        ranking_predictions_cover_test_window,
+        production_models_respect_cutoff,
+        model_does_not_lose_to_a_baseline,
+    ]

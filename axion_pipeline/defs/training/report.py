@@ -26,8 +26,8 @@ def build_report(project: DagsterProject) -> dg.AssetsDefinition:
     def walk_forward_report(
         context: dg.AssetExecutionContext, ranking_model: pd.DataFrame, true_alpha: pd.DataFrame
     ) -> pd.DataFrame:
-        """Out-of-sample IC (mean, std, ICIR, hit rate), quintile spread and accuracy of the ranking model per fold and
-        overall, with the oracle IC on the generated market."""
+        """Out-of-sample IC (mean, std, ICIR, hit rate, Newey-West t and p, block-bootstrap 95% interval), quintile
+        spread and accuracy of the ranking model per fold and overall, with the oracle IC on the generated market."""
         from axion_pipeline.analytics.plots import plot_walk_forward_ic, to_markdown_image
         from axion_pipeline.ml.evaluation import walk_forward_table
 
@@ -54,7 +54,9 @@ def build_report(project: DagsterProject) -> dg.AssetsDefinition:
             "ic_mean": overall["ic_mean"],
             "icir": overall["icir"],
             "hit_rate": overall["hit_rate"],
+            "ic_tstat_newey_west": overall["ic_tstat_nw"],
             "ic_pvalue_newey_west": overall["ic_pvalue_nw"],
+            "ic_ci95_block_bootstrap": _interval(overall["ic_ci_low"], overall["ic_ci_high"]),
             "spread_mean": overall["spread_mean"],
         }
         if "oracle_ic_mean" in table:
@@ -69,3 +71,9 @@ def build_report(project: DagsterProject) -> dg.AssetsDefinition:
         return table
 
     return walk_forward_report
+
+
+def _interval(low: float, high: float) -> str:
+    if pd.isna(low) or pd.isna(high):
+        return "n/a: fewer than two blocks of horizon-many dates"
+    return f"[{low:.4f}, {high:.4f}]"
