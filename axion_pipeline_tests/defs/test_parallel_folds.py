@@ -4,6 +4,7 @@ warehouse. The fold assets are outside the ``duckdb_warehouse`` pool; their ware
 writes wait their turn in the I/O manager's queue, so training overlaps and nothing fails on
 DuckDB's file lock."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,12 @@ import pytest
 from axion_pipeline.defs.resources import ModelStore
 from axion_pipeline_tests.defs.conftest import child_env, small_settings
 from axion_pipeline_tests.defs.test_concurrent_backfills import _step_spans
+from axion_pipeline_tests.defs.test_training import SMALL_RANKING
 
 REPO = Path(__file__).resolve().parents[2]
 FOLD_ASSETS = "ranking_model,regime_model"  # with their checks: each step a process of its own
+# Tree sizes for the 40-ticker market (the defaults expect thousands of rows per leaf candidate).
+RUN_CONFIG = json.dumps({"ops": {"ranking_model": {"config": SMALL_RANKING}}})
 
 
 @pytest.mark.slow
@@ -56,6 +60,8 @@ def test_two_folds_train_at_once_without_lock_failures(tmp_path, monkeypatch):
                 FOLD_ASSETS,
                 "--partition",
                 fold,
+                "--config-json",
+                RUN_CONFIG,
             ],
             env=env,
             cwd=REPO,
