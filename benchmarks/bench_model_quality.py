@@ -1,176 +1,298 @@
-"""Out-of-sample quality of the ranking model: walk-forward rank IC per fold and overall.
+"""Out-of-sample quality of the ranking model next to its baselines, on the same test dates.
 
-Run: ``.venv/bin/python benchmarks/bench_model_quality.py [--baseline] [--no-real] [--no-write]``
+Run: ``.venv/bin/python benchmarks/bench_model_quality.py [--sources real13 real5 generated]
+[--max-folds N] [--no-write]`` (about 2 hours on 2 cores for all three sources; per-fold results
+are kept under ``--workdir``, so an interrupted run resumes where it stopped).
 
-Sources: the embedded generated market (default ``SimulationConfig``: 300 tickers, 2017-2024) and,
-when the folder exists, the real data of ``AXION_DATA_DIR`` (default ``../shared/data``). Each is
-run through the library exactly as the Dagster assets do it (``ranking_inputs``: factor scores,
-regime features, features, matured 21-day targets; ``walk_forward_ranking``: ``train_ranking`` per
-fold with the library's defaults) on the walk-forward windows of the project's
-defaults (``AXION_WF_TRAIN_DAYS`` 504, ``AXION_WF_TEST_DAYS`` 63, ``AXION_WF_FOLDS`` 5, validation =
-test size, gap 21, expanding unless ``AXION_WF_EXPANDING=0``; 300 warm-up days, 63 live days).
+Sources, each through the library exactly as the Dagster assets run it (nothing is chosen here):
 
-Every figure is out of sample: per-date Spearman IC of the score with the realised 21-day return
-on the test dates only. The oracle IC (generated market only) is the rank IC of the planted
-expected return on the same rows. ``--baseline`` adds the configuration before issue #5 (sliding
-504-day window, category features only, ``max_features`` 100) for comparison. The table is
-printed and appended to ``BENCHMARKS.md`` (``--no-write``: print only).
+- ``real13``: the 13-year S&P 500 members file (``../shared/data/prices/sp500_members_2005_2017.csv.gz``,
+  611 stocks) in the generic layout prepared by ``axion_pipeline.data.sp500_members`` (links to
+  the shared files, derived sectors and market series, no fundamentals), with the point-in-time
+  membership intervals: every cross-section is the day's index members. Quarterly test windows
+  from February 2008 (38 folds of 63 days, 21-day gaps, expanding training windows from 461 days,
+  63-day validation slice inside each training span); the last 63 days stay out (live span).
+- ``real5``: the 5-year file of the shared layout (505 February-2018 members, 2013-2018, annual
+  fundamentals with a 90-day lag) on the project's default walk forward (5 folds of 63 days).
+- ``generated``: the embedded market (300 tickers, 2017-2024) on the default walk forward; the
+  planted oracle (expected return) is scored on the same rows and its ratio reported, never used
+  to choose anything.
+
+Per source: the ranking model (``train_ranking`` per window: tree size and rounds chosen on the
+validation slice by rank IC, labels neutral to beta, volatility and sector, refit with the
+validation rows), Qlib's Alpha158 + LightGBM recipe on the same windows
+(``train_alpha158_reference``), the rule composite and its categories, 12-1 momentum, 1-month
+reversal and 60-day low volatility, all scored on exactly the rows the model scored
+(``evaluation_frame``, ``evaluate_model``): mean rank IC with its Newey-West t and block-bootstrap
+interval, the share of folds with a positive IC, the quintile long-short book net of 10 bps per
+unit of turnover, and the paired Newey-West test of the model against each signal. Test windows
+are scored once, after every fold is trained.
+
+The bar (issue 14): on ``real13`` the model's mean IC >= the composite's and the reference's,
+Newey-West t >= 2, positive IC in >= 60% of folds; on ``real5`` >= the composite's. The verdict is
+printed and written with the tables to ``BENCHMARKS.md`` (``--no-write``: print only; a
+``--max-folds`` run is a smoke test and never written).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
-import sys
+import resource
+import subprocess
 import time
-from dataclasses import replace
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
-from _common import machine
+from _common import BENCHMARKS_MD, REPO, machine
 
-REPO = Path(__file__).resolve().parent.parent
 HORIZON, WARMUP, LIVE = 21, 300, 63
+SHARED = Path(os.environ.get("AXION_SHARED_DATA") or REPO.parent / "shared" / "data")
+SOURCES = ("real13", "real5", "generated")
+# Quarterly test windows from 2008-02 on the 13-year file (first training span 461 days).
+REAL13_WALK_FORWARD = dict(n_splits=38, train_size=461, test_size=63, gap=21, validation_size=63, expanding=True)
+SHOWN = ["ml_score", "alpha158_reference", "composite", "momentum_12_1", "reversal_1m", "low_vol_60d"]
 
 
-def walk_forward_config(expanding: bool):
-    """The project's walk-forward settings (``AXION_WF_*``), sliding or expanding."""
+def peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def positive_fold_share(evaluation, signal: str) -> float:
+    per_fold = evaluation.loc[(evaluation["signal"] == signal) & (evaluation["fold"] != "all"), "ic_mean"]
+    return float((per_fold > 0).mean())
+
+
+def load(source: str, workdir: Path):
+    """(MarketData, WalkForwardConfig) of a source."""
+    from axion_pipeline.data.sources import load_source
+    from axion_pipeline.ml.config import WalkForwardConfig
     from axion_pipeline.project import ProjectSettings
 
-    return replace(ProjectSettings.from_env().walk_forward, expanding=expanding)
+    default_wf = ProjectSettings().walk_forward
+    if source == "real13":
+        from axion_pipeline.data.sp500_members import prepare_sp500_members
+
+        prepared = prepare_sp500_members(SHARED, workdir / "sp500_members_folder")
+        return load_source(prepared.directory), WalkForwardConfig(**REAL13_WALK_FORWARD)
+    if source == "real5":
+        return load_source(SHARED), default_wf
+    if source == "generated":
+        from axion_pipeline.data.simulator import SimulationConfig, simulate_market
+
+        return simulate_market(SimulationConfig()), default_wf
+    raise ValueError(f"unknown source {source!r}: one of {SOURCES}")
 
 
-def configurations(baseline: bool):
-    """(name, expanding, model config, feature config, every_n) per configuration to measure."""
-    from axion_pipeline.ml.config import FeatureConfig, MLConfig, RankingModelConfig
-
-    wf = walk_forward_config(True)
-    model, features, every_n = RankingModelConfig(), FeatureConfig(), MLConfig().sample_every_n_days
-    out = [("current", wf.expanding, model, features, every_n)]
-    if baseline:
-        old = replace(features, max_features=100, rank_only_columns=[], include_regime_interactions=False)
-        out.append(("before #5", False, model, old, every_n))
-    return out
+def fingerprint(*configs) -> str:
+    """Code version and configurations: a resumed run only reuses folds computed the same way."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    text = json.dumps([head, *[asdict(c) for c in configs]], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def measure(source: str, data, configs) -> list[dict]:
-    from axion_pipeline.ml.datasets import plan_walk_forward
-    from axion_pipeline.ml.feature_inputs import ranking_inputs
-    from axion_pipeline.ml.training import walk_forward_ranking
+def train_folds(source, inputs, reference_features, plan, ml_config, reference_config, sectors, folder: Path, limit):
+    """Every window's ranking-model and reference predictions (per-fold parquet files in
+    ``folder``, reused when present) and one row of facts per fold."""
+    from axion_pipeline.ml.base import InsufficientDataError
+    from axion_pipeline.ml.training import train_alpha158_reference, train_ranking
 
-    rows = []
-    inputs: dict[bool, tuple] = {}
-    for name, expanding, model_config, feature_config, every_n in configs:
-        started = time.perf_counter()
-        key = bool(feature_config.rank_only_columns or feature_config.include_regime_interactions)
-        if key not in inputs:
-            inputs[key] = ranking_inputs(data, feature_config)
-        features, targets, calendar = inputs[key]
-        build_seconds = time.perf_counter() - started
-        plan = plan_walk_forward(
-            calendar, walk_forward_config(expanding), horizon=HORIZON, warmup_days=WARMUP, live_days=LIVE
-        )
-        table, _, runs = walk_forward_ranking(
-            features, targets, plan.windows, model_config, feature_config, every_n, true_alpha=data.true_alpha
-        )
-        seconds = {run.predictions["fold"].iloc[0]: run.info["train_seconds"] for run in runs}
-        for _, r in table.iterrows():
-            rows.append(
-                {
-                    "source": source,
-                    "config": name,
-                    "fold": r["fold"],
-                    "test": f"{pd.Timestamp(r['test_start']).date()}..{pd.Timestamp(r['test_end']).date()}",
-                    "ic": r["ic_mean"],
-                    "icir": r["icir"],
-                    "hit_rate": r["hit_rate"],
-                    "oracle_ic": r.get("oracle_ic_mean"),
-                    "ratio": r.get("model_oracle_ratio"),
-                    "train_s": sum(seconds.values()) if r["fold"] == "all" else seconds.get(r["fold"]),
-                }
+    folder.mkdir(parents=True, exist_ok=True)
+    ranking, reference, facts = [], [], []
+    for window in plan.windows[:limit]:
+        files = {k: folder / f"{window.key}.{k}.parquet" for k in ("ranking", "reference")}
+        info_file = folder / f"{window.key}.json"
+        if info_file.exists():
+            info = json.loads(info_file.read_text())
+        else:
+            info = {"fold": window.key, "test": f"{window.test_start.date()}..{window.test_end.date()}"}
+            started = time.perf_counter()
+            run = train_ranking(inputs.features, inputs.targets, window, ml_config, sectors=sectors)
+            run.predictions.to_parquet(files["ranking"])
+            info.update(
+                ranking_s=round(time.perf_counter() - started, 1),
+                fit_rows=int(run.info["n_fit_rows"]),
+                num_leaves=run.info.get("num_leaves"),
+                rounds=run.info.get("best_iterations"),
+                validation_ic=run.info.get("validation_ic"),
             )
-        print(
-            f"{source} / {name}: features {build_seconds:.1f} s, training {sum(seconds.values()):.1f} s, "
-            f"OOS IC {table.iloc[-1]['ic_mean']:.4f}",
-            flush=True,
-        )
-    return rows
+            started = time.perf_counter()
+            try:
+                ref = train_alpha158_reference(reference_features, inputs.targets, window, reference_config)
+                ref.predictions.to_parquet(files["reference"])
+                info["reference_validation_ic"] = ref.info.get("validation_ic")
+            except InsufficientDataError as exc:
+                info["reference_status"] = f"skipped: {exc}"
+            info["reference_s"] = round(time.perf_counter() - started, 1)
+            info_file.write_text(json.dumps(info, default=str))
+        print(source, json.dumps(info, default=str), flush=True)
+        facts.append(info)
+        ranking.append(pd.read_parquet(files["ranking"]))
+        if files["reference"].exists():
+            reference.append(pd.read_parquet(files["reference"]))
+    return (
+        pd.concat(ranking, ignore_index=True),
+        pd.concat(reference, ignore_index=True) if reference else None,
+        pd.DataFrame(facts),
+    )
 
 
-def markdown(rows: list[dict]) -> str:
+def measure(source: str, workdir: Path, limit: int | None) -> dict:
+    from axion_pipeline.ml.alpha158 import Alpha158ReferenceConfig, alpha158
+    from axion_pipeline.ml.config import MLConfig, ModelEvaluationConfig
+    from axion_pipeline.ml.datasets import plan_walk_forward
+    from axion_pipeline.ml.evaluation import walk_forward_table
+    from axion_pipeline.ml.feature_inputs import build_ranking_inputs
+    from axion_pipeline.ml.model_evaluation import evaluate_model, evaluation_frame
+
+    started = time.perf_counter()
+    data, wf = load(source, workdir)
+    ml_config, reference_config, eval_config = MLConfig(), Alpha158ReferenceConfig(), ModelEvaluationConfig()
+    inputs = build_ranking_inputs(data, ml_config.features)
+    reference_features = alpha158(data.prices)
+    sectors = data.sectors.set_index("ticker")["sector"] if len(data.sectors) else None
+    plan = plan_walk_forward(inputs.calendar, wf, horizon=HORIZON, warmup_days=WARMUP, live_days=LIVE)
+    build_s = time.perf_counter() - started
+    print(
+        f"{source}: {len(data.prices):,} price rows, {len(inputs.features):,} feature rows x "
+        f"{inputs.features.shape[1] - 2}, {len(inputs.targets):,} targets, {len(plan.windows)} folds; "
+        f"inputs {build_s:.0f} s, peak RSS {peak_rss_gib():.1f} GiB",
+        flush=True,
+    )
+    folder = workdir / f"{source}-{fingerprint(wf, ml_config, reference_config)}"
+    ranking, reference, facts = train_folds(
+        source, inputs, reference_features, plan, ml_config, reference_config, sectors, folder, limit
+    )
+    # The test windows are scored here, once, after every fold is trained.
+    frame = evaluation_frame(ranking, inputs.scores, data.prices, reference, data.sectors)
+    evaluation = evaluate_model(frame, HORIZON, eval_config)
+    oracle = None
+    if data.true_alpha is not None:
+        table, _ = walk_forward_table(ranking, data.true_alpha, HORIZON)
+        oracle = table.iloc[-1].to_dict()
+    return {
+        "source": source,
+        "wf": wf,
+        "facts": facts,
+        "evaluation": evaluation,
+        "oracle": oracle,
+        "rows": len(frame),
+        "dates": frame["date"].nunique(),
+        "build_s": build_s,
+        "train_s": float(facts["ranking_s"].sum()),
+        "reference_s": float(facts["reference_s"].sum()),
+        "peak_gib": peak_rss_gib(),
+    }
+
+
+def bar(result: dict) -> list[tuple[str, bool]]:
+    """The issue-14 criteria of a source, each (text, met)."""
+    ev = result["evaluation"]
+    overall = ev.overall().set_index("signal")
+    ml = overall.loc["ml_score"]
+    positive = positive_fold_share(ev.evaluation, "ml_score")
+    composite = overall.loc["composite", "ic_mean"]
+    checks = [(f"ML IC {ml['ic_mean']:.4f} >= composite {composite:.4f}", ml["ic_mean"] >= composite)]
+    if result["source"] == "real13":
+        if "alpha158_reference" in overall.index:
+            ref = overall.loc["alpha158_reference", "ic_mean"]
+            checks.append((f"ML IC >= Alpha158 reference {ref:.4f}", ml["ic_mean"] >= ref))
+        else:
+            checks.append(("Alpha158 reference has no scores", False))
+        checks.append((f"Newey-West t {ml['ic_tstat_nw']:.2f} >= 2", ml["ic_tstat_nw"] >= 2))
+        checks.append((f"positive IC in {positive:.0%} of folds >= 60%", positive >= 0.6))
+    return checks
+
+
+def report(result: dict) -> str:
     from axion_pipeline.analytics.markdown import markdown_table
 
-    def fmt(v, digits=4):
-        if v is None or (isinstance(v, float) and v != v):
-            return "-"
-        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+    def f(v, digits=4):
+        return "-" if v is None or pd.isna(v) else f"{v:.{digits}f}"
 
-    def bold(r, text):
-        return f"**{text}**" if r["fold"] == "all" else text
-
-    header = [
-        "source",
-        "config",
-        "fold",
-        "test dates",
-        "OOS IC",
-        "ICIR",
-        "hit rate",
-        "oracle IC",
-        "IC / oracle",
-        "train s",
+    ev = result["evaluation"]
+    overall = ev.overall().set_index("signal")
+    paired = ev.paired.set_index("baseline")
+    rows = []
+    for signal in [s for s in SHOWN if s in overall.index] + [s for s in overall.index if s not in SHOWN]:
+        r = overall.loc[signal]
+        p = paired.loc[signal] if signal in paired.index else None
+        rows.append(
+            [
+                f"**{signal}**" if signal == "ml_score" else signal,
+                f(r["ic_mean"]),
+                f(r["ic_tstat_nw"], 2),
+                f"[{f(r['ic_ci_low'])}, {f(r['ic_ci_high'])}]",
+                f(positive_fold_share(ev.evaluation, signal), 2),
+                f(r["ls_return_net_mean"], 4),
+                f(r["turnover"], 2),
+                "-" if p is None else f"{f(p['diff_mean'])} (t {f(p['diff_tstat_nw'], 2)}, {p['verdict']})",
+            ]
+        )
+    header = ["signal", "mean IC", "NW t", "95% CI", "folds IC>0", "L/S net / period", "turnover", "ML minus signal"]
+    folds = ev.evaluation.loc[ev.evaluation["fold"] != "all"].pivot(index="fold", columns="signal", values="ic_mean")
+    folds = folds.reindex(result["facts"]["fold"])[[s for s in SHOWN if s in folds.columns]]
+    fold_rows = [
+        [k, test, *[f(v) for v in folds.loc[k]], leaves, rounds, f"{secs:.0f}"]
+        for k, test, leaves, rounds, secs in zip(
+            result["facts"]["fold"],
+            result["facts"]["test"],
+            result["facts"]["num_leaves"],
+            result["facts"]["rounds"],
+            result["facts"]["ranking_s"],
+        )
     ]
-    body = [
-        [
-            r["source"],
-            r["config"],
-            bold(r, r["fold"]),
-            r["test"],
-            bold(r, fmt(r["ic"])),
-            fmt(r["icir"], 2),
-            fmt(r["hit_rate"], 2),
-            fmt(r["oracle_ic"]),
-            fmt(r["ratio"], 2),
-            fmt(r["train_s"], 1),
-        ]
-        for r in rows
-    ]
-    return markdown_table(header, body)
+    fold_header = ["fold", "test dates", *folds.columns, "leaves", "rounds", "train s"]
+    checks = bar(result)
+    met = all(ok for _, ok in checks)
+    oracle = ""
+    if result["oracle"]:
+        o = result["oracle"]
+        oracle = (
+            f"Planted oracle on the same rows: IC {f(o.get('oracle_ic_mean'))}, model / oracle "
+            f"{f(o.get('model_oracle_ratio'), 2)} (reported, never optimised).\n\n"
+        )
+    wf = result["wf"]
+    return (
+        f"#### {result['source']}: {len(result['facts'])} folds x {wf.test_size} test days "
+        f"({result['dates']} dates, {result['rows']:,} scored rows)\n\n"
+        f"Bar: {'MET' if met else 'NOT MET'} ({'; '.join(('ok ' if ok else 'short: ') + t for t, ok in checks)}). "
+        f"Inputs {result['build_s']:.0f} s, ranking model {result['train_s']:.0f} s, reference "
+        f"{result['reference_s']:.0f} s, peak RSS {result['peak_gib']:.1f} GiB.\n\n"
+        f"{oracle}{markdown_table(header, rows)}\n\nPer fold (rank IC):\n\n{markdown_table(fold_header, fold_rows)}\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", action="store_true", help="also measure the configuration before issue #5")
-    parser.add_argument("--no-real", action="store_true", help="skip the real data")
+    parser.add_argument("--sources", nargs="+", choices=SOURCES, default=list(SOURCES))
+    parser.add_argument("--max-folds", type=int, help="smoke test: the first N folds only (never written)")
+    parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "axion_bench_quality")
     parser.add_argument("--no-write", action="store_true", help="print only, do not append to BENCHMARKS.md")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(REPO))
-    from axion_pipeline.data.simulator import SimulationConfig, simulate_market
-
-    configs = configurations(args.baseline)
-    rows = measure("generated", simulate_market(SimulationConfig()), configs)
-    data_dir = Path(os.environ.get("AXION_DATA_DIR") or REPO.parent / "shared" / "data")
-    if not args.no_real and data_dir.is_dir():
-        from axion_pipeline.data.sources import load_source
-
-        rows += measure("real", load_source(data_dir), configs)
-    elif not args.no_real:
-        print(f"real data folder {data_dir} not found: skipped", flush=True)
-    table = markdown(rows)
+    sections = []
+    for source in args.sources:
+        if source != "generated" and not SHARED.is_dir():
+            print(f"{source}: shared data folder {SHARED} not found, skipped", flush=True)
+            continue
+        section = report(measure(source, args.workdir, args.max_folds))
+        print(section, flush=True)
+        sections.append(section)
     stamp = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
-    wf = walk_forward_config(True)
-    section = (
-        f"\n\n### Ranking model out-of-sample quality ({stamp})\n\n"
-        f"Walk-forward: {wf.n_splits} folds x {wf.test_size} test days, gap {wf.gap}, validation {wf.validation_size}, "
-        f"first window {wf.train_size} days (expanding in `current`, sliding in `before #5`); 300 warm-up and "
-        f"63 live days kept out. IC: per-date Spearman of score vs realised 21-day return on the test dates only; "
-        f"oracle: planted expected return on the same rows (generated market only). `train s`: LightGBM fit "
-        f"seconds (features excluded). Machine: {machine()}.\n\n{table}\n"
+    text = (
+        f"\n\n### Ranking model vs baselines, out of sample ({stamp})\n\n"
+        "Rank IC: per-date Spearman of each signal with the realised 21-day return on the test dates, on the "
+        "rows the model scored; NW t: Newey-West (20 lags) t of the mean IC; CI: circular block bootstrap; "
+        "L/S net: top minus bottom quintile return per 21-day period net of 10 bps per unit of turnover; "
+        "ML minus signal: paired per-date IC difference with its Newey-West t (win/loss at |t| >= 2). "
+        f"Machine: {machine()}.\n\n" + "\n".join(sections)
     )
-    print(section)
-    if not args.no_write:
-        with open(REPO / "BENCHMARKS.md", "a") as fh:
-            fh.write(section)
+    if args.max_folds is None and not args.no_write and sections:
+        with open(BENCHMARKS_MD, "a") as fh:
+            fh.write(text)
     return 0
 
 

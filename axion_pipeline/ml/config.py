@@ -241,13 +241,24 @@ class MonitoringConfig:
     psi_critical: float = 0.25
     psi_bins: int = 10
     drift_share_threshold: float = 0.20  # share of drifted features that makes overall drift
+    # A feature whose share of missing values moved by more than this is a coverage change, not
+    # drift (``ml.drift``): reported, never counted towards overall drift or retraining.
+    coverage_change_threshold: float = 0.10
     min_ic_healthy: float = 0.02
     rolling_window_days: int = 63
     retrain_ic_threshold: float = 0.0
     # Share substituted for an empty PSI bin before the logarithm.
     psi_epsilon: float = 1e-4
-    # Recorded dates with an IC needed before the health status is anything but "unknown".
-    min_ic_observations: int = 5
+    # Recorded dates with an IC needed before the health status is anything but "unknown": three
+    # non-overlapping periods of the label's horizon (63 daily ICs of 21-day returns are about three
+    # independent observations, fewer say next to nothing).
+    min_ic_observations: int = 3 * FORWARD_DAYS
+    # Daily ICs of h-day returns overlap by h - 1 days: the health t-statistic is Newey-West with
+    # that many lags.
+    overlap_days: int = FORWARD_DAYS
+    # "healthy" also needs the rolling IC's Newey-West t at least this high; a positive mean that
+    # cannot be told from zero is "unknown" (the walk-forward gate of the hybrid asks the same).
+    min_tstat_healthy: float = 2.0
     # Rows of the production model's training features kept (seeded sample) as the drift reference.
     reference_rows: int = 20_000
 

@@ -15,9 +15,15 @@ in the bins. Bins (numeric columns):
 A share of 0 is replaced by ``psi_epsilon`` (default 1e-4) before the logarithm (the shares are
 not renormalised), so an empty bin gives a large but finite term. Convention: PSI < 0.10 stable,
 0.10 <= PSI < 0.25 warning (``psi_warning``), PSI >= 0.25 drift (``psi_critical``).
-``overall_drift`` is true when the share of drifted features among those compared exceeds
-``drift_share_threshold``. A reference feature absent from (or empty in) the current data is
-reported in ``missing_features`` and not compared.
+Coverage is compared before distributions: a feature whose share of missing values differs
+between the samples by more than ``coverage_change_threshold`` (default 0.10, absolute) has status
+"coverage_change", not drift. Its PSI is then computed on the values present on both sides (what
+is known about the values), but it counts neither as drifted nor in the share below: a source
+that covers only part of the training window (fundamentals from 2012 in a 2005 history) is not a
+shift a retrain can fix, and counting it would make the retraining sensor fire every day.
+``overall_drift`` is true when the share of drifted features among those compared (coverage
+changes excluded) exceeds ``drift_share_threshold``. A reference feature absent from (or empty in)
+the current data is reported in ``missing_features`` and not compared.
 
 Look-ahead: the reference must be data the model was trained on (or a window before the current
 one); the bins come from the reference only, so the current sample never shapes its own yardstick.
@@ -75,6 +81,14 @@ def bin_codes(reference: pd.Series, current: pd.Series, n_bins: int) -> tuple[np
     return ref_codes, cur_codes, k + 1
 
 
+def _present(values: pd.Series, reference: pd.Series) -> np.ndarray:
+    """Which values count as present: not missing and, in a numeric feature (``reference``
+    numeric), a number (as ``bin_codes`` treats them)."""
+    if pd.api.types.is_numeric_dtype(reference):
+        values = pd.to_numeric(values, errors="coerce")
+    return values.notna().to_numpy()
+
+
 def psi(reference, current, n_bins: int = 10, epsilon: float = DEFAULT_EPSILON) -> float:
     """PSI of ``current`` against ``reference`` (two 1-d samples), with the bins described above."""
     ref, cur = pd.Series(reference), pd.Series(current)
@@ -88,13 +102,15 @@ def psi(reference, current, n_bins: int = 10, epsilon: float = DEFAULT_EPSILON) 
 
 @dataclass
 class DriftReport:
-    """Per-feature PSI and its classification; ``feature_status`` is ok / warning / drift / missing."""
+    """Per-feature PSI and its classification; ``feature_status`` is ok / warning / drift /
+    coverage_change / missing (module docstring)."""
 
     overall_drift: bool
     psi_scores: dict[str, float]
     drifted_features: list[str]
     warning_features: list[str] = field(default_factory=list)
     missing_features: list[str] = field(default_factory=list)
+    coverage_changes: list[str] = field(default_factory=list)
     new_features: list[str] = field(default_factory=list)
     feature_status: dict[str, str] = field(default_factory=dict)
     drift_share: float = 0.0
@@ -121,6 +137,12 @@ class DegradationDetector:
         if not 0 < self.config.psi_warning <= self.config.psi_critical:
             raise ValueError("need 0 < psi_warning <= psi_critical")
 
+    def coverage_changed(self, reference: pd.Series, current: pd.Series) -> bool:
+        """Whether the share of missing values moved by more than ``coverage_change_threshold``."""
+        ref_missing = 1.0 - float(_present(reference, reference).mean())
+        cur_missing = 1.0 - float(_present(current, reference).mean())
+        return abs(cur_missing - ref_missing) > self.config.coverage_change_threshold
+
     def classify(self, value: float) -> str:
         """ "drift" at PSI >= psi_critical, "warning" at PSI >= psi_warning, else "ok"."""
         if value >= self.config.psi_critical:
@@ -142,6 +164,7 @@ class DegradationDetector:
         scores: dict[str, float] = {}
         status: dict[str, str] = {}
         missing: list[str] = []
+        coverage: list[str] = []
         for col in columns:
             if col not in reference_data.columns:
                 raise KeyError(f"feature {col!r} is not in reference_data")
@@ -149,18 +172,28 @@ class DegradationDetector:
                 missing.append(col)
                 status[col] = "missing"
                 continue
-            value = psi(reference_data[col], current_data[col], cfg.psi_bins, cfg.psi_epsilon)
+            ref, cur = reference_data[col], current_data[col]
+            if self.coverage_changed(ref, cur):
+                coverage.append(col)
+                status[col] = "coverage_change"
+                ref, cur = ref[_present(ref, ref)], cur[_present(cur, ref)]
+                if len(ref) and len(cur):  # the values present, compared for information only
+                    scores[col] = psi(ref, cur, cfg.psi_bins, cfg.psi_epsilon)
+                continue
+            value = psi(ref, cur, cfg.psi_bins, cfg.psi_epsilon)
             scores[col] = value
             status[col] = self.classify(value)
         drifted = [c for c, s in status.items() if s == "drift"]
         warning = [c for c, s in status.items() if s == "warning"]
-        share = len(drifted) / len(scores) if scores else 0.0
+        compared = [c for c, s in status.items() if s in ("ok", "warning", "drift")]
+        share = len(drifted) / len(compared) if compared else 0.0
         return DriftReport(
-            overall_drift=bool(scores) and share > cfg.drift_share_threshold,
+            overall_drift=bool(compared) and share > cfg.drift_share_threshold,
             psi_scores=scores,
             drifted_features=drifted,
             warning_features=warning,
             missing_features=missing,
+            coverage_changes=coverage,
             new_features=[c for c in current_data.columns if c not in reference_data.columns],
             feature_status=status,
             drift_share=share,

@@ -7,6 +7,8 @@ bridges the two, so the Dagster assets, the leakage audit and the benchmarks bui
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -149,13 +151,24 @@ def feature_panel(
     return FeatureEngineer(config).create_features_panel(rows, macro_data=macro, start=start, end=end, sectors=sectors)
 
 
-def ranking_inputs(data, feature_config=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex]:
-    """Long ``features`` and ``targets`` tables and the trading calendar of a ``MarketData``,
-    computed in memory as the Dagster assets compute them (factor scores over the whole history,
-    regime features, ``FeatureEngineer`` panel, matured 21-day targets, all among the index
-    members of ``data.universe`` when it holds intervals). For tests, benchmarks and notebooks that
-    measure the ranking model without a warehouse; every feature at t uses data up to t (the same
-    library calls as the assets)."""
+@dataclass
+class RankingInputs:
+    """What the ranking model and its evaluation read, built in memory from a ``MarketData``:
+    factor ``scores`` (the ``factor_scores`` table), long ``features``, matured ``targets`` and the
+    trading ``calendar``."""
+
+    scores: pd.DataFrame
+    features: pd.DataFrame
+    targets: pd.DataFrame
+    calendar: pd.DatetimeIndex
+
+
+def build_ranking_inputs(data, feature_config=None) -> RankingInputs:
+    """The ranking model's inputs computed as the Dagster assets compute them (factor scores over
+    the whole history, regime features, ``FeatureEngineer`` panel, matured 21-day targets, all
+    among the index members of ``data.universe`` when it holds intervals). For tests, benchmarks
+    and notebooks that measure the model without a warehouse; every feature at t uses data up to
+    t (the same library calls as the assets)."""
     from axion_pipeline.data.frames import sector_map
     from axion_pipeline.factor_engine.panel import compute_factor_panel
     from axion_pipeline.ml.regime_features import regime_features
@@ -175,4 +188,10 @@ def ranking_inputs(data, feature_config=None) -> tuple[pd.DataFrame, pd.DataFram
         prices, prices["date"].min(), prices["date"].max() + pd.Timedelta(days=1), membership=membership
     )
     calendar = pd.DatetimeIndex(sorted(prices["date"].unique()))
-    return to_long(panel), targets, calendar
+    return RankingInputs(scores, to_long(panel, inplace=True), targets, calendar)
+
+
+def ranking_inputs(data, feature_config=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex]:
+    """``build_ranking_inputs`` without the factor scores: (features, targets, calendar)."""
+    inputs = build_ranking_inputs(data, feature_config)
+    return inputs.features, inputs.targets, inputs.calendar

@@ -10,7 +10,11 @@ Health (``get_health_status``) over the last ``rolling_window_days`` recorded da
 
 - ``current_ic``: IC of the latest date; ``rolling_ic_3m``: mean IC over the window;
   ``ic_trend``: least-squares slope of IC per recorded date over the window (NaN with < 2 dates);
-- "unknown": fewer than ``min_ic_observations`` dates with an IC;
+- ``ic_tstat_nw``: Newey-West t of the rolling IC with ``overlap_days - 1`` lags (daily ICs of
+  21-day returns overlap);
+- "unknown": fewer than ``min_ic_observations`` dates with an IC (default 63, three independent
+  21-day periods), or a rolling IC at or above the healthy minimum whose t is below
+  ``min_tstat_healthy`` (default 2): the data cannot tell it from zero;
 - "critical": rolling IC < ``retrain_ic_threshold`` (default 0: the model ranks no better than
   chance); "degraded": rolling IC < ``min_ic_healthy`` (default 0.02); else "healthy";
 - ``needs_retraining``: critical, or degraded with a negative trend (getting worse).
@@ -55,6 +59,7 @@ class ModelHealthStatus:
     n_observations: int = 0
     last_date: str | None = None
     reasons: list[str] = field(default_factory=list)
+    ic_tstat_nw: float = float("nan")
 
 
 def _slope(y: np.ndarray) -> float:
@@ -146,6 +151,9 @@ class ModelPerformanceTracker:
         rolling = float(window.mean()) if n else nan
         trend = _slope(window.to_numpy()) if n >= 2 else nan
         last = str(window.index[-1].date()) if n else None
+        tstat = M.ic_summary(window, newey_west_lags=max(cfg.overlap_days - 1, 0))["ic_tstat"]
+        if n >= 2 and window.std() == 0:  # a constant IC has no sampling error
+            tstat = float(np.sign(rolling) * np.inf) if rolling else nan
         reasons: list[str] = []
         if n < max(cfg.min_ic_observations, 1):
             status, retrain = "unknown", False
@@ -159,6 +167,12 @@ class ModelPerformanceTracker:
             reasons.append(f"rolling IC {rolling:.4f} < healthy minimum {cfg.min_ic_healthy}")
             if retrain:
                 reasons.append(f"IC trend {trend:.5f} per date is negative")
+        elif not tstat >= cfg.min_tstat_healthy:
+            status, retrain = "unknown", False
+            reasons.append(
+                f"rolling IC {rolling:.4f} over {n} dates has Newey-West t {tstat:.2f} < {cfg.min_tstat_healthy}: "
+                "not distinguishable from zero"
+            )
         else:
             status, retrain = "healthy", False
         return ModelHealthStatus(
@@ -171,4 +185,5 @@ class ModelPerformanceTracker:
             n_observations=n,
             last_date=last,
             reasons=reasons,
+            ic_tstat_nw=tstat,
         )

@@ -155,7 +155,9 @@ def realized_health(predictions: pd.DataFrame, targets: pd.DataFrame, dates, con
                 "current_ic": status.current_ic,
                 "rolling_ic_3m": status.rolling_ic_3m,
                 "ic_trend": status.ic_trend,
+                "ic_tstat_nw": status.ic_tstat_nw,
                 "needs_retraining": bool(status.needs_retraining),
+                "reason": "; ".join(status.reasons),
                 "n_matured_dates": len(tracker.history()),
             }
         )
@@ -173,7 +175,8 @@ def date_level_columns(reference: pd.DataFrame) -> list[str]:
 
 def drift_rows(detector, reference: pd.DataFrame, features: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """PSI of each cross-sectional feature per date against the reference sample: long rows (date,
-    feature, psi, status) and the last date's report summary (``date_level`` lists the excluded
+    feature, psi, status; status "coverage_change" where the feature's missing share moved, which
+    never counts as drift) and the last date's report summary (``date_level`` lists the excluded
     date-level columns)."""
     skipped = date_level_columns(reference)
     columns = [c for c in reference.columns if c not in ("date", "ticker", *skipped)]
@@ -187,6 +190,7 @@ def drift_rows(detector, reference: pd.DataFrame, features: pd.DataFrame) -> tup
             "date": str(pd.Timestamp(t).date()),
             "overall_drift": bool(report.overall_drift),
             "drifted_features": list(report.drifted_features)[:20],
+            "coverage_changes": list(report.coverage_changes)[:20],
             "psi": report.psi_scores,
             "date_level": skipped,
         }

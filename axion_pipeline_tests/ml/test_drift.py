@@ -87,12 +87,17 @@ def test_overall_drift_needs_share_above_threshold():
     assert report.overall_drift and sorted(report.drifted_features) == ["a", "b"]
 
 
-def test_rise_in_missing_values_is_drift():
+def test_rise_in_missing_values_is_a_coverage_change_and_a_small_one_still_counts_in_the_psi():
     rng = np.random.default_rng(2)
     ref = pd.DataFrame({"x": rng.normal(size=1000)})
     cur = pd.DataFrame({"x": np.where(rng.random(1000) < 0.3, np.nan, rng.normal(size=1000))})
     report = DegradationDetector().check_feature_drift(ref, cur)
-    assert report.feature_status["x"] == "drift"
+    assert report.feature_status["x"] == "coverage_change" and not report.overall_drift
+    # Below the coverage threshold (5% missing) the missing bin stays part of the PSI.
+    cur = pd.DataFrame({"x": np.where(rng.random(1000) < 0.05, np.nan, rng.normal(size=1000))})
+    report = DegradationDetector().check_feature_drift(ref, cur)
+    assert report.feature_status["x"] in ("warning", "drift")
+    assert report.psi_scores["x"] > psi(ref["x"], cur["x"].dropna())
 
 
 def test_empty_current_data_reports_every_feature_missing():
@@ -104,3 +109,21 @@ def test_empty_current_data_reports_every_feature_missing():
 def test_empty_reference_is_refused():
     with pytest.raises(ValueError, match="reference_data has no rows"):
         DegradationDetector().check_feature_drift(pd.DataFrame({"x": []}), pd.DataFrame({"x": [1.0]}))
+
+
+def test_a_coverage_change_is_reported_apart_and_never_makes_overall_drift():
+    from axion_pipeline.ml.drift import DegradationDetector
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    reference = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    reference.loc[: n // 2, "b"] = np.nan  # a source that covered half of the training window
+    current = pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(size=500)})  # now fully covered
+    report = DegradationDetector().check_feature_drift(reference, current)
+    assert report.feature_status == {"a": "ok", "b": "coverage_change"}
+    assert report.coverage_changes == ["b"] and report.drifted_features == []
+    assert not report.overall_drift and report.drift_share == 0.0
+    assert report.psi_scores["b"] < 0.1  # the values present are distributed alike
+    shifted = current.assign(a=current["a"] + 3.0)
+    report = DegradationDetector().check_feature_drift(reference, shifted)
+    assert report.drifted_features == ["a"] and report.overall_drift  # 1 of 1 compared feature

@@ -99,3 +99,28 @@ def test_corrupt_storage_line_is_reported(tmp_path):
     path.write_text('{"model_name": "stock_ranking", "date": "2024-01-01", "ic": 0.1}\nnot json\n')
     with pytest.raises(ValueError, match=r"ic.jsonl:2"):
         ModelPerformanceTracker(storage_path=path).get_health_status()
+
+
+def test_few_matured_dates_are_unknown_not_healthy():
+    # 42 daily ICs of 21-day returns (two independent periods) averaging 0.15: the default asks for 63.
+    tracker = ModelPerformanceTracker()
+    record_series(tracker, [0.1, 0.2] * 21)
+    health = tracker.get_health_status()
+    assert health.rolling_ic_3m == pytest.approx(0.15)
+    assert health.status == "unknown" and not health.needs_retraining
+    assert "63 needed" in health.reasons[0]
+
+
+def test_a_positive_ic_that_cannot_be_told_from_zero_is_unknown():
+    rng = np.random.default_rng(3)
+    noisy = rng.permutation([0.6] * 33 + [-0.5] * 30)  # mean 0.076, std 0.55 over 63 dates
+    tracker = ModelPerformanceTracker()
+    record_series(tracker, list(noisy))
+    health = tracker.get_health_status()
+    assert health.rolling_ic_3m >= MonitoringConfig().min_ic_healthy
+    assert health.ic_tstat_nw < 2 and health.status == "unknown"
+    assert "not distinguishable from zero" in health.reasons[0]
+    steady = ModelPerformanceTracker()
+    record_series(steady, list(rng.choice([0.0, 0.1, 0.2], 63)))
+    health = steady.get_health_status()
+    assert health.ic_tstat_nw >= 2 and health.status == "healthy"
