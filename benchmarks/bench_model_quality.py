@@ -10,8 +10,8 @@ Sources, each through the library exactly as the Dagster assets run it (nothing 
   611 stocks) in the generic layout prepared by ``axion_pipeline.data.sp500_members`` (links to
   the shared files, derived sectors and market series, no fundamentals), with the point-in-time
   membership intervals: every cross-section is the day's index members. Quarterly test windows
-  from February 2008 (38 folds of 63 days, 21-day gaps, expanding training windows from 461 days,
-  63-day validation slice inside each training span); the last 63 days stay out (live span).
+  from February 2008 (38 folds of 63 days, 21-day gaps, each trained on the 461 days before it
+  with a 63-day validation slice at the end of that span); the last 63 days stay out (live span).
 - ``real5``: the 5-year file of the shared layout (505 February-2018 members, 2013-2018, annual
   fundamentals with a 90-day lag) on the project's default walk forward (5 folds of 63 days).
 - ``generated``: the embedded market (300 tickers, 2017-2024) on the default walk forward; the
@@ -52,8 +52,11 @@ from _common import BENCHMARKS_MD, REPO, machine
 HORIZON, WARMUP, LIVE = 21, 300, 63
 SHARED = Path(os.environ.get("AXION_SHARED_DATA") or REPO.parent / "shared" / "data")
 SOURCES = ("real13", "real5", "generated")
-# Quarterly test windows from 2008-02 on the 13-year file (first training span 461 days).
-REAL13_WALK_FORWARD = dict(n_splits=38, train_size=461, test_size=63, gap=21, validation_size=63, expanding=True)
+# Quarterly test windows from 2008-02 on the 13-year file (38 fit between the 300 warm-up days, the
+# first 461-day training span and the 63 live days), each trained on the 461 days before it:
+# sliding, not the product's expanding default, because a 12-year expanding window makes the late
+# folds five times the rows and the 38 folds several hours on 2 cores.
+REAL13_WALK_FORWARD = dict(n_splits=38, train_size=461, test_size=63, gap=21, validation_size=63, expanding=False)
 SHOWN = ["ml_score", "alpha158_reference", "composite", "momentum_12_1", "reversal_1m", "low_vol_60d"]
 
 
@@ -123,7 +126,7 @@ def train_folds(source, inputs, reference_features, plan, ml_config, reference_c
             try:
                 ref = train_alpha158_reference(reference_features, inputs.targets, window, reference_config)
                 ref.predictions.to_parquet(files["reference"])
-                info["reference_validation_ic"] = ref.info.get("validation_ic")
+                info["reference_rounds"] = ref.info.get("best_iteration")
             except InsufficientDataError as exc:
                 info["reference_status"] = f"skipped: {exc}"
             info["reference_s"] = round(time.perf_counter() - started, 1)

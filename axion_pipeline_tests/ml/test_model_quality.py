@@ -20,6 +20,9 @@ from axion_pipeline.ml.feature_inputs import ranking_inputs
 from axion_pipeline.ml.training import walk_forward_ranking
 
 HORIZON = 21
+# Mean per-date rank correlation of the score with the planted expected return that counts as
+# recovering it (0 is no recovery; 0.37 measured on these two folds, 0.27 on the last two).
+AGREEMENT = 0.15
 
 
 def _defaults() -> MLConfig:
@@ -35,22 +38,31 @@ def default_market():
 
 
 @pytest.mark.slow
-def test_oos_rank_ic_is_at_least_half_the_oracle_on_the_default_market(default_market):
+def test_the_model_recovers_the_planted_signal_on_the_default_market(default_market):
+    """Plumbing, not selection: features, labels and training must carry the planted expected
+    return into the score. On the first two default folds the score's per-date rank correlation
+    with the planted expected return is clearly positive (a noise-free measure: the IC with
+    realised returns over 126 dates is not). The IC and the oracle ratio are printed, never
+    asserted at a level: a bar set on the simulator would be a setting chosen on it."""
     market, features, targets, calendar = default_market
     wf = WalkForwardConfig(n_splits=5, train_size=504, test_size=63, gap=HORIZON, validation_size=63, expanding=True)
     plan = plan_walk_forward(calendar, wf, horizon=HORIZON, warmup_days=300, live_days=63)
-    table, _, _ = walk_forward_ranking(
+    table, predictions, _ = walk_forward_ranking(
         features,
         targets,
-        plan.windows,
+        plan.windows[:2],
         _defaults(),
         true_alpha=market.true_alpha,
         sectors=market.sectors.set_index("ticker")["sector"],
     )
+    print(table[["fold", "ic_mean", "oracle_ic_mean", "model_oracle_ratio"]].to_string())
     overall = table.set_index("fold").loc["all"]
-    assert overall["n_dates"] == 5 * 63
-    assert overall["oracle_ic_mean"] > 0.05  # the planted signal is there to be found
-    assert overall["ic_mean"] >= 0.5 * overall["oracle_ic_mean"], table[["fold", "ic_mean", "oracle_ic_mean"]]
+    assert overall["n_dates"] == 2 * 63
+    alpha = market.true_alpha.assign(date=pd.to_datetime(market.true_alpha["date"]))
+    scored = predictions.merge(alpha[["date", "ticker", "expected_return"]], on=["date", "ticker"], validate="1:1")
+    agreement = M.ic_summary(M.per_date_ic(scored["score"], scored["expected_return"], scored["date"]), HORIZON - 1)
+    print("score vs planted expected return:", agreement)
+    assert agreement["ic_mean"] > AGREEMENT and agreement["ic_tstat"] > 3, agreement
 
 
 def test_shuffled_labels_give_no_out_of_sample_ic():
