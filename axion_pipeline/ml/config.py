@@ -107,10 +107,12 @@ class RankingModelConfig:
     """LightGBM quintile classifier ensemble.
 
     The number of boosting rounds is chosen on the validation slice by the per-date rank IC of the
-    score with the forward return (``round_selection="validation_ic"``: checkpoints every
-    ``ic_checkpoint_rounds`` up to ``n_estimators``), then the members are refitted on the fitted
-    and validation rows together with that many rounds (``refit_on_validation``), so the most
-    recent labelled dates are part of the model. ``"early_stopping"`` stops on the validation
+    score with the forward return (``round_selection="validation_ic"``: a LightGBM eval metric on
+    the validation rows, stopped after ``early_stopping_rounds`` rounds without improvement and kept
+    at the best round, at most ``n_estimators``; the first member chooses and the others take its
+    rounds; the IC curve is recorded every ``ic_checkpoint_rounds``), then the members are refitted
+    on the fitted and validation rows together with that many rounds (``refit_on_validation``), so
+    the most recent labelled dates are part of the model. ``"early_stopping"`` stops on the validation
     multiclass log loss after ``early_stopping_rounds`` rounds without improvement; ``"fixed"``
     always fits ``n_estimators``. ``candidate_num_leaves`` / ``candidate_min_child_samples``
     (pairs) are the tree sizes the training module compares on the validation slice before the
