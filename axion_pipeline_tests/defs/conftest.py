@@ -7,6 +7,8 @@ import order. Tests that start other processes pass ``settings.to_env()`` to the
 from __future__ import annotations
 
 import os
+import subprocess
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -14,6 +16,8 @@ import pytest
 from axion_pipeline.data.simulator.config import SimulationConfig
 from axion_pipeline.ml.config import WalkForwardConfig
 from axion_pipeline.project import ProjectSettings
+
+REPO = Path(__file__).resolve().parents[2]
 
 # the small market has ~270 usable days: two short walk-forward folds
 SMALL_MARKET = SimulationConfig(seed=11, n_tickers=40, start="2021-01-04", end="2023-06-30")
@@ -95,3 +99,19 @@ def check_results(result) -> dict[str, bool]:
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
+
+
+def run_at_once(
+    commands: dict[str, list[str]], env: dict[str, str], log_dir, timeout: float
+) -> dict[str, tuple[int, str]]:
+    """Start every command at once and wait for all: name -> (return code, output). Output goes to
+    files in ``log_dir``, not pipes: a pipe read only after another process ends fills up, blocks
+    its writer (a Dagster step holding the warehouse pool slot) and the runs then wait on each other."""
+    logs = {name: Path(log_dir) / f"{name}.log" for name in commands}
+    procs = {}
+    for name, command in commands.items():
+        with open(logs[name], "w") as out:
+            procs[name] = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    for proc in procs.values():
+        proc.wait(timeout=timeout)
+    return {name: (proc.returncode, logs[name].read_text()) for name, proc in procs.items()}

@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from axion_pipeline_tests.defs.conftest import child_env, small_settings
+from axion_pipeline_tests.defs.conftest import child_env, run_at_once, small_settings
 
 REPO = Path(__file__).resolve().parents[2]
 DAILY_TABLES = ["market.prices", "factors.factor_scores", "features.features", "features.targets"]
@@ -47,20 +47,14 @@ def test_overlapping_backfills_launched_at_once_both_succeed(tmp_path, monkeypat
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
 
     ranges = [(keys[300], keys[599]), (keys[350], keys[-1])]  # 250 days in common, 250 new days
-    procs = [
-        subprocess.Popen(
-            runner + ["daily_job", "--start", start, "--end", end],
-            env=env,
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for start, end in ranges
-    ]
-    outputs = [p.communicate(timeout=600)[0] for p in procs]
-    for proc, out in zip(procs, outputs):
-        assert proc.returncode == 0, out[-4000:]
+    done = run_at_once(
+        {f"range_{k}": runner + ["daily_job", "--start", start, "--end", end] for k, (start, end) in enumerate(ranges)},
+        env,
+        tmp_path,
+        timeout=600,
+    )
+    for code, out in done.values():
+        assert code == 0, out[-4000:]
 
     # the pool made them queue: no two warehouse steps of the two runs ever ran at the same time
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])

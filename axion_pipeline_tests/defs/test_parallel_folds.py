@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from axion_pipeline.defs.resources import ModelStore
-from axion_pipeline_tests.defs.conftest import child_env, small_settings
+from axion_pipeline_tests.defs.conftest import child_env, run_at_once, small_settings
 from axion_pipeline_tests.defs.test_concurrent_backfills import _step_spans
 from axion_pipeline_tests.defs.test_training import SMALL_RANKING
 
@@ -48,32 +48,15 @@ def test_two_folds_train_at_once_without_lock_failures(tmp_path, monkeypatch):
     assert prepare.returncode == 0, prepare.stdout[-2000:] + prepare.stderr[-3000:]
 
     dagster = str(Path(sys.executable).with_name("dagster"))
-    procs = [
-        subprocess.Popen(
-            [
-                dagster,
-                "asset",
-                "materialize",
-                "-m",
-                "axion_pipeline.definitions",
-                "--select",
-                FOLD_ASSETS,
-                "--partition",
-                fold,
-                "--config-json",
-                RUN_CONFIG,
-            ],
-            env=env,
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for fold in ("fold_0", "fold_1")
-    ]
-    outputs = [p.communicate(timeout=600)[0] for p in procs]
-    for proc, out in zip(procs, outputs):
-        assert proc.returncode == 0, out[-4000:]
+    command = ["materialize", "-m", "axion_pipeline.definitions", "--select", FOLD_ASSETS, "--config-json", RUN_CONFIG]
+    done = run_at_once(
+        {fold: [dagster, "asset", *command, "--partition", fold] for fold in ("fold_0", "fold_1")},
+        env,
+        tmp_path,
+        timeout=600,
+    )
+    for code, out in done.values():
+        assert code == 0, out[-4000:]
         assert "multiprocess" in out.lower()  # each run's steps ran in their own processes
 
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
