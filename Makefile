@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PYTHONUNBUFFERED := 1
 # OpenMP threads (LightGBM, XGBoost, scikit-learn) sleep instead of spinning while they wait: on a
 # busy 2-core machine (pytest -n 2, parallel fold runs) spinning threads made each boosting round
-# 10x slower (2.07 s vs 0.20 s a round, measured under load; no difference on an idle machine).
+# 10x slower (2.07 s vs 0.20 s a round, measured under load; the idle-machine effect was not measured).
 export OMP_WAIT_POLICY ?= passive
 # Single-run backfills write one event per partition: batch them (see axion_pipeline/defs/storage.py)
 # and plan a partition range with one event instead of one per partition (Dagster's trade-off: a
