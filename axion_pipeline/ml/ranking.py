@@ -68,6 +68,9 @@ class StockRankingModel(BaseModel):
         self._classes: list[int] = []
         self._feature_names: list[str] = []
         self._fill_values: list[float] | None = None
+        # Macro data the model was trained with (set by ``TrainingPipeline``; in memory only, not
+        # saved): ``MLPredictor`` builds the macro features from it when not given ``macro_data``.
+        self.macro_data: pd.DataFrame | None = None
 
     # -- inputs -------------------------------------------------------------------------------
     @property
