@@ -67,6 +67,11 @@ def test_integration_example_runs_as_written(namespace):
     ml = model.predict_rank(features)
     pd.testing.assert_series_equal(hybrid["ml_score"], ml, check_names=False)
     assert hybrid["hybrid_score"].between(0, 1).all()
+    # the default model on 60 rows (min_child_samples=300) cannot split: it never predicts Q5, and
+    # says so with a precision of 0 over 0 rows, not NaN
+    metrics, predicted = model.metadata.metrics, model.predict(features)["predicted_quintile"]
+    assert (predicted != 5).all() and metrics["n_predicted_top"] == 0
+    assert metrics["top_quintile_accuracy"] == 0.0
 
 
 def test_cross_section_needs_a_date_and_a_matching_one(namespace):
