@@ -291,7 +291,8 @@ def test_earnings_predictions():
     model.train(X, (X["a"] > 0).astype(float))
     predictor.set_models(earnings=model)
     batch = predictor.predict_earnings(features)
-    assert list(batch.columns) == ["beat_probability", "predicted_surprise", "confidence"]
+    assert list(batch.columns) == ["beat_probability", "predicted_surprise", "surprise_status", "confidence"]
+    assert batch["surprise_status"].str.startswith("no surprise model").all()
     single = predictor.predict_earnings({"a": 0.1, "b": 1.0}, symbol="AAPL")
     assert isinstance(single, EarningsPrediction) and single.symbol == "AAPL"
     assert single.beat_probability == pytest.approx(batch["beat_probability"].iloc[0])
