@@ -130,7 +130,9 @@ class FactorEngineV2:
         """Scores at ``as_of_date`` (default: the last price date; a non-trading day means the last
         trading day before it), indexed by ticker: value, momentum, quality, growth, volatility,
         technical, composite (all percentile ranks in [0, 1], 1 best) and regime (string).
-        ``membership``: index membership intervals; only members at as_of are scored."""
+        ``membership``: index membership intervals; only members at as_of are scored.
+        ``attrs["as_of_date"]`` holds the date scored, so the cross-section can be fed to
+        ``FeatureEngineer.create_features`` as it is."""
         scored = self._score(
             prices,
             fundamentals,
@@ -142,7 +144,9 @@ class FactorEngineV2:
             keep_sub_scores=False,
             membership=membership,
         )
-        return self._last_row(scored)
+        out = self._last_row(scored)
+        out.attrs["as_of_date"] = self.last_as_of
+        return out
 
     @staticmethod
     def _last_row(scored: ScoredPanel) -> pd.DataFrame:

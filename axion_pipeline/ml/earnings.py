@@ -26,16 +26,19 @@ from axion_pipeline.ml.config import EarningsModelConfig
 CLASSIFIER_FILE = "classifier.json"
 REGRESSOR_FILE = "regressor.json"
 MIN_ROWS = 20
+SURPRISE_PREDICTED = "predicted"
 
 
 @dataclass
 class EarningsPrediction:
-    """P(beat), predicted surprise (NaN without a surprise model) and confidence = |2p - 1|."""
+    """P(beat), predicted surprise, confidence = |2p - 1| and ``surprise_status``: "predicted", or
+    why ``predicted_surprise`` is NaN (no surprise model: trained without a surprise target)."""
 
     symbol: str
     beat_probability: float
     predicted_surprise: float
     confidence: float
+    surprise_status: str = SURPRISE_PREDICTED
 
 
 def _event_dates(index: pd.Index) -> np.ndarray | None:
@@ -154,11 +157,23 @@ class EarningsPredictionModel(BaseModel):
                 "train_start": str(pd.Timestamp(dates.min()).date()),
                 "train_end": str(pd.Timestamp(dates.max()).date()),
             }
+        if self._regressor is None:
+            missing = "trained without a surprise target" if s is None else "fewer than 2 known surprise values"
+            span["surprise_model"] = f"no surprise model: {missing} (pass surprise= to train)"
         self._finish_training(metrics, list(map(str, X.columns)), **span)
         return metrics
 
+    @property
+    def surprise_status(self) -> str:
+        """``SURPRISE_PREDICTED`` when a surprise regressor was trained, else why there is none."""
+        self._require_fitted()
+        if self._regressor is not None:
+            return SURPRISE_PREDICTED
+        return (self.metadata.extra or {}).get("surprise_model") or "no surprise model was trained"
+
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
-        """beat_probability and predicted_surprise (NaN when trained without surprises) per row."""
+        """beat_probability, predicted_surprise (NaN without a surprise model) and surprise_status
+        ("predicted", or why the surprise is NaN) per row."""
         self._require_fitted()
         values = self._matrix(X, self.metadata.feature_names)
         out = pd.DataFrame(index=X.index)
@@ -166,6 +181,7 @@ class EarningsPredictionModel(BaseModel):
         out["predicted_surprise"] = (
             self._regressor.predict(values).astype(float) if self._regressor is not None else np.nan
         )
+        out["surprise_status"] = self.surprise_status
         return out
 
     def predict_single(self, symbol: str, features: Any) -> EarningsPrediction:
@@ -186,6 +202,7 @@ class EarningsPredictionModel(BaseModel):
             beat_probability=p,
             predicted_surprise=float(pred["predicted_surprise"]),
             confidence=abs(2.0 * p - 1.0),
+            surprise_status=str(pred["surprise_status"]),
         )
 
     def get_feature_importance(self) -> pd.Series:

@@ -82,6 +82,23 @@ def _prepare_raw(raw_data: pd.DataFrame, end: pd.Timestamp | None) -> pd.DataFra
     return frame.sort_index()
 
 
+def _dated_cross_section(raw_data: pd.DataFrame, t: pd.Timestamp | None) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """One row per symbol -> a (date, symbol) frame on its date: ``t``, else ``attrs["as_of_date"]``
+    (set by ``FactorEngineV2.compute_all_scores``); both must agree when both are known."""
+    as_of = _timestamp(raw_data.attrs.get("as_of_date"))
+    if t is None and as_of is None:
+        raise ValueError(
+            "raw_data is a single cross-section (one row per symbol) without a date: pass target_date= "
+            "or a DataFrame indexed by a (date, symbol) MultiIndex"
+        )
+    if t is not None and as_of is not None and t != as_of:
+        raise ValueError(f"target_date {t.date()} differs from the cross-section's as_of_date {as_of.date()}")
+    date = t if t is not None else as_of
+    symbols = raw_data.index
+    index = pd.MultiIndex.from_arrays([pd.DatetimeIndex([date] * len(symbols)), symbols], names=["date", symbols.name])
+    return raw_data.set_axis(index, axis=0), date
+
+
 def _sector_keys(frame: pd.DataFrame, sectors: pd.Series | pd.DataFrame | dict | None) -> np.ndarray | None:
     """Sector label per row: from ``sectors`` (symbol -> sector) when given, else a ``sector`` column."""
     if sectors is None:
@@ -229,12 +246,18 @@ class FeatureEngineer:
     ) -> pd.DataFrame:
         """Features for ``target_date`` only (all dates when None), from data dated up to it.
 
-        Returns float64 columns indexed like ``raw_data`` ((date, symbol)). Sectors come from
+        Returns float64 columns indexed like ``raw_data``: (date, symbol), or symbol for a single
+        cross-section (one row per symbol, e.g. ``FactorEngineV2.compute_all_scores``'s output,
+        dated by ``target_date`` or its ``attrs["as_of_date"]``; with one date, lags and rolling
+        statistics are NaN: there is no history). Sectors come from
         ``sectors`` (symbol -> sector, a Series, dict or ``ticker, sector`` frame) when given, else
         from a ``sector`` column; without either, no sector ranks. Only the history the lags and
         windows need is used. Raises ``ValueError`` when ``raw_data`` has no row on ``target_date``.
         """
         t = _timestamp(target_date)
+        if isinstance(raw_data, pd.DataFrame) and raw_data.index.nlevels == 1:
+            dated, t = _dated_cross_section(raw_data, t)
+            return self.create_features(dated, macro_data, t, sectors).droplevel(0)
         if t is None:
             return self.create_features_panel(raw_data, macro_data, sectors=sectors)
         frame = _prepare_raw(raw_data, t)

@@ -51,6 +51,21 @@ def _check_scores(scores: pd.Series, name: str) -> pd.Series:
     return values
 
 
+def _on_symbol(scores: pd.Series, name: str) -> pd.Series:
+    """Scores indexed by ticker: a (date, ticker) series must hold one date, which is dropped."""
+    if scores.index.nlevels == 1:
+        return scores
+    if scores.index.nlevels != 2:
+        raise ValueError(f"{name} must be indexed by ticker or (date, ticker), got {scores.index.nlevels} levels")
+    dates = scores.index.get_level_values(0).unique()
+    if len(dates) > 1:
+        raise ValueError(
+            f"{name} spans {len(dates)} dates while the other scores are one cross-section indexed by "
+            "ticker: pass the scores of one date, or both indexed by (date, ticker)"
+        )
+    return scores.droplevel(0)
+
+
 class HybridScorer:
     """Blends rule and ML scores; switches ML off and on from realised ICs (module docstring)."""
 
@@ -75,6 +90,9 @@ class HybridScorer:
     def compute_hybrid_scores(self, rule_scores: pd.Series, ml_scores: pd.Series) -> pd.DataFrame:
         """Blend aligned on the index (tickers, or (date, ticker)); returns one row per scored ticker.
 
+        A (date, ticker) side of a single date is aligned with a ticker-indexed side on the ticker
+        (e.g. ``compute_all_scores()["composite"]`` with ``predict_rank`` of that date's features).
+
         Columns: ``rule_score``, ``ml_score`` (NaN where missing), ``ml_weight`` (w applied to the
         row: 0 where the ML score is missing or ML is inactive), ``blended`` and ``hybrid_score``
         (the percentile of ``blended`` within its date: 0 worst, 1 best).
@@ -82,9 +100,7 @@ class HybridScorer:
         rule = _check_scores(rule_scores, "rule_scores")
         ml = _check_scores(ml_scores, "ml_scores")
         if rule.index.nlevels != ml.index.nlevels:
-            raise ValueError(
-                f"rule_scores and ml_scores index levels differ ({rule.index.nlevels} vs {ml.index.nlevels})"
-            )
+            rule, ml = _on_symbol(rule, "rule_scores"), _on_symbol(ml, "ml_scores")
         w = self.effective_ml_weight
         index = rule.index.union(ml.index, sort=False) if w > 0 else rule.index
         out = pd.DataFrame({"rule_score": rule.reindex(index), "ml_score": ml.reindex(index)}, index=index)

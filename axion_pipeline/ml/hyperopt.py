@@ -178,6 +178,7 @@ class HyperparameterOptimizer:
         self.n_partitions = n_partitions
         self.pruner_startup_trials = pruner_startup_trials
         self.study = None
+        self.summary_: dict[str, Any] | None = None
 
     def optimize(
         self,
@@ -192,7 +193,11 @@ class HyperparameterOptimizer:
         base_config: Any = None,
         forward_returns_val: Any = None,
     ) -> dict[str, Any]:
-        """Run ``n_trials`` more trials (resuming a stored study of the same name) and summarise.
+        """Run ``n_trials`` more trials (resuming a stored study of the same name); returns the best
+        trial's parameters, so ``RankingModelConfig(**best_params)`` works as the spec writes it.
+
+        The summary (best_params, best_value, best_config, trial counts, PBO, deflated Sharpe) is
+        ``self.summary_`` and the Optuna study ``self.study``.
 
         Each trial trains ``model_class(config=replace(base_config, **params))`` on (X, y), its
         rounds chosen on (X_val, y_val) (never refitted on them), and scores the mean per-date IC of
@@ -255,7 +260,8 @@ class HyperparameterOptimizer:
 
         study.optimize(objective, n_trials=n_trials, timeout=timeout)
         self.study = study
-        return self._summary(study, base_config)
+        self.summary_ = self._summary(study, base_config)
+        return dict(self.summary_["best_params"])
 
     def _summary(self, study: Any, base_config: Any) -> dict[str, Any]:
         from optuna.trial import TrialState
@@ -328,7 +334,7 @@ def search_ranking(
     optimizer = HyperparameterOptimizer(storage=storage, study_name=study_name)
     # a trial is one tree size (its own), its rounds chosen on the validation slice, no refit
     base = replace(config.ranking, candidate_num_leaves=[], candidate_min_child_samples=[], refit_on_validation=False)
-    summary = optimizer.optimize(
+    optimizer.optimize(
         StockRankingModel,
         engineer.transform_selection(X_fit),
         ranking_labels(X_fit, out_fit, config, sectors),
@@ -339,6 +345,7 @@ def search_ranking(
         base_config=base,
         forward_returns_val=out_val["fwd_return"],
     )
+    summary = optimizer.summary_
     rows = [
         {
             "number": t.number,

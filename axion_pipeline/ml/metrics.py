@@ -164,7 +164,9 @@ def classification_metrics(y_true, y_pred, num_classes: int) -> dict[str, float]
 
     ``top_quintile_accuracy`` is the *precision* of class K: of the rows predicted in the top
     quintile, the share truly in it (what a long book cares about); ``bottom_quintile_accuracy``
-    is the same for class 1 (the short book). NaN when a class is never predicted.
+    is the same for class 1 (the short book). A class never predicted has precision 0 (the model
+    picked none of its members: an empty book, not an unknown), and ``n_predicted_top`` /
+    ``n_predicted_bottom`` give how many rows each precision is over (0 there). NaN only without rows.
     """
     t = np.asarray(y_true, dtype=float)
     p = np.asarray(y_pred, dtype=float)
@@ -173,12 +175,16 @@ def classification_metrics(y_true, y_pred, num_classes: int) -> dict[str, float]
 
     def precision(cls: int) -> float:
         chosen = p == cls
-        return float((t[chosen] == cls).mean()) if chosen.any() else float("nan")
+        if not len(t):
+            return float("nan")
+        return float((t[chosen] == cls).mean()) if chosen.any() else 0.0
 
     return {
         "accuracy": float((t == p).mean()) if len(t) else float("nan"),
         "top_quintile_accuracy": precision(num_classes),
         "bottom_quintile_accuracy": precision(1),
+        "n_predicted_top": int((p == num_classes).sum()),
+        "n_predicted_bottom": int((p == 1).sum()),
     }
 
 

@@ -145,8 +145,15 @@ class TrainingPipeline:
         run = train(self.production_window(dates))
         model = run.model
         model.metadata.extra.update(
-            feature_config=cfg.features.to_dict(), forward_days=cfg.forward_days, walk_forward=wf_metrics
+            feature_config=cfg.features.to_dict(),
+            forward_days=cfg.forward_days,
+            walk_forward=wf_metrics,
+            macro_columns=[] if macro_data is None else _macro_columns(macro_data),
         )
+        # The model scores only with the macro columns it learnt from: it carries the macro data in
+        # memory so that ``MLPredictor.predict_rankings`` finds it (a saved model does not: pass
+        # ``macro_data=`` to the predictor after loading).
+        model.macro_data = macro_data
         config_part = {
             "features": cfg.features.to_dict(),
             "ranking": cfg.ranking.to_dict(),
@@ -272,6 +279,12 @@ class TrainingPipeline:
             setattr(self, f"{name}_model", model)
             status[name] = f"loaded: {version}"
         return status
+
+
+def _macro_columns(macro_data: pd.DataFrame) -> list[str]:
+    """The macro columns the feature engineer turns into features (numeric, besides ``date``)."""
+    frame = macro_data.drop(columns="date") if "date" in macro_data.columns else macro_data
+    return [str(c) for c in frame.select_dtypes("number").columns]
 
 
 def _sectors_of(raw_data: pd.DataFrame) -> pd.Series | None:

@@ -20,8 +20,14 @@ fails on the given inputs (the error is logged and kept in the status), the pred
 
 Output of ``predict_rankings``, indexed by symbol: date, score (percentile of raw_score in the
 date's cross-section: 0 worst, 1 best, what ``HybridScorer`` takes), raw_score (the model's
-expected-quintile score or the rule score), rank (1 = best), source ("ml" or "rules");
-``attrs["fallback_reason"]`` says why rules were used.
+expected-quintile score or the rule score), rank (1 = best), source ("ml" or "rules"),
+fallback_reason (None for ML; else why rules replaced the model, also in ``attrs["fallback_reason"]``),
+so a fallback shows in the result itself, not only in a log line.
+
+Macro features: a model trained by ``TrainingPipeline`` with ``macro_data`` carries that frame
+(``model.macro_data``) and its columns (``metadata.extra["macro_columns"]``); ``predict_rankings``
+uses it unless given ``macro_data=``, and fails (-> fallback, with the reason) when the carried
+frame ends before the target date or a loaded model carries none.
 
 Results are cached (LRU, ``cache_size`` entries) by (method, model fingerprint and state, date,
 SHA-256 of every input); ``cache_info()`` gives hits and misses. The fingerprint hashes the
@@ -256,6 +262,7 @@ class MLPredictor:
             sp500_prices,
             repr(self.rule_scorer),
             repr(self.feature_engineer),
+            getattr(self._models["ranking"], "macro_data", None),
         )
         return self._cached(
             key, lambda: self._rankings(raw_data, t, rule_scores, macro_data, prices, fundamentals, sp500_prices)
@@ -291,6 +298,8 @@ class MLPredictor:
         if engineer is None:
             stored = (model.metadata.extra or {}).get("feature_config")
             engineer = FeatureEngineer(FeatureConfig(**stored) if stored else None)
+        if macro_data is None:
+            macro_data = _carried_macro(model, t)
         return engineer.create_features(raw_data, macro_data=macro_data, target_date=t)
 
     def _rule_scores(self, raw_data, t, rule_scores, prices, fundamentals, sp500_prices, reason) -> pd.Series:
@@ -428,6 +437,28 @@ def _market_features(model: Any, market_data: pd.DataFrame) -> pd.DataFrame:
     raise ValueError(f"market_data lacks the model's features {missing[:5]} and has no S&P 500 close to build them")
 
 
+def _carried_macro(model: Any, t: pd.Timestamp) -> pd.DataFrame | None:
+    """The macro data the ranking model carries from training, when it needs macro columns.
+
+    Raises ``ValueError`` (the prediction fails, loudly) when the model needs macro columns but
+    carries none (a loaded model) or its macro data ends before ``t``: an as-of join would
+    then give the model stale macro values as if they were current.
+    """
+    needed = (model.metadata.extra or {}).get("macro_columns") or []
+    if not needed:
+        return None
+    macro = getattr(model, "macro_data", None)
+    if macro is None:
+        raise ValueError(
+            f"the model was trained with the macro columns {needed} and carries no macro data: pass macro_data="
+        )
+    dates = pd.to_datetime(macro["date"] if "date" in macro.columns else macro.index)
+    if len(dates) == 0 or dates.max() < t:
+        last = dates.max().date() if len(dates) else None
+        raise ValueError(f"the model's macro data ends on {last}, before {t.date()}: pass current macro_data=")
+    return macro
+
+
 def _ranking_frame(raw: pd.Series, t: pd.Timestamp, source: str, reason: str | None) -> pd.DataFrame:
     raw = pd.to_numeric(raw, errors="raise").astype(float)
     if raw.index.has_duplicates:
@@ -438,6 +469,7 @@ def _ranking_frame(raw: pd.Series, t: pd.Timestamp, source: str, reason: str | N
     )
     out["rank"] = out["raw_score"].rank(ascending=False, method="min").astype(int)
     out["source"] = source
+    out["fallback_reason"] = reason
     out = out.sort_values("rank", kind="stable")
     out.attrs["fallback_reason"] = reason
     return out

@@ -68,6 +68,9 @@ class StockRankingModel(BaseModel):
         self._classes: list[int] = []
         self._feature_names: list[str] = []
         self._fill_values: list[float] | None = None
+        # Macro data the model was trained with (set by ``TrainingPipeline``; in memory only, not
+        # saved): ``MLPredictor`` builds the macro features from it when not given ``macro_data``.
+        self.macro_data: pd.DataFrame | None = None
 
     # -- inputs -------------------------------------------------------------------------------
     @property
@@ -124,7 +127,8 @@ class StockRankingModel(BaseModel):
         """Fit the ensemble and return metrics on the validation set (or the training set).
 
         Metrics: accuracy; top_quintile_accuracy / bottom_quintile_accuracy = precision of class K
-        / class 1 (of the rows predicted there, the share truly there); information_coefficient =
+        / class 1 (of the rows predicted there, the share truly there; 0 when none is predicted
+        there, with n_predicted_top / n_predicted_bottom the counts); information_coefficient =
         mean per-date Spearman IC of the score, ic_pvalue = its t-test; evaluated_on, ic_target.
 
         Rows with NaN labels are dropped (counted in ``metadata.extra["n_missing_labels"]``).

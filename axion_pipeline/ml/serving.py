@@ -51,7 +51,7 @@ def rank_dates(predictor: MLPredictor, features: pd.DataFrame, rule_scores: pd.S
     for t in dates:
         rules = rule_scores[rule_dates == t].droplevel(0)
         out = predictor.predict_rankings(features, t, rule_scores=rules)
-        frames.append(out.assign(fallback_reason=out.attrs.get("fallback_reason")))
+        frames.append(out)
     out = pd.concat(frames) if frames else pd.DataFrame()
     out = out.rename_axis("ticker").reset_index() if "ticker" not in out.columns else out.reset_index(drop=True)
     out["date"] = pd.to_datetime(out["date"])

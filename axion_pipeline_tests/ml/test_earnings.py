@@ -192,6 +192,7 @@ def test_predict_single_fields_and_input_forms(trained, data):
     assert pred.beat_probability == pytest.approx(batch["beat_probability"])
     assert pred.predicted_surprise == pytest.approx(batch["predicted_surprise"])
     assert pred.confidence == pytest.approx(abs(2 * pred.beat_probability - 1))
+    assert pred.surprise_status == batch["surprise_status"] == "predicted"  # trained with surprises
     assert model.predict_single("AAPL", row) == pred == model.predict_single("AAPL", X.iloc[[-1]])
     with pytest.raises(ValueError, match="lacks the training features"):
         model.predict_single("AAPL", {"surprise_last": 0.1})
@@ -210,7 +211,7 @@ def test_save_load_identical(trained, data, tmp_path):
     pd.testing.assert_series_equal(loaded.get_feature_importance(), model.get_feature_importance())
 
 
-def test_spec_example_runs_as_written(data):
+def test_spec_example_runs_as_written(data, tmp_path):
     *_, X, y, _ = data
     X_earnings, y_beat_miss = X, y
     earnings_features = X.iloc[-1].to_dict()
@@ -225,6 +226,10 @@ def test_spec_example_runs_as_written(data):
     assert {"auc", "accuracy", "brier_score"} <= set(metrics)
     assert prediction.symbol == "AAPL" and 0.0 <= prediction.beat_probability <= 1.0
     assert np.isnan(prediction.predicted_surprise)  # trained without surprises: no size model
+    # ... and the prediction says why, not a bare NaN (also after a save and load)
+    assert prediction.surprise_status.startswith("no surprise model: trained without a surprise target")
+    loaded = EarningsPredictionModel.load(model.save(tmp_path / "no_surprise"))
+    assert loaded.predict_single("AAPL", earnings_features).surprise_status == prediction.surprise_status
 
 
 def test_raw_estimators_are_the_fitted_xgboost_models(trained, data, tmp_path):

@@ -2,12 +2,12 @@ import math
 
 import numpy as np
 import optuna
-import pandas as pd
 import pytest
 from scipy import stats
 
 from axion_pipeline.ml.config import RankingModelConfig
 from axion_pipeline.ml.hyperopt import (
+    DEFAULT_PARAM_SPACE,
     HyperparameterOptimizer,
     deflated_sharpe_ratio,
     probability_of_backtest_overfitting,
@@ -97,7 +97,9 @@ def test_optimizer_persists_to_sqlite_and_resumes(tiny, tmp_path):
     X, y, Xv, yv = tiny
     storage = f"sqlite:///{tmp_path / 'hpo.db'}"
     first = HyperparameterOptimizer(storage=storage, study_name="t", seed=7)
-    out = first.optimize(StockRankingModel, X, y, Xv, yv, n_trials=5, param_space=SPACE, base_config=TINY)
+    best = first.optimize(StockRankingModel, X, y, Xv, yv, n_trials=5, param_space=SPACE, base_config=TINY)
+    out = first.summary_
+    assert best == out["best_params"]
     assert (tmp_path / "hpo.db").is_file()
     assert out["n_trials"] == 5 and out["best_value"] > 0.2
     assert set(out["best_params"]) == set(SPACE) and out["best_config"]["n_estimators"] == 30
@@ -105,7 +107,8 @@ def test_optimizer_persists_to_sqlite_and_resumes(tiny, tmp_path):
     assert all(t.intermediate_values for t in first.study.trials)  # IC reported per ensemble member
 
     resumed = HyperparameterOptimizer(storage=storage, study_name="t", seed=7)
-    again = resumed.optimize(StockRankingModel, X, y, Xv, yv, n_trials=3, param_space=SPACE, base_config=TINY)
+    resumed.optimize(StockRankingModel, X, y, Xv, yv, n_trials=3, param_space=SPACE, base_config=TINY)
+    again = resumed.summary_
     assert again["n_trials"] == 8 and again["best_value"] >= out["best_value"]
     params = [tuple(sorted(t.params.items())) for t in resumed.study.trials]
     assert len(set(params[5:]) & set(params[:5])) == 0  # the resumed sampler does not replay the first trials
@@ -126,7 +129,8 @@ def test_resuming_on_other_validation_dates_is_refused(tiny, tmp_path):
 def test_callable_param_space_and_unfit_models_count_as_zero_ic(tiny):
     X, y, Xv, yv = tiny
     # min_child_samples larger than the data: no split is possible, the score is constant, IC 0
-    out = HyperparameterOptimizer().optimize(
+    optimizer = HyperparameterOptimizer()
+    optimizer.optimize(
         StockRankingModel,
         X,
         y,
@@ -136,6 +140,7 @@ def test_callable_param_space_and_unfit_models_count_as_zero_ic(tiny):
         base_config=TINY,
         param_space=lambda trial: {"min_child_samples": trial.suggest_int("min_child_samples", 5000, 6000)},
     )
+    out = optimizer.summary_
     assert out["best_value"] == 0.0 and out["n_complete"] == 2
 
 
@@ -158,7 +163,10 @@ def test_spec_section_5_hyperopt_example_runs_as_written():
         y_val=y_val,
         n_trials=50,
     )
-    assert best_params["n_trials"] == 50 and best_params["n_pruned"] > 0
-    assert isinstance(best_params["best_params"], dict) and not math.isnan(best_params["pbo"])
-    assert best_params["deflated_sharpe"] < 0.95  # no skill to find in noise
-    assert isinstance(pd.Series(best_params["best_params"]), pd.Series)
+    # the spec's next step: the parameters build a config; the statistics are in summary_
+    config = RankingModelConfig(**best_params)
+    assert best_params == optimizer.summary_["best_params"] and set(best_params) == set(DEFAULT_PARAM_SPACE)
+    assert all(getattr(config, k) == v for k, v in best_params.items())
+    summary = optimizer.summary_
+    assert summary["n_trials"] == 50 and summary["n_pruned"] > 0 and not math.isnan(summary["pbo"])
+    assert summary["deflated_sharpe"] < 0.95  # no skill to find in noise

@@ -64,6 +64,14 @@ def test_classification_metrics_are_precisions():
     assert out["accuracy"] == pytest.approx(4 / 6)
     assert out["top_quintile_accuracy"] == pytest.approx(2 / 3)  # predicted 5 three times, right twice
     assert out["bottom_quintile_accuracy"] == pytest.approx(1 / 2)
+    assert out["n_predicted_top"] == 3 and out["n_predicted_bottom"] == 2
+
+
+def test_a_class_never_predicted_has_precision_zero_with_its_count():
+    out = M.classification_metrics([1, 2, 5, 5], [2, 2, 3, 3], 5)  # never predicts 1 or 5
+    assert out["top_quintile_accuracy"] == 0.0 and out["n_predicted_top"] == 0
+    assert out["bottom_quintile_accuracy"] == 0.0 and out["n_predicted_bottom"] == 0
+    assert np.isnan(M.classification_metrics([], [], 5)["top_quintile_accuracy"])  # no rows: unknown
 
 
 def test_percentile_rank_by_date():

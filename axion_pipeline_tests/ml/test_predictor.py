@@ -76,16 +76,35 @@ def trained(market, tmp_path_factory):
 
 
 TODAY = pd.Timestamp(date.today())
+MACRO_COLUMNS = ["vix", "yield_10y", "yield_2y", "hy_spread"]
+
+
+def synthetic_macro(dates, seed=11):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(rng.normal(size=(len(dates), len(MACRO_COLUMNS))), index=dates, columns=MACRO_COLUMNS)
+
+
+@pytest.fixture(scope="module")
+def trained_with_macro(market, tmp_path_factory):
+    """The spec's section 5 call: ``train_ranking_model(..., macro_data=macro_df)``."""
+    raw, returns, market_data, labels = market
+    model_dir = tmp_path_factory.mktemp("models_macro")
+    macro = synthetic_macro(market_data.index)
+    pipeline = TrainingPipeline(small_config(model_dir))
+    pipeline.train_ranking_model(raw_data=raw, returns_data=returns, macro_data=macro, run_walk_forward=False)
+    pipeline.train_regime_model(market_data, labels)
+    assert set(MACRO_COLUMNS) <= set(pipeline.ranking_model.feature_names)  # the model uses them
+    return pipeline, model_dir, macro
 
 
 def rules_for(raw):
     return raw.loc[TODAY, "value"].rank(pct=True).rename("composite")
 
 
-def model_features(model, raw, target_date=None):
+def model_features(model, raw, target_date=None, macro=None):
     """The ranking model's inputs, built as at training time (stored feature config + selection)."""
     engineer = FeatureEngineer(FeatureConfig(**model.metadata.extra["feature_config"]))
-    return engineer.create_features(raw, target_date=target_date)[model.feature_names]
+    return engineer.create_features(raw, macro_data=macro, target_date=target_date)[model.feature_names]
 
 
 def test_ml_rankings_and_status(trained, market):
@@ -93,8 +112,9 @@ def test_ml_rankings_and_status(trained, market):
     raw = market[0]
     predictor = MLPredictor().set_models(ranking=pipeline.ranking_model, regime=pipeline.regime_model)
     out = predictor.predict_rankings(raw, TODAY)
-    assert list(out.columns) == ["date", "score", "raw_score", "rank", "source"]
+    assert list(out.columns) == ["date", "score", "raw_score", "rank", "source", "fallback_reason"]
     assert len(out) == N_SYMBOLS and (out["source"] == "ml").all() and out.attrs["fallback_reason"] is None
+    assert out["fallback_reason"].isna().all()
     features = model_features(pipeline.ranking_model, raw, TODAY)
     expected = pipeline.ranking_model.predict(features)["score"].droplevel(0)
     pd.testing.assert_series_equal(out["raw_score"].sort_index(), expected.sort_index(), check_names=False)
@@ -133,6 +153,7 @@ def test_missing_model_falls_back_to_rules(market):
     rule = rules_for(raw)
     out = predictor.predict_rankings(raw, TODAY, rule_scores=rule)
     assert (out["source"] == "rules").all() and "ranking model missing" in out.attrs["fallback_reason"]
+    assert (out["fallback_reason"] == out.attrs["fallback_reason"]).all()  # in the frame, not only attrs
     pd.testing.assert_series_equal(out["raw_score"].sort_index(), rule.sort_index(), check_names=False)
     assert not (out["score"] == 0).all()
     with pytest.raises(ModelUnavailableError, match="no rule-based fallback"):
@@ -270,20 +291,23 @@ def test_earnings_predictions():
     model.train(X, (X["a"] > 0).astype(float))
     predictor.set_models(earnings=model)
     batch = predictor.predict_earnings(features)
-    assert list(batch.columns) == ["beat_probability", "predicted_surprise", "confidence"]
+    assert list(batch.columns) == ["beat_probability", "predicted_surprise", "surprise_status", "confidence"]
+    assert batch["surprise_status"].str.startswith("no surprise model").all()
     single = predictor.predict_earnings({"a": 0.1, "b": 1.0}, symbol="AAPL")
     assert isinstance(single, EarningsPrediction) and single.symbol == "AAPL"
     assert single.beat_probability == pytest.approx(batch["beat_probability"].iloc[0])
 
 
-def test_spec_section_6_example_runs_as_written(trained, market):
-    """The spec's section 6 code, verbatim except ``src.`` -> ``axion_pipeline.``."""
-    pipeline, _ = trained
+def test_spec_section_6_example_runs_as_written(trained_with_macro, market):
+    """The spec's section 6 code, verbatim except ``src.`` -> ``axion_pipeline.``, after a pipeline
+    trained with ``macro_data=`` (section 5). ``current_data`` holds the factor engine's
+    ``composite``, so a silent fallback to rules would be possible: the rankings must be the model's."""
+    pipeline, _, macro = trained_with_macro
     raw, returns, market_data, _ = market
-    current_data = raw
     composites = rules_for(raw)
+    current_data = raw.assign(composite=composites.reindex(raw.index, level="symbol"))
     ranking_model = pipeline.ranking_model
-    features = model_features(ranking_model, raw)
+    features = model_features(ranking_model, raw, macro=macro)
     dates = features.index.get_level_values("date")
     ml_scores = ranking_model.predict_rank(features[dates == TODAY]).droplevel(0)
     prediction_date = TODAY - pd.Timedelta(days=2)  # its 2-day forward returns are realised today
@@ -337,6 +361,11 @@ def test_spec_section_6_example_runs_as_written(trained, market):
     # Shows top_positive_factors, top_negative_factors, feature_contributions
 
     assert (rankings["source"] == "ml").all() and len(rankings) == N_SYMBOLS
+    assert rankings["fallback_reason"].isna().all()
+    # the model's own ranking (its macro features included), not the composite's order
+    own = ranking_model.predict_rank(features[dates == TODAY]).droplevel(0)
+    assert rankings["score"].corr(own.reindex(rankings.index), method="spearman") > 0.999
+    assert rankings["score"].corr(composites.reindex(rankings.index), method="spearman") < 0.9
     assert isinstance(regime, RegimePrediction) and abs(sum(weights.values()) - 1) < 1e-9
     assert status["ranking"]["status"] == "ok" and status["regime"]["status"] == "ok"
     assert len(hybrid) == N_SYMBOLS and hybrid["hybrid_score"].between(0, 1).all() and scorer.ml_active
@@ -346,3 +375,30 @@ def test_spec_section_6_example_runs_as_written(trained, market):
     assert sum(explanation.feature_contributions.values()) == pytest.approx(
         explanation.score - explanation.base_value, abs=1e-6
     )
+
+
+def test_macro_model_needs_current_macro_data_and_says_so(trained_with_macro, market):
+    """A model trained with macro data scores with it; when the predictor cannot find current
+    macro data, the fallback and its reason are in the returned frame."""
+    pipeline, model_dir, macro = trained_with_macro
+    raw = market[0]
+    rule = rules_for(raw)
+    reference = MLPredictor().set_models(ranking=pipeline.ranking_model).predict_rankings(raw, TODAY)
+    assert (reference["source"] == "ml").all()
+
+    loaded = MLPredictor()
+    loaded.load_from_directory(model_dir)  # a saved model does not carry the macro frame
+    out = loaded.predict_rankings(raw, TODAY, rule_scores=rule)
+    assert (out["source"] == "rules").all() and out["fallback_reason"].str.contains("pass macro_data=").all()
+    assert loaded.get_model_status()["ranking"]["status"] == "error"
+    given = loaded.predict_rankings(raw, TODAY, macro_data=macro)
+    pd.testing.assert_frame_equal(given, reference)
+    assert loaded.get_model_status()["ranking"]["status"] == "ok"
+
+    stale = MLPredictor().set_models(ranking=pipeline.ranking_model)
+    pipeline.ranking_model.macro_data = macro.iloc[:-5]  # ends before the target date
+    try:
+        out = stale.predict_rankings(raw, TODAY, rule_scores=rule)
+    finally:
+        pipeline.ranking_model.macro_data = macro
+    assert (out["source"] == "rules").all() and out["fallback_reason"].str.contains("ends on").all()
