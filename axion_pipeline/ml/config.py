@@ -67,6 +67,14 @@ REGIME_STATE_COLUMNS = ["sp500_return_60d", "vix_term_structure", "yield_curve_1
 
 @dataclass
 class FeatureConfig:
+    """How ``FeatureEngineer`` builds features and selects among them.
+
+    ``create_features`` / ``create_features_panel`` build every column (lags, rolling windows,
+    ranks, interactions, calendar); ``max_features`` and ``collinearity_threshold`` apply in
+    ``fit_selection`` (fitted on training rows only, so test rows never shape the selection) and
+    ``transform_selection``, which ``TrainingPipeline`` and ``ml.training`` call for every model.
+    """
+
     # ``max_features`` 200 keeps every column the collinearity filter passes (about 107 of 154 on
     # the generated market): the sub-factor ranks are the columns a smaller cap would cut first.
     max_features: int = 200

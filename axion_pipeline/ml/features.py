@@ -252,7 +252,9 @@ class FeatureEngineer:
         statistics are NaN: there is no history). Sectors come from
         ``sectors`` (symbol -> sector, a Series, dict or ``ticker, sector`` frame) when given, else
         from a ``sector`` column; without either, no sector ranks. Only the history the lags and
-        windows need is used. Raises ``ValueError`` when ``raw_data`` has no row on ``target_date``.
+        windows need is used. Every feature column is returned: ``max_features`` and
+        ``collinearity_threshold`` select in ``fit_selection`` / ``transform_selection``, fitted on
+        training rows only. Raises ``ValueError`` when ``raw_data`` has no row on ``target_date``.
         """
         t = _timestamp(target_date)
         if isinstance(raw_data, pd.DataFrame) and raw_data.index.nlevels == 1:
