@@ -84,7 +84,12 @@ FeatureSettings = library_config(
     (FeatureConfig, [f.name for f in fields(FeatureConfig) if f.name not in RANKING_SELECTION_FIELDS]),
 )
 
-RANKING_TRAINING_FIELDS = ["sample_every_n_days", "neutralize_label_exposures", "neutralize_label_sectors"]
+RANKING_TRAINING_FIELDS = [
+    "sample_every_n_days",
+    "neutralize_label_exposures",
+    "neutralize_label_sectors",
+    "selection_max_rounds",
+]
 RankingTrainingConfig = library_config(
     "RankingTrainingConfig",
     "``RankingModelConfig``, the feature-selection fields of ``FeatureConfig`` and how ``MLConfig`` cuts the "

@@ -59,6 +59,7 @@ BUILD_STAGES = [
     Stage("market_tables_job", None),
     Stage("daily_job", "range"),
     Stage("factor_analysis_job", None),
+    Stage("ranking_validation_job", "each"),
     Stage("training_job", "each"),
     Stage("training_tables_job", None),
     Stage("inference_job", "live"),

@@ -127,6 +127,235 @@ def ranking_labels(X: pd.DataFrame, outcome: pd.DataFrame, config: MLConfig, sec
     return pd.Series(labels, index=X.index, name="label")
 
 
+@dataclass
+class RankingRows:
+    """A window's ranking rows as ``train_ranking`` and ``ranking_validation_curves`` cut them: the
+    feature selection fitted on the fitted rows, the selected fitted rows and their labels, and the
+    validation slice (empty dict without one) as ``StockRankingModel.train`` takes it."""
+
+    engineer: Any
+    selected: pd.DataFrame
+    labels: pd.Series
+    validation: dict[str, Any]
+    share_missing: float
+    n_candidates: int
+    n_fit_dates: int
+    fingerprint: str
+
+
+def ranking_rows_for(
+    features: pd.DataFrame,
+    targets: pd.DataFrame,
+    window: TrainWindow,
+    config: MLConfig,
+    fit_dates: Any = None,
+    sectors: pd.Series | None = None,
+) -> RankingRows:
+    """The fitted rows (every ``config.sample_every_n_days``-th date of ``train_start .. fit_end``,
+    or ``fit_dates``), the feature selection fitted on them only, their labels (``ranking_labels``)
+    and every row of the validation slice."""
+    from axion_pipeline.ml.features import FeatureEngineer
+
+    X_fit, out_fit = ranking_rows(
+        features, targets, window.train_start, window.fit_end, config.sample_every_n_days, dates=fit_dates
+    )
+    engineer = FeatureEngineer(config.features).fit_selection(X_fit)
+    y_fit = ranking_labels(X_fit, out_fit, config, sectors)
+    validation: dict[str, Any] = {}
+    if window.has_validation:
+        X_val, out_val = ranking_rows(features, targets, window.val_start, window.train_end)
+        validation = dict(
+            X_val=engineer.transform_selection(X_val),
+            y_val=ranking_labels(X_val, out_val, config, sectors),
+            forward_returns=out_val["fwd_return"],
+        )
+    return RankingRows(
+        engineer,
+        engineer.transform_selection(X_fit),
+        y_fit,
+        validation,
+        round(float(X_fit.isna().to_numpy().mean()), 4),
+        X_fit.shape[1],
+        int(X_fit.index.get_level_values("date").nunique()),
+        data_fingerprint(X_fit, out_fit),
+    )
+
+
+# -- ranking: tree size and rounds chosen on validation slices ----------------------------------
+CURVE_COLUMNS = [
+    "fold",
+    "val_start",
+    "val_end",
+    "num_leaves",
+    "min_child_samples",
+    "rounds",
+    "validation_ic",
+    "n_dates",
+]
+
+
+@dataclass(frozen=True)
+class RankingChoice:
+    """The tree size and round count a ranking window trains with, and the evidence: the mean
+    validation IC at that point over ``windows`` (their validation slices), and this window's own."""
+
+    num_leaves: int
+    min_child_samples: int
+    rounds: int
+    pooled_validation_ic: float
+    own_validation_ic: float | None
+    windows: tuple[str, ...]
+
+
+def empty_curves() -> pd.DataFrame:
+    types = dict.fromkeys(CURVE_COLUMNS, "float64")
+    types.update(fold="object", val_start="datetime64[ns]", val_end="datetime64[ns]")
+    types.update(num_leaves="int64", min_child_samples="int64", rounds="int64", n_dates="int64")
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in types.items()})
+
+
+def no_curves(window: TrainWindow) -> pd.DataFrame:
+    """The one row that records a window without curves (no validation slice, or too little data:
+    the reason is the caller's to report): size and rounds 0, IC NaN. Never chosen."""
+    val_end = pd.Timestamp(window.train_end) if window.has_validation else pd.NaT
+    val_start = pd.Timestamp(window.val_start) if window.has_validation else pd.NaT
+    row = dict(fold=[window.key], val_start=[val_start], val_end=[val_end], num_leaves=[0], min_child_samples=[0])
+    frame = pd.DataFrame({**row, "rounds": [0], "validation_ic": [float("nan")], "n_dates": [0]})
+    return frame.astype(empty_curves().dtypes.to_dict())
+
+
+def ranking_validation_curves(
+    features: pd.DataFrame,
+    targets: pd.DataFrame,
+    window: TrainWindow,
+    config: MLConfig,
+    fit_dates: Any = None,
+    sectors: pd.Series | None = None,
+    rows: RankingRows | None = None,
+) -> pd.DataFrame:
+    """The validation rank IC of every candidate tree size (``RankingModelConfig.candidates``)
+    after every ``ic_checkpoint_rounds`` rounds up to ``config.selection_max_rounds``: one
+    single-member model per candidate fitted on the window's fitted rows (no early stopping),
+    scored on its validation slice (mean per-date Spearman IC of the expected quintile with the
+    forward return). A model that stops growing early (no split left) keeps its last score for the
+    remaining checkpoints. Columns ``CURVE_COLUMNS``; without a validation slice, ``no_curves``.
+
+    Look-ahead: only the window's own fitted and validation rows are read; the validation slice
+    ends at ``train_end``, whose labels are known before the test window (gap >= horizon)."""
+    from axion_pipeline.ml.ranking import StockRankingModel
+
+    if not window.has_validation:
+        return no_curves(window)
+    rows = rows or ranking_rows_for(features, targets, window, config, fit_dates, sectors)
+    step = max(int(config.ranking.ic_checkpoint_rounds), 1)
+    grid = np.arange(step, config.selection_max_rounds + 1, step)
+    n_dates = int(rows.validation["X_val"].index.get_level_values("date").nunique())
+    parts = []
+    for candidate in config.ranking.candidates():
+        probe = StockRankingModel(
+            replace(
+                candidate,
+                n_ensemble=1,
+                refit_on_validation=False,
+                round_selection="validation_ic",
+                n_estimators=config.selection_max_rounds,
+                early_stopping_rounds=config.selection_max_rounds,
+                ic_checkpoint_rounds=step,
+            )
+        )
+        curve = pd.Series(probe.train(rows.selected, rows.labels, **rows.validation)["validation_ic_by_rounds"])
+        curve = curve.reindex(grid).ffill()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "num_leaves": candidate.num_leaves,
+                    "min_child_samples": candidate.min_child_samples,
+                    "rounds": grid,
+                    "validation_ic": curve.to_numpy(dtype="float64"),
+                }
+            )
+        )
+    out = pd.concat(parts, ignore_index=True)
+    out.insert(0, "fold", window.key)
+    out.insert(1, "val_start", pd.Timestamp(window.val_start))
+    out.insert(2, "val_end", pd.Timestamp(window.train_end))
+    out["n_dates"] = n_dates
+    return out.astype({"num_leaves": "int64", "min_child_samples": "int64", "rounds": "int64", "n_dates": "int64"})
+
+
+def usable_curves(curves: pd.DataFrame, window: TrainWindow) -> pd.DataFrame:
+    """The curves ``window`` may choose from: those of validation slices ending on or before its
+    ``train_end`` (its own and every earlier window's). A later slice's labels reach into or past
+    the window's test dates, so it is never used, whatever the caller passes."""
+    if curves is None or curves.empty:
+        return empty_curves()
+    return curves.loc[pd.to_datetime(curves["val_end"]) <= pd.Timestamp(window.train_end)]
+
+
+def choose_ranking_config(
+    curves: pd.DataFrame, window: TrainWindow, config: RankingModelConfig
+) -> RankingChoice | None:
+    """The (tree size, rounds) with the highest mean validation IC over the usable windows'
+    slices (``usable_curves``), each window weighted equally; ties go to fewer rounds, then to the
+    smaller tree. Only the configured candidates count, and a point must be scored in every
+    pooled window. None when no usable window has a finite IC (then the configured size and
+    ``n_estimators`` are used).
+
+    Why pooled: one 63-day slice holds about three independent 21-day periods; the round count
+    chosen on it alone ranged from 1 to 295 on the 13-year real file and the size flipped between
+    windows. The mean over every earlier slice is a steadier estimate that still never sees a
+    label past the window's own ``train_end``."""
+    usable = usable_curves(curves, window)
+    sizes = {(c.num_leaves, c.min_child_samples) for c in config.candidates()}
+    usable = usable[[(int(a), int(b)) in sizes for a, b in zip(usable["num_leaves"], usable["min_child_samples"])]]
+    usable = usable.loc[np.isfinite(usable["validation_ic"].to_numpy(dtype="float64"))]
+    if usable.empty:
+        return None
+    keys = ["num_leaves", "min_child_samples", "rounds"]
+    windows = tuple(dict.fromkeys(usable["fold"]))
+    pooled = usable.groupby(keys)["validation_ic"].agg(["mean", "count"]).reset_index()
+    pooled = pooled.loc[pooled["count"] == len(windows)]
+    if pooled.empty:
+        return None
+    best = pooled.sort_values(["mean", "rounds", "num_leaves"], ascending=[False, True, True]).iloc[0]
+    point = (int(best["num_leaves"]), int(best["min_child_samples"]), int(best["rounds"]))
+    own = usable.loc[usable["fold"] == window.key].set_index(keys)["validation_ic"]
+    return RankingChoice(
+        *point,
+        pooled_validation_ic=float(best["mean"]),
+        own_validation_ic=float(own.loc[point]) if point in own.index else None,
+        windows=windows,
+    )
+
+
+def sampled_validation(rows: RankingRows, every_n_days: int) -> tuple[pd.DataFrame, pd.Series]:
+    """The validation rows the final fit adds: every ``every_n_days``-th date of the slice counted
+    back from its last date, so a validation date weighs as much as a fitted date (the slice is
+    scored on every date, but fitting all of them would give its 63 days the weight of 300)."""
+    X_val, y_val = rows.validation["X_val"], rows.validation["y_val"]
+    dates = X_val.index.get_level_values("date")
+    keep = pd.DatetimeIndex(dates.unique()).sort_values()[::-1][:: max(int(every_n_days), 1)]
+    mask = dates.isin(keep)
+    return X_val.loc[mask], y_val.loc[mask]
+
+
+def require_configured_sizes(curves: pd.DataFrame, window: TrainWindow, config: RankingModelConfig) -> None:
+    """The window's own curves must include a configured tree size: curves computed with another
+    ranking config (e.g. a fold run with a different ``candidate_num_leaves``) would otherwise be
+    ignored without a word and the model fall back to its default size."""
+    own = curves.loc[(curves["fold"] == window.key) & (curves["rounds"] > 0)] if len(curves) else curves
+    if own.empty:
+        return
+    stored = set(zip(own["num_leaves"].astype(int), own["min_child_samples"].astype(int)))
+    configured = {(c.num_leaves, c.min_child_samples) for c in config.candidates()}
+    if not stored & configured:
+        raise ValueError(
+            f"{window.key}: the validation curves hold tree sizes (num_leaves, min_child_samples) {sorted(stored)} "
+            f"but the ranking config asks for {sorted(configured)}; compute the curves (ranking_validation) "
+            "with the same ranking config"
+        )
+
+
 def train_ranking(
     features: pd.DataFrame,
     targets: pd.DataFrame,
@@ -134,66 +363,79 @@ def train_ranking(
     config: MLConfig,
     fit_dates: Any = None,
     sectors: pd.Series | None = None,
+    curves: pd.DataFrame | None = None,
 ) -> ModelRun:
     """StockRankingModel on the window's fitted dates (every ``config.sample_every_n_days``-th),
-    feature selection fitted on the fitted rows, labels from ``ranking_labels``; the tree size
-    (``RankingModelConfig.candidates``) and the number of rounds are chosen on the validation
-    slice by rank IC, then the model is refitted with the validation rows; scored on every
-    test-window feature row.
+    feature selection fitted on the fitted rows, labels from ``ranking_labels``; tree size and
+    round count from ``choose_ranking_config`` over ``curves`` (``ranking_validation_curves`` of
+    this and earlier windows; this window's own are computed when ``curves`` lacks them), then
+    the ensemble is fitted with those rounds on the fitted rows and (``refit_on_validation``)
+    the validation slice sampled like them (``sampled_validation``), so no recent stretch of
+    labelled dates is left out; scored on every test-window row.
+    Without a validation slice: the first candidate with ``n_estimators`` rounds.
 
     ``features`` may hold only the rows ``ranking_dates`` names: pass those dates as ``fit_dates``
     so the fitted span is not sampled a second time (dates outside that span are ignored)."""
-    from axion_pipeline.ml.features import FeatureEngineer
     from axion_pipeline.ml.ranking import StockRankingModel
 
-    every_n = config.sample_every_n_days
-    X_fit, out_fit = ranking_rows(features, targets, window.train_start, window.fit_end, every_n, dates=fit_dates)
-    engineer = FeatureEngineer(config.features).fit_selection(X_fit)
-    y_fit = ranking_labels(X_fit, out_fit, config, sectors)
-    kwargs: dict[str, Any] = {}
-    if window.has_validation:
-        X_val, out_val = ranking_rows(features, targets, window.val_start, window.train_end)
-        y_val = ranking_labels(X_val, out_val, config, sectors)
-        kwargs = dict(X_val=engineer.transform_selection(X_val), y_val=y_val, forward_returns=out_val["fwd_return"])
-    selected = engineer.transform_selection(X_fit)
-    share_missing = round(float(X_fit.isna().to_numpy().mean()), 4)
-    n_candidates, n_fit_dates = X_fit.shape[1], int(X_fit.index.get_level_values("date").nunique())
-    fingerprint = data_fingerprint(X_fit, out_fit)
-    del X_fit  # the selected columns are all training needs from here on
+    rows = ranking_rows_for(features, targets, window, config, fit_dates, sectors)
     started = time.perf_counter()
-    chosen, probe, compared = choose_tree_size(config.ranking, selected, y_fit, kwargs)
-    if probe is None:  # no validation slice: the configured rounds on the fitted rows
-        model = StockRankingModel(chosen)
-        train_metrics = model.train(selected, y_fit)
+    curves = curves if curves is not None else empty_curves()
+    if window.has_validation and window.key not in set(curves["fold"]):
+        own = ranking_validation_curves(features, targets, window, config, rows=rows)
+        curves = pd.concat([curves, own], ignore_index=True) if len(curves) else own
+    require_configured_sizes(curves, window, config.ranking)
+    choice = choose_ranking_config(curves, window, config.ranking) if window.has_validation else None
+    if choice is None:
+        final = replace(config.ranking.candidates()[0], round_selection="fixed", refit_on_validation=False)
+        fit_rows = (rows.selected, rows.labels)
     else:
-        # the ensemble is fitted once, with the rounds the probe chose on the validation slice, on
-        # the fitted rows and (``refit_on_validation``) the validation rows: no recent date left out
-        rounds = int(probe["best_iterations"][0])
-        final = replace(chosen, n_estimators=max(rounds, 1), round_selection="fixed", refit_on_validation=False)
-        rows = (pd.concat([selected, kwargs["X_val"]]), pd.concat([y_fit, kwargs["y_val"]]))
-        model = StockRankingModel(final)
-        fitted = model.train(*(rows if chosen.refit_on_validation else (selected, y_fit)))
-        train_metrics = {
-            **probe,
-            "best_iterations": [rounds] * final.n_ensemble,
-            "n_train": fitted["n_train"],
-            "refit_on_validation": chosen.refit_on_validation,
-        }
-        model.metadata.metrics = train_metrics
-    train_metrics["tree_sizes_compared"] = compared
+        final = replace(
+            config.ranking,
+            num_leaves=choice.num_leaves,
+            min_child_samples=choice.min_child_samples,
+            candidate_num_leaves=[],
+            candidate_min_child_samples=[],
+            n_estimators=choice.rounds,
+            round_selection="fixed",
+            refit_on_validation=False,
+        )
+        fit_rows = (rows.selected, rows.labels)
+        if config.ranking.refit_on_validation:
+            X_val, y_val = sampled_validation(rows, config.sample_every_n_days)
+            fit_rows = (pd.concat([rows.selected, X_val]), pd.concat([rows.labels, y_val]))
+    model = StockRankingModel(final)
+    fitted = model.train(*fit_rows)
+    selection = {
+        "rounds": final.n_estimators,
+        "num_leaves": final.num_leaves,
+        "min_child_samples": final.min_child_samples,
+        "pooled_validation_ic": choice.pooled_validation_ic if choice else None,
+        "own_validation_ic": choice.own_validation_ic if choice else None,
+        "selection_windows": list(choice.windows) if choice else [],
+    }
+    train_metrics = {
+        "n_train": fitted["n_train"],
+        "best_iterations": [final.n_estimators] * final.n_ensemble,
+        "refit_on_validation": bool(choice and config.ranking.refit_on_validation),
+        "information_coefficient": selection["own_validation_ic"],
+        "evaluated_on": "validation curves" if choice else "train",
+        **selection,
+    }
+    model.metadata.metrics = jsonable(train_metrics)
     neutral = [c for c in config.neutralize_label_exposures if c in features.columns]
     neutral += ["sector"] if config.neutralize_label_sectors and sectors is not None else []
     seconds = _finish(
         model,
         window,
         started,
-        feature_selection=engineer.selection_to_dict(),
-        sample_every_n_days=every_n,
-        tree_sizes_compared=compared,
+        feature_selection=rows.engineer.selection_to_dict(),
+        sample_every_n_days=config.sample_every_n_days,
+        ranking_selection=jsonable(selection),
         labels_neutral_to=neutral,
     )
     X_test, out_test = ranking_rows(features, targets, window.test_start, window.test_end, labelled_only=False)
-    pred = model.predict(engineer.transform_selection(X_test))
+    pred = model.predict(rows.engineer.transform_selection(X_test))
     dates = M.date_labels(pred.index)
     predictions = pd.DataFrame(
         {
@@ -208,49 +450,23 @@ def train_ranking(
         }
     )
     info = {
-        "n_fit_rows": len(selected),
-        "n_fit_dates": n_fit_dates,
-        "n_validation_rows": len(kwargs.get("X_val", [])),
-        "n_candidate_features": n_candidates,
+        "n_fit_rows": len(rows.selected),
+        "n_fit_dates": rows.n_fit_dates,
+        "n_validation_rows": len(rows.validation.get("X_val", [])),
+        "n_candidate_features": rows.n_candidates,
         "n_features": len(model.feature_names),
-        "best_iterations": train_metrics.get("best_iterations"),
-        "num_leaves": chosen.num_leaves,
-        "min_child_samples": chosen.min_child_samples,
-        "validation_ic": train_metrics.get("information_coefficient"),
+        "best_iterations": final.n_estimators,
+        "num_leaves": final.num_leaves,
+        "min_child_samples": final.min_child_samples,
+        "validation_ic": selection["own_validation_ic"],
+        "pooled_validation_ic": selection["pooled_validation_ic"],
+        "selection_windows": len(selection["selection_windows"]),
         "train_seconds": round(seconds, 2),
-        "input_share_missing": share_missing,
+        "input_share_missing": rows.share_missing,
     }
-    return ModelRun(model, predictions, ranking_metrics(predictions), info, fingerprint, selected, train_metrics)
-
-
-def choose_tree_size(
-    config: RankingModelConfig, X: pd.DataFrame, y: pd.Series, validation: dict[str, Any]
-) -> tuple[RankingModelConfig, dict[str, Any] | None, list[dict[str, Any]]]:
-    """Fit a one-member probe of each candidate tree size (``config.candidates()``) on the fitted
-    rows, its rounds chosen on the validation slice, and keep the one with the highest validation
-    rank IC. Returns (chosen config, its probe's validation metrics, every candidate's figures);
-    without a validation slice: the first candidate, None, []."""
-    from axion_pipeline.ml.ranking import StockRankingModel
-
-    candidates = config.candidates()
-    if not validation:
-        return candidates[0], None, []
-    probes = []
-    for candidate in candidates:
-        probe = StockRankingModel(replace(candidate, n_ensemble=1, refit_on_validation=False))
-        probes.append(probe.train(X, y, **validation))
-    compared = [
-        {
-            "num_leaves": c.num_leaves,
-            "min_child_samples": c.min_child_samples,
-            "rounds": m["best_iterations"][0],
-            "validation_ic": m["information_coefficient"],
-        }
-        for c, m in zip(candidates, probes)
-    ]
-    scores = [m["information_coefficient"] if np.isfinite(m["information_coefficient"]) else -np.inf for m in probes]
-    best = int(np.argmax(scores))
-    return candidates[best], probes[best], jsonable(compared)
+    return ModelRun(
+        model, predictions, ranking_metrics(predictions), info, rows.fingerprint, rows.selected, train_metrics
+    )
 
 
 def walk_forward_ranking(
@@ -261,10 +477,15 @@ def walk_forward_ranking(
     true_alpha: pd.DataFrame | None = None,
     sectors: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[ModelRun]]:
-    """``train_ranking`` on every window (e.g. ``FoldPlan.windows``), as the fold assets and the
-    walk-forward report do: returns the ``walk_forward_table`` (per fold and "all"; oracle IC and
-    ratio when ``true_alpha`` is given), the pooled out-of-sample predictions and the runs."""
-    runs = [train_ranking(features, targets, window, config, sectors=sectors) for window in windows]
+    """As the fold assets do: the validation curves of every window, then ``train_ranking`` on
+    each with the curves (each window uses its own and the earlier ones, ``usable_curves``).
+    Returns the ``walk_forward_table`` (per fold and "all"; oracle IC and ratio when
+    ``true_alpha`` is given), the pooled out-of-sample predictions and the runs."""
+    windows = list(windows)
+    curves = pd.concat(
+        [ranking_validation_curves(features, targets, w, config, sectors=sectors) for w in windows], ignore_index=True
+    )
+    runs = [train_ranking(features, targets, w, config, sectors=sectors, curves=curves) for w in windows]
     pooled = pd.concat([run.predictions for run in runs], ignore_index=True)
     table, _ = walk_forward_table(pooled, true_alpha, config.forward_days)
     return table, pooled, runs

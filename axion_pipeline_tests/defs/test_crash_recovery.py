@@ -99,7 +99,14 @@ def test_sigkill_mid_backfill_and_mid_training_then_rerun_is_consistent(tmp_path
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     runner = [sys.executable, "-m", "axion_pipeline.run_all", "--stages"]
-    build = ["market_tables_job", "daily_job", "factor_analysis_job", "training_job", "training_tables_job"]
+    build = [
+        "market_tables_job",
+        "daily_job",
+        "factor_analysis_job",
+        "ranking_validation_job",
+        "training_job",
+        "training_tables_job",
+    ]
 
     # 1. killed a few seconds into the daily backfill (its stage line is printed once it ends)
     proc = _start(runner + build[:2], env)

@@ -51,8 +51,13 @@ def chain(tmp_path_factory):
             "max_depth": 3,
             "candidate_num_leaves": [],
             "candidate_min_child_samples": [],
+            "selection_max_rounds": 150,
         }
-        for fold in defs.resolve_job_def("training_job").partitions_def.get_partition_keys():
+        folds = defs.resolve_job_def("training_job").partitions_def.get_partition_keys()
+        for fold in folds:
+            config = {"ops": {"ranking_validation": {"config": small}}}
+            run("ranking_validation_job", partition_key=fold, run_config=config)
+        for fold in folds:
             run("training_job", partition_key=fold, run_config={"ops": {"ranking_model": {"config": small}}})
         run("training_tables_job", run_config={"ops": {"production_models": {"config": {"ranking": small}}}})
         live = project.live_keys()

@@ -28,6 +28,7 @@ SMALL_RANKING = {
     "max_depth": 3,
     "candidate_num_leaves": [3, 7],
     "candidate_min_child_samples": [20, 20],
+    "selection_max_rounds": 150,
 }
 MODELS = ["ranking_model", "regime_model", "earnings_model", "factor_timing_model"]
 
@@ -48,7 +49,8 @@ def _run(defs, instance, job_name, partition_key, op_config):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """History, then every fold of training_job, then training_tables_job (once for the module)."""
+    """History, then every fold of ranking_validation_job and of training_job, then
+    training_tables_job (once for the module)."""
     from axion_pipeline.definitions import build_definitions
     from axion_pipeline.defs.project import DagsterProject
 
@@ -66,6 +68,8 @@ def trained(tmp_path_factory):
     with dg.instance_for_test(overrides=overrides) as instance:
         run_job(defs, instance, "market_tables_job")
         run_job(defs, instance, "daily_job", key_range=(keys[0], keys[-1]))
+        for k in FOLDS:
+            _run(defs, instance, "ranking_validation_job", k, {"ranking_validation": SMALL_RANKING})
         fold_checks = {
             k: check_results(_run(defs, instance, "training_job", k, {"ranking_model": SMALL_RANKING})) for k in FOLDS
         }

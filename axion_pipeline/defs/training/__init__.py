@@ -1,7 +1,10 @@
 """Group ``training``: models per walk-forward fold, the walk-forward report, production models,
 the drift reference, the model store table and an on-demand hyperparameter search.
 
-- ``training_job`` (fold-partitioned: run once per fold key): ranking_model, regime_model,
+- ``ranking_validation_job`` (fold-partitioned, before training_job): ranking_validation, the
+  validation IC curves of each candidate tree size on the fold's validation slice.
+- ``training_job`` (fold-partitioned: run once per fold key): ranking_model (size and rounds
+  chosen on the curves of this and earlier folds), regime_model,
   earnings_model, factor_timing_model; each saves its model under the model store and stores
   its out-of-sample predictions on the fold's test window.
 - ``training_tables_job`` (unpartitioned): walk_forward_report, alpha158_reference (Qlib's
@@ -49,6 +52,12 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
 
 def build_jobs() -> list:
     return [
+        dg.define_asset_job(
+            "ranking_validation_job",
+            selection=dg.AssetSelection.assets("ranking_validation"),
+            description="The ranking model's validation curves of one walk-forward fold (each candidate tree size's "
+            "validation rank IC by rounds): run for every fold before training_job, which chooses from them.",
+        ),
         dg.define_asset_job(
             "training_job",
             selection=dg.AssetSelection.assets(*FOLD_ASSET_KEYS),

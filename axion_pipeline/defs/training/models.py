@@ -77,6 +77,24 @@ def read_ranking_rows(
     return features, targets, dates
 
 
+def earlier_folds_mapping(keys: list[str]) -> dg.StaticPartitionMapping:
+    """Fold ``k`` reads the partitions of folds ``0 .. k`` (their validation slices end before its
+    test window); the library drops any later slice again (``usable_curves``)."""
+    return dg.StaticPartitionMapping({key: keys[i:] for i, key in enumerate(keys)})
+
+
+def require_curves(curves: pd.DataFrame, folds: list[str]) -> None:
+    """Every fold up to this one must have its validation curves stored (a skipped fold stores its
+    ``no_curves`` row): otherwise the pooled choice would depend on which runs had finished."""
+    present = set(curves["fold"]) if len(curves) else set()
+    missing = [f for f in folds if f not in present]
+    if missing:
+        raise dg.Failure(
+            description=f"ranking_validation has no rows for {missing}: materialize ranking_validation_job for "
+            "those folds first (the build runs it before training_job)"
+        )
+
+
 def build_fold_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
     plan = project.plan
 
@@ -88,19 +106,63 @@ def build_fold_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         {"sectors": dg.AssetIn()},
         deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in ("features", "targets")],
     )
+    def ranking_validation(
+        context: dg.AssetExecutionContext,
+        config: RankingTrainingConfig,
+        warehouse: Warehouse,
+        sectors: pd.DataFrame,
+    ) -> pd.DataFrame:
+        """Validation rank IC of each candidate tree size of the ranking model after every 10 rounds, fitted on the
+        fold's fitted rows and scored on its validation slice: what this and later folds choose size and rounds from."""
+        from axion_pipeline.ml.training import no_curves, ranking_validation_curves
+
+        window = plan.window(context.partition_key)
+        ml_config = ranking_config(config, plan.horizon)
+        features, targets, dates = read_ranking_rows(warehouse, window, ml_config.sample_every_n_days)
+        sector = sectors.set_index("ticker")["sector"]
+        curves = train_or_skip(
+            ranking_validation_curves, features, targets, window, ml_config, fit_dates=dates, sectors=sector
+        )
+        if isinstance(curves, Skipped):
+            context.log.warning(f"ranking_validation {context.partition_key}: {curves.reason}")
+            context.add_output_metadata({"status": curves.status, "rows": 1})
+            return no_curves(window)
+        best = curves.loc[curves["validation_ic"].idxmax()] if curves["validation_ic"].notna().any() else None
+        context.add_output_metadata(
+            {
+                "status": "scored",
+                "rows": len(curves),
+                "validation_window": f"{window.val_start.date()} .. {window.train_end.date()}",
+                "best_num_leaves": int(best["num_leaves"]) if best is not None else None,
+                "best_rounds": int(best["rounds"]) if best is not None else None,
+                "best_validation_ic": round(float(best["validation_ic"]), 4) if best is not None else None,
+            }
+        )
+        return curves
+
+    @fold_asset(
+        {"lightgbm", "duckdb"},
+        {
+            "sectors": dg.AssetIn(),
+            "ranking_validation": dg.AssetIn(partition_mapping=earlier_folds_mapping(plan.keys)),
+        },
+        deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in ("features", "targets")],
+    )
     def ranking_model(
         context: dg.AssetExecutionContext,
         config: RankingTrainingConfig,
         model_store: ModelStore,
         warehouse: Warehouse,
         sectors: pd.DataFrame,
+        ranking_validation: pd.DataFrame,
     ) -> pd.DataFrame:
         """Out-of-sample stock scores (score, rank, predicted quintile) of the fold's LightGBM ranking ensemble on its
-        test window."""
+        test window; tree size and rounds are those with the best mean validation IC over this and earlier folds."""
         from axion_pipeline.analytics.plots import plot_feature_importance, to_markdown_image
         from axion_pipeline.ml.training import empty_predictions, train_ranking
 
         window = plan.window(context.partition_key)
+        require_curves(ranking_validation, plan.keys[: plan.keys.index(context.partition_key) + 1])
         ml_config = ranking_config(config, plan.horizon)
         features, targets, dates = read_ranking_rows(warehouse, window, ml_config.sample_every_n_days)
         run = train_or_skip(
@@ -111,6 +173,7 @@ def build_fold_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
             ml_config,
             fit_dates=dates,
             sectors=sectors.set_index("ticker")["sector"],
+            curves=ranking_validation,
         )
         if not isinstance(run, Skipped):
             png = plot_feature_importance(run.model.get_feature_importance())
@@ -192,7 +255,7 @@ def build_fold_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         empty = empty_predictions("factor_timing_model")
         return store_fold_run(context, model_store, "factor_timing_model", window, run, empty)
 
-    return [ranking_model, regime_model, earnings_model, factor_timing_model]
+    return [ranking_validation, ranking_model, regime_model, earnings_model, factor_timing_model]
 
 
 FOLD_ASSET_KEYS = ["ranking_model", "regime_model", "earnings_model", "factor_timing_model"]

@@ -26,6 +26,7 @@ from axion_pipeline.defs.training.models import (
     fit_factor_timing,
     fit_regime,
     read_ranking_rows,
+    require_curves,
 )
 
 PRODUCTION_COLUMNS = [
@@ -61,9 +62,11 @@ def _train_all(
     prices,
     fundamentals,
     factor_scores,
+    ranking_curves,
 ) -> dict:
     """The four models on the production window, through the same functions as the folds: a
-    ``ModelRun`` each, or ``Skipped`` when the data cannot train it."""
+    ``ModelRun`` each, or ``Skipped`` when the data cannot train it. The ranking model's tree size
+    and rounds pool every fold's validation curves (``ranking_curves``) with its own slice's."""
     from axion_pipeline.ml.config import EarningsModelConfig, FactorTimingConfig, RegimeModelConfig
     from axion_pipeline.ml.training import train_ranking
 
@@ -76,6 +79,7 @@ def _train_all(
             ranking_config(config.ranking, horizon),
             fit_dates=fit_dates,
             sectors=sectors,
+            curves=ranking_curves,
         ),
         "regime_model": fit_regime(
             regime_features, true_regimes, market_regime, window, config.regime.to_library(RegimeModelConfig)
@@ -143,6 +147,7 @@ def build_production(project: DagsterProject) -> dg.AssetsDefinition:
             "fundamentals": dg.AssetIn(),
             "sectors": dg.AssetIn(),
             "factor_scores": every_partition(["date", "ticker", *CATEGORIES]),
+            "ranking_validation": every_partition(),
         },
         deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in ("features", "targets")],
         pool=WAREHOUSE_POOL,
@@ -160,6 +165,7 @@ def build_production(project: DagsterProject) -> dg.AssetsDefinition:
         fundamentals: pd.DataFrame,
         sectors: pd.DataFrame,
         factor_scores: pd.DataFrame,
+        ranking_validation: pd.DataFrame,
     ):
         """Train and version the four production models on the window ending at the production cutoff;
         a model the data cannot train is skipped (status in the table, no LATEST: serving uses rules)."""
@@ -167,6 +173,7 @@ def build_production(project: DagsterProject) -> dg.AssetsDefinition:
         from axion_pipeline.ml.datasets import sample_rows
 
         window = plan.production
+        require_curves(ranking_validation, plan.keys)
         features, targets, fit_dates = read_ranking_rows(warehouse, window, config.ranking.sample_every_n_days)
         runs = _train_all(
             config,
@@ -183,6 +190,7 @@ def build_production(project: DagsterProject) -> dg.AssetsDefinition:
             prices,
             fundamentals,
             factor_scores,
+            ranking_validation,
         )
         rows = []
         for name, run in runs.items():
@@ -224,6 +232,9 @@ def build_production(project: DagsterProject) -> dg.AssetsDefinition:
                 to_markdown_image(plot_feature_importance(importance), "ranking model feature importance (gain)")
             )
             meta["ranking_validation_ic"] = ranking.info.get("validation_ic")
+            meta["ranking_pooled_validation_ic"] = ranking.info.get("pooled_validation_ic")
+            meta["ranking_rounds"] = ranking.info.get("best_iterations")
+            meta["ranking_num_leaves"] = ranking.info.get("num_leaves")
         yield dg.Output(table, "production_models", metadata=meta)
         if isinstance(ranking, Skipped):
             drift = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "ticker": pd.Series(dtype=object)})
