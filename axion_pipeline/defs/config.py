@@ -88,7 +88,6 @@ RANKING_TRAINING_FIELDS = [
     "sample_every_n_days",
     "neutralize_label_exposures",
     "neutralize_label_sectors",
-    "selection_max_rounds",
 ]
 RankingTrainingConfig = library_config(
     "RankingTrainingConfig",

@@ -125,11 +125,13 @@ class RankingModelConfig:
     always fits ``n_estimators``. ``candidate_num_leaves`` / ``candidate_min_child_samples``
     (pairs) are the tree sizes the training module (``axion_pipeline.ml.training``) compares on
     validation curves before the final fit (empty: ``num_leaves`` / ``min_child_samples`` only);
-    there, the size and a fixed round count are chosen by the mean validation IC over the window's
-    own and earlier validation slices, and the final fit adds the validation slice sampled like
-    the fitted rows."""
+    there, each candidate is fitted to ``n_estimators`` rounds, and the size and a round count up
+    to ``n_estimators`` are chosen by the mean validation IC over the window's own and earlier
+    validation slices; the final fit adds the validation slice sampled like the fitted rows.
+    ``n_estimators`` 600 at learning rate 0.05: on the 13-year real file a pooled choice over at
+    most 300 rounds settled on 300, the edge of its grid."""
 
-    n_estimators: int = 300
+    n_estimators: int = 600
     max_depth: int = -1
     learning_rate: float = 0.05
     n_ensemble: int = 2
@@ -338,10 +340,6 @@ class MLConfig:
     # (``axion_pipeline.ml.neutralize``); empty and False: quintiles of the raw return.
     neutralize_label_exposures: list[str] = field(default_factory=lambda: ["beta_rank", "realized_vol_rank"])
     neutralize_label_sectors: bool = True
-    # Tree size and rounds of the ranking model are chosen on validation curves (``ranking_
-    # validation_curves``: each candidate size fitted to this many rounds, its validation IC every
-    # ``ranking.ic_checkpoint_rounds``), pooled over the window's own and earlier validation slices.
-    selection_max_rounds: int = 600
     # Walk-forward plan of ``TrainingPipeline`` (as of the Dagster folds): the first
     # ``warmup_days`` dates of the data are left out of every window (factor scores need a year of
     # prices), the last ``live_days`` are never in a fold (at least ``forward_days`` are kept out).

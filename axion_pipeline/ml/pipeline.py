@@ -112,9 +112,11 @@ class TrainingPipeline:
         run_walk_forward: bool = True,
     ) -> TrainingResult:
         """Walk-forward evaluation on the plan's folds (optional), then the final model on its
-        production window (both through ``axion_pipeline.ml.training.train_ranking``)."""
+        production window (both through ``axion_pipeline.ml.training.train_ranking``). With the
+        walk forward, each fold and the production model choose tree size and rounds from the
+        validation curves of their own and every earlier fold's slice, as the Dagster folds do."""
         from axion_pipeline.ml.evaluation import walk_forward_table
-        from axion_pipeline.ml.training import train_ranking
+        from axion_pipeline.ml.training import ranking_validation_curves, train_ranking
 
         cfg = self.config
         check_purge(cfg.walk_forward, cfg.forward_days)
@@ -123,11 +125,18 @@ class TrainingPipeline:
         targets_long = to_long(targets)[["date", "ticker", "label", "fwd_return"]]
         dates = pd.DatetimeIndex(features_long["date"]).unique().sort_values()
         sectors = _sectors_of(raw_data)
-        train = lambda window: train_ranking(features_long, targets_long, window, cfg, sectors=sectors)  # noqa: E731
+        curves = None
+
+        def train(window):
+            return train_ranking(features_long, targets_long, window, cfg, sectors=sectors, curves=curves)
 
         wf_metrics, fold_results = None, []
         if run_walk_forward:
             plan = plan_walk_forward(dates, cfg.walk_forward, cfg.forward_days, cfg.warmup_days, cfg.live_days)
+            curves = pd.concat(
+                [ranking_validation_curves(features_long, targets_long, w, cfg, sectors=sectors) for w in plan.windows],
+                ignore_index=True,
+            )
             runs = [train(window) for window in plan.windows]
             table, _ = walk_forward_table(
                 pd.concat([r.predictions for r in runs], ignore_index=True), horizon=cfg.forward_days

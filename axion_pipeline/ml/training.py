@@ -234,7 +234,7 @@ def ranking_validation_curves(
     rows: RankingRows | None = None,
 ) -> pd.DataFrame:
     """The validation rank IC of every candidate tree size (``RankingModelConfig.candidates``)
-    after every ``ic_checkpoint_rounds`` rounds up to ``config.selection_max_rounds``: one
+    after every ``ic_checkpoint_rounds`` rounds up to ``n_estimators`` (of ``config.ranking``): one
     single-member model per candidate fitted on the window's fitted rows (no early stopping),
     scored on its validation slice (mean per-date Spearman IC of the expected quintile with the
     forward return). A model that stops growing early (no split left) keeps its last score for the
@@ -248,7 +248,8 @@ def ranking_validation_curves(
         return no_curves(window)
     rows = rows or ranking_rows_for(features, targets, window, config, fit_dates, sectors)
     step = max(int(config.ranking.ic_checkpoint_rounds), 1)
-    grid = np.arange(step, config.selection_max_rounds + 1, step)
+    max_rounds = int(config.ranking.n_estimators)
+    grid = np.arange(step, max_rounds + 1, step)
     n_dates = int(rows.validation["X_val"].index.get_level_values("date").nunique())
     parts = []
     for candidate in config.ranking.candidates():
@@ -258,8 +259,8 @@ def ranking_validation_curves(
                 n_ensemble=1,
                 refit_on_validation=False,
                 round_selection="validation_ic",
-                n_estimators=config.selection_max_rounds,
-                early_stopping_rounds=config.selection_max_rounds,
+                n_estimators=max_rounds,
+                early_stopping_rounds=max_rounds,
                 ic_checkpoint_rounds=step,
             )
         )

@@ -51,7 +51,7 @@ def chain(tmp_path_factory):
             "max_depth": 3,
             "candidate_num_leaves": [],
             "candidate_min_child_samples": [],
-            "selection_max_rounds": 150,
+            "n_estimators": 150,
         }
         folds = defs.resolve_job_def("training_job").partitions_def.get_partition_keys()
         for fold in folds:

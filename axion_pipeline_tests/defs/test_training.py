@@ -28,7 +28,7 @@ SMALL_RANKING = {
     "max_depth": 3,
     "candidate_num_leaves": [3, 7],
     "candidate_min_child_samples": [20, 20],
-    "selection_max_rounds": 150,
+    "n_estimators": 150,
 }
 MODELS = ["ranking_model", "regime_model", "earnings_model", "factor_timing_model"]
 

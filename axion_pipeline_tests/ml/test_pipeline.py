@@ -73,7 +73,10 @@ def test_train_ranking_model_saves_a_versioned_model(trained):
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", result.version)
     assert result.model_path == str(model_dir / "ranking" / result.version)
     assert (model_dir / "ranking" / "LATEST").read_text().strip() == result.version
-    assert result.metrics["evaluated_on"] == "validation" and result.metrics["information_coefficient"] > 0.1
+    # size and rounds chosen on the validation curves of both folds and the production window's own
+    # slice; the IC is the production slice's at that point (a probe fitted without those rows)
+    assert result.metrics["evaluated_on"] == "validation curves" and result.metrics["information_coefficient"] > 0.1
+    assert result.metrics["selection_windows"] == ["fold_0", "fold_1", "production"]
     wf = result.walk_forward_metrics
     assert wf["n_folds"] == 2 and wf["n_dates"] == 80 and wf["ic_mean"] > 0.1
     assert len(result.fold_results) == 2

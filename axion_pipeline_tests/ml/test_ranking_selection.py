@@ -100,8 +100,7 @@ def small_market():
     wf = WalkForwardConfig(n_splits=2, train_size=252, test_size=42, gap=21, validation_size=42, expanding=True)
     plan = plan_walk_forward(calendar, wf, horizon=21, warmup_days=300, live_days=42)
     config = MLConfig(
-        ranking=replace(SIZES, n_ensemble=2, num_leaves=3, min_child_samples=50),
-        selection_max_rounds=60,
+        ranking=replace(SIZES, n_ensemble=2, num_leaves=3, min_child_samples=50, n_estimators=60),
     )
     return features, targets, plan, config, market.sectors.set_index("ticker")["sector"]
 
