@@ -147,13 +147,21 @@ def test_config_classes_are_generated_from_the_library_configs():
 
 
 def test_training_chain_produces_predictions_models_and_report(trained):
+    from axion_pipeline.defs.resources import ModelStore
+
     wh = trained.warehouse
     fold_window = trained.plan.window
 
     for key in FOLDS:
         checks = trained.fold_checks[key]
         assert checks["fold_windows_disjoint"] and checks["ranking_predictions_cover_test_window"], checks
+        assert checks["ranking_selection_sees_no_later_slice"], checks
         window = fold_window(key)
+        curves = _rows(wh, "select * from training.ranking_validation where fold = ?", [key])
+        # 2 candidate sizes x 15 checkpoints (10 .. 150 rounds), all ending at the fold's train_end
+        assert len(curves) == 2 * 15 and (curves["val_end"] == window.train_end).all()
+        chosen = ModelStore(root=str(trained.models)).fold_metadata("ranking_model", key).extra["ranking_selection"]
+        assert chosen["selection_windows"] == FOLDS[: FOLDS.index(key) + 1]
         preds = _rows(wh, "select * from training.ranking_model where fold = ?", [key])
         assert len(preds) > 0
         assert preds["date"].min() == window.test_start and preds["date"].max() == window.test_end

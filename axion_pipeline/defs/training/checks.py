@@ -1,4 +1,5 @@
-"""Asset checks of the training group: purged and disjoint fold windows, full test coverage, the
+"""Asset checks of the training group: purged and disjoint fold windows, a ranking model chosen on
+no later validation slice, full test coverage, the
 production cutoff, and a warning when the model loses to a baseline. No NaN/inf model inputs is
 enforced inside training itself: an infinite feature fails the run with the column names
 (``require_finite``); missing values are LightGBM's / the models' documented missing-value
@@ -49,6 +50,29 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
                 "fitted": f"{meta.train_start} .. {meta.train_end}",
                 "gap": plan.config.gap,
                 "embargo": plan.config.embargo,
+            },
+        )
+
+    @dg.asset_check(blocking=True, **per_fold)
+    def ranking_selection_sees_no_later_slice(
+        context: dg.AssetCheckExecutionContext, model_store: ModelStore
+    ) -> dg.AssetCheckResult:
+        """The fold's tree size and rounds were chosen on validation slices that end on or before its own training
+        end (its own and earlier folds'), never on a later fold's, whose labels reach into this fold's test window."""
+        key = context.partition_key
+        window = plan.window(key)
+        meta = model_store.fold_metadata("ranking_model", key)
+        selection = meta.extra.get("ranking_selection") or {}
+        used = list(selection.get("selection_windows") or [])
+        later = [k for k in used if k not in plan.keys or plan.window(k).train_end > window.train_end]
+        return dg.AssetCheckResult(
+            passed=not later,
+            metadata={
+                "selection_windows": ", ".join(used) or "none (no validation slice)",
+                "later_slices": ", ".join(later) or "none",
+                "num_leaves": selection.get("num_leaves"),
+                "rounds": selection.get("rounds"),
+                "pooled_validation_ic": selection.get("pooled_validation_ic"),
             },
         )
 
@@ -145,6 +169,7 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
 
     return [
         fold_windows_disjoint,
+        ranking_selection_sees_no_later_slice,
         ranking_predictions_cover_test_window,
         production_models_respect_cutoff,
         model_does_not_lose_to_a_baseline,
