@@ -97,6 +97,9 @@ def test_spec_section_1_runs_as_written(market):
     assert sum(ns["weights"].values()) == pytest.approx(1.0) and set(ns["weights"]) == set(CATS)
     b = ns["breakdown"]
     assert set(b["category_scores"]) == set(CATS) and b["regime"] in {r.value for r in MarketRegime}
+    # the breakdown, called without the S&P 500, reports the regime and scores of the same date
+    assert b["regime"] == ns["regime"].value and b["regime_source"] == "sp500_prices"
+    assert b["category_scores"] == pytest.approx(scores.loc["AAPL", CATS].astype(float).to_dict(), nan_ok=True)
     assert sum(len(v) for v in b["sub_factors"].values()) == create_default_registry().total_factor_count()
     assert list(ns["v1_scores"].columns) == ["value", "momentum", "quality", "growth"]
     # the precomputed pe_ratio drives earnings_yield: scores follow 1 / pe
@@ -152,6 +155,37 @@ def test_regime_without_sp500_uses_the_equal_weighted_universe(market):
     engine.compute_all_scores(close, market["fundamentals"])
     index = 100.0 * (1.0 + close.pct_change(fill_method=None).mean(axis=1).fillna(0.0)).cumprod()
     assert engine.last_regime == RegimeDetector().detect(index)
+
+
+def test_one_regime_per_date_with_or_without_sp500_in_the_call(market):
+    """The spec's section 1 passes the S&P 500 to compute_all_scores but not to
+    get_factor_breakdown: both must use the same series, so the same date has one regime and one
+    set of scores. Steadily falling and rising indexes make the possible series disagree."""
+    close, fund = market["close"], market["fundamentals"]
+    steps = np.arange(len(close))
+    falling = pd.Series(3000.0 * np.exp(-0.001 * steps), index=close.index)
+    rising = pd.Series(3000.0 * np.exp(0.001 * steps), index=close.index)
+    by_index = RegimeDetector().detect(falling)
+    assert by_index == MarketRegime.BEAR and RegimeDetector().detect(rising) == MarketRegime.BULL
+    by_universe = FactorEngineV2().get_factor_breakdown("AAPL", close, fund)
+    assert by_universe["regime_source"] == "equal_weight_universe"
+    assert by_universe["regime"] != by_index.value  # otherwise this test could not fail
+
+    engine = FactorEngineV2()
+    scores = engine.compute_all_scores(close, fund, sp500_prices=falling)
+    b = engine.get_factor_breakdown("AAPL", close, fund)
+    assert scores.attrs["regime_source"] == b["regime_source"] == engine.last_regime_source == "sp500_prices"
+    assert (scores["regime"] == by_index.value).all() and b["regime"] == by_index.value
+    # beta is measured on the same index: every score agrees too
+    assert b["category_scores"] == pytest.approx(scores.loc["AAPL", CATS].astype(float).to_dict())
+    assert b["composite"] == pytest.approx(scores.loc["AAPL", "composite"])
+    # an engine built with the series behaves the same from its first call
+    built = FactorEngineV2(sp500_prices=falling).get_factor_breakdown("AAPL", close, fund)
+    assert built["regime"] == by_index.value and built["composite"] == pytest.approx(b["composite"])
+    # a later call given another series uses (and keeps) that one
+    again = engine.compute_all_scores(close, fund, sp500_prices=rising)
+    assert (again["regime"] == "bull").all()
+    assert engine.get_factor_breakdown("AAPL", close, fund)["regime"] == "bull"
 
 
 def test_sector_relative_blend_by_hand(market):
