@@ -16,41 +16,12 @@ from axion_pipeline.factor_engine.panel import composite_score
 from axion_pipeline.factors import build_fundamentals_snapshot, percentile_rank
 from axion_pipeline.factors.registry import create_default_registry
 from axion_pipeline_tests.factors.synthetic import synthetic_market
+from axion_pipeline_tests.spec_examples import BLOCKS
 
 CATS = ["value", "momentum", "quality", "growth", "volatility", "technical"]
 
-# Verbatim from the spec (section 1), with ``src.`` replaced by ``axion_pipeline.``; ``date`` comes
-# from the surrounding namespace, as in the spec.
-SPEC_SECTION_1 = """
-from axion_pipeline.factor_engine import FactorEngineV2
-import pandas as pd
-
-# Initialize engine
-engine = FactorEngineV2(
-    use_adaptive_weights=True,    # regime-based weight adaptation
-    use_sector_relative=True,     # sector-relative scoring adjustment
-    use_momentum_overlay=True,    # tilt toward recently-performing factors
-)
-
-scores = engine.compute_all_scores(
-    prices=prices_df,
-    fundamentals=fundamentals_df,
-    sp500_prices=sp500_series,
-    as_of_date=date(2026, 2, 7),
-)
-# scores columns: value, momentum, quality, growth, volatility, technical, composite, regime
-
-# Access the detected regime
-regime = engine.last_regime       # MarketRegime enum (BULL, BEAR, SIDEWAYS, CRISIS)
-weights = engine.last_weights     # dict like {"value": 0.20, "momentum": 0.25, ...}
-
-# Detailed breakdown for a single ticker
-breakdown = engine.get_factor_breakdown("AAPL", prices_df, fundamentals_df)
-# breakdown["category_scores"], breakdown["sub_factors"], breakdown["regime"]
-
-# v1-compatible output (4 factors only: value, momentum, quality, growth)
-v1_scores = engine.compute_v1_compatible_scores(prices_df, fundamentals_df)
-"""
+# The spec's section 1 (``spec_examples``); ``date`` comes from the surrounding namespace, as in the spec.
+SPEC_SECTION_1 = BLOCKS["SECTION_1"]
 
 # Step 1 of the spec's "Integration with factor engine" example.
 SPEC_INTEGRATION_STEP_1 = """
