@@ -8,7 +8,9 @@ revenue_growth, ...; used where present), or canonical long fundamentals with av
 (then every date sees exactly the filings available on it). Optional keywords: ``volume`` (dates
 x tickers), ``sectors`` (Series ticker -> sector; else a ``sector`` column of the fundamentals),
 ``market_returns`` for beta (default: S&P 500 returns when given, else the equal-weighted mean
-return of the universe).
+return of the universe). The universe at as_of is the set of tickers with a close on that date
+that are index members then when ``membership`` intervals are given (ranks, sector ranks and the
+composite among those; a member's raw factors still use its price history from before it joined).
 
 One regime per date: the engine keeps the S&P 500 series it was last given (in the constructor or
 any call) as ``sp500_prices`` and uses it in every later call that passes none, so
@@ -17,9 +19,7 @@ fundamentals)`` detects the regime (and measures beta) on the same series and re
 regime and scores for the same date. Only an engine that was never given one detects the regime on
 the equal-weighted universe index. Which series was used is in ``last_regime_source``,
 ``attrs["regime_source"]`` of the scores and ``breakdown["regime_source"]``: "sp500_prices" or
-"equal_weight_universe". The universe at as_of is the set of tickers with a close on that date that are
-index members then when ``membership`` intervals are given (ranks, sector ranks and the composite
-among those; a member's raw factors still use its price history from before it joined).
+"equal_weight_universe".
 
 Look-ahead: prices and the S&P 500 after ``as_of_date`` are dropped here, before anything is
 computed; fundamentals rows (or snapshot rows) with available_date after a date are not used on it.
