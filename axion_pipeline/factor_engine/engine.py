@@ -8,10 +8,18 @@ revenue_growth, ...; used where present), or canonical long fundamentals with av
 (then every date sees exactly the filings available on it). Optional keywords: ``volume`` (dates
 x tickers), ``sectors`` (Series ticker -> sector; else a ``sector`` column of the fundamentals),
 ``market_returns`` for beta (default: S&P 500 returns when given, else the equal-weighted mean
-return of the universe). Without ``sp500_prices`` the regime is detected on the equal-weighted
-universe index. The universe at as_of is the set of tickers with a close on that date that are
-index members then when ``membership`` intervals are given (ranks, sector ranks and the composite
-among those; a member's raw factors still use its price history from before it joined).
+return of the universe). The universe at as_of is the set of tickers with a close on that date
+that are index members then when ``membership`` intervals are given (ranks, sector ranks and the
+composite among those; a member's raw factors still use its price history from before it joined).
+
+One regime per date: the engine keeps the S&P 500 series it was last given (in the constructor or
+any call) as ``sp500_prices`` and uses it in every later call that passes none, so
+``compute_all_scores(..., sp500_prices=s)`` followed by ``get_factor_breakdown(ticker, prices,
+fundamentals)`` detects the regime (and measures beta) on the same series and reports the same
+regime and scores for the same date. Only an engine that was never given one detects the regime on
+the equal-weighted universe index. Which series was used is in ``last_regime_source``,
+``attrs["regime_source"]`` of the scores and ``breakdown["regime_source"]``: "sp500_prices" or
+"equal_weight_universe".
 
 Look-ahead: prices and the S&P 500 after ``as_of_date`` are dropped here, before anything is
 computed; fundamentals rows (or snapshot rows) with available_date after a date are not used on it.
@@ -31,13 +39,17 @@ from axion_pipeline.factors.panel import build_inputs
 from axion_pipeline.factors.registry import FactorRegistry
 
 V1_CATEGORIES = ["value", "momentum", "quality", "growth"]
+REGIME_FROM_SP500 = "sp500_prices"
+REGIME_FROM_UNIVERSE = "equal_weight_universe"
 
 
 class FactorEngineV2:
     """Multi-factor scoring with regime-adaptive weights (see module docstring).
 
     After ``compute_all_scores``: ``last_regime`` (MarketRegime), ``last_weights`` (dict summing to
-    1), ``last_as_of`` (Timestamp) and ``last_panel`` (the full ``ScoredPanel``).
+    1), ``last_as_of`` (Timestamp), ``last_regime_source`` (which index the regime came from) and
+    ``last_panel`` (the full ``ScoredPanel``). ``sp500_prices``: the S&P 500 closes used when a
+    call passes none (replaced by the series of any call that passes one; see the module docstring).
     """
 
     def __init__(
@@ -51,6 +63,7 @@ class FactorEngineV2:
         registry: FactorRegistry | None = None,
         weight_manager: AdaptiveWeightManager | None = None,
         regime_detector: RegimeDetector | None = None,
+        sp500_prices: pd.Series | None = None,
     ):
         self.use_adaptive_weights = use_adaptive_weights
         self.use_sector_relative = use_sector_relative
@@ -61,6 +74,8 @@ class FactorEngineV2:
         self.registry = registry
         self.weight_manager = weight_manager
         self.regime_detector = regime_detector
+        self.sp500_prices = sp500_prices
+        self.last_regime_source: str | None = None
         self.last_regime: MarketRegime | None = None
         self.last_weights: dict[str, float] | None = None
         self.last_as_of: pd.Timestamp | None = None
@@ -91,6 +106,9 @@ class FactorEngineV2:
         keep_sub_scores: bool,
         membership=None,
     ) -> ScoredPanel:
+        if sp500_prices is not None:
+            self.sp500_prices = sp500_prices
+        sp500_prices = self.sp500_prices
         options = self._options()
         inputs = build_inputs(
             prices,
@@ -113,6 +131,7 @@ class FactorEngineV2:
         self.last_as_of = inputs.out_dates[-1]
         self.last_regime = MarketRegime(scored.regimes.iloc[-1])
         self.last_weights = {c: float(w) for c, w in scored.weights.iloc[-1].items()}
+        self.last_regime_source = REGIME_FROM_SP500 if sp500_prices is not None else REGIME_FROM_UNIVERSE
         return scored
 
     def compute_all_scores(
@@ -132,7 +151,9 @@ class FactorEngineV2:
         technical, composite (all percentile ranks in [0, 1], 1 best) and regime (string).
         ``membership``: index membership intervals; only members at as_of are scored.
         ``attrs["as_of_date"]`` holds the date scored, so the cross-section can be fed to
-        ``FeatureEngineer.create_features`` as it is."""
+        ``FeatureEngineer.create_features`` as it is; ``attrs["regime_source"]`` names the index
+        the regime was detected on. Without ``sp500_prices`` the series the engine was last given
+        is used (module docstring)."""
         scored = self._score(
             prices,
             fundamentals,
@@ -146,6 +167,7 @@ class FactorEngineV2:
         )
         out = self._last_row(scored)
         out.attrs["as_of_date"] = self.last_as_of
+        out.attrs["regime_source"] = self.last_regime_source
         return out
 
     @staticmethod
@@ -173,8 +195,11 @@ class FactorEngineV2:
     ) -> dict:
         """One ticker at ``as_of_date``: ``category_scores`` {category: score},
         ``sub_factors`` {category: {name: {"raw": value, "score": percentile}}}, ``composite``,
-        ``regime`` (string), ``weights``, ``as_of``. KeyError when the ticker has no close then
-        (or is not an index member then, given ``membership``)."""
+        ``regime`` (string), ``regime_source`` ("sp500_prices" or "equal_weight_universe"),
+        ``weights``, ``as_of``. Without ``sp500_prices`` the series the engine was last given is
+        used, so the regime and scores equal those of ``compute_all_scores`` on the same data and
+        date. KeyError when the ticker has no close then (or is not an index member then, given
+        ``membership``)."""
         scored = self._score(
             prices,
             fundamentals,
@@ -203,6 +228,7 @@ class FactorEngineV2:
             "composite": float(row.at[ticker, "composite"]),
             "sub_factors": subs,
             "regime": str(row.at[ticker, "regime"]),
+            "regime_source": self.last_regime_source,
             "weights": dict(self.last_weights),
         }
 

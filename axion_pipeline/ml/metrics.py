@@ -126,11 +126,12 @@ def ic_summary(ic: pd.Series, newey_west_lags: int = 0) -> dict[str, float]:
 
 
 def single_cross_section_pvalue(scores, outcomes) -> float:
-    """p-value of one Spearman correlation (used when there is no date level)."""
+    """p-value of one Spearman correlation (used when there is no date level); NaN with fewer than
+    three pairs or a constant side (e.g. a model that could not split), where it is undefined."""
     s = pd.Series(np.asarray(scores, dtype=float))
     o = pd.Series(np.asarray(outcomes, dtype=float))
     mask = s.notna() & o.notna()
-    if mask.sum() < 3:
+    if mask.sum() < 3 or s[mask].nunique() < 2 or o[mask].nunique() < 2:
         return float("nan")
     return float(stats.spearmanr(s[mask], o[mask]).pvalue)
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from axion_pipeline.ml.base import BaseModel, ModelLoadError
+from axion_pipeline.ml.carried_macro import rows_to_carry
 from axion_pipeline.ml.config import MLConfig
 from axion_pipeline.ml.datasets import TrainWindow, plan_walk_forward, production_window
 from axion_pipeline.ml.feature_inputs import to_long
@@ -153,16 +154,17 @@ class TrainingPipeline:
             }
         run = train(self.production_window(dates))
         model = run.model
+        macro_columns = [] if macro_data is None else _macro_columns(macro_data)
         model.metadata.extra.update(
             feature_config=cfg.features.to_dict(),
             forward_days=cfg.forward_days,
             walk_forward=wf_metrics,
-            macro_columns=[] if macro_data is None else _macro_columns(macro_data),
+            macro_columns=macro_columns,
         )
-        # The model scores only with the macro columns it learnt from: it carries the macro data in
-        # memory so that ``MLPredictor.predict_rankings`` finds it (a saved model does not: pass
-        # ``macro_data=`` to the predictor after loading).
-        model.macro_data = macro_data
+        # The model scores only with the macro columns it learnt from: it carries their last
+        # MACRO_ROWS_KEPT rows, in memory and in its saved directory, so that
+        # ``MLPredictor.predict_rankings`` finds them before and after a save (``carried_macro``).
+        model.macro_data = rows_to_carry(macro_data, macro_columns) if macro_columns else None
         config_part = {
             "features": cfg.features.to_dict(),
             "ranking": cfg.ranking.to_dict(),

@@ -24,10 +24,12 @@ expected-quintile score or the rule score), rank (1 = best), source ("ml" or "ru
 fallback_reason (None for ML; else why rules replaced the model, also in ``attrs["fallback_reason"]``),
 so a fallback shows in the result itself, not only in a log line.
 
-Macro features: a model trained by ``TrainingPipeline`` with ``macro_data`` carries that frame
-(``model.macro_data``) and its columns (``metadata.extra["macro_columns"]``); ``predict_rankings``
-uses it unless given ``macro_data=``, and fails (-> fallback, with the reason) when the carried
-frame ends before the target date or a loaded model carries none.
+Macro features: a model trained by ``TrainingPipeline`` with ``macro_data`` carries the last year
+of those columns (``model.macro_data``, saved and loaded with the model, see
+``axion_pipeline.ml.carried_macro``) and their names (``metadata.extra["macro_columns"]``);
+``predict_rankings`` uses them unless given ``macro_data=``, and fails (-> fallback, with the
+reason) when the target date lies outside the carried rows or the model carries none (saved
+before macro rows were kept).
 
 Results are cached (LRU, ``cache_size`` entries) by (method, model fingerprint and state, date,
 SHA-256 of every input); ``cache_info()`` gives hits and misses. The fingerprint hashes the
@@ -441,8 +443,9 @@ def _carried_macro(model: Any, t: pd.Timestamp) -> pd.DataFrame | None:
     """The macro data the ranking model carries from training, when it needs macro columns.
 
     Raises ``ValueError`` (the prediction fails, loudly) when the model needs macro columns but
-    carries none (a loaded model) or its macro data ends before ``t``: an as-of join would
-    then give the model stale macro values as if they were current.
+    carries none or not all of them, or its macro rows end before ``t`` (an as-of join would then
+    give the model stale macro values as if they were current) or start after it (no macro value
+    would be known: NaN features).
     """
     needed = (model.metadata.extra or {}).get("macro_columns") or []
     if not needed:
@@ -452,10 +455,15 @@ def _carried_macro(model: Any, t: pd.Timestamp) -> pd.DataFrame | None:
         raise ValueError(
             f"the model was trained with the macro columns {needed} and carries no macro data: pass macro_data="
         )
+    lacking = [c for c in needed if c not in macro.columns]
+    if lacking:
+        raise ValueError(f"the model's macro data lacks its macro columns {lacking}: pass macro_data=")
     dates = pd.to_datetime(macro["date"] if "date" in macro.columns else macro.index)
     if len(dates) == 0 or dates.max() < t:
         last = dates.max().date() if len(dates) else None
         raise ValueError(f"the model's macro data ends on {last}, before {t.date()}: pass current macro_data=")
+    if dates.min() > t:
+        raise ValueError(f"the model's macro data starts on {dates.min().date()}, after {t.date()}: pass macro_data=")
     return macro
 
 

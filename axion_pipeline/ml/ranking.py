@@ -8,7 +8,8 @@ or ``HistGradientBoostingClassifier`` with ``config.fallback_estimator="hist_gra
 
 Persistence is native only: LightGBM model text per member, or the scikit-learn estimator as JSON
 through ``axion_pipeline.ml.serialization``; nothing is pickled. In-memory members are rebuilt from
-the same text/JSON that is saved, so a loaded model predicts bit for bit like the trained one.
+the same text/JSON that is saved, so a loaded model predicts bit for bit like the trained one. The
+macro rows the model carries (``macro_data``) are saved beside them (``axion_pipeline.ml.carried_macro``).
 
 Rounds (``RankingModelConfig.round_selection``): by default the ensemble is fitted with
 ``n_estimators`` rounds, the number of rounds whose score has the best per-date rank IC with the
@@ -68,8 +69,9 @@ class StockRankingModel(BaseModel):
         self._classes: list[int] = []
         self._feature_names: list[str] = []
         self._fill_values: list[float] | None = None
-        # Macro data the model was trained with (set by ``TrainingPipeline``; in memory only, not
-        # saved): ``MLPredictor`` builds the macro features from it when not given ``macro_data``.
+        # The last macro rows of the columns the model learnt from (set by ``TrainingPipeline``,
+        # saved and loaded with the model): ``MLPredictor`` builds the macro features from them
+        # when not given ``macro_data``.
         self.macro_data: pd.DataFrame | None = None
 
     # -- inputs -------------------------------------------------------------------------------
@@ -542,15 +544,24 @@ class StockRankingModel(BaseModel):
         names = [f"member_{i}{suffix}" for i in range(len(self._member_payloads))]
         for name, payload in zip(names, self._member_payloads):
             (directory / name).write_text(payload)
+        macro_file = None
+        if self.macro_data is not None:
+            from axion_pipeline.ml.carried_macro import MACRO_FILE, macro_frame, macro_to_json
+
+            macro_file = MACRO_FILE
+            numeric = self.macro_data.drop(columns="date", errors="ignore").select_dtypes("number")
+            frame = macro_frame(self.macro_data, list(numeric.columns))
+            (directory / macro_file).write_text(macro_to_json(frame))
         state = {
             "backend": self._backend,
             "classes": self._classes,
             "feature_names": self._feature_names,
             "fill_values": self._fill_values,
             "members": names,
+            "macro_data": macro_file,
         }
         (directory / STATE_FILE).write_text(json.dumps(state, indent=2))
-        return [STATE_FILE, *names]
+        return [STATE_FILE, *names, *([macro_file] if macro_file else [])]
 
     def _load_artifacts(self, directory: Path, files: list[str]) -> None:
         from axion_pipeline.ml import serialization
@@ -574,6 +585,17 @@ class StockRankingModel(BaseModel):
             if fill is not None and (not isinstance(fill, list) or len(fill) != len(self._feature_names)):
                 raise ValueError(f"fill_values must be null or {len(self._feature_names)} numbers")
             self._fill_values = None if fill is None else [float(v) for v in fill]
+            macro_file = state.get("macro_data")  # absent in models saved before macro data was kept
+            if macro_file is not None and not isinstance(macro_file, str):
+                raise ValueError(f"macro_data must be null or a file name, got {str(macro_file)[:80]}")
+        if macro_file is not None and macro_file not in files:
+            raise ModelLoadError(f"{directory}: macro data {macro_file!r} is not in the verified manifest")
+        self.macro_data = None
+        if macro_file is not None:
+            from axion_pipeline.ml.carried_macro import macro_from_json
+
+            with artifact_parsing(directory / macro_file):
+                self.macro_data = macro_from_json((directory / macro_file).read_text())
         payloads = []
         for m in members:
             with artifact_parsing(directory / m):

@@ -100,6 +100,40 @@ def upcoming_earnings(earnings_events: pd.DataFrame, calendar: pd.DatetimeIndex,
     return wanted.merge(events, on="announce_date", how="inner")
 
 
+EARNINGS_PREDICTION_COLUMNS = [
+    "date",
+    "ticker",
+    "announce_date",
+    "eps_estimate",
+    "beat_probability",
+    "predicted_surprise",
+    "surprise_status",
+    "confidence",
+]
+
+
+def earnings_prediction_rows(
+    model, upcoming: pd.DataFrame, prices: pd.DataFrame, fundamentals: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per upcoming announcement (``upcoming_earnings``): beat_probability,
+    predicted_surprise, surprise_status ("predicted", or why predicted_surprise is NaN: the model
+    was trained without a surprise target) and confidence = |2p - 1|. Empty, with these columns,
+    when nothing is announced or there is no model (earnings have no rule-based fallback).
+    Features use prices and fundamentals known before each announce_date only."""
+    if upcoming.empty or model is None:
+        empty = pd.DataFrame(columns=EARNINGS_PREDICTION_COLUMNS)
+        return empty.astype({"date": "datetime64[ns]", "announce_date": "datetime64[ns]"})
+    from axion_pipeline.ml.earnings_features import build_earnings_features
+
+    X, _, _ = build_earnings_features(upcoming.drop(columns="date"), prices, fundamentals)
+    preds = model.predict(X).reset_index()
+    out = upcoming[["date", "ticker", "announce_date", "eps_estimate"]].merge(
+        preds, on=["ticker", "announce_date"], how="left"
+    )
+    out["confidence"] = (2 * out["beat_probability"] - 1).abs()
+    return out[EARNINGS_PREDICTION_COLUMNS]
+
+
 def factor_weight_rows(model, regime_features: pd.DataFrame, rule_weights: pd.DataFrame) -> pd.DataFrame:
     """Long rows (date, factor, weight, source, rule_weight): the timing model's weights per date,
     or the regime rule weights when the model is unavailable."""

@@ -81,6 +81,7 @@ def empty_predictions(name: str, regimes: list[str] | None = None, factors: list
             "announce_date": date,
             "beat_probability": number,
             "predicted_surprise": number,
+            "surprise_status": text,
             "beat": number,
             "surprise": number,
         },
@@ -626,7 +627,7 @@ def train_earnings(
     pred = model.predict(X.loc[test])
     out = pred.reset_index()
     out = out.rename(columns={k: v for k, v in {"symbol": "ticker", "date": "announce_date"}.items() if v not in out})
-    out = out[["ticker", "announce_date", "beat_probability", "predicted_surprise"]]
+    out = out[["ticker", "announce_date", "beat_probability", "predicted_surprise", "surprise_status"]]
     out.insert(0, "fold", window.key)
     out["beat"] = beat.loc[test].to_numpy()
     out["surprise"] = surprise.loc[test].to_numpy() if surprise is not None else float("nan")

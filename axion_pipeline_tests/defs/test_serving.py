@@ -113,6 +113,9 @@ def test_live_span_tables_and_checks(chain):
     assert health["ic"].notna().sum() == len(live) - 21  # labels of the first 21 live days matured in the span
     drift = _df(wh, "select * from monitoring.drift_report")
     assert drift["psi"].notna().any()
+    # a NaN predicted_surprise says why in the table too
+    earnings = _df(wh, "select * from inference.earnings_predictions")
+    assert "surprise_status" in earnings.columns and earnings["surprise_status"].notna().all()
     assert len(_df(wh, "select * from inference.regime_predictions")) == len(live)
     weights = _df(wh, "select date, sum(weight) w from inference.factor_weights group by date")
     assert (weights["w"] - 1).abs().max() < 1e-9

@@ -16,41 +16,12 @@ from axion_pipeline.factor_engine.panel import composite_score
 from axion_pipeline.factors import build_fundamentals_snapshot, percentile_rank
 from axion_pipeline.factors.registry import create_default_registry
 from axion_pipeline_tests.factors.synthetic import synthetic_market
+from axion_pipeline_tests.spec_examples import BLOCKS
 
 CATS = ["value", "momentum", "quality", "growth", "volatility", "technical"]
 
-# Verbatim from the spec (section 1), with ``src.`` replaced by ``axion_pipeline.``; ``date`` comes
-# from the surrounding namespace, as in the spec.
-SPEC_SECTION_1 = """
-from axion_pipeline.factor_engine import FactorEngineV2
-import pandas as pd
-
-# Initialize engine
-engine = FactorEngineV2(
-    use_adaptive_weights=True,    # regime-based weight adaptation
-    use_sector_relative=True,     # sector-relative scoring adjustment
-    use_momentum_overlay=True,    # tilt toward recently-performing factors
-)
-
-scores = engine.compute_all_scores(
-    prices=prices_df,
-    fundamentals=fundamentals_df,
-    sp500_prices=sp500_series,
-    as_of_date=date(2026, 2, 7),
-)
-# scores columns: value, momentum, quality, growth, volatility, technical, composite, regime
-
-# Access the detected regime
-regime = engine.last_regime       # MarketRegime enum (BULL, BEAR, SIDEWAYS, CRISIS)
-weights = engine.last_weights     # dict like {"value": 0.20, "momentum": 0.25, ...}
-
-# Detailed breakdown for a single ticker
-breakdown = engine.get_factor_breakdown("AAPL", prices_df, fundamentals_df)
-# breakdown["category_scores"], breakdown["sub_factors"], breakdown["regime"]
-
-# v1-compatible output (4 factors only: value, momentum, quality, growth)
-v1_scores = engine.compute_v1_compatible_scores(prices_df, fundamentals_df)
-"""
+# The spec's section 1 (``spec_examples``); ``date`` comes from the surrounding namespace, as in the spec.
+SPEC_SECTION_1 = BLOCKS["SECTION_1"]
 
 # Step 1 of the spec's "Integration with factor engine" example.
 SPEC_INTEGRATION_STEP_1 = """
@@ -97,6 +68,9 @@ def test_spec_section_1_runs_as_written(market):
     assert sum(ns["weights"].values()) == pytest.approx(1.0) and set(ns["weights"]) == set(CATS)
     b = ns["breakdown"]
     assert set(b["category_scores"]) == set(CATS) and b["regime"] in {r.value for r in MarketRegime}
+    # the breakdown, called without the S&P 500, reports the regime and scores of the same date
+    assert b["regime"] == ns["regime"].value and b["regime_source"] == "sp500_prices"
+    assert b["category_scores"] == pytest.approx(scores.loc["AAPL", CATS].astype(float).to_dict(), nan_ok=True)
     assert sum(len(v) for v in b["sub_factors"].values()) == create_default_registry().total_factor_count()
     assert list(ns["v1_scores"].columns) == ["value", "momentum", "quality", "growth"]
     # the precomputed pe_ratio drives earnings_yield: scores follow 1 / pe
@@ -152,6 +126,37 @@ def test_regime_without_sp500_uses_the_equal_weighted_universe(market):
     engine.compute_all_scores(close, market["fundamentals"])
     index = 100.0 * (1.0 + close.pct_change(fill_method=None).mean(axis=1).fillna(0.0)).cumprod()
     assert engine.last_regime == RegimeDetector().detect(index)
+
+
+def test_one_regime_per_date_with_or_without_sp500_in_the_call(market):
+    """The spec's section 1 passes the S&P 500 to compute_all_scores but not to
+    get_factor_breakdown: both must use the same series, so the same date has one regime and one
+    set of scores. Steadily falling and rising indexes make the possible series disagree."""
+    close, fund = market["close"], market["fundamentals"]
+    steps = np.arange(len(close))
+    falling = pd.Series(3000.0 * np.exp(-0.001 * steps), index=close.index)
+    rising = pd.Series(3000.0 * np.exp(0.001 * steps), index=close.index)
+    by_index = RegimeDetector().detect(falling)
+    assert by_index == MarketRegime.BEAR and RegimeDetector().detect(rising) == MarketRegime.BULL
+    by_universe = FactorEngineV2().get_factor_breakdown("AAPL", close, fund)
+    assert by_universe["regime_source"] == "equal_weight_universe"
+    assert by_universe["regime"] != by_index.value  # otherwise this test could not fail
+
+    engine = FactorEngineV2()
+    scores = engine.compute_all_scores(close, fund, sp500_prices=falling)
+    b = engine.get_factor_breakdown("AAPL", close, fund)
+    assert scores.attrs["regime_source"] == b["regime_source"] == engine.last_regime_source == "sp500_prices"
+    assert (scores["regime"] == by_index.value).all() and b["regime"] == by_index.value
+    # beta is measured on the same index: every score agrees too
+    assert b["category_scores"] == pytest.approx(scores.loc["AAPL", CATS].astype(float).to_dict())
+    assert b["composite"] == pytest.approx(scores.loc["AAPL", "composite"])
+    # an engine built with the series behaves the same from its first call
+    built = FactorEngineV2(sp500_prices=falling).get_factor_breakdown("AAPL", close, fund)
+    assert built["regime"] == by_index.value and built["composite"] == pytest.approx(b["composite"])
+    # a later call given another series uses (and keeps) that one
+    again = engine.compute_all_scores(close, fund, sp500_prices=rising)
+    assert (again["regime"] == "bull").all()
+    assert engine.get_factor_breakdown("AAPL", close, fund)["regime"] == "bull"
 
 
 def test_sector_relative_blend_by_hand(market):

@@ -9,18 +9,10 @@ import pytest
 from axion_pipeline.factors import FactorRegistry, ValueFactors
 from axion_pipeline.factors.registry import create_default_registry
 from axion_pipeline_tests.factors.synthetic import synthetic_market
+from axion_pipeline_tests.spec_examples import BLOCKS
 
-# Verbatim from the spec (section 2), with ``src.`` replaced by ``axion_pipeline.``.
-SPEC_SECTION_2 = """
-from axion_pipeline.factors import FactorRegistry, ValueFactors
-from axion_pipeline.factors.registry import create_default_registry
-
-registry = create_default_registry()
-all_factors = registry.list_factors()       # dict[category -> [factor_names]]
-total = registry.total_factor_count()       # 40+ factors across 6 categories
-value_scores = registry.compute_category("value", prices_df, fundamentals_df)
-all_scores = registry.compute_all(prices_df, fundamentals_df)  # dict[str, DataFrame]
-"""
+# The spec's section 2 (``spec_examples``).
+SPEC_SECTION_2 = BLOCKS["SECTION_2"]
 
 SPEC_NAMES = {
     "value": ["earnings_yield", "fcf_yield", "book_to_market", "ev_ebitda", "dividend_yield", "forward_pe"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import warnings
 from datetime import date
-from pathlib import Path
 
 import hypothesis.extra.numpy as hnp
 import numpy as np
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 
 from axion_pipeline.ml import FeatureConfig, FeatureEngineer
 from axion_pipeline.ml.feature_transforms import rolling_mean_std
+from axion_pipeline_tests.spec_examples import BLOCKS
 
 SMALL = FeatureConfig(lag_periods=[1, 2], rolling_windows=[2, 3])
 DATES = pd.to_datetime(["2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02", "2024-04-01"])
@@ -235,56 +235,8 @@ def test_changing_inputs_after_t_never_changes_features_for_t(case):
     pd.testing.assert_frame_equal(panel.loc[[t]], reference, check_exact=True)
 
 
-SPEC_EXAMPLE = """
-from axion_pipeline.ml import FeatureEngineer, FeatureConfig
-from datetime import date
-
-engineer = FeatureEngineer(config=FeatureConfig(
-    max_features=100,
-    collinearity_threshold=0.95,
-    lag_periods=[5, 10, 21],
-    rolling_windows=[5, 21, 63],
-))
-
-# Create cross-sectional features for ranking model
-# raw_data: MultiIndex DataFrame (date, symbol) x factor columns
-features = engineer.create_features(
-    raw_data=stock_data_df,
-    macro_data=macro_df,        # optional: macro indicators indexed by date
-    target_date=date(2026, 1, 15),
-)
-# Features include: *_rank, *_sector_rank, *_x_* (interactions),
-#                    *_lagNd, *_mean_Nd, *_std_Nd, month_of_year, quarter
-
-# Create target: forward return quintile labels (1=worst, 5=best)
-target = engineer.create_target(
-    returns_data=daily_returns_df,  # columns are symbols
-    target_date=date(2026, 1, 15),
-    forward_days=21,                # 1-month forward
-    num_quintiles=5,
-)
-
-# Get feature names from last call
-feature_names = engineer.feature_names
-
-# Create features for regime classification
-regime_features = engineer.create_regime_features(
-    market_data=market_data_df,  # columns: sp500_close, vix, yield_10y, etc.
-    target_date=date(2026, 1, 15),
-)
-# Includes: sp500_return_20d/60d, sp500_volatility_20d, vix_level,
-#           vix_term_structure, yield_curve_10y_2y, credit_spread_hy_ig,
-#           advance_decline_10d, pct_above_200sma, put_call_ratio
-"""
-
-
-def test_spec_example_text_matches_the_spec():
-    spec = Path(__file__).resolve().parents[3] / "shared" / "spec" / "axion-ml-skill.md"
-    if not spec.exists():
-        pytest.skip(f"spec not found at {spec}")
-    section = spec.read_text().split("### 3. Feature engineering", 1)[1]
-    block = section.split("```python", 1)[1].split("```", 1)[0]
-    assert block.replace("from src.ml", "from axion_pipeline.ml").strip() == SPEC_EXAMPLE.strip()
+# The spec's section 3 (``spec_examples``).
+SPEC_EXAMPLE = BLOCKS["SECTION_3"]
 
 
 def test_spec_section_3_example_runs_as_written():

@@ -101,3 +101,13 @@ def test_quantile_spread_skips_a_date_without_ranking():
     outcomes = np.r_[np.arange(1.0, 11.0), np.arange(10.0, 0.0, -1.0)]
     spread = M.quantile_spread(scores, outcomes, ["d1"] * 10 + ["d2"] * 10, num_quantiles=5)
     assert list(spread.index) == ["d1"] and spread["d1"] == pytest.approx(8.0)
+
+
+def test_single_cross_section_pvalue_is_nan_without_warning_when_a_side_is_constant():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(M.single_cross_section_pvalue([0.5] * 5, [1.0, 2.0, 3.0, 4.0, 5.0]))
+        assert np.isnan(M.single_cross_section_pvalue([1.0, 2.0, 3.0, 4.0, 5.0], [2.0] * 5))
+    assert M.single_cross_section_pvalue([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 3.0, 5.0, 4.0]) < 0.2

@@ -331,3 +331,66 @@ def test_truncated_lightgbm_text_with_rewritten_manifest_is_refused(saved, model
     assert run.returncode == 0, f"the loading process died (exit {run.returncode})"
     result = [line for line in out.splitlines() if line.startswith(("ModelLoadError:", "loaded"))]
     assert result and result[-1].startswith("ModelLoadError:") and str(path) in result[-1]
+
+
+# ------------------------------------------------------------- the macro rows saved with the model
+@pytest.fixture(scope="module")
+def saved_with_macro(tmp_path_factory):
+    """A model carrying macro rows (with a gap: NaN), saved; and those rows."""
+    from axion_pipeline.ml.carried_macro import rows_to_carry
+
+    X, y = tiny_panel()
+    model = StockRankingModel(TINY)
+    model.train(X, y)
+    dates = pd.bdate_range("2020-01-01", periods=300)
+    values = np.random.default_rng(3).normal(size=(300, 2)) / 3.0  # floats that need every digit
+    values[290, 1] = np.nan
+    model.macro_data = rows_to_carry(
+        pd.DataFrame(values, index=dates, columns=["vix", "yield_10y"]), ["vix", "yield_10y"]
+    )
+    return model.save(tmp_path_factory.mktemp("macro") / "model"), model.macro_data
+
+
+def test_macro_rows_round_trip_exactly_under_the_manifest(saved_with_macro, tmp_path):
+    from axion_pipeline.ml.carried_macro import MACRO_FILE, MACRO_ROWS_KEPT
+
+    path, macro = saved_with_macro
+    kept = pd.bdate_range("2020-01-01", periods=300)[-MACRO_ROWS_KEPT:]  # the last rows
+    assert macro.index.equals(pd.DatetimeIndex(kept, name="date")) and macro["yield_10y"].isna().sum() == 1
+    assert MACRO_FILE in json.loads((path / METADATA_FILE).read_text())["artifacts"]
+    pd.testing.assert_frame_equal(StockRankingModel.load(path).macro_data, macro, check_exact=True)
+
+
+def _bad_row(directory: Path) -> None:
+    from axion_pipeline.ml.carried_macro import MACRO_FILE
+
+    record = json.loads((directory / MACRO_FILE).read_text())
+    record["values"][0] = record["values"][0][:1]
+    (directory / MACRO_FILE).write_text(json.dumps(record))
+    rehash(directory)
+
+
+def _unlisted(directory: Path) -> None:
+    from axion_pipeline.ml.carried_macro import MACRO_FILE
+
+    edit_manifest(directory, lambda meta: meta["artifacts"].pop(MACRO_FILE))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_flip_byte(0.5), "SHA-256"),  # edited, manifest untouched
+        (_bad_row, "values[0] must hold 2 numbers"),  # manifest rewritten to vouch for it
+        (_unlisted, "is not in the verified manifest"),  # the state names a file the manifest does not
+    ],
+)
+def test_edited_macro_rows_are_refused_naming_the_file(saved_with_macro, tmp_path, edit, message, no_unpickling):
+    from axion_pipeline.ml.carried_macro import MACRO_FILE
+
+    directory = shutil.copytree(saved_with_macro[0], tmp_path / "model")
+    edit(directory / MACRO_FILE if edit not in (_bad_row, _unlisted) else directory)
+    with pytest.raises(ModelLoadError) as exc:
+        StockRankingModel.load(directory)
+    assert message in str(exc.value) and str(directory) in str(exc.value)
+    if edit is not _unlisted:
+        assert MACRO_FILE in str(exc.value)

@@ -1,3 +1,5 @@
+import json
+import shutil
 from datetime import date
 
 import numpy as np
@@ -377,28 +379,56 @@ def test_spec_section_6_example_runs_as_written(trained_with_macro, market):
     )
 
 
-def test_macro_model_needs_current_macro_data_and_says_so(trained_with_macro, market):
-    """A model trained with macro data scores with it; when the predictor cannot find current
-    macro data, the fallback and its reason are in the returned frame."""
+def test_saved_macro_model_scores_after_loading_and_says_when_it_cannot(trained_with_macro, market, tmp_path):
+    """A model trained with macro data saves the macro rows it carries (covered by the SHA-256
+    manifest): loaded, it scores exactly like the trained one without macro_data=. When it cannot
+    find macro data for the target date, the fallback and its reason are in the returned frame."""
+    from axion_pipeline.ml.base import METADATA_FILE, sha256_file
+    from axion_pipeline.ml.carried_macro import MACRO_FILE, MACRO_ROWS_KEPT
+    from axion_pipeline.ml.ranking import STATE_FILE
+
     pipeline, model_dir, macro = trained_with_macro
     raw = market[0]
     rule = rules_for(raw)
-    reference = MLPredictor().set_models(ranking=pipeline.ranking_model).predict_rankings(raw, TODAY)
+    model = pipeline.ranking_model
+    carried = model.macro_data
+    assert list(carried.columns) == MACRO_COLUMNS and len(carried) == min(len(macro), MACRO_ROWS_KEPT)
+    reference = MLPredictor().set_models(ranking=model).predict_rankings(raw, TODAY)
     assert (reference["source"] == "ml").all()
 
     loaded = MLPredictor()
-    loaded.load_from_directory(model_dir)  # a saved model does not carry the macro frame
-    out = loaded.predict_rankings(raw, TODAY, rule_scores=rule)
-    assert (out["source"] == "rules").all() and out["fallback_reason"].str.contains("pass macro_data=").all()
-    assert loaded.get_model_status()["ranking"]["status"] == "error"
-    given = loaded.predict_rankings(raw, TODAY, macro_data=macro)
-    pd.testing.assert_frame_equal(given, reference)
+    loaded.load_from_directory(model_dir)  # the LATEST version TrainingPipeline saved
+    version_dir = model_dir / "ranking" / loaded.get_model_status()["ranking"]["version"]
+    manifest = json.loads((version_dir / METADATA_FILE).read_text())["artifacts"]
+    assert manifest[MACRO_FILE] == sha256_file(version_dir / MACRO_FILE)
+    assert (version_dir / MACRO_FILE).stat().st_size < 100_000
+    pd.testing.assert_frame_equal(loaded.usable("ranking").macro_data, carried)
+    pd.testing.assert_frame_equal(loaded.predict_rankings(raw, TODAY), reference)
     assert loaded.get_model_status()["ranking"]["status"] == "ok"
 
-    stale = MLPredictor().set_models(ranking=pipeline.ranking_model)
-    pipeline.ranking_model.macro_data = macro.iloc[:-5]  # ends before the target date
-    try:
-        out = stale.predict_rankings(raw, TODAY, rule_scores=rule)
-    finally:
-        pipeline.ranking_model.macro_data = macro
-    assert (out["source"] == "rules").all() and out["fallback_reason"].str.contains("ends on").all()
+    # a model saved without macro rows (as before they were kept) falls back and says why
+    old = tmp_path / "old"
+    shutil.copytree(version_dir, old)
+    state = json.loads((old / STATE_FILE).read_text())
+    state["macro_data"] = None
+    (old / STATE_FILE).write_text(json.dumps(state))
+    (old / MACRO_FILE).unlink()
+    meta = json.loads((old / METADATA_FILE).read_text())
+    meta["artifacts"] = {n: sha256_file(old / n) for n in meta["artifacts"] if n != MACRO_FILE}
+    (old / METADATA_FILE).write_text(json.dumps(meta))
+    without = MLPredictor().set_models(ranking=StockRankingModel.load(old))
+    out = without.predict_rankings(raw, TODAY, rule_scores=rule)
+    assert (out["source"] == "rules").all() and out["fallback_reason"].str.contains("pass macro_data=").all()
+    assert without.get_model_status()["ranking"]["status"] == "error"
+    pd.testing.assert_frame_equal(without.predict_rankings(raw, TODAY, macro_data=macro), reference)
+    assert without.get_model_status()["ranking"]["status"] == "ok"
+
+    # target dates outside the carried rows: never stale or missing macro values in silence
+    dates = macro.index
+    for rows, t, says in [(macro.iloc[:-5], TODAY, "ends on"), (macro.iloc[100:], dates[50], "starts on")]:
+        model.macro_data = rows
+        try:
+            out = MLPredictor().set_models(ranking=model).predict_rankings(raw, t, rule_scores=rule)
+        finally:
+            model.macro_data = carried
+        assert (out["source"] == "rules").all() and out["fallback_reason"].str.contains(says).all()

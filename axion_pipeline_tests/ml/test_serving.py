@@ -1,12 +1,21 @@
-"""Batch serving helpers: date-level drift exclusion, next-day earnings, realized health by maturity."""
+"""Batch serving helpers: date-level drift exclusion, next-day earnings and their predictions (the
+rows of the Dagster earnings tables), realized health by maturity."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from axion_pipeline.ml.config import EarningsModelConfig
 from axion_pipeline.ml.drift import DegradationDetector
-from axion_pipeline.ml.serving import date_level_columns, drift_rows, realized_health, upcoming_earnings
+from axion_pipeline.ml.serving import (
+    EARNINGS_PREDICTION_COLUMNS,
+    date_level_columns,
+    drift_rows,
+    earnings_prediction_rows,
+    realized_health,
+    upcoming_earnings,
+)
 
 
 def _panel(days=3, tickers=2000, seed=0):
@@ -36,6 +45,42 @@ def test_upcoming_earnings_are_announced_the_next_trading_day():
     )
     out = upcoming_earnings(events, cal, cal[0], cal[3])
     assert list(zip(out["date"], out["ticker"])) == [(cal[0], "A"), (cal[2], "B")]
+
+
+def test_earnings_tables_keep_surprise_status():
+    """The inference table (``earnings_predictions``) and the fold table (``earnings_model``) keep
+    the model's surprise_status, so a NaN predicted_surprise says why it is NaN."""
+    from axion_pipeline.ml.datasets import TrainWindow, earnings_dataset
+    from axion_pipeline.ml.earnings import EarningsPredictionModel
+    from axion_pipeline.ml.training import empty_predictions, train_earnings
+    from axion_pipeline_tests.ml.test_earnings import synthetic_earnings
+
+    events, prices, fundamentals = synthetic_earnings(n_tickers=20, n_quarters=12)
+    X, beat, surprise = earnings_dataset(events, prices, fundamentals)
+    calendar = pd.DatetimeIndex(sorted(prices["date"].unique()))
+    last = pd.Timestamp(events["announce_date"].max())
+    upcoming = upcoming_earnings(events, calendar, calendar[calendar < last][-60], last)
+    assert len(upcoming) > 5
+    config = EarningsModelConfig(n_estimators=20, max_depth=2)
+    beat_only, with_size = EarningsPredictionModel(config), EarningsPredictionModel(config)
+    beat_only.train(X, beat)
+    with_size.train(X, beat, surprise=surprise)
+
+    rows = earnings_prediction_rows(beat_only, upcoming, prices, fundamentals)
+    assert list(rows.columns) == EARNINGS_PREDICTION_COLUMNS and len(rows) == len(upcoming)
+    assert rows["predicted_surprise"].isna().all()
+    assert rows["surprise_status"].str.startswith("no surprise model: trained without a surprise target").all()
+    sized = earnings_prediction_rows(with_size, upcoming, prices, fundamentals)
+    assert (sized["surprise_status"] == "predicted").all() and sized["predicted_surprise"].notna().all()
+    np.testing.assert_allclose(sized["confidence"], (2 * sized["beat_probability"] - 1).abs())
+    none = earnings_prediction_rows(None, upcoming, prices, fundamentals)
+    assert none.empty and list(none.columns) == EARNINGS_PREDICTION_COLUMNS
+
+    dates = pd.DatetimeIndex(sorted(events["announce_date"].unique()))
+    window = TrainWindow("fold_0", dates[0], dates[-80], None, dates[-80], dates[-60], dates[-1])
+    fold = train_earnings(X, beat, None, window, config).predictions
+    assert list(fold.columns) == list(empty_predictions("earnings_model").columns)
+    assert fold["surprise_status"].str.startswith("no surprise model").all() and len(fold) > 0
 
 
 def test_realized_health_uses_labels_only_once_matured():

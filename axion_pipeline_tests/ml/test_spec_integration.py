@@ -11,26 +11,10 @@ import pytest
 from axion_pipeline.factor_engine import FactorEngineV2
 from axion_pipeline.ml import FeatureEngineer, HybridScorer, StockRankingModel
 from axion_pipeline_tests.factors.synthetic import synthetic_market
+from axion_pipeline_tests.spec_examples import BLOCKS
 
-# Verbatim from the spec, with ``src.`` replaced by ``axion_pipeline.`` (none here).
-SPEC_INTEGRATION = """
-# 1. Compute raw factor scores
-engine = FactorEngineV2()
-scores = engine.compute_all_scores(prices, fundamentals)
-
-# 2. Use factor scores as ML features
-features = engineer.create_features(raw_data=scores)
-
-# 3. Train ranking model on those features
-model = StockRankingModel()
-model.train(features, target)
-
-# 4. Blend rule-based composite with ML predictions
-hybrid = scorer.compute_hybrid_scores(
-    rule_scores=scores["composite"],
-    ml_scores=model.predict_rank(features),
-)
-"""
+# The spec's integration example (``spec_examples``).
+SPEC_INTEGRATION = BLOCKS["INTEGRATION"]
 
 
 @pytest.fixture(scope="module")

@@ -155,33 +155,13 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         prices: pd.DataFrame,
         fundamentals: pd.DataFrame,
     ) -> pd.DataFrame:
-        """Beat probability and predicted surprise for announcements on the next trading day, from data up to today."""
-        from axion_pipeline.ml.earnings_features import build_earnings_features
-        from axion_pipeline.ml.serving import production_predictor, upcoming_earnings
+        """Beat probability, predicted surprise and surprise status of next-day announcements, from data up to today."""
+        from axion_pipeline.ml.serving import earnings_prediction_rows, production_predictor, upcoming_earnings
 
         start, end = window(context)
         predictor = production_predictor(load_production(model_store), names=("earnings",))
         upcoming = upcoming_earnings(earnings_events, project.calendar, start, end)
-        columns = [
-            "date",
-            "ticker",
-            "announce_date",
-            "eps_estimate",
-            "beat_probability",
-            "predicted_surprise",
-            "confidence",
-        ]
-        model = predictor.usable("earnings")
-        if upcoming.empty or model is None:
-            out = pd.DataFrame(columns=columns).astype({"date": "datetime64[ns]", "announce_date": "datetime64[ns]"})
-        else:
-            X, _, _ = build_earnings_features(upcoming.drop(columns="date"), prices, fundamentals)
-            preds = model.predict(X).reset_index()
-            out = upcoming[["date", "ticker", "announce_date", "eps_estimate"]].merge(
-                preds, on=["ticker", "announce_date"], how="left"
-            )
-            out["confidence"] = (2 * out["beat_probability"] - 1).abs()
-            out = out[columns]
+        out = earnings_prediction_rows(predictor.usable("earnings"), upcoming, prices, fundamentals)
         context.add_output_metadata(
             {**frame_metadata(out), **model_status_metadata(predictor, "earnings"), "announcements": len(upcoming)}
         )
