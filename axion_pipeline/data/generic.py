@@ -110,21 +110,16 @@ from axion_pipeline.data.validation import (
     validate_universe,
 )
 
-DATASETS = {  # file stem: (required columns, optional columns, text columns for CSV)
-    "prices": (PRICE_COLUMNS, [], ["date", "ticker"]),
-    "fundamentals": (
-        ["ticker", "period_end"],
-        ["available_date", "period_type", *FUNDAMENTAL_FIELDS],
-        ["ticker", "period_end", "available_date", "period_type"],
-    ),
-    "sectors": (SECTOR_COLUMNS, [], SECTOR_COLUMNS),
-    "market_series": (["date", "sp500_close"], MARKET_SERIES_COLUMNS[2:], ["date"]),
+DATASETS = {  # file stem: (required columns, optional columns)
+    "prices": (PRICE_COLUMNS, []),
+    "fundamentals": (["ticker", "period_end"], ["available_date", "period_type", *FUNDAMENTAL_FIELDS]),
+    "sectors": (SECTOR_COLUMNS, []),
+    "market_series": (["date", "sp500_close"], MARKET_SERIES_COLUMNS[2:]),
     "earnings_events": (
         ["ticker", "announce_date"],
         ["fiscal_quarter_end", "eps_estimate", "eps_actual", "surprise_pct", "release_time"],
-        ["ticker", "announce_date", "fiscal_quarter_end", "release_time"],
     ),
-    "universe": (["ticker", "start_date"], ["end_date"], ["ticker", "start_date", "end_date"]),
+    "universe": (["ticker", "start_date"], ["end_date"]),
 }
 SUFFIXES = (".parquet", ".csv", ".csv.gz")  # in order of preference
 REQUIRED_FILES = ["prices"]
@@ -178,10 +173,8 @@ def looked_for(stem: str) -> str:
 
 
 def _read(path: Path, stem: str, notes: list[str]) -> pd.DataFrame:
-    required, optional, text_columns = DATASETS[stem]
-    raw = read_table(
-        path, required, text_columns=text_columns, display_name=path.name, allow_empty=stem not in REQUIRED_FILES
-    )
+    required, optional = DATASETS[stem]
+    raw = read_table(path, required, display_name=path.name, allow_empty=stem not in REQUIRED_FILES)
     extra = [c for c in raw.columns if c not in required and c not in optional]
     if extra:
         notes.append(f"{stem}: {path.name} columns ignored: {extra}.")

@@ -57,9 +57,7 @@ def read_real_universe(
     if not path.is_file():
         note = f"universe: no {name}: every priced ticker is a member on every date."
         return empty_universe(), empty_rejected(), 0, [note]
-    raw = read_table(
-        path, ["ticker", "start_date", "end_date"], text_columns=["ticker", "start_date", "end_date"], display_name=name
-    )
+    raw = read_table(path, ["ticker", "start_date", "end_date"], display_name=name)
     universe, rejected = validate_universe(raw, name, max_reject_share, today=today)
     notes = membership_notes(prices, universe, name)
     notes.append("universe: a ticker symbol can be reused by another company; the intervals follow the symbol.")

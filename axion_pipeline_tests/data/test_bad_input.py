@@ -146,7 +146,7 @@ ERRORS = {
     "renamed_column": (1, "sp500_close", "'sp500_close' looks renamed to 'SP500 Close'"),
     "wrong_delimiter": (1, "ticker;sector", r"wrong delimiter.*semicolon \(';'\)"),
     "not_utf8": (5, None, "not UTF-8 text: byte 0xc4 cannot be decoded"),
-    "binary_as_csv": (1, None, "NUL byte.*gzip-compressed"),
+    "binary_as_csv": (None, None, r"gzip-compressed but its name ends in '\.csv'.*name it prices\.csv\.gz"),
     "corrupt_parquet": (None, None, "not a readable Parquet file"),
     "nul_byte": (price_line("2020-01-06", "CCC"), None, "NUL byte.*silently cut the cell"),
     "duplicate_header": (1, "close", "duplicate column 'close' in the header"),
@@ -184,8 +184,9 @@ def test_file_level_defect_raises_naming_file_row_column(tmp_path, kind, fmt):
 # kind -> (dataset, line, column, value, reason) of the only rejected row.
 QUARANTINED = {
     "non_numeric_price": ("prices", price_line("2020-01-07", "BBB"), "close", "2O.5", "non-numeric price"),
-    "negative_price": ("prices", price_line("2020-01-08", "CCC"), "low", "-1", "non-positive price"),
-    "zero_price": ("prices", price_line("2020-01-09", "AAA"), "open", "0", "non-positive price"),
+    # the value is the cell as written ('-1.0' in the CSV; a Parquet double's shortest repr)
+    "negative_price": ("prices", price_line("2020-01-08", "CCC"), "low", "-1.0", "non-positive price"),
+    "zero_price": ("prices", price_line("2020-01-09", "AAA"), "open", "0.0", "non-positive price"),
     "high_below_low": ("prices", price_line("2020-01-10", "DDD"), "high", "51.2", "high < low"),
     "duplicate_key": (
         "prices",
