@@ -95,9 +95,12 @@ from axion_pipeline.data.contracts import (
     MarketData,
     empty_universe,
 )
+from axion_pipeline.data.quality import unmatched_tickers_note
 from axion_pipeline.data.universe import membership_notes
 from axion_pipeline.data.validation import (
+    NOT_A_TRADING_DAY,
     DataValidationError,
+    calendar_days,
     concat_rejected,
     empty_rejected,
     is_missing,
@@ -211,8 +214,9 @@ def _market(
     max_reject_share: float,
     today,
     notes: list[str],
+    trading_days: pd.DatetimeIndex,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    clean, rejected = validate_market_series(raw, name, max_reject_share, today=today)
+    clean, rejected = validate_market_series(raw, name, max_reject_share, today=today, trading_days=trading_days)
     breadth_cols = ["advance_decline", "pct_above_200sma"]
     absent = [c for c in MARKET_SERIES_COLUMNS[1:] if c not in clean.columns]
     if any(c in absent for c in breadth_cols):
@@ -259,6 +263,11 @@ def _empty_fundamentals() -> pd.DataFrame:
     return _empty(FUNDAMENTAL_COLUMNS, {**types, "period_end": "datetime64[ns]", "available_date": "datetime64[ns]"})
 
 
+def _unmatched(dataset: str, source_file: str, frame: pd.DataFrame, tickers: list[str]) -> list[str]:
+    note = unmatched_tickers_note(dataset, source_file, frame["ticker"], tickers)
+    return [note] if note else []
+
+
 def _link_note(path: Path) -> list[str]:
     return [f"{path.name} is a link to {path.resolve()}."] if path.is_symlink() else []
 
@@ -296,6 +305,7 @@ def load_generic_market(
     if "universe" in raws:
         universe, rej = validate_universe(raws["universe"], name["universe"], max_reject_share, today=today)
         notes += membership_notes(prices, universe, name["universe"])
+        notes += _unmatched("universe", name["universe"], universe, tickers)
         rejected["universe"] = rej
     else:
         universe = empty_universe()
@@ -317,6 +327,7 @@ def load_generic_market(
             f_raw, name["fundamentals"], max_reject_share, reporting_lag_days=reporting_lag_days, today=today
         )
         rejected["fundamentals"] = rej
+        notes += _unmatched("fundamentals", name["fundamentals"], fund, tickers)
     else:
         fund = _empty_fundamentals()
     read_counts["fundamentals"] = len(raws.get("fundamentals", ()))
@@ -329,9 +340,16 @@ def load_generic_market(
 
     index_name = "sp500"
     if "market_series" in raws:
+        days = calendar_days(raws["prices"], name["prices"], today=today)
         market, rejected["market_series"] = _market(
-            raws["market_series"], name["market_series"], prices, universe, max_reject_share, today, notes
+            raws["market_series"], name["market_series"], prices, universe, max_reject_share, today, notes, days
         )
+        outside = int((rejected["market_series"]["reason"] == NOT_A_TRADING_DAY).sum())
+        if outside:
+            notes.append(
+                f"market_series: {outside} rows of {name['market_series']} fall on no trading day of the prices "
+                "and are in rejected_rows (not counted as errors)."
+            )
         read_counts["market_series"] = len(raws["market_series"])
     else:
         market, index_name = equal_weighted_market(prices, universe), EQUAL_WEIGHTED
@@ -341,6 +359,7 @@ def load_generic_market(
         earnings, rejected["earnings_events"] = validate_earnings(
             raws["earnings_events"], name["earnings_events"], max_reject_share, today=today
         )
+        notes += _unmatched("earnings_events", name["earnings_events"], earnings, tickers)
     else:
         earnings = _empty_earnings()
     read_counts["earnings_events"] = len(raws.get("earnings_events", ()))

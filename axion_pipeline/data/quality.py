@@ -52,6 +52,30 @@ def split_like_jumps(prices: pd.DataFrame, threshold: float = 0.45) -> pd.DataFr
     return out.reset_index(drop=True)
 
 
+def unmatched_tickers_note(dataset: str, source_file: str, tickers, price_tickers) -> str | None:
+    """A note naming the tickers of a dataset that match no price ticker (their rows load but no
+    price-based computation ever uses them), with a hint for those differing only in letter case
+    (tickers are compared exactly: 'aapl' is not 'AAPL'). None when every ticker matches."""
+    own = sorted(set(map(str, tickers)))
+    priced = set(map(str, price_tickers))
+    unmatched = [t for t in own if t not in priced]
+    if not unmatched:
+        return None
+    by_upper = {t.upper(): t for t in priced}
+    case = [f"{t} ~ {by_upper[t.upper()]}" for t in unmatched if t.upper() in by_upper]
+    shown = ", ".join(unmatched[:20]) + (" ..." if len(unmatched) > 20 else "")
+    hint = (
+        f"; {len(case)} differ from a price ticker only in letter case ({', '.join(case[:10])}"
+        f"{' ...' if len(case) > 10 else ''}): tickers are case-sensitive, fix the file's spelling"
+        if case
+        else ""
+    )
+    return (
+        f"{dataset}: {len(unmatched)} of the {len(own)} tickers of {source_file} match no price ticker; "
+        f"their rows are loaded but unused: {shown}{hint}."
+    )
+
+
 def reconciliation(data: MarketData) -> pd.DataFrame:
     """Rows read, loaded and rejected per dataset; ``read == loaded + rejected`` must hold."""
     loaded = {

@@ -467,6 +467,7 @@ class Quarantine:
         self.names = dict(source_columns or {})
         self.lines = np.arange(len(raw)) + 2 if row_numbers is None else np.asarray(row_numbers, dtype="int64")
         self.bad = np.zeros(len(raw), dtype=bool)
+        self.unused = np.zeros(len(raw), dtype=bool)  # valid rows set aside (not counted by ``enforce``)
         self._parts: list[pd.DataFrame] = []
         if len(raw.columns):
             blank = is_missing(raw.iloc[:, 0]).to_numpy()
@@ -476,10 +477,17 @@ class Quarantine:
                     blank[rows] = is_missing(raw[col].iloc[rows]).to_numpy()
             self.reject(blank, None, "blank line")
 
-    def reject(self, mask, column: str | None, reason: str, values: pd.Series | None = None) -> None:
+    def reject(
+        self, mask, column: str | None, reason: str, values: pd.Series | None = None, *, broken: bool = True
+    ) -> None:
+        """Record the rows of ``mask`` not rejected yet under ``reason``. ``broken=False``: a valid
+        row the dataset cannot store (recorded all the same, but not counted against the file by
+        ``enforce``)."""
         new = np.asarray(mask, dtype=bool) & ~self.bad
         if not new.any():
             return
+        if not broken:
+            self.unused |= new
         idx = np.flatnonzero(new)
         if values is None:
             values = raw_text(self.raw[column].iloc[idx]) if column in self.raw.columns else pd.Series("", index=idx)
@@ -519,9 +527,10 @@ class Quarantine:
         return out.reset_index(drop=True)[REJECTED_COLUMNS]
 
     def enforce(self, max_reject_share: float) -> None:
-        n, k = len(self.raw), int(self.bad.sum())
+        n, k = len(self.raw), int((self.bad & ~self.unused).sum())
         if n and k / n > max_reject_share:
-            top = self.rejected()["reason"].value_counts().head(3)
+            rejected = self.rejected()
+            top = rejected.loc[~rejected["row_number"].isin(self.lines[self.unused]), "reason"].value_counts().head(3)
             reasons = ", ".join(f"{r} ({c})" for r, c in top.items())
             raise RejectionThresholdExceeded(
                 f"{k} of {n} rows rejected ({k / n:.1%} > max_reject_share {max_reject_share:.1%}); "
@@ -868,12 +877,17 @@ def validate_market_series(
     source_columns: Names = None,
     dataset: str = "market_series",
     row_numbers=None,
+    trading_days: pd.DatetimeIndex | None = None,
 ) -> Validated:
     """Quarantine bad rows of a daily market table (``date`` plus any ``MARKET_SERIES_COLUMNS``).
 
     Missing values are allowed (NaN); rejected: partial, out-of-range, unparseable or future date, non-numeric value,
     value out of range (non-positive index level or VIX, breadth outside its bounds), duplicate
-    date. Only the series columns present in ``raw`` are returned.
+    date, and, given ``trading_days`` (the price calendar), a date that is not one of them: the
+    market series is stored in the price partitions, so such a row could never be stored (it is
+    recorded as ``NOT_A_TRADING_DAY`` but not counted against ``max_reject_share``: a market file
+    longer than the price history is not broken). Only the series columns present in ``raw`` are
+    returned.
     """
     _require(raw, ["date"], source_file, source_columns)
     q = Quarantine(raw, dataset, source_file, source_columns, row_numbers)
@@ -884,7 +898,12 @@ def validate_market_series(
         if c in _BOUNDS:
             q.reject(v.notna() & ~_BOUNDS[c](v), c, f"{c} out of range")
     q.duplicates(pd.DataFrame({"date": date}), "date", "duplicate date")
+    if trading_days is not None:
+        q.reject(~date.isin(trading_days), "date", NOT_A_TRADING_DAY, broken=False)
     return _finish(q, pd.DataFrame({"date": date, **values}), MARKET_SERIES_SCHEMA, max_reject_share, ["date"])
+
+
+NOT_A_TRADING_DAY = "not a trading day of the price file: no daily partition stores it"
 
 
 RELEASE_TIMES = {

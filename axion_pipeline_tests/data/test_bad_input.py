@@ -42,7 +42,7 @@ from axion_pipeline.data.contracts import MARKET_SERIES_COLUMNS, PRICE_COLUMNS
 from axion_pipeline.data.generic import load_generic_market
 from axion_pipeline.data.pit import fundamentals_as_of, fundamentals_on_dates
 from axion_pipeline.data.quality import reconciliation, split_like_jumps
-from axion_pipeline.data.validation import DataValidationError, RejectionThresholdExceeded
+from axion_pipeline.data.validation import NOT_A_TRADING_DAY, DataValidationError, RejectionThresholdExceeded
 from axion_pipeline.factors import ValueFactors, build_fundamentals_snapshot
 from axion_pipeline_tests.data import corpus
 from axion_pipeline_tests.data.corpus import DAYS, TICKERS, TODAY, price_line
@@ -302,8 +302,12 @@ def check_one_ticker(md, base_md, root):
 
 
 def check_one_date(md, base_md, root):
-    assert md.rejected_rows.empty and list(md.prices["date"].unique()) == [DAYS[0]] and len(md.prices) == 4
-    assert len(md.market_series) == len(DAYS)  # market rows are not cut to the price dates
+    assert list(md.prices["date"].unique()) == [DAYS[0]] and len(md.prices) == 4
+    # the market rows of the other 11 days fall in no daily partition: recorded, not silently unstored
+    rejected = md.rejected_rows
+    assert (rejected["dataset"] == "market_series").all() and (rejected["reason"] == NOT_A_TRADING_DAY).all()
+    assert rejected["value"].tolist() == [f"{d:%Y-%m-%d}" for d in DAYS[1:]]
+    assert list(md.market_series["date"]) == [DAYS[0]]
     assert md.market_series[["advance_decline", "pct_above_200sma"]].isna().all().all()  # no return: no breadth
     raw = ValueFactors().compute_raw(md.prices, md.fundamentals)
     assert list(raw.index) == TICKERS and np.isfinite(raw.to_numpy()).all()
