@@ -19,7 +19,7 @@ from dagster_duckdb import DuckDBIOManager
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
 from axion_pipeline.defs.adapters.db_io import DbIOManager, DuckDbClient, TableSlice
-from axion_pipeline.storage.lock import writer_queue
+from axion_pipeline.storage.lock import connect, writer_queue
 from axion_pipeline.storage.warehouse import fetch_frame, quote
 
 _DUCKDB_TYPES = {"b": "BOOLEAN", "i": "BIGINT", "u": "BIGINT", "f": "DOUBLE", "M": "TIMESTAMP_NS"}
@@ -60,17 +60,25 @@ class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
 class QueuedDuckDbClient(DuckDbClient):
     """Opens each connection in the warehouse's turn (``axion_pipeline.storage.lock.writer_queue``):
     steps of other processes (fold training in parallel, a second backfill) wait instead of failing
-    on DuckDB's file lock."""
+    on DuckDB's file lock.
+
+    The connection is opened by ``axion_pipeline.storage.lock.connect``, not by
+    ``DuckDbClient.connect``: that one retries every ``duckdb.IOException`` ten times with
+    exponential backoff (about 100 s), so a truncated, garbled or immutable warehouse failed each
+    step only after minutes, with DuckDB's bare message. Here only a lock held by another program
+    is waited for; a permanent fault raises ``WarehouseUnavailable`` at once, naming it."""
 
     @staticmethod
     @contextmanager
     def connect(context, table_slice):
         config = context.resource_config
-        with (
-            writer_queue(config["database"], wait_seconds=config["queue_wait_seconds"]),
-            DuckDbClient.connect(context, table_slice) as conn,
-        ):
-            yield conn
+        options = {"custom_user_agent": "dagster", **(config.get("connection_config") or {})}
+        with writer_queue(config["database"], wait_seconds=config["queue_wait_seconds"]):
+            conn = connect(config["database"], read_only=False, config=options)
+            try:
+                yield conn
+            finally:
+                conn.close()
 
 
 class AxionDuckDBIOManager(DuckDBIOManager):
