@@ -44,6 +44,7 @@ from axion_pipeline.data.contracts import (
     REJECTED_COLUMNS,
     SECTOR_COLUMNS,
     UNIVERSE_COLUMNS,
+    empty_rejected,
 )
 
 Names = Mapping[str, str] | None  # canonical column -> column name in the source file
@@ -86,9 +87,12 @@ def read_table(
 ) -> pd.DataFrame:
     """Read a CSV (optionally compressed) or Parquet file and run the file-level checks.
 
-    Every CSV cell is read as text, so the validators parse numbers and dates by the project's
-    rules and a rejected row records the cell exactly as written. Only empty cells count as
-    missing while reading; blank lines are kept as empty rows so row numbers stay line numbers.
+    Every CSV cell is read as text (UTF-8, a leading byte-order mark dropped), so the validators
+    parse numbers and dates by the project's rules and a rejected row records the cell exactly as
+    written. Only empty cells count as missing while reading; blank lines are kept as empty rows
+    so row numbers stay line numbers (a record whose quoted cell holds a line break spans two
+    lines: rows are numbered by record). A compressed file is read only when its name says so
+    (``.gz``); gzip, bzip2, xz, zstd or zip bytes under a plain name are refused, never guessed.
 
     ``columns``: read only these columns (the header is still checked for ``required``), for a
     caller that needs one column of a large file (the trading calendar).
@@ -140,11 +144,14 @@ def _read_csv(
     ``DataValidationError`` naming the file (and the line where the reader says which)."""
     kind = _compression_of(path)
     if kind and path.suffix.lower() != COMPRESSED_SUFFIXES.get(kind):
-        expected = COMPRESSED_SUFFIXES.get(kind)
-        fix = f"name it {path.name}{expected}" if expected else "export it as plain UTF-8 CSV"
+        fix = (
+            f"name it {path.name}.gz"
+            if kind == "gzip-compressed"
+            else f"decompress it to plain UTF-8 CSV (or gzip it as {path.name}.gz)"
+        )
         raise DataValidationError(
-            f"the file is {kind} but its name ends in {path.suffix or '(no extension)'!r}: it is not read "
-            f"as compressed by guesswork; {fix}",
+            f"the file is {kind} but its name ends in {path.suffix or '(no extension)'!r}: a file is read as "
+            f"compressed only when its name says so; {fix}",
             file=name,
         )
     if path.suffix.lower() in PLAIN_TEXT_SUFFIXES and (line := _first_nul_line(path)) is not None:
@@ -154,12 +161,15 @@ def _read_csv(
             file=name,
             row=line,
         )
-    options = dict(dtype=str, keep_default_na=False, na_values=[""], skip_blank_lines=False)
+    # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is dropped instead of sticking to the first column name
+    options = dict(dtype=str, keep_default_na=False, na_values=[""], skip_blank_lines=False, encoding="utf-8-sig")
     try:
         if columns is not None:
             _check_header(pd.read_csv(path, nrows=0, **options), name, required, mangled=True)
             options["usecols"] = lambda c: str(c).strip() in set(columns)
         return pd.read_csv(path, **options)
+    except DataValidationError:  # the header check of a column subset (a ValueError too)
+        raise
     except pd.errors.EmptyDataError:
         if allow_empty:
             return None
@@ -537,11 +547,6 @@ class Quarantine:
                 f"top reasons: {reasons}",
                 file=self.source_file,
             )
-
-
-def empty_rejected() -> pd.DataFrame:
-    """A rejected-rows frame with no rows."""
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row_number" else object) for c in REJECTED_COLUMNS})
 
 
 def concat_rejected(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
