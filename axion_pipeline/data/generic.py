@@ -29,12 +29,21 @@ no data rows gives an empty dataset and a note naming the file and what is skipp
 (``SKIPPED``); everything computable without it is still computed. A file that is present and
 corrupt (wrong delimiter, missing column, bad bytes, ...) fails loudly with file, row and column.
 
-Format: CSV is comma-separated UTF-8 with a header line; dates are ISO 8601 (``2024-01-31``; a
-time and UTC offset may follow, the local date is kept; other formats such as ``01/31/2024`` are
-rejected, never guessed); decimals use '.'; a missing value is an empty cell (``NA``, ``NULL``,
-``NaN`` and ``.`` are read as missing too). Parquet files use the same column names, dates as
-timestamps or ISO strings. Column
-names are case-sensitive; extra columns are ignored (and listed in the notes).
+Format: CSV is comma-separated UTF-8 with a header line (a byte-order mark is dropped); a
+``.csv.gz`` is gzip-compressed, and compressed bytes under another name are refused, never
+guessed. Dates are whole ISO 8601 dates (``2024-01-31``; a time and UTC offset may follow: the
+date is kept as written, the time and offset dropped, so nothing is shifted); partial dates
+(``2024-01``, ``2024``), compact ``20240131`` and other formats such as ``01/31/2024`` are
+rejected, never completed or guessed, and so are dates outside 1900-01-01 .. 2100-12-31. Price
+dates must also be weekdays, and a price date more than 366 days from the rest of the history is
+rejected as isolated (the daily partitions span the history; a stray 1970-01-01 would stretch
+them over decades). Decimals use '.' with no thousands separator; a missing value is an empty
+cell (``NA``, ``NULL``, ``NaN`` and ``.`` are read as missing too); infinities are rejected.
+Tickers are compared exactly (``aapl`` is not ``AAPL``: a note names such near misses) and may
+not contain a line break or tab. Parquet files use the same column names, dates as date or
+timestamp columns (timezone-aware ones keep their local date) or ISO strings; a numeric date
+column (``20240131``, epoch seconds, spreadsheet serials) is ambiguous and refused. Column names
+are case-sensitive; extra columns are ignored (and listed in the notes).
 
 Meaning:
 
@@ -61,8 +70,10 @@ Meaning:
   ``MarketData.index_name`` is "equal_weighted": it is not the S&P 500. Breadth is computed from
   the prices; VIX, yields, spreads and put/call are missing, and so are the regime features built
   on them.
-- earnings_events: ``release_time`` is 'pre' or 'post' market; ``surprise_pct`` is computed as
-  (actual - estimate) / |estimate| where both are given (a supplied value fills the other rows).
+- earnings_events: ``release_time`` is 'pre' or 'post' market (bmo/amc, before/after,
+  pre-market/post-market are read as such; any other value rejects the row, empty means
+  unknown); ``surprise_pct`` is computed as (actual - estimate) / |estimate| where both are given
+  (a supplied value fills the other rows); a surprise beyond +-1000 (100,000 %) rejects the row.
 - universe: index membership intervals, both ends inclusive, ``end_date`` empty while still a
   member, several intervals per ticker allowed (rules: ``validate_universe``). A ticker enters a
   date's cross-sections (factor ranks, composite, target quintiles, features, training) only while
@@ -70,8 +81,11 @@ Meaning:
   member on every price date.
 
 Validation and reconciliation are those of ``axion_pipeline.data.validation``: bad rows go to
-``rejected_rows`` with file, line, column and reason, and ``read_counts[ds] == loaded + rejected``
-for every dataset. For sectors the records are the price tickers plus rejected sector rows; a
+``rejected_rows`` with file, line, column, the cell as written and reason, and
+``read_counts[ds] == loaded + rejected`` for every dataset. A market row on a day that is not a
+trading day of the prices is recorded there too (no daily partition could store it), without
+counting against ``max_reject_share``. Fundamentals, earnings and membership tickers that match no
+price ticker are loaded and named in a note. For sectors the records are the price tickers plus rejected sector rows; a
 market series derived from the prices counts its trading days as records, like the shared
 layout's lookups; a missing file counts 0.
 """
