@@ -81,6 +81,12 @@ TRUE_ALPHA_COLUMNS = ["date", "ticker", "expected_return"]
 
 REJECTED_COLUMNS = ["dataset", "source_file", "row_number", "column", "value", "reason"]
 
+
+def empty_rejected() -> pd.DataFrame:
+    """A rejected-rows frame with no rows, typed (``row_number`` an integer, the rest text)."""
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row_number" else object) for c in REJECTED_COLUMNS})
+
+
 REGIMES = ["bull", "bear", "sideways", "crisis"]
 # The six factor categories of the factor engine, in the order of every score table and weight vector.
 CATEGORIES = ["value", "momentum", "quality", "growth", "volatility", "technical"]
@@ -116,7 +122,7 @@ class MarketData:
     sectors: pd.DataFrame
     market_series: pd.DataFrame
     earnings_events: pd.DataFrame
-    rejected_rows: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS))
+    rejected_rows: pd.DataFrame = field(default_factory=empty_rejected)
     universe: pd.DataFrame = field(default_factory=empty_universe)
     read_counts: dict[str, int] = field(default_factory=dict)
     true_regimes: pd.DataFrame | None = None

@@ -29,12 +29,21 @@ no data rows gives an empty dataset and a note naming the file and what is skipp
 (``SKIPPED``); everything computable without it is still computed. A file that is present and
 corrupt (wrong delimiter, missing column, bad bytes, ...) fails loudly with file, row and column.
 
-Format: CSV is comma-separated UTF-8 with a header line; dates are ISO 8601 (``2024-01-31``; a
-time and UTC offset may follow, the local date is kept; other formats such as ``01/31/2024`` are
-rejected, never guessed); decimals use '.'; a missing value is an empty cell (``NA``, ``NULL``,
-``NaN`` and ``.`` are read as missing too). Parquet files use the same column names, dates as
-timestamps or ISO strings. Column
-names are case-sensitive; extra columns are ignored (and listed in the notes).
+Format: CSV is comma-separated UTF-8 with a header line (a byte-order mark is dropped); a
+``.csv.gz`` is gzip-compressed, and compressed bytes under another name are refused, never
+guessed. Dates are whole ISO 8601 dates (``2024-01-31``; a time and UTC offset may follow: the
+date is kept as written, the time and offset dropped, so nothing is shifted); partial dates
+(``2024-01``, ``2024``), compact ``20240131`` and other formats such as ``01/31/2024`` are
+rejected, never completed or guessed, and so are dates outside 1900-01-01 .. 2100-12-31. Price
+dates must also be weekdays, and a price date more than 366 days from the rest of the history is
+rejected as isolated (the daily partitions span the history; a stray 1970-01-01 would stretch
+them over decades). Decimals use '.' with no thousands separator; a missing value is an empty
+cell (``NA``, ``NULL``, ``NaN`` and ``.`` are read as missing too); infinities are rejected.
+Tickers are compared exactly (``aapl`` is not ``AAPL``: a note names such near misses) and may
+not contain a line break or tab. Parquet files use the same column names, dates as date or
+timestamp columns (timezone-aware ones keep their local date) or ISO strings; a numeric date
+column (``20240131``, epoch seconds, spreadsheet serials) is ambiguous and refused. Column names
+are case-sensitive; extra columns are ignored (and listed in the notes).
 
 Meaning:
 
@@ -61,8 +70,10 @@ Meaning:
   ``MarketData.index_name`` is "equal_weighted": it is not the S&P 500. Breadth is computed from
   the prices; VIX, yields, spreads and put/call are missing, and so are the regime features built
   on them.
-- earnings_events: ``release_time`` is 'pre' or 'post' market; ``surprise_pct`` is computed as
-  (actual - estimate) / |estimate| where both are given (a supplied value fills the other rows).
+- earnings_events: ``release_time`` is 'pre' or 'post' market (bmo/amc, before/after,
+  pre-market/post-market are read as such; any other value rejects the row, empty means
+  unknown); ``surprise_pct`` is computed as (actual - estimate) / |estimate| where both are given
+  (a supplied value fills the other rows); a surprise beyond +-1000 (100,000 %) rejects the row.
 - universe: index membership intervals, both ends inclusive, ``end_date`` empty while still a
   member, several intervals per ticker allowed (rules: ``validate_universe``). A ticker enters a
   date's cross-sections (factor ranks, composite, target quintiles, features, training) only while
@@ -70,8 +81,11 @@ Meaning:
   member on every price date.
 
 Validation and reconciliation are those of ``axion_pipeline.data.validation``: bad rows go to
-``rejected_rows`` with file, line, column and reason, and ``read_counts[ds] == loaded + rejected``
-for every dataset. For sectors the records are the price tickers plus rejected sector rows; a
+``rejected_rows`` with file, line, column, the cell as written and reason, and
+``read_counts[ds] == loaded + rejected`` for every dataset. A market row on a day that is not a
+trading day of the prices is recorded there too (no daily partition could store it), without
+counting against ``max_reject_share``. Fundamentals, earnings and membership tickers that match no
+price ticker are loaded and named in a note. For sectors the records are the price tickers plus rejected sector rows; a
 market series derived from the prices counts its trading days as records, like the shared
 layout's lookups; a missing file counts 0.
 """
@@ -95,9 +109,12 @@ from axion_pipeline.data.contracts import (
     MarketData,
     empty_universe,
 )
+from axion_pipeline.data.quality import unmatched_tickers_note
 from axion_pipeline.data.universe import membership_notes
 from axion_pipeline.data.validation import (
+    NOT_A_TRADING_DAY,
     DataValidationError,
+    calendar_days,
     concat_rejected,
     empty_rejected,
     is_missing,
@@ -110,21 +127,16 @@ from axion_pipeline.data.validation import (
     validate_universe,
 )
 
-DATASETS = {  # file stem: (required columns, optional columns, text columns for CSV)
-    "prices": (PRICE_COLUMNS, [], ["date", "ticker"]),
-    "fundamentals": (
-        ["ticker", "period_end"],
-        ["available_date", "period_type", *FUNDAMENTAL_FIELDS],
-        ["ticker", "period_end", "available_date", "period_type"],
-    ),
-    "sectors": (SECTOR_COLUMNS, [], SECTOR_COLUMNS),
-    "market_series": (["date", "sp500_close"], MARKET_SERIES_COLUMNS[2:], ["date"]),
+DATASETS = {  # file stem: (required columns, optional columns)
+    "prices": (PRICE_COLUMNS, []),
+    "fundamentals": (["ticker", "period_end"], ["available_date", "period_type", *FUNDAMENTAL_FIELDS]),
+    "sectors": (SECTOR_COLUMNS, []),
+    "market_series": (["date", "sp500_close"], MARKET_SERIES_COLUMNS[2:]),
     "earnings_events": (
         ["ticker", "announce_date"],
         ["fiscal_quarter_end", "eps_estimate", "eps_actual", "surprise_pct", "release_time"],
-        ["ticker", "announce_date", "fiscal_quarter_end", "release_time"],
     ),
-    "universe": (["ticker", "start_date"], ["end_date"], ["ticker", "start_date", "end_date"]),
+    "universe": (["ticker", "start_date"], ["end_date"]),
 }
 SUFFIXES = (".parquet", ".csv", ".csv.gz")  # in order of preference
 REQUIRED_FILES = ["prices"]
@@ -178,10 +190,8 @@ def looked_for(stem: str) -> str:
 
 
 def _read(path: Path, stem: str, notes: list[str]) -> pd.DataFrame:
-    required, optional, text_columns = DATASETS[stem]
-    raw = read_table(
-        path, required, text_columns=text_columns, display_name=path.name, allow_empty=stem not in REQUIRED_FILES
-    )
+    required, optional = DATASETS[stem]
+    raw = read_table(path, required, display_name=path.name, allow_empty=stem not in REQUIRED_FILES)
     extra = [c for c in raw.columns if c not in required and c not in optional]
     if extra:
         notes.append(f"{stem}: {path.name} columns ignored: {extra}.")
@@ -218,8 +228,9 @@ def _market(
     max_reject_share: float,
     today,
     notes: list[str],
+    trading_days: pd.DatetimeIndex,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    clean, rejected = validate_market_series(raw, name, max_reject_share, today=today)
+    clean, rejected = validate_market_series(raw, name, max_reject_share, today=today, trading_days=trading_days)
     breadth_cols = ["advance_decline", "pct_above_200sma"]
     absent = [c for c in MARKET_SERIES_COLUMNS[1:] if c not in clean.columns]
     if any(c in absent for c in breadth_cols):
@@ -266,6 +277,11 @@ def _empty_fundamentals() -> pd.DataFrame:
     return _empty(FUNDAMENTAL_COLUMNS, {**types, "period_end": "datetime64[ns]", "available_date": "datetime64[ns]"})
 
 
+def _unmatched(dataset: str, source_file: str, frame: pd.DataFrame, tickers: list[str]) -> list[str]:
+    note = unmatched_tickers_note(dataset, source_file, frame["ticker"], tickers)
+    return [note] if note else []
+
+
 def _link_note(path: Path) -> list[str]:
     return [f"{path.name} is a link to {path.resolve()}."] if path.is_symlink() else []
 
@@ -303,6 +319,7 @@ def load_generic_market(
     if "universe" in raws:
         universe, rej = validate_universe(raws["universe"], name["universe"], max_reject_share, today=today)
         notes += membership_notes(prices, universe, name["universe"])
+        notes += _unmatched("universe", name["universe"], universe, tickers)
         rejected["universe"] = rej
     else:
         universe = empty_universe()
@@ -324,6 +341,7 @@ def load_generic_market(
             f_raw, name["fundamentals"], max_reject_share, reporting_lag_days=reporting_lag_days, today=today
         )
         rejected["fundamentals"] = rej
+        notes += _unmatched("fundamentals", name["fundamentals"], fund, tickers)
     else:
         fund = _empty_fundamentals()
     read_counts["fundamentals"] = len(raws.get("fundamentals", ()))
@@ -336,9 +354,16 @@ def load_generic_market(
 
     index_name = "sp500"
     if "market_series" in raws:
+        days = calendar_days(raws["prices"], name["prices"], today=today)
         market, rejected["market_series"] = _market(
-            raws["market_series"], name["market_series"], prices, universe, max_reject_share, today, notes
+            raws["market_series"], name["market_series"], prices, universe, max_reject_share, today, notes, days
         )
+        outside = int((rejected["market_series"]["reason"] == NOT_A_TRADING_DAY).sum())
+        if outside:
+            notes.append(
+                f"market_series: {outside} rows of {name['market_series']} fall on no trading day of the prices "
+                "and are in rejected_rows (not counted as errors)."
+            )
         read_counts["market_series"] = len(raws["market_series"])
     else:
         market, index_name = equal_weighted_market(prices, universe), EQUAL_WEIGHTED
@@ -348,6 +373,7 @@ def load_generic_market(
         earnings, rejected["earnings_events"] = validate_earnings(
             raws["earnings_events"], name["earnings_events"], max_reject_share, today=today
         )
+        notes += _unmatched("earnings_events", name["earnings_events"], earnings, tickers)
     else:
         earnings = _empty_earnings()
     read_counts["earnings_events"] = len(raws.get("earnings_events", ()))

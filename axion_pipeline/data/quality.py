@@ -52,8 +52,37 @@ def split_like_jumps(prices: pd.DataFrame, threshold: float = 0.45) -> pd.DataFr
     return out.reset_index(drop=True)
 
 
+def unmatched_tickers_note(dataset: str, source_file: str, tickers, price_tickers) -> str | None:
+    """A note naming the tickers of a dataset that match no price ticker (their rows load but no
+    price-based computation ever uses them), with a hint for those differing only in letter case
+    (tickers are compared exactly: 'aapl' is not 'AAPL'). None when every ticker matches."""
+    own = sorted(set(map(str, tickers)))
+    priced = set(map(str, price_tickers))
+    unmatched = [t for t in own if t not in priced]
+    if not unmatched:
+        return None
+    by_upper = {t.upper(): t for t in priced}
+    case = [f"{t} ~ {by_upper[t.upper()]}" for t in unmatched if t.upper() in by_upper]
+    shown = ", ".join(unmatched[:20]) + (" ..." if len(unmatched) > 20 else "")
+    hint = (
+        f"; {len(case)} differ from a price ticker only in letter case ({', '.join(case[:10])}"
+        f"{' ...' if len(case) > 10 else ''}): tickers are case-sensitive, fix the file's spelling"
+        if case
+        else ""
+    )
+    return (
+        f"{dataset}: {len(unmatched)} of the {len(own)} tickers of {source_file} match no price ticker; "
+        f"their rows are loaded but unused: {shown}{hint}."
+    )
+
+
+DAILY_DATASETS = ("prices", "market_series")  # stored by trading-day partition
+
+
 def reconciliation(data: MarketData) -> pd.DataFrame:
-    """Rows read, loaded and rejected per dataset; ``read == loaded + rejected`` must hold."""
+    """Rows read, loaded and rejected per dataset, as the loader counted them; ``read == loaded +
+    rejected`` must hold. ``warehouse_reconciliation`` compares the same counts with what the
+    warehouse holds."""
     loaded = {
         "prices": len(data.prices),
         "fundamentals": len(data.fundamentals),
@@ -70,3 +99,39 @@ def reconciliation(data: MarketData) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["dataset", "read", "loaded", "rejected"])
     out["reconciles"] = out["read"] == out["loaded"] + out["rejected"]
     return out
+
+
+def warehouse_reconciliation(
+    data: MarketData,
+    stored: dict[str, int | None],
+    stored_rejected: dict[str, int] | None,
+    calendar: pd.DatetimeIndex,
+) -> pd.DataFrame:
+    """``reconciliation`` checked against the warehouse: ``read = stored + stored rejected``.
+
+    ``stored``: rows of each unpartitioned dataset's table (None: the table does not exist);
+    ``stored_rejected``: rows of ``rejected_rows`` per dataset. A daily dataset is stored by
+    partition and compared with the source partition by partition (the ``*_stored_as_loaded``
+    checks); here every one of its loaded rows must fall on a trading day of ``calendar``, the
+    partitions' days (``off_calendar`` counts those no partition could store). ``reconciles``:
+    the loader's counts add up, the warehouse holds the same loaded and rejected rows, and no
+    loaded row is off the calendar."""
+    out = reconciliation(data)
+    stored_rejected = stored_rejected or {}
+    days = pd.DatetimeIndex(calendar)
+    frames = {"prices": data.prices, "market_series": data.market_series}
+    daily = out["dataset"].isin(DAILY_DATASETS)
+    counts = [stored.get(ds) for ds in out["dataset"]]
+    same_loaded = [d or n == loaded for d, n, loaded in zip(daily, counts, out["loaded"])]
+    out["stored"] = ["per partition" if d else ("no table" if n is None else int(n)) for d, n in zip(daily, counts)]
+    out["stored_rejected"] = [int(stored_rejected.get(ds, 0)) for ds in out["dataset"]]
+    out["off_calendar"] = [
+        int((~frames[ds]["date"].isin(days)).sum()) if ds in DAILY_DATASETS else 0 for ds in out["dataset"]
+    ]
+    out["reconciles"] = (
+        out["reconciles"]
+        & pd.Series(same_loaded, index=out.index, dtype=bool)
+        & (out["stored_rejected"] == out["rejected"])
+        & (out["off_calendar"] == 0)
+    )
+    return out[[*[c for c in out.columns if c != "reconciles"], "reconciles"]]

@@ -24,8 +24,14 @@ from pathlib import Path
 import pandas as pd
 
 from axion_pipeline.data.contracts import SECTOR_COLUMNS, UNKNOWN_SECTOR, MarketData, empty_universe
-from axion_pipeline.data.real_earnings import read_real_earnings
-from axion_pipeline.data.real_fundamentals import adjust_for_splits, read_real_fundamentals, split_notes
+from axion_pipeline.data.quality import unmatched_tickers_note
+from axion_pipeline.data.real_earnings import EARNINGS_FILE, read_real_earnings
+from axion_pipeline.data.real_fundamentals import (
+    FUNDAMENTALS_FILE,
+    adjust_for_splits,
+    read_real_fundamentals,
+    split_notes,
+)
 from axion_pipeline.data.real_market import build_real_market_series, load_gspc
 from axion_pipeline.data.real_prices import detect_price_adjustments, read_real_prices
 from axion_pipeline.data.universe import membership_notes
@@ -42,6 +48,11 @@ SECTOR_FILES = [  # (path, ticker column, sector column), in order of preference
     ("universe/constituents.csv", "Symbol", "GICS Sector"),
 ]
 UNIVERSE_FILE = Path("universe") / "sp500_ticker_start_end.csv"
+SOURCE_FILES = {
+    "fundamentals": FUNDAMENTALS_FILE.as_posix(),
+    "earnings_events": EARNINGS_FILE.as_posix(),
+    "universe": UNIVERSE_FILE.as_posix(),
+}
 
 __all__ = ["load_real_market", "load_gspc", "read_real_universe", "resolve_sectors"]
 
@@ -57,9 +68,7 @@ def read_real_universe(
     if not path.is_file():
         note = f"universe: no {name}: every priced ticker is a member on every date."
         return empty_universe(), empty_rejected(), 0, [note]
-    raw = read_table(
-        path, ["ticker", "start_date", "end_date"], text_columns=["ticker", "start_date", "end_date"], display_name=name
-    )
+    raw = read_table(path, ["ticker", "start_date", "end_date"], display_name=name)
     universe, rejected = validate_universe(raw, name, max_reject_share, today=today)
     notes = membership_notes(prices, universe, name)
     notes.append("universe: a ticker symbol can be reused by another company; the intervals follow the symbol.")
@@ -149,6 +158,9 @@ def load_real_market(
         "February 2018 S&P 500 list (survivorship bias)."
     ]
     notes += fund_notes + split_notes(splits) + sector_notes + market_notes + earn_notes + universe_notes
+    for ds, frame in (("fundamentals", fund), ("earnings_events", earnings), ("universe", universe)):
+        note = unmatched_tickers_note(ds, SOURCE_FILES[ds], frame["ticker"], tickers)
+        notes += [note] if note else []
     notes.append(f"load_real_market took {time.perf_counter() - started:.1f} s.")
     return MarketData(
         prices=prices,

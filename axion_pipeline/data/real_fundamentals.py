@@ -106,7 +106,6 @@ def read_real_fundamentals(
     raw = read_table(
         Path(data_dir) / FUNDAMENTALS_FILE,
         [*KEYS.values(), *NUMERIC_SOURCES],
-        text_columns=list(KEYS.values()),
         display_name=name,
     )
     q = Quarantine(raw, "fundamentals", name)

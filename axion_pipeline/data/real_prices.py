@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from axion_pipeline.data.validation import read_table, validate_prices
+from axion_pipeline.data.validation import calendar_days, read_table, validate_prices
 
 PRICE_FILE = Path("prices") / "all_stocks_5yr.csv.gz"
+SOURCE_HEADER = ["date", "open", "high", "low", "close", "volume", "Name"]
 SOURCE_COLUMNS = {"ticker": "Name"}
 
 MIN_RUN_DAYS = 30  # trading days a regime must last on each side of a split
@@ -47,22 +48,14 @@ def read_real_prices(
 ) -> tuple[pd.DataFrame, pd.DataFrame, int, pd.DatetimeIndex]:
     """Return (clean prices, rejected rows, rows read, trading days of the file).
 
-    Trading days are every parseable, non-future date of the file (also dates whose rows were
-    all rejected), matching ``axion_pipeline.data.calendar``.
+    Trading days are the dates passing the price date rules (also dates whose rows were all
+    rejected for their prices), the same as ``axion_pipeline.data.calendar``.
     """
     name = PRICE_FILE.as_posix()
-    raw = read_table(
-        Path(data_dir) / PRICE_FILE,
-        ["date", "open", "high", "low", "close", "volume", "Name"],
-        text_columns=["date", "Name"],
-        display_name=name,
-    )
+    raw = read_table(Path(data_dir) / PRICE_FILE, SOURCE_HEADER, display_name=name)
     raw = raw.rename(columns={"Name": "ticker"})
     clean, rejected = validate_prices(raw, name, max_reject_share, today=today, source_columns=SOURCE_COLUMNS)
-    dates = pd.to_datetime(raw["date"], format="ISO8601", errors="coerce").dropna().dt.normalize()
-    cutoff = (pd.Timestamp.today() if today is None else pd.Timestamp(today)).normalize()
-    days = pd.DatetimeIndex(np.sort(dates[dates <= cutoff].unique()))
-    return clean, rejected, len(raw), days
+    return clean, rejected, len(raw), calendar_days(raw, name, today=today)
 
 
 def candidate_factors() -> list[Fraction]:

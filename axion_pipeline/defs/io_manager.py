@@ -19,7 +19,7 @@ from dagster_duckdb import DuckDBIOManager
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
 from axion_pipeline.defs.adapters.db_io import DbIOManager, DuckDbClient, TableSlice
-from axion_pipeline.storage.lock import writer_queue
+from axion_pipeline.storage.lock import connect, writer_queue
 from axion_pipeline.storage.warehouse import fetch_frame, quote
 
 _DUCKDB_TYPES = {"b": "BOOLEAN", "i": "BIGINT", "u": "BIGINT", "f": "DOUBLE", "M": "TIMESTAMP_NS"}
@@ -39,12 +39,20 @@ class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
 
     def handle_output(self, context: dg.OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection):
         table = f"{table_slice.schema}.{table_slice.table}"
-        # referenced by name in the SQL below (DuckDB replacement scan). An object column that is
-        # all missing would become DuckDB's NULL type and refuse later text: make it text.
-        empty_text = [c for c in obj.columns if obj[c].dtype == object and obj[c].isna().all()]
-        frame = obj.astype(dict.fromkeys(empty_text, "string")) if empty_text else obj
+        # ``frame`` is referenced by name in the SQL below (DuckDB replacement scan). An object
+        # column with no value carries no type: it keeps the type the table already gives it (a
+        # numeric column of an empty or all-missing frame stays DOUBLE, never turns VARCHAR), and
+        # is text otherwise (DuckDB's NULL type would refuse later text).
+        untyped = [c for c in obj.columns if obj[c].dtype == object and obj[c].isna().all()]
+        frame = obj.astype(dict.fromkeys(untyped, "string")) if untyped else obj
+        stored = _column_types(connection, table_slice) if untyped else {}
+        keep = {c: stored[c] for c in untyped if stored.get(c, "VARCHAR") != "VARCHAR"}
+        select = "select * from frame"
+        if keep:
+            casts = ", ".join(f"cast({quote(c)} as {t}) as {quote(c)}" for c, t in keep.items())
+            select = f"select * replace ({casts}) from frame"
         if not table_slice.partition_dimensions:
-            connection.execute(f"create or replace table {table} as select * from frame")
+            connection.execute(f"create or replace table {table} as {select}")
         else:
             connection.execute(f"create table if not exists {table} as select * from frame limit 0")
             existing = {row[0] for row in connection.execute(f"describe {table}").fetchall()}
@@ -57,20 +65,37 @@ class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
         context.add_output_metadata({row_key: len(frame), "storage": f"duckdb {table}"})
 
 
+def _column_types(connection, table_slice: TableSlice) -> dict[str, str]:
+    """Column name -> DuckDB type of the slice's table, empty when it does not exist yet."""
+    rows = connection.execute(
+        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
+        [table_slice.schema, table_slice.table],
+    ).fetchall()
+    return dict(rows)
+
+
 class QueuedDuckDbClient(DuckDbClient):
     """Opens each connection in the warehouse's turn (``axion_pipeline.storage.lock.writer_queue``):
     steps of other processes (fold training in parallel, a second backfill) wait instead of failing
-    on DuckDB's file lock."""
+    on DuckDB's file lock.
+
+    The connection is opened by ``axion_pipeline.storage.lock.connect``, not by
+    ``DuckDbClient.connect``: that one retries every ``duckdb.IOException`` ten times with
+    exponential backoff (about 100 s), so a truncated, garbled or immutable warehouse failed each
+    step only after minutes, with DuckDB's bare message. Here only a lock held by another program
+    is waited for; a permanent fault raises ``WarehouseUnavailable`` at once, naming it."""
 
     @staticmethod
     @contextmanager
     def connect(context, table_slice):
         config = context.resource_config
-        with (
-            writer_queue(config["database"], wait_seconds=config["queue_wait_seconds"]),
-            DuckDbClient.connect(context, table_slice) as conn,
-        ):
-            yield conn
+        options = {"custom_user_agent": "dagster", **(config.get("connection_config") or {})}
+        with writer_queue(config["database"], wait_seconds=config["queue_wait_seconds"]):
+            conn = connect(config["database"], read_only=False, config=options)
+            try:
+                yield conn
+            finally:
+                conn.close()
 
 
 class AxionDuckDBIOManager(DuckDBIOManager):

@@ -36,18 +36,41 @@ def trading_day_partitions(calendar: pd.DatetimeIndex) -> dg.TimeWindowPartition
 
 
 @dataclass(frozen=True)
+class PlanUnavailable:
+    """Stands in for the ``FoldPlan`` when the history cannot hold the walk-forward layout (too
+    short for the warm-up, folds and live span asked for).
+
+    Ingestion does not depend on the training layout: the definitions still load, the fold
+    partitions are empty, and the market, factor and feature assets build as usual. Any step that
+    uses the plan (fold training, the production models, the live span) fails with the reason."""
+
+    reason: str
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise dg.Failure(
+            description=f"no walk-forward plan fits this history, so nothing that needs one can run: {self.reason}"
+        )
+
+
+@dataclass(frozen=True)
 class DagsterProject:
     """Settings plus the partitions definitions every asset of one code location shares."""
 
     settings: ProjectSettings
     trading_days: dg.TimeWindowPartitionsDefinition
     folds: dg.StaticPartitionsDefinition
+    fold_plan: FoldPlan | PlanUnavailable
 
     @classmethod
     def from_settings(cls, settings: ProjectSettings) -> DagsterProject:
-        return cls(
-            settings, trading_day_partitions(settings.calendar), dg.StaticPartitionsDefinition(settings.plan.keys)
-        )
+        try:
+            plan = settings.plan
+        except ValueError as exc:  # the history is too short for the walk-forward layout
+            plan = PlanUnavailable(str(exc))
+        keys = [] if isinstance(plan, PlanUnavailable) else plan.keys
+        return cls(settings, trading_day_partitions(settings.calendar), dg.StaticPartitionsDefinition(keys), plan)
 
     @property
     def calendar(self) -> pd.DatetimeIndex:
@@ -55,7 +78,8 @@ class DagsterProject:
 
     @property
     def plan(self) -> FoldPlan:
-        return self.settings.plan
+        """The fold plan; a ``PlanUnavailable`` that fails on first use when none fits the history."""
+        return self.fold_plan
 
     def live_keys(self) -> list[str]:
         """Trading-day partition keys of the live span (after the production models' window)."""

@@ -79,6 +79,12 @@ class Warehouse(dg.ConfigurableResource):
 
         return count_non_finite(self.path, schema, table, where, params, wait_seconds=self.queue_wait_seconds)
 
+    def count_rows(self, schema: str, table: str, by: str | None = None) -> int | dict[str, int] | None:
+        """Rows of a table (per value of ``by``); None when the table does not exist."""
+        from axion_pipeline.storage.warehouse import count_rows
+
+        return count_rows(self.path, schema, table, by, wait_seconds=self.queue_wait_seconds)
+
     def read(
         self, schema: str, table: str, where: str = "", params: list | None = None, columns: list[str] | None = None
     ):

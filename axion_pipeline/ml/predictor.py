@@ -72,7 +72,8 @@ FALLBACKS = {
 }
 _UNSET = object()
 _SP500_COLUMNS = ("sp500_close", "sp500")
-_CAUGHT = (ValueError, KeyError, TypeError, RuntimeError)  # prediction failures that trigger the fallback
+PREDICTION_ERRORS = (ValueError, KeyError, TypeError, RuntimeError)  # prediction failures that trigger the fallback
+_CAUGHT = PREDICTION_ERRORS
 
 
 class ModelUnavailableError(RuntimeError):

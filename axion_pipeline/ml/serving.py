@@ -39,6 +39,40 @@ def production_predictor(load: Callable[[str], tuple[Any, str | None]], names=tu
     return predictor
 
 
+def explain_rankings(predictor: MLPredictor, features: pd.DataFrame, top_k: int) -> tuple[pd.DataFrame | None, dict]:
+    """Top-``top_k`` SHAP contributions per (date, ticker) of the production ranking model.
+
+    ``features``: the (date, symbol) feature frame. Returns (explanations, info); explanations is
+    None when there is nothing to explain: no usable model (missing, skipped, refused on load), a
+    model whose features the frame lacks (it was trained on another feature set), or an
+    explanation that fails the way a prediction would (the same errors ``MLPredictor`` falls back
+    on). ``info["reason"]`` then says why; otherwise ``info`` holds the method and the latest
+    day's full contributions (``wide``). Predictions fall back to the rules in all these cases, so
+    no explanation is the correct output, not an error."""
+    from axion_pipeline.ml.explain import ModelExplainer
+    from axion_pipeline.ml.predictor import PREDICTION_ERRORS
+
+    model = predictor.usable("ranking")
+    if model is None:
+        return None, {"reason": str(predictor.get_model_status()["ranking"]["detail"])}
+    missing = [f for f in model.feature_names if f not in features.columns]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        return None, {
+            "reason": f"the model's features are not in the feature table ({len(missing)} missing: {shown}); "
+            "rebuild the features or retrain the production model"
+        }
+    X = features[model.feature_names]
+    explainer = ModelExplainer()
+    try:
+        out = explainer.explain_batch(model, X, top_k=top_k).rename(columns={"symbol": "ticker"})
+        last_day = X.loc[X.index.get_level_values(0) == X.index.get_level_values(0).max()]
+        wide, _, _, method = explainer.contributions(model, last_day)
+    except PREDICTION_ERRORS as exc:
+        return None, {"reason": f"explanation failed: {type(exc).__name__}: {exc}"}
+    return out, {"method": method, "wide": wide}
+
+
 def rank_dates(predictor: MLPredictor, features: pd.DataFrame, rule_scores: pd.Series) -> pd.DataFrame:
     """Ranking scores for every date of ``features`` ((date, symbol) frame of the model's inputs).
 

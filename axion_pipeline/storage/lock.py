@@ -47,7 +47,13 @@ def writer_queue(path: str | Path, exclusive: bool = True, wait_seconds: float |
                 _held[key] -= 1
         return
     limit = QUEUE_WAIT_SECONDS if wait_seconds is None else wait_seconds
-    fd = os.open(key + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(key + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise WarehouseUnavailable(
+            f"cannot open the warehouse's lock file {key}.lock ({exc.strerror}): every connection takes its "
+            "turn through it; make its folder writable, or set AXION_WAREHOUSE to a writable path"
+        ) from exc
     try:
         deadline, delay = time.monotonic() + limit, 0.01
         while True:
@@ -83,19 +89,78 @@ def queued_connection(
         yield con
 
 
-def connect(path: str | Path, read_only: bool = True, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
+class WarehouseUnavailable(OSError):
+    """The warehouse file cannot be opened for a reason waiting will not fix (corrupt, not a
+    DuckDB file, not writable, a directory): the message says what is wrong and what to do."""
+
+
+# (what DuckDB says, what it means, what to do); checked in order on a failed open
+_PERMANENT = [
+    (
+        ("could not read enough bytes", "checksum", "corrupt"),
+        "is truncated or corrupt",
+        "restore it from a backup, or move it aside and rebuild it (`make run`; the warehouse is derived data)",
+    ),
+    (
+        ("not a valid duckdb database file",),
+        "is not a DuckDB database (garbled, empty, or another kind of file)",
+        "move it aside and rebuild it (`make run`), or point AXION_WAREHOUSE at the right file",
+    ),
+    (
+        ("operation not permitted", "permission denied", "read-only file system"),
+        "cannot be opened for writing (an immutable or read-only file, or a read-only file system)",
+        "make it writable (e.g. `chattr -i` or `chmod u+w`), or set AXION_WAREHOUSE to a writable path",
+    ),
+    (
+        ("is a directory",),
+        "is a directory, not a DuckDB file",
+        "set AXION_WAREHOUSE to a file path",
+    ),
+    (
+        ("no such file or directory",),
+        "cannot be created: its folder does not exist",
+        "create the folder, or set AXION_WAREHOUSE to a path in an existing one",
+    ),
+]
+
+
+def connect(
+    path: str | Path, read_only: bool = True, wait_seconds: float | None = None, config: dict | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open the warehouse. DuckDB lets one process write at a time and locks the file meanwhile;
-    readers outside the Dagster pool (sensors, reports) wait for the lock, retrying with backoff for
-    up to ``wait_seconds`` (default ``LOCK_WAIT_SECONDS``) before raising."""
+    a lock held by another program is waited for, retrying with backoff for up to
+    ``wait_seconds`` (default ``LOCK_WAIT_SECONDS``). Any other failure to open is permanent (a
+    truncated, garbled, immutable file, a directory) and raises ``WarehouseUnavailable`` at once,
+    saying what is wrong and what to do: retrying it only delays the same error by minutes."""
     if read_only and not Path(path).exists():
         raise FileNotFoundError(f"warehouse {path} does not exist: run `make run` first")
     limit = LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds
     deadline, delay = time.monotonic() + limit, 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config=config or {})
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
-                raise
+            if not _is_lock_conflict(exc):
+                raise _unavailable(path, exc) from exc
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError(
+                    f"waited {limit:.0f} s for the warehouse {path}: another program holds DuckDB's lock on it "
+                    f"({str(exc).splitlines()[0]}); close that program or raise AXION_DUCKDB_LOCK_WAIT"
+                ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
+        except duckdb.Error as exc:  # e.g. a file written by an incompatible DuckDB version
+            raise _unavailable(path, exc) from exc
+
+
+def _is_lock_conflict(exc: Exception) -> bool:
+    return "could not set lock" in str(exc).lower() or "conflicting lock" in str(exc).lower()
+
+
+def _unavailable(path: str | Path, exc: Exception) -> WarehouseUnavailable:
+    said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    lowered = said.lower()
+    for needles, problem, remedy in _PERMANENT:
+        if any(n in lowered for n in needles):
+            return WarehouseUnavailable(f"the warehouse {path} {problem}: {remedy} (DuckDB: {said})")
+    return WarehouseUnavailable(f"the warehouse {path} cannot be opened (DuckDB: {said}); it is not retried")

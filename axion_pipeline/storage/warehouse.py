@@ -92,6 +92,24 @@ def count_non_finite(
     }
 
 
+def count_rows(
+    path: str | Path, schema: str, table: str, by: str | None = None, wait_seconds: float | None = None
+) -> int | dict[str, int] | None:
+    """Rows of ``schema.table`` (per value of column ``by``, as text); None when the table does not
+    exist (never materialized)."""
+    with queued_connection(path, wait_seconds=wait_seconds) as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        ).fetchone()[0]
+        if not exists:
+            return None
+        full = f"{quote(schema)}.{quote(table)}"
+        if by is None:
+            return int(con.execute(f"select count(*) from {full}").fetchone()[0])
+        rows = con.execute(f"select {quote(by)}::varchar, count(*) from {full} group by 1").fetchall()
+    return {str(k): int(n) for k, n in rows}
+
+
 def read_table(
     path: str | Path,
     schema: str,

@@ -42,7 +42,7 @@ from axion_pipeline.data.contracts import MARKET_SERIES_COLUMNS, PRICE_COLUMNS
 from axion_pipeline.data.generic import load_generic_market
 from axion_pipeline.data.pit import fundamentals_as_of, fundamentals_on_dates
 from axion_pipeline.data.quality import reconciliation, split_like_jumps
-from axion_pipeline.data.validation import DataValidationError, RejectionThresholdExceeded
+from axion_pipeline.data.validation import NOT_A_TRADING_DAY, DataValidationError, RejectionThresholdExceeded
 from axion_pipeline.factors import ValueFactors, build_fundamentals_snapshot
 from axion_pipeline_tests.data import corpus
 from axion_pipeline_tests.data.corpus import DAYS, TICKERS, TODAY, price_line
@@ -146,7 +146,7 @@ ERRORS = {
     "renamed_column": (1, "sp500_close", "'sp500_close' looks renamed to 'SP500 Close'"),
     "wrong_delimiter": (1, "ticker;sector", r"wrong delimiter.*semicolon \(';'\)"),
     "not_utf8": (5, None, "not UTF-8 text: byte 0xc4 cannot be decoded"),
-    "binary_as_csv": (1, None, "NUL byte.*gzip-compressed"),
+    "binary_as_csv": (None, None, r"gzip-compressed but its name ends in '\.csv'.*name it prices\.csv\.gz"),
     "corrupt_parquet": (None, None, "not a readable Parquet file"),
     "nul_byte": (price_line("2020-01-06", "CCC"), None, "NUL byte.*silently cut the cell"),
     "duplicate_header": (1, "close", "duplicate column 'close' in the header"),
@@ -184,8 +184,9 @@ def test_file_level_defect_raises_naming_file_row_column(tmp_path, kind, fmt):
 # kind -> (dataset, line, column, value, reason) of the only rejected row.
 QUARANTINED = {
     "non_numeric_price": ("prices", price_line("2020-01-07", "BBB"), "close", "2O.5", "non-numeric price"),
-    "negative_price": ("prices", price_line("2020-01-08", "CCC"), "low", "-1", "non-positive price"),
-    "zero_price": ("prices", price_line("2020-01-09", "AAA"), "open", "0", "non-positive price"),
+    # the value is the cell as written ('-1.0' in the CSV; a Parquet double's shortest repr)
+    "negative_price": ("prices", price_line("2020-01-08", "CCC"), "low", "-1.0", "non-positive price"),
+    "zero_price": ("prices", price_line("2020-01-09", "AAA"), "open", "0.0", "non-positive price"),
     "high_below_low": ("prices", price_line("2020-01-10", "DDD"), "high", "51.2", "high < low"),
     "duplicate_key": (
         "prices",
@@ -301,8 +302,12 @@ def check_one_ticker(md, base_md, root):
 
 
 def check_one_date(md, base_md, root):
-    assert md.rejected_rows.empty and list(md.prices["date"].unique()) == [DAYS[0]] and len(md.prices) == 4
-    assert len(md.market_series) == len(DAYS)  # market rows are not cut to the price dates
+    assert list(md.prices["date"].unique()) == [DAYS[0]] and len(md.prices) == 4
+    # the market rows of the other 11 days fall in no daily partition: recorded, not silently unstored
+    rejected = md.rejected_rows
+    assert (rejected["dataset"] == "market_series").all() and (rejected["reason"] == NOT_A_TRADING_DAY).all()
+    assert rejected["value"].tolist() == [f"{d:%Y-%m-%d}" for d in DAYS[1:]]
+    assert list(md.market_series["date"]) == [DAYS[0]]
     assert md.market_series[["advance_decline", "pct_above_200sma"]].isna().all().all()  # no return: no breadth
     raw = ValueFactors().compute_raw(md.prices, md.fundamentals)
     assert list(raw.index) == TICKERS and np.isfinite(raw.to_numpy()).all()

@@ -12,6 +12,7 @@ from pandera.errors import SchemaErrors
 from axion_pipeline.data.contracts import PRICE_COLUMNS, REJECTED_COLUMNS
 from axion_pipeline.data.validation import (
     PRICES_SCHEMA,
+    UNKNOWN_RELEASE_TIME,
     DataValidationError,
     RejectionThresholdExceeded,
     read_table,
@@ -44,7 +45,7 @@ def write(tmp_path, lines: list[str], name: str = "prices.csv", header: str = HE
 
 def load(tmp_path, lines, **kwargs):
     path = write(tmp_path, lines)
-    raw = read_table(path, PRICE_COLUMNS, text_columns=["date", "ticker"], display_name="prices.csv")
+    raw = read_table(path, PRICE_COLUMNS, display_name="prices.csv")
     clean, rejected = validate_prices(raw, "prices.csv", kwargs.pop("max_reject_share", 1.0), today=TODAY, **kwargs)
     return raw, clean, rejected
 
@@ -151,7 +152,7 @@ def test_source_column_names_are_reported(tmp_path):
     lines = good_lines()
     lines[0] = lines[0].replace("AAA", " ")
     path = write(tmp_path, lines, header=HEADER.replace("ticker", "Name"))
-    raw = read_table(path, ["date", "Name"], text_columns=["date", "Name"]).rename(columns={"Name": "ticker"})
+    raw = read_table(path, ["date", "Name"]).rename(columns={"Name": "ticker"})
     _, rejected = validate_prices(raw, "p.csv", 1.0, today=TODAY, source_columns={"ticker": "Name"})
     assert rejected[["column", "reason"]].values.tolist() == [["Name", "empty ticker"]]
 
@@ -251,10 +252,14 @@ def test_earnings_surprise_and_release_time():
         }
     )
     clean, rejected = validate_earnings(raw, "e.csv", 1.0, today=TODAY)
-    assert rejected[["row_number", "reason"]].values.tolist() == [[5, "unparseable announce date"]]
-    assert clean["surprise_pct"].round(6).tolist()[:3] == [0.1, pytest.approx(np.nan, nan_ok=True), 0.2]
-    assert np.isnan(clean["surprise_pct"].iloc[3])  # no estimate
-    assert clean["release_time"].tolist() == ["post", "pre", None, None]
+    # 'weird' is neither pre nor post market: never read as unknown (it decides what the close knows)
+    assert rejected[["row_number", "column", "value", "reason"]].values.tolist() == [
+        [4, "release_time", "weird", UNKNOWN_RELEASE_TIME],
+        [5, "announce_date", "bad", "unparseable announce date"],
+    ]
+    assert clean["surprise_pct"].round(6).tolist()[:1] == [0.1]
+    assert clean["surprise_pct"].iloc[1:].isna().all()  # a zero estimate, no estimate
+    assert clean["release_time"].tolist() == ["post", "pre", None]
 
 
 # ------------------------------------------------------------------------------ property

@@ -31,7 +31,8 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         if expected_days and out.empty:
             raise dg.Failure(
                 f"the source has no {what} rows for {start.date()} .. {end.date()} although "
-                f"{expected_days} trading days fall in that window"
+                f"{expected_days} trading days fall in that window: every row of those days was rejected "
+                "(see market.rejected_rows and fix the file), or the file changed since the partitions were built"
             )
         context.add_output_metadata({**frame_metadata(out), "expected_trading_days": expected_days})
         return out
@@ -123,7 +124,7 @@ def universe(context: dg.AssetExecutionContext, market_source: MarketDataSource)
 def rejected_rows(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
     """Every source row that failed validation, with file, line, column, value and reason."""
     data = market_source.load()
-    out = data.rejected_rows.reindex(columns=REJECTED_COLUMNS).astype({"value": "string"})
+    out = data.rejected_rows.reindex(columns=REJECTED_COLUMNS).astype({"row_number": "int64", "value": "string"})
     out = out.reset_index(drop=True)
     context.add_output_metadata(
         {

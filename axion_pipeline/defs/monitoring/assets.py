@@ -110,24 +110,19 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         """Every ticker's top SHAP contributions to its ML score per day, in long form (why a stock ranks where it
         does)."""
         from axion_pipeline.analytics.plots import plot_shap_summary, to_markdown_image
-        from axion_pipeline.ml.explain import ModelExplainer
         from axion_pipeline.ml.feature_inputs import from_long
-        from axion_pipeline.ml.serving import production_predictor
+        from axion_pipeline.ml.serving import explain_rankings, production_predictor
 
         start, end = window(context)
         require_rows(features, "features", start, end)
         predictor = production_predictor(load_production(model_store), names=("ranking",))
-        model = predictor.usable("ranking")
-        if model is None:  # skipped, missing or refused: the scores came from the rules, nothing to explain
+        out, info = explain_rankings(predictor, from_long(features), SHAP_TOP_K)
+        if out is None:  # no model, or one refused on load or on these features: the scores came from the rules
             status = model_status_metadata(predictor, "ranking")
-            context.log.warning(f"no usable production ranking model to explain: {status['status_detail']}")
-            context.add_output_metadata({"rows": 0, "status": "no model", **status})
+            context.log.warning(f"no SHAP explanations (predictions use the rule scores): {info['reason']}")
+            context.add_output_metadata({"rows": 0, "status": "no explanations", "reason": info["reason"], **status})
             return SHAP_COLUMNS.copy()
-        X = from_long(features)[model.feature_names]
-        explainer = ModelExplainer()
-        out = explainer.explain_batch(model, X, top_k=SHAP_TOP_K).rename(columns={"symbol": "ticker"})
-        last_day = X.loc[X.index.get_level_values(0) == X.index.get_level_values(0).max()]
-        wide, _, _, method = explainer.contributions(model, last_day)
+        wide, method = info["wide"], info["method"]
         context.add_output_metadata(
             {
                 **frame_metadata(out),

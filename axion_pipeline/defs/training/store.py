@@ -10,7 +10,7 @@ from axion_pipeline.defs.training.models import FOLD_ASSET_KEYS, GROUP
 
 
 def build_store(project: DagsterProject) -> dg.AssetsDefinition:
-    fold_keys = project.plan.keys
+    fold_keys = project.folds.get_partition_keys()  # none when no walk-forward plan fits the history
 
     @dg.asset(
         group_name=GROUP,
