@@ -688,8 +688,10 @@ def validate_earnings(
 ) -> Validated:
     """Quarantine bad earnings announcements; return (clean ``EARNINGS_COLUMNS`` frame, rejected).
 
-    ``surprise_pct`` is computed as (actual - estimate) / |estimate| where both exist and the
-    estimate is non-zero; a supplied ``surprise_pct`` fills only the rows where that is impossible.
+    ``surprise_pct`` (a fraction: 0.05 is 5%) is the supplied value where the file has one: it is
+    computed from unrounded figures, while EPS files round to cents (a 0.01 estimate turns a 2-cent
+    miss into -200%); (actual - estimate) / |estimate| fills only the rows without one, where both
+    EPS exist and the estimate is non-zero.
     ``release_time`` is normalised to 'pre'/'post' (else missing). Rejected: empty ticker,
     unparseable or future announce date, unparseable fiscal_quarter_end (empty is allowed),
     non-numeric EPS, duplicate (ticker, announce_date).
@@ -714,8 +716,8 @@ def validate_earnings(
     }
     est, act = eps["eps_estimate"], eps["eps_actual"]
     surprise = ((act - est) / est.abs()).where(est.ne(0) & est.notna() & act.notna())
-    if "surprise_pct" in raw.columns:  # used only where it cannot be computed from the two EPS
-        surprise = surprise.fillna(_numeric(q, raw, "surprise_pct", "surprise"))
+    if "surprise_pct" in raw.columns:  # the supplied value wins; the computed one fills its gaps
+        surprise = _numeric(q, raw, "surprise_pct", "surprise").fillna(surprise)
     release = (
         text(raw["release_time"]).str.lower().map(RELEASE_TIMES)
         if "release_time" in raw.columns
