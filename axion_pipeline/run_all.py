@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import dagster as dg
 
@@ -223,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     from axion_pipeline.defs.jobs import BUILD_STAGES
     from axion_pipeline.defs.project import trading_day_partitions
     from axion_pipeline.storage.summary import print_summary
+    from axion_pipeline.storage.warehouse import WarehouseMixError, claim_warehouse
 
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "10000")
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
@@ -240,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         f"warehouse {settings.warehouse}",
         flush=True,
     )
+    Path(settings.warehouse).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        claim_warehouse(settings.warehouse, settings.source_identity, settings.queue_wait_seconds)
+    except WarehouseMixError as exc:
+        raise SystemExit(f"refused: {exc}") from None
     started = time.perf_counter()
     try:
         with StopSignals() as stop, dg.DagsterInstance.get() as instance:
