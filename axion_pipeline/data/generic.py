@@ -388,13 +388,6 @@ def load_generic_market(
         absent = [c for c in FUNDAMENTAL_FIELDS if c not in f_raw.columns]
         if absent:
             notes.append(f"fundamentals: columns absent from {name['fundamentals']}, delivered as missing: {absent}.")
-        lag_rows = (
-            len(f_raw) if "available_date" not in f_raw.columns else int(is_missing(f_raw["available_date"]).sum())
-        )
-        if lag_rows:
-            notes.append(
-                f"fundamentals: {lag_rows} rows without available_date use period_end + {reporting_lag_days} days."
-            )
         read_counts["fundamentals"] = len(f_raw)
         f_raw, lines, filler = split_filler_rows(f_raw, name["fundamentals"])
         if len(filler):
@@ -403,6 +396,13 @@ def load_generic_market(
                 f"fundamentals: {len(filler)} rows of {name['fundamentals']} hold no figure apart from the keys "
                 f"(empty filler rows, first at line {first['row_number']}: {first['value']}): not loaded, they are "
                 "in rejected_rows; as a ticker's latest report they would blank its fundamentals."
+            )
+        lag_rows = (
+            len(f_raw) if "available_date" not in f_raw.columns else int(is_missing(f_raw["available_date"]).sum())
+        )
+        if lag_rows:
+            notes.append(
+                f"fundamentals: {lag_rows} rows without available_date use period_end + {reporting_lag_days} days."
             )
         fund, rej = validate_fundamentals(
             f_raw,
