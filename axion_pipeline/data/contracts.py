@@ -115,6 +115,8 @@ class MarketData:
     ``index_name`` says what ``market_series.sp500_close`` is: "sp500" (the index itself, or the
     generated market's index) or "equal_weighted" (derived from the member prices because the
     source has no index series).
+    ``missing`` maps each optional dataset the source lacks (no file, or a file without data rows)
+    to the note saying so and what is skipped for want of it (that note is in ``notes`` too).
     """
 
     prices: pd.DataFrame
@@ -130,6 +132,7 @@ class MarketData:
     notes: list[str] = field(default_factory=list)
     source: str = "unknown"
     index_name: str = "sp500"
+    missing: dict[str, str] = field(default_factory=dict)
 
     @property
     def trading_days(self) -> pd.DatetimeIndex:

@@ -52,6 +52,9 @@ Meaning:
 - fundamentals: one row per reported period (or restatement). Flow fields are trailing twelve
   months; per-share fields and ``shares_outstanding`` are split-adjusted to the price basis;
   ``capital_expenditure``, ``interest_expense`` and ``dividends_paid`` are positive amounts.
+  A row with no figure at all apart from its keys (an empty filler row, which some public files
+  hold by the thousand) is not loaded: it goes to ``rejected_rows`` with that reason (not counted
+  against ``max_reject_share``), since as a ticker's latest report it would blank its fundamentals.
   ``available_date`` is the day the figures became public (filing date). Absent or empty, it is
   ``period_end + reporting_lag_days`` (default 90), the conservative choice; an available_date
   before period_end is rejected. Absent field columns are delivered as missing values, never
@@ -72,8 +75,12 @@ Meaning:
   on them.
 - earnings_events: ``release_time`` is 'pre' or 'post' market (bmo/amc, before/after,
   pre-market/post-market are read as such; any other value rejects the row, empty means
-  unknown); ``surprise_pct`` is computed as (actual - estimate) / |estimate| where both are given
-  (a supplied value fills the other rows); a surprise beyond +-1000 (100,000 %) rejects the row.
+  unknown); ``surprise_pct`` is a fraction ((actual - estimate) / |estimate|: 0.05 is a 5% beat).
+  A supplied value is kept: EPS files round to cents, so the value recomputed from them is coarse
+  (a 0.01 estimate turns a 2-cent miss into -200%); the recomputed value fills only the rows
+  without one. A note counts supplied values that differ from the recomputed ones by more than
+  0.05 (and those with the opposite sign), and says so when the supplied values look like percent
+  (about 100 times the recomputed ones). A surprise beyond +-1000 (100,000 %) rejects the row.
 - universe: index membership intervals, both ends inclusive, ``end_date`` empty while still a
   member, several intervals per ticker allowed (rules: ``validate_universe``). A ticker enters a
   date's cross-sections (factor ranks, composite, target quintiles, features, training) only while
@@ -94,6 +101,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from axion_pipeline.data.breadth import breadth_from_prices, equal_weight_index_from_prices
@@ -104,6 +112,7 @@ from axion_pipeline.data.contracts import (
     FUNDAMENTAL_FIELDS,
     MARKET_SERIES_COLUMNS,
     PRICE_COLUMNS,
+    REJECTED_COLUMNS,
     SECTOR_COLUMNS,
     UNKNOWN_SECTOR,
     MarketData,
@@ -263,6 +272,69 @@ def equal_weighted_market(prices: pd.DataFrame, membership: pd.DataFrame) -> pd.
     return out[MARKET_SERIES_COLUMNS]
 
 
+FILLER_REASON = (
+    "no figure apart from the keys (an empty filler row): not loaded, as the ticker's latest report it would "
+    "blank its fundamentals"
+)
+# supplied and recomputed surprises further apart than this are counted in the note
+SURPRISE_TOLERANCE = 0.05
+
+
+def split_filler_rows(raw: pd.DataFrame, name: str) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Fundamentals rows with a ticker or period_end but every figure column empty (``FILLER_REASON``):
+    returns (the other rows, their line numbers, the filler rows as rejected rows). Blank lines are
+    left to the validator."""
+    fields = [c for c in FUNDAMENTAL_FIELDS if c in raw.columns]
+    empty = np.ones(len(raw), dtype=bool)
+    for column in fields:
+        empty &= is_missing(raw[column]).to_numpy()
+    keyed = ~(is_missing(raw["ticker"]) & is_missing(raw["period_end"])).to_numpy()
+    filler = empty & keyed
+    lines = np.arange(len(raw)) + 2  # the validator's numbering: the header is line 1
+    rejected = pd.DataFrame(
+        {
+            "dataset": "fundamentals",
+            "source_file": name,
+            "row_number": lines[filler],
+            "column": "",
+            "value": (raw["ticker"].astype(str) + " " + raw["period_end"].astype(str)).to_numpy()[filler],
+            "reason": FILLER_REASON,
+        },
+        columns=REJECTED_COLUMNS,
+    )
+    return raw.loc[~filler].reset_index(drop=True), lines[~filler], rejected
+
+
+def surprise_notes(raw: pd.DataFrame, clean: pd.DataFrame, name: str) -> list[str]:
+    """What happened to a supplied ``surprise_pct`` (``validate_earnings`` keeps it): how many rows
+    had one, how many differ from (actual - estimate) / |estimate| and how, how many were filled."""
+    if "surprise_pct" not in raw.columns or clean.empty:
+        return []
+    est, act, kept = clean["eps_estimate"], clean["eps_actual"], clean["surprise_pct"]
+    computed = ((act - est) / est.abs()).where(est.ne(0))
+    both = kept.notna() & computed.notna()
+    differ = both & (kept - computed).abs().gt(SURPRISE_TOLERANCE)
+    flipped = both & computed.ne(0) & (np.sign(kept) != np.sign(computed))
+    without = int(is_missing(raw["surprise_pct"]).sum())
+    if not differ.any() and not without:
+        return []
+    text = (
+        f"earnings_events: surprise_pct of {name} is kept as supplied in its {len(raw) - without} rows with a value; "
+        f"{int(differ.sum())} of them differ by more than {SURPRISE_TOLERANCE} from (eps_actual - eps_estimate) / "
+        f"|eps_estimate| ({int(flipped.sum())} with the opposite sign): EPS rounded to cents make that recomputed "
+        f"value coarse for small estimates; {without} rows without a supplied value get the recomputed one where "
+        "both EPS exist."
+    )
+    sizable = both & computed.abs().ge(0.01)
+    ratio = (kept[sizable] / computed[sizable]).median() if sizable.any() else np.nan
+    if 50 <= ratio <= 200:
+        text += (
+            f" The supplied values are about {ratio:.0f} times the recomputed ones: they look like percent, while "
+            "surprise_pct is a fraction (0.05 = 5%); fix the file (they are used as given)."
+        )
+    return [text]
+
+
 def _empty(columns: list[str], types: dict) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=types.get(c, "float64")) for c in columns})
 
@@ -298,17 +370,20 @@ def load_generic_market(
             f"{root}: generic layout incomplete, missing {', '.join(looked_for(s) for s in missing)}"
         )
     notes: list[str] = []
+    missing: dict[str, str] = {}
     raws: dict[str, pd.DataFrame] = {}
     name: dict[str, str] = {}
     for stem, path in paths.items():
         if path is None:
             if stem not in REQUIRED_FILES:
-                notes.append(f"{stem}: no {stem} file (looked for {looked_for(stem)}); {SKIPPED[stem]}.")
+                missing[stem] = f"{stem}: no {stem} file (looked for {looked_for(stem)}); {SKIPPED[stem]}."
+                notes.append(missing[stem])
             continue
         notes += _link_note(path)
         raw = _read(path, stem, notes)
         if len(raw) == 0:
-            notes.append(f"{stem}: {path.name} has no data rows; {SKIPPED[stem]}.")
+            missing[stem] = f"{stem}: {path.name} has no data rows; {SKIPPED[stem]}."
+            notes.append(missing[stem])
             continue
         raws[stem], name[stem] = raw, path.name
     prices, rej_prices = validate_prices(raws["prices"], name["prices"], max_reject_share, today=today)
@@ -330,6 +405,15 @@ def load_generic_market(
         absent = [c for c in FUNDAMENTAL_FIELDS if c not in f_raw.columns]
         if absent:
             notes.append(f"fundamentals: columns absent from {name['fundamentals']}, delivered as missing: {absent}.")
+        read_counts["fundamentals"] = len(f_raw)
+        f_raw, lines, filler = split_filler_rows(f_raw, name["fundamentals"])
+        if len(filler):
+            first = filler.iloc[0]
+            notes.append(
+                f"fundamentals: {len(filler)} rows of {name['fundamentals']} hold no figure apart from the keys "
+                f"(empty filler rows, first at line {first['row_number']}: {first['value']}): not loaded, they are "
+                "in rejected_rows; as a ticker's latest report they would blank its fundamentals."
+            )
         lag_rows = (
             len(f_raw) if "available_date" not in f_raw.columns else int(is_missing(f_raw["available_date"]).sum())
         )
@@ -338,13 +422,18 @@ def load_generic_market(
                 f"fundamentals: {lag_rows} rows without available_date use period_end + {reporting_lag_days} days."
             )
         fund, rej = validate_fundamentals(
-            f_raw, name["fundamentals"], max_reject_share, reporting_lag_days=reporting_lag_days, today=today
+            f_raw,
+            name["fundamentals"],
+            max_reject_share,
+            reporting_lag_days=reporting_lag_days,
+            today=today,
+            row_numbers=lines,
         )
-        rejected["fundamentals"] = rej
+        rejected["fundamentals"] = concat_rejected([filler, rej]).sort_values("row_number", kind="stable")
         notes += _unmatched("fundamentals", name["fundamentals"], fund, tickers)
     else:
         fund = _empty_fundamentals()
-    read_counts["fundamentals"] = len(raws.get("fundamentals", ()))
+        read_counts["fundamentals"] = 0
 
     if "sectors" in raws:
         sectors, rejected["sectors"] = _sectors_for(raws["sectors"], name["sectors"], tickers, max_reject_share, notes)
@@ -374,6 +463,7 @@ def load_generic_market(
             raws["earnings_events"], name["earnings_events"], max_reject_share, today=today
         )
         notes += _unmatched("earnings_events", name["earnings_events"], earnings, tickers)
+        notes += surprise_notes(raws["earnings_events"], earnings, name["earnings_events"])
     else:
         earnings = _empty_earnings()
     read_counts["earnings_events"] = len(raws.get("earnings_events", ()))
@@ -391,4 +481,5 @@ def load_generic_market(
         notes=notes,
         source="generic",
         index_name=index_name,
+        missing=missing,
     )

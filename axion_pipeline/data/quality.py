@@ -135,3 +135,27 @@ def warehouse_reconciliation(
         & (out["off_calendar"] == 0)
     )
     return out[[*[c for c in out.columns if c != "reconciles"], "reconciles"]]
+
+
+NOTE_COLUMNS = ["dataset", "kind", "note"]
+DATASETS = ("prices", "fundamentals", "sectors", "market_series", "earnings_events", "universe")
+
+
+def note_rows(data: MarketData) -> pd.DataFrame:
+    """The source's notes as a table (``NOTE_COLUMNS``): ``kind`` is "missing" for an optional
+    dataset the source lacks (what is skipped for want of it), "note" for everything else the
+    loader did (columns absent or ignored, Unknown sectors, rows not loaded, ...); ``dataset`` is
+    the note's "<dataset>:" prefix, else "source"."""
+    missing = set(data.missing.values())
+    rows = []
+    for note in data.notes:
+        head = note.split(":", 1)[0]
+        rows.append(
+            {
+                "dataset": head if head in DATASETS else "source",
+                "kind": "missing" if note in missing else "note",
+                "note": note,
+            }
+        )
+    out = pd.DataFrame(rows, columns=NOTE_COLUMNS).astype(object)
+    return out.sort_values("kind", kind="stable", key=lambda k: k != "missing").reset_index(drop=True)

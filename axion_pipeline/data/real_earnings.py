@@ -6,8 +6,9 @@
 - ``qtr`` was a fiscal month that a spreadsheet turned into text: ``12-Oct`` means October 2012,
   so ``fiscal_quarter_end`` is the last day of that month. It is ``NULL`` in 695 rows and a bare
   ``Q1``..``Q4`` without a year in others; both give NaT (the year or month would be a guess);
-- ``surp`` is ignored: ``surprise_pct = (eps - eps_est) / |eps_est|`` is recomputed where the
-  estimate is non-zero;
+- ``surp`` is not a relative surprise: it is ``eps - eps_est`` in dollars (0.84 - 0.80 = 0.04 in
+  every row), so ``surprise_pct = (eps - eps_est) / |eps_est|`` is computed where the estimate is
+  non-zero and ``surp`` is not used;
 - ``release_time`` is ``pre`` or ``post`` market.
 
 Every row is kept (all tickers, also those outside the price file) except rows the validator
@@ -69,7 +70,8 @@ def read_real_earnings(
     notes = [
         f"earnings_events: {name} 'qtr' text like '12-Oct' read as the month end of Oct 2012; "
         f"fiscal_quarter_end is NaT for {null_q} empty/NULL, {bare_q} year-less 'Q1'..'Q4' and {other} other labels.",
-        "earnings_events: surprise_pct recomputed as (eps - eps_est) / |eps_est| where eps_est != 0; the file's "
-        f"'surp' column is ignored; {int(clean['surprise_pct'].isna().sum())} rows have no surprise.",
+        "earnings_events: surprise_pct computed as (eps - eps_est) / |eps_est| where eps_est != 0; the file's "
+        "'surp' column is not used: it is eps - eps_est in dollars, not a fraction; "
+        f"{int(clean['surprise_pct'].isna().sum())} rows have no surprise.",
     ]
     return clean, rejected, len(raw), notes

@@ -945,8 +945,10 @@ def validate_earnings(
 ) -> Validated:
     """Quarantine bad earnings announcements; return (clean ``EARNINGS_COLUMNS`` frame, rejected).
 
-    ``surprise_pct`` is computed as (actual - estimate) / |estimate| where both exist and the
-    estimate is non-zero; a supplied ``surprise_pct`` fills only the rows where that is impossible.
+    ``surprise_pct`` (a fraction: 0.05 is 5%) is the supplied value where the file has one: it is
+    computed from unrounded figures, while EPS files round to cents (a 0.01 estimate turns a 2-cent
+    miss into -200%); (actual - estimate) / |estimate| fills only the rows without one, where both
+    EPS exist and the estimate is non-zero.
     ``release_time`` is normalised to 'pre'/'post' (``RELEASE_TIMES`` lists the accepted spellings;
     empty means unknown). Rejected: empty ticker or one with a control character, partial,
     out-of-range, unparseable or future announce date, partial, out-of-range or unparseable
@@ -970,8 +972,10 @@ def validate_earnings(
     est, act = eps["eps_estimate"], eps["eps_actual"]
     surprise = ((act - est) / est.abs()).where(est.ne(0) & est.notna() & act.notna())
     computed = surprise.notna()
-    if "surprise_pct" in raw.columns:  # used only where it cannot be computed from the two EPS
-        surprise = surprise.fillna(_numeric(q, raw, "surprise_pct", "surprise"))
+    if "surprise_pct" in raw.columns:  # the supplied value wins; the computed one fills its gaps
+        supplied = _numeric(q, raw, "surprise_pct", "surprise")
+        computed = supplied.isna() & computed
+        surprise = supplied.fillna(surprise)
     beyond = surprise.abs() > MAX_ABS_SURPRISE
     q.reject(beyond & computed, "eps_estimate", SURPRISE_OUT_OF_RANGE)
     q.reject(beyond & ~computed, "surprise_pct", SURPRISE_OUT_OF_RANGE)

@@ -77,3 +77,19 @@ def reap_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
             if run is None or run.is_finished:
                 storage.free_concurrency_slots_for_run(run_id)
     return reaped
+
+
+def end_own_runs(instance: dg.DagsterInstance, message: str) -> list[str]:
+    """Mark this process's in-flight runs canceled and free their pool slots: a stop signal that
+    arrived while a run was being set up, before Dagster's own handlers took over, would otherwise
+    leave it NOT_STARTED or STARTED until the next runner reaps it. Returns the run ids."""
+    own = runner_tags()
+    ended = []
+    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=IN_FLIGHT, tags=own)):
+        instance.report_run_canceled(record.dagster_run, message)
+        ended.append(record.dagster_run.run_id)
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits:
+        for run_id in ended:
+            storage.free_concurrency_slots_for_run(run_id)
+    return ended

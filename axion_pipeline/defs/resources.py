@@ -134,6 +134,20 @@ class ModelStore(dg.ConfigurableResource):
         for path in (target, target.with_name(f".{fold_key}.retired"), target.with_name(f".{fold_key}.staging")):
             shutil.rmtree(path, ignore_errors=True)
 
+    def skip_fold(self, name: str, fold_key: str, reason: str, window: dict | None = None) -> Path:
+        """A fold the data cannot train: its previous model is deleted (it no longer matches the data)
+        and ``SKIPPED.json`` with the reason takes its place; ``save_fold`` replaces it later."""
+        from axion_pipeline.ml.model_store import write_skipped
+
+        self.remove_fold(name, fold_key)
+        return write_skipped(self.fold_dir(name, fold_key), reason, window=window or {})
+
+    def fold_skipped(self, name: str, fold_key: str) -> dict | None:
+        """The fold's skip record (reason, window), or None when it was not skipped."""
+        from axion_pipeline.ml.model_store import read_skipped
+
+        return read_skipped(self.fold_dir(name, fold_key))
+
     @staticmethod
     def _settle(target: Path, retired: Path) -> None:
         """After a crash between the two renames of ``save_fold``: restore the retired model."""
@@ -163,15 +177,23 @@ class ModelStore(dg.ConfigurableResource):
         return ModelMetadata.from_dict(payload["metadata"], source=target / METADATA_FILE)
 
     def save_production(self, name: str, model: Any, fingerprint: str, config: dict) -> tuple[str, Path]:
-        """Save under a new ``production/<version>/`` and point ``production/LATEST`` at it."""
-        from axion_pipeline.ml.model_store import PRODUCTION, save_version
+        """Save under a new ``production/<version>/``, point ``production/LATEST`` at it and drop
+        the skip record of an earlier skipped training."""
+        from axion_pipeline.ml.model_store import PRODUCTION, SKIPPED_FILE, save_version
 
-        return save_version(self.path / name / PRODUCTION, model, fingerprint, config)
+        saved = save_version(self.path / name / PRODUCTION, model, fingerprint, config)
+        (self.path / name / PRODUCTION / SKIPPED_FILE).unlink(missing_ok=True)
+        return saved
 
-    def retire_production(self, name: str) -> None:
+    def retire_production(self, name: str, reason: str | None = None, window: dict | None = None) -> None:
         """Remove ``production/LATEST`` (the versions stay): serving finds no production model and uses
-        its rule fallback, as after a model could not be trained on the current data."""
-        (self.path / name / "production" / "LATEST").unlink(missing_ok=True)
+        its rule fallback, as after a model could not be trained on the current data. With a
+        ``reason``, ``production/SKIPPED.json`` records it."""
+        from axion_pipeline.ml.model_store import PRODUCTION, write_skipped
+
+        (self.path / name / PRODUCTION / "LATEST").unlink(missing_ok=True)
+        if reason is not None:
+            write_skipped(self.path / name / PRODUCTION, reason, window=window or {})
 
     def production_version(self, name: str) -> str | None:
         from axion_pipeline.ml.model_store import PRODUCTION, read_latest

@@ -5,6 +5,8 @@ Layout under a root::
     <name>/<fold_key>/              one model per walk-forward fold (the Dagster fold assets)
     <name>/production/<version>/    every production model trained (``save_version``)
     <name>/production/LATEST        the version in force, rewritten atomically after a save
+    <name>/<fold_key>/SKIPPED.json  a fold the data could not train: the reason, no model
+    <name>/production/SKIPPED.json  the last production training was skipped (no LATEST then)
 
 ``TrainingPipeline`` uses ``<model_dir>/<short name>/<version>/`` with ``LATEST`` beside the
 versions. A version is a UTC timestamp and the first 8 hex digits of a SHA-256 over the config and
@@ -35,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 LATEST_FILE = "LATEST"
 PRODUCTION = "production"
+SKIPPED_FILE = "SKIPPED.json"
+SKIPPED = "skipped"
+TRAINED = "trained"
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -130,11 +135,38 @@ def _write_latest(directory: Path, version: str) -> None:
     os.replace(tmp, directory / LATEST_FILE)
 
 
+def write_skipped(directory: Path, reason: str, **facts: Any) -> Path:
+    """Record in ``directory`` that the model could not be trained there, and why (JSON, written
+    atomically): the store then says "skipped" where a model would be, instead of nothing."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    record = {"status": SKIPPED, "reason": reason, "recorded_at": datetime.now(UTC).isoformat(), **jsonable(facts)}
+    tmp = directory / f".{SKIPPED_FILE}.tmp"
+    tmp.write_text(json.dumps(record, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, directory / SKIPPED_FILE)
+    return directory / SKIPPED_FILE
+
+
+def read_skipped(directory: Path) -> dict | None:
+    """The skip record in ``directory`` (``write_skipped``), or None."""
+    path = Path(directory) / SKIPPED_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path} is not a readable skip record: {exc}") from None
+    if not isinstance(record, dict) or record.get("status") != SKIPPED or not isinstance(record.get("reason"), str):
+        raise ModelLoadError(f"{path} is not a skip record (expected status 'skipped' and a reason)")
+    return record
+
+
 # -- catalogue -----------------------------------------------------------------------------------
 CATALOG_COLUMNS = [
     "model_name",
     "kind",
     "version",
+    "status",
     "is_latest",
     "model_type",
     "trained_at",
@@ -157,13 +189,16 @@ CATALOG_COLUMNS = [
 
 def catalog_models(root: str | Path, fold_keys: list[str], store_names: list[str] | None = None) -> pd.DataFrame:
     """One row per stored model under ``root``: ``<name>/<fold>/`` (kind fold, for ``fold_keys``) and
-    every ``<name>/production/<version>/`` (kind production, ``is_latest`` from LATEST).
+    every ``<name>/production/<version>/`` (kind production, ``is_latest`` from LATEST), plus one row
+    per skip record (``status`` "skipped: <reason>", no artefacts; a skipped production training is
+    the latest, so ``is_latest`` is then false for every version). ``status`` is "trained" otherwise.
 
     Only JSON and text are read, never unpickled. ``verified``: every artefact's SHA-256 matches
-    ``metadata.json`` (else ``error`` says why and ``model_text`` is empty); ``sha256`` is the
-    digest of ``metadata.json``, which pins every artefact's digest, so it identifies the model.
-    ``model_text`` concatenates the artefacts (LightGBM model text, XGBoost JSON, scikit-learn
-    JSON), each after a header line ``=== <file> sha256=<digest> ===``.
+    ``metadata.json`` (else ``error`` says why and ``model_text`` is empty; false for a skip record,
+    which has no artefact); ``sha256`` is the digest of ``metadata.json``, which pins every
+    artefact's digest, so it identifies the model. ``model_text`` concatenates the artefacts
+    (LightGBM model text, XGBoost JSON, scikit-learn JSON), each after a header line
+    ``=== <file> sha256=<digest> ===``.
     """
     root = Path(root)
     rows = []
@@ -171,6 +206,7 @@ def catalog_models(root: str | Path, fold_keys: list[str], store_names: list[str
         cls = model_class(name)
         base = root / name
         entries = [("fold", key, base / key, True) for key in fold_keys if (base / key / METADATA_FILE).is_file()]
+        skipped = [("fold", key, base / key) for key in fold_keys if (base / key / SKIPPED_FILE).is_file()]
         production = base / PRODUCTION
         if production.is_dir():
             latest = read_latest(production)
@@ -179,11 +215,14 @@ def catalog_models(root: str | Path, fold_keys: list[str], store_names: list[str
                 for d in sorted(production.iterdir())
                 if (d / METADATA_FILE).is_file()
             ]
+            if (production / SKIPPED_FILE).is_file():
+                skipped.append((PRODUCTION, None, production))
         for kind, version, path, is_latest in entries:
             row = {
                 "model_name": name,
                 "kind": kind,
                 "version": version,
+                "status": TRAINED,
                 "is_latest": is_latest,
                 "path": str(path),
                 "sha256": sha256_file(path / METADATA_FILE),
@@ -194,6 +233,23 @@ def catalog_models(root: str | Path, fold_keys: list[str], store_names: list[str
             except ModelLoadError as exc:
                 row.update(verified=False, error=str(exc), model_text="")
             rows.append(row)
+        for kind, version, path in skipped:
+            record = read_skipped(path)
+            window = record.get("window") or {}
+            rows.append(
+                {
+                    "model_name": name,
+                    "kind": kind,
+                    "version": version,
+                    "status": f"{SKIPPED}: {record['reason']}",
+                    "is_latest": True,
+                    **{k: window.get(k) for k in ("train_start", "train_end", "test_start", "test_end")},
+                    "path": str(path / SKIPPED_FILE),
+                    "verified": False,
+                    "error": None,
+                    "model_text": "",
+                }
+            )
     return pd.DataFrame(rows, columns=CATALOG_COLUMNS)
 
 

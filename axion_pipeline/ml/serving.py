@@ -195,9 +195,12 @@ def factor_weight_rows(model, regime_features: pd.DataFrame, rule_weights: pd.Da
 def realized_health(predictions: pd.DataFrame, targets: pd.DataFrame, dates, config=None) -> pd.DataFrame:
     """Model health per date ``T``: the rank IC of the predictions made at ``T - h`` whose labels
     matured at ``T`` (targets partitioned by label_date), and the tracker's rolling status over all
-    matured dates up to ``T``. Nothing uses a label before it matured."""
+    matured dates up to ``T``. Nothing uses a label before it matured. Predictions whose ``source``
+    is the rule fallback (no usable model that day) are not the model's and are left out."""
     from axion_pipeline.ml.monitoring import ModelPerformanceTracker
 
+    if "source" in predictions.columns:
+        predictions = predictions.loc[predictions["source"] == "ml"]
     matured = targets.dropna(subset=["fwd_return"]).merge(
         predictions[["date", "ticker", "score"]], on=["date", "ticker"], how="inner"
     )

@@ -655,13 +655,31 @@ def train_factor_timing(
 ) -> ModelRun:
     """FactorTimingModel on the training dates' macro features; its targets may use returns up to
     the day before the test window (the gap), never after. Scored per test date against the
-    realised ``forward_days`` sums: time-series IC per factor and cross-factor IC per date."""
-    from axion_pipeline.ml.factor_timing import FactorTimingModel, forward_sums
+    realised ``forward_days`` sums: time-series IC per factor and cross-factor IC per date.
+
+    A configured factor without enough history in the training window (no fundamentals file: no
+    value, quality or growth scores) is left out and named in ``info["factors_left_out"]``; the
+    model times the others, as long as their weights can stay within [min_weight, max_weight]
+    (else, and when no factor has a history, ``InsufficientDataError``)."""
+    from axion_pipeline.ml.base import InsufficientDataError
+    from axion_pipeline.ml.factor_timing import MIN_ROWS, FactorTimingModel, forward_sums
 
     X_train = date_rows(regime_features, window.train_start, window.train_end, "regime_features")
     started = time.perf_counter()
-    model = FactorTimingModel(config)
     train_returns = factor_returns.loc[factor_returns.index < window.test_start]
+    complete = forward_sums(train_returns.reindex(columns=list(config.factors)), X_train.index, config.forward_days)
+    counts = np.isfinite(complete).sum()
+    left_out = {f: int(counts[f]) for f in config.factors if counts[f] < MIN_ROWS}
+    kept = [f for f in config.factors if f not in left_out]
+    if left_out:
+        if not kept or len(kept) * config.max_weight < 1.0 or len(kept) * config.min_weight > 1.0:
+            raise InsufficientDataError(
+                f"dates with a complete {config.forward_days}-day window per factor {left_out} (need {MIN_ROWS}): "
+                f"{len(kept)} factors with a history cannot hold weights in [{config.min_weight}, "
+                f"{config.max_weight}] summing to 1"
+            )
+        config = replace(config, factors=kept)
+    model = FactorTimingModel(config)
     train_metrics = model.train(X_train, train_returns)
     seconds = _finish(model, window, started)
     X_test = date_rows(regime_features, window.test_start, window.test_end, "regime_features")
@@ -673,6 +691,10 @@ def train_factor_timing(
     out = out.stack(level=1, future_stack=True).rename_axis(["date", "factor"]).reset_index()
     out.insert(0, "fold", window.key)
     info = {"n_train_dates": len(X_train), "train_seconds": round(seconds, 2)}
+    if left_out:
+        info["factors_left_out"] = ", ".join(
+            f"{f} ({n} dates with a complete window, need {MIN_ROWS})" for f, n in left_out.items()
+        )
     return ModelRun(
         model, out, timing_metrics(out), info, data_fingerprint(X_train, train_returns), train_metrics=train_metrics
     )

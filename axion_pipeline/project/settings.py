@@ -10,8 +10,10 @@ What it holds, and the variable that sets each part (defaults from the library's
 - the source: ``AXION_DATA_DIR`` (a folder of real files; unset: the generated market, whose
   ``SimulationConfig`` takes ``AXION_SIM_SEED``, ``AXION_SIM_TICKERS``, ``AXION_SIM_START``,
   ``AXION_SIM_END``);
-- storage: ``AXION_WAREHOUSE`` (DuckDB file; default ``warehouse/axion.duckdb``, or
-  ``warehouse/axion_real.duckdb`` for real data so the two never mix), ``AXION_MODEL_DIR``
+- storage: ``AXION_WAREHOUSE`` (DuckDB file; default ``warehouse/axion.duckdb`` for the generated
+  market, and for real data one file per data folder, ``warehouse/axion_real_<folder>_<hash of
+  its path>.duckdb``, so two datasets never share a warehouse; ``make run`` also refuses a warehouse
+  that another source built, see ``source_identity``), ``AXION_MODEL_DIR``
   (default ``<warehouse>_models``), ``AXION_DUCKDB_QUEUE_WAIT`` and ``AXION_DUCKDB_LOCK_WAIT``
   (seconds a step waits for the warehouse's turn, a plain reader for another program's lock);
 - the walk-forward plan: ``AXION_WF_TRAIN_DAYS``, ``AXION_WF_TEST_DAYS``, ``AXION_WF_FOLDS``,
@@ -27,8 +29,10 @@ the factor engine's price history). The calendar and the plan are computed on fi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from functools import cached_property
@@ -78,8 +82,7 @@ class ProjectSettings:
         if self.data_dir is not None:
             object.__setattr__(self, "data_dir", str(Path(self.data_dir).expanduser().resolve()))
         if not self.warehouse:
-            name = "axion_real.duckdb" if self.data_dir else "axion.duckdb"
-            object.__setattr__(self, "warehouse", str(REPO_ROOT / "warehouse" / name))
+            object.__setattr__(self, "warehouse", str(REPO_ROOT / "warehouse" / default_warehouse_name(self.data_dir)))
         if not self.model_dir:
             object.__setattr__(self, "model_dir", str(Path(self.warehouse).with_suffix("")) + "_models")
         if self.walk_forward.gap < self.horizon:
@@ -166,6 +169,16 @@ class ProjectSettings:
     def uses_real_data(self) -> bool:
         return self.data_dir is not None
 
+    @property
+    def source_identity(self) -> str:
+        """What a warehouse built from these settings holds: the resolved data folder, or the generated
+        market's seed, size and span. ``make run`` records it in the warehouse and refuses to add a
+        different source's rows to it (``axion_pipeline.storage.warehouse.claim_warehouse``)."""
+        if self.data_dir:
+            return f"data folder {self.data_dir}"
+        sim = self.simulation
+        return f"generated market seed {sim.seed}, {sim.n_tickers} tickers, {sim.start} .. {sim.end}"
+
     def describe_source(self) -> str:
         if self.data_dir:
             return f"real data at {self.data_dir}"
@@ -214,6 +227,17 @@ class ProjectSettings:
     def target_lookback_days(self) -> int:
         """Trading days of prices loaded before a targets run: the forward window of its oldest target."""
         return self.horizon
+
+
+def default_warehouse_name(data_dir: str | None) -> str:
+    """``axion.duckdb`` for the generated market; for a data folder ``axion_real_<folder name>_<first
+    8 hex digits of the SHA-256 of its resolved path>.duckdb``: readable, and distinct for two
+    folders of the same name."""
+    if not data_dir:
+        return "axion.duckdb"
+    path = Path(data_dir).expanduser().resolve()
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", path.name).strip("_")[:40] or "root"
+    return f"axion_real_{slug}_{hashlib.sha256(str(path).encode()).hexdigest()[:8]}.duckdb"
 
 
 class _Reader:

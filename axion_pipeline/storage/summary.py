@@ -73,10 +73,51 @@ def latest_view(warehouse: str | Path, n: int = 5) -> dict[str, pd.DataFrame]:
         }
 
 
+NOTES_PER_DATASET = 12  # the shared layout notes every split it found (60): the rest stays in the table
+
+
+def what_was_skipped(warehouse: str | Path) -> dict[str, pd.DataFrame]:
+    """What the loader did (``market.source_notes``: missing optional files first, with what each
+    absence skips) and the models not trained, with their reason (``training.model_store`` rows
+    whose status is "skipped: ...": folds and the production model)."""
+    tables = set(table_summary(warehouse)["table"])
+    out = {}
+    with connect(warehouse) as con:
+        if "source_notes" in tables:
+            out["notes"] = _query(con, "select dataset, kind, note from market.source_notes")
+        if "model_store" in tables:
+            out["models"] = _query(
+                con,
+                """
+                select model_name, string_agg(case when kind = 'fold' then version else 'production' end, ', '
+                       order by kind, version) as trainings, status
+                from training.model_store where status like 'skipped%'
+                group by model_name, status order by model_name""",
+            )
+    return out
+
+
+def print_skipped(warehouse: str | Path) -> None:
+    view = what_was_skipped(warehouse)
+    notes, models = view.get("notes"), view.get("models")
+    if notes is not None and len(notes) and "note" in notes:
+        print("\nWhat the loader did (market.source_notes; 'missing': an optional file absent, and what that skips):")
+        for dataset, group in notes.groupby("dataset", sort=False):
+            for kind, note in group[["kind", "note"]].head(NOTES_PER_DATASET).itertuples(index=False):
+                print(f"  {kind:<8} {note}")
+            if len(group) > NOTES_PER_DATASET:
+                print(f"  ...      {len(group) - NOTES_PER_DATASET} more notes on {dataset} in market.source_notes")
+    if models is not None and len(models) and "status" in models:
+        print("\nModels not trained (the data cannot train them; serving uses each one's rule fallback):")
+        for name, trainings, status in models.itertuples(index=False):
+            print(f"  {name} ({trainings}): {status}")
+
+
 def print_summary(warehouse: str | Path) -> None:
     summary = table_summary(warehouse)
     print(f"Warehouse {warehouse}: {len(summary)} tables, {summary['rows'].sum():,} rows")
     print(summary.to_string(index=False))
+    print_skipped(warehouse)
     if {"hybrid_scores", "shap_explanations"} <= set(summary["table"]):
         view = latest_view(warehouse)
         print(f"\nNewest scored day: {view['day']['date'].iloc[0]}")

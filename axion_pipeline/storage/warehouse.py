@@ -22,6 +22,36 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+SOURCE_TABLE = ("market", "build_source")
+
+
+class WarehouseMixError(RuntimeError):
+    """The warehouse holds the rows of another source than the run's."""
+
+
+def claim_warehouse(path: str | Path, source: str, wait_seconds: float | None = None) -> bool:
+    """Record ``source`` as what the warehouse at ``path`` holds (``market.build_source``), or check
+    that it already does. Raises ``WarehouseMixError`` when another source built it: a run on a
+    second dataset would otherwise leave the first one's models, scores and reports beside the
+    second one's rows (a failed run, only some of them). Returns True when claimed now."""
+    schema, table = SOURCE_TABLE
+    full = f"{quote(schema)}.{quote(table)}"
+    with queued_connection(path, read_only=False, wait_seconds=wait_seconds) as con:
+        con.execute(f"create schema if not exists {quote(schema)}")
+        con.execute(f"create table if not exists {full} (source varchar, claimed_at timestamp)")
+        row = con.execute(f"select source, claimed_at from {full} limit 1").fetchone()
+        if row is None:
+            con.execute(f"insert into {full} values (?, current_timestamp)", [source])
+            return True
+    if row[0] != source:
+        raise WarehouseMixError(
+            f"warehouse {path} holds the build of {row[0]} (since {pd.Timestamp(row[1]):%Y-%m-%d %H:%M}); this run "
+            f"reads {source}. One dataset, one warehouse: unset AXION_WAREHOUSE (each data folder gets its own "
+            "default file), point it at another file, or delete this one (and its _models folder) to rebuild it."
+        )
+    return False
+
+
 def table_summary(path: str | Path, wait_seconds: float | None = None) -> pd.DataFrame:
     """One row per table: schema, table, rows, date column and its span."""
     with queued_connection(path, wait_seconds=wait_seconds) as con:

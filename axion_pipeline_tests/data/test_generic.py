@@ -238,3 +238,62 @@ def test_sources_errors(tmp_path, monkeypatch):
     monkeypatch.delenv("AXION_DATA_DIR", raising=False)
     with pytest.raises(ValueError, match="AXION_DATA_DIR is unset"):
         load_source(None)
+
+
+# ------------------------------------------------------------- what the loader keeps and says
+def test_a_supplied_surprise_is_kept_and_the_difference_is_noted(tmp_path):
+    """EPS rounded to cents make (actual - estimate) / |estimate| coarse: the file's own surprise_pct
+    wins; the recomputed value fills only rows without one; a note counts what differs."""
+    frames = canonical_frames()
+    frames["earnings_events"] = pd.DataFrame(
+        {
+            "ticker": ["AAA", "BBB", "CCC"],
+            "announce_date": pd.to_datetime(["2024-01-25", "2024-02-01", "2024-02-02"]),
+            "eps_estimate": [0.01, 1.00, 2.00],
+            "eps_actual": [-0.01, 1.10, 2.10],
+            "surprise_pct": [0.031, 0.1, None],  # AAA: supplied +3.1%, recomputed -200%
+        }
+    )
+    md = load_generic_market(write_layout(tmp_path / "d", frames), today=TODAY)
+    kept = md.earnings_events.set_index("ticker")["surprise_pct"]
+    assert kept.to_dict() == {"AAA": 0.031, "BBB": 0.1, "CCC": pytest.approx(0.05)}
+    (note,) = [n for n in md.notes if n.startswith("earnings_events: surprise_pct")]
+    assert "kept as supplied in its 2 rows with a value; 1 of them differ by more than 0.05" in note
+    assert "(1 with the opposite sign)" in note
+    assert "1 rows without a supplied value get the recomputed one" in note and "percent" not in note
+
+
+def test_a_surprise_in_percent_is_flagged_not_rescaled(tmp_path):
+    frames = canonical_frames()
+    earnings = frames["earnings_events"].copy()
+    earnings["surprise_pct"] = [20.0, 20.0]  # the recomputed values are 0.2
+    frames["earnings_events"] = earnings
+    md = load_generic_market(write_layout(tmp_path / "d", frames), today=TODAY)
+    assert md.earnings_events["surprise_pct"].tolist() == [20.0, 20.0]
+    (note,) = [n for n in md.notes if n.startswith("earnings_events: surprise_pct")]
+    assert "about 100 times the recomputed ones: they look like percent" in note
+
+
+def test_empty_filler_rows_do_not_blank_a_tickers_fundamentals(tmp_path):
+    """A row with only ticker and period_end (later than the real report, and one repeating its
+    keys) is not loaded: it is a rejected row with its reason, the counts reconcile, and the
+    ticker's point-in-time figures stay those of its last real report."""
+    from axion_pipeline.data.pit import fundamentals_as_of
+    from axion_pipeline.data.validation import read_table
+
+    frames = canonical_frames()
+    path = write_layout(tmp_path / "d", frames)
+    with open(path / "fundamentals.csv", "a") as out:
+        out.write("AAA,2024-03-31" + "," * (len(FUNDAMENTAL_COLUMNS) - 2) + "\n")  # later, empty
+        out.write("BBB,2023-12-31,2024-01-05" + "," * (len(FUNDAMENTAL_COLUMNS) - 3) + "\n")  # same keys, empty
+    assert len(read_table(path / "fundamentals.csv", ["ticker"])) == 6
+    md = load_generic_market(path, today=TODAY)
+    assert len(md.fundamentals) == 4 and md.fundamentals[FUNDAMENTAL_FIELDS].notna().all().all()
+    filler = md.rejected_rows.loc[md.rejected_rows["dataset"] == "fundamentals"]
+    assert filler["row_number"].tolist() == [6, 7] and filler["reason"].str.startswith("no figure apart").all()
+    assert reconciliation(md)["reconciles"].all()
+    latest = fundamentals_as_of(md.fundamentals, "2024-12-31")
+    expected = frames["fundamentals"].set_index("ticker")
+    assert latest.loc["AAA", "revenue"] == expected.loc["AAA"].iloc[-1]["revenue"]
+    assert latest.loc["BBB", "revenue"] == expected.loc["BBB", "revenue"]
+    assert any("2 rows of fundamentals.csv hold no figure apart from the keys" in n for n in md.notes)

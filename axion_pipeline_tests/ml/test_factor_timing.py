@@ -149,3 +149,35 @@ def test_spec_example_runs_as_written():
     # --- end of spec example ---
     assert "value_r2_oos" in metrics
     assert set(weights) == set(FACTORS) and sum(weights.values()) == pytest.approx(1.0)
+
+
+def _window(dates: pd.DatetimeIndex):
+    from axion_pipeline.ml.datasets import TrainWindow
+
+    return TrainWindow("fold_0", dates[0], dates[799], None, dates[799], dates[821], dates[880])
+
+
+def test_factors_without_a_history_are_left_out_and_the_rest_are_timed():
+    """No fundamentals file: value, quality and growth have no scores, hence no returns. The timing
+    model is still trained on momentum, volatility and technical, and says what it left out."""
+    from axion_pipeline.ml.training import train_factor_timing
+
+    X, R = synthetic_macro(n=900)
+    R[["value", "quality", "growth"]] = np.nan
+    regime_features = X.rename_axis("date").reset_index()
+    run = train_factor_timing(regime_features, R, _window(X.index), FactorTimingConfig(factors=FACTORS))
+    kept = ["momentum", "volatility", "technical"]
+    assert run.model.factors == kept and sorted(run.predictions["factor"].unique()) == sorted(kept)
+    assert run.info["factors_left_out"].startswith("value (0 dates with a complete window, need 30)")
+    weights = run.predictions.groupby("date")["weight"].sum()
+    np.testing.assert_allclose(weights.to_numpy(), 1.0)
+
+
+def test_too_few_factors_with_a_history_cannot_be_weighted_within_bounds():
+    from axion_pipeline.ml.base import InsufficientDataError
+    from axion_pipeline.ml.training import train_factor_timing
+
+    X, R = synthetic_macro(n=900)
+    R[["value", "quality", "growth", "technical"]] = np.nan  # 2 factors x max_weight 0.4 < 1
+    with pytest.raises(InsufficientDataError, match="2 factors with a history cannot hold weights in"):
+        train_factor_timing(X.rename_axis("date").reset_index(), R, _window(X.index), FactorTimingConfig(FACTORS))

@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.data.contracts import CATEGORIES
+from axion_pipeline.data.contracts import CATEGORIES, EQUAL_WEIGHTED
 from axion_pipeline.data.frames import sector_map
 from axion_pipeline.defs.common import (
     WAREHOUSE_POOL,
@@ -16,6 +16,7 @@ from axion_pipeline.defs.common import (
 )
 from axion_pipeline.defs.config import FactorEngineConfig
 from axion_pipeline.defs.project import DagsterProject
+from axion_pipeline.defs.resources import MarketDataSource
 
 GROUP = "factors"
 CATEGORY_COLUMNS = list(CATEGORIES)
@@ -77,11 +78,13 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
     )
     def market_regime(
         context: dg.AssetExecutionContext,
+        market_source: MarketDataSource,
         market_series: pd.DataFrame,
         factor_scores: pd.DataFrame,
         true_regimes: pd.DataFrame,
     ) -> pd.DataFrame:
-        """Rule-detected regime per day with its inputs (trend, drawdown, volatility) and the weights in force."""
+        """Rule-detected regime per day with its inputs (trend, drawdown, volatility) and the weights in force; detected
+        on the equal-weighted index of the universe when the source has no index series (its metadata says so)."""
         from axion_pipeline.analytics.plots import plot_regime_timeline, to_markdown_image
         from axion_pipeline.factor_engine.regime import RegimeDetector, regime_agreement
 
@@ -94,6 +97,12 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         weights = factor_scores.groupby("date")[WEIGHT_COLUMNS].first().reset_index()
         out = detected.merge(weights, on="date", how="left")
         meta = {**frame_metadata(out, key_column=None), "days_by_regime": out["regime"].value_counts().to_dict()}
+        meta["index"] = (
+            "the equal-weighted index of the universe (the source has no market series file): the regime is "
+            "detected on it, NOT on the S&P 500"
+            if market_source.load().index_name == EQUAL_WEIGHTED
+            else "sp500_close of the market series"
+        )
         if len(true_regimes):
             agreement = regime_agreement(out.set_index("date")["regime"], true_regimes.set_index("date")["regime"])
             meta["agreement_with_planted_regimes"] = round(float(agreement["accuracy"]), 4)

@@ -48,7 +48,7 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         data = market_source.load()
         out = daily_slice(context, data.market_series, "market series")
         missing = {c: round(float(out[c].isna().mean()), 4) for c in out.columns if c != "date"}
-        meta = {"share_missing": missing}
+        meta = {"share_missing": missing, "status": dataset_status(data, "market_series")}
         if data.index_name == EQUAL_WEIGHTED:
             meta["sp500_close"] = (
                 "NOT the S&P 500: the source has no market series, so sp500_close is the equal-weighted index of "
@@ -67,6 +67,7 @@ def fundamentals(context: dg.AssetExecutionContext, market_source: MarketDataSou
     out = data.fundamentals.sort_values(["ticker", "available_date"]).reset_index(drop=True)
     context.add_output_metadata(
         {
+            "status": dataset_status(data, "fundamentals"),
             **frame_metadata(out, date_column="available_date"),
             "period_types": sorted(out["period_type"].dropna().unique().tolist()),
             "share_missing": {c: round(float(out[c].isna().mean()), 4) for c in out.columns[4:]},
@@ -78,18 +79,32 @@ def fundamentals(context: dg.AssetExecutionContext, market_source: MarketDataSou
 @table_asset(GROUP)
 def sectors(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
     """GICS sector per ticker (``Unknown`` where the source has none, listed in the notes)."""
-    out = market_source.load().sectors.reset_index(drop=True)
+    data = market_source.load()
+    out = data.sectors.reset_index(drop=True)
     counts = out["sector"].value_counts().rename_axis("sector").reset_index(name="tickers")
-    context.add_output_metadata({**frame_metadata(out, date_column=None), "by_sector": markdown_table(counts)})
+    context.add_output_metadata(
+        {
+            **frame_metadata(out, date_column=None),
+            "status": dataset_status(data, "sectors"),
+            "by_sector": markdown_table(counts),
+        }
+    )
     return out
 
 
 @table_asset(GROUP)
 def earnings_events(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
     """Quarterly earnings announcements with consensus estimate, actual EPS and surprise."""
-    out = market_source.load().earnings_events.sort_values(["ticker", "announce_date"]).reset_index(drop=True)
+    data = market_source.load()
+    out = data.earnings_events.sort_values(["ticker", "announce_date"]).reset_index(drop=True)
     beat = (out["eps_actual"] > out["eps_estimate"]).mean() if len(out) else float("nan")
-    context.add_output_metadata({**frame_metadata(out, date_column="announce_date"), "beat_rate": float(beat)})
+    context.add_output_metadata(
+        {
+            **frame_metadata(out, date_column="announce_date"),
+            "status": dataset_status(data, "earnings_events"),
+            "beat_rate": float(beat),
+        }
+    )
     return out
 
 
@@ -101,7 +116,11 @@ def universe(context: dg.AssetExecutionContext, market_source: MarketDataSource)
     out = data.universe.reindex(columns=UNIVERSE_COLUMNS).sort_values(["ticker", "start_date"]).reset_index(drop=True)
     if out.empty:
         context.add_output_metadata(
-            {"rows": 0, "note": "no membership file: every priced ticker is a member on every date"}
+            {
+                "rows": 0,
+                "status": dataset_status(data, "universe"),
+                "note": "no membership file: every priced ticker is a member on every date",
+            }
         )
         return empty_universe()
     per_date = members_per_date(data.prices, out)
@@ -139,6 +158,32 @@ def rejected_rows(context: dg.AssetExecutionContext, market_source: MarketDataSo
 
 
 @table_asset(GROUP)
+def source_notes(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
+    """What the loader did, one row per note: optional files missing and what is skipped for want of them,
+    columns absent or ignored, tickers without a sector, rows not loaded (printed by `make run` too)."""
+    from axion_pipeline.data.quality import note_rows
+
+    out = note_rows(market_source.load())
+    context.add_output_metadata(
+        {
+            "rows": len(out),
+            "missing_datasets": out.loc[out["kind"] == "missing", "dataset"].tolist(),
+            "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in out["note"]) or "none"),
+        }
+    )
+    return out
+
+
+def dataset_status(data, dataset: str) -> str:
+    """The status of a dataset's asset: loaded, or which file was missing and what that skips
+    ("derived" for the sectors, all 'Unknown', and the market series built from the prices)."""
+    if dataset not in data.missing:
+        return f"loaded from the {data.source} source"
+    state = "derived" if dataset in ("sectors", "market_series") else "empty"
+    return f"{state}: {data.missing[dataset]}"
+
+
+@table_asset(GROUP)
 def true_regimes(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> pd.DataFrame:
     """The generated market's planted regime per day (empty for real data, which has no ground truth)."""
     truth = market_source.load().true_regimes
@@ -165,7 +210,16 @@ def true_alpha(context: dg.AssetExecutionContext, market_source: MarketDataSourc
     return out
 
 
-TABLE_ASSETS = [fundamentals, sectors, earnings_events, universe, rejected_rows, true_regimes, true_alpha]
+TABLE_ASSETS = [
+    fundamentals,
+    sectors,
+    earnings_events,
+    universe,
+    rejected_rows,
+    source_notes,
+    true_regimes,
+    true_alpha,
+]
 
 
 def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:

@@ -26,6 +26,17 @@ SHAP_COLUMNS = pd.DataFrame(
 )
 
 
+def no_model_reason(model_store: ModelStore) -> str | None:
+    """Why there is no production ranking model (its skip record's reason), or None when there is one."""
+    from axion_pipeline.ml.model_store import PRODUCTION, read_skipped
+
+    if model_store.production_version("ranking_model") is not None:
+        return None
+    record = read_skipped(model_store.path / "ranking_model" / PRODUCTION)
+    detail = f"skipped: {record['reason']}" if record else "never trained: materialize production_models"
+    return f"no production ranking model ({detail}); the scores come from the rule composite"
+
+
 def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
     horizon = project.settings.horizon
 
@@ -37,19 +48,26 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
                 partition_mapping=dg.TimeWindowPartitionMapping(
                     start_offset=-(horizon + HEALTH_WINDOW), end_offset=-horizon
                 ),
-                metadata={"columns": ["date", "ticker", "score"]},
+                metadata={"columns": ["date", "ticker", "score", "source"]},
             ),
             # ... whose targets matured in the run's days or the window before them
             "targets": dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-HEALTH_WINDOW)),
         },
     )
     def model_health(
-        context: dg.AssetExecutionContext, daily_predictions: pd.DataFrame, targets: pd.DataFrame
+        context: dg.AssetExecutionContext,
+        model_store: ModelStore,
+        daily_predictions: pd.DataFrame,
+        targets: pd.DataFrame,
     ) -> pd.DataFrame:
-        """Realized rank IC of the ranking model once its 21-day labels mature, rolling 3-month IC, trend and status."""
+        """Realized rank IC of the ranking model once its 21-day labels mature, rolling 3-month IC, trend and status
+        ("no model" while there is no production ranking model: the scores then come from the rules)."""
         from axion_pipeline.ml.serving import realized_health
 
         out = realized_health(daily_predictions, targets, project.trading_days_in(*window(context)))
+        no_model = no_model_reason(model_store)
+        if no_model is not None:  # rule scores are not a model's: nothing to judge, nothing to retrain
+            out = out.assign(status="no model", reason=no_model, needs_retraining=False)
         last = out.iloc[-1] if len(out) else None
         context.add_output_metadata(
             {
@@ -66,7 +84,10 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
 
     @project.daily_asset(GROUP, ins={"features": dg.AssetIn(), "drift_reference": dg.AssetIn()})
     def drift_report(
-        context: dg.AssetExecutionContext, features: pd.DataFrame, drift_reference: pd.DataFrame
+        context: dg.AssetExecutionContext,
+        model_store: ModelStore,
+        features: pd.DataFrame,
+        drift_reference: pd.DataFrame,
     ) -> pd.DataFrame:
         """PSI of each model feature per day against the production model's training sample
         (0.1 warning, 0.25 drift)."""
@@ -78,7 +99,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         require_rows(features, "features", start, end)
         if drift_reference.empty:  # no production ranking model was trained: no reference to drift from
             context.log.warning("drift_reference is empty (no production ranking model): nothing to compare")
-            context.add_output_metadata({"rows": 0, "status": "no model"})
+            context.add_output_metadata({"rows": 0, "status": "no model", "reason": no_model_reason(model_store)})
             return pd.DataFrame(
                 {
                     "date": pd.Series(dtype="datetime64[ns]"),

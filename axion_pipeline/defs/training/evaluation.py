@@ -173,11 +173,42 @@ def build_evaluation(project: DagsterProject) -> dg.AssetsDefinition:
     return model_evaluation
 
 
+# The columns of each output (as ``evaluate_model`` returns them), for the empty table of a skipped
+# evaluation: readers and the README's queries see the same table whether or not a model was scored.
+_TEXT, _DATE, _INT, _FLOAT = "object", "datetime64[ns]", "int64", "float64"
+EMPTY_COLUMNS = {
+    "model_evaluation": {
+        "signal": _TEXT,
+        "kind": _TEXT,
+        "fold": _TEXT,
+        "start": _DATE,
+        "end": _DATE,
+        "n_dates": _INT,
+        **dict.fromkeys(["ic_mean", "ic_std", "icir", "hit_rate", "ic_tstat_nw", "ic_pvalue_nw"], _FLOAT),
+        **dict.fromkeys(["ic_ci_low", "ic_ci_high", "spread_mean"], _FLOAT),
+        "n_periods": _INT,
+        **dict.fromkeys(["ls_return_mean", "ls_return_ann", "ls_sharpe_ann", "turnover"], _FLOAT),
+        **dict.fromkeys(["ls_return_net_mean", "ls_return_net_ann"], _FLOAT),
+    },
+    "model_vs_baselines": {
+        "model": _TEXT,
+        "baseline": _TEXT,
+        "kind": _TEXT,
+        "n_dates": _INT,
+        **dict.fromkeys(["model_ic_mean", "baseline_ic_mean", "diff_mean", "diff_tstat_nw", "diff_pvalue_nw"], _FLOAT),
+        "n_folds": _INT,
+        "fold_win_rate": _FLOAT,
+        "verdict": _TEXT,
+    },
+    "model_exposures": {
+        "signal": _TEXT,
+        "fold": _TEXT,
+        "n_dates": _INT,
+        **dict.fromkeys(["beta", "volatility", "momentum", "size", "sector_r2"], _FLOAT),
+    },
+}
+
+
 def _empty(name: str) -> pd.DataFrame:
-    """The empty table of an output whose evaluation was skipped, with its key columns."""
-    columns = {
-        "model_evaluation": ["signal", "kind", "fold"],
-        "model_vs_baselines": ["model", "baseline", "kind", "verdict"],
-        "model_exposures": ["signal", "fold"],
-    }[name]
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    """The empty table of an output whose evaluation was skipped, with every column of a scored one."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in EMPTY_COLUMNS[name].items()})

@@ -25,15 +25,17 @@ RANKING_TARGET_COLUMNS = ["date", "ticker", "label", "fwd_return"]
 
 def store_fold_run(context, model_store: ModelStore, name: str, window, outcome, empty: pd.DataFrame) -> pd.DataFrame:
     """Save a fold's model and return its test-window predictions; a ``Skipped`` outcome removes the
-    fold's previous model (it no longer matches the data), records the reason as the status and
+    fold's previous model (it no longer matches the data), records the reason as the status (asset
+    metadata, ``SKIPPED.json`` in the model store, hence a row of ``training.model_store``) and
     stores an empty table of the predictions' columns."""
     if isinstance(outcome, Skipped):
-        model_store.remove_fold(name, context.partition_key)
+        record = model_store.skip_fold(name, context.partition_key, outcome.reason, window.to_dict())
         context.log.warning(f"{name} {context.partition_key} not trained: {outcome.reason}")
         context.add_output_metadata(
             {
                 "status": outcome.status,
                 "rows": 0,
+                "skip_record": str(record),
                 "train_window": f"{window.train_start.date()} .. {window.train_end.date()}",
                 "test_window": f"{window.test_start.date()} .. {window.test_end.date()}",
             }

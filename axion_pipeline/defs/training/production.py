@@ -195,7 +195,7 @@ def build_production(project: DagsterProject) -> dg.AssetsDefinition:
         rows = []
         for name, run in runs.items():
             if isinstance(run, Skipped):
-                model_store.retire_production(name)
+                model_store.retire_production(name, run.reason, window.to_dict())
                 context.log.warning(f"production {name} not trained: {run.reason}")
                 rows.append(row(name, run, None, None, window))
                 continue

@@ -25,7 +25,8 @@ def build_store(project: DagsterProject) -> dg.AssetsDefinition:
     )
     def model_store(context: dg.AssetExecutionContext, model_store: ModelStore) -> pd.DataFrame:
         """Every stored model (per fold and every production version): windows, metrics, feature names, SHA-256 and the
-        artefacts' text (LightGBM text, XGBoost/sklearn JSON), one row per model."""
+        artefacts' text (LightGBM text, XGBoost/sklearn JSON), one row per model; a model the data could not train
+        is a row with status "skipped: <reason>"."""
         from axion_pipeline.ml.model_store import catalog_models
 
         table = catalog_models(model_store.path, fold_keys)
@@ -36,7 +37,10 @@ def build_store(project: DagsterProject) -> dg.AssetsDefinition:
             {
                 "rows": len(table),
                 "root": str(model_store.path),
-                "unverified": int((~table["verified"]).sum()),
+                "unverified": int((~table["verified"] & (table["status"] == "trained")).sum()),
+                "skipped": markdown_table(
+                    table.loc[table["status"] != "trained", ["model_name", "kind", "version", "status"]]
+                ),
                 "model_text_mb": round(float(table["model_text"].str.len().sum()) / 1e6, 2),
                 "by_model": markdown_table(counts),
                 "query": dg.MetadataValue.md(
