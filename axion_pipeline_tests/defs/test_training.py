@@ -289,8 +289,11 @@ def test_ranking_folds_read_only_the_dates_they_use_and_train_what_the_whole_his
         "label",
         "fwd_return",
     ]
-    whole = train_ranking(history, targets, window, config, sectors=sectors)
-    read = train_ranking(features, fold_targets, window, config, fit_dates=dates, sectors=sectors)
+    # the stored validation curves of folds 0 and 1: fold 1 chooses its size and rounds from both
+    curves = warehouse.read("training", "ranking_validation")
+    whole = train_ranking(history, targets, window, config, sectors=sectors, curves=curves)
+    read = train_ranking(features, fold_targets, window, config, fit_dates=dates, sectors=sectors, curves=curves)
+    assert whole.train_metrics["selection_windows"] == ["fold_0", "fold_1"]
     assert read.fingerprint == whole.fingerprint
     pd.testing.assert_frame_equal(read.predictions, whole.predictions)
     stored = _rows(

@@ -146,7 +146,9 @@ def build_fold_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         {"lightgbm", "duckdb"},
         {
             "sectors": dg.AssetIn(),
-            "ranking_validation": dg.AssetIn(partition_mapping=earlier_folds_mapping(plan.keys)),
+            "ranking_validation": dg.AssetIn(
+                partition_mapping=earlier_folds_mapping(project.folds.get_partition_keys())
+            ),
         },
         deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in ("features", "targets")],
     )
