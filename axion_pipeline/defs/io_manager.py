@@ -19,6 +19,7 @@ from dagster_duckdb import DuckDBIOManager
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
 from axion_pipeline.defs.adapters.db_io import DbIOManager, DuckDbClient, TableSlice
+from axion_pipeline.defs.adapters.partition_results import add_partition_row_counts
 from axion_pipeline.storage.lock import connect, writer_queue
 from axion_pipeline.storage.warehouse import fetch_frame, quote
 
@@ -61,6 +62,12 @@ class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
                     connection.execute(f"alter table {table} add column {quote(str(name))} {_duckdb_type(dtype)}")
             if len(frame):
                 connection.execute(f"insert into {table} by name select * from frame")
+        if table_slice.partition_dimensions and add_partition_row_counts(
+            context, frame, table_slice.partition_dimensions[0].partition_expr
+        ):
+            # a range run: each partition got its own count; the range's total goes under its own name
+            context.add_output_metadata({"range_row_count": len(frame), "storage": f"duckdb {table}"})
+            return
         row_key = "dagster/partition_row_count" if table_slice.partition_dimensions else "dagster/row_count"
         context.add_output_metadata({row_key: len(frame), "storage": f"duckdb {table}"})
 

@@ -93,12 +93,14 @@ def run_job(defs, instance, job_name: str, partition_key: str | None = None, key
 
 
 def check_results(result) -> dict[str, bool]:
-    """check name -> passed, for every check evaluated in a run."""
-    return {
-        e.event_specific_data.check_name: e.event_specific_data.passed
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    }
+    """check name -> passed, for every check evaluated in a run (a range run evaluates a check once
+    per partition: passed only when every partition passed)."""
+    out: dict[str, bool] = {}
+    for e in result.all_events:
+        if e.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = e.event_specific_data
+            out[data.check_name] = out.get(data.check_name, True) and data.passed
+    return out
 
 
 def run_at_once(

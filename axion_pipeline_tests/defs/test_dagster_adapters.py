@@ -287,3 +287,93 @@ def test_private_dagster_imports_only_in_the_adapters():
         if imports and not relative.startswith("defs/adapters/"):
             found[relative] = imports
     assert found == {}
+
+
+# --- adapters/partition_results.py ------------------------------------------------------------------------
+
+
+def _range_run_definitions():
+    """A daily asset backfilled in one run, a check failing on one day, an I/O manager that counts rows
+    per partition as the warehouse's does."""
+    from axion_pipeline.defs.adapters.partition_results import add_partition_row_counts, partition_results
+
+    days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-06")
+
+    @dg.asset(partitions_def=days, backfill_policy=dg.BackfillPolicy.single_run())
+    def table(context) -> pd.DataFrame:
+        start, end = context.partition_time_window
+        dates = pd.date_range(
+            pd.Timestamp(start).tz_localize(None), pd.Timestamp(end).tz_localize(None), inclusive="left"
+        )
+        # day k of January holds k rows
+        return pd.DataFrame({"date": [d for d in dates for _ in range(d.day)]})
+
+    @dg.asset_check(asset=table, partitions_def=days, blocking=False)
+    def no_third_of_january(context, table: pd.DataFrame):
+        bad = table.loc[table["date"] == pd.Timestamp("2024-01-03"), "date"]
+        yield from partition_results(context, dg.AssetCheckResult(passed=bad.empty, metadata={"rows": len(table)}), bad)
+
+    class CountingIO(dg.IOManager):
+        stored: pd.DataFrame | None = None
+
+        def handle_output(self, context, obj):
+            type(self).stored = obj
+            if not add_partition_row_counts(context, obj, "date"):
+                context.add_output_metadata({"dagster/partition_row_count": len(obj)})
+
+        def load_input(self, context):
+            return type(self).stored
+
+    return table, no_third_of_january, CountingIO()
+
+
+def test_partition_results_adapter_contract():
+    from dagster._core.execution.context.output import OutputContext
+    from dagster._core.execution.context.system import StepExecutionContext
+
+    assert "step_context" in dir(OutputContext)
+    assert _params(StepExecutionContext.add_asset_metadata)[:4] == ["self", "metadata", "asset_key", "partition_key"]
+    assert "partition" in _params(dg.AssetCheckEvaluation.__new__)
+
+
+def test_a_range_run_records_one_check_result_and_one_row_count_per_partition(tmp_path):
+    table, check, io = _range_run_definitions()
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    tags = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-05"}
+    result = dg.materialize([table, check], instance=instance, resources={"io_manager": io}, tags=tags)
+    evaluations = {
+        e.event_specific_data.partition: e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    assert sorted(evaluations) == [f"2024-01-0{d}" for d in range(1, 6)]  # none without a partition
+    assert {k: v.passed for k, v in evaluations.items()} == {f"2024-01-0{d}": d != 3 for d in range(1, 6)}
+    assert evaluations["2024-01-04"].metadata["evaluated_over"].value.startswith("2024-01-01 .. 2024-01-05")
+    counts = {
+        e.event_specific_data.materialization.partition: e.event_specific_data.materialization.metadata[
+            "dagster/partition_row_count"
+        ].value
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    }
+    assert counts == {f"2024-01-0{d}": d for d in range(1, 6)}
+    key = dg.AssetCheckKey(dg.AssetKey("table"), "no_third_of_january")
+    status = {
+        i.partition_key: i.latest_execution_status.value
+        for i in instance.event_log_storage.get_asset_check_partition_info([key])
+    }
+    assert status == {f"2024-01-0{d}": "FAILED" if d == 3 else "SUCCEEDED" for d in range(1, 6)}
+
+
+def test_a_single_partition_run_records_its_check_result_on_its_partition(tmp_path):
+    table, check, io = _range_run_definitions()
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    result = dg.materialize([table, check], instance=instance, resources={"io_manager": io}, partition_key="2024-01-03")
+    (evaluation,) = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert (evaluation.partition, evaluation.passed) == ("2024-01-03", False)
+    (materialization,) = [
+        e.event_specific_data.materialization
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    ]
+    assert materialization.metadata["dagster/partition_row_count"].value == 3

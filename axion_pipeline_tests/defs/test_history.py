@@ -14,7 +14,7 @@ def history(defs, instance, warehouse, trading_days):
     keys = trading_days.get_partition_keys()
     run_job(defs, instance, "market_tables_job")
     result = run_job(defs, instance, "daily_job", key_range=(keys[0], keys[-1]))
-    return keys, check_results(result)
+    return keys, check_results(result), result
 
 
 def _one(warehouse, sql, params=None):
@@ -23,7 +23,7 @@ def _one(warehouse, sql, params=None):
 
 
 def test_history_tables_and_checks(history, defs, instance, warehouse):
-    keys, checks = history
+    keys, checks, result = history
     for name in [
         "scores_within_unit_interval",
         "composite_weights_sum_to_one",
@@ -46,6 +46,23 @@ def test_history_tables_and_checks(history, defs, instance, warehouse):
     assert pd.Timestamp(sample[1]) == cal[121]
     n_features = len(_one(warehouse, "select * from features.features limit 1")) - 2
     assert n_features > 50
+
+    # the range run records each check once per partition, and each partition's own row count
+    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    per_check = pd.Series([e.check_name for e in evaluations]).value_counts()
+    assert (per_check == len(keys)).all(), per_check
+    assert all(e.partition in set(keys) for e in evaluations)
+    counts = {
+        e.event_specific_data.materialization.partition: e.event_specific_data.materialization.metadata
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key.path == ["factor_scores"]
+    }
+    assert sorted(counts) == keys
+    day = keys[100]
+    stored = _one(warehouse, "select count(*) from factors.factor_scores where date = ?", [pd.Timestamp(day)])[0]
+    assert counts[day]["dagster/partition_row_count"].value == stored
+    (total,) = _one(warehouse, "select count(*) from factors.factor_scores")
+    assert counts[day]["range_row_count"].value == total
 
     # one new day after the backfill (the daily schedule's case): every check passes with its lookback
     single = check_results(run_job(defs, instance, "daily_job", partition_key=keys[-1]))

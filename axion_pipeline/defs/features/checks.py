@@ -1,11 +1,13 @@
 """Asset checks of the feature group: the leakage audit, target windows, finite values."""
 
+from collections.abc import Iterator
 from functools import partial
 
 import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.frames import sector_map
+from axion_pipeline.defs.adapters.partition_results import partition_results
 from axion_pipeline.defs.common import WAREHOUSE_POOL, window
 from axion_pipeline.defs.config import FeatureSettings
 from axion_pipeline.defs.features.assets import FACTOR_SCORE_COLUMNS, build_features, feature_config
@@ -50,12 +52,13 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         regime_features: pd.DataFrame,
         sectors: pd.DataFrame,
         universe: pd.DataFrame,
-    ) -> dg.AssetCheckResult:
+    ) -> Iterator:
         """For sampled dates t, rebuild features from inputs cut after t (membership intervals too: those
         starting after t dropped, ends after t open): stored rows must match exactly.
 
         Reads only the sampled dates' stored rows and each one's factor-score lookback (parameterised
-        range queries), not the whole backfill: on a full history that would double the run's peak memory."""
+        range queries), not the whole backfill: on a full history that would double the run's peak memory.
+        A range run gives every day the verdict of the sampled dates (``evaluated_over`` says so)."""
         from axion_pipeline.ml.feature_inputs import from_long, macro_frame, raw_factor_frame
         from axion_pipeline.ml.leakage import audit_feature_leakage, make_truncating_builder, sample_audit_dates
 
@@ -64,9 +67,9 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         stored_dates = warehouse.read("features", "features", "date >= ? and date < ?", span, columns=["date"])["date"]
         dates = sample_audit_dates(stored_dates, AUDIT_DATES)
         if not dates:
-            return dg.AssetCheckResult(
-                passed=False, metadata={"reason": f"no stored feature rows in {start.date()} .. {end.date()}"}
-            )
+            reason = f"no stored feature rows in {start.date()} .. {end.date()}"
+            yield from partition_results(context, dg.AssetCheckResult(passed=False, metadata={"reason": reason}))
+            return
         marks = ", ".join("?" for _ in dates)
         stored = from_long(
             warehouse.read("features", "features", f"date in ({marks})", [d.to_pydatetime() for d in dates])
@@ -98,7 +101,7 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
             return rebuilt.drop(columns=[c for c in stale if c in rebuilt.columns and rebuilt[c].isna().all()])
 
         report = audit_feature_leakage(rebuild, stored, dates)
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=report.passed,
             metadata={
                 "dates_checked": [str(d.date()) for d in report.checked_dates],
@@ -106,11 +109,12 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
                 "leaking_columns": report.leaking_columns[:50],
             },
         )
+        yield from partition_results(context, result)
 
     @dg.asset_check(asset="targets", additional_ins={"universe": dg.AssetIn()}, **daily)
     def targets_use_only_the_forward_window(
         context: dg.AssetCheckExecutionContext, warehouse: Warehouse, targets: pd.DataFrame, universe: pd.DataFrame
-    ) -> dg.AssetCheckResult:
+    ) -> Iterator:
         """Each sampled target at t equals the one recomputed from returns in (t, t + horizon] alone, ranked among
         the index members of t."""
         from axion_pipeline.ml.feature_inputs import NUM_QUINTILES, returns_panel
@@ -126,16 +130,17 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
             NUM_QUINTILES,
             membership=universe,
         )
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=report.passed,
             metadata={
                 "dates_checked": [str(d.date()) for d in report.checked_dates],
                 "mismatches": [f"{d.date()}:{c}" for d, c in report.mismatches][:50],
             },
         )
+        yield from partition_results(context, result, [d for d, _ in report.mismatches])
 
     @dg.asset_check(asset="features", **daily)
-    def features_are_finite(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    def features_are_finite(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator:
         """No +-inf anywhere in the run's model inputs (missing values are allowed and handled by the
         models; columns missing on every row are listed). Counted inside DuckDB over the run's
         dates, so a backfill is not loaded into memory."""
@@ -144,7 +149,7 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
             "features", "features", "date >= ? and date < ?", [start.to_pydatetime(), end.to_pydatetime()]
         )
         share = counts["missing"] / counts["values"] if counts["values"] else None
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=counts["infinite"] == 0 and counts["rows"] > 0,
             metadata={
                 "infinite_values": counts["infinite"],
@@ -153,5 +158,6 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
                 "all_missing_columns": counts["all_missing_columns"][:50],
             },
         )
+        yield from partition_results(context, result)
 
     return [features_leakage_audit, targets_use_only_the_forward_window, features_are_finite]

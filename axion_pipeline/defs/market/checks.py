@@ -1,5 +1,7 @@
 """Asset checks of the ingestion group: keys, coverage, price sanity, reconciliation with the warehouse."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pandas as pd
 
@@ -11,6 +13,7 @@ from axion_pipeline.data.quality import (
     split_like_jumps,
     warehouse_reconciliation,
 )
+from axion_pipeline.defs.adapters.partition_results import partition_results
 from axion_pipeline.defs.common import WAREHOUSE_POOL, markdown_table, window
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import MarketDataSource, Warehouse
@@ -20,13 +23,20 @@ GROUP = "market"  # the warehouse schema of the ingestion tables
 UNPARTITIONED_DATASETS = ("fundamentals", "sectors", "earnings_events", "universe")
 
 
-def stored_as_loaded(stored: pd.DataFrame, loaded: pd.DataFrame, keys: list[str]) -> dg.AssetCheckResult:
+def stored_as_loaded(
+    stored: pd.DataFrame, loaded: pd.DataFrame, keys: list[str]
+) -> tuple[dg.AssetCheckResult, list[pd.Timestamp]]:
     """The warehouse's rows of a window against the source's loaded rows of that window: same
-    number, same keys (a row lost between the loader and the table, or one left from elsewhere)."""
+    number, same keys (a row lost between the loader and the table, or one left from elsewhere).
+    Also the days that differ (``keys[0]`` is the date)."""
     have = set(map(tuple, stored[keys].astype(str).to_numpy())) if len(stored) else set()
     want = set(map(tuple, loaded[keys].astype(str).to_numpy())) if len(loaded) else set()
     missing, extra = sorted(want - have), sorted(have - want)
-    return dg.AssetCheckResult(
+    per_day = (
+        pd.to_datetime(stored[keys[0]]).value_counts().sub(pd.to_datetime(loaded[keys[0]]).value_counts(), fill_value=0)
+    )
+    differing = sorted({pd.Timestamp(k[0]) for k in missing + extra} | set(per_day.index[per_day != 0]))
+    result = dg.AssetCheckResult(
         passed=len(stored) == len(loaded) and not missing and not extra,
         metadata={
             "stored_rows": len(stored),
@@ -36,6 +46,7 @@ def stored_as_loaded(stored: pd.DataFrame, loaded: pd.DataFrame, keys: list[str]
             "examples": ", ".join(" ".join(k) for k in (missing + extra)[:10]) or "none",
         },
     )
+    return result, differing
 
 
 def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
@@ -58,60 +69,62 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(asset="prices", blocking=True, **daily)
     def prices_stored_as_loaded(
         context: dg.AssetCheckExecutionContext, prices: pd.DataFrame, market_source: MarketDataSource
-    ) -> dg.AssetCheckResult:
+    ) -> Iterator:
         """The stored partition(s) hold exactly the source's loaded price rows of those days."""
         loaded = slice_dates(market_source.load().prices, *window(context))
-        return stored_as_loaded(prices, loaded, ["date", "ticker"])
+        yield from partition_results(context, *stored_as_loaded(prices, loaded, ["date", "ticker"]))
 
     @dg.asset_check(asset="market_series", blocking=True, **daily)
     def market_series_stored_as_loaded(
         context: dg.AssetCheckExecutionContext, market_series: pd.DataFrame, market_source: MarketDataSource
-    ) -> dg.AssetCheckResult:
+    ) -> Iterator:
         """The stored partition(s) hold exactly the source's loaded market rows of those days."""
         loaded = slice_dates(market_source.load().market_series, *window(context))
-        return stored_as_loaded(market_series, loaded, ["date"])
+        yield from partition_results(context, *stored_as_loaded(market_series, loaded, ["date"]))
 
     @dg.asset_check(asset="prices", blocking=True, **daily)
-    def prices_unique_keys(prices: pd.DataFrame) -> dg.AssetCheckResult:
+    def prices_unique_keys(context: dg.AssetCheckExecutionContext, prices: pd.DataFrame) -> Iterator:
         """No (date, ticker) appears twice in the stored partition(s)."""
         dups = duplicate_keys(prices)
-        return dg.AssetCheckResult(passed=dups.empty, metadata={"duplicate_rows": len(dups)})
+        result = dg.AssetCheckResult(passed=dups.empty, metadata={"duplicate_rows": len(dups)})
+        yield from partition_results(context, result, dups["date"])
 
     @dg.asset_check(asset="prices", **daily)
     def prices_coverage(
         context: dg.AssetCheckExecutionContext, prices: pd.DataFrame, market_source: MarketDataSource
-    ) -> dg.AssetCheckResult:
-        """Every trading day present, and listed tickers present on each day (>= 95% of expected rows)."""
+    ) -> Iterator:
+        """Every trading day present, and listed tickers present on each day (>= 95% of expected rows).
+        Judged over the run's days together: a range run gives every day the range's verdict."""
         start, end = window(context)
         stats = coverage(prices, project.calendar, listing_spans(market_source.load().prices), start, end)
         passed = stats["observed_days"] == stats["expected_days"] and stats["row_coverage"] >= MIN_ROW_COVERAGE
-        return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=stats)
+        result = dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=stats)
+        yield from partition_results(context, result)
 
     @dg.asset_check(asset="prices", **daily)
     def prices_no_split_jumps(
         context: dg.AssetCheckExecutionContext, prices: pd.DataFrame, market_source: MarketDataSource
-    ) -> dg.AssetCheckResult:
+    ) -> Iterator:
         """Flags close-to-close jumps beyond +-45%, the signature of an unadjusted split."""
         start, _ = window(context)
         history = market_source.load().prices
         prior_day = history.loc[history["date"] < start, "date"].max()
         previous = history.loc[history["date"] == prior_day] if pd.notna(prior_day) else history.iloc[0:0]
         jumps = split_like_jumps(pd.concat([previous, prices], ignore_index=True))
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=jumps.empty,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"flagged": len(jumps), "examples": markdown_table(jumps.astype(str), max_rows=15)},
         )
+        yield from partition_results(context, result, jumps["date"])
 
     @dg.asset_check(asset="market_series", **daily)
-    def market_series_one_row_per_day(
-        context: dg.AssetCheckExecutionContext, market_series: pd.DataFrame
-    ) -> dg.AssetCheckResult:
+    def market_series_one_row_per_day(context: dg.AssetCheckExecutionContext, market_series: pd.DataFrame) -> Iterator:
         """One market row per trading day of the window, none duplicated."""
         expected = project.trading_days_in(*window(context))
         observed = pd.DatetimeIndex(market_series["date"])
         passed = observed.is_unique and expected.difference(observed).empty
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=passed,
             metadata={
                 "expected_days": len(expected),
@@ -120,6 +133,8 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
                 "duplicated_days": int(observed.duplicated().sum()),
             },
         )
+        wrong_days = expected.difference(observed).union(observed[observed.duplicated()])
+        yield from partition_results(context, result, wrong_days)
 
     return [
         prices_stored_as_loaded,

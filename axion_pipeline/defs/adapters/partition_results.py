@@ -1,0 +1,105 @@
+"""One check result and one row count per partition when a run covers a range of partitions.
+
+Why: the daily assets backfill as single runs over a partition range (``BackfillPolicy.single_run``).
+A partitioned asset check that returns one ``AssetCheckResult`` in such a run records one
+evaluation without a partition, and the UI shows every planned partition of the check as
+skipped ("Skipped (2087)" after a passing range run). Likewise output metadata added once applies
+to every partition of the range, so each day claimed the whole range's row count.
+
+How: a check yields ``dg.AssetCheckEvaluation`` events with ``partition`` set, one per partition key
+of the run, plus the ``Output`` its op declares (what Dagster itself yields for an
+``AssetCheckResult``: ``execute_step._process_asset_results_to_events``). The I/O manager adds each
+partition's row count through ``OutputContext.step_context.add_asset_metadata(partition_key=...)``,
+the step-context method behind the public ``AssetExecutionContext.add_asset_metadata``; the
+output context has no public way to reach it.
+
+Private parts: the check op's single output (its name, read from ``op_def.output_defs``) and
+``OutputContext.step_context``. On a Dagster upgrade, ``test_dagster_adapters.py`` runs a range
+run and asserts one evaluation and one row count per partition, none skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+DATE_KEY = "%Y-%m-%d"
+
+
+def run_partition_keys(context: Any) -> list[str]:
+    """The partition keys a (check or asset) run covers: one key, the keys of its range, or none."""
+    op_context = getattr(context, "op_execution_context", context)
+    if not op_context.has_partitions:
+        return []
+    if op_context.has_partition_key_range:
+        return list(op_context.partition_keys)
+    return [op_context.partition_key]
+
+
+def day_keys(dates: Collection) -> set[str]:
+    """Partition keys of trading dates (any values ``pd.to_datetime`` reads)."""
+    return {d.strftime(DATE_KEY) for d in pd.to_datetime(pd.Index(list(dates))).dropna()}
+
+
+def partition_results(
+    context: dg.AssetCheckExecutionContext,
+    result: dg.AssetCheckResult,
+    failing_days: Collection | None = None,
+) -> Iterator[Any]:
+    """``result`` as this run's check events: the result itself in a single-partition or
+    unpartitioned run, else one evaluation per partition of the range.
+
+    ``failing_days`` (trading dates) attributes a failed result to the days it failed on: those
+    partitions fail, the others pass. Without it, every partition gets the range's verdict (the
+    check judged the range as a whole). Each partition's metadata is the range's, plus
+    ``evaluated_over`` (the range) and ``failed_on_this_day`` when days are attributed."""
+    keys = run_partition_keys(context)
+    op_context = context.op_execution_context
+    if len(keys) <= 1 and not op_context.has_partition_key_range:
+        yield result
+        return
+    (spec,) = context.check_specs
+    failing = day_keys(failing_days) if failing_days is not None else None
+    if failing is not None and not result.passed and not failing & set(keys):
+        failing = None  # failed without a day to blame: the range's verdict for every day
+    scope = f"{keys[0]} .. {keys[-1]} ({len(keys)} partitions, one evaluation)"
+    (output,) = op_context.op_def.output_defs
+    yield dg.Output(None, output_name=output.name)
+    for key in keys:
+        passed = result.passed if failing is None else key not in failing
+        extra: Mapping[str, Any] = {"evaluated_over": scope}
+        if failing is not None:
+            extra = {**extra, "failed_on_this_day": key in failing}
+        yield dg.AssetCheckEvaluation(
+            asset_key=spec.asset_key,
+            check_name=spec.name,
+            passed=passed,
+            metadata={**result.metadata, **extra},
+            severity=result.severity,
+            description=result.description,
+            blocking=spec.blocking,
+            partition=key,
+        )
+
+
+def add_partition_row_counts(context: dg.OutputContext, frame: pd.DataFrame, column: str) -> bool:
+    """Record ``dagster/partition_row_count`` on each partition of a multi-partition output: its
+    own rows, those whose partition ``column`` (the asset's ``partition_expr``) names it. False
+    when the output covers one partition or none (the caller records one count as usual)."""
+    if not context.has_asset_partitions or column not in frame.columns:
+        return False
+    keys = list(context.asset_partition_keys)
+    if len(keys) <= 1:
+        return False
+    values = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(values):
+        values = values.dt.strftime(DATE_KEY)
+    counts = values.astype(str).value_counts()
+    for key in keys:
+        context.step_context.add_asset_metadata(
+            {"dagster/partition_row_count": int(counts.get(key, 0))}, asset_key=context.asset_key, partition_key=key
+        )
+    return True
