@@ -271,6 +271,9 @@ class MonitoringConfig:
     retrain_ic_threshold: float = 0.0
     # Share substituted for an empty PSI bin before the logarithm.
     psi_epsilon: float = 1e-4
+    # Current values per PSI bin at least (fewer bins for a small cross-section): two samples of one
+    # distribution differ by about (bins - 1) / n in PSI by chance (``ml.drift``).
+    psi_min_per_bin: int = 20
     # Recorded dates with an IC needed before the health status is anything but "unknown": three
     # non-overlapping periods of the label's horizon (63 daily ICs of 21-day returns are about three
     # independent observations, fewer say next to nothing).
