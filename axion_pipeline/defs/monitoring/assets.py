@@ -7,10 +7,13 @@ from axion_pipeline.defs.common import frame_metadata, markdown_table, require_r
 from axion_pipeline.defs.inference.assets import load_production, model_status_metadata
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import ModelStore
+from axion_pipeline.ml.config import MonitoringConfig
 
 GROUP = "monitoring"
 HEALTH_WINDOW = 63  # trading days of matured predictions behind the rolling IC
 SHAP_TOP_K = 5
+# The thresholds of model health and drift; the retraining sensor states and applies the same.
+MONITORING = MonitoringConfig()
 # the columns of ``ModelExplainer.explain_batch`` with (date, ticker) rows: an empty table keeps them
 SHAP_COLUMNS = pd.DataFrame(
     {
@@ -64,7 +67,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         ("no model" while there is no production ranking model: the scores then come from the rules)."""
         from axion_pipeline.ml.serving import realized_health
 
-        out = realized_health(daily_predictions, targets, project.trading_days_in(*window(context)))
+        out = realized_health(daily_predictions, targets, project.trading_days_in(*window(context)), MONITORING)
         no_model = no_model_reason(model_store)
         if no_model is not None:  # rule scores are not a model's: nothing to judge, nothing to retrain
             out = out.assign(status="no model", reason=no_model, needs_retraining=False)
@@ -109,7 +112,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
                     "overall_drift": pd.Series(dtype=bool),
                 }
             )
-        out, last = drift_rows(DegradationDetector(), drift_reference, features)
+        out, last = drift_rows(DegradationDetector(MONITORING), drift_reference, features)
         psi = pd.Series(last["psi"]).sort_values(ascending=False)
         context.add_output_metadata(
             {
