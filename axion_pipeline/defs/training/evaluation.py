@@ -11,16 +11,14 @@ from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.training.models import GROUP
 from axion_pipeline.ml.jsonable import jsonable
 
+# The columns of the metadata tables (at most 8, so they fit the asset page): the figures a
+# reader compares; the confidence bounds, spread, gross return and p-value stay in the tables.
 OVERALL_COLUMNS = [
     "signal",
     "kind",
     "n_dates",
     "ic_mean",
     "ic_tstat_nw",
-    "ic_ci_low",
-    "ic_ci_high",
-    "spread_mean",
-    "ls_return_ann",
     "ls_sharpe_ann",
     "turnover",
     "ls_return_net_ann",
@@ -32,7 +30,6 @@ PAIRED_COLUMNS = [
     "model_ic_mean",
     "baseline_ic_mean",
     "diff_tstat_nw",
-    "diff_pvalue_nw",
     "fold_win_rate",
     "verdict",
 ]
