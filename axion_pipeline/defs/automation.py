@@ -1,5 +1,6 @@
-"""Schedules and sensors: the daily run of the next trading day not yet materialized,
-drift/health-driven retraining, and a monthly retraining schedule."""
+"""Schedules and sensors: the daily run of the next trading day not yet materialized, a replay of
+the live span one day a tick (a finished history's demo of daily operation), drift/health-driven
+retraining, and a monthly retraining schedule."""
 
 from collections.abc import Callable
 
@@ -20,6 +21,24 @@ def next_day_to_run(instance: dg.DagsterInstance, asset_keys, candidates: list[s
         have = instance.get_materialized_partitions(key)
         done = have if done is None else done & have
     return next((k for k in candidates if k not in (done or set())), None)
+
+
+TRIGGER_TAG = "axion/trigger"
+REPLAY = "live_replay_schedule"
+
+
+def next_replay_day(span: list[str], last: str | None) -> str:
+    """The live-span day after ``last`` (the replay's previous day); the first day to start with,
+    after the last one, or when ``last`` is no longer in the span."""
+    if last not in span or last == span[-1]:
+        return span[0]
+    return span[span.index(last) + 1]
+
+
+def last_replayed(instance: dg.DagsterInstance) -> str | None:
+    """The partition of the replay schedule's latest run: its cursor, kept in the run history."""
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={TRIGGER_TAG: REPLAY}), limit=1)
+    return runs[0].tags.get("dagster/partition") if runs else None
 
 
 def build_automation(daily_assets: list, retraining_assets: list, live_keys: Callable[[], list[str]]):
@@ -63,7 +82,27 @@ def build_automation(daily_assets: list, retraining_assets: list, live_keys: Cal
                 f"every ended trading day of the live span is materialized ({span[0] if span else 'none'} .. "
                 f"{last}); the next run waits for a newer trading day in the source"
             )
-        return dg.RunRequest(partition_key=key, tags={"axion/trigger": "daily_schedule"})
+        return dg.RunRequest(partition_key=key, tags={TRIGGER_TAG: "daily_schedule"})
+
+    @dg.schedule(
+        name=REPLAY,
+        cron_schedule="0 0 * * 1-5",
+        job=live_daily_job,
+        execution_timezone="UTC",
+        description="Replays the live span as if it were live: each weekday at 00:00 UTC, live_daily_job on "
+        "the live-span day after the one this schedule ran last (the partition of its latest run, "
+        "tagged axion/trigger), whether or not that day is materialized; after the last day it starts "
+        "over. For a finished history (the generated market), where daily_schedule has nothing left to run.",
+    )
+    def live_replay_schedule(context: dg.ScheduleEvaluationContext):
+        try:
+            span = live_keys()
+        except dg.Failure as failure:
+            return dg.SkipReason(str(failure.description))
+        if not span:
+            return dg.SkipReason("the live span has no trading day")
+        key = next_replay_day(span, last_replayed(context.instance))
+        return dg.RunRequest(partition_key=key, tags={TRIGGER_TAG: REPLAY})
 
     monthly_retraining = dg.ScheduleDefinition(
         name="monthly_retraining_schedule",
@@ -97,4 +136,5 @@ def build_automation(daily_assets: list, retraining_assets: list, live_keys: Cal
             run_key=f"retrain-{decision.as_of.date()}", tags={"axion/retrain_reason": decision.reason[:200]}
         )
 
-    return [live_daily_job, production_retraining_job], [daily_schedule, monthly_retraining], [retraining_sensor]
+    schedules = [daily_schedule, live_replay_schedule, monthly_retraining]
+    return [live_daily_job, production_retraining_job], schedules, [retraining_sensor]

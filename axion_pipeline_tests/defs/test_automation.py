@@ -73,3 +73,29 @@ def test_retraining_sensor_states_its_thresholds(defs):
         assert figure in description, figure
     # the text follows the config: another threshold, another description
     assert "PSI >= 0.4" in describe_rule(MonitoringConfig(psi_critical=0.4))
+
+
+def test_live_replay_schedule_advances_one_day_a_tick_and_starts_over(schedule_setup, defs):
+    """The replay's cursor is the partition of its latest run: each tick asks for the next live
+    day, materialized or not, and the first one again after the last."""
+    from axion_pipeline.defs.automation import REPLAY, TRIGGER_TAG
+
+    _, keys, instance, live, repository = schedule_setup
+    replay = defs.resolve_schedule_def(REPLAY)
+    for day in live:  # everything already built, as after `make run`
+        materialize(instance, keys, day)
+    after_the_span = (pd.Timestamp(live[-1]) + pd.offsets.BDay(1)).strftime("%Y-%m-%d")
+
+    def run_tick() -> str:
+        (request,) = tick(replay, instance, repository, after_the_span).run_requests
+        assert request.tags[TRIGGER_TAG] == REPLAY
+        # what the daemon does with the request: a run tagged with the partition
+        instance.add_run(
+            dg.DagsterRun(job_name="live_daily_job", tags={**request.tags, "dagster/partition": request.partition_key})
+        )
+        return request.partition_key
+
+    assert [run_tick() for _ in range(3)] == live[:3]
+    for _ in range(len(live) - 3):
+        run_tick()
+    assert run_tick() == live[0]  # after the last live day: from the start
