@@ -38,6 +38,7 @@ def build_definitions(settings: ProjectSettings) -> dg.Definitions:
     automation_jobs, schedules, sensors = build_automation(
         daily_assets=[a for a in [*history, *live] if a.partitions_def is not None],
         retraining_assets=["production_models", "drift_reference", "model_store"],
+        live_keys=project.live_keys,
     )
     return dg.Definitions(
         assets=[asset for assets in stages.values() for asset in assets],

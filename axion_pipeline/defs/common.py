@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from axion_pipeline.data.frames import date_span
@@ -50,7 +52,9 @@ def table_asset(group: str, **kwargs):
 
 
 def frame_metadata(frame: pd.DataFrame, date_column: str | None = "date", key_column: str | None = "ticker") -> dict:
-    meta: dict = {"rows": len(frame)}
+    """Date span, number of dates and of distinct tickers of an output. No row count: the I/O
+    manager writes ``dagster/row_count`` (``dagster/partition_row_count``) for every stored table."""
+    meta: dict = {}
     if date_column and date_column in frame:
         meta["date_span"] = date_span(frame, date_column)
         meta["dates"] = int(frame[date_column].nunique())
@@ -59,18 +63,89 @@ def frame_metadata(frame: pd.DataFrame, date_column: str | None = "date", key_co
     return meta
 
 
+MAX_TABLE_COLUMNS = 8  # wider markdown tables run off the asset page: split into parts
+
+
 def markdown_table(frame: pd.DataFrame, max_rows: int = 30) -> dg.MetadataValue:
-    """The first ``max_rows`` rows of ``frame`` as a markdown metadata value (floats to 4 significant digits)."""
+    """The first ``max_rows`` rows of ``frame`` as a markdown metadata value, numbers as ``cell``
+    writes them. A frame of more than ``MAX_TABLE_COLUMNS`` columns becomes several tables, each
+    repeating the first (key) column, so none runs off the page."""
     from axion_pipeline.analytics.markdown import markdown_table as table
 
     shown = frame.head(max_rows)
-    return dg.MetadataValue.md(table(shown.columns, shown.itertuples(index=False), _fmt))
+    if shown.shape[1] <= MAX_TABLE_COLUMNS:
+        return dg.MetadataValue.md(table(shown.columns, shown.itertuples(index=False), cell))
+    key, rest = shown.columns[0], list(shown.columns[1:])
+    step = MAX_TABLE_COLUMNS - 1
+    parts = [shown[[key, *rest[i : i + step]]] for i in range(0, len(rest), step)]
+    return dg.MetadataValue.md("\n\n".join(table(p.columns, p.itertuples(index=False), cell) for p in parts))
 
 
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
+def round_sig(value: float, digits: int = 4) -> float:
+    """``value`` to ``digits`` significant digits, but never rounding the integer part:
+    0.04665559547 -> 0.04666, 18140.53 -> 18141.0."""
+    if not math.isfinite(value) or value == 0:
+        return value
+    return round(value, max(digits - 1 - math.floor(math.log10(abs(value))), 0))
+
+
+def cell(value) -> str:
+    """A table cell: integral floats (counts that a missing value made float) as integers with
+    thousands separators, other floats to 4 significant digits, never in exponent form above 1e4."""
+    if isinstance(value, (float, np.floating)) and math.isfinite(value):
+        if float(value).is_integer():
+            return f"{int(value):,}"
+        return f"{value:,.0f}" if abs(value) >= 1e4 else f"{round_sig(float(value)):.4g}"
     return str(value)
+
+
+COUNT_SUFFIXES = ("_rows", "_count", "_dates", "_days", "_tickers", "_folds", "_trials")
+
+
+def tidy(meta):
+    """Metadata values as a person reads them (recursively through dicts and lists): floats to 4
+    significant digits, numpy scalars as Python numbers, counts (keys ``n_*`` or ending in
+    ``COUNT_SUFFIXES``) that arrive as floats as ints. ``MetadataValue`` objects pass unchanged."""
+    return {k: _tidy_value(v, str(k)) for k, v in meta.items()}
+
+
+def _tidy_value(value, key: str = ""):
+    if isinstance(value, dg.MetadataValue):
+        return value
+    if isinstance(value, dict):
+        return {k: _tidy_value(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_tidy_value(v, key) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if math.isfinite(value) and value.is_integer() and (key.startswith("n_") or key.endswith(COUNT_SUFFIXES)):
+            return int(value)
+        return round_sig(value)
+    return value
+
+
+# facts of a whole output that a range run must not present as each day's own (the I/O manager
+# records each partition's row count and tickers; these keep the range's under range_* names)
+RANGE_FACTS = ("date_span", "dates", "tickers")
+
+
+def add_metadata(context, meta: dict) -> None:
+    """``context.add_output_metadata`` through ``tidy``: the one way assets attach metadata.
+
+    In a run over several partitions the metadata lands on every partition, so the output's
+    totals are renamed ``range_*`` and ``range`` names the span they describe."""
+    from axion_pipeline.defs.adapters.partition_results import run_partition_keys
+
+    meta = tidy(meta)
+    keys = run_partition_keys(context)
+    if len(keys) > 1:
+        meta = {f"range_{k}" if k in RANGE_FACTS else k: v for k, v in meta.items()}
+        meta["range"] = f"{keys[0]} .. {keys[-1]}: {len(keys)} partitions in one run (entries describe the range)"
+    context.add_output_metadata(meta)
 
 
 def require_rows(frame: pd.DataFrame, what: str, start, end) -> None:

@@ -20,6 +20,7 @@ from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
 from axion_pipeline.defs.adapters.db_io import DbIOManager, DuckDbClient, TableSlice
 from axion_pipeline.defs.adapters.partition_results import add_partition_row_counts
+from axion_pipeline.defs.step_log import log_written, record_read
 from axion_pipeline.storage.lock import connect, writer_queue
 from axion_pipeline.storage.warehouse import fetch_frame, quote
 
@@ -36,7 +37,9 @@ class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
         wide float tables such as the features."""
         if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
             return pd.DataFrame()
-        return fetch_frame(connection, DuckDbClient.get_select_statement(table_slice))
+        frame = fetch_frame(connection, DuckDbClient.get_select_statement(table_slice))
+        record_read(context, frame)
+        return frame
 
     def handle_output(self, context: dg.OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection):
         table = f"{table_slice.schema}.{table_slice.table}"
@@ -66,10 +69,11 @@ class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
             context, frame, table_slice.partition_dimensions[0].partition_expr
         ):
             # a range run: each partition got its own count; the range's total goes under its own name
-            context.add_output_metadata({"range_row_count": len(frame), "storage": f"duckdb {table}"})
-            return
-        row_key = "dagster/partition_row_count" if table_slice.partition_dimensions else "dagster/row_count"
-        context.add_output_metadata({row_key: len(frame), "storage": f"duckdb {table}"})
+            context.add_output_metadata({"range_row_count": len(frame)})
+        else:
+            row_key = "dagster/partition_row_count" if table_slice.partition_dimensions else "dagster/row_count"
+            context.add_output_metadata({row_key: len(frame)})
+        log_written(context, frame, table)
 
 
 def _column_types(connection, table_slice: TableSlice) -> dict[str, str]:
@@ -91,6 +95,12 @@ class QueuedDuckDbClient(DuckDbClient):
     exponential backoff (about 100 s), so a truncated, garbled or immutable warehouse failed each
     step only after minutes, with DuckDB's bare message. Here only a lock held by another program
     is waited for; a permanent fault raises ``WarehouseUnavailable`` at once, naming it."""
+
+    @staticmethod
+    def get_table_name(table_slice: TableSlice) -> str:
+        """``dagster/table_name``: ``schema.table`` as a query names it, not prefixed with the
+        warehouse's file path (what the stock client writes when the database is a file)."""
+        return f"{table_slice.schema}.{table_slice.table}"
 
     @staticmethod
     @contextmanager

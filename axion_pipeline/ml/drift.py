@@ -3,11 +3,20 @@
 PSI = sum over bins of (p_cur - p_ref) * ln(p_cur / p_ref), where p are the shares of each sample
 in the bins. Bins (numeric columns):
 
-- edges are the reference quantiles at 1/B, ..., (B-1)/B (B = ``psi_bins``), duplicates removed
-  (a column with many ties gets fewer bins); the outer bins are open (-inf, e_1] and (e_k, inf), so
-  current values outside the reference range land in them; bins are right-closed;
-- a constant reference column gets two bins, "equal to that constant" and "anything else", so the
-  PSI is 0 when the current column holds the same constant and large when it moved;
+- a point mass, a value holding at least 1/B of the reference's values (B = ``psi_bins``; the 0
+  of a feature that is often exactly 0, a clipped bound), gets a bin of its own: values equal to
+  it (to 1e-9 relative, so float noise of another code path stays in it). A mass sharing a
+  quantile bin with the values next to it made the PSI hinge on which side of an edge it fell;
+- the other values get quantile bins, their number in proportion to their share (at least one):
+  edges are the quantiles of those reference values, duplicates removed; the outer bins are open
+  (-inf, e_1] and (e_k, inf), so current values outside the reference range land in them; bins
+  are right-closed;
+- a constant reference column is the case of one mass: two bins, "equal to that constant" and
+  "anything else", so the PSI is 0 when the current column holds the same constant;
+- small samples: with ``min_per_bin`` set (``psi_min_per_bin``, 20 in the monitoring config), the
+  bins are at most len(current) / min_per_bin (the largest masses first, then the quantile bins).
+  Two samples of one distribution give a PSI of about (bins - 1) / n by chance: 10 bins for a
+  40-ticker day would be 0.23, warning level, on nothing;
 - missing values (NaN/None) form their own bin on both sides, so a rise in missing values is drift;
 - non-numeric columns use one bin per reference category plus one for categories the reference
   lacks; in a numeric column, a current value that is not a number counts as missing.
@@ -45,8 +54,34 @@ def _shares(codes: np.ndarray, n_bins: int) -> np.ndarray:
     return np.bincount(codes, minlength=n_bins)[:n_bins] / max(len(codes), 1)
 
 
-def bin_codes(reference: pd.Series, current: pd.Series, n_bins: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Bin index of every value of both samples (the last bin = missing) and the number of bins."""
+def _numeric_codes(
+    ref: np.ndarray, cur: np.ndarray, known: np.ndarray, n_bins: int, budget: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Point-mass bins first (at most the largest ``budget - 1``), then quantile bins of the other
+    values, ``budget`` bins in all at most (module docstring)."""
+    values, counts = np.unique(known, return_counts=True)
+    heavy = np.flatnonzero(counts >= known.size / n_bins)
+    masses = values[heavy[np.argsort(-counts[heavy], kind="stable")][: budget - 1]]
+    ref_codes, cur_codes = np.full(len(ref), -1), np.full(len(cur), -1)
+    rest = np.ones(known.size, dtype=bool)
+    for i, mass in enumerate(masses):
+        ref_codes[np.isclose(ref, mass, rtol=1e-9, atol=1e-12)] = i
+        cur_codes[np.isclose(cur, mass, rtol=1e-9, atol=1e-12)] = i
+        rest &= ~np.isclose(known, mass, rtol=1e-9, atol=1e-12)
+    others = known[rest]
+    n_rest = max(1, round(budget * others.size / known.size))
+    edges = np.unique(np.quantile(others, np.linspace(0.0, 1.0, n_rest + 1)[1:-1])) if others.size else np.array([])
+    m = len(masses)
+    ref_codes = np.where(ref_codes < 0, m + np.searchsorted(edges, ref, side="left"), ref_codes)
+    cur_codes = np.where(cur_codes < 0, m + np.searchsorted(edges, cur, side="left"), cur_codes)
+    return ref_codes, cur_codes, m + len(edges) + 1
+
+
+def bin_codes(
+    reference: pd.Series, current: pd.Series, n_bins: int, max_bins: int | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Bin index of every value of both samples (the last bin = missing) and the number of bins;
+    ``max_bins`` caps the numeric bins (small samples), masses still found at 1/``n_bins``."""
     numeric = pd.api.types.is_numeric_dtype(reference)
     if numeric:  # a non-number in a numeric feature counts as missing
         current = pd.to_numeric(current, errors="coerce")
@@ -67,15 +102,9 @@ def bin_codes(reference: pd.Series, current: pd.Series, n_bins: int) -> tuple[np
         if known.size == 0:  # an all-missing reference: one bin for "any value"
             k = 1
             ref_codes, cur_codes = np.zeros(len(ref), int), np.zeros(len(cur), int)
-        elif np.all(known == known[0]):
-            k = 2  # equal to the constant / not equal
-            ref_codes, cur_codes = (ref != known[0]).astype(int), (cur != known[0]).astype(int)
         else:
-            q = np.quantile(known, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
-            edges = np.unique(q)
-            k = len(edges) + 1
-            ref_codes = np.searchsorted(edges, ref, side="left")
-            cur_codes = np.searchsorted(edges, cur, side="left")
+            budget = n_bins if max_bins is None else max(1, min(n_bins, max_bins))
+            ref_codes, cur_codes, k = _numeric_codes(ref, cur, known, n_bins, budget)
     ref_codes = np.where(ref_missing, k, ref_codes)
     cur_codes = np.where(cur_missing, k, cur_codes)
     return ref_codes, cur_codes, k + 1
@@ -89,12 +118,14 @@ def _present(values: pd.Series, reference: pd.Series) -> np.ndarray:
     return values.notna().to_numpy()
 
 
-def psi(reference, current, n_bins: int = 10, epsilon: float = DEFAULT_EPSILON) -> float:
-    """PSI of ``current`` against ``reference`` (two 1-d samples), with the bins described above."""
+def psi(reference, current, n_bins: int = 10, epsilon: float = DEFAULT_EPSILON, min_per_bin: int = 0) -> float:
+    """PSI of ``current`` against ``reference`` (two 1-d samples), with the bins described above
+    (``min_per_bin`` > 0: at most len(current) / min_per_bin bins)."""
     ref, cur = pd.Series(reference), pd.Series(current)
     if len(ref) == 0 or len(cur) == 0:
         raise ValueError("PSI needs non-empty reference and current samples")
-    ref_codes, cur_codes, k = bin_codes(ref, cur, n_bins)
+    max_bins = len(cur) // min_per_bin if min_per_bin > 0 else None
+    ref_codes, cur_codes, k = bin_codes(ref, cur, n_bins, max_bins)
     p_ref = np.maximum(_shares(ref_codes, k), epsilon)
     p_cur = np.maximum(_shares(cur_codes, k), epsilon)
     return float(np.sum((p_cur - p_ref) * np.log(p_cur / p_ref)))
@@ -178,9 +209,9 @@ class DegradationDetector:
                 status[col] = "coverage_change"
                 ref, cur = ref[_present(ref, ref)], cur[_present(cur, ref)]
                 if len(ref) and len(cur):  # the values present, compared for information only
-                    scores[col] = psi(ref, cur, cfg.psi_bins, cfg.psi_epsilon)
+                    scores[col] = psi(ref, cur, cfg.psi_bins, cfg.psi_epsilon, cfg.psi_min_per_bin)
                 continue
-            value = psi(ref, cur, cfg.psi_bins, cfg.psi_epsilon)
+            value = psi(ref, cur, cfg.psi_bins, cfg.psi_epsilon, cfg.psi_min_per_bin)
             scores[col] = value
             status[col] = self.classify(value)
         drifted = [c for c, s in status.items() if s == "drift"]

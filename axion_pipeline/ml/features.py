@@ -10,7 +10,9 @@ Every feature for date ``t`` is built from rows dated on or before ``t`` only:
 - ``<a>_x_<b>``: product of the two ranks, for ``interaction_columns`` present in the data;
 - ``<col>_lag{N}d``: the raw value N dates of the data earlier, same symbol;
 - ``<col>_mean_{N}d`` / ``<col>_std_{N}d``: trailing mean / sample std of the raw value over the
-  last N dates including ``t`` (full window unless ``rolling_min_periods`` is set);
+  last N dates including ``t`` (full window unless ``rolling_min_periods`` is set); no std for the
+  ``step_columns`` (quarterly fundamentals: the std of a step function only says whether a filing
+  fell in the window);
 - ``month_of_year``, ``quarter``;
 - ``<col>_rank`` of the ``rank_only_columns`` present (the factor engine's sub-factors): only
   the date's cross-sectional rank, no sector rank, lag or rolling statistic;
@@ -130,6 +132,11 @@ def _regime_pairs(columns: list[str], cfg: FeatureConfig, macro_columns: list[st
     return [(c, m) for c in cfg.regime_interaction_columns if c in columns for m in states]
 
 
+def _varying(base, cfg: FeatureConfig) -> list[str]:
+    """Base columns that get a rolling std: all but the step functions (``cfg.step_columns``)."""
+    return [c for c in base if c not in set(cfg.step_columns)]
+
+
 def _feature_names(
     base,
     sectors: bool,
@@ -143,7 +150,7 @@ def _feature_names(
     names += [f"{a}_x_{b}" for a, b in pairs]
     names += [f"{c}_lag{int(n)}d" for n in cfg.lag_periods for c in base]
     for w in cfg.rolling_windows:
-        names += [f"{c}_mean_{int(w)}d" for c in base] + [f"{c}_std_{int(w)}d" for c in base]
+        names += [f"{c}_mean_{int(w)}d" for c in base] + [f"{c}_std_{int(w)}d" for c in _varying(base, cfg)]
     names += ["month_of_year", "quarter"] if cfg.include_calendar else []
     names += [f"{c}_rank" for c in rank_only]
     tail = [f"{c}_x_{m}" for c, m in regime_pairs]
@@ -203,10 +210,12 @@ def _feature_matrix(frame, base, rows, cfg, sector_keys, macro, rank_only=()) ->
     for n in cfg.lag_periods:
         put(lagged(panel, int(n), rows))
     series = np.ascontiguousarray(panel.values.transpose(0, 2, 1))  # columns x symbols x dates
+    varying = [col[c] for c in _varying(base, cfg)]  # the base columns that get a rolling std
     at_series = at_symbol * n_out + at_date
     for w in cfg.rolling_windows:
-        for stat in rolling_mean_std(series, int(w), cfg.rolling_min_periods, first):
-            put(np.take(stat.reshape(n_cols, -1), at_series, axis=1))
+        mean, std = rolling_mean_std(series, int(w), cfg.rolling_min_periods, first)
+        put(np.take(mean.reshape(n_cols, -1), at_series, axis=1))
+        put(np.take(std.reshape(n_cols, -1)[varying], at_series, axis=1))
     if cfg.include_calendar:
         put(np.stack([out_dates.month, out_dates.quarter]))
     if rank_only:

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from axion_pipeline.ml.config import MonitoringConfig
+
+LOOKBACK_DAYS = 10
+MIN_DRIFT_DAYS = 3
+
 
 @dataclass(frozen=True)
 class RetrainingDecision:
@@ -21,7 +26,7 @@ class RetrainingDecision:
 
 
 def retraining_decision(
-    health: pd.DataFrame, drift: pd.DataFrame, lookback_days: int = 10, min_drift_days: int = 3
+    health: pd.DataFrame, drift: pd.DataFrame, lookback_days: int = LOOKBACK_DAYS, min_drift_days: int = MIN_DRIFT_DAYS
 ) -> RetrainingDecision:
     """``health``: model_health rows (date, needs_retraining, status, rolling_ic_3m); ``drift``:
     drift_report rows (date, feature, psi, status, overall_drift)."""
@@ -47,3 +52,18 @@ def retraining_decision(
                 f"feature drift on {int(per_day.sum())} of the last {len(per_day)} days (worst: {', '.join(worst)})"
             )
     return RetrainingDecision(bool(reasons), "; ".join(reasons) or "healthy, no broad drift", as_of)
+
+
+def describe_rule(
+    config: MonitoringConfig | None = None, lookback_days: int = LOOKBACK_DAYS, min_drift_days: int = MIN_DRIFT_DAYS
+) -> str:
+    """The rule of ``retraining_decision`` with the thresholds of ``config`` (the monitoring
+    assets' config), in words: text built from the figures in force cannot go stale."""
+    cfg = config if config is not None else MonitoringConfig()
+    return (
+        f"Retrain when the latest model health needs it (rolling {cfg.rolling_window_days}-day rank IC "
+        f"below {cfg.retrain_ic_threshold:g}: critical; or below {cfg.min_ic_healthy:g} and falling: degraded; "
+        f"judged once {cfg.min_ic_observations} daily ICs have matured), or when drift was broad on at least "
+        f"{min_drift_days} of the last {lookback_days} days (more than {cfg.drift_share_threshold:.0%} of the "
+        f"features at PSI >= {cfg.psi_critical:g}; coverage changes not counted)."
+    )

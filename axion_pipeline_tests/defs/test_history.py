@@ -63,6 +63,12 @@ def test_history_tables_and_checks(history, defs, instance, warehouse):
     assert counts[day]["dagster/partition_row_count"].value == stored
     (total,) = _one(warehouse, "select count(*) from factors.factor_scores")
     assert counts[day]["range_row_count"].value == total
+    # the day's own tickers; the output's totals only under range_* names
+    (own_tickers,) = _one(
+        warehouse, "select count(distinct ticker) from factors.factor_scores where date = ?", [pd.Timestamp(day)]
+    )
+    assert counts[day]["tickers"].value == own_tickers
+    assert counts[day]["range_dates"].value == len(keys) and "dates" not in counts[day]
 
     # one new day after the backfill (the daily schedule's case): every check passes with its lookback
     single = check_results(run_job(defs, instance, "daily_job", partition_key=keys[-1]))

@@ -238,7 +238,7 @@ def test_refused_production_model_gives_no_explanations_and_no_failure(tmp_path,
     assert time.perf_counter() - started < 30
     assert result.success
     meta = result.asset_materializations_for_node("shap_explanations")[0].metadata
-    assert meta["rows"].value == 0 and meta["status"].value == "no explanations"
+    assert meta["dagster/partition_row_count"].value == 0 and meta["status"].value == "no explanations"
     assert re.search(reason, meta["reason"].value), meta["reason"].value
     assert check_results(result) == {"shap_values_add_up": True}
     assert _sql(settings.warehouse, "select count(*) from monitoring.shap_explanations") == [(0,)]

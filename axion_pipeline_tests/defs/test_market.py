@@ -41,6 +41,7 @@ def test_market_tables_and_daily_range(defs, instance, warehouse, trading_days):
     checks = check_results(result)
     assert checks["prices_unique_keys"] and checks["market_series_one_row_per_day"]
     assert checks["prices_coverage"]
+    assert checks["prices_no_split_jumps"]  # the generated market simulates crashes, no splits
     n_days = _count(warehouse, "select count(distinct date) from market.prices")
     assert n_days == len(keys)
     assert _count(warehouse, "select count(*) from market.market_series") == len(keys)

@@ -148,14 +148,17 @@ def test_tampered_production_model_falls_back_to_rules(chain):
         model_file.write_bytes(original)
 
 
-def test_daily_schedule_targets_the_day_that_just_ended(chain):
+def test_daily_schedule_skips_once_the_live_span_is_built(chain):
+    """After the build every live day is materialized: the schedule says so instead of re-running
+    the last day (``test_automation`` walks it through the span)."""
     schedule = chain["defs"].resolve_schedule_def("daily_schedule")
-    keys = chain["project"].trading_days.get_partition_keys()
-    last = pd.Timestamp(keys[-1])
-    tick = (last + pd.offsets.BDay(1)).to_pydatetime().replace(tzinfo=dt.UTC)
-    with dg.build_schedule_context(scheduled_execution_time=tick, instance=chain["instance"]) as context:
-        requests = schedule.evaluate_tick(context).run_requests
-    assert [r.partition_key for r in requests] == [keys[-1]]
+    live = chain["live"]
+    tick = (pd.Timestamp(live[-1]) + pd.offsets.BDay(1)).to_pydatetime().replace(tzinfo=dt.UTC)
+    with dg.build_schedule_context(
+        scheduled_execution_time=tick, instance=chain["instance"], repository_def=chain["defs"].get_repository_def()
+    ) as context:
+        result = schedule.evaluate_tick(context)
+    assert not result.run_requests and f"{live[0]} .. {live[-1]}" in result.skip_message
 
 
 def test_retraining_sensor_quiet_when_healthy(chain):

@@ -418,7 +418,7 @@ def test_alpha158_reference_folds_it_cannot_train_have_no_rows_and_say_why(tmp_p
     context = dg.build_asset_context()
     out = build_reference(project)(context=context, config=Alpha158ReferenceSettings(), prices=prices, targets=targets)
     meta = context.get_output_metadata("result")
-    assert out.empty and meta["status"] == "0 of 2 folds trained" and meta["rows"] == 0
+    assert out.empty and meta["status"] == "0 of 2 folds trained"
     assert len(meta["skipped_folds"]) == 2 and all("no validation slice" in s for s in meta["skipped_folds"])
 
 

@@ -127,3 +127,67 @@ def test_a_coverage_change_is_reported_apart_and_never_makes_overall_drift():
     shifted = current.assign(a=current["a"] + 3.0)
     report = DegradationDetector().check_feature_drift(reference, shifted)
     assert report.drifted_features == ["a"] and report.overall_drift  # 1 of 1 compared feature
+
+
+# ------------------------------------------------------------------- point masses, small samples
+def test_a_point_mass_gets_its_own_bin_by_hand():
+    # n_bins=4: 0 holds half the reference (>= 1/4): its own bin; the rest {1, 2, 3, 4} gets
+    # round(4 x 0.5) = 2 quantile bins, edge 2.5 -> bins {0}, {1, 2}, {3, 4}, shares 1/2, 1/4, 1/4
+    reference = [0, 0, 0, 0, 1, 2, 3, 4]
+    assert psi(reference, [0, 0, 1, 4], n_bins=4) == pytest.approx(0.0)
+    # current [0, 1, 1, 1]: 1/4, 3/4, 0 (-> eps)
+    expected = (
+        (0.25 - 0.5) * math.log(0.25 / 0.5)
+        + (0.75 - 0.25) * math.log(0.75 / 0.25)
+        + (EPS - 0.25) * math.log(EPS / 0.25)
+    )
+    assert psi(reference, [0, 1, 1, 1], n_bins=4) == pytest.approx(expected, abs=1e-12)
+
+
+def test_min_per_bin_caps_the_bins_by_the_current_sample_size():
+    # 40 current values, at least 20 a bin -> 2 bins (edge: the reference median 50.5): 3/4 and 1/4
+    reference = np.arange(1.0, 101.0)
+    current = np.r_[np.full(30, 10.0), np.full(10, 90.0)]
+    expected = (0.75 - 0.5) * math.log(0.75 / 0.5) + (0.25 - 0.5) * math.log(0.25 / 0.5)
+    assert psi(reference, current, min_per_bin=20) == pytest.approx(expected, abs=1e-12)
+    assert psi(reference, current) > 1.0  # 10 bins: 8 of them empty
+
+
+def with_mass(rng, n: int, share: float, at: float = 0.0, shift: float = 0.0) -> np.ndarray:
+    """``share`` of the values exactly ``at``, the rest N(shift, 1) (the mass sits mid-distribution)."""
+    x = rng.normal(loc=shift, size=n)
+    x[rng.random(n) < share] = at
+    return x
+
+
+def test_an_unchanged_point_mass_feature_does_not_drift_and_a_shift_does():
+    """A feature that is exactly 0 on 40% of rows, unchanged, on days of 40 and 300 rows: no drift
+    on any of 20 days; the same feature with its mass moved to 80%, or its spread part shifted by
+    one standard deviation, drifts on every day."""
+    rng = np.random.default_rng(3)
+    reference = pd.DataFrame({"x": with_mass(rng, 20_000, 0.4)})
+    detector = DegradationDetector()
+    for n in (40, 300):
+        same = [detector.check_feature_drift(reference, pd.DataFrame({"x": with_mass(rng, n, 0.4)})) for _ in range(20)]
+        assert all(r.feature_status["x"] != "drift" for r in same), n
+        assert np.median([r.psi_scores["x"] for r in same]) < 0.05
+        more_mass = [
+            detector.check_feature_drift(reference, pd.DataFrame({"x": with_mass(rng, n, 0.8)})) for _ in range(20)
+        ]
+        assert all(r.feature_status["x"] == "drift" for r in more_mass), n
+    shifted = [
+        detector.check_feature_drift(reference, pd.DataFrame({"x": with_mass(rng, 300, 0.4, shift=1.0)}))
+        for _ in range(20)
+    ]
+    assert all(r.feature_status["x"] == "drift" for r in shifted)
+
+
+def test_float_noise_on_a_point_mass_is_not_drift():
+    """Zeros computed as 1e-17 by another code path (a rolling std of a flat window) stay in the
+    mass's bin: with a quantile edge at exactly 0 they crossed it and looked like a full shift."""
+    rng = np.random.default_rng(4)
+    reference = with_mass(rng, 20_000, 0.4)
+    current = with_mass(rng, 300, 0.4)
+    noisy = np.where(current == 0.0, 1e-17, current)
+    assert psi(reference, noisy) == pytest.approx(psi(reference, current), abs=1e-12)
+    assert psi(reference, noisy) < 0.1

@@ -155,7 +155,8 @@ def test_default_config_panel_equals_single_date():
     raw = random_raw_panel(n_dates=90, n_symbols=8, seed=3, columns=FeatureConfig().interaction_columns)
     eng = FeatureEngineer()
     panel = eng.create_features_panel(raw)
-    assert len(eng.feature_names) == 6 * (2 + 3 + 6) + 15 + 2
+    # 6 columns x (rank, sector rank, 3 lags, 3 means) + 4 x 3 stds (not quality, growth) + 15 pairs + calendar
+    assert len(eng.feature_names) == 6 * (2 + 3 + 3) + 4 * 3 + 15 + 2
     for t in raw.index.get_level_values("date").unique()[[0, 20, 62, 63, 89]]:
         pd.testing.assert_frame_equal(eng.create_features(raw, target_date=t), panel.loc[[t]], check_exact=True)
 
@@ -320,3 +321,23 @@ def test_rank_only_columns_and_regime_interactions():
         FeatureConfig(lag_periods=[1], rolling_windows=[2], rank_only_columns=[], include_regime_interactions=False)
     ).create_features_panel(raw, macro)
     assert "beta_lag1d" in off.columns and not any(c.endswith("_x_sp500_return_60d") for c in off.columns)
+
+
+def test_step_columns_get_a_rolling_mean_but_no_rolling_std():
+    """Quality and growth (quarterly fundamentals, flat between filings) get no ``_std_``: the std
+    of a step function only says whether a filing fell in the window. Every other column is
+    unchanged, and the single-date path agrees."""
+    raw = random_raw_panel(columns=("value", "quality", "growth"))
+    cfg = FeatureConfig(lag_periods=[1], rolling_windows=[2, 5])
+    assert cfg.step_columns == ["quality", "growth"]  # the default
+    stepless = FeatureEngineer(cfg).create_features_panel(raw)
+    every = FeatureEngineer(
+        FeatureConfig(lag_periods=[1], rolling_windows=[2, 5], step_columns=[])
+    ).create_features_panel(raw)
+    dropped = [f"{c}_std_{w}d" for w in (2, 5) for c in ("quality", "growth")]
+    assert set(every.columns) - set(stepless.columns) == set(dropped)
+    assert {"quality_mean_5d", "growth_mean_2d", "value_std_2d", "value_std_5d"} <= set(stepless.columns)
+    pd.testing.assert_frame_equal(stepless, every[[c for c in every.columns if c not in dropped]])
+    t = stepless.index.get_level_values("date")[-1]
+    single = FeatureEngineer(cfg).create_features(raw, target_date=t)
+    pd.testing.assert_frame_equal(single, stepless.loc[[t]], check_exact=True)

@@ -86,8 +86,9 @@ def partition_results(
 
 
 def add_partition_row_counts(context: dg.OutputContext, frame: pd.DataFrame, column: str) -> bool:
-    """Record ``dagster/partition_row_count`` on each partition of a multi-partition output: its
-    own rows, those whose partition ``column`` (the asset's ``partition_expr``) names it. False
+    """Record ``dagster/partition_row_count`` (and ``tickers`` when the frame has them) on each
+    partition of a multi-partition output: its own rows, those whose partition ``column`` (the
+    asset's ``partition_expr``) names it. False
     when the output covers one partition or none (the caller records one count as usual)."""
     if not context.has_asset_partitions or column not in frame.columns:
         return False
@@ -97,9 +98,12 @@ def add_partition_row_counts(context: dg.OutputContext, frame: pd.DataFrame, col
     values = frame[column]
     if pd.api.types.is_datetime64_any_dtype(values):
         values = values.dt.strftime(DATE_KEY)
-    counts = values.astype(str).value_counts()
+    values = values.astype(str)
+    counts = values.value_counts()
+    tickers = frame["ticker"].groupby(values.to_numpy()).nunique() if "ticker" in frame.columns else None
     for key in keys:
-        context.step_context.add_asset_metadata(
-            {"dagster/partition_row_count": int(counts.get(key, 0))}, asset_key=context.asset_key, partition_key=key
-        )
+        own = {"dagster/partition_row_count": int(counts.get(key, 0))}
+        if tickers is not None:
+            own["tickers"] = int(tickers.get(key, 0))
+        context.step_context.add_asset_metadata(own, asset_key=context.asset_key, partition_key=key)
     return True

@@ -7,11 +7,13 @@ from axion_pipeline.data.contracts import CATEGORIES, EQUAL_WEIGHTED
 from axion_pipeline.data.frames import sector_map
 from axion_pipeline.defs.common import (
     WAREHOUSE_POOL,
+    add_metadata,
     frame_metadata,
     lookback,
     markdown_table,
     only,
     require_rows,
+    tidy,
     window,
 )
 from axion_pipeline.defs.config import FactorEngineConfig
@@ -59,13 +61,14 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
             **config.model_dump(),
         )
         missing = scores[SCORE_COLUMNS].isna().mean().round(4).rename_axis("score").reset_index(name="share_missing")
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
                 **frame_metadata(scores),
                 "sub_factors": len(scores.columns) - 3 - len(SCORE_COLUMNS) - len(CATEGORY_COLUMNS),
                 "regime_days": scores.groupby("date")["regime"].first().value_counts().to_dict(),
                 "share_missing": markdown_table(missing),
-            }
+            },
         )
         return scores
 
@@ -114,7 +117,7 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
                 out.set_index("date")["regime"], sp500.loc[out["date"].min() : out["date"].max()]
             )
             meta["regime_timeline"] = dg.MetadataValue.md(to_markdown_image(png, "regime timeline"))
-        context.add_output_metadata(meta)
+        add_metadata(context, meta)
         return out
 
     return [factor_scores, market_regime]
@@ -189,27 +192,24 @@ def factor_tear_sheet(context: dg.AssetExecutionContext, factor_scores: pd.DataF
     yield dg.Output(
         summary,
         output_name="factor_tear_sheet",
-        metadata={
-            "rows": len(summary),
-            "factors": len(columns),
-            "rows_dropped_by_factor": markdown_table(frames["coverage"], max_rows=60),
-            "factors_skipped": frames["coverage"].loc[frames["coverage"]["skipped"], "factor"].tolist(),
-            "composite_ic_21d": float(composite21["ic_mean"].iloc[0]) if len(composite21) else None,
-            "categories_21d": markdown_table(
-                summary.loc[
-                    summary["factor"].isin(SCORE_COLUMNS) & (summary["horizon"] == 21),
-                    ["factor", "ic_mean", "icir", "t_stat", "top_minus_bottom"],
-                ]
-            ),
-            "plots": dg.MetadataValue.md(images),
-        },
+        metadata=tidy(
+            {
+                "factors": len(columns),
+                "rows_dropped_by_factor": markdown_table(frames["coverage"], max_rows=60),
+                "factors_skipped": frames["coverage"].loc[frames["coverage"]["skipped"], "factor"].tolist(),
+                "composite_ic_21d": float(composite21["ic_mean"].iloc[0]) if len(composite21) else None,
+                "categories_21d": markdown_table(
+                    summary.loc[
+                        summary["factor"].isin(SCORE_COLUMNS) & (summary["horizon"] == 21),
+                        ["factor", "ic_mean", "icir", "t_stat", "top_minus_bottom"],
+                    ]
+                ),
+                "plots": dg.MetadataValue.md(images),
+            }
+        ),
     )
-    yield dg.Output(frames["ic"], output_name="factor_ic", metadata={"rows": len(frames["ic"])})
-    yield dg.Output(
-        frames["quantile_returns"],
-        output_name="factor_quantile_returns",
-        metadata={"rows": len(frames["quantile_returns"])},
-    )
+    yield dg.Output(frames["ic"], output_name="factor_ic")
+    yield dg.Output(frames["quantile_returns"], output_name="factor_quantile_returns")
 
 
 def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:

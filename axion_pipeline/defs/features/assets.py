@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.frames import sector_map
-from axion_pipeline.defs.common import frame_metadata, lookback, markdown_table, require_rows, window
+from axion_pipeline.defs.common import add_metadata, frame_metadata, lookback, markdown_table, require_rows, window
 from axion_pipeline.defs.config import FeatureSettings
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.ml.config import FeatureConfig
@@ -102,8 +102,8 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         out = to_long(panel, inplace=True)  # no copy of the feature block
         families = _families(out.columns[2:])
         missing = {fam: round(float(out[cols].isna().to_numpy().mean()), 4) for fam, cols in families.items()}
-        context.add_output_metadata(
-            {**frame_metadata(out), "feature_count": len(out.columns) - 2, "share_missing_by_family": missing}
+        add_metadata(
+            context, {**frame_metadata(out), "feature_count": len(out.columns) - 2, "share_missing_by_family": missing}
         )
         return out
 
@@ -116,14 +116,15 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         start, end = window(context)
         project.require_lookback(prices, start, target_days, "prices")
         out = matured_targets(prices, start, end, forward_days=settings.horizon, membership=universe)
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
                 **frame_metadata(out),
                 "label_dates": int(out["label_date"].nunique()),
                 "share_missing_label": round(float(out["label"].isna().mean()), 4) if len(out) else None,
                 "note": f"a date's target appears in the partition of its label_date "
                 f"(t + {settings.horizon} trading days)",
-            }
+            },
         )
         return out
 
@@ -141,7 +142,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         missing = (
             out.drop(columns="date").isna().mean().round(4).rename_axis("feature").reset_index(name="share_missing")
         )
-        context.add_output_metadata({**frame_metadata(out, key_column=None), "share_missing": markdown_table(missing)})
+        add_metadata(context, {**frame_metadata(out, key_column=None), "share_missing": markdown_table(missing)})
         return out
 
     return [features, targets, regime_features]

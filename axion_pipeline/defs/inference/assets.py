@@ -9,7 +9,15 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from axion_pipeline.defs.common import frame_metadata, lookback, markdown_table, only, require_rows, window
+from axion_pipeline.defs.common import (
+    add_metadata,
+    frame_metadata,
+    lookback,
+    markdown_table,
+    only,
+    require_rows,
+    window,
+)
 from axion_pipeline.defs.config import HybridSettings
 from axion_pipeline.defs.factors.assets import WEIGHT_COLUMNS
 from axion_pipeline.defs.project import DagsterProject
@@ -62,12 +70,13 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         rules = factor_scores.set_index(["date", "ticker"])["composite"]
         out = rank_dates(predictor, from_long(features), rules)
         out["model_version"] = predictor.get_model_status()["ranking"]["version"]
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
                 **frame_metadata(out),
                 **model_status_metadata(predictor, "ranking"),
                 "share_from_rules": float((out["source"] == "rules").mean()),
-            }
+            },
         )
         return out
 
@@ -105,7 +114,8 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         ml = daily_predictions.loc[daily_predictions["source"] == "ml"].set_index(["date", "ticker"])["score"]
         out = hybrid_by_date(scorer, factor_scores.set_index(["date", "ticker"])["composite"], ml)
         out["ml_active"] = scorer.ml_active
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
                 **frame_metadata(out),
                 "ml_active": scorer.ml_active,
@@ -113,7 +123,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
                 "walk_forward_oos_ic": oos_ic,
                 "walk_forward_oos_ic_tstat_nw": oos_t if np.isfinite(oos_t) else None,
                 "ml_weight": scorer.effective_ml_weight,
-            }
+            },
         )
         return out
 
@@ -138,12 +148,13 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         predictor = production_predictor(load_production(model_store), names=("regime",))
         model = predictor.usable("regime")
         out = predict(model, regime_features, market_regime.set_index("date")["regime"])
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
                 **frame_metadata(out, key_column=None),
                 **model_status_metadata(predictor, "regime"),
                 "agreement_with_rule_detector": float((out["regime"] == out["rule_regime"]).mean()),
-            }
+            },
         )
         return out
 
@@ -162,8 +173,9 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         predictor = production_predictor(load_production(model_store), names=("earnings",))
         upcoming = upcoming_earnings(earnings_events, project.calendar, start, end)
         out = earnings_prediction_rows(predictor.usable("earnings"), upcoming, prices, fundamentals)
-        context.add_output_metadata(
-            {**frame_metadata(out), **model_status_metadata(predictor, "earnings"), "announcements": len(upcoming)}
+        add_metadata(
+            context,
+            {**frame_metadata(out), **model_status_metadata(predictor, "earnings"), "announcements": len(upcoming)},
         )
         return out
 
@@ -186,12 +198,13 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         predictor = production_predictor(load_production(model_store), names=("factor_timing",))
         out = factor_weight_rows(predictor.usable("factor_timing"), regime_features, market_regime.set_index("date"))
         last = out.loc[out["date"] == out["date"].max(), ["factor", "weight", "rule_weight"]]
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
                 **frame_metadata(out, key_column=None),
                 **model_status_metadata(predictor, "factor_timing"),
                 "latest_weights": markdown_table(last),
-            }
+            },
         )
         return out
 

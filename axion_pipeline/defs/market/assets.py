@@ -14,7 +14,7 @@ from axion_pipeline.data.contracts import (
 from axion_pipeline.data.frames import slice_dates
 from axion_pipeline.data.quality import reconciliation
 from axion_pipeline.data.universe import members_per_date
-from axion_pipeline.defs.common import frame_metadata, markdown_table, table_asset, window
+from axion_pipeline.defs.common import add_metadata, frame_metadata, markdown_table, table_asset, window
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import MarketDataSource
 
@@ -34,7 +34,7 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
                 f"{expected_days} trading days fall in that window: every row of those days was rejected "
                 "(see market.rejected_rows and fix the file), or the file changed since the partitions were built"
             )
-        context.add_output_metadata({**frame_metadata(out), "expected_trading_days": expected_days})
+        add_metadata(context, {**frame_metadata(out), "expected_trading_days": expected_days})
         return out
 
     @project.daily_asset(GROUP)
@@ -54,7 +54,7 @@ def build_daily_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
                 "NOT the S&P 500: the source has no market series, so sp500_close is the equal-weighted index of "
                 "the universe (100 x cumulative product of 1 + the mean daily return of the members)"
             )
-        context.add_output_metadata(meta)
+        add_metadata(context, meta)
         return out
 
     return [prices, market_series]
@@ -65,13 +65,14 @@ def fundamentals(context: dg.AssetExecutionContext, market_source: MarketDataSou
     """Point-in-time fundamentals: one row per (ticker, period_end), usable from ``available_date`` on."""
     data = market_source.load()
     out = data.fundamentals.sort_values(["ticker", "available_date"]).reset_index(drop=True)
-    context.add_output_metadata(
+    add_metadata(
+        context,
         {
             "status": dataset_status(data, "fundamentals"),
             **frame_metadata(out, date_column="available_date"),
             "period_types": sorted(out["period_type"].dropna().unique().tolist()),
             "share_missing": {c: round(float(out[c].isna().mean()), 4) for c in out.columns[4:]},
-        }
+        },
     )
     return out
 
@@ -82,12 +83,13 @@ def sectors(context: dg.AssetExecutionContext, market_source: MarketDataSource) 
     data = market_source.load()
     out = data.sectors.reset_index(drop=True)
     counts = out["sector"].value_counts().rename_axis("sector").reset_index(name="tickers")
-    context.add_output_metadata(
+    add_metadata(
+        context,
         {
             **frame_metadata(out, date_column=None),
             "status": dataset_status(data, "sectors"),
             "by_sector": markdown_table(counts),
-        }
+        },
     )
     return out
 
@@ -98,12 +100,13 @@ def earnings_events(context: dg.AssetExecutionContext, market_source: MarketData
     data = market_source.load()
     out = data.earnings_events.sort_values(["ticker", "announce_date"]).reset_index(drop=True)
     beat = (out["eps_actual"] > out["eps_estimate"]).mean() if len(out) else float("nan")
-    context.add_output_metadata(
+    add_metadata(
+        context,
         {
             **frame_metadata(out, date_column="announce_date"),
             "status": dataset_status(data, "earnings_events"),
             "beat_rate": float(beat),
-        }
+        },
     )
     return out
 
@@ -115,16 +118,17 @@ def universe(context: dg.AssetExecutionContext, market_source: MarketDataSource)
     data = market_source.load()
     out = data.universe.reindex(columns=UNIVERSE_COLUMNS).sort_values(["ticker", "start_date"]).reset_index(drop=True)
     if out.empty:
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
-                "rows": 0,
                 "status": dataset_status(data, "universe"),
                 "note": "no membership file: every priced ticker is a member on every date",
-            }
+            },
         )
         return empty_universe()
     per_date = members_per_date(data.prices, out)
-    context.add_output_metadata(
+    add_metadata(
+        context,
         {
             **frame_metadata(out, date_column="start_date"),
             "open_intervals": int(out["end_date"].isna().sum()),
@@ -134,7 +138,7 @@ def universe(context: dg.AssetExecutionContext, market_source: MarketDataSource)
                 "max": int(per_date.max()),
             },
             "priced_tickers_never_members": int((~data.prices["ticker"].drop_duplicates().isin(out["ticker"])).sum()),
-        }
+        },
     )
     return out
 
@@ -145,14 +149,14 @@ def rejected_rows(context: dg.AssetExecutionContext, market_source: MarketDataSo
     data = market_source.load()
     out = data.rejected_rows.reindex(columns=REJECTED_COLUMNS).astype({"row_number": "int64", "value": "string"})
     out = out.reset_index(drop=True)
-    context.add_output_metadata(
+    add_metadata(
+        context,
         {
-            "rows": len(out),
             "reconciliation": markdown_table(reconciliation(data)),
             "by_reason": markdown_table(out.groupby(["dataset", "reason"]).size().reset_index(name="rows")),
             "source": data.source,
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in data.notes) or "none"),
-        }
+        },
     )
     return out
 
@@ -164,12 +168,12 @@ def source_notes(context: dg.AssetExecutionContext, market_source: MarketDataSou
     from axion_pipeline.data.quality import note_rows
 
     out = note_rows(market_source.load())
-    context.add_output_metadata(
+    add_metadata(
+        context,
         {
-            "rows": len(out),
             "missing_datasets": out.loc[out["kind"] == "missing", "dataset"].tolist(),
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in out["note"]) or "none"),
-        }
+        },
     )
     return out
 
@@ -188,11 +192,11 @@ def true_regimes(context: dg.AssetExecutionContext, market_source: MarketDataSou
     """The generated market's planted regime per day (empty for real data, which has no ground truth)."""
     truth = market_source.load().true_regimes
     if truth is None:
-        context.add_output_metadata({"rows": 0, "note": "real data: no planted truth"})
+        add_metadata(context, {"note": "real data: no planted truth"})
         return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "regime": pd.Series(dtype="object")})
     out = truth.reindex(columns=TRUE_REGIME_COLUMNS).reset_index(drop=True)
     share = out["regime"].value_counts(normalize=True).round(4).to_dict()
-    context.add_output_metadata({**frame_metadata(out, key_column=None), "share_by_regime": share})
+    add_metadata(context, {**frame_metadata(out, key_column=None), "share_by_regime": share})
     return out
 
 
@@ -201,12 +205,12 @@ def true_alpha(context: dg.AssetExecutionContext, market_source: MarketDataSourc
     """The generated market's planted expected return (and true exposures) per stock-day."""
     truth = market_source.load().true_alpha
     if truth is None:
-        context.add_output_metadata({"rows": 0, "note": "real data: no planted truth"})
+        add_metadata(context, {"note": "real data: no planted truth"})
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in TRUE_ALPHA_COLUMNS}).astype(
             {"date": "datetime64[ns]", "ticker": "object"}
         )
     out = truth.reset_index(drop=True)
-    context.add_output_metadata(frame_metadata(out))
+    add_metadata(context, frame_metadata(out))
     return out
 
 

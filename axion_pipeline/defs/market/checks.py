@@ -19,6 +19,7 @@ from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import MarketDataSource, Warehouse
 
 MIN_ROW_COVERAGE = 0.95
+SPLIT_CONTEXT_DAYS = 25  # source days before a window: the 20-day volatility and 5-day volume of split_like_jumps
 GROUP = "market"  # the warehouse schema of the ingestion tables
 UNPARTITIONED_DATASETS = ("fundamentals", "sectors", "earnings_events", "universe")
 
@@ -105,12 +106,17 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
     def prices_no_split_jumps(
         context: dg.AssetCheckExecutionContext, prices: pd.DataFrame, market_source: MarketDataSource
     ) -> Iterator:
-        """Flags close-to-close jumps beyond +-45%, the signature of an unadjusted split."""
-        start, _ = window(context)
+        """Flags jumps that look like an unadjusted split (near a split ratio, far beyond the ticker's
+        usual moves, not reverted, without a crash's volume spike; see ``split_like_jumps``), not
+        crashes. The source's days around the window give the prior volatility and the next close."""
+        start, end = window(context)
         history = market_source.load().prices
-        prior_day = history.loc[history["date"] < start, "date"].max()
-        previous = history.loc[history["date"] == prior_day] if pd.notna(prior_day) else history.iloc[0:0]
-        jumps = split_like_jumps(pd.concat([previous, prices], ignore_index=True))
+        days = pd.DatetimeIndex(history["date"].unique()).sort_values()
+        before = days[days < start][-SPLIT_CONTEXT_DAYS:]
+        after = days[days >= end][:1]
+        around = history.loc[history["date"].isin(before.append(after))]
+        jumps = split_like_jumps(pd.concat([around, prices], ignore_index=True))
+        jumps = jumps.loc[(jumps["date"] >= start) & (jumps["date"] < end)]
         result = dg.AssetCheckResult(
             passed=jumps.empty,
             severity=dg.AssetCheckSeverity.WARN,

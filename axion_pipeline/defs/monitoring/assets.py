@@ -3,14 +3,17 @@
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.defs.common import frame_metadata, markdown_table, require_rows, window
+from axion_pipeline.defs.common import add_metadata, frame_metadata, markdown_table, require_rows, window
 from axion_pipeline.defs.inference.assets import load_production, model_status_metadata
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import ModelStore
+from axion_pipeline.ml.config import MonitoringConfig
 
 GROUP = "monitoring"
 HEALTH_WINDOW = 63  # trading days of matured predictions behind the rolling IC
 SHAP_TOP_K = 5
+# The thresholds of model health and drift; the retraining sensor states and applies the same.
+MONITORING = MonitoringConfig()
 # the columns of ``ModelExplainer.explain_batch`` with (date, ticker) rows: an empty table keeps them
 SHAP_COLUMNS = pd.DataFrame(
     {
@@ -64,12 +67,13 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         ("no model" while there is no production ranking model: the scores then come from the rules)."""
         from axion_pipeline.ml.serving import realized_health
 
-        out = realized_health(daily_predictions, targets, project.trading_days_in(*window(context)))
+        out = realized_health(daily_predictions, targets, project.trading_days_in(*window(context)), MONITORING)
         no_model = no_model_reason(model_store)
         if no_model is not None:  # rule scores are not a model's: nothing to judge, nothing to retrain
             out = out.assign(status="no model", reason=no_model, needs_retraining=False)
         last = out.iloc[-1] if len(out) else None
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
                 **frame_metadata(out, key_column=None),
                 "matured_predictions": int(out["ic"].notna().sum()),
@@ -78,7 +82,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
                 if last is None or pd.isna(last["rolling_ic_3m"])
                 else float(last["rolling_ic_3m"]),
                 "needs_retraining": bool(last["needs_retraining"]) if last is not None else False,
-            }
+            },
         )
         return out
 
@@ -99,7 +103,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         require_rows(features, "features", start, end)
         if drift_reference.empty:  # no production ranking model was trained: no reference to drift from
             context.log.warning("drift_reference is empty (no production ranking model): nothing to compare")
-            context.add_output_metadata({"rows": 0, "status": "no model", "reason": no_model_reason(model_store)})
+            add_metadata(context, {"status": "no model", "reason": no_model_reason(model_store)})
             return pd.DataFrame(
                 {
                     "date": pd.Series(dtype="datetime64[ns]"),
@@ -109,9 +113,10 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
                     "overall_drift": pd.Series(dtype=bool),
                 }
             )
-        out, last = drift_rows(DegradationDetector(), drift_reference, features)
+        out, last = drift_rows(DegradationDetector(MONITORING), drift_reference, features)
         psi = pd.Series(last["psi"]).sort_values(ascending=False)
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
                 **frame_metadata(out, key_column=None),
                 "latest_date": last["date"],
@@ -120,7 +125,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
                 "days_with_drift": int(out.groupby("date")["overall_drift"].first().sum()),
                 "date_level_columns_not_scored": last["date_level"],
                 "psi_latest": dg.MetadataValue.md(to_markdown_image(plot_psi_bars(psi), f"PSI on {last['date']}")),
-            }
+            },
         )
         return out
 
@@ -141,10 +146,11 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         if out is None:  # no model, or one refused on load or on these features: the scores came from the rules
             status = model_status_metadata(predictor, "ranking")
             context.log.warning(f"no SHAP explanations (predictions use the rule scores): {info['reason']}")
-            context.add_output_metadata({"rows": 0, "status": "no explanations", "reason": info["reason"], **status})
+            add_metadata(context, {"status": "no explanations", "reason": info["reason"], **status})
             return SHAP_COLUMNS.copy()
         wide, method = info["wide"], info["method"]
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
                 **frame_metadata(out),
                 "method": method,
@@ -155,12 +161,12 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
                     .value_counts()
                     .head(10)
                     .rename_axis("feature")
-                    .reset_index(name="tickers")
+                    .reset_index(name="ticker_days")
                 ),
                 "shap_summary_latest": dg.MetadataValue.md(
                     to_markdown_image(plot_shap_summary(wide), "mean |SHAP| latest day")
                 ),
-            }
+            },
         )
         return out
 

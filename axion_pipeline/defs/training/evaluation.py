@@ -5,22 +5,20 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.contracts import CATEGORIES
-from axion_pipeline.defs.common import WAREHOUSE_POOL, Skipped, call_library, every_partition, train_or_skip
+from axion_pipeline.defs.common import WAREHOUSE_POOL, Skipped, call_library, every_partition, tidy, train_or_skip
 from axion_pipeline.defs.config import ModelEvaluationSettings
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.training.models import GROUP
 from axion_pipeline.ml.jsonable import jsonable
 
+# The columns of the metadata tables (at most 8, so they fit the asset page): the figures a
+# reader compares; the confidence bounds, spread, gross return and p-value stay in the tables.
 OVERALL_COLUMNS = [
     "signal",
     "kind",
     "n_dates",
     "ic_mean",
     "ic_tstat_nw",
-    "ic_ci_low",
-    "ic_ci_high",
-    "spread_mean",
-    "ls_return_ann",
     "ls_sharpe_ann",
     "turnover",
     "ls_return_net_ann",
@@ -32,7 +30,6 @@ PAIRED_COLUMNS = [
     "model_ic_mean",
     "baseline_ic_mean",
     "diff_tstat_nw",
-    "diff_pvalue_nw",
     "fold_win_rate",
     "verdict",
 ]
@@ -111,7 +108,7 @@ def build_evaluation(project: DagsterProject) -> dg.AssetsDefinition:
         if isinstance(result, Skipped):
             context.log.warning(f"model evaluation skipped: {result.reason}")
             for name in ("model_evaluation", "model_vs_baselines", "model_exposures"):
-                yield dg.Output(_empty(name), name, metadata={"status": result.status, "rows": 0})
+                yield dg.Output(_empty(name), name, metadata={"status": result.status})
             return
         cost = library.cost_per_turnover
         terms = {
@@ -136,34 +133,35 @@ def build_evaluation(project: DagsterProject) -> dg.AssetsDefinition:
         yield dg.Output(
             result.evaluation,
             "model_evaluation",
-            metadata={
-                **terms,
-                "rows": len(result.evaluation),
-                "status": "evaluated",
-                **jsonable({"ml_ic_mean": ml["ic_mean"], "ml_ic_tstat_nw": ml["ic_tstat_nw"]}),
-                "model_loses_to": loses,
-                "model_beats": beats,
-                "overall": _md(evaluation_markdown(overall, OVERALL_COLUMNS, digits=4)),
-                "plots": _md(plots),
-            },
+            metadata=tidy(
+                {
+                    **terms,
+                    "status": "evaluated",
+                    **jsonable({"ml_ic_mean": ml["ic_mean"], "ml_ic_tstat_nw": ml["ic_tstat_nw"]}),
+                    "model_loses_to": loses,
+                    "model_beats": beats,
+                    "overall": _md(evaluation_markdown(overall, OVERALL_COLUMNS, digits=4)),
+                    "plots": _md(plots),
+                }
+            ),
         )
         yield dg.Output(
             result.paired,
             "model_vs_baselines",
-            metadata={
-                **terms,
-                "rows": len(result.paired),
-                "model_loses_to": loses,
-                "model_beats": beats,
-                "paired_tests": _md(evaluation_markdown(result.paired, PAIRED_COLUMNS, digits=4)),
-            },
+            metadata=tidy(
+                {
+                    **terms,
+                    "model_loses_to": loses,
+                    "model_beats": beats,
+                    "paired_tests": _md(evaluation_markdown(result.paired, PAIRED_COLUMNS, digits=4)),
+                }
+            ),
         )
         exposure_plot = plot_exposures(result.exposures, [*CHARACTERISTICS, "sector_r2"])
         yield dg.Output(
             result.exposures,
             "model_exposures",
             metadata={
-                "rows": len(result.exposures),
                 "characteristics": jsonable(CHARACTERISTICS),
                 "overall": _md(evaluation_markdown(result.exposures.loc[result.exposures["fold"] == "all"])),
                 "per_fold": _md(to_markdown_image(exposure_plot, "exposures per fold")),

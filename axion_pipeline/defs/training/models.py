@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.contracts import CATEGORIES
-from axion_pipeline.defs.common import Skipped, every_partition, markdown_table, train_or_skip
+from axion_pipeline.defs.common import Skipped, add_metadata, every_partition, markdown_table, train_or_skip
 from axion_pipeline.defs.config import (
     EarningsTrainingConfig,
     FactorTimingTrainingConfig,
@@ -31,18 +31,18 @@ def store_fold_run(context, model_store: ModelStore, name: str, window, outcome,
     if isinstance(outcome, Skipped):
         record = model_store.skip_fold(name, context.partition_key, outcome.reason, window.to_dict())
         context.log.warning(f"{name} {context.partition_key} not trained: {outcome.reason}")
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
                 "status": outcome.status,
-                "rows": 0,
                 "skip_record": str(record),
                 "train_window": f"{window.train_start.date()} .. {window.train_end.date()}",
                 "test_window": f"{window.test_start.date()} .. {window.test_end.date()}",
-            }
+            },
         )
         return empty
     path = model_store.save_fold(name, context.partition_key, outcome.model)
-    context.add_output_metadata({"status": "trained", **run_metadata(outcome, window, path)})
+    add_metadata(context, {"status": "trained", **run_metadata(outcome, window, path)})
     return outcome.predictions
 
 
@@ -53,7 +53,6 @@ def run_metadata(run, window, path) -> dict:
         "fit_window": f"{window.train_start.date()} .. {window.fit_end.date()}",
         "test_window": f"{window.test_start.date()} .. {window.test_end.date()}",
         "model_path": str(path),
-        "rows": len(run.predictions),
         "oos_metrics": markdown_table(pd.DataFrame({"metric": list(run.metrics), "value": list(run.metrics.values())})),
     }
     meta.update({f"oos_{k}": v for k, v in run.metrics.items() if isinstance(v, (int, float)) and v is not None})
@@ -127,18 +126,18 @@ def build_fold_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         )
         if isinstance(curves, Skipped):
             context.log.warning(f"ranking_validation {context.partition_key}: {curves.reason}")
-            context.add_output_metadata({"status": curves.status, "rows": 1})
+            add_metadata(context, {"status": curves.status})
             return no_curves(window)
         best = curves.loc[curves["validation_ic"].idxmax()] if curves["validation_ic"].notna().any() else None
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
                 "status": "scored",
-                "rows": len(curves),
                 "validation_window": f"{window.val_start.date()} .. {window.train_end.date()}",
                 "best_num_leaves": int(best["num_leaves"]) if best is not None else None,
                 "best_rounds": int(best["rounds"]) if best is not None else None,
                 "best_validation_ic": round(float(best["validation_ic"]), 4) if best is not None else None,
-            }
+            },
         )
         return curves
 
@@ -181,8 +180,8 @@ def build_fold_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         )
         if not isinstance(run, Skipped):
             png = plot_feature_importance(run.model.get_feature_importance())
-            context.add_output_metadata(
-                {"feature_importance": dg.MetadataValue.md(to_markdown_image(png, "feature importance"))}
+            add_metadata(
+                context, {"feature_importance": dg.MetadataValue.md(to_markdown_image(png, "feature importance"))}
             )
         return store_fold_run(context, model_store, "ranking_model", window, run, empty_predictions("ranking_model"))
 

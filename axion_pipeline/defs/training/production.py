@@ -14,6 +14,7 @@ from axion_pipeline.defs.common import (
     every_partition,
     frame_metadata,
     markdown_table,
+    tidy,
     train_or_skip,
 )
 from axion_pipeline.defs.config import ProductionModelsConfig, ranking_config
@@ -218,7 +219,6 @@ def build_production(project: DagsterProject) -> dg.AssetsDefinition:
         )
         ranking = runs["ranking_model"]
         meta = {
-            "rows": len(table),
             "train_window": f"{window.train_start.date()} .. {window.train_end.date()}",
             "production_cutoff": str(plan.production_cutoff.date()),
             "live_span": f"{plan.live_start.date()} .. {project.calendar[-1].date()}",
@@ -235,10 +235,10 @@ def build_production(project: DagsterProject) -> dg.AssetsDefinition:
             meta["ranking_pooled_validation_ic"] = ranking.info.get("pooled_validation_ic")
             meta["ranking_rounds"] = ranking.info.get("best_iterations")
             meta["ranking_num_leaves"] = ranking.info.get("num_leaves")
-        yield dg.Output(table, "production_models", metadata=meta)
+        yield dg.Output(table, "production_models", metadata=tidy(meta))
         if isinstance(ranking, Skipped):
             drift = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "ticker": pd.Series(dtype=object)})
-            yield dg.Output(drift, "drift_reference", metadata={"rows": 0, "status": ranking.status})
+            yield dg.Output(drift, "drift_reference", metadata={"status": ranking.status})
             return
         drift = sample_rows(ranking.training_rows, config.drift_reference_rows)
         version = table.loc[table["model_name"] == "ranking_model", "version"].iloc[0]

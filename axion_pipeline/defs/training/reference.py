@@ -7,7 +7,14 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.contracts import PRICE_COLUMNS
-from axion_pipeline.defs.common import Skipped, every_partition, frame_metadata, markdown_table, train_or_skip
+from axion_pipeline.defs.common import (
+    Skipped,
+    add_metadata,
+    every_partition,
+    frame_metadata,
+    markdown_table,
+    train_or_skip,
+)
 from axion_pipeline.defs.config import Alpha158ReferenceSettings
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.training.models import GROUP
@@ -39,7 +46,7 @@ def build_reference(project: DagsterProject) -> dg.AssetsDefinition:
 
         library = config.to_library(Alpha158ReferenceConfig)
         if not library.enabled:
-            context.add_output_metadata({"status": "disabled by the run config (enabled: false)", "rows": 0})
+            add_metadata(context, {"status": "disabled by the run config (enabled: false)"})
             return empty_predictions("alpha158_reference")
         started = time.perf_counter()
         features = alpha158(prices)  # the one feature panel; every window below is a row slice of it
@@ -57,7 +64,8 @@ def build_reference(project: DagsterProject) -> dg.AssetsDefinition:
             parts.append(run.predictions)
         out = pd.concat(parts, ignore_index=True) if parts else empty_predictions("alpha158_reference")
         folds = pd.DataFrame(folds)
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
                 **frame_metadata(out),
                 "status": f"{len(parts)} of {len(folds)} folds trained",
@@ -67,7 +75,7 @@ def build_reference(project: DagsterProject) -> dg.AssetsDefinition:
                 "fold_seconds": jsonable(dict(zip(folds["fold"], folds["seconds"]))),
                 "folds": markdown_table(folds),
                 "skipped_folds": folds.loc[folds["status"] != "trained", "status"].tolist(),
-            }
+            },
         )
         return out
 

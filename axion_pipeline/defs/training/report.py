@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.defs.common import WAREHOUSE_POOL, markdown_table
+from axion_pipeline.defs.common import WAREHOUSE_POOL, add_metadata, markdown_table
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.training.models import GROUP
 from axion_pipeline.ml.jsonable import jsonable
@@ -53,7 +53,6 @@ def build_report(project: DagsterProject) -> dg.AssetsDefinition:
         else:  # every test date's scores were constant (e.g. a model early-stopped before its first split)
             plot = "no date with a defined IC: the model's scores are constant within each date"
         meta = {
-            "rows": len(table),
             "folds": len(folds),
             "oos_dates": int(overall["n_dates"]),
             "ic_mean": overall["ic_mean"],
@@ -68,12 +67,13 @@ def build_report(project: DagsterProject) -> dg.AssetsDefinition:
             meta.update(oracle_ic_mean=overall["oracle_ic_mean"], model_oracle_ratio=overall["model_oracle_ratio"])
         else:
             meta["oracle_ic_mean"] = "no planted truth (real data): oracle_ic_mean and model_oracle_ratio are empty"
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
                 **jsonable(meta),
                 "metrics": markdown_table(table.drop(columns=["test_start", "test_end"])),
                 "ic_over_time": dg.MetadataValue.md(plot),
-            }
+            },
         )
         return table
 

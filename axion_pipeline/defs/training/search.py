@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.defs.common import WAREHOUSE_POOL, call_library, every_partition, markdown_table
+from axion_pipeline.defs.common import WAREHOUSE_POOL, add_metadata, call_library, every_partition, markdown_table
 from axion_pipeline.defs.config import HyperparameterSearchConfig, ranking_config
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import ModelStore
@@ -52,9 +52,9 @@ def build_search(project: DagsterProject) -> dg.AssetsDefinition:
             timeout=config.timeout_seconds,
             sectors=sectors.set_index("ticker")["sector"],
         )
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
-                "rows": len(trials),
                 "study": study,
                 "storage": summary["storage"],
                 "window": config.window,
@@ -65,7 +65,7 @@ def build_search(project: DagsterProject) -> dg.AssetsDefinition:
                 "n_complete": summary["n_complete"],
                 "n_pruned": summary["n_pruned"],
                 "top_trials": markdown_table(trials.sort_values("value", ascending=False).head(10)),
-            }
+            },
         )
         return trials
 

@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.defs.common import WAREHOUSE_POOL, markdown_table
+from axion_pipeline.defs.common import WAREHOUSE_POOL, add_metadata, markdown_table
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import ModelStore
 from axion_pipeline.defs.training.models import FOLD_ASSET_KEYS, GROUP
@@ -33,9 +33,9 @@ def build_store(project: DagsterProject) -> dg.AssetsDefinition:
         if table.empty:  # every model skipped, or nothing trained yet: an empty catalogue, said so
             context.log.warning(f"no stored model under {model_store.path}")
         counts = table.groupby(["model_name", "kind"]).size().rename("models").reset_index()
-        context.add_output_metadata(
+        add_metadata(
+            context,
             {
-                "rows": len(table),
                 "root": str(model_store.path),
                 "unverified": int((~table["verified"] & (table["status"] == "trained")).sum()),
                 "skipped": markdown_table(
@@ -46,7 +46,7 @@ def build_store(project: DagsterProject) -> dg.AssetsDefinition:
                 "query": dg.MetadataValue.md(
                     "`select model_name, kind, version, test_start, metrics from training.model_store`"
                 ),
-            }
+            },
         )
         return table
 
