@@ -377,3 +377,17 @@ def test_a_single_partition_run_records_its_check_result_on_its_partition(tmp_pa
         if e.event_type_value == "ASSET_MATERIALIZATION"
     ]
     assert materialization.metadata["dagster/partition_row_count"].value == 3
+
+
+def test_a_range_longer_than_the_cap_records_one_check_result_naming_the_failed_days(tmp_path, monkeypatch):
+    from axion_pipeline.defs.adapters import partition_results
+
+    monkeypatch.setattr(partition_results, "MAX_PARTITION_RESULTS", 3)
+    table, check, io = _range_run_definitions()
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    tags = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-05"}
+    result = dg.materialize([table, check], instance=instance, resources={"io_manager": io}, tags=tags)
+    (evaluation,) = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert evaluation.partition is None and not evaluation.passed
+    assert evaluation.metadata["failed_on"].value == "2024-01-03"
+    assert "more than 3 partitions" in evaluation.metadata["per_partition_results"].value

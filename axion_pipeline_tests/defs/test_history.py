@@ -47,11 +47,14 @@ def test_history_tables_and_checks(history, defs, instance, warehouse):
     n_features = len(_one(warehouse, "select * from features.features limit 1")) - 2
     assert n_features > 50
 
-    # the range run records each check once per partition, and each partition's own row count
+    # a run longer than MAX_PARTITION_RESULTS records each check once for the range, saying so; each
+    # partition still gets its own row count
+    from axion_pipeline.defs.adapters.partition_results import MAX_PARTITION_RESULTS
+
+    assert len(keys) > MAX_PARTITION_RESULTS
     evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    per_check = pd.Series([e.check_name for e in evaluations]).value_counts()
-    assert (per_check == len(keys)).all(), per_check
-    assert all(e.partition in set(keys) for e in evaluations)
+    assert pd.Series([e.check_name for e in evaluations]).value_counts().max() == 1
+    assert all(e.partition is None and "per_partition_results" in e.metadata for e in evaluations)
     counts = {
         e.event_specific_data.materialization.partition: e.event_specific_data.materialization.metadata
         for e in result.all_events
@@ -73,6 +76,13 @@ def test_history_tables_and_checks(history, defs, instance, warehouse):
     # one new day after the backfill (the daily schedule's case): every check passes with its lookback
     single = check_results(run_job(defs, instance, "daily_job", partition_key=keys[-1]))
     assert all(single.values()), single
+
+    # a shorter range (a UI backfill): one result per partition and check, each on its day
+    recent = run_job(defs, instance, "daily_job", key_range=(keys[-5], keys[-1]))
+    evaluations = [e.event_specific_data for e in recent.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    per_check = pd.Series([e.check_name for e in evaluations]).value_counts()
+    assert len(per_check) == len(checks) and (per_check == 5).all(), per_check
+    assert {e.partition for e in evaluations} == set(keys[-5:]) and all(e.passed for e in evaluations)
 
     result = run_job(defs, instance, "factor_analysis_job")
     assert result.success
