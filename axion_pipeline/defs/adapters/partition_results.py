@@ -36,11 +36,13 @@ MAX_PARTITION_RESULTS = 300
 def run_partition_keys(context: Any) -> list[str]:
     """The partition keys a (check or asset) run covers: one key, the keys of its range, or none."""
     op_context = getattr(context, "op_execution_context", context)
-    if not op_context.has_partitions:
-        return []
+    # has_partition_key(_range), not has_partitions: a context built by build_asset_context (the
+    # tests' direct invocation) has no step context behind has_partitions
     if op_context.has_partition_key_range:
         return list(op_context.partition_keys)
-    return [op_context.partition_key]
+    if op_context.has_partition_key:
+        return [op_context.partition_key]
+    return []
 
 
 def day_keys(dates: Collection) -> set[str]:
