@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from axion_pipeline.data.frames import date_span
+from axion_pipeline.defs.adapters.partition_results import run_partition_keys
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 
@@ -138,8 +139,6 @@ def add_metadata(context, meta: dict) -> None:
 
     In a run over several partitions the metadata lands on every partition, so the output's
     totals are renamed ``range_*`` and ``range`` names the span they describe."""
-    from axion_pipeline.defs.adapters.partition_results import run_partition_keys
-
     meta = tidy(meta)
     keys = run_partition_keys(context)
     if len(keys) > 1:
