@@ -1,6 +1,11 @@
-"""The build runner's split of a daily backfill into runs bounded in stock-days (memory)."""
+"""The build runner: the split of a daily backfill into runs bounded in stock-days (memory), stopping
+at a failed run or a signal, and the code location and tags its runs carry."""
+
+from pathlib import Path
 
 from axion_pipeline.run_all import backfill_chunks
+
+REPO = Path(__file__).resolve().parent.parent
 
 KEYS = [f"d{i:04d}" for i in range(2087)]
 
@@ -34,6 +39,7 @@ def _runs(instance, job_name: str) -> list:
 def test_a_failed_fold_stops_the_build_before_the_next_fold_starts(tmp_path):
     """A deterministic error in fold 0 (here: no feature history in the warehouse) ends the build
     with the step and its reason; fold 1 is never started (it used to run every fold first)."""
+    import dagster as dg
     import pytest
 
     from axion_pipeline.defs.jobs import Stage
@@ -45,10 +51,36 @@ def test_a_failed_fold_stops_the_build_before_the_next_fold_starts(tmp_path):
         with pytest.raises(SystemExit) as stopped:
             run_stages(settings, instance, [Stage("training_job", "each")], [])
         runs = _runs(instance, "training_job")
+        labelled = instance.get_run_records(  # the stored label the UI filters a location's runs by
+            filters=dg.RunsFilter(tags={".dagster/repository": "__repository__@axion_pipeline"})
+        )
     assert [run.tags["dagster/partition"] for run in runs] == ["fold_0"]
+    assert [r.dagster_run.run_id for r in labelled] == [runs[0].run_id]
     message = str(stopped.value)
     assert "stage training_job failed at fold_0" in message and "no further run or stage was started" in message
     assert "CatalogException" in message and "does not exist" in message  # the reason: the step's missing input
+    # the run belongs to the UI's code location (workspace.yaml), so the UI re-executes it and lists it
+    import tomllib
+
+    import yaml
+
+    from axion_pipeline.definitions import build_definitions
+
+    (entry,) = yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"]
+    location = entry["python_module"]["location_name"]
+    assert location == tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["dagster"]["code_location_name"]
+    origin = runs[0].remote_job_origin
+    assert origin is not None and origin.location_name == location and origin.job_name == "training_job"
+    assert origin.repository_origin.repository_name == "__repository__"
+    assert (
+        origin.repository_origin.code_location_origin.loadable_target_origin.module_name
+        == entry["python_module"]["module_name"]
+    )
+    expected = build_definitions(settings).resolve_job_def("training_job").get_job_snapshot_id()
+    assert runs[0].job_snapshot_id == expected  # same snapshot as the location's job: no "may differ" warning
+    # and tags a person reads: what started it, where and when; no bare pid or epoch
+    assert runs[0].tags["axion/trigger"] == "make run"
+    assert runs[0].tags["axion/runner"].startswith("make run on ")
 
 
 def test_sigterm_to_the_runners_process_group_stops_it_cleanly(tmp_path, monkeypatch):

@@ -1,13 +1,15 @@
 """Recovery after a killed runner: stale runs are recognised by pid and start time, and a fold
 model interrupted between its two renames is restored, never lost."""
 
+import os
+import re
 import socket
 import subprocess
 import sys
 
 import pytest
 
-from axion_pipeline.defs.recovery import HOST_TAG, PID_TAG, STARTED_TAG, runner_is_gone, runner_tags
+from axion_pipeline.defs.recovery import RUNNER_TAG, runner_is_gone, runner_tags
 from axion_pipeline.defs.resources import ModelStore
 
 
@@ -15,13 +17,27 @@ def test_a_live_runner_is_not_gone_a_dead_one_is():
     assert not runner_is_gone(runner_tags())
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    assert runner_is_gone({HOST_TAG: socket.gethostname(), PID_TAG: str(child.pid), STARTED_TAG: "1.000"})
+    dead = f"make run on {socket.gethostname()}, pid {child.pid}, started 1970-01-01 00:00:01.000 UTC"
+    assert runner_is_gone({RUNNER_TAG: dead})
+
+
+def test_runner_tags_are_readable():
+    """One tag a person reads on the run page, no bare pid or epoch: what started the run, where, when."""
+    tags = runner_tags()
+    assert tags["axion/trigger"] == "make run"
+    assert re.fullmatch(
+        rf"make run on {re.escape(socket.gethostname())}, pid {os.getpid()}, "
+        r"started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC",
+        tags[RUNNER_TAG],
+    )
 
 
 def test_a_reused_pid_is_gone_and_other_hosts_are_left_alone():
     tags = runner_tags()
-    assert runner_is_gone({**tags, STARTED_TAG: "12.345"})  # same pid, another process start time
-    assert not runner_is_gone({**tags, HOST_TAG: "another-host"})
+    started_again = tags[RUNNER_TAG].rsplit("started ", 1)[0] + "started 2001-01-01 00:00:00.000 UTC"
+    assert runner_is_gone({RUNNER_TAG: started_again})  # same pid, another process start time
+    elsewhere = tags[RUNNER_TAG].replace(f"on {socket.gethostname()},", "on another-host,")
+    assert not runner_is_gone({RUNNER_TAG: elsewhere})
     assert not runner_is_gone({})  # launched by the UI or the daemon: run monitoring owns it
 
 
