@@ -35,7 +35,10 @@ def build_definitions(settings: ProjectSettings) -> dg.Definitions:
     }
     live = [*stages["inference"], *stages["monitoring"]]
     history = [*stages["market"], *stages["factors"], *stages["features"]]
+    stage_jobs = {job.name: job for job in build_jobs(stages["market"], stages["factors"], stages["features"], live)}
     automation_jobs, schedules, sensors = build_automation(
+        daily_job=stage_jobs["daily_job"],
+        inference_job=stage_jobs["inference_job"],
         daily_assets=[a for a in [*history, *live] if a.partitions_def is not None],
         retraining_assets=["production_models", "drift_reference", "model_store"],
         live_keys=project.live_keys,
@@ -48,7 +51,7 @@ def build_definitions(settings: ProjectSettings) -> dg.Definitions:
             for check in module.build_checks(project)
         ],
         jobs=[
-            *build_jobs(stages["market"], stages["factors"], stages["features"], live),
+            *stage_jobs.values(),
             *training.build_jobs(),
             *automation_jobs,
         ],

@@ -6,12 +6,14 @@ on the generated market, in its own DAGSTER_HOME and warehouse), so it runs on a
 ``--configured-warehouse`` it uses the warehouse of the settings instead (after ``make run``).
 Then, in this process and a persistent instance configured like dagster.yaml:
 
-1. one trading day (the newest partition) through ``live_daily_job`` (ingestion, factors, features,
-   targets, predictions, hybrid scores, health, drift, SHAP): a first run (it pays the imports of
-   lightgbm, shap and matplotlib, reported apart), then ``--runs`` runs, median;
+1. one trading day (the newest partition) through ``daily_job`` (ingestion, factors, features,
+   targets) and ``inference_job`` (predictions, hybrid scores, health, drift, SHAP): a first run
+   (it pays the imports of lightgbm, shap and matplotlib, reported apart), then ``--runs`` runs,
+   median;
 2. one single-run backfill of the last ``--backfill-years`` years (~252 trading days a year) through
-   the same job, once: its wall time, time per day, and the ratio of the backfill to running the
-   single day that many times (single-day median x days).
+   the same jobs (the serving job over the live-span part of it), once: its wall time, time per
+   day, and the ratio of the backfill to running the single day that many times (single-day
+   median x days).
 
 Run: ``.venv/bin/python benchmarks/bench_daily_partition.py [--tickers 300] [--years 8] [--runs 3]``.
 """
@@ -40,7 +42,7 @@ from _common import (
     stats,
 )
 
-JOB = "live_daily_job"
+JOBS = ("daily_job", "inference_job")  # the history day, then the live span's serving day
 END_DATE = "2024-12-31"
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
@@ -56,10 +58,21 @@ def build_warehouse(env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def run(job, instance, **kwargs) -> float:
+def run(jobs, instance, live: list[str], key: str | None = None, span: list[str] | None = None) -> float:
+    """``daily_job`` then ``inference_job`` (two jobs: their assets have different partitions
+    definitions) on one day ``key`` or a range ``span``; the serving job only on live-span days."""
     started = time.perf_counter()
-    result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=True, **kwargs)
-    assert result.success
+    for job in jobs:
+        days = (span or [key]) if job.name == "daily_job" else [d for d in (span or [key]) if d in set(live)]
+        if not days:
+            continue
+        if len(days) == 1:
+            kwargs = {"partition_key": days[0]}
+        else:
+            range_tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
+            kwargs = {"tags": range_tags}
+        result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=True, **kwargs)
+        assert result.success
     return time.perf_counter() - started
 
 
@@ -73,21 +86,22 @@ def measure(args) -> dict:
     from axion_pipeline.project import ProjectSettings
 
     settings = ProjectSettings.from_env()
-    keys = DagsterProject.from_settings(settings).trading_days.get_partition_keys()
-    job = build_definitions(settings).resolve_job_def(JOB)
+    project = DagsterProject.from_settings(settings)
+    keys, live = project.trading_days.get_partition_keys(), project.live_keys()
+    defs = build_definitions(settings)
+    jobs = [defs.resolve_job_def(name) for name in JOBS]
     out = {"key": keys[-1], "warehouse": settings.warehouse, "days_total": len(keys)}
     # the settings' DAGSTER_HOME (`make bench` exports it), else a temporary instance
     with dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral() as instance:
         # the first run in a process imports the heavy libraries (lightgbm, shap, matplotlib): reported apart
-        out["first"] = run(job, instance, partition_key=keys[-1])
-        single = [run(job, instance, partition_key=keys[-1]) for _ in range(args.runs)]
+        out["first"] = run(jobs, instance, live, key=keys[-1])
+        single = [run(jobs, instance, live, key=keys[-1]) for _ in range(args.runs)]
         out["single"] = stats(single)
         print(f"single day {keys[-1]}: {', '.join(f'{t:.2f}' for t in single)} s", flush=True)
         n_days = min(len(keys) - args.lookback_days, round(args.backfill_years * 252))
         if n_days > 0:
             span = keys[-n_days:]
-            tags = {"dagster/asset_partition_range_start": span[0], "dagster/asset_partition_range_end": span[-1]}
-            out["backfill"] = run(job, instance, tags=tags)
+            out["backfill"] = run(jobs, instance, live, span=span)
             out["span"] = span
             print(f"backfill {span[0]} .. {span[-1]} ({n_days} days): {out['backfill']:.1f} s", flush=True)
     return out
@@ -102,9 +116,10 @@ def render(res: dict, args, build_seconds: float | None) -> str:
         f"years ending {END_DATE}, {res['days_total']:,} trading days; build {fmt_seconds(build_seconds)})"
     )
     intro = (
-        f"`{JOB}` (every daily asset: ingestion, factors, features, targets, predictions, hybrid scores, "
-        f"health, drift, SHAP) on {source}; `execute_in_process` on a persistent instance configured like "
-        f"dagster.yaml, so Dagster's own overhead (run and event storage) is included. Machine: {machine()}."
+        f"`daily_job` then `inference_job` (every daily asset: ingestion, factors, features, targets; then, on the "
+        f"live span's days, predictions, hybrid scores, health, drift, SHAP) on {source}; `execute_in_process` on "
+        f"a persistent instance configured like dagster.yaml, so Dagster's own overhead (run and event storage) "
+        f"is included. Machine: {machine()}."
     )
     rows = [
         [

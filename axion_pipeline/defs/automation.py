@@ -1,14 +1,16 @@
 """Schedules and sensors: the daily run of the next trading day not yet materialized, a replay of
-the live span one day a tick (a finished history's demo of daily operation), drift/health-driven
-retraining, and a monthly retraining schedule."""
+the live span one day a tick (a finished history's demo of daily operation), the serving run that
+follows each daily run on live-span days, drift/health-driven retraining, and a monthly retraining
+schedule."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
 from axion_pipeline.defs.monitoring.assets import MONITORING
+from axion_pipeline.defs.recovery import MAKE_RUN, TRIGGER_TAG
 from axion_pipeline.defs.resources import Warehouse
 from axion_pipeline.ml.retraining import LOOKBACK_DAYS, MIN_DRIFT_DAYS, describe_rule
 
@@ -23,8 +25,8 @@ def next_day_to_run(instance: dg.DagsterInstance, asset_keys, candidates: list[s
     return next((k for k in candidates if k not in (done or set())), None)
 
 
-TRIGGER_TAG = "axion/trigger"
 REPLAY = "live_replay_schedule"
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def next_replay_day(span: list[str], last: str | None) -> str:
@@ -41,15 +43,27 @@ def last_replayed(instance: dg.DagsterInstance) -> str | None:
     return runs[0].tags.get("dagster/partition") if runs else None
 
 
-def build_automation(daily_assets: list, retraining_assets: list, live_keys: Callable[[], list[str]]):
-    """Jobs, schedules and sensors over the given daily-partitioned assets and retraining asset keys;
+def live_days_of_run(tags: Mapping[str, str], span: list[str]) -> list[str]:
+    """The live-span days a run covered: its partition, or the days of its partition range."""
+    if "dagster/partition" in tags:
+        return [k for k in span if k == tags["dagster/partition"]]
+    start, end = tags.get(RANGE_START), tags.get(RANGE_END)
+    if start is None or end is None:
+        return []
+    return [k for k in span if start <= k <= end]
+
+
+def build_automation(
+    daily_job,
+    inference_job,
+    daily_assets: list,
+    retraining_assets: list,
+    live_keys: Callable[[], list[str]],
+):
+    """Schedules and sensors over the history's ``daily_job`` and the live span's ``inference_job``
+    (two jobs: Dagster runs one partitions definition per job, and the serving assets' partitions
+    start at the live span); ``daily_assets`` are every daily-partitioned asset of both, and
     ``live_keys`` gives the trading days of the live span (the production models' out-of-sample days)."""
-    live_daily_job = dg.define_asset_job(
-        "live_daily_job",
-        selection=dg.AssetSelection.assets(*daily_assets),
-        description="One trading day end to end: ingestion, factors, features, predictions, hybrid scores, "
-        "regime, earnings, weights, health, drift and explanations.",
-    )
     production_retraining_job = dg.define_asset_job(
         "production_retraining_job",
         selection=dg.AssetSelection.assets(*retraining_assets),
@@ -59,13 +73,14 @@ def build_automation(daily_assets: list, retraining_assets: list, live_keys: Cal
 
     @dg.schedule(
         cron_schedule="0 0 * * 1-5",
-        job=live_daily_job,
+        job=daily_job,
         execution_timezone="UTC",
-        description="Each weekday at 00:00 UTC (after the previous US close): runs the earliest trading day "
-        "of the live span that has ended and that live_daily_job has not fully materialized. Up to date, "
-        "that is the day that just ended; after downtime it catches up one day a tick, oldest first (a "
-        "day's lookbacks need the days before it); on a finished history (the generated market) it "
-        "walks through the live span days not yet run, then skips saying the span is complete.",
+        description="Each weekday at 00:00 UTC (after the previous US close): runs daily_job on the earliest "
+        "trading day of the live span that has ended and that the daily assets (history and serving) have not "
+        "all materialized; live_serving_sensor then runs inference_job on it. Up to date, that is the day that "
+        "just ended; after downtime it catches up one day a tick, oldest first (a day's lookbacks need the "
+        "days before it); on a finished history (the generated market) it walks through the live span days "
+        "not yet run, then skips saying the span is complete.",
     )
     def daily_schedule(context: dg.ScheduleEvaluationContext):
         try:
@@ -87,12 +102,13 @@ def build_automation(daily_assets: list, retraining_assets: list, live_keys: Cal
     @dg.schedule(
         name=REPLAY,
         cron_schedule="0 0 * * 1-5",
-        job=live_daily_job,
+        job=daily_job,
         execution_timezone="UTC",
-        description="Replays the live span as if it were live: each weekday at 00:00 UTC, live_daily_job on "
-        "the live-span day after the one this schedule ran last (the partition of its latest run, "
-        "tagged axion/trigger), whether or not that day is materialized; after the last day it starts "
-        "over. For a finished history (the generated market), where daily_schedule has nothing left to run.",
+        description="Replays the live span as if it were live: each weekday at 00:00 UTC, daily_job (then, "
+        "through live_serving_sensor, inference_job) on the live-span day after the one this schedule ran last "
+        "(the partition of its latest run, tagged axion/trigger), whether or not that day is materialized; "
+        "after the last day it starts over. For a finished history (the generated market), where "
+        "daily_schedule has nothing left to run.",
     )
     def live_replay_schedule(context: dg.ScheduleEvaluationContext):
         try:
@@ -103,6 +119,33 @@ def build_automation(daily_assets: list, retraining_assets: list, live_keys: Cal
             return dg.SkipReason("the live span has no trading day")
         key = next_replay_day(span, last_replayed(context.instance))
         return dg.RunRequest(partition_key=key, tags={TRIGGER_TAG: REPLAY})
+
+    @dg.run_status_sensor(
+        name="live_serving_sensor",
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=[daily_job],
+        request_job=inference_job,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="After each successful daily_job run that covered days of the live span (a schedule's day, "
+        "a replay, a backfill launched from the UI), runs inference_job on those days: predictions, hybrid "
+        "scores, regime, earnings, weights, health, drift and explanations. Runs of make run are left alone: "
+        "the build runs inference_job itself. On by default, since nothing else serves a new day.",
+    )
+    def live_serving_sensor(context: dg.RunStatusSensorContext):
+        tags = context.dagster_run.tags
+        if tags.get(TRIGGER_TAG) == MAKE_RUN:
+            run_id = context.dagster_run.run_id
+            return dg.SkipReason(f"run {run_id} is part of make run, which serves the live span itself")
+        try:
+            days = live_days_of_run(tags, live_keys())
+        except dg.Failure as failure:
+            return dg.SkipReason(str(failure.description))
+        if not days:
+            return dg.SkipReason(f"run {context.dagster_run.run_id} covered no day of the live span")
+        trigger = {TRIGGER_TAG: "live_serving_sensor", "axion/after_run": context.dagster_run.run_id}
+        if len(days) == 1:
+            return dg.RunRequest(partition_key=days[0], tags=trigger)
+        return dg.RunRequest(tags={**trigger, RANGE_START: days[0], RANGE_END: days[-1]})
 
     monthly_retraining = dg.ScheduleDefinition(
         name="monthly_retraining_schedule",
@@ -137,4 +180,4 @@ def build_automation(daily_assets: list, retraining_assets: list, live_keys: Cal
         )
 
     schedules = [daily_schedule, live_replay_schedule, monthly_retraining]
-    return [live_daily_job, production_retraining_job], schedules, [retraining_sensor]
+    return [production_retraining_job], schedules, [retraining_sensor, live_serving_sensor]

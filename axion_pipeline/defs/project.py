@@ -20,12 +20,20 @@ from axion_pipeline.project import ProjectSettings
 DATE_FMT = "%Y-%m-%d"
 
 
-def trading_day_partitions(calendar: pd.DatetimeIndex) -> dg.TimeWindowPartitionsDefinition:
-    """Weekday partitions over the calendar's span, the source's holidays excluded."""
+def trading_day_partitions(
+    calendar: pd.DatetimeIndex, start: pd.Timestamp | None = None
+) -> dg.TimeWindowPartitionsDefinition:
+    """Weekday partitions over the calendar's span (from ``start`` when given), the source's
+    holidays excluded.
+
+    The exclusions are the whole calendar's even when ``start`` is later: Dagster counts a partition
+    mapping's offsets in the downstream definition's partitions, also before its start, so a live-span
+    asset's 80-day lookback into the history must step over the same holidays as the history's own
+    partitions."""
     if len(calendar) == 0:
         raise ValueError("the data source has no trading days: cannot build daily partitions")
     return dg.TimeWindowPartitionsDefinition(
-        start=calendar[0].strftime(DATE_FMT),
+        start=(calendar[0] if start is None else start).strftime(DATE_FMT),
         # a weekday partition's window runs to the next weekday (Friday's to Monday), so the
         # definition ends on the weekday after the last trading day
         end=(calendar[-1] + pd.offsets.BDay(1)).strftime(DATE_FMT),
@@ -56,12 +64,19 @@ class PlanUnavailable:
 
 @dataclass(frozen=True)
 class DagsterProject:
-    """Settings plus the partitions definitions every asset of one code location shares."""
+    """Settings plus the partitions definitions every asset of one code location shares.
+
+    ``trading_days`` partitions the history (market data through features and targets);
+    ``live_days`` the serving and monitoring assets, which can only exist on the live span (the
+    trading days after the production models' training window): their partitions start there, so
+    the UI shows them filled rather than 97% missing. Without a walk-forward plan there is no live
+    span and ``live_days`` is ``trading_days`` (every serving step then fails with the reason)."""
 
     settings: ProjectSettings
     trading_days: dg.TimeWindowPartitionsDefinition
     folds: dg.StaticPartitionsDefinition
     fold_plan: FoldPlan | PlanUnavailable
+    live_days: dg.TimeWindowPartitionsDefinition
 
     @classmethod
     def from_settings(cls, settings: ProjectSettings) -> DagsterProject:
@@ -69,8 +84,11 @@ class DagsterProject:
             plan = settings.plan
         except ValueError as exc:  # the history is too short for the walk-forward layout
             plan = PlanUnavailable(str(exc))
-        keys = [] if isinstance(plan, PlanUnavailable) else plan.keys
-        return cls(settings, trading_day_partitions(settings.calendar), dg.StaticPartitionsDefinition(keys), plan)
+        trading_days = trading_day_partitions(settings.calendar)
+        if isinstance(plan, PlanUnavailable):
+            return cls(settings, trading_days, dg.StaticPartitionsDefinition([]), plan, trading_days)
+        live_days = trading_day_partitions(settings.calendar, plan.live_start)
+        return cls(settings, trading_days, dg.StaticPartitionsDefinition(plan.keys), plan, live_days)
 
     @property
     def calendar(self) -> pd.DatetimeIndex:
@@ -83,15 +101,16 @@ class DagsterProject:
 
     def live_keys(self) -> list[str]:
         """Trading-day partition keys of the live span (after the production models' window)."""
-        start, end = self.plan.live_start.strftime(DATE_FMT), self.calendar[-1].strftime(DATE_FMT)
-        return [k for k in self.trading_days.get_partition_keys() if start <= k <= end]
+        start = self.plan.live_start.strftime(DATE_FMT)  # fails with the reason when no plan fits
+        return [k for k in self.live_days.get_partition_keys() if k >= start]
 
     # -- decorators -----------------------------------------------------------------------------
-    def daily_asset(self, group: str, **kwargs):
-        """``@dg.asset`` for a trading-day partitioned table: single-run backfills, stored by date."""
+    def daily_asset(self, group: str, live: bool = False, **kwargs):
+        """``@dg.asset`` for a trading-day partitioned table: single-run backfills, stored by date.
+        ``live``: partitioned by the live span's days (serving and monitoring)."""
         metadata = {"partition_expr": "date", "schema": group, **kwargs.pop("metadata", {})}
         return dg.asset(
-            partitions_def=self.trading_days,
+            partitions_def=self.live_days if live else self.trading_days,
             backfill_policy=dg.BackfillPolicy.single_run(),
             group_name=group,
             kinds=kwargs.pop("kinds", {"duckdb", "pandas"}),
@@ -99,6 +118,10 @@ class DagsterProject:
             pool=WAREHOUSE_POOL,
             **kwargs,
         )
+
+    def live_asset(self, group: str, **kwargs):
+        """``daily_asset`` over the live span's days (``live_days``): serving and monitoring tables."""
+        return self.daily_asset(group, live=True, **kwargs)
 
     def fold_asset(self, group: str, kinds: set[str], ins: dict[str, dg.AssetIn], deps: list | None = None):
         """``@dg.asset`` partitioned by walk-forward fold, stored by the ``fold`` column.

@@ -1,5 +1,6 @@
-"""The daily schedule and the retraining sensor's description, without running any asset: the
-instance is told which partitions exist (runless materializations)."""
+"""The daily schedule, the serving sensor, the live partitions and the retraining sensor's
+description, without running any asset: the instance is told which partitions exist (runless
+materializations)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from axion_pipeline.ml.retraining import describe_rule
 @pytest.fixture
 def schedule_setup(defs, project):
     schedule = defs.resolve_schedule_def("daily_schedule")
-    job = defs.resolve_job_def("live_daily_job")
-    keys = sorted(job.asset_layer.executable_asset_keys, key=lambda k: k.to_user_string())
+    jobs = [defs.resolve_job_def(name) for name in ("daily_job", "inference_job")]
+    keys = sorted({k for job in jobs for k in job.asset_layer.executable_asset_keys}, key=lambda k: k.to_user_string())
     with dg.instance_for_test() as instance:
         yield schedule, keys, instance, project.live_keys(), defs.get_repository_def()
 
@@ -91,7 +92,7 @@ def test_live_replay_schedule_advances_one_day_a_tick_and_starts_over(schedule_s
         assert request.tags[TRIGGER_TAG] == REPLAY
         # what the daemon does with the request: a run tagged with the partition
         instance.add_run(
-            dg.DagsterRun(job_name="live_daily_job", tags={**request.tags, "dagster/partition": request.partition_key})
+            dg.DagsterRun(job_name="daily_job", tags={**request.tags, "dagster/partition": request.partition_key})
         )
         return request.partition_key
 
@@ -99,3 +100,57 @@ def test_live_replay_schedule_advances_one_day_a_tick_and_starts_over(schedule_s
     for _ in range(len(live) - 3):
         run_tick()
     assert run_tick() == live[0]  # after the last live day: from the start
+
+
+def test_serving_assets_are_partitioned_by_the_live_span_only(defs, project):
+    """Predictions and monitors exist only after the production models' window: their partitions
+    are the live span's days (the UI shows them filled, not 97% missing); the history's are every
+    trading day, and the jobs keep one partitions definition each."""
+    live, history = project.live_keys(), project.trading_days.get_partition_keys()
+    assert 5 < len(live) < len(history) and history[-len(live) :] == live
+    inference = defs.resolve_job_def("inference_job")
+    for key in inference.asset_layer.executable_asset_keys:
+        partitions = defs.get_assets_def(key).partitions_def
+        assert partitions is not None and partitions.get_partition_keys() == live, key
+    for key in defs.resolve_job_def("daily_job").asset_layer.executable_asset_keys:
+        assert defs.get_assets_def(key).partitions_def.get_partition_keys() == history, key
+    # a live day's 80-day price lookback maps onto the history's partitions, holidays skipped alike
+    mapping = defs.get_assets_def("earnings_predictions").get_partition_mapping(dg.AssetKey("prices"))
+    upstream = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        project.live_days.subset_with_partition_keys([live[0]]), project.live_days, project.trading_days
+    ).partitions_subset.get_partition_keys()
+    first = history.index(live[0])
+    assert list(upstream) == history[first - 80 : first + 1]
+
+
+def test_live_serving_sensor_serves_the_live_days_of_each_daily_run(defs, project):
+    """A successful daily_job run on a live day (schedule, replay, UI backfill) is followed by
+    inference_job on the same days; a run of make run, or one outside the live span, is not."""
+    from axion_pipeline.defs.automation import MAKE_RUN, TRIGGER_TAG
+
+    sensor = defs.resolve_sensor_def("live_serving_sensor")
+    live, history = project.live_keys(), project.trading_days.get_partition_keys()
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+    def evaluate(tags: dict[str, str]):
+        with dg.instance_for_test() as instance:
+            run = instance.add_run(dg.DagsterRun(job_name="daily_job", run_id="r1", tags=tags))
+            event = dg.DagsterEvent(
+                event_type_value="PIPELINE_SUCCESS", job_name="daily_job", message="", event_specific_data=None
+            )
+            with dg.build_run_status_sensor_context(
+                sensor_name=sensor.name,
+                dagster_instance=instance,
+                dagster_run=run,
+                dagster_event=event,
+                repository_def=defs.get_repository_def(),
+            ) as context:
+                return sensor(context)
+
+    one = evaluate({"dagster/partition": live[3]})
+    assert one.partition_key == live[3] and one.tags[TRIGGER_TAG] == "live_serving_sensor"
+    span = evaluate({"dagster/asset_partition_range_start": history[0], "dagster/asset_partition_range_end": live[2]})
+    assert span.tags["dagster/asset_partition_range_start"] == live[0]
+    assert span.tags["dagster/asset_partition_range_end"] == live[2]
+    assert isinstance(evaluate({"dagster/partition": history[0]}), dg.SkipReason)
+    assert isinstance(evaluate({"dagster/partition": live[3], TRIGGER_TAG: MAKE_RUN}), dg.SkipReason)

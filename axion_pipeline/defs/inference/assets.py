@@ -51,7 +51,7 @@ def model_status_metadata(predictor, name: str) -> dict:
 
 
 def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
-    @project.daily_asset(
+    @project.live_asset(
         GROUP,
         kinds={"lightgbm", "duckdb"},
         ins={"features": dg.AssetIn(), "factor_scores": only("date", "ticker", "composite")},
@@ -80,7 +80,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         )
         return out
 
-    @project.daily_asset(
+    @project.live_asset(
         GROUP,
         ins={
             "daily_predictions": only("date", "ticker", "score", "source"),
@@ -127,7 +127,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         )
         return out
 
-    @project.daily_asset(
+    @project.live_asset(
         GROUP,
         kinds={"scikitlearn", "duckdb"},
         ins={"regime_features": dg.AssetIn(), "market_regime": only("date", "regime")},
@@ -158,7 +158,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         )
         return out
 
-    @project.daily_asset(GROUP, kinds={"xgboost", "duckdb"}, ins={"prices": lookback(80, ["date", "ticker", "close"])})
+    @project.live_asset(GROUP, kinds={"xgboost", "duckdb"}, ins={"prices": lookback(80, ["date", "ticker", "close"])})
     def earnings_predictions(
         context: dg.AssetExecutionContext,
         model_store: ModelStore,
@@ -179,7 +179,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         )
         return out
 
-    @project.daily_asset(
+    @project.live_asset(
         GROUP,
         kinds={"scikitlearn", "duckdb"},
         ins={"regime_features": dg.AssetIn(), "market_regime": only("date", *WEIGHT_COLUMNS)},

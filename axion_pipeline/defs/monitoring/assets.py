@@ -43,7 +43,7 @@ def no_model_reason(model_store: ModelStore) -> str | None:
 def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
     horizon = project.settings.horizon
 
-    @project.daily_asset(
+    @project.live_asset(
         GROUP,
         ins={
             # predictions made h trading days (and up to the health window) before the run's days ...
@@ -86,7 +86,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         )
         return out
 
-    @project.daily_asset(GROUP, ins={"features": dg.AssetIn(), "drift_reference": dg.AssetIn()})
+    @project.live_asset(GROUP, ins={"features": dg.AssetIn(), "drift_reference": dg.AssetIn()})
     def drift_report(
         context: dg.AssetExecutionContext,
         model_store: ModelStore,
@@ -129,7 +129,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         )
         return out
 
-    @project.daily_asset(GROUP, kinds={"shap", "duckdb"}, ins={"features": dg.AssetIn()})
+    @project.live_asset(GROUP, kinds={"shap", "duckdb"}, ins={"features": dg.AssetIn()})
     def shap_explanations(
         context: dg.AssetExecutionContext, model_store: ModelStore, features: pd.DataFrame
     ) -> pd.DataFrame:

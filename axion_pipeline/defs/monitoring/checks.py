@@ -19,7 +19,7 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(
         pool=WAREHOUSE_POOL,
         asset="daily_predictions",
-        partitions_def=project.trading_days,
+        partitions_def=project.live_days,
         blocking=True,
         additional_ins={"features": only("date", "ticker")},
     )
@@ -40,7 +40,7 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         )
         yield from partition_results(context, result, {d for d, _ in want ^ got})
 
-    @dg.asset_check(pool=WAREHOUSE_POOL, asset="hybrid_scores", partitions_def=project.trading_days, blocking=True)
+    @dg.asset_check(pool=WAREHOUSE_POOL, asset="hybrid_scores", partitions_def=project.live_days, blocking=True)
     def hybrid_scores_within_unit_interval(
         context: dg.AssetCheckExecutionContext, hybrid_scores: pd.DataFrame
     ) -> Iterator:
@@ -53,7 +53,7 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(
         pool=WAREHOUSE_POOL,
         asset="shap_explanations",
-        partitions_def=project.trading_days,
+        partitions_def=project.live_days,
         additional_ins={"features": dg.AssetIn()},
     )
     def shap_values_add_up(
@@ -93,7 +93,7 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         )
         yield from partition_results(context, result)
 
-    @dg.asset_check(pool=WAREHOUSE_POOL, asset="model_health", partitions_def=project.trading_days, blocking=True)
+    @dg.asset_check(pool=WAREHOUSE_POOL, asset="model_health", partitions_def=project.live_days, blocking=True)
     def health_status_present(context: dg.AssetCheckExecutionContext, model_health: pd.DataFrame) -> Iterator:
         """One health row with a status for every trading day of the window."""
         days = set(project.trading_days_in(*window(context)))
