@@ -24,9 +24,6 @@ from axion_pipeline.project import ProjectSettings
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent  # where workspace.yaml is
-CODE_LOCATION, CODE_LOCATION_MODULE = "axion_pipeline", "axion_pipeline.definitions"  # as in workspace.yaml
-
 # In process (one step after another in this process: no per-step interpreter start-up) and quiet.
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}, "execution": {"config": {"in_process": {}}}}
 
@@ -60,51 +57,18 @@ def _universe_size(warehouse: str) -> int:
         return 1
 
 
-def workspace_job_origin(job_name: str):
-    """The origin ``make ui`` gives a run of ``job_name``: the code location of ``workspace.yaml``
-    (module ``axion_pipeline.definitions``, location ``axion_pipeline``) and its implicit repository.
-
-    Why: a run carries the code location it came from; the UI re-executes a run only from that
-    location (else it warns the run "loaded the job from a different code location") and lists on
-    the Overview timeline only runs of the locations it has loaded. ``dg.execute_job`` records
-    none, so ``make run`` creates its runs with this origin, as the webserver does for the runs it
-    launches. Dagster has no public API for it: these are its internal classes, pinned by the
-    exact ``dagster`` version in pyproject.toml (``test_run_all`` checks the origin against
-    workspace.yaml)."""
-    from dagster._core.definitions.repository_definition.valid_definitions import SINGLETON_REPOSITORY_NAME
-    from dagster._core.remote_origin import ManagedGrpcPythonEnvCodeLocationOrigin, RemoteRepositoryOrigin
-    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-
-    location = ManagedGrpcPythonEnvCodeLocationOrigin(
-        loadable_target_origin=LoadableTargetOrigin(
-            executable_path=sys.executable, module_name=CODE_LOCATION_MODULE, working_directory=str(REPO_ROOT)
-        ),
-        location_name=CODE_LOCATION,
-    )
-    return RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME).get_job_origin(job_name)
-
-
 def _execute(job_name: str, settings: ProjectSettings, instance: dg.DagsterInstance, tags: dict[str, str]):
     """One in-process run of ``job_name``; returns (success, run_id, failure events).
 
     Why not ``execute_in_process``: it keeps every step output in memory for the result object (the
     whole history's features, factor scores, prices: gigabytes on the real data); ``execute_run``
-    hands outputs to the I/O manager. Why not ``dg.execute_job`` (the same, public): it records no
-    code location, so the UI could not re-execute the run (``workspace_job_origin``)."""
-    from dagster._core.execution.api import execute_run
-
+    hands outputs to the I/O manager, and records the run as one of the UI's code location, which
+    ``dg.execute_job`` does not (``adapters/code_location_runs.py``)."""
     from axion_pipeline.definitions import reconstructable_job
+    from axion_pipeline.defs.adapters.code_location_runs import execute_as_code_location_run
 
     recon = reconstructable_job(job_name, settings)
-    job_def = recon.get_definition()
-    run = instance.create_run_for_job(
-        job_def=job_def,
-        run_config=RUN_CONFIG,
-        tags={**job_def.run_tags, **tags},
-        job_code_origin=recon.get_python_origin(),
-        remote_job_origin=workspace_job_origin(job_name),
-    )
-    with execute_run(recon, run, instance, raise_on_error=False) as result:
+    with execute_as_code_location_run(recon, instance, RUN_CONFIG, tags) as result:
         failures = (
             []
             if result.success

@@ -279,6 +279,29 @@ def _private_dagster_imports(tree: ast.AST) -> list[str]:
     return found
 
 
+# --- adapters/code_location_runs.py ----------------------------------------------------------------------
+
+
+def test_code_location_runs_adapter_contract():
+    from dagster._core.execution.api import execute_run
+    from dagster._core.remote_origin import ManagedGrpcPythonEnvCodeLocationOrigin, RemoteRepositoryOrigin
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    from axion_pipeline.defs.adapters.code_location_runs import workspace_job_origin
+
+    assert _params(execute_run)[:4] == ["job", "dagster_run", "instance", "raise_on_error"]
+    assert {"job_code_origin", "remote_job_origin", "tags", "run_config"} <= set(
+        _params(dg.DagsterInstance.create_run_for_job)
+    )
+    origin = workspace_job_origin("daily_job")  # built with keyword fields: a renamed one fails here
+    assert isinstance(origin.repository_origin, RemoteRepositoryOrigin)
+    location = origin.repository_origin.code_location_origin
+    assert isinstance(location, ManagedGrpcPythonEnvCodeLocationOrigin) and location.location_name == "axion_pipeline"
+    assert isinstance(location.loadable_target_origin, LoadableTargetOrigin)
+    assert location.loadable_target_origin.module_name == "axion_pipeline.definitions"
+    assert origin.repository_origin.get_label() == "__repository__@axion_pipeline"  # the UI's run filter
+
+
 def test_private_dagster_imports_only_in_the_adapters():
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
