@@ -411,25 +411,36 @@ def _settled_box(locator, timeout: float = PAGE_TIMEOUT) -> dict:
         time.sleep(0.5)
 
 
-def _open_whole_graph(page, url: str):
+def _fit_to_window(frame) -> None:
+    """Double-click the graph's background (its bottom-left corner; the search bar lies over its top)."""
+    box = _settled_box(frame)
+    frame.dblclick(position={"x": 10, "y": box["height"] - 10})
+
+
+def _open_whole_graph(page, url: str, hide_asset_list: bool = False):
     """Open a lineage graph with the window as tall as the graph needs (up to MAX_VIEWPORT_HEIGHT).
 
     The graph is zoomed to fit its width and draws only the nodes on screen, so a tall graph in a
-    900 px window shows its middle third: the height it needs is read once, the window resized and
-    the page loaded again."""
+    900 px window shows its middle third. As a person would: read the height it needs, make the
+    window that tall, and double-click the background (the graph fits itself to the window again).
+    ``hide_asset_list``: hide the list of assets beside the graph first (the graph gets its width)."""
     from playwright.sync_api import expect
 
     page.set_viewport_size(VIEWPORT)
     page.goto(url)
     graph = page.locator(GRAPH)
     expect(graph).to_be_visible()
+    frame = graph.locator("xpath=../..")  # the graph's viewport: pans, zooms, fits on double-click
+    if hide_asset_list:
+        page.get_by_role("button").filter(has=page.get_by_role("img", name="panel_show_right", exact=True)).last.click()
+        _fit_to_window(frame)
     box = _settled_box(graph)
-    frame = _settled_box(graph.locator("xpath=../.."))  # the graph's scrollable frame
-    height = max(VIEWPORT["height"], min(int(frame["y"] + box["height"] + 40), MAX_VIEWPORT_HEIGHT))
+    top = _settled_box(frame)["y"]
+    height = max(VIEWPORT["height"], min(int(top + box["height"] + 40), MAX_VIEWPORT_HEIGHT))
     page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
-    page.reload()
-    expect(graph).to_be_visible()
+    _fit_to_window(frame)
     _settled_box(graph)
+    expect(graph.get_by_text("Loading...", exact=True)).to_have_count(0)  # every node's status shown
     return graph
 
 
@@ -593,14 +604,9 @@ def _build_everything(ui: DagsterUI, log_path: Path) -> None:
     assert done.returncode == 0, f"run_all failed:\n{log_path.read_text()[-4000:]}"
 
 
-def _hide_side_panels(page) -> None:
-    """Hide the navigation and the lineage's asset list: the graph gets the window's width."""
-    page.get_by_role("button", name="Hide navigation").click()
-    page.get_by_role("button").filter(has=page.get_by_role("img", name="panel_show_right", exact=True)).click()
-
-
 def _save(page, name: str) -> Path:
     path = DOCS / name
+    page.wait_for_timeout(1000)  # let the last status spinners settle
     page.screenshot(path=path)
     size = path.stat().st_size
     assert size < SCREENSHOT_MAX_BYTES, f"{path} is {size} bytes"
@@ -617,10 +623,9 @@ def test_screenshots_for_the_docs(dagster_ui, history, browser, tmp_path):
     page = context.new_page()
     try:
         page.goto(dagster_ui.url(_group_lineage_path("market")))
-        expect(page.locator(GRAPH)).to_be_visible()
-        _hide_side_panels(page)  # remembered by the browser for the pages that follow
+        page.get_by_role("button", name="Hide navigation").click()  # remembered for the pages that follow
         for group, assets in sorted(dagster_ui.groups.items()):
-            graph = _open_whole_graph(page, dagster_ui.url(_group_lineage_path(group)))
+            graph = _open_whole_graph(page, dagster_ui.url(_group_lineage_path(group)), hide_asset_list=True)
             assert not _assets_not_shown(graph, assets), group
             _save(page, f"lineage_{group}.png")
 
@@ -632,8 +637,7 @@ def test_screenshots_for_the_docs(dagster_ui, history, browser, tmp_path):
 
         fold = dagster_ui.definitions.folds[-1]
         page.goto(dagster_ui.url(f"/assets/ranking_model?view=partitions&partition={fold}"))
-        expect(page.get_by_text(fold, exact=True).last).to_be_visible()
-        expect(page.get_by_text("Metadata", exact=True).first).to_be_visible()
+        expect(page.get_by_role("cell", name="train_window", exact=True)).to_be_visible()
         _save(page, "asset_ranking_model_fold.png")
 
         page.goto(dagster_ui.url("/assets/hybrid_scores"))
