@@ -37,24 +37,26 @@ setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
 run: setup
 	$(VENV)/bin/python -m axion_pipeline.run_all
 
-## Headless Chromium for the browser test (Debian's chromium; needs root the first time).
+## Headless Chromium for the browser test (Debian's chromium, driven by Playwright; needs root the first time).
 browser:
 	scripts/install_browser.sh
 
 ## Lint and format check (ruff, config in pyproject.toml), then the whole test suite (CI runs this
 ## through .ci/run). The Dask executor tests run on their own afterwards: once, under xdist next to
-## the other end-to-end tests, their local cluster hung.
+## the other end-to-end tests, their local cluster hung. --dist loadgroup keeps the tests marked
+## xdist_group (the browser tests, which share one `dagster dev`) on one worker; the rest are spread as usual.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 test: setup browser lint
-	$(VENV)/bin/python -m pytest -n 2 -m "not dask" $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -m "not dask" $(PYTEST_ARGS)
 	$(VENV)/bin/python -m pytest -p no:xdist -m dask $(PYTEST_ARGS)
 
-## Refresh docs/asset_graph.png from the running UI.
+## Refresh the README's screenshots (docs/lineage_<group>.png, docs/asset_*.png) from the running UI:
+## the browser test, then a full build of its small market and the pictures of it.
 screenshot: setup browser
-	AXION_UPDATE_SCREENSHOT=1 $(VENV)/bin/python -m pytest axion_pipeline_tests/test_ui_browser.py
+	AXION_UPDATE_SCREENSHOT=1 $(VENV)/bin/python -m pytest -p no:xdist axion_pipeline_tests/test_ui_browser.py
 
 ## Dagster UI (webserver + daemon for schedules and sensors) on 127.0.0.1:3000.
 ui: setup

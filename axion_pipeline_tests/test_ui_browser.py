@@ -1,16 +1,33 @@
-"""The Dagster UI, end to end: `dagster dev` on a small generated market, seen in headless Chromium.
+"""The Dagster UI as a data engineer sees it: `dagster dev` on a small generated market, in headless Chromium.
 
-- every asset group of the Definitions appears in the UI (global asset lineage and the code
-  location's list of groups, with each group's asset count);
-- a screenshot of the asset graph (``docs/asset_graph.png`` when ``AXION_UPDATE_SCREENSHOT=1``);
-- a materialization of ``sectors`` launched through the webserver's GraphQL API succeeds, lands in
-  DuckDB and is shown as a successful run in the UI;
-- every process the test started is gone afterwards.
+One `dagster dev` serves every test of the module. The setup goes through the webserver's GraphQL
+API: the market tables, then ``daily_job`` over the first ``RANGE_DAYS`` trading days in one run (a
+single-run backfill over a range, tagged ``dagster/asset_partition_range_start``/``_end``). The tests
+then open the pages a person opens and assert what the page shows (visible text and roles, not
+GraphQL):
 
-`dagster dev` is used rather than the webserver alone: without a ``run_coordinator`` in
-dagster.yaml the instance queues runs (QueuedRunCoordinator) and only the daemon dequeues them.
-Chromium is driven over the DevTools Protocol (see ``ui_support.py``); install it with
-``scripts/install_browser.sh``. Without it the test is skipped, except in CI where it fails.
+- the global asset lineage, after "Expand all groups", shows every asset of every group;
+- each group's lineage (``group:"<name>"`` in the lineage search) shows each of its assets;
+- the code location lists every group with its asset count;
+- the market tables run lands in DuckDB and its run page shows Success;
+- the run page of the range run opens with its logs within ``RUN_PAGE_BUDGET`` s (the measured time
+  is printed; the budget is generous on purpose, the figure is what to watch);
+- a day's partition page of ``factor_scores`` and ``prices`` shows that day's own row count
+  (``dagster/partition_row_count`` = the rows of that date in DuckDB, not the range's);
+- a daily asset check's Partitions tab shows every day of the range Passed, none Skipped or Failed;
+- ``factor_scores``' overview has a Columns section (expected to fail until ``dagster/column_schema``
+  lands from branch meta17: strict xfail, so the marker must go when it does);
+- every process the module started (dagster dev, the Playwright driver, Chromium) is gone afterwards.
+
+With ``AXION_UPDATE_SCREENSHOT=1`` (``make screenshot``) a last test builds the rest of the pipeline
+(``python -m axion_pipeline.run_all``) and writes the docs' screenshots (``docs/lineage_<group>.png``,
+``docs/asset_*.png``); without it that test is skipped and nothing is written.
+
+`dagster dev` is used rather than the webserver alone: without a ``run_coordinator`` in dagster.yaml
+the instance queues runs (QueuedRunCoordinator) and only the daemon dequeues them. Chromium is
+Debian's (``/usr/bin/chromium``, installed by ``scripts/install_browser.sh``), driven by Playwright
+(``playwright`` in the dev dependency group; it downloads no browser here). Without Chromium the
+tests are skipped, except in CI where they fail.
 """
 
 from __future__ import annotations
@@ -18,14 +35,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import time
 import uuid
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -33,7 +51,6 @@ import pytest
 
 from axion_pipeline_tests.ui_support import (
     CHROMIUM,
-    Chromium,
     ProcessGroup,
     describe_pids,
     free_port,
@@ -42,22 +59,39 @@ from axion_pipeline_tests.ui_support import (
     wait_until,
 )
 
-pytestmark = pytest.mark.slow
+# one `dagster dev` for the module: under `make test` (pytest -n 2 --dist loadgroup) its tests stay on one worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ui_browser")]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DOCS = REPO_ROOT / "docs"
 LOCATION = "axion_pipeline"
 REPOSITORY = "__repository__"  # the implicit repository of a Definitions object
 MARKER = "AXION_UI_TEST_MARKER"
 SIM_TICKERS = 30
-VIEWPORT = (1400, 900)
+# A day's target lands in the partition of the day it matures (21 trading days later): a range of
+# 26 days starting at the first holds five days of targets, so the targets check has dates to audit.
+RANGE_DAYS = 26
+VIEWPORT = {"width": 1400, "height": 900}
+MAX_VIEWPORT_HEIGHT = 6000
+# the lineage graph: an SVG whose CSS-module class keeps this name (the suffix is a build hash)
+GRAPH = "svg[class*='svgContainer']"
+ASSET_NODE = "foreignObject:not(.group)"  # an asset in the graph (group outlines are foreignObject.group)
+SCREENSHOT_MAX_BYTES = 1_000_000
 
 SERVER_START_TIMEOUT = 240
 PAGE_TIMEOUT = 90
 RUN_TIMEOUT = 300
+RUN_PAGE_BUDGET = 30.0  # seconds; generous on purpose (a loaded 2-core machine), the printed figure is the measure
+BUILD_TIMEOUT = 1800
+IN_PROCESS = {"execution": {"config": {"in_process": {}}}}  # one process per run, as `make run` runs them
 
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _updating_screenshots() -> bool:
+    return os.environ.get("AXION_UPDATE_SCREENSHOT") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +128,16 @@ def wait_until_gone(marker_value: str, timeout: float, ignore=lambda pid: False)
         time.sleep(0.2)
 
 
+def _is_browser(pid: int) -> bool:
+    """Chromium or Playwright's driver (node, started from the playwright package)."""
+    try:
+        exe = Path(f"/proc/{pid}/exe").resolve()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return exe.name.startswith("chrom") or b"playwright" in cmdline
+
+
 @pytest.fixture(scope="module")
 def ui_env(tmp_path_factory, marker) -> dict[str, str]:
     root = tmp_path_factory.mktemp("dagster_ui")
@@ -125,38 +169,51 @@ def ui_env(tmp_path_factory, marker) -> dict[str, str]:
     return env
 
 
-def _groups_of_definitions(env: dict[str, str]) -> dict[str, list[str]]:
-    """Asset keys per group, read from the Definitions in a fresh process with the server's env."""
+@dataclass(frozen=True)
+class Definitions:
+    groups: dict[str, list[str]]  # group -> its asset keys
+    trading_days: list[str]  # partition keys of the daily assets
+    folds: list[str]  # partition keys of ranking_model
+
+
+def _read_definitions(env: dict[str, str]) -> Definitions:
+    """Groups and partition keys, read from the Definitions in a fresh process with the server's env."""
     code = (
         "import json\n"
+        "import dagster as dg\n"
         "from axion_pipeline.definitions import defs\n"
+        "graph = defs().resolve_asset_graph()\n"
         "groups = {}\n"
-        "for node in defs().resolve_asset_graph().asset_nodes:\n"
+        "for node in graph.asset_nodes:\n"
         "    groups.setdefault(node.group_name, []).append(node.key.to_user_string())\n"
-        "print('GROUPS=' + json.dumps({g: sorted(k) for g, k in groups.items()}))\n"
+        "keys = lambda name: graph.get(dg.AssetKey(name)).partitions_def.get_partition_keys()\n"
+        "print('DEFS=' + json.dumps({'groups': {g: sorted(k) for g, k in groups.items()},\n"
+        "    'trading_days': keys('prices'), 'folds': keys('ranking_model')}))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False
     )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("GROUPS=")]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("DEFS=")]
     assert done.returncode == 0 and lines, f"loading the Definitions failed:\n{done.stderr[-4000:]}"
-    return json.loads(lines[-1].removeprefix("GROUPS="))
+    return Definitions(**json.loads(lines[-1].removeprefix("DEFS=")))
 
 
 class DagsterUI:
-    def __init__(
-        self, base_url: str, port: int, env: dict[str, str], groups: dict[str, list[str]], process: ProcessGroup
-    ):
+    def __init__(self, base_url: str, port: int, env: dict[str, str], definitions: Definitions, process: ProcessGroup):
         self.base_url = base_url
         self.port = port
         self.env = env
-        self.groups = groups
+        self.definitions = definitions
+        self.groups = definitions.groups
         self.process = process
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         answer = http_json(f"{self.base_url}/graphql", {"query": query, "variables": variables or {}})
         assert "errors" not in answer, answer["errors"]
         return answer["data"]
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
 
 
 LOCATION_STATUS_QUERY = """
@@ -212,7 +269,7 @@ def dagster_ui(ui_env, tmp_path_factory) -> DagsterUI:
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        groups = _groups_of_definitions(ui_env)  # while the server starts
+        definitions = _read_definitions(ui_env)  # while the server starts
 
         def ready() -> bool:
             if process.proc.poll() is not None:
@@ -224,12 +281,12 @@ def dagster_ui(ui_env, tmp_path_factory) -> DagsterUI:
             wait_until(ready, timeout=SERVER_START_TIMEOUT, interval=0.5, what="dagster dev to serve the code location")
         except TimeoutError as exc:
             raise AssertionError(f"{exc}\n--- dagster dev log ---\n{process.log_tail()}") from exc
-        yield DagsterUI(base_url, port, ui_env, groups, process)
+        yield DagsterUI(base_url, port, ui_env, definitions, process)
     finally:
         # SIGTERM first; on a loaded 2-core machine dagster dev (webserver, daemon, code servers)
         # can take over a minute to wind down, after which the group is SIGKILLed
         graceful = process.stop(grace=120)
-        leftovers = wait_until_gone(ui_env[MARKER], timeout=15, ignore=_is_chromium)
+        leftovers = wait_until_gone(ui_env[MARKER], timeout=15, ignore=_is_browser)
     # Reached only when setup succeeded: a setup error propagates from `finally` and is the one to
     # report (the `marker` fixture still checks for leftovers then).
     if not graceful:
@@ -239,120 +296,6 @@ def dagster_ui(ui_env, tmp_path_factory) -> DagsterUI:
         )
     # the guarantee that matters: nothing the test started is still running
     assert not leftovers, f"dagster processes left after stopping dagster dev:\n{describe_pids(leftovers)}"
-
-
-def _is_chromium(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/exe").resolve().name.startswith("chrom")
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_executable, ui_env, tmp_path_factory):
-    root = tmp_path_factory.mktemp("chromium")
-    chromium = Chromium(
-        root / "profile",
-        env=ui_env,
-        log_path=root / "chromium.log",
-        width=VIEWPORT[0],
-        height=VIEWPORT[1],
-        executable=chromium_executable,
-    )
-    try:
-        yield chromium
-    finally:
-        assert chromium.close(), "chromium did not stop on SIGTERM"
-
-
-# What the global asset lineage shows: the sidebar's items (groups when there are several,
-# otherwise assets) and the labels of the group boxes drawn in the graph.
-LINEAGE_STATE_JS = """
-(() => {
-  const titles = (nodes) => Array.from(nodes).map((n) => n.getAttribute('title')).filter(Boolean);
-  const sidebarGroups = Array.from(document.querySelectorAll('[aria-label="asset_group"]'))
-    .map((icon) => icon.parentElement.querySelector('[title]')).filter(Boolean)
-    .map((n) => n.getAttribute('title'));
-  const graphGroups = Array.from(document.querySelectorAll('svg foreignObject.group'))
-    .map((f) => (f.firstElementChild ? f.firstElementChild.innerText : '').split('\\n')
-      .map((s) => s.trim()).filter(Boolean)[0]).filter(Boolean);
-  return {
-    heading: document.title,
-    sidebarItems: titles(document.querySelectorAll('[class*="AssetSidebarNode_itemContainer"] [title]')),
-    sidebarGroups, graphGroups,
-    graphNodes: document.querySelectorAll('svg foreignObject').length,
-    fetchingStatuses: document.body.innerText.includes('fetching statuses'),
-  };
-})()
-"""
-
-# The code location's "Definitions > Assets" tab: one row per asset group with its asset count.
-LOCATION_GROUPS_JS = """
-(() => Array.from(document.querySelectorAll('[class*="VirtualizedTable_row"]'))
-  .filter((row) => row.querySelector('[aria-label="asset_group"]'))
-  .map((row) => {
-    const tag = row.querySelector('[data-tooltip$=" assets"], [data-tooltip$=" asset"]');
-    const icon = row.querySelector('[aria-label="asset_group"]');
-    return {name: icon.parentElement.innerText.trim(), count: tag ? tag.getAttribute('data-tooltip') : null};
-  }))()
-"""
-
-
-def _lineage_shows(groups: dict[str, list[str]]):
-    expected = set(groups)
-
-    def accept(state) -> bool:
-        if state["fetchingStatuses"]:
-            return False
-        if len(expected) > 1:
-            # Several groups: each is a sidebar entry and a (collapsed) box in the graph.
-            return set(state["sidebarGroups"]) == expected and expected <= set(state["graphGroups"])
-        # A single group is not drawn as a box: the sidebar lists its assets instead.
-        (assets,) = groups.values()
-        return set(state["sidebarItems"]) == set(assets) and state["graphNodes"] > 0
-
-    return accept
-
-
-def _png_size(path: Path) -> tuple[int, int]:
-    header = path.read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
-    return struct.unpack(">II", header[16:24])
-
-
-def test_every_asset_group_is_shown_in_the_ui(dagster_ui, browser, tmp_path):
-    groups = dagster_ui.groups
-    assert groups, "the Definitions hold no assets"
-
-    browser.navigate(f"{dagster_ui.base_url}/asset-groups")
-    state = browser.wait_for_state(
-        LINEAGE_STATE_JS,
-        _lineage_shows(groups),
-        PAGE_TIMEOUT,
-        f"the global asset lineage to show the groups {sorted(groups)}",
-    )
-    assert state["heading"] == "Global asset lineage"
-    time.sleep(1.0)  # let the graph finish its zoom-to-fit animation before the screenshot
-
-    if os.environ.get("AXION_UPDATE_SCREENSHOT") == "1":
-        shot = REPO_ROOT / "docs" / "asset_graph.png"
-    else:
-        shot = tmp_path / "asset_graph.png"
-    browser.screenshot(shot)
-    assert _png_size(shot) == VIEWPORT
-    assert shot.stat().st_size < 1_000_000, f"screenshot unexpectedly large: {shot.stat().st_size} bytes"
-
-    expected_rows = [
-        {"name": group, "count": f"{len(keys)} asset{'s' if len(keys) != 1 else ''}"}
-        for group, keys in sorted(groups.items())
-    ]
-    browser.navigate(f"{dagster_ui.base_url}/locations/{LOCATION}/assets")
-    browser.wait_for_state(
-        LOCATION_GROUPS_JS,
-        lambda rows: sorted(rows, key=lambda r: r["name"]) == expected_rows,
-        PAGE_TIMEOUT,
-        f"the code location's asset groups to be {expected_rows}",
-    )
 
 
 RUN_QUERY = """
@@ -365,43 +308,206 @@ query ($runId: ID!) {
 }
 """
 
-LATEST_MATERIALIZATION_QUERY = """
-query ($path: [String!]!) {
-  assetOrError(assetKey: {path: $path}) {
-    __typename
-    ... on Asset { assetMaterializations(limit: 1) { runId } }
-  }
-}
-"""
 
-
-@pytest.mark.filterwarnings("ignore:Using variable_values and operation_name:DeprecationWarning:gql")
-def test_materialize_sectors_through_graphql(dagster_ui, browser):
+def _run_job(ui: DagsterUI, job: str, tags: dict[str, str] | None = None) -> str:
+    """Launch ``job`` through the webserver (in-process executor), wait for it; its run id once it succeeded."""
     from dagster_graphql import DagsterGraphQLClient
 
-    assert "sectors" in dagster_ui.groups.get("market", []), dagster_ui.groups
-    client = DagsterGraphQLClient("127.0.0.1", port_number=dagster_ui.port, timeout=60)
-    run_id = client.submit_job_execution(
-        "__ASSET_JOB",
-        repository_location_name=LOCATION,
-        repository_name=REPOSITORY,
-        asset_selection=["sectors"],
-    )
-
+    client = DagsterGraphQLClient("127.0.0.1", port_number=ui.port, timeout=60)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Using variable_values and operation_name", DeprecationWarning)
+        run_id = client.submit_job_execution(
+            job,
+            repository_location_name=LOCATION,
+            repository_name=REPOSITORY,
+            run_config=IN_PROCESS,
+            tags=tags or {},
+        )
     finished = {"SUCCESS", "FAILURE", "CANCELED"}
 
     def run_finished() -> str | None:
-        status = dagster_ui.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]["status"]
+        status = ui.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]["status"]
         return status if status in finished else None
 
     try:
-        status = wait_until(run_finished, timeout=RUN_TIMEOUT, interval=1.0, what=f"run {run_id} to finish")
+        status = wait_until(run_finished, timeout=RUN_TIMEOUT, interval=1.0, what=f"{job} run {run_id} to finish")
     except TimeoutError as exc:
-        raise AssertionError(f"{exc}\n--- dagster dev log ---\n{dagster_ui.process.log_tail()}") from exc
-    assert status == "SUCCESS", f"run {run_id} ended {status}:\n{dagster_ui.process.log_tail()}"
+        raise AssertionError(f"{exc}\n--- dagster dev log ---\n{ui.process.log_tail()}") from exc
+    assert status == "SUCCESS", f"{job} run {run_id} ended {status}:\n{ui.process.log_tail()}"
+    return run_id
 
-    latest = dagster_ui.graphql(LATEST_MATERIALIZATION_QUERY, {"path": ["sectors"]})["assetOrError"]
-    assert latest["assetMaterializations"] == [{"runId": run_id}]
+
+@dataclass(frozen=True)
+class History:
+    market_run_id: str
+    range_run_id: str
+    days: list[str]  # the trading days of the range run
+
+
+@pytest.fixture(scope="module")
+def history(dagster_ui) -> History:
+    """The market tables, then ``daily_job`` over the first RANGE_DAYS trading days in one run."""
+    market_run_id = _run_job(dagster_ui, "market_tables_job")
+    days = dagster_ui.definitions.trading_days[:RANGE_DAYS]
+    range_tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
+    range_run_id = _run_job(dagster_ui, "daily_job", range_tags)
+    return History(market_run_id, range_run_id, days)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_executable, ui_env, marker):
+    from playwright.sync_api import sync_playwright
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(MARKER, marker)  # Playwright's driver inherits it, so the leak check sees it
+        playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=chromium_executable, headless=True, env=ui_env)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+    finally:
+        playwright.stop()
+    leftovers = wait_until_gone(marker, timeout=15, ignore=lambda pid: not _is_browser(pid))
+    assert not leftovers, f"browser processes left after closing Playwright:\n{describe_pids(leftovers)}"
+
+
+@pytest.fixture
+def page(browser):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=PAGE_TIMEOUT * 1000)
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(PAGE_TIMEOUT * 1000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+# --- the asset graph -------------------------------------------------------------------------------
+
+
+def _group_lineage_path(group: str) -> str:
+    """The global lineage filtered to one group: what typing group:"<name>" in its search box shows
+    (neighbours outside the selection hidden, the lineage's default)."""
+    from urllib.parse import quote
+
+    return "/asset-groups~" + quote(f'group:"{group}"', safe="") + "/"
+
+
+def _settled_box(locator, timeout: float = PAGE_TIMEOUT) -> dict:
+    """The locator's bounding box once two reads 0.5 s apart agree (the graph lays out, then zooms)."""
+    deadline = time.monotonic() + timeout
+    previous = None
+    while True:
+        box = locator.bounding_box()
+        if box is not None and box == previous and box["height"] > 0:
+            return box
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{locator} did not settle within {timeout} s (last box {box})")
+        previous = box
+        time.sleep(0.5)
+
+
+def _fit_to_window(frame) -> None:
+    """Double-click the graph's background (its bottom-left corner; the search bar lies over its top)."""
+    box = _settled_box(frame)
+    frame.dblclick(position={"x": 10, "y": box["height"] - 10})
+
+
+def _open_whole_graph(page, url: str, hide_asset_list: bool = False):
+    """Open a lineage graph with the window as tall as the graph needs (up to MAX_VIEWPORT_HEIGHT).
+
+    The graph is zoomed to fit its width and draws only the nodes on screen, so a tall graph in a
+    900 px window shows its middle third. As a person would: read the height it needs, make the
+    window that tall, and double-click the background (the graph fits itself to the window again).
+    ``hide_asset_list``: hide the list of assets beside the graph first (the graph gets its width)."""
+    from playwright.sync_api import expect
+
+    page.set_viewport_size(VIEWPORT)
+    page.goto(url)
+    graph = page.locator(GRAPH)
+    expect(graph).to_be_visible()
+    frame = graph.locator("xpath=../..")  # the graph's viewport: pans, zooms, fits on double-click
+    if hide_asset_list:
+        page.get_by_role("button").filter(has=page.get_by_role("img", name="panel_show_right", exact=True)).last.click()
+        _fit_to_window(frame)
+    box = _settled_box(graph)
+    top = _settled_box(frame)["y"]
+    height = max(VIEWPORT["height"], min(int(top + box["height"] + 40), MAX_VIEWPORT_HEIGHT))
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+    _fit_to_window(frame)
+    _settled_box(graph)
+    expect(graph.get_by_text("Loading...", exact=True)).to_have_count(0)  # every node's status shown
+    return graph
+
+
+def _node_labels(graph) -> list[str]:
+    """The names the graph's asset nodes show on screen (the graph draws only the nodes on screen)."""
+    texts = graph.locator(f"{ASSET_NODE} > *").filter(visible=True).all_inner_texts()
+    return [text.strip().split("\n")[0] for text in texts if text.strip()]
+
+
+def _shows(label: str, asset: str) -> bool:
+    """``label`` names ``asset``: in full, or shortened in the middle as a zoomed-out graph shows
+    long names ("hyperparam…_search")."""
+    if label == asset:
+        return True
+    head, ellipsis, tail = label.partition("…")
+    return bool(ellipsis) and asset.startswith(head) and asset.endswith(tail) and len(head) + len(tail) < len(asset)
+
+
+def _assets_not_shown(graph, assets: list[str]) -> list[str]:
+    labels = _node_labels(graph)
+    return [asset for asset in assets if not any(_shows(label, asset) for label in labels)]
+
+
+def test_global_lineage_shows_every_asset_once_groups_are_expanded(dagster_ui, page):
+    from playwright.sync_api import expect
+
+    groups = dagster_ui.groups
+    assert len(groups) > 1, groups
+    page.goto(dagster_ui.url("/asset-groups"))
+    expect(page).to_have_title(re.compile("Global asset lineage"))
+    for group in groups:
+        expect(page.get_by_text(group, exact=True).first).to_be_visible()  # sidebar and collapsed boxes
+    settings = page.get_by_role("button").filter(has=page.get_by_role("img", name="settings", exact=True))
+    settings.filter(has_not_text="Settings").last.click()
+    page.get_by_role("menuitem", name="Expand all groups").click()
+    expect(page).to_have_url(re.compile(r"expanded="))  # the state a person can bookmark
+    graph = _open_whole_graph(page, page.url)
+    missing = {g: m for g, assets in groups.items() if (m := _assets_not_shown(graph, assets))}
+    assert not missing, f"assets not shown in the expanded global lineage: {missing}"
+
+
+def test_each_group_lineage_shows_its_assets(dagster_ui, page):
+    missing = {}
+    for group, assets in sorted(dagster_ui.groups.items()):
+        graph = _open_whole_graph(page, dagster_ui.url(_group_lineage_path(group)))
+        if shown := _assets_not_shown(graph, assets):
+            missing[group] = shown
+    assert not missing, f"assets missing from their group's lineage: {missing}"
+
+
+def test_the_code_location_lists_every_group_with_its_asset_count(dagster_ui, page):
+    from playwright.sync_api import expect
+
+    page.goto(dagster_ui.url(f"/locations/{LOCATION}/assets"))
+    # each group's row: its name in bold, then its asset count (the page's accessibility tree, in order)
+    rows = "\n".join(
+        f"- strong: {group}\n- text: {len(keys)} asset{'s' if len(keys) != 1 else ''}"
+        for group, keys in sorted(dagster_ui.groups.items())
+    )
+    expect(page.locator("body")).to_match_aria_snapshot(rows)
+
+
+# --- runs -------------------------------------------------------------------------------------------
+
+
+def test_the_market_tables_run_lands_in_duckdb_and_shows_success(dagster_ui, history, page):
+    from playwright.sync_api import expect
 
     with duckdb.connect(dagster_ui.env["AXION_WAREHOUSE"], read_only=True) as con:
         rows, tickers, sectors = con.execute(
@@ -409,11 +515,133 @@ def test_materialize_sectors_through_graphql(dagster_ui, browser):
         ).fetchone()
     assert rows == tickers == SIM_TICKERS, (rows, tickers)
     assert sectors > 1
+    page.goto(dagster_ui.url(f"/runs/{history.market_run_id}"))
+    expect(page.get_by_text(history.market_run_id[:8]).first).to_be_visible()
+    expect(page.get_by_text("Success", exact=True).first).to_be_visible()
+    expect(page.get_by_text('Finished execution of run for "market_tables_job".')).to_be_visible()
 
-    browser.navigate(f"{dagster_ui.base_url}/runs/{run_id}")
-    browser.wait_for_state(
-        "(() => ({text: document.body.innerText, title: document.title}))()",
-        lambda s: run_id[:8] in s["title"] + s["text"] and "Success" in s["text"],
-        PAGE_TIMEOUT,
-        f"the run page of {run_id} to show Success",
-    )
+
+def test_the_range_run_page_opens_with_its_logs_within_budget(dagster_ui, history, page):
+    from playwright.sync_api import expect
+
+    started = time.monotonic()
+    page.goto(dagster_ui.url(f"/runs/{history.range_run_id}"))
+    expect(page.get_by_text("Success", exact=True).first).to_be_visible()
+    # the log table ends with the run's last events: every event was loaded
+    expect(page.get_by_text("RUN_SUCCESS", exact=True)).to_be_visible()
+    expect(page.get_by_text('Finished execution of run for "daily_job".')).to_be_visible()
+    elapsed = time.monotonic() - started
+    days = history.days
+    print(f"\nrun page of daily_job over {len(days)} days ({days[0]} .. {days[-1]}) with its logs: {elapsed:.1f} s")
+    assert elapsed < RUN_PAGE_BUDGET, f"the run page took {elapsed:.1f} s (budget {RUN_PAGE_BUDGET:.0f} s)"
+
+
+# --- a range run, day by day ----------------------------------------------------------------------
+
+
+def test_a_day_of_the_range_run_shows_its_own_row_count(dagster_ui, history, page):
+    from playwright.sync_api import expect
+
+    day = history.days[-3]
+    for asset, table in [("factor_scores", "factors.factor_scores"), ("prices", "market.prices")]:
+        with duckdb.connect(dagster_ui.env["AXION_WAREHOUSE"], read_only=True) as con:
+            (own,) = con.execute(f"SELECT count(*) FROM {table} WHERE date = ?", [day]).fetchone()
+            (whole_range,) = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        assert 0 < own < whole_range, (asset, own, whole_range)
+        page.goto(dagster_ui.url(f"/assets/{asset}?view=partitions&partition={day}"))
+        expect(page.get_by_text(day, exact=True).filter(visible=True).first).to_be_visible()
+        row = page.get_by_role("row").filter(
+            has=page.get_by_role("cell", name="dagster/partition_row_count", exact=True)
+        )
+        # the day's own rows, not the range's (a range run once gave every day the whole range's count)
+        expect(row.get_by_role("cell").nth(1)).to_have_text(str(own))
+
+
+def test_a_daily_check_shows_every_day_of_the_passing_range_run_passed(dagster_ui, history, page):
+    from playwright.sync_api import expect
+
+    missing = len(dagster_ui.definitions.trading_days) - len(history.days)
+    for asset, check in [("prices", "prices_unique_keys"), ("factor_scores", "scores_within_unit_interval")]:
+        page.goto(dagster_ui.url(f"/assets/{asset}?view=checks&checkDetail={check}"))
+        expect(page.get_by_text(check, exact=True).last).to_be_visible()
+        page.get_by_role("tab", name="Partitions").last.click()  # the check's tab, not the asset's
+        # every day of the range passed; before per-partition results (and their target
+        # materializations) the range showed as Skipped, then as Missing
+        expect(page.get_by_text(f"Passed ({len(history.days)})", exact=True)).to_be_visible()
+        for status, count in [("Skipped", 0), ("Failed", 0), ("Execution Failed", 0), ("Missing", missing)]:
+            expect(page.get_by_text(f"{status} ({count})", exact=True)).to_be_visible()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="dagster/column_schema is not recorded yet: it is being added on branch meta17; once merged this "
+    "test passes and the strict xfail turns it into a failure, so remove this marker then",
+)
+def test_the_factor_scores_overview_shows_its_columns(dagster_ui, history, page):
+    from playwright.sync_api import expect
+
+    page.goto(dagster_ui.url("/assets/factor_scores"))
+    expect(page.get_by_role("button", name="Description")).to_be_visible()
+    expect(page.get_by_role("button", name="Metadata")).to_be_visible()
+    expect(page.get_by_role("button", name="Columns")).to_be_visible(timeout=10_000)
+
+
+# --- screenshots for the README -------------------------------------------------------------------
+
+
+def _build_everything(ui: DagsterUI, log_path: Path) -> None:
+    """Every stage of `make run` on the test's market, into the instance dagster dev shows."""
+    with open(log_path, "w") as log:
+        done = subprocess.run(
+            [sys.executable, "-m", "axion_pipeline.run_all"],
+            env=ui.env,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=BUILD_TIMEOUT,
+            check=False,
+        )
+    assert done.returncode == 0, f"run_all failed:\n{log_path.read_text()[-4000:]}"
+
+
+def _save(page, name: str) -> Path:
+    path = DOCS / name
+    page.wait_for_timeout(1000)  # let the last status spinners settle
+    page.screenshot(path=path)
+    size = path.stat().st_size
+    assert size < SCREENSHOT_MAX_BYTES, f"{path} is {size} bytes"
+    return path
+
+
+@pytest.mark.skipif(not _updating_screenshots(), reason="writes docs/*.png only with AXION_UPDATE_SCREENSHOT=1")
+def test_screenshots_for_the_docs(dagster_ui, history, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    _build_everything(dagster_ui, tmp_path / "run_all.log")
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(PAGE_TIMEOUT * 1000)
+    page = context.new_page()
+    try:
+        page.goto(dagster_ui.url(_group_lineage_path("market")))
+        page.get_by_role("button", name="Hide navigation").click()  # remembered for the pages that follow
+        for group, assets in sorted(dagster_ui.groups.items()):
+            graph = _open_whole_graph(page, dagster_ui.url(_group_lineage_path(group)), hide_asset_list=True)
+            assert not _assets_not_shown(graph, assets), group
+            _save(page, f"lineage_{group}.png")
+
+        page.set_viewport_size(VIEWPORT)
+        day = dagster_ui.definitions.trading_days[-1]
+        page.goto(dagster_ui.url(f"/assets/factor_scores?view=partitions&partition={day}"))
+        expect(page.get_by_role("cell", name="dagster/partition_row_count", exact=True)).to_be_visible()
+        _save(page, "asset_factor_scores_partition.png")
+
+        fold = dagster_ui.definitions.folds[-1]
+        page.goto(dagster_ui.url(f"/assets/ranking_model?view=partitions&partition={fold}"))
+        expect(page.get_by_role("cell", name="train_window", exact=True)).to_be_visible()
+        _save(page, "asset_ranking_model_fold.png")
+
+        page.goto(dagster_ui.url("/assets/hybrid_scores"))
+        expect(page.get_by_role("button", name="Metadata")).to_be_visible()
+        _save(page, "asset_hybrid_scores.png")
+    finally:
+        context.close()

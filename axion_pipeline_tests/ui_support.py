@@ -1,16 +1,13 @@
-"""Helpers for the browser test of the Dagster UI: a process-group runner and a small Chromium driver.
+"""Helpers for the browser test of the Dagster UI: processes started in their own group and found again.
 
-Chromium is driven over the Chrome DevTools Protocol (CDP) with the ``websockets`` package, which
-``dagster-webserver`` already depends on (through ``uvicorn[standard]``): no npm package and no
-browser download. Every process started here gets its own process group and carries a marker
-environment variable, so a test can prove that nothing it started outlives it.
+`dagster dev` runs in its own process group (stopped as a whole); every process the test starts
+carries a marker environment variable, so the test can prove that nothing it started outlives it.
+The browser itself is driven by Playwright (``test_ui_browser.py``).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import itertools
 import json
 import os
 import signal
@@ -23,23 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
-
-# The flags this machine needs: without the background-networking ones Chromium keeps trying
-# Google's hosts through a closed network.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--hide-scrollbars",
-    "--mute-audio",
-]
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (scripts/install_browser.sh); Playwright downloads none here
 
 
 def free_port() -> int:
@@ -178,133 +159,3 @@ class ProcessGroup:
             self.proc.wait(timeout=10)
         self._log.close()
         return graceful
-
-
-# --- Chromium over the DevTools Protocol ---------------------------------------------------------
-
-
-class CDPError(RuntimeError):
-    pass
-
-
-class Chromium:
-    """One headless Chromium page, driven over CDP (navigate, evaluate JavaScript, screenshot)."""
-
-    def __init__(
-        self,
-        profile_dir: Path,
-        env: Mapping[str, str],
-        log_path: Path,
-        width: int = 1400,
-        height: int = 900,
-        executable: str = CHROMIUM,
-    ):
-        profile_dir.mkdir(parents=True, exist_ok=True)
-        self.group = ProcessGroup(
-            [
-                executable,
-                *CHROMIUM_FLAGS,
-                f"--user-data-dir={profile_dir}",
-                "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0",
-                f"--window-size={width},{height}",
-                "about:blank",
-            ],
-            env=env,
-            log_path=log_path,
-        )
-        try:
-            self._connect(profile_dir / "DevToolsActivePort", width, height)
-        except BaseException:
-            self.group.stop(grace=5)
-            raise
-
-    def _connect(self, port_file: Path, width: int, height: int) -> None:
-        from websockets.sync.client import connect
-
-        def debug_port() -> int | None:
-            if self.group.proc.poll() is not None:
-                raise CDPError(f"chromium exited with {self.group.proc.returncode}:\n{self.group.log_tail()}")
-            text = port_file.read_text() if port_file.exists() else ""
-            return int(text.split()[0]) if text.strip() else None
-
-        port = wait_until(debug_port, timeout=30, interval=0.1, what="chromium's DevTools port")
-        targets = wait_until(
-            lambda: [t for t in http_json(f"http://127.0.0.1:{port}/json/list") if t.get("type") == "page"],
-            timeout=30,
-            interval=0.2,
-            what="a chromium page target",
-        )
-        self._connection = contextlib.ExitStack()
-        self._ws = self._connection.enter_context(
-            connect(targets[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=30)
-        )
-        self._ids = itertools.count(1)
-        self.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-        )
-
-    def send(self, method: str, params: Mapping[str, Any] | None = None, timeout: float = 60) -> dict:
-        msg_id = next(self._ids)
-        self._ws.send(json.dumps({"id": msg_id, "method": method, "params": dict(params or {})}))
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no CDP answer to {method} within {timeout} s")
-            message = json.loads(self._ws.recv(timeout=remaining))
-            if message.get("id") != msg_id:
-                continue  # an event, or the answer to an abandoned command
-            if "error" in message:
-                raise CDPError(f"{method}: {message['error']}")
-            return message.get("result", {})
-
-    def navigate(self, url: str) -> None:
-        result = self.send("Page.navigate", {"url": url})
-        if result.get("errorText"):
-            raise CDPError(f"navigation to {url} failed: {result['errorText']}")
-
-    def evaluate(self, expression: str) -> Any:
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
-        if "exceptionDetails" in result:
-            raise CDPError(f"JavaScript error: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def wait_for_state(self, expression: str, accept: Callable[[Any], bool], timeout: float, what: str) -> Any:
-        """Evaluate ``expression`` until ``accept(value)``; return that value.
-
-        Errors while the page loads (a destroyed execution context, a script error on a half-built
-        DOM) count as "not yet". On timeout, the last value or error seen is in the message.
-        """
-        seen: dict[str, Any] = {}
-
-        def attempt() -> bool:
-            try:
-                seen["value"] = self.evaluate(expression)
-            except CDPError as exc:
-                seen["value"] = exc
-                return False
-            return accept(seen["value"])
-
-        try:
-            wait_until(attempt, timeout=timeout, interval=0.5, what=what)
-        except TimeoutError as exc:
-            raise TimeoutError(f"{exc}; last seen: {seen.get('value')!r}") from exc
-        return seen["value"]
-
-    def screenshot(self, path: Path) -> Path:
-        data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(data))
-        return path
-
-    def close(self) -> bool:
-        """Close the browser (CDP, then SIGTERM to its group). True if it ended without SIGKILL."""
-        from websockets.exceptions import ConnectionClosed
-
-        # the browser may drop the connection before answering; the group is stopped below
-        with contextlib.suppress(ConnectionClosed, CDPError, TimeoutError, OSError):
-            self.send("Browser.close", timeout=10)
-        self._connection.close()
-        return self.group.stop(grace=15)

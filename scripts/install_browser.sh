@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the headless browser used by axion_pipeline_tests/test_ui_browser.py: Debian's Chromium
-# at /usr/bin/chromium. Idempotent: does nothing when it is already there. The test drives it over
-# the Chrome DevTools Protocol with the `websockets` package that dagster-webserver already brings
-# (through uvicorn[standard]), so no npm package and no browser download is needed.
+# at /usr/bin/chromium. Idempotent: does nothing when it is already there. The test drives it with
+# Playwright for Python (the `playwright` package of the dev dependency group, installed by
+# `make setup`), launched with executable_path=/usr/bin/chromium: `playwright install` (a browser
+# download) is not used and not needed.
 set -euo pipefail
 
 CHROMIUM=/usr/bin/chromium

@@ -351,12 +351,24 @@ def _range_run_definitions():
 
 
 def test_partition_results_adapter_contract():
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData,
+    )
     from dagster._core.execution.context.output import OutputContext
     from dagster._core.execution.context.system import StepExecutionContext
+    from dagster._core.storage.event_log.base import EventLogStorage
 
     assert "step_context" in dir(OutputContext)
     assert _params(StepExecutionContext.add_asset_metadata)[:4] == ["self", "metadata", "asset_key", "partition_key"]
     assert "partition" in _params(dg.AssetCheckEvaluation.__new__)
+    assert "target_materialization_data" in _params(dg.AssetCheckEvaluation.__new__)
+    assert AssetCheckEvaluationTargetMaterializationData(storage_id=1, run_id="r", timestamp=0.0).storage_id == 1
+    assert _params(EventLogStorage.get_latest_storage_id_by_partition)[:4] == [
+        "self",
+        "asset_key",
+        "event_type",
+        "partitions",
+    ]
 
 
 def test_a_range_run_records_one_check_result_and_one_row_count_per_partition(tmp_path):
@@ -381,11 +393,12 @@ def test_a_range_run_records_one_check_result_and_one_row_count_per_partition(tm
     }
     assert counts == {f"2024-01-0{d}": d for d in range(1, 6)}
     key = dg.AssetCheckKey(dg.AssetKey("table"), "no_third_of_january")
-    status = {
-        i.partition_key: i.latest_execution_status.value
-        for i in instance.event_log_storage.get_asset_check_partition_info([key])
-    }
+    infos = instance.event_log_storage.get_asset_check_partition_info([key])
+    status = {i.partition_key: i.latest_execution_status.value for i in infos}
     assert status == {f"2024-01-0{d}": "FAILED" if d == 3 else "SUCCEEDED" for d in range(1, 6)}
+    # each result targets its partition's materialization: the UI counts only current results (a
+    # result without a target showed every partition of the range as missing)
+    assert all(i.is_current for i in infos), [i.partition_key for i in infos if not i.is_current]
 
 
 def test_a_single_partition_run_records_its_check_result_on_its_partition(tmp_path):

@@ -8,13 +8,18 @@ to every partition of the range, so each day claimed the whole range's row count
 
 How: a check yields ``dg.AssetCheckEvaluation`` events with ``partition`` set, one per partition key
 of the run, plus the ``Output`` its op declares (what Dagster itself yields for an
-``AssetCheckResult``: ``execute_step._process_asset_results_to_events``). The I/O manager adds each
+``AssetCheckResult``: ``execute_step._process_asset_results_to_events``). Each evaluation names the
+partition's latest materialization as its target, as ``AssetCheckResult.to_asset_check_evaluation``
+does for a single partition: the UI counts a partition's check result only while it targets the
+partition's latest materialization (``AssetCheckPartitionInfo.is_current``), and without a target the
+check's partitions tab showed every partition of a passing range run as missing. The I/O manager adds each
 partition's row count through ``OutputContext.step_context.add_asset_metadata(partition_key=...)``,
 the step-context method behind the public ``AssetExecutionContext.add_asset_metadata``; the
 output context has no public way to reach it.
 
-Private parts: the check op's single output (its name, read from ``op_def.output_defs``) and
-``OutputContext.step_context``. On a Dagster upgrade, ``test_dagster_adapters.py`` runs a range
+Private parts: the check op's single output (its name, read from ``op_def.output_defs``),
+``OutputContext.step_context``, ``AssetCheckEvaluationTargetMaterializationData`` and the event log's
+``get_latest_storage_id_by_partition``. On a Dagster upgrade, ``test_dagster_adapters.py`` runs a range
 run and asserts one evaluation and one row count per partition, none skipped.
 """
 
@@ -25,6 +30,9 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 DATE_KEY = "%Y-%m-%d"
 # Dagster's SQLite event log writes each check evaluation on its own (about 13 ms each, never in a
@@ -83,6 +91,7 @@ def partition_results(
         yield result.with_metadata({**result.metadata, **note})
         return
     scope = f"{keys[0]} .. {keys[-1]} ({len(keys)} partitions, one evaluation)"
+    targets = latest_materializations(context.instance, spec.asset_key, keys)
     (output,) = op_context.op_def.output_defs
     yield dg.Output(None, output_name=output.name)
     for key in keys:
@@ -99,7 +108,30 @@ def partition_results(
             description=result.description,
             blocking=spec.blocking,
             partition=key,
+            target_materialization_data=targets.get(key),
         )
+
+
+def latest_materializations(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, keys: Collection[str]
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """The latest materialization of each of ``keys`` (partitions of ``asset_key``) that has one, in two
+    queries whatever the number of partitions (Dagster looks one partition up per check result)."""
+    storage_ids = instance.event_log_storage.get_latest_storage_id_by_partition(
+        asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(keys)
+    )
+    if not storage_ids:
+        return {}
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=list(storage_ids.values())), limit=len(storage_ids)
+    ).records
+    return {
+        r.partition_key: AssetCheckEvaluationTargetMaterializationData(
+            storage_id=r.storage_id, run_id=r.run_id, timestamp=r.timestamp
+        )
+        for r in records
+        if r.partition_key is not None
+    }
 
 
 def add_partition_row_counts(context: dg.OutputContext, frame: pd.DataFrame, column: str) -> bool:
