@@ -132,3 +132,21 @@ def test_leakage_audit_rebuilds_with_the_runs_feature_settings(history, defs, in
         assert lag10, columns  # the defaults' columns stay in the table ...
         filled = con.execute(f'select count("{lag10[0]}") from features.features where date = ?', [key]).fetchone()[0]
     assert filled == 0  # ... empty on the day rebuilt without them
+
+
+def test_a_short_range_at_the_start_of_history_passes_with_no_matured_label(defs, instance, trading_days):
+    """A UI backfill of the history's first days: no label has matured yet (a label needs the 21
+    trading days after its date), so the target audit has nothing to check and says why, instead of
+    failing the run with an error; the same empty table later in the history would fail."""
+    keys = trading_days.get_partition_keys()
+    run_job(defs, instance, "market_tables_job")
+    result = run_job(defs, instance, "daily_job", key_range=(keys[0], keys[4]))
+    assert result.success
+    audits = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.event_specific_data.check_name == "targets_use_only_the_forward_window"
+    ]
+    assert {a.partition for a in audits} == set(keys[:5]) and all(a.passed for a in audits)
+    assert "no label matures before" in audits[0].metadata["reason"].value
