@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.calendar import non_trading_weekdays
-from axion_pipeline.defs.common import WAREHOUSE_POOL
+from axion_pipeline.defs.common import WAREHOUSE_POOL, group_attributes
 from axion_pipeline.ml.datasets import FoldPlan
 from axion_pipeline.project import ProjectSettings
 
@@ -93,7 +93,7 @@ class DagsterProject:
         return dg.asset(
             partitions_def=self.trading_days,
             backfill_policy=dg.BackfillPolicy.single_run(),
-            group_name=group,
+            **group_attributes(group, "daily", kwargs.pop("tags", None)),
             kinds=kwargs.pop("kinds", {"duckdb", "pandas"}),
             metadata=metadata,
             pool=WAREHOUSE_POOL,
@@ -107,12 +107,11 @@ class DagsterProject:
         multiprocess executor), and only their reads and writes queue for the warehouse."""
         return dg.asset(
             partitions_def=self.folds,
-            group_name=group,
+            **group_attributes(group, "per-fold"),
             kinds=kinds,
             ins=ins,
             deps=deps,
             metadata={"partition_expr": "fold", "schema": group},
-            owners=["team:ml"],
         )
 
     # -- guards ---------------------------------------------------------------------------------

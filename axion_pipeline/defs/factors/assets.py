@@ -9,6 +9,7 @@ from axion_pipeline.defs.common import (
     WAREHOUSE_POOL,
     add_metadata,
     frame_metadata,
+    group_attributes,
     lookback,
     markdown_table,
     only,
@@ -131,7 +132,7 @@ MAX_LOSS = 0.9
 
 def _tear_sheet_out(description: str) -> dg.AssetOut:
     return dg.AssetOut(
-        group_name=GROUP,
+        **group_attributes(GROUP, "whole-history"),
         kinds={"pandas", "duckdb"},
         metadata={"schema": GROUP},
         description=description,
