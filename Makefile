@@ -27,9 +27,9 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --python $(PYTHON) --quiet
 	touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+$(DAGSTER_HOME)/dagster.yaml: dagster_instance.yaml
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	cp dagster_instance.yaml $@
 
 setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml
 

@@ -50,7 +50,7 @@ def _rows(warehouse: str, sql: str, params: list | None = None) -> pd.DataFrame:
 def _home(root: Path) -> Path:
     home = root / "home"
     home.mkdir()
-    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    (home / "dagster.yaml").write_text((REPO / "dagster_instance.yaml").read_text())
     return home
 
 

@@ -69,7 +69,7 @@ def test_sigterm_to_the_runners_process_group_stops_it_cleanly(tmp_path, monkeyp
     settings = small_settings(str(tmp_path / "signal.duckdb"))
     home = tmp_path / "home"
     home.mkdir()
-    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    (home / "dagster.yaml").write_text((REPO / "dagster_instance.yaml").read_text())
     log = tmp_path / "runner.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(

@@ -8,7 +8,7 @@
 - every process the test started is gone afterwards.
 
 `dagster dev` is used rather than the webserver alone: without a ``run_coordinator`` in
-dagster.yaml the instance queues runs (QueuedRunCoordinator) and only the daemon dequeues them.
+dagster_instance.yaml the instance queues runs (QueuedRunCoordinator) and only the daemon dequeues them.
 Chromium is driven over the DevTools Protocol (see ``ui_support.py``); install it with
 ``scripts/install_browser.sh``. Without it the test is skipped, except in CI where it fails.
 """
@@ -99,7 +99,7 @@ def ui_env(tmp_path_factory, marker) -> dict[str, str]:
     root = tmp_path_factory.mktemp("dagster_ui")
     dagster_home = root / "dagster_home"
     dagster_home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copy(REPO_ROOT / "dagster_instance.yaml", dagster_home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if k != "AXION_DATA_DIR"}
     env.update(
         {

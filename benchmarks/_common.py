@@ -120,10 +120,10 @@ def scratch_dir(prefix: str, keep: bool = False) -> Iterator[Path]:
 
 
 def dagster_home(root: Path) -> Path:
-    """A DAGSTER_HOME under ``root`` holding a copy of the repository's dagster.yaml."""
+    """A DAGSTER_HOME under ``root`` holding a copy of the repository's dagster_instance.yaml."""
     home = root / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO / "dagster_instance.yaml", home / "dagster.yaml")
     return home
 
 

@@ -1,7 +1,7 @@
 """Benchmark: the full history build (`make run`) end to end, per stage, at several universe sizes.
 
 Each build runs ``python -m axion_pipeline.run_all`` in a fresh subprocess with its own DuckDB
-warehouse and DAGSTER_HOME (a copy of dagster.yaml), on the generated market at each ``--tickers``
+warehouse and DAGSTER_HOME (a copy of dagster_instance.yaml), on the generated market at each ``--tickers``
 size over ``--years`` years ending 2024-12-31, and on the real S&P 500 file (``--real``). Measured:
 
 - wall time of every stage (parsed from run_all's stage lines) and their total; the process's wall

@@ -4,7 +4,7 @@ multi-year single-run backfill through the same job, Dagster's own overhead incl
 By default the benchmark first builds a throw-away warehouse (``python -m axion_pipeline.run_all``
 on the generated market, in its own DAGSTER_HOME and warehouse), so it runs on a fresh clone; with
 ``--configured-warehouse`` it uses the warehouse of the settings instead (after ``make run``).
-Then, in this process and a persistent instance configured like dagster.yaml:
+Then, in this process and a persistent instance configured like dagster_instance.yaml:
 
 1. one trading day (the newest partition) through ``live_daily_job`` (ingestion, factors, features,
    targets, predictions, hybrid scores, health, drift, SHAP): a first run (it pays the imports of
@@ -104,7 +104,7 @@ def render(res: dict, args, build_seconds: float | None) -> str:
     intro = (
         f"`{JOB}` (every daily asset: ingestion, factors, features, targets, predictions, hybrid scores, "
         f"health, drift, SHAP) on {source}; `execute_in_process` on a persistent instance configured like "
-        f"dagster.yaml, so Dagster's own overhead (run and event storage) is included. Machine: {machine()}."
+        f"dagster_instance.yaml, so Dagster's own overhead (run and event storage) is included. Machine: {machine()}."
     )
     rows = [
         [

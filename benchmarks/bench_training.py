@@ -3,7 +3,7 @@ fits on the same matrices, and the SHAP asset vs raw ``shap.TreeExplainer`` on t
 
 Setup: a throw-away warehouse built by ``python -m axion_pipeline.run_all`` on the generated market
 (``--tickers``, ``--years``; own DAGSTER_HOME and warehouse). Then, in this process, on a persistent
-instance configured like dagster.yaml:
+instance configured like dagster_instance.yaml:
 
 1. Training: for each walk-forward fold, a ``training_job`` run of the ``ranking_model`` asset only
    (``execute_in_process``): the whole asset path, i.e. run start, reading the fold's feature and target rows from
@@ -323,7 +323,7 @@ def render(training: list[dict], shap_res: dict | None, args, build_seconds: flo
     intro = (
         f"Generated market, {args.tickers} tickers, {args.years} years ending {END_DATE} (warehouse built by "
         f"`run_all` in {fmt_seconds(build_seconds)}). Training: one `training_job` run per fold of the "
-        f"`ranking_model` asset alone (`execute_in_process`, persistent instance like dagster.yaml) vs the "
+        f"`ranking_model` asset alone (`execute_in_process`, persistent instance like dagster_instance.yaml) vs the "
         f"same `LGBMClassifier` fits replayed raw (same parameters, matrices, validation set and early "
         f"stopping); target ratio at most 1.3x. Phases from the event log: Dagster run = the run's wall time minus the "
         f"asset step (planning, resources, event storage, the asset's checks); I/O manager inputs = inputs "

@@ -15,7 +15,7 @@ Kubernetes, without changing the default:
 
 Units of parallelism: the steps of one run (the four fold models of a ``training_job`` run, the
 unpartitioned market tables), and the runs themselves (one run per walk-forward fold, one per range
-of trading days), which the run queue (``max_concurrent_runs`` in dagster.yaml) spreads over run
+of trading days), which the run queue (``max_concurrent_runs`` in dagster_instance.yaml) spreads over run
 workers.
 
 DuckDB has one writer process at a time. Dagster's pools (``duckdb_warehouse``, one slot) are

@@ -1,6 +1,6 @@
 """Recover the Dagster instance after a runner process died (SIGKILL, OOM killer, power loss).
 
-Why: every warehouse writer is in the ``duckdb_warehouse`` pool (one slot, see dagster.yaml). A
+Why: every warehouse writer is in the ``duckdb_warehouse`` pool (one slot, see dagster_instance.yaml). A
 run claims the slot for each step and frees it when the step ends; a process killed mid-step
 never frees it, and its run stays STARTED forever. The next build would then wait for that slot
 indefinitely. Dagster's daemon (run monitoring) handles runs it launched itself; runs executed in

@@ -1,4 +1,4 @@
-"""The instance's event-log storage, under the name dagster.yaml and the tests give it.
+"""The instance's event-log storage, under the name dagster_instance.yaml and the tests give it.
 
 ``BatchingSqliteEventLogStorage`` writes the asset events of a single-run backfill in one SQLite
 transaction per batch (``DAGSTER_EVENT_BATCH_SIZE``, set by the Makefile) instead of one commit per

@@ -70,7 +70,7 @@ def child_env(settings: ProjectSettings, dagster_home) -> dict[str, str]:
 
 @pytest.fixture
 def instance(tmp_path):
-    """A temporary instance with the project's batching event-log storage (as in dagster.yaml)."""
+    """A temporary instance with the project's batching event-log storage (as in dagster_instance.yaml)."""
     overrides = {
         "event_log_storage": {
             "module": "axion_pipeline.defs.storage",

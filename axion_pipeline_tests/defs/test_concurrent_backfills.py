@@ -33,7 +33,7 @@ def test_overlapping_backfills_launched_at_once_both_succeed(tmp_path, monkeypat
     keys = trading_days.get_partition_keys()
     env = child_env(small_settings(str(tmp_path / "shared.duckdb")), tmp_path / "home")
     (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    (tmp_path / "home" / "dagster.yaml").write_text((REPO / "dagster_instance.yaml").read_text())
     runner = [sys.executable, "-m", "axion_pipeline.run_all", "--stages"]
     # the history both backfills look back into (a year of prices for 12-1 momentum)
     first = subprocess.run(

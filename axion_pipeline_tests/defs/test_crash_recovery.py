@@ -97,7 +97,7 @@ def test_sigkill_mid_backfill_and_mid_training_then_rerun_is_consistent(tmp_path
     models = Path(settings.model_dir)
     env = child_env(settings, tmp_path / "home")
     (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    (tmp_path / "home" / "dagster.yaml").write_text((REPO / "dagster_instance.yaml").read_text())
     runner = [sys.executable, "-m", "axion_pipeline.run_all", "--stages"]
     build = [
         "market_tables_job",

@@ -249,7 +249,7 @@ def test_dask_executor_reads_the_pool_limits_of_the_instance(tmp_path):
     pytest.importorskip("dagster_dask")
     from axion_pipeline.defs.adapters.dask_executor import _pool_limit
 
-    overrides = yaml.safe_load((PACKAGE.parent / "dagster.yaml").read_text())
+    overrides = yaml.safe_load((PACKAGE.parent / "dagster_instance.yaml").read_text())
     overrides["event_log_storage"]["config"] = {"base_dir": str(tmp_path / "event_log")}
     with dg.instance_for_test(overrides=overrides) as instance:
         assert _pool_limit(instance, "duckdb_warehouse") == 1

@@ -26,8 +26,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def project_instance(tmp_path):
-    """A temporary instance configured like the project's dagster.yaml (one slot per pool)."""
-    overrides = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    """A temporary instance configured like the project's dagster_instance.yaml (one slot per pool)."""
+    overrides = yaml.safe_load((REPO_ROOT / "dagster_instance.yaml").read_text())
     overrides["event_log_storage"].setdefault("config", {})["base_dir"] = str(tmp_path / "event_log")
     with dg.instance_for_test(overrides=overrides) as inst:
         assert inst.global_op_concurrency_default_limit == 1

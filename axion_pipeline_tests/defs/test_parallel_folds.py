@@ -31,7 +31,7 @@ def test_two_folds_train_at_once_without_lock_failures(tmp_path, monkeypatch):
     settings = small_settings(str(tmp_path / "folds.duckdb"))
     env = child_env(settings, tmp_path / "home")
     (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    (tmp_path / "home" / "dagster.yaml").write_text((REPO / "dagster_instance.yaml").read_text())
     prepare = subprocess.run(
         [
             sys.executable,

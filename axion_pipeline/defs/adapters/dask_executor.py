@@ -77,7 +77,7 @@ def _execute_step(dependencies, call: _StepCall):
 
 
 def _pool_limit(instance, pool: str | None) -> int | None:
-    """The instance's slot count of ``pool`` (dagster.yaml ``concurrency.pools``), None when unlimited."""
+    """The instance's slot count of ``pool`` (dagster_instance.yaml ``concurrency.pools``), None when unlimited."""
     if not pool:
         return None
     limits = {p.name: p.limit for p in instance.event_log_storage.get_pool_limits()}

@@ -10,7 +10,7 @@ failure (Dagster then retries event by event), goes through the stock code path.
 Private API: ``SqliteEventLogStorage`` (``dagster._core.storage.event_log``) and the steps its
 ``store_event`` takes for an event of ``ASSET_EVENTS`` (``dagster._core.events``):
 ``prepare_insert_event``, ``run_connection``, ``index_transaction``, ``_store_asset_event_tags``,
-``_store_asset_event``. Why: dagster.yaml can only name a storage class, the public API has no
+``_store_asset_event``. Why: dagster_instance.yaml can only name a storage class, the public API has no
 SQLite storage to subclass and no hook into how a storage writes; ``store_event_batch`` is the
 extension point Dagster calls, and the batch must write the same rows ``store_event`` does.
 
