@@ -21,6 +21,7 @@ def build_definitions(settings: ProjectSettings) -> dg.Definitions:
     """Definitions of the project described by ``settings``."""
     from axion_pipeline.defs import factors, features, inference, market, monitoring, training
     from axion_pipeline.defs.automation import build_automation
+    from axion_pipeline.defs.columns import with_fixed_schemas
     from axion_pipeline.defs.jobs import build_jobs
     from axion_pipeline.defs.project import DagsterProject
     from axion_pipeline.defs.resources import build_resources
@@ -55,7 +56,7 @@ def build_definitions(settings: ProjectSettings) -> dg.Definitions:
             for check in module.build_checks(project)
         ]
     return dg.Definitions(
-        assets=[asset for assets in stages.values() for asset in assets],
+        assets=with_fixed_schemas([asset for assets in stages.values() for asset in assets]),
         asset_checks=checks,
         jobs=[
             *build_jobs(stages["market"], stages["factors"], stages["features"], live),
