@@ -249,7 +249,7 @@ FACTORS = {
             "quantile": (INT, "Factor quintile within each date (1 lowest score .. 5 highest)."),
             "mean_return": (FLOAT, "Mean forward return of the quintile over the dates."),
             "mean_demeaned_return": (FLOAT, "Mean forward return minus the date's mean over all quintiles."),
-            "std_error": (FLOAT, "Standard error of mean_return over the dates."),
+            "std_error": (FLOAT, "Standard error of mean_demeaned_return over the dates."),
             "n_dates": (INT, "Dates the quintile is defined on."),
         },
         fixed=True,
@@ -610,7 +610,11 @@ SERVING = {
             "contribution": (FLOAT, "SHAP contribution of the feature to the ML score."),
             "rank": (INT, "Rank of |contribution| among the ticker's features (1 largest)."),
             "score": (FLOAT, "The model's score being explained."),
-            "base_value": (FLOAT, "The explainer's expected score; base_value + all contributions = score."),
+            "base_value": (
+                FLOAT,
+                "The explainer's expected score: base_value plus the contributions of every feature (not only "
+                "the top ones stored) is score.",
+            ),
         },
         fixed=True,
     ),
