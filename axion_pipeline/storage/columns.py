@@ -224,7 +224,7 @@ FACTORS = {
             "n_dates": (INT, "Dates with an IC."),
             "hit_rate": (FLOAT, "Share of dates with IC > 0."),
             "top_minus_bottom": (FLOAT, "Mean forward return of the top quintile minus the bottom quintile."),
-            "top_quintile_turnover": (FLOAT, "Mean daily turnover of the top quintile's membership."),
+            "top_quintile_turnover": (FLOAT, "Mean share of the top quintile's names not in it on the previous date."),
             "rank_autocorrelation": (
                 FLOAT,
                 "Mean Spearman correlation of the factor's ranks with the previous date's.",
