@@ -684,6 +684,7 @@ def _sub_factors() -> dict[str, tuple[str, str]]:
     return out
 
 
+@cache
 def _factor_gloss() -> dict[str, str]:
     """Factor column of factor_scores -> what it is, in a few words."""
     out = {name: f"{category} sub-factor: {formula}" for name, (category, formula) in _sub_factors().items()}
