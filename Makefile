@@ -59,8 +59,17 @@ screenshot: setup browser
 	AXION_UPDATE_SCREENSHOT=1 $(VENV)/bin/python -m pytest -p no:xdist axion_pipeline_tests/test_ui_browser.py
 
 ## Dagster UI (webserver + daemon for schedules and sensors) on 127.0.0.1:3000.
+# Dagster 1.13 marks `dagster dev` superseded by `dg dev` (another package, dagster-dg-cli, which
+# expects its own project layout) and says so on each start; the command is supported, so only that
+# notice is filtered, by its text.
+# Started from inside DAGSTER_HOME: `dagster dev` in a folder holding a dagster.yaml other than the
+# instance's warns on every start, and the repository's dagster.yaml is the template DAGSTER_HOME
+# copies. Paths the settings read from the environment are made absolute first.
+UI_PATHS = $(foreach v,AXION_DATA_DIR AXION_WAREHOUSE AXION_MODEL_DIR,$(if $($(v)),$(v)=$(abspath $($(v)))))
 ui: setup
-	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	cd $(abspath $(DAGSTER_HOME)) && DAGSTER_HOME=$(abspath $(DAGSTER_HOME)) $(UI_PATHS) \
+		PYTHONWARNINGS="$${PYTHONWARNINGS:+$$PYTHONWARNINGS,}"'ignore:Function `dev_command` is superseded:FutureWarning' \
+		$(CURDIR)/$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w $(CURDIR)/workspace.yaml
 
 ## Benchmarks (not part of the tests): every benchmarks/bench_*.py, each appending its table to
 ## BENCHMARKS.md. A subset: `make bench BENCHES=benchmarks/bench_training.py`.

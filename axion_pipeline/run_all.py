@@ -14,15 +14,11 @@ import os
 import signal
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import dagster as dg
 
 from axion_pipeline.project import ProjectSettings
-
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
-warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 # In process (one step after another in this process: no per-step interpreter start-up) and quiet.
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}, "execution": {"config": {"in_process": {}}}}

@@ -15,8 +15,7 @@ GraphQL):
 - a day's partition page of ``factor_scores`` and ``prices`` shows that day's own row count
   (``dagster/partition_row_count`` = the rows of that date in DuckDB, not the range's);
 - a daily asset check's Partitions tab shows every day of the range Passed, none Skipped or Failed;
-- ``factor_scores``' overview has a Columns section (expected to fail until ``dagster/column_schema``
-  lands from branch meta17: strict xfail, so the marker must go when it does);
+- ``factor_scores``' overview has a Columns section (``dagster/column_schema``, described columns);
 - every process the module started (dagster dev, the Playwright driver, Chromium) is gone afterwards.
 
 With ``AXION_UPDATE_SCREENSHOT=1`` (``make screenshot``) a last test builds the rest of the pipeline
@@ -572,11 +571,6 @@ def test_a_daily_check_shows_every_day_of_the_passing_range_run_passed(dagster_u
             expect(page.get_by_text(f"{status} ({count})", exact=True)).to_be_visible()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dagster/column_schema is not recorded yet: it is being added on branch meta17; once merged this "
-    "test passes and the strict xfail turns it into a failure, so remove this marker then",
-)
 def test_the_factor_scores_overview_shows_its_columns(dagster_ui, history, page):
     from playwright.sync_api import expect
 

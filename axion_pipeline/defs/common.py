@@ -15,6 +15,42 @@ from axion_pipeline.defs.adapters.partition_results import run_partition_keys
 WAREHOUSE_POOL = "duckdb_warehouse"
 
 
+@dataclass(frozen=True)
+class Group:
+    """Who answers for an asset group and which layer of the pipeline it is."""
+
+    owner: str
+    layer: str
+
+
+# Every asset group's owner and ``layer`` tag, given once here and set by the asset decorators
+# (``table_asset``, ``DagsterProject.daily_asset`` / ``fold_asset``, ``group_attributes`` for the
+# multi-assets): the UI filters and lists assets by owner and tag.
+GROUPS = {
+    "market": Group("team:data", "ingestion"),
+    "factors": Group("team:research", "research"),
+    "features": Group("team:research", "research"),
+    "training": Group("team:ml", "training"),
+    "inference": Group("team:ml", "serving"),
+    "monitoring": Group("team:ml", "monitoring"),
+}
+# ``cadence`` tag values: one trading-day partition a run, one walk-forward fold a run, the whole
+# table rebuilt from the whole history, or only when someone asks for it
+CADENCES = ("daily", "per-fold", "whole-history", "on-demand")
+
+
+def group_attributes(group: str, cadence: str, tags: dict | None = None) -> dict:
+    """``group_name``, ``owners`` and ``tags`` (``layer``, ``cadence``, plus ``tags``) of an asset of ``group``."""
+    if cadence not in CADENCES:
+        raise ValueError(f"cadence {cadence!r} is not one of {CADENCES}")
+    info = GROUPS[group]
+    return {
+        "group_name": group,
+        "owners": [info.owner],
+        "tags": {"layer": info.layer, "cadence": cadence, **(tags or {})},
+    }
+
+
 def window(context) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The run's partition time window as timezone-naive timestamps [start, end)."""
     start, end = context.partition_time_window
@@ -40,11 +76,11 @@ def every_partition(columns: list[str] | None = None) -> dg.AssetIn:
     return dg.AssetIn(partition_mapping=dg.AllPartitionMapping(), metadata={"columns": columns} if columns else None)
 
 
-def table_asset(group: str, **kwargs):
+def table_asset(group: str, cadence: str = "whole-history", **kwargs):
     """``@dg.asset`` for an unpartitioned table replaced on each materialization."""
     metadata = {"schema": group, **kwargs.pop("metadata", {})}
     return dg.asset(
-        group_name=group,
+        **group_attributes(group, cadence, kwargs.pop("tags", None)),
         kinds=kwargs.pop("kinds", {"duckdb", "pandas"}),
         metadata=metadata,
         pool=WAREHOUSE_POOL,

@@ -7,17 +7,60 @@ checks, so the definitions are built from one settings object when the code loca
 
 from __future__ import annotations
 
+import datetime as dt
+import inspect
+import warnings
 from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.calendar import non_trading_weekdays
-from axion_pipeline.defs.common import WAREHOUSE_POOL
+from axion_pipeline.defs.common import WAREHOUSE_POOL, group_attributes
 from axion_pipeline.ml.datasets import FoldPlan
 from axion_pipeline.project import ProjectSettings
 
 DATE_FMT = "%Y-%m-%d"
+BACKFILL_POLICY_BETA = "Parameter `backfill_policy` of function `asset` is currently in beta"
+
+# The asset groups served every trading day: they carry the freshness policy.
+SERVING_GROUPS = ("inference", "monitoring")
+# The daily schedule runs at 00:00 UTC on weekdays (the trading day that just ended), so the
+# longest gap between two runs with nothing wrong is a weekend (Friday to Monday, 72 hours), or a
+# weekend next to a market holiday (Friday to Tuesday, 96 hours); six hours more for the run.
+FRESHNESS_WARN = dt.timedelta(hours=72 + 6)
+FRESHNESS_FAIL = dt.timedelta(hours=96 + 6)
+# A history whose last trading day is older than this when the definitions load is finished
+# (the generated market, a dataset that ended): no newer day will arrive.
+FINISHED_AFTER = dt.timedelta(days=7)
+
+
+def serving_freshness(calendar: pd.DatetimeIndex, now=None) -> tuple[dg.FreshnessPolicy | None, str]:
+    """The serving assets' freshness policy and the sentence their description adds about it.
+
+    A Dagster freshness policy judges the age of the latest materialization. A finished history
+    gets no new trading day, so nothing is ever due and such a policy would turn red on a pipeline
+    with nothing wrong (the generated-market demo a day after ``make run``): it gets none, and the
+    description says why. A live history (last trading day within ``FINISHED_AFTER``) gets one."""
+    last = pd.Timestamp(calendar[-1])
+    now = pd.Timestamp.now("UTC").tz_localize(None) if now is None else pd.Timestamp(now)
+    rule = (
+        "the daily schedule materializes this asset every weekday at 00:00 UTC; the policy warns when the last "
+        f"materialization is older than {_hours(FRESHNESS_WARN)} (a weekend plus the night's run) and fails when "
+        f"older than {_hours(FRESHNESS_FAIL)} (a weekend next to a market holiday plus the run)"
+    )
+    if now - last > FINISHED_AFTER:
+        return None, (
+            f"Freshness: no policy. The history ended on {last.date()}, more than {FINISHED_AFTER.days} days "
+            "before the code location loaded: no newer trading day will arrive, so no materialization is due "
+            f"and a policy on the age of the last one would only turn red. On a live history {rule}."
+        )
+    policy = dg.FreshnessPolicy.time_window(fail_window=FRESHNESS_FAIL, warn_window=FRESHNESS_WARN)
+    return policy, f"Freshness: {rule[0].upper()}{rule[1:]}."
+
+
+def _hours(delta: dt.timedelta) -> str:
+    return f"{int(delta.total_seconds() // 3600)} hours"
 
 
 def trading_day_partitions(
@@ -107,17 +150,38 @@ class DagsterProject:
     # -- decorators -----------------------------------------------------------------------------
     def daily_asset(self, group: str, live: bool = False, **kwargs):
         """``@dg.asset`` for a trading-day partitioned table: single-run backfills, stored by date.
-        ``live``: partitioned by the live span's days (serving and monitoring)."""
+        ``live``: partitioned by the live span's days (serving and monitoring).
+
+        The assets of the serving groups (``SERVING_GROUPS``) carry the project's freshness policy
+        (``serving_freshness``), and their description says what it means."""
         metadata = {"partition_expr": "date", "schema": group, **kwargs.pop("metadata", {})}
-        return dg.asset(
-            partitions_def=self.live_days if live else self.trading_days,
-            backfill_policy=dg.BackfillPolicy.single_run(),
-            group_name=group,
-            kinds=kwargs.pop("kinds", {"duckdb", "pandas"}),
-            metadata=metadata,
-            pool=WAREHOUSE_POOL,
-            **kwargs,
-        )
+        attributes = group_attributes(group, "daily", kwargs.pop("tags", None))
+        note = None
+        if group in SERVING_GROUPS:
+            kwargs["freshness_policy"], note = serving_freshness(self.calendar)
+
+        def decorate(fn):
+            described = dict(kwargs)
+            if note is not None:
+                described["description"] = (
+                    f"{kwargs.get('description') or inspect.cleandoc(fn.__doc__ or '')}\n\n{note}"
+                )
+            # ``backfill_policy`` of ``@dg.asset`` is marked beta in Dagster 1.13, and a single-run
+            # backfill policy is the only way to backfill a range of days in one run (what the
+            # vectorised daily assets are built for): accept that API here, and only its warning.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", BACKFILL_POLICY_BETA, dg.BetaWarning)
+                return dg.asset(
+                    partitions_def=self.live_days if live else self.trading_days,
+                    backfill_policy=dg.BackfillPolicy.single_run(),
+                    **attributes,
+                    kinds=described.pop("kinds", {"duckdb", "pandas"}),
+                    metadata=metadata,
+                    pool=WAREHOUSE_POOL,
+                    **described,
+                )(fn)
+
+        return decorate
 
     def live_asset(self, group: str, **kwargs):
         """``daily_asset`` over the live span's days (``live_days``): serving and monitoring tables."""
@@ -130,12 +194,11 @@ class DagsterProject:
         multiprocess executor), and only their reads and writes queue for the warehouse."""
         return dg.asset(
             partitions_def=self.folds,
-            group_name=group,
+            **group_attributes(group, "per-fold"),
             kinds=kinds,
             ins=ins,
             deps=deps,
             metadata={"partition_expr": "fold", "schema": group},
-            owners=["team:ml"],
         )
 
     # -- guards ---------------------------------------------------------------------------------

@@ -175,3 +175,50 @@ def test_retraining_sensor_quiet_when_healthy(chain):
     )
     expected_fire = bool(health["needs_retraining"].iloc[-1]) or drift_days.sort_values("date").tail(10)["d"].sum() >= 3
     assert isinstance(result, dg.RunRequest) == expected_fire
+
+
+def test_every_table_shows_its_described_columns_and_their_lineage(chain):
+    """The "Columns" section of every asset page: the latest materialization of every table (the
+    whole chain, plus the tear sheet and a two-trial search) carries the schema the table has in the
+    warehouse, every column described; fixed tables declare that schema on the definition too; and
+    column lineage names only columns of the asset's own upstream tables."""
+    from axion_pipeline.defs.columns import LINEAGE_KEY, SCHEMA_KEY
+
+    defs, instance, wh = chain["defs"], chain["instance"], chain["warehouse"]
+    small = {"min_child_samples": 20, "num_leaves": 7, "max_depth": 3, "n_estimators": 30}
+    search = {"n_trials": 2, "window": "fold_0", "ranking": small}
+    for job, config in [("factor_analysis_job", {}), ("hyperparameter_search_job", {"hyperparameter_search": search})]:
+        run_config = {"ops": {op: {"config": c} for op, c in config.items()}}
+        defs.resolve_job_def(job).execute_in_process(instance=instance, run_config=run_config, raise_on_error=True)
+    rows = _df(
+        wh,
+        "select table_name, column_name, data_type from information_schema.columns "
+        "where table_schema <> 'main' order by table_name, ordinal_position",
+    )
+    stored = {t: dict(zip(g["column_name"], g["data_type"])) for t, g in rows.groupby("table_name", sort=False)}
+    graph = defs.resolve_asset_graph()
+    with_lineage = set()
+    for spec in defs.resolve_all_asset_specs():
+        table = spec.key.to_user_string()
+        event = instance.get_latest_materialization_event(spec.key)
+        assert event is not None, f"{table} was not materialized"
+        meta = event.asset_materialization.metadata
+        assert SCHEMA_KEY in meta, f"{table}: no column schema on its latest materialization"
+        schema = meta[SCHEMA_KEY].value
+        assert {c.name: c.type for c in schema.columns} == stored[table], table
+        assert list(stored[table]) == [c.name for c in schema.columns], table
+        undescribed = [c.name for c in schema.columns if not c.description]
+        assert not undescribed, f"{table}: no description in axion_pipeline.storage.columns for {undescribed}"
+        declared = spec.metadata.get(SCHEMA_KEY)  # the definition's: a TableSchema as given
+        if declared is not None:
+            assert [(c.name, c.type) for c in declared.columns] == list(stored[table].items()), table
+            assert declared.columns == schema.columns, table
+        if LINEAGE_KEY in meta:
+            with_lineage.add(table)
+            parents = graph.get(spec.key).parent_keys
+            for column, deps in meta[LINEAGE_KEY].value.deps_by_column.items():
+                assert column in stored[table], (table, column)
+                for dep in deps:
+                    assert dep.asset_key in parents, (table, column, dep.asset_key)
+                    assert dep.column_name in stored[dep.asset_key.to_user_string()], (table, column, dep)
+    assert {"features", "hybrid_scores", "regime_features", "targets", "walk_forward_report"} <= with_lineage

@@ -9,6 +9,7 @@ from axion_pipeline.defs.common import (
     WAREHOUSE_POOL,
     add_metadata,
     frame_metadata,
+    group_attributes,
     lookback,
     markdown_table,
     only,
@@ -131,7 +132,7 @@ MAX_LOSS = 0.9
 
 def _tear_sheet_out(description: str) -> dg.AssetOut:
     return dg.AssetOut(
-        group_name=GROUP,
+        **group_attributes(GROUP, "whole-history"),
         kinds={"pandas", "duckdb"},
         metadata={"schema": GROUP},
         description=description,
@@ -178,7 +179,10 @@ def factor_tear_sheet(context: dg.AssetExecutionContext, factor_scores: pd.DataF
             on="factor",
             how="left",
         )
-        .merge(frames["rank_autocorrelation"], on="factor", how="left")
+        # both tables count their dates in n_dates: the autocorrelation's under its own name, not n_dates_y
+        .merge(
+            frames["rank_autocorrelation"].rename(columns={"n_dates": "autocorrelation_dates"}), on="factor", how="left"
+        )
     )
     composite21 = summary.loc[(summary["factor"] == "composite") & (summary["horizon"] == 21)]
     images = "\n\n".join(

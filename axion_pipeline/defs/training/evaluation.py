@@ -5,7 +5,15 @@ import dagster as dg
 import pandas as pd
 
 from axion_pipeline.data.contracts import CATEGORIES
-from axion_pipeline.defs.common import WAREHOUSE_POOL, Skipped, call_library, every_partition, tidy, train_or_skip
+from axion_pipeline.defs.common import (
+    WAREHOUSE_POOL,
+    Skipped,
+    call_library,
+    every_partition,
+    group_attributes,
+    tidy,
+    train_or_skip,
+)
 from axion_pipeline.defs.config import ModelEvaluationSettings
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.training.models import GROUP
@@ -38,10 +46,9 @@ PAIRED_COLUMNS = [
 def _out(description: str) -> dg.AssetOut:
     return dg.AssetOut(
         description=description,
-        group_name=GROUP,
+        **group_attributes(GROUP, "whole-history"),
         kinds={"pandas", "duckdb"},
         metadata={"schema": GROUP},
-        owners=["team:ml"],
     )
 
 

@@ -13,6 +13,7 @@ from axion_pipeline.defs.common import (
     Skipped,
     every_partition,
     frame_metadata,
+    group_attributes,
     markdown_table,
     tidy,
     train_or_skip,
@@ -126,15 +127,14 @@ def build_production(project: DagsterProject) -> dg.AssetsDefinition:
             "production_models": dg.AssetOut(
                 description="The production version of each model (ranking, regime, earnings, factor timing): window, "
                 "training metrics and path in the model store, whose LATEST points at it.",
-                group_name=GROUP,
+                **group_attributes(GROUP, "whole-history"),
                 kinds={"lightgbm", "xgboost", "duckdb"},
                 metadata={"schema": GROUP},
-                owners=["team:ml"],
             ),
             "drift_reference": dg.AssetOut(
                 description="A seeded sample of the production ranking model's training rows (date, ticker and its "
                 "selected features): the reference distribution for drift monitoring.",
-                group_name=GROUP,
+                **group_attributes(GROUP, "whole-history"),
                 kinds={"pandas", "duckdb"},
                 metadata={"schema": GROUP},
             ),

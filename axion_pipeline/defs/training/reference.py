@@ -12,6 +12,7 @@ from axion_pipeline.defs.common import (
     add_metadata,
     every_partition,
     frame_metadata,
+    group_attributes,
     markdown_table,
     train_or_skip,
 )
@@ -27,10 +28,9 @@ def build_reference(project: DagsterProject) -> dg.AssetsDefinition:
     plan = project.plan
 
     @dg.asset(
-        group_name=GROUP,
+        **group_attributes(GROUP, "whole-history"),
         kinds={"lightgbm", "duckdb"},
         metadata={"schema": GROUP},
-        owners=["team:ml"],
         ins={"prices": every_partition(PRICE_COLUMNS), "targets": every_partition(["date", "ticker", "fwd_return"])},
     )
     def alpha158_reference(

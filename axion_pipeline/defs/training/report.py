@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.defs.common import WAREHOUSE_POOL, add_metadata, markdown_table
+from axion_pipeline.defs.common import WAREHOUSE_POOL, add_metadata, group_attributes, markdown_table
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.training.models import GROUP
 from axion_pipeline.ml.jsonable import jsonable
@@ -15,11 +15,10 @@ def build_report(project: DagsterProject) -> dg.AssetsDefinition:
     plan = project.plan
 
     @dg.asset(
-        group_name=GROUP,
+        **group_attributes(GROUP, "whole-history"),
         kinds={"pandas", "duckdb"},
         metadata={"schema": GROUP},
         pool=WAREHOUSE_POOL,
-        owners=["team:ml"],
         ins={
             "ranking_model": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
             "true_alpha": dg.AssetIn(metadata={"columns": ["date", "ticker", "expected_return"]}),

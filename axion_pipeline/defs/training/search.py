@@ -3,7 +3,14 @@
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.defs.common import WAREHOUSE_POOL, add_metadata, call_library, every_partition, markdown_table
+from axion_pipeline.defs.common import (
+    WAREHOUSE_POOL,
+    add_metadata,
+    call_library,
+    every_partition,
+    group_attributes,
+    markdown_table,
+)
 from axion_pipeline.defs.config import HyperparameterSearchConfig, ranking_config
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import ModelStore
@@ -14,11 +21,10 @@ def build_search(project: DagsterProject) -> dg.AssetsDefinition:
     plan = project.plan
 
     @dg.asset(
-        group_name=GROUP,
+        **group_attributes(GROUP, "on-demand"),
         kinds={"optuna", "lightgbm", "duckdb"},
         metadata={"schema": GROUP},
         pool=WAREHOUSE_POOL,
-        owners=["team:ml"],
         ins={"features": every_partition(), "targets": every_partition(), "sectors": dg.AssetIn()},
     )
     def hyperparameter_search(

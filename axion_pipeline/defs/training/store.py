@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from axion_pipeline.defs.common import WAREHOUSE_POOL, add_metadata, markdown_table
+from axion_pipeline.defs.common import WAREHOUSE_POOL, add_metadata, group_attributes, markdown_table
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import ModelStore
 from axion_pipeline.defs.training.models import FOLD_ASSET_KEYS, GROUP
@@ -13,11 +13,10 @@ def build_store(project: DagsterProject) -> dg.AssetsDefinition:
     fold_keys = project.folds.get_partition_keys()  # none when no walk-forward plan fits the history
 
     @dg.asset(
-        group_name=GROUP,
+        **group_attributes(GROUP, "whole-history"),
         kinds={"duckdb"},
         metadata={"schema": GROUP},
         pool=WAREHOUSE_POOL,
-        owners=["team:ml"],
         deps=[
             *[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in FOLD_ASSET_KEYS],
             dg.AssetDep("production_models"),
