@@ -62,8 +62,9 @@ def run(jobs, instance, live: list[str], key: str | None = None, span: list[str]
     """``daily_job`` then ``inference_job`` (two jobs: their assets have different partitions
     definitions) on one day ``key`` or a range ``span``; the serving job only on live-span days."""
     started = time.perf_counter()
+    live_days = set(live)
     for job in jobs:
-        days = (span or [key]) if job.name == "daily_job" else [d for d in (span or [key]) if d in set(live)]
+        days = (span or [key]) if job.name == "daily_job" else [d for d in (span or [key]) if d in live_days]
         if not days:
             continue
         if len(days) == 1:
