@@ -21,15 +21,16 @@ from axion_pipeline.ml.training import walk_forward_ranking
 
 HORIZON = 21
 # Mean per-date rank correlation of the score with the planted expected return that counts as
-# recovering it (0 is no recovery; 0.37 measured on these two folds, 0.27 on the last two).
+# recovering it (0 is no recovery; 0.37 measured on the first fold, 0.38 on the first two, 0.27 on the last two).
 AGREEMENT = 0.15
 
 
 def _defaults() -> MLConfig:
     """The library's defaults, which the fold assets' run configs take, with the validation curves
-    cut at 150 rounds instead of 600: three tree sizes to 600 rounds per fold took minutes here,
-    and neither test is about the round count."""
-    return MLConfig(ranking=RankingModelConfig(n_estimators=150))
+    cut at 150 rounds instead of 600 and one ensemble member instead of two: three tree sizes to
+    600 rounds per fold took minutes here, and neither test is about the round count or about
+    averaging seeds (the selection over sizes and rounds, which the control is about, is kept)."""
+    return MLConfig(ranking=RankingModelConfig(n_estimators=150, n_ensemble=1))
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +43,9 @@ def default_market():
 @pytest.mark.slow
 def test_the_model_recovers_the_planted_signal_on_the_default_market(default_market):
     """Plumbing, not selection: features, labels and training must carry the planted expected
-    return into the score. On the first two default folds the score's per-date rank correlation
+    return into the score. On the first default fold the score's per-date rank correlation
     with the planted expected return is clearly positive (a noise-free measure: the IC with
-    realised returns over 126 dates is not). The IC and the oracle ratio are printed, never
+    realised returns over 63 dates is not). The IC and the oracle ratio are printed, never
     asserted at a level: a bar set on the simulator would be a setting chosen on it."""
     market, features, targets, calendar = default_market
     wf = WalkForwardConfig(n_splits=5, train_size=504, test_size=63, gap=HORIZON, validation_size=63, expanding=True)
@@ -52,14 +53,14 @@ def test_the_model_recovers_the_planted_signal_on_the_default_market(default_mar
     table, predictions, _ = walk_forward_ranking(
         features,
         targets,
-        plan.windows[:2],
+        plan.windows[:1],
         _defaults(),
         true_alpha=market.true_alpha,
         sectors=market.sectors.set_index("ticker")["sector"],
     )
     print(table[["fold", "ic_mean", "oracle_ic_mean", "model_oracle_ratio"]].to_string())
     overall = table.set_index("fold").loc["all"]
-    assert overall["n_dates"] == 2 * 63
+    assert overall["n_dates"] == 63
     alpha = market.true_alpha.assign(date=pd.to_datetime(market.true_alpha["date"]))
     scored = predictions.merge(alpha[["date", "ticker", "expected_return"]], on=["date", "ticker"], validate="1:1")
     agreement = M.ic_summary(M.per_date_ic(scored["score"], scored["expected_return"], scored["date"]), HORIZON - 1)
