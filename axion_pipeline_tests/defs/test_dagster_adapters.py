@@ -79,6 +79,24 @@ def test_event_log_adapter_contract():
     # the batch repeats store_event's branch for ASSET_EVENTS and none of its other branches
     assert dg.DagsterEventType.ASSET_MATERIALIZATION in ASSET_EVENTS
     assert not ASSET_EVENTS & (set(ASSET_CHECK_EVENTS) | set(EVENT_TYPE_TO_PIPELINE_RUN_STATUS))
+    # the kept-engine _connect replaces the stock one: same signature, same lock and schema set-up
+    assert _params(storage._connect) == ["self", "shard"] and _params(storage._initdb)[:2] == ["self", "engine"]
+    assert _params(storage.conn_string_for_shard) == ["self", "shard_name"]
+    assert "self._db_lock" in inspect.getsource(storage.__init__)
+    assert "self._initialized_dbs.add(shard)" in inspect.getsource(storage._connect)
+
+
+def _rows(db: Path) -> dict[str, list[str]]:
+    """Every table's rows, without the wall clock: columns defaulting to the time of insert and
+    ``secondary_indexes`` (when the storage was created)."""
+    with sqlite3.connect(db) as con:
+        tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table'")]
+        found = {}
+        for table in set(tables) - {"secondary_indexes"}:
+            info = con.execute(f"pragma table_info({table})").fetchall()
+            columns = [f'"{c[1]}"' for c in info if c[4] != "CURRENT_TIMESTAMP"]
+            found[table] = sorted(map(repr, con.execute(f"select {', '.join(columns)} from {table}")))
+        return found
 
 
 def test_batching_storage_writes_what_the_stock_storage_writes_event_by_event(tmp_path):
@@ -95,22 +113,74 @@ def test_batching_storage_writes_what_the_stock_storage_writes_event_by_event(tm
     for storage in (stock, batching):
         storage.dispose()
 
-    def rows(db: Path) -> dict[str, list[str]]:
-        """Every table's rows, without the wall clock: columns defaulting to the time of insert and
-        ``secondary_indexes`` (when the storage was created)."""
-        with sqlite3.connect(db) as con:
-            tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table'")]
-            found = {}
-            for table in set(tables) - {"secondary_indexes"}:
-                info = con.execute(f"pragma table_info({table})").fetchall()
-                columns = [f'"{c[1]}"' for c in info if c[4] != "CURRENT_TIMESTAMP"]
-                found[table] = sorted(map(repr, con.execute(f"select {', '.join(columns)} from {table}")))
-            return found
-
     for db in ("index.db", "run-1.db"):
-        written = rows(tmp_path / "batch" / db)
+        written = _rows(tmp_path / "batch" / db)
         assert len(written["event_logs"]) == 30
-        assert written == rows(tmp_path / "stock" / db), db
+        assert written == _rows(tmp_path / "stock" / db), db
+
+
+def _check_evaluations(run_id: str, keys: list[str]) -> list[dg.EventLogEntry]:
+    """The planned event of a range run's check, then one evaluation per partition (as
+    ``partition_results`` yields them), the last one failing."""
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluation,
+        AssetCheckEvaluationPlanned,
+    )
+
+    def entry(event_type, data, offset):
+        event = dg.DagsterEvent(event_type_value=event_type.value, job_name="daily_job", event_specific_data=data)
+        return dg.EventLogEntry(
+            error_info=None, level=20, user_message="", run_id=run_id, timestamp=1.7e9 + offset, dagster_event=event
+        )
+
+    key, subset = dg.AssetKey("prices"), dg.StaticPartitionsDefinition(keys).subset_with_partition_keys(keys)
+    planned = AssetCheckEvaluationPlanned(asset_key=key, check_name="unique_keys", partitions_subset=subset)
+    return [entry(dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED, planned, 0)] + [
+        entry(
+            dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+            AssetCheckEvaluation(asset_key=key, check_name="unique_keys", passed=i < len(keys) - 1, partition=k),
+            i + 1,
+        )
+        for i, k in enumerate(keys)
+    ]
+
+
+def test_kept_connections_write_what_the_stock_storage_writes(tmp_path):
+    """Check evaluations stored one by one through kept engines: the same rows as the stock
+    storage's; at most MAX_RUN_SHARD_ENGINES run files stay open; a second storage on the same
+    directory (another process, as the webserver) sees every write; wipe closes before deleting."""
+    from dagster._core.event_api import PartitionKeyFilter
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from axion_pipeline.defs.adapters.event_log import MAX_RUN_SHARD_ENGINES, BatchingSqliteEventLogStorage
+
+    keys = [f"2024-01-{d:02d}" for d in range(1, 21)]
+    stock = SqliteEventLogStorage(str(tmp_path / "stock"))
+    kept = BatchingSqliteEventLogStorage(str(tmp_path / "kept"))
+    reader = BatchingSqliteEventLogStorage(str(tmp_path / "kept"))
+    for event in _check_evaluations("run-1", keys):
+        stock.store_event(event)
+        kept.store_event(event)
+    check_key = dg.AssetCheckKey(dg.AssetKey("prices"), "unique_keys")
+    for partition, passed in [(keys[0], True), (keys[-1], False)]:
+        (record,) = reader.get_asset_check_execution_history(
+            check_key, limit=5, partition_filter=PartitionKeyFilter(key=partition)
+        )
+        assert record.status.value == ("SUCCEEDED" if passed else "FAILED")
+    for storage in (stock, kept):
+        storage.dispose()
+    for db in ("index.db", "run-1.db"):
+        assert _rows(tmp_path / "kept" / db) == _rows(tmp_path / "stock" / db), db
+    assert len(_rows(tmp_path / "kept" / "index.db")["asset_check_executions"]) == len(keys)
+
+    for n in range(MAX_RUN_SHARD_ENGINES + 4):  # many runs: the oldest run files are closed
+        kept.store_event(_check_evaluations(f"run-{n + 2}", keys[:1])[0])
+    assert len(kept._engines) == 1 + MAX_RUN_SHARD_ENGINES and "index" in kept._engines
+    assert len(reader.get_logs_for_run("run-2")) == 1  # written through a since-closed engine
+    kept.wipe()
+    assert not (tmp_path / "kept" / "run-2.db").exists() and list(kept._engines) == ["index"]  # index wiped after
+    kept.store_event(_check_evaluations("run-2", keys[:1])[0])  # reopened, schema set up again
+    assert len(reader.get_logs_for_run("run-2")) == 1
 
 
 def test_batching_storage_stores_a_batch_in_one_call_read_back_through_the_instance(tmp_path, monkeypatch):
