@@ -28,15 +28,17 @@ def _range_tags(keys: list[str]) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
 
 
-def backfill_chunks(keys: list[str], n_tickers: int, max_stock_days: int) -> list[list[str]]:
+def backfill_chunks(keys: list[str], n_tickers: int, max_stock_days: int, max_days: int) -> list[list[str]]:
     """Split a daily backfill into consecutive ranges of at most ``max_stock_days`` stock-days
-    (``AXION_BACKFILL_MAX_STOCK_DAYS``, default 1,000,000), each one single run.
+    (``AXION_BACKFILL_MAX_STOCK_DAYS``, default 1,000,000) and ``max_days`` trading days
+    (``AXION_BACKFILL_MAX_DAYS``, default 300), each one single run.
 
     Why: a single run holds the whole range's features in memory (about 6 KB a stock-day), so
-    2,000 tickers over 8 years in one run would need over 20 GB. Each range reloads its own
-    lookback (a year of prices), so ranges are as long as memory allows: the real S&P 500 file and
-    the default generated market stay one run."""
-    days = max(21, max_stock_days // max(n_tickers, 1))
+    2,000 tickers over 8 years in one run would need over 20 GB. And a run of at most 300 days
+    records each check's result per day (``defs.adapters.partition_results``), so after ``make run``
+    the UI shows every day of the history checked, and each run's page stays small. Each range
+    reloads its own lookback (a year of prices)."""
+    days = max(21, min(max_stock_days // max(n_tickers, 1), max_days))
     return [keys[i : i + days] for i in range(0, len(keys), days)]
 
 
@@ -178,7 +180,10 @@ def run_stages(
         started = time.perf_counter()
         if stage.partitioned == "range":
             chunks = backfill_chunks(
-                partition_keys, _universe_size(settings.warehouse), settings.backfill_max_stock_days
+                partition_keys,
+                _universe_size(settings.warehouse),
+                settings.backfill_max_stock_days,
+                settings.backfill_max_days,
             )
             runs = [(f"{c[0]}..{c[-1]}", _range_tags(c)) for c in chunks]
         elif stage.partitioned == "live":

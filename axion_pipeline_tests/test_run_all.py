@@ -1,4 +1,5 @@
-"""The build runner: the split of a daily backfill into runs bounded in stock-days (memory), stopping
+"""The build runner: the split of a daily backfill into runs bounded in stock-days (memory) and in days
+(per-day check results), stopping
 at a failed run or a signal, and the code location and tags its runs carry."""
 
 from pathlib import Path
@@ -11,14 +12,26 @@ KEYS = [f"d{i:04d}" for i in range(2087)]
 
 
 def test_chunks_cover_every_day_once_in_order_and_bound_the_stock_days():
-    chunks = backfill_chunks(KEYS, n_tickers=2000, max_stock_days=1_000_000)
+    chunks = backfill_chunks(KEYS, n_tickers=2000, max_stock_days=1_000_000, max_days=10**6)
     assert [k for chunk in chunks for k in chunk] == KEYS
     assert all(len(chunk) * 2000 <= 1_000_000 for chunk in chunks) and len(chunks) == 5
 
 
-def test_small_universes_stay_one_run_and_tiny_limits_keep_a_month():
-    assert backfill_chunks(KEYS, n_tickers=300, max_stock_days=1_000_000) == [KEYS]
-    assert {len(c) for c in backfill_chunks(KEYS[:100], n_tickers=10**6, max_stock_days=10)} <= {21, 16}
+def test_the_default_history_runs_in_ranges_short_enough_for_per_day_check_results():
+    from axion_pipeline.defs.adapters.partition_results import MAX_PARTITION_RESULTS
+    from axion_pipeline.project.settings import ProjectSettings
+
+    max_days = ProjectSettings().backfill_max_days
+    assert max_days <= MAX_PARTITION_RESULTS  # else make run's history would record one result a range
+    chunks = backfill_chunks(KEYS, n_tickers=300, max_stock_days=1_000_000, max_days=max_days)
+    assert [k for chunk in chunks for k in chunk] == KEYS
+    assert [len(c) for c in chunks] == [300] * 6 + [287]
+
+
+def test_large_limits_keep_one_run_and_tiny_limits_keep_a_month():
+    assert backfill_chunks(KEYS, n_tickers=300, max_stock_days=1_000_000, max_days=10**6) == [KEYS]
+    assert {len(c) for c in backfill_chunks(KEYS[:100], n_tickers=10**6, max_stock_days=10, max_days=300)} <= {21, 16}
+    assert {len(c) for c in backfill_chunks(KEYS[:100], n_tickers=1, max_stock_days=10**6, max_days=5)} <= {21, 16}
 
 
 # ------------------------------------------------------------------ stopping: failures and signals

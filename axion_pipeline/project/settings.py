@@ -19,7 +19,10 @@ What it holds, and the variable that sets each part (defaults from the library's
 - the walk-forward plan: ``AXION_WF_TRAIN_DAYS``, ``AXION_WF_TEST_DAYS``, ``AXION_WF_FOLDS``,
   ``AXION_WF_VALIDATION_DAYS`` (default: the test size), ``AXION_WF_EXPANDING`` (1 or 0). The gap
   equals the label horizon and is not a knob: shorter would leak labels;
-- the build: ``AXION_BACKFILL_MAX_STOCK_DAYS`` (stock-days per run of the daily history);
+- the build: ``AXION_BACKFILL_MAX_STOCK_DAYS`` (stock-days per run of the daily history) and
+  ``AXION_BACKFILL_MAX_DAYS`` (trading days per run, 300: a range run of at most 300 partitions
+  records each check's result per day, so the UI shows every day passed or failed, and its run
+  page stays small enough to open quickly);
 - the Dask executor: ``AXION_DASK_SCHEDULER``, ``AXION_DASK_WORKERS``.
 
 Derived, not set: the trading calendar (weekdays of the generated market, or the price file's
@@ -75,6 +78,7 @@ class ProjectSettings:
     queue_wait_seconds: float = 3600.0
     lock_wait_seconds: float = 120.0
     backfill_max_stock_days: int = 1_000_000
+    backfill_max_days: int = 300
     dask_scheduler: str | None = None
     dask_workers: int = 2
 
@@ -126,6 +130,7 @@ class ProjectSettings:
             queue_wait_seconds=get.number("AXION_DUCKDB_QUEUE_WAIT", defaults["queue_wait_seconds"]),
             lock_wait_seconds=get.number("AXION_DUCKDB_LOCK_WAIT", defaults["lock_wait_seconds"]),
             backfill_max_stock_days=get.integer("AXION_BACKFILL_MAX_STOCK_DAYS", defaults["backfill_max_stock_days"]),
+            backfill_max_days=get.integer("AXION_BACKFILL_MAX_DAYS", defaults["backfill_max_days"]),
             dask_scheduler=get.text("AXION_DASK_SCHEDULER"),
             dask_workers=get.integer("AXION_DASK_WORKERS", defaults["dask_workers"]),
         )
@@ -148,6 +153,7 @@ class ProjectSettings:
             "AXION_DUCKDB_QUEUE_WAIT": str(self.queue_wait_seconds),
             "AXION_DUCKDB_LOCK_WAIT": str(self.lock_wait_seconds),
             "AXION_BACKFILL_MAX_STOCK_DAYS": str(self.backfill_max_stock_days),
+            "AXION_BACKFILL_MAX_DAYS": str(self.backfill_max_days),
             "AXION_DASK_WORKERS": str(self.dask_workers),
             "AXION_DATA_DIR": self.data_dir or "",
             "AXION_DASK_SCHEDULER": self.dask_scheduler or "",

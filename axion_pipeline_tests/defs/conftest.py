@@ -25,7 +25,13 @@ SMALL_WALK_FORWARD = WalkForwardConfig(n_splits=2, train_size=120, test_size=21,
 
 
 def small_settings(warehouse: str) -> ProjectSettings:
-    return ProjectSettings(simulation=SMALL_MARKET, walk_forward=SMALL_WALK_FORWARD, warehouse=warehouse)
+    """The small market, its history built in one run by ``run_all`` (the product splits it into
+    300-day runs, each recording one check result per day: about 45 ms a day over 15 checks, which
+    every test that builds the history would pay; the split is tested in test_run_all.py, the
+    per-day results on ranges of at most 300 days in test_history.py and test_dagster_adapters.py)."""
+    return ProjectSettings(
+        simulation=SMALL_MARKET, walk_forward=SMALL_WALK_FORWARD, warehouse=warehouse, backfill_max_days=100_000
+    )
 
 
 @pytest.fixture
