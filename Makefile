@@ -44,8 +44,7 @@ browser:
 ## Lint and format check (ruff, config in pyproject.toml), then the whole test suite (CI runs this
 ## through .ci/run). The Dask executor tests run on their own afterwards: once, under xdist next to
 ## the other end-to-end tests, their local cluster hung. --dist loadgroup keeps the tests marked
-## xdist_group on one worker: the browser tests, which share one `dagster dev`, and each module whose
-## tests share a costly module fixture (a built pipeline, the real files), built once instead of per worker.
+## xdist_group (the browser tests, which share one `dagster dev`) on one worker; the rest are spread as usual.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

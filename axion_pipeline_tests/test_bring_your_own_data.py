@@ -20,10 +20,6 @@ import duckdb
 import pandas as pd
 import pytest
 
-# The tests share the module's built pipeline (a module-scoped fixture): one xdist worker builds it once
-# instead of each worker building its own (--dist loadgroup in the Makefile).
-pytestmark = pytest.mark.xdist_group("bring_your_own_data")
-
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
 OPTIONAL = ["fundamentals", "sectors", "market_series", "earnings_events", "universe"]

@@ -26,9 +26,7 @@ import pytest
 from axion_pipeline.factor_engine import CATEGORIES, MarketRegime, RegimeDetector
 from axion_pipeline_tests.spec_examples import BLOCKS
 
-# The tests share the real files the module-scoped fixtures load: one xdist worker loads them once
-# instead of each worker loading its own (--dist loadgroup in the Makefile).
-pytestmark = [pytest.mark.realdata, pytest.mark.xdist_group("spec_examples_real")]
+pytestmark = pytest.mark.realdata
 
 TICKERS = ["AAPL", "CAT", "DUK", "HD", "JNJ", "WMT", "XOM"]
 LAST = pd.Timestamp("2018-02-07")  # the file's last trading day

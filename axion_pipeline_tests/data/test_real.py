@@ -19,10 +19,6 @@ from axion_pipeline.data.real_market import MARKET_FILES, read_series
 from axion_pipeline.data.real_prices import detect_price_adjustments, ratio_label
 from axion_pipeline.data.universe import is_member, members_per_date
 
-# The tests share the real files the module-scoped fixtures load: one xdist worker loads them once
-# instead of each worker loading its own (--dist loadgroup in the Makefile).
-pytestmark = pytest.mark.xdist_group("real_files")
-
 TODAY = pd.Timestamp("2024-06-28")
 DAYS = pd.bdate_range("2023-01-02", periods=160)
 

@@ -16,9 +16,7 @@ from axion_pipeline.data.quality import reconciliation
 from axion_pipeline.data.sp500_members import PRICE_FILE, main, prepare_sp500_members
 from axion_pipeline.data.universe import is_member, members_per_date
 
-# The tests share the real files the module-scoped fixtures load: one xdist worker loads them once
-# instead of each worker loading its own (--dist loadgroup in the Makefile).
-pytestmark = [pytest.mark.realdata, pytest.mark.xdist_group("sp500_members")]
+pytestmark = pytest.mark.realdata
 
 
 @pytest.fixture(scope="module")

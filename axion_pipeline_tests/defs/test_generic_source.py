@@ -15,10 +15,6 @@ from axion_pipeline.data.simulator import simulate_market
 from axion_pipeline.data.universe import is_member
 from axion_pipeline_tests.defs.conftest import SMALL_MARKET, SMALL_WALK_FORWARD, check_results, run_job
 
-# The tests share the module's built pipeline (a module-scoped fixture): one xdist worker builds it once
-# instead of each worker building its own (--dist loadgroup in the Makefile).
-pytestmark = pytest.mark.xdist_group("generic_source")
-
 # The history run stops at this trading day: every stage and check runs (each step's cost grows with
 # the number of partitions), and the membership changes below fall inside it or after it.
 LAST_KEY = 100

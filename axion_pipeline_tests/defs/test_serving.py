@@ -13,10 +13,6 @@ import pytest
 
 from axion_pipeline_tests.defs.conftest import check_results, small_settings
 
-# The tests share the module's built pipeline (a module-scoped fixture): one xdist worker builds it once
-# instead of each worker building its own (--dist loadgroup in the Makefile).
-pytestmark = pytest.mark.xdist_group("serving_chain")
-
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):

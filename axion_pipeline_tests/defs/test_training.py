@@ -20,10 +20,6 @@ import pytest
 
 from axion_pipeline_tests.defs.conftest import check_results, run_job, small_settings
 
-# The tests share the module's built pipeline (a module-scoped fixture): one xdist worker builds it once
-# instead of each worker building its own (--dist loadgroup in the Makefile).
-pytestmark = pytest.mark.xdist_group("training_chain")
-
 FOLDS = ["fold_0", "fold_1"]
 # The small market fits ~600 rows per fold: leaves of the default 300 rows would leave the trees unsplit.
 SMALL_RANKING = {
