@@ -27,10 +27,10 @@ AGREEMENT = 0.15
 
 def _defaults() -> MLConfig:
     """The library's defaults, which the fold assets' run configs take, with the validation curves
-    cut at 150 rounds instead of 600 and one ensemble member instead of two: three tree sizes to
+    cut at 100 rounds instead of 600 and one ensemble member instead of two: three tree sizes to
     600 rounds per fold took minutes here, and neither test is about the round count or about
     averaging seeds (the selection over sizes and rounds, which the control is about, is kept)."""
-    return MLConfig(ranking=RankingModelConfig(n_estimators=150, n_ensemble=1))
+    return MLConfig(ranking=RankingModelConfig(n_estimators=100, n_ensemble=1))
 
 
 @pytest.fixture(scope="module")
