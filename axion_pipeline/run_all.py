@@ -1,10 +1,11 @@
 """`make run`: materialize every asset on the configured source as real Dagster runs, then summarise.
 
 Dagster refuses one selection over assets with different partitions definitions, so the build runs
-one job per partitions definition in dependency order (``BUILD_STAGES``); daily assets run as one
-single-run backfill over every trading day. Runs are recorded in the instance at ``DAGSTER_HOME``,
-so they appear in the UI's run history. The settings come from the environment once
-(``ProjectSettings.from_env``) and travel with every run's job (``reconstructable_job``).
+one job per partitions definition in dependency order (``BUILD_STAGES``); daily assets run as
+single-run backfills over consecutive ranges of trading days (``backfill_chunks``). Runs are
+recorded in the instance at ``DAGSTER_HOME``, so they appear in the UI's run history. The
+settings come from the environment once (``ProjectSettings.from_env``) and travel with every run's
+job (``reconstructable_job``).
 """
 
 from __future__ import annotations
@@ -22,10 +23,6 @@ from axion_pipeline.project import ProjectSettings
 
 # In process (one step after another in this process: no per-step interpreter start-up) and quiet.
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}, "execution": {"config": {"in_process": {}}}}
-
-
-def _range_tags(keys: list[str]) -> dict[str, str]:
-    return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
 
 
 def backfill_chunks(keys: list[str], n_tickers: int, max_stock_days: int, max_days: int) -> list[list[str]]:
@@ -167,6 +164,7 @@ def run_stages(
     failed run (a fold, a backfill range) with its reason, and after the run in progress when
     ``stop`` saw SIGINT or SIGTERM."""
     from axion_pipeline.definitions import build_definitions
+    from axion_pipeline.defs.adapters.partition_results import range_tags
     from axion_pipeline.defs.project import DagsterProject
     from axion_pipeline.defs.recovery import end_own_runs, reap_orphaned_runs, runner_tags
 
@@ -185,10 +183,10 @@ def run_stages(
                 settings.backfill_max_stock_days,
                 settings.backfill_max_days,
             )
-            runs = [(f"{c[0]}..{c[-1]}", _range_tags(c)) for c in chunks]
+            runs = [(f"{c[0]}..{c[-1]}", range_tags(c)) for c in chunks]
         elif stage.partitioned == "live":
             keys = project.live_keys()
-            runs = [(f"{keys[0]}..{keys[-1]}", _range_tags(keys))]
+            runs = [(f"{keys[0]}..{keys[-1]}", range_tags(keys))]
         elif stage.partitioned == "each":
             runs = [(k, {"dagster/partition": k}) for k in job.partitions_def.get_partition_keys()]
         else:

@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from axion_pipeline.defs.adapters.partition_results import RANGE_END, RANGE_START, range_tags
 from axion_pipeline.defs.monitoring.assets import MONITORING
 from axion_pipeline.defs.recovery import MAKE_RUN, TRIGGER_TAG
 from axion_pipeline.defs.resources import Warehouse
@@ -26,7 +27,6 @@ def next_day_to_run(instance: dg.DagsterInstance, asset_keys, candidates: list[s
 
 
 REPLAY = "live_replay_schedule"
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def next_replay_day(span: list[str], last: str | None) -> str:
@@ -145,7 +145,7 @@ def build_automation(
         trigger = {TRIGGER_TAG: "live_serving_sensor", "axion/after_run": context.dagster_run.run_id}
         if len(days) == 1:
             return dg.RunRequest(partition_key=days[0], tags=trigger)
-        return dg.RunRequest(tags={**trigger, RANGE_START: days[0], RANGE_END: days[-1]})
+        return dg.RunRequest(tags={**trigger, **range_tags(days)})
 
     monthly_retraining = dg.ScheduleDefinition(
         name="monthly_retraining_schedule",
