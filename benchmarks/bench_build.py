@@ -33,7 +33,6 @@ from _common import (
     bench_env,
     fmt_seconds,
     machine,
-    markdown_table,
     memory_gib,
     publish,
     real_data_dir,
@@ -41,6 +40,8 @@ from _common import (
     section,
     stats,
 )
+
+from axion_pipeline.analytics.markdown import markdown_table
 
 STAGE_RE = re.compile(r"^\s+(\w+)\s+(\d+) run\(s\)\s+([\d.]+) s\s*$")
 TOTAL_RE = re.compile(r"^\s+total\s+([\d.]+) s\s*$")

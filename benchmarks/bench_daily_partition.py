@@ -34,13 +34,14 @@ from _common import (
     bench_env,
     fmt_seconds,
     machine,
-    markdown_table,
     publish,
     ratio,
     scratch_dir,
     section,
     stats,
 )
+
+from axion_pipeline.analytics.markdown import markdown_table
 
 JOBS = ("daily_job", "inference_job")  # the history day, then the live span's serving day
 END_DATE = "2024-12-31"
@@ -61,6 +62,8 @@ def build_warehouse(env: dict[str, str]) -> float:
 def run(jobs, instance, live: list[str], key: str | None = None, span: list[str] | None = None) -> float:
     """``daily_job`` then ``inference_job`` (two jobs: their assets have different partitions
     definitions) on one day ``key`` or a range ``span``; the serving job only on live-span days."""
+    from axion_pipeline.defs.adapters.partition_results import range_tags
+
     started = time.perf_counter()
     live_days = set(live)
     for job in jobs:
@@ -70,8 +73,7 @@ def run(jobs, instance, live: list[str], key: str | None = None, span: list[str]
         if len(days) == 1:
             kwargs = {"partition_key": days[0]}
         else:
-            range_tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
-            kwargs = {"tags": range_tags}
+            kwargs = {"tags": range_tags(days)}
         result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=True, **kwargs)
         assert result.success
     return time.perf_counter() - started

@@ -23,7 +23,9 @@ import time
 import warnings
 
 import psutil
-from _common import RssSampler, machine, markdown_table, publish, section, stats
+from _common import RssSampler, machine, publish, section, stats
+
+from axion_pipeline.analytics.markdown import markdown_table
 
 END_DATE = "2024-12-31"
 

@@ -19,8 +19,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from _common import machine, markdown_table, publish, ratio, real_data_dir, section, stats, timed
+from _common import machine, publish, ratio, real_data_dir, section, stats, timed
 
+from axion_pipeline.analytics.markdown import markdown_table
 from axion_pipeline.analytics.tearsheet import compute_tear_sheet
 
 HORIZONS = (1, 5, 21)

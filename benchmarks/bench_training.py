@@ -41,13 +41,14 @@ from _common import (
     bench_env,
     fmt_seconds,
     machine,
-    markdown_table,
     publish,
     ratio,
     scratch_dir,
     section,
     stats,
 )
+
+from axion_pipeline.analytics.markdown import markdown_table
 
 END_DATE = "2024-12-31"
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
