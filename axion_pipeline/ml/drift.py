@@ -30,8 +30,18 @@ between the samples by more than ``coverage_change_threshold`` (default 0.10, ab
 is known about the values), but it counts neither as drifted nor in the share below: a source
 that covers only part of the training window (fundamentals from 2012 in a 2005 history) is not a
 shift a retrain can fix, and counting it would make the retraining sensor fire every day.
+Level shifts (a dated reference, ``DateLevels``): a cross-sectional model's features move
+together over time (a year's return is low for every stock after a bear market; a factor times
+the VIX term structure is as wide as that day's VIX makes it), so one day's cross-section can sit
+far from years of training rows pooled, on a level and spread training days had too. A numeric
+feature at drift level whose day median and interquartile range both lie within the ranges of the
+reference's per-date medians and ranges, and whose values standardised by them have PSI <
+``psi_critical`` against the reference's values standardised by their own date's (the shape
+within a date), has status "level_shift": the model was fitted on days like it, so it neither
+counts as drifted nor in the share below. A level or spread beyond every training day, or a new
+shape, is still drift.
 ``overall_drift`` is true when the share of drifted features among those compared (coverage
-changes excluded) exceeds ``drift_share_threshold``. A reference feature absent from (or empty in)
+changes and level shifts excluded) exceeds ``drift_share_threshold``. A reference feature absent from (or empty in)
 the current data is reported in ``missing_features`` and not compared.
 
 Look-ahead: the reference must be data the model was trained on (or a window before the current
@@ -131,10 +141,45 @@ def psi(reference, current, n_bins: int = 10, epsilon: float = DEFAULT_EPSILON, 
     return float(np.sum((p_cur - p_ref) * np.log(p_cur / p_ref)))
 
 
+@dataclass(frozen=True)
+class DateLevels:
+    """What training days looked like, per numeric feature of a dated reference: the range of the
+    per-date medians (level) and interquartile ranges (spread), and every value standardised by
+    its own date's median and spread (the within-date shape). Dates with fewer than ``min_rows``
+    values of a feature, or no spread, are left out."""
+
+    median_range: dict[str, tuple[float, float]]
+    spread_range: dict[str, tuple[float, float]]
+    within: pd.DataFrame
+
+
+def _median_and_spread(values: pd.DataFrame | pd.Series, by=None):
+    grouped = values.groupby(by) if by is not None else values
+    q1, q2, q3 = (grouped.quantile(q) for q in (0.25, 0.5, 0.75))
+    return q2, q3 - q1
+
+
+def date_levels(reference: pd.DataFrame, dates, min_rows: int = 10) -> DateLevels:
+    """``DateLevels`` of the numeric columns of ``reference`` whose rows fall on ``dates`` (one
+    date per row, e.g. the training rows' own dates)."""
+    numeric = reference.select_dtypes("number").astype("float64")
+    keys = pd.Series(np.asarray(dates), index=numeric.index)
+    median, spread = _median_and_spread(numeric, keys)
+    usable = (numeric.groupby(keys).count() >= min_rows) & (spread > 0)
+    median, spread = median.where(usable), spread.where(usable)
+    row_median = median.reindex(keys.to_numpy()).set_axis(numeric.index)
+    row_spread = spread.reindex(keys.to_numpy()).set_axis(numeric.index)
+    return DateLevels(
+        median_range={c: (float(median[c].min()), float(median[c].max())) for c in numeric.columns},
+        spread_range={c: (float(spread[c].min()), float(spread[c].max())) for c in numeric.columns},
+        within=(numeric - row_median) / row_spread,
+    )
+
+
 @dataclass
 class DriftReport:
     """Per-feature PSI and its classification; ``feature_status`` is ok / warning / drift /
-    coverage_change / missing (module docstring)."""
+    coverage_change / level_shift / missing (module docstring)."""
 
     overall_drift: bool
     psi_scores: dict[str, float]
@@ -142,6 +187,7 @@ class DriftReport:
     warning_features: list[str] = field(default_factory=list)
     missing_features: list[str] = field(default_factory=list)
     coverage_changes: list[str] = field(default_factory=list)
+    level_shifts: list[str] = field(default_factory=list)
     new_features: list[str] = field(default_factory=list)
     feature_status: dict[str, str] = field(default_factory=dict)
     drift_share: float = 0.0
@@ -182,10 +228,34 @@ class DegradationDetector:
             return "warning"
         return "ok"
 
+    def level_shift(self, levels: DateLevels, column: str, current: pd.Series) -> bool:
+        """Whether ``current`` (one day) has a median and a spread training days had, and their
+        shape once standardised by them (module docstring); False for a feature ``levels`` does
+        not cover."""
+        reference = levels.within[column].dropna() if column in levels.within.columns else pd.Series(dtype=float)
+        if reference.empty:
+            return False
+        values = pd.to_numeric(current, errors="coerce").astype("float64").dropna()
+        if values.empty:
+            return False
+        median, spread = _median_and_spread(values)
+        (m_low, m_high), (s_low, s_high) = levels.median_range[column], levels.spread_range[column]
+        if not (m_low <= median <= m_high and s_low <= spread <= s_high and spread > 0):
+            return False
+        cfg = self.config
+        shape = psi(reference, (values - median) / spread, cfg.psi_bins, cfg.psi_epsilon, cfg.psi_min_per_bin)
+        return shape < cfg.psi_critical
+
     def check_feature_drift(
-        self, reference_data: pd.DataFrame, current_data: pd.DataFrame, features: list[str] | None = None
+        self,
+        reference_data: pd.DataFrame,
+        current_data: pd.DataFrame,
+        features: list[str] | None = None,
+        levels: DateLevels | None = None,
     ) -> DriftReport:
-        """PSI of every column of ``reference_data`` (or ``features``) in ``current_data``."""
+        """PSI of every column of ``reference_data`` (or ``features``) in ``current_data``;
+        ``levels`` (``date_levels`` of the reference, ``current_data`` one day): tell level
+        shifts from drift."""
         if not isinstance(reference_data, pd.DataFrame) or not isinstance(current_data, pd.DataFrame):
             raise TypeError("reference_data and current_data must be DataFrames")
         if reference_data.empty:
@@ -214,6 +284,8 @@ class DegradationDetector:
             value = psi(ref, cur, cfg.psi_bins, cfg.psi_epsilon, cfg.psi_min_per_bin)
             scores[col] = value
             status[col] = self.classify(value)
+            if status[col] == "drift" and levels is not None and self.level_shift(levels, col, cur):
+                status[col] = "level_shift"
         drifted = [c for c, s in status.items() if s == "drift"]
         warning = [c for c, s in status.items() if s == "warning"]
         compared = [c for c, s in status.items() if s in ("ok", "warning", "drift")]
@@ -225,6 +297,7 @@ class DegradationDetector:
             warning_features=warning,
             missing_features=missing,
             coverage_changes=coverage,
+            level_shifts=[c for c, v in status.items() if v == "level_shift"],
             new_features=[c for c in current_data.columns if c not in reference_data.columns],
             feature_status=status,
             drift_share=share,

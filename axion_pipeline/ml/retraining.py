@@ -65,5 +65,6 @@ def describe_rule(
         f"below {cfg.retrain_ic_threshold:g}: critical; or below {cfg.min_ic_healthy:g} and falling: degraded; "
         f"judged once {cfg.min_ic_observations} daily ICs have matured), or when drift was broad on at least "
         f"{min_drift_days} of the last {lookback_days} days (more than {cfg.drift_share_threshold:.0%} of the "
-        f"features at PSI >= {cfg.psi_critical:g}; coverage changes not counted)."
+        f"features at PSI >= {cfg.psi_critical:g}; coverage changes and shifts to a level "
+        f"training days had are not counted)."
     )

@@ -246,22 +246,26 @@ def date_level_columns(reference: pd.DataFrame) -> list[str]:
 
 def drift_rows(detector, reference: pd.DataFrame, features: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """PSI of each cross-sectional feature per date against the reference sample: long rows (date,
-    feature, psi, status; status "coverage_change" where the feature's missing share moved, which
-    never counts as drift) and the last date's report summary (``date_level`` lists the excluded
-    date-level columns)."""
+    feature, psi, status; "coverage_change" where the feature's missing share moved, "level_shift"
+    where the day sits on a level the reference's own dates had (``ml.drift``); neither counts as
+    drift) and the last date's report summary (``date_level`` lists the excluded date-level
+    columns)."""
+    from axion_pipeline.ml.drift import date_levels
+
     skipped = date_level_columns(reference)
     columns = [c for c in reference.columns if c not in ("date", "ticker", *skipped)]
+    levels = date_levels(reference[columns], reference["date"]) if "date" in reference.columns else None
     rows, last = [], {}
     for t, day in features.groupby("date"):
-        report = detector.check_feature_drift(reference[columns], day.reindex(columns=columns))
-        frame = report.to_frame().reset_index(drop=False)
-        frame = frame.rename(columns={frame.columns[0]: "feature"}) if "feature" not in frame.columns else frame
+        report = detector.check_feature_drift(reference[columns], day.reindex(columns=columns), levels=levels)
+        frame = report.to_frame().reset_index(drop=False)  # "index": the feature's place, worst first
         rows.append(frame.assign(date=t, overall_drift=bool(report.overall_drift)))
         last = {
             "date": str(pd.Timestamp(t).date()),
             "overall_drift": bool(report.overall_drift),
             "drifted_features": list(report.drifted_features)[:20],
             "coverage_changes": list(report.coverage_changes)[:20],
+            "level_shifts": list(report.level_shifts)[:20],
             "psi": report.psi_scores,
             "date_level": skipped,
         }

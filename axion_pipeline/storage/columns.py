@@ -596,7 +596,11 @@ SERVING = {
             "index": (INT, "Position of the feature in its day's report, worst first (0: highest PSI)."),
             "feature": (TEXT, "Model feature compared (a column of features)."),
             "psi": (FLOAT, "Population Stability Index of the day's cross-section against drift_reference."),
-            "status": (TEXT, "ok (< 0.10), warning, drift (>= 0.25), coverage_change or missing."),
+            "status": (
+                TEXT,
+                "ok (< 0.10), warning, drift (>= 0.25), level_shift (a level training days had), "
+                "coverage_change or missing.",
+            ),
             "date": DATE,
             "overall_drift": (BOOL, "Whether the share of drifted features on the day exceeds the threshold."),
         }

@@ -126,7 +126,7 @@ def print_summary(warehouse: str | Path) -> None:
             ("Bottom ranked", "bottom"),
             ("Regime", "regime"),
             ("Model health", "health"),
-            ("Drifted features (PSI >= 0.25)", "drift"),
+            ("Drifted features (PSI >= 0.25; a level and spread training days had is not drift)", "drift"),
             ("Walk-forward out-of-sample IC (Newey-West t, block-bootstrap 95% interval)", "walk_forward"),
             ("Signals the model significantly loses to or beats (paired Newey-West t)", "versus"),
         ]:

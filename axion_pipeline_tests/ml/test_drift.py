@@ -191,3 +191,63 @@ def test_float_noise_on_a_point_mass_is_not_drift():
     noisy = np.where(current == 0.0, 1e-17, current)
     assert psi(reference, noisy) == pytest.approx(psi(reference, current), abs=1e-12)
     assert psi(reference, noisy) < 0.1
+
+
+# ------------------------------------------------------------------------------------ level shifts
+def _dated_panel(rng, levels: np.ndarray, n: int = 300, spreads: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per (date, stock): x = the date's level + its spread x N(0, 1), y = N(0, 1)."""
+    date = np.repeat(np.arange(len(levels)), n)
+    spreads = np.ones(len(levels)) if spreads is None else spreads
+    x = levels[date] + spreads[date] * rng.normal(size=date.size)
+    return pd.DataFrame({"date": date, "x": x, "y": rng.normal(size=date.size)})
+
+
+def test_a_day_on_a_level_training_days_had_is_a_level_shift_not_drift():
+    """x's level wanders from -3 to 3 and its spread from 0.5 to 2 over 60 training days (a year's
+    return in bull and bear markets; a factor times the VIX): a day at level 2.5 is far from the
+    pooled reference (PSI >= 0.25) but training had days like it, so it is a level shift and no
+    overall drift. A level beyond every training day, a spread beyond them, a new shape, and the
+    same day judged without dates are all drift."""
+    from axion_pipeline.ml.drift import date_levels
+
+    rng = np.random.default_rng(5)
+    spreads = np.tile([0.5, 1.0, 2.0], 20)
+    reference = _dated_panel(rng, np.linspace(-3.0, 3.0, 60), n=50, spreads=spreads)
+    levels = date_levels(reference[["x", "y"]], reference["date"])
+    low, high = levels.median_range["x"]
+    assert low == pytest.approx(-3.0, abs=0.5) and high == pytest.approx(3.0, abs=0.5)
+    assert levels.spread_range["x"][1] == pytest.approx(2.0 * 1.349, rel=0.3)  # IQR of N(0, 2)
+    detector = DegradationDetector()
+
+    def day(level: float, spread: float = 1.0) -> pd.DataFrame:
+        return pd.DataFrame({"x": level + spread * rng.normal(size=300), "y": rng.normal(size=300)})
+
+    seen = detector.check_feature_drift(reference[["x", "y"]], day(2.5), levels=levels)
+    assert seen.psi_scores["x"] >= 0.25
+    assert seen.feature_status == {"x": "level_shift", "y": "ok"}
+    assert seen.level_shifts == ["x"] and seen.drifted_features == [] and not seen.overall_drift
+    beyond = detector.check_feature_drift(reference[["x", "y"]], day(6.0), levels=levels)
+    assert beyond.feature_status["x"] == "drift" and beyond.overall_drift
+    assert detector.check_feature_drift(reference[["x", "y"]], day(2.5, 1.5), levels=levels).level_shifts == ["x"]
+    wider = detector.check_feature_drift(reference[["x", "y"]], day(2.5, spread=4.0), levels=levels)
+    assert wider.feature_status["x"] == "drift"
+    skewed = pd.DataFrame({"x": 1.0 - np.log(2.0) + rng.exponential(size=300), "y": rng.normal(size=300)})
+    assert detector.check_feature_drift(reference[["x", "y"]], skewed, levels=levels).feature_status["x"] == "drift"
+    undated = detector.check_feature_drift(reference[["x", "y"]], day(2.5))
+    assert undated.feature_status["x"] == "drift"
+
+
+def test_drift_rows_tell_level_shifts_from_drift_per_day():
+    """``drift_rows`` with a dated reference: live days on training levels are level shifts on
+    every day; the same days moved beyond every training level drift on every day."""
+    from axion_pipeline.ml.serving import drift_rows
+
+    rng = np.random.default_rng(6)
+    reference = _dated_panel(rng, np.linspace(-3.0, 3.0, 60), n=50)
+    live = _dated_panel(rng, np.full(5, 2.5)).assign(date=lambda f: f["date"] + 100)
+    rows, last = drift_rows(DegradationDetector(), reference, live)
+    x = rows.loc[rows["feature"] == "x"]
+    assert len(x) == 5 and (x["status"] == "level_shift").all() and not rows["overall_drift"].any()
+    assert last["level_shifts"] == ["x"] and last["drifted_features"] == []
+    rows, _ = drift_rows(DegradationDetector(), reference, live.assign(x=live["x"] + 5.0))
+    assert (rows.loc[rows["feature"] == "x", "status"] == "drift").all() and rows["overall_drift"].all()

@@ -122,6 +122,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
                 "latest_date": last["date"],
                 "latest_overall_drift": last["overall_drift"],
                 "latest_drifted_features": last["drifted_features"],
+                "latest_level_shifts": last["level_shifts"],
                 "days_with_drift": int(out.groupby("date")["overall_drift"].first().sum()),
                 "date_level_columns_not_scored": last["date_level"],
                 "psi_latest": dg.MetadataValue.md(to_markdown_image(plot_psi_bars(psi), f"PSI on {last['date']}")),
