@@ -51,7 +51,11 @@ def retraining_decision(
             reasons.append(
                 f"feature drift on {int(per_day.sum())} of the last {len(per_day)} days (worst: {', '.join(worst)})"
             )
-    return RetrainingDecision(bool(reasons), "; ".join(reasons) or "healthy, no broad drift", as_of)
+    if reasons:
+        return RetrainingDecision(True, "; ".join(reasons), as_of)
+    # say what the health is: "unknown" (too few matured dates) is not "healthy"
+    status = f"model health {health.sort_values('date').iloc[-1]['status']}" if len(health) else "no model health yet"
+    return RetrainingDecision(False, f"no retrain: {status}, no broad drift", as_of)
 
 
 def describe_rule(

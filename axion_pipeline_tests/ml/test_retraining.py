@@ -73,3 +73,30 @@ def test_fires_on_model_health():
     health.loc[4, ["needs_retraining", "status", "rolling_ic_3m"]] = [True, "critical", -0.02]
     decision = retraining_decision(health, pd.DataFrame(columns=["date", "feature", "psi", "overall_drift"]))
     assert decision.retrain and "critical" in decision.reason
+
+
+def test_dated_reference_fires_on_a_crisis_training_never_saw_but_not_on_one_it_did(market):
+    """As the drift_report asset compares (a dated training sample, ``drift_rows``): a crisis after
+    a bull-only training span moves the features beyond every training day, so the sensor fires;
+    the 2021 crisis after a training span that held three earlier crises sits on levels and
+    spreads training days had (``level_shift``), so it does not, where the pooled comparison
+    alone calls it drift."""
+    from axion_pipeline.ml.serving import drift_rows
+
+    feats, regimes = market
+    bull = _spell(regimes, "bull", 120)
+    crisis = _spell(regimes, "crisis", 10, after=bull[-1])
+    rows, _ = drift_rows(DegradationDetector(), _days(feats, bull).reset_index(), _days(feats, crisis).reset_index())
+    assert retraining_decision(_healthy(crisis), rows).retrain
+
+    seen = _spell(regimes, "crisis", 20, after=pd.Timestamp("2021-05-01"))
+    training = feats.loc[feats.index.get_level_values(0) < seen[0] - pd.Timedelta(days=35)].reset_index()
+    training = training.sample(20_000, random_state=0).sort_values(["date", "ticker"])  # as drift_reference
+    assert (regimes.loc[regimes.index < training["date"].max()] == "crisis").sum() >= 60
+    current = _days(feats, seen).reset_index()
+    rows, _ = drift_rows(DegradationDetector(), training, current)
+    decision = retraining_decision(_healthy(seen), rows)
+    assert not decision.retrain and "no broad drift" in decision.reason
+    assert (rows["status"] == "level_shift").sum() >= len(seen)  # most feature-days
+    pooled = _drift_rows(training.set_index(["date", "ticker"]), current.set_index(["date", "ticker"]))
+    assert retraining_decision(_healthy(seen), pooled).retrain
