@@ -43,8 +43,9 @@ browser:
 
 ## Lint and format check (ruff, config in pyproject.toml), then the whole test suite (CI runs this
 ## through .ci/run). The Dask executor tests run on their own afterwards: once, under xdist next to
-## the other end-to-end tests, their local cluster hung. --dist loadgroup keeps the tests marked
-## xdist_group (the browser tests, which share one `dagster dev`) on one worker; the rest are spread as usual.
+## the other end-to-end tests, their local cluster hung. Under --dist loadgroup the scheduler in
+## axion_pipeline_tests/conftest.py keeps every test of a module with a module-scoped fixture (a built
+## warehouse, one `dagster dev`) on one worker, so that set-up is built once; the rest are spread as usual.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
