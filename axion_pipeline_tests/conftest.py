@@ -33,6 +33,7 @@ def module_shares_setup(path: Path) -> bool:
     return path.suffix == ".py" and path.is_file() and bool(SHARED_SETUP.search(path.read_text()))
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest -p no:xdist has no such hook
 def pytest_xdist_make_scheduler(config, log):
     """Under ``--dist loadgroup`` (``make test``): every test of a module that shares set-up (a
     module-scoped fixture such as a built warehouse or a running `dagster dev`, or an
