@@ -497,3 +497,19 @@ def test_a_range_longer_than_the_cap_records_one_check_result_naming_the_failed_
     assert evaluation.partition is None and not evaluation.passed
     assert evaluation.metadata["failed_on"].value == "2024-01-03"
     assert "more than 3 partitions" in evaluation.metadata["per_partition_results"].value
+
+
+@pytest.mark.parametrize("configured, expected", [({}, 1), ({"synchronous": "FULL"}, 2)])
+def test_event_log_connections_commit_with_the_configured_synchronous(tmp_path, configured, expected):
+    """SQLite's ``synchronous`` of the storage's connections: NORMAL (1) unless dagster.yaml sets FULL (2)."""
+    from axion_pipeline.defs.adapters.event_log import BatchingSqliteEventLogStorage
+
+    storage = BatchingSqliteEventLogStorage.from_config_value(None, {"base_dir": str(tmp_path), **configured})
+    storage.store_event(_check_evaluations("run-1", ["2024-01-02"])[0])
+    for shard in ("index", "run-1"):
+        with storage._connect(shard) as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == expected
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    storage.dispose()
+    with pytest.raises(ValueError, match="synchronous"):
+        BatchingSqliteEventLogStorage(str(tmp_path), synchronous="OFF")

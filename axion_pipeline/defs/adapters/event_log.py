@@ -31,6 +31,14 @@ kept (least recently used disposed first, since cross-run queries open every run
 3 ms per check evaluation. Engines are dropped on ``wipe`` (it deletes the run files) and
 ``dispose``, and never cross a fork (keyed by process id). SQLite in WAL mode (Dagster sets it)
 lets other processes read and write while a connection is held open between transactions.
+
+Commits: every connection runs with ``PRAGMA synchronous=NORMAL`` (SQLite's recommended setting in
+WAL mode) instead of SQLite's default ``FULL``, which syncs the write-ahead log to disk on every
+commit. One trading day through the daily and serving jobs commits about 900 times: 2 ms each
+with FULL, about 1.8 s of the run. With NORMAL a commit survives a crash of the process (Dagster's,
+the webserver's) as before, the database stays consistent after a power loss or a crash of the
+machine, but the events of the last moments before it may be lost. ``synchronous: FULL`` under
+the storage's ``config`` in dagster.yaml restores SQLite's default.
 """
 
 from __future__ import annotations
@@ -47,7 +55,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
 )
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import SingletonThreadPool
 
@@ -55,20 +63,43 @@ from sqlalchemy.pool import SingletonThreadPool
 MAX_RUN_SHARD_ENGINES = 8
 
 
+SYNCHRONOUS = ("NORMAL", "FULL")  # the values of the storage's ``synchronous`` setting (module docstring)
+
+
+def _set_synchronous(level: str):
+    def on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA synchronous={level}")  # one of SYNCHRONOUS, checked in __init__
+        cursor.close()
+
+    return on_connect
+
+
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     """``SqliteEventLogStorage`` with a transactional ``store_event_batch`` for asset events.
 
-    ``base_dir`` defaults to ``$DAGSTER_HOME/storage``, where Dagster's default storage lives.
+    ``base_dir`` defaults to ``$DAGSTER_HOME/storage``, where Dagster's default storage lives;
+    ``synchronous`` (``NORMAL`` unless set) is SQLite's setting of every connection (module
+    docstring, "Commits").
     """
+
+    def __init__(self, base_dir: str, inst_data=None, synchronous: str = "NORMAL"):
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
+        self.synchronous = synchronous
+        super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
     def config_type(cls):
-        return {"base_dir": dg.Field(dg.StringSource, is_required=False)}
+        return {
+            "base_dir": dg.Field(dg.StringSource, is_required=False),
+            "synchronous": dg.Field(str, is_required=False, description="NORMAL or FULL"),
+        }
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):
         base_dir = config_value.get("base_dir") or os.path.join(os.environ["DAGSTER_HOME"], "storage")
-        return cls(base_dir=base_dir, inst_data=inst_data)
+        return cls(base_dir=base_dir, inst_data=inst_data, synchronous=config_value.get("synchronous") or "NORMAL")
 
     def _engine(self, shard: str) -> Engine:
         """The shard's kept engine (created, schema checked once, as the stock ``_connect`` does).
@@ -83,6 +114,7 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
                 poolclass=SingletonThreadPool,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
             )
+            event.listen(engine, "connect", _set_synchronous(self.synchronous))
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
