@@ -20,7 +20,10 @@ On a Dagster upgrade, check ``SqliteEventLogStorage.store_event``: its branch fo
 the asset event tags, store the asset event" (the batch repeats it), and ``ASSET_EVENTS`` must
 still not overlap the event types its other branches handle; test_dagster_adapters.py compares the
 rows of a batch with those ``store_event`` writes. The cursor is closed by SQLAlchemy 2's
-``with conn.execute(...)`` (uv.lock pins SQLAlchemy 2).
+``with conn.execute(...)`` (uv.lock pins SQLAlchemy 2). New run files (below) rely on
+``_initdb(engine)`` building the whole schema of a run's file on any engine, and on
+``path_for_shard``; test_dagster_adapters.py compares a copied run file's schema and rows with the
+stock storage's.
 
 Connections: the stock ``_connect`` creates an engine, opens a connection and disposes of both for
 every statement group, six times per check evaluation (about 11 ms each on this machine; a range
