@@ -30,6 +30,13 @@ def _load_market(
     return simulate_market(simulation)
 
 
+@lru_cache(maxsize=4)
+def _simulation(seed: int, n_tickers: int, start: str, end: str) -> SimulationConfig:
+    """The generated market's config, built (and validated: its trading days computed) once per
+    process instead of on each ``load``: several steps of a run call ``load``."""
+    return SimulationConfig(seed=seed, n_tickers=n_tickers, start=start, end=end)
+
+
 class MarketDataSource(dg.ConfigurableResource):
     """Where market data comes from: real files under ``data_dir`` or, when unset, the generated market.
 
@@ -58,7 +65,7 @@ class MarketDataSource(dg.ConfigurableResource):
         )
 
     def load(self) -> MarketData:
-        simulation = SimulationConfig(seed=self.seed, n_tickers=self.n_tickers, start=self.start, end=self.end)
+        simulation = _simulation(self.seed, self.n_tickers, self.start, self.end)
         return _load_market(self.data_dir, simulation, self.reporting_lag_days, self.max_reject_share)
 
     @property

@@ -40,6 +40,12 @@ def record_read(context: dg.InputContext, frame: pd.DataFrame) -> None:
         _READS.pop(next(iter(_READS)))
 
 
+def step_reads(run_id: str, step_key: str) -> dict[str, int]:
+    """Input name -> rows loaded, of a step this process ran (empty when it loaded no table input
+    or is forgotten): the daily benchmark's rows-read column."""
+    return dict(_READS.get((run_id, step_key), {}))
+
+
 def log_written(context: dg.OutputContext, frame: pd.DataFrame, table: str) -> str | None:
     """Log (INFO) and return the step's line for an output just stored in ``table`` (None outside a step)."""
     if not in_a_step(context):

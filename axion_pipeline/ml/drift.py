@@ -141,16 +141,51 @@ def psi(reference, current, n_bins: int = 10, epsilon: float = DEFAULT_EPSILON, 
     return float(np.sum((p_cur - p_ref) * np.log(p_cur / p_ref)))
 
 
-@dataclass(frozen=True)
 class DateLevels:
     """What training days looked like, per numeric feature of a dated reference: the range of the
     per-date medians (level) and interquartile ranges (spread), and every value standardised by
     its own date's median and spread (the within-date shape). Dates with fewer than ``min_rows``
-    values of a feature, or no spread, are left out."""
+    values of a feature, or no spread, are left out.
 
-    median_range: dict[str, tuple[float, float]]
-    spread_range: dict[str, tuple[float, float]]
-    within: pd.DataFrame
+    Computed per feature on first use (``of``) and kept: a day's drift report needs them only for
+    the features whose PSI reached drift, a few of a hundred. A feature's figures are the same
+    whether computed alone or with the others (each is a per-column computation)."""
+
+    def __init__(self, numeric: pd.DataFrame, keys: pd.Series, min_rows: int):
+        self._numeric, self._keys, self._min_rows = numeric, keys, min_rows
+        self._done: dict[str, tuple[tuple[float, float], tuple[float, float], pd.Series]] = {}
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._numeric.columns)
+
+    def of(self, column: str) -> tuple[tuple[float, float], tuple[float, float], pd.Series]:
+        """``column``'s (median range, spread range, within-date shape)."""
+        if column not in self._done:
+            values = self._numeric[[column]].astype("float64")
+            median, spread = _median_and_spread(values, self._keys)
+            usable = (values.groupby(self._keys).count() >= self._min_rows) & (spread > 0)
+            median, spread = median.where(usable), spread.where(usable)
+            row_median = median.reindex(self._keys.to_numpy()).set_axis(values.index)
+            row_spread = spread.reindex(self._keys.to_numpy()).set_axis(values.index)
+            self._done[column] = (
+                (float(median[column].min()), float(median[column].max())),
+                (float(spread[column].min()), float(spread[column].max())),
+                ((values - row_median) / row_spread)[column],
+            )
+        return self._done[column]
+
+    @property
+    def median_range(self) -> dict[str, tuple[float, float]]:
+        return {c: self.of(c)[0] for c in self.columns}
+
+    @property
+    def spread_range(self) -> dict[str, tuple[float, float]]:
+        return {c: self.of(c)[1] for c in self.columns}
+
+    @property
+    def within(self) -> pd.DataFrame:
+        return pd.DataFrame({c: self.of(c)[2] for c in self.columns}, index=self._numeric.index)
 
 
 def _median_and_spread(values: pd.DataFrame | pd.Series, by=None):
@@ -162,18 +197,8 @@ def _median_and_spread(values: pd.DataFrame | pd.Series, by=None):
 def date_levels(reference: pd.DataFrame, dates, min_rows: int = 10) -> DateLevels:
     """``DateLevels`` of the numeric columns of ``reference`` whose rows fall on ``dates`` (one
     date per row, e.g. the training rows' own dates)."""
-    numeric = reference.select_dtypes("number").astype("float64")
-    keys = pd.Series(np.asarray(dates), index=numeric.index)
-    median, spread = _median_and_spread(numeric, keys)
-    usable = (numeric.groupby(keys).count() >= min_rows) & (spread > 0)
-    median, spread = median.where(usable), spread.where(usable)
-    row_median = median.reindex(keys.to_numpy()).set_axis(numeric.index)
-    row_spread = spread.reindex(keys.to_numpy()).set_axis(numeric.index)
-    return DateLevels(
-        median_range={c: (float(median[c].min()), float(median[c].max())) for c in numeric.columns},
-        spread_range={c: (float(spread[c].min()), float(spread[c].max())) for c in numeric.columns},
-        within=(numeric - row_median) / row_spread,
-    )
+    numeric = reference.select_dtypes("number")
+    return DateLevels(numeric, pd.Series(np.asarray(dates), index=numeric.index), min_rows)
 
 
 @dataclass
@@ -232,14 +257,16 @@ class DegradationDetector:
         """Whether ``current`` (one day) has a median and a spread training days had, and their
         shape once standardised by them (module docstring); False for a feature ``levels`` does
         not cover."""
-        reference = levels.within[column].dropna() if column in levels.within.columns else pd.Series(dtype=float)
+        if column not in levels.columns:
+            return False
+        (m_low, m_high), (s_low, s_high), within = levels.of(column)
+        reference = within.dropna()
         if reference.empty:
             return False
         values = pd.to_numeric(current, errors="coerce").astype("float64").dropna()
         if values.empty:
             return False
         median, spread = _median_and_spread(values)
-        (m_low, m_high), (s_low, s_high) = levels.median_range[column], levels.spread_range[column]
         if not (m_low <= median <= m_high and s_low <= spread <= s_high and spread > 0):
             return False
         cfg = self.config

@@ -240,8 +240,27 @@ def date_level_columns(reference: pd.DataFrame) -> list[str]:
     column is a point mass, so its per-day PSI would be meaningless; they drift over time and are
     watched through the regime features instead."""
     columns = [c for c in reference.columns if c not in ("date", "ticker")]
-    per_date = reference.groupby("date")[columns].nunique(dropna=False).max()
-    return [c for c in columns if per_date.get(c, 0) <= 1]
+    floats = [c for c in columns if reference[c].dtype == "float64"]
+    others = [c for c in columns if c not in floats]
+    constant = set(_constant_per_date(reference, floats)) if floats else set()
+    if others:
+        per_date = reference.groupby("date")[others].nunique(dropna=False).max()
+        constant |= {c for c in others if per_date.get(c, 0) <= 1}
+    return [c for c in columns if c in constant]
+
+
+def _constant_per_date(reference: pd.DataFrame, columns: list[str]) -> list[str]:
+    """The float ``columns`` with one value (NaN counting as a value) on every date: what
+    ``groupby("date")[columns].nunique(dropna=False).max() <= 1`` says, in one sort instead of a
+    hash table per date and column."""
+    dated = reference.loc[reference["date"].notna()]
+    order = np.argsort(dated["date"].to_numpy(), kind="stable")
+    days = dated["date"].to_numpy()[order]
+    values = dated[columns].to_numpy(dtype="float64")[order]
+    same_day = days[1:] == days[:-1]
+    later, earlier = values[1:][same_day], values[:-1][same_day]
+    equal = (later == earlier) | (np.isnan(later) & np.isnan(earlier))
+    return [c for c, ok in zip(columns, equal.all(axis=0)) if ok]
 
 
 def drift_rows(detector, reference: pd.DataFrame, features: pd.DataFrame) -> tuple[pd.DataFrame, dict]:

@@ -497,3 +497,57 @@ def test_a_range_longer_than_the_cap_records_one_check_result_naming_the_failed_
     assert evaluation.partition is None and not evaluation.passed
     assert evaluation.metadata["failed_on"].value == "2024-01-03"
     assert "more than 3 partitions" in evaluation.metadata["per_partition_results"].value
+
+
+@pytest.mark.parametrize("configured, expected", [({}, 1), ({"synchronous": "FULL"}, 2)])
+def test_event_log_connections_commit_with_the_configured_synchronous(tmp_path, configured, expected):
+    """SQLite's ``synchronous`` of the storage's connections: NORMAL (1) unless dagster.yaml sets FULL (2)."""
+    from axion_pipeline.defs.adapters.event_log import BatchingSqliteEventLogStorage
+
+    storage = BatchingSqliteEventLogStorage.from_config_value(None, {"base_dir": str(tmp_path), **configured})
+    storage.store_event(_check_evaluations("run-1", ["2024-01-02"])[0])
+    for shard in ("index", "run-1"):
+        with storage._connect(shard) as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == expected
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    storage.dispose()
+    with pytest.raises(ValueError, match="synchronous"):
+        BatchingSqliteEventLogStorage(str(tmp_path), synchronous="OFF")
+
+
+def _schema(path) -> tuple:
+    with sqlite3.connect(path) as con:
+        return (
+            sorted(con.execute("select type, name, tbl_name, sql from sqlite_master").fetchall()),
+            con.execute("select * from alembic_version").fetchall(),
+            con.execute("pragma journal_mode").fetchone(),
+            con.execute("pragma user_version").fetchone(),
+        )
+
+
+def test_a_new_runs_file_is_a_copy_of_the_schema_the_stock_storage_creates(tmp_path):
+    """A run's file made from the per-process template has the stock ``_initdb``'s tables, indexes,
+    alembic revision and WAL mode, and stores what the stock storage stores; a file that exists
+    already is left to the stock check, never replaced."""
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from axion_pipeline.defs.adapters.event_log import BatchingSqliteEventLogStorage
+
+    stock = SqliteEventLogStorage(str(tmp_path / "stock"))
+    kept = BatchingSqliteEventLogStorage(str(tmp_path / "kept"))
+    events = _check_evaluations("run-1", ["2024-01-02", "2024-01-03"])
+    for event in events:
+        stock.store_event(event)
+        kept.store_event(event)
+    for storage in (stock, kept):
+        storage.dispose()
+    assert _schema(tmp_path / "kept" / "run-1.db") == _schema(tmp_path / "stock" / "run-1.db")
+    assert _schema(tmp_path / "kept" / "run-1.db")[2] == ("wal",)
+    assert _rows(tmp_path / "kept" / "run-1.db") == _rows(tmp_path / "stock" / "run-1.db")
+    assert not [p.name for p in (tmp_path / "kept").iterdir() if p.name.endswith(".new")]  # no staging file left
+
+    again = BatchingSqliteEventLogStorage(str(tmp_path / "kept"))  # another process: the file exists
+    assert not again._create_run_shard("run-1")
+    again.store_event(_check_evaluations("run-1", ["2024-01-04"])[0])
+    assert len(again.get_logs_for_run("run-1")) == len(events) + 1
+    again.dispose()

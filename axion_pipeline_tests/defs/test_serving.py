@@ -121,6 +121,98 @@ def test_live_span_tables_and_checks(chain):
     assert (weights["w"] - 1).abs().max() < 1e-9
 
 
+# every daily table and the column naming a row's partition
+DAILY_TABLES = {
+    "market.prices": "date",
+    "market.market_series": "date",
+    "factors.factor_scores": "date",
+    "factors.market_regime": "date",
+    "features.features": "date",
+    "features.targets": "label_date",
+    "features.regime_features": "date",
+    "inference.daily_predictions": "date",
+    "inference.hybrid_scores": "date",
+    "inference.regime_predictions": "date",
+    "inference.earnings_predictions": "date",
+    "inference.factor_weights": "date",
+    "monitoring.model_health": "date",
+    "monitoring.drift_report": "date",
+    "monitoring.shap_explanations": "date",
+}
+
+
+def _day_rows(warehouse, day: str) -> dict[str, pd.DataFrame]:
+    """Each daily table's rows of ``day``, in a fixed order (a range run and a one-day run may store
+    them in different orders)."""
+    out = {}
+    for table, column in DAILY_TABLES.items():
+        rows = _df(warehouse, f"select * from {table} where {column} = ?", [pd.Timestamp(day)])
+        out[table] = rows.sort_values(list(rows.columns)).reset_index(drop=True)
+    return out
+
+
+# Tables whose one-day rows differ from the range run's by more than rounding, because the state
+# they carry is counted from the first day of the loaded history (300 trading days before a one-day
+# run, earlier in a range run): the adaptive category weights and the regime's duration_days, and
+# what is built on them (composite, its feature rank, the rule score, the rolling IC). Known, not
+# changed here: a speed-up must leave every other table as the range run stored it.
+FROM_LOADED_HISTORY = {
+    "factors.factor_scores",
+    "factors.market_regime",
+    "features.features",
+    "inference.hybrid_scores",
+    "inference.regime_predictions",
+    "inference.factor_weights",
+    "monitoring.model_health",
+}
+
+
+def test_one_day_run_stores_the_rows_the_range_run_stored(chain):
+    """One day through daily_job then inference_job on its partition, as the daily schedule runs it,
+    stores the rows the build's range runs stored for that day (same rows, columns, dtypes and
+    non-float values; floats to 1e-6 relative: rolling moments are summed from, and the RSI's
+    exponential average starts at, the first day of the loaded history) in every daily table but
+    those of ``FROM_LOADED_HISTORY``. The evening run (the same two runs in process, the warehouse
+    held open, as the daily benchmark runs them) then stores exactly, to the bit, what the plain
+    one-day run stored, in every table. A speed-up of the one-day path (narrower reads, cached
+    work, held connections) that changed a stored value fails here."""
+    from axion_pipeline.storage.lock import held_connection
+
+    defs, instance, warehouse = chain["defs"], chain["instance"], chain["warehouse"]
+    # the newest live day with next-day earnings announcements, so that no table is empty
+    (day,) = _df(
+        warehouse,
+        "select max(date) from inference.earnings_predictions where date >= ?",
+        [pd.Timestamp(chain["live"][0])],
+    ).iloc[0]
+    day = pd.Timestamp(day).strftime("%Y-%m-%d")
+
+    def one_day():
+        for job in ("daily_job", "inference_job"):
+            defs.resolve_job_def(job).execute_in_process(instance=instance, partition_key=day, raise_on_error=True)
+
+    from_range = _day_rows(warehouse, day)
+    assert all(len(rows) for rows in from_range.values()), {t: len(r) for t, r in from_range.items()}
+    one_day()
+    plain = _day_rows(warehouse, day)
+    differ = set()
+    for table, rows in from_range.items():
+        try:
+            pd.testing.assert_frame_equal(plain[table], rows, rtol=1e-6, atol=1e-9, obj=table)
+        except AssertionError:
+            differ.add(table)
+        else:
+            assert len(plain[table]) == len(rows)
+    assert differ <= FROM_LOADED_HISTORY, differ - FROM_LOADED_HISTORY
+    for table in FROM_LOADED_HISTORY:  # the same rows and columns even there
+        assert plain[table].columns.equals(from_range[table].columns) and len(plain[table]) == len(from_range[table])
+    with held_connection(warehouse):
+        one_day()
+    evening = _day_rows(warehouse, day)
+    for table, rows in plain.items():
+        pd.testing.assert_frame_equal(evening[table], rows, check_exact=True, obj=table)
+
+
 def test_tampered_production_model_falls_back_to_rules(chain):
     """An edited byte in the production ranking model: refused, predictions fall back to the rule composite."""
     root = chain["model_root"] / "ranking_model" / "production"

@@ -251,3 +251,39 @@ def test_drift_rows_tell_level_shifts_from_drift_per_day():
     assert last["level_shifts"] == ["x"] and last["drifted_features"] == []
     rows, _ = drift_rows(DegradationDetector(), reference, live.assign(x=live["x"] + 5.0))
     assert (rows.loc[rows["feature"] == "x", "status"] == "drift").all() and rows["overall_drift"].all()
+
+
+def _all_at_once(reference: pd.DataFrame, dates, min_rows: int = 10):
+    """``DateLevels``' figures as computed for every column in one pass (the code before they were
+    computed per feature on first use)."""
+    numeric = reference.select_dtypes("number").astype("float64")
+    keys = pd.Series(np.asarray(dates), index=numeric.index)
+    grouped = numeric.groupby(keys)
+    q1, median, q3 = (grouped.quantile(q) for q in (0.25, 0.5, 0.75))
+    spread = q3 - q1
+    usable = (grouped.count() >= min_rows) & (spread > 0)
+    median, spread = median.where(usable), spread.where(usable)
+    row_median = median.reindex(keys.to_numpy()).set_axis(numeric.index)
+    row_spread = spread.reindex(keys.to_numpy()).set_axis(numeric.index)
+    return (
+        {c: (float(median[c].min()), float(median[c].max())) for c in numeric.columns},
+        {c: (float(spread[c].min()), float(spread[c].max())) for c in numeric.columns},
+        (numeric - row_median) / row_spread,
+    )
+
+
+def test_date_levels_per_feature_on_first_use_equal_the_all_at_once_figures_to_the_bit():
+    """A feature's levels computed alone, when a day's PSI first reaches drift, are those of the
+    one pass over every column; the levels of features never asked for are never computed."""
+    from axion_pipeline.ml.drift import date_levels
+
+    rng = np.random.default_rng(3)
+    reference = _dated_panel(rng, np.linspace(-3.0, 3.0, 40), n=30, spreads=np.tile([0.5, 2.0], 20))
+    reference["z"] = np.where(rng.random(len(reference)) < 0.2, np.nan, rng.integers(0, 5, len(reference)))
+    reference["k"] = rng.integers(0, 3, len(reference))  # an integer column, cast to float as before
+    columns = ["x", "y", "z", "k"]
+    levels = date_levels(reference[columns], reference["date"])
+    median_range, spread_range, within = _all_at_once(reference[columns], reference["date"])
+    assert levels.of("y")[0] == median_range["y"] and not set(levels._done) - {"y"}
+    assert levels.median_range == median_range and levels.spread_range == spread_range
+    pd.testing.assert_frame_equal(levels.within, within, check_exact=True)

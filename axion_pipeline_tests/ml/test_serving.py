@@ -38,6 +38,37 @@ def test_date_level_columns_are_not_scored_per_day():
     assert (rows["status"] == "drift").all() and last["overall_drift"]
 
 
+def test_date_level_columns_are_those_with_one_value_per_date_as_nunique_counts_them():
+    """The sort-based test of float columns gives what ``nunique(dropna=False) <= 1`` per date gives:
+    NaN is a value (constant when a date is all NaN, not when it mixes NaN and a number), -0.0
+    equals 0.0, rows without a date are left out, and other dtypes go through ``nunique``."""
+    rng = np.random.default_rng(0)
+    dates = np.repeat(pd.bdate_range("2024-01-01", periods=6), 5)
+    n = len(dates)
+    per_date = np.repeat(rng.normal(size=6), 5)
+    reference = pd.DataFrame(
+        {
+            "date": dates,
+            "ticker": np.tile(list("abcde"), 6),
+            "macro": per_date,
+            "macro_nan_days": np.where(np.repeat([True, False] * 3, 5), np.nan, per_date),
+            "mixed_nan": np.where(np.arange(n) == 7, np.nan, per_date),
+            "signed_zero": np.where(np.arange(n) % 2 == 0, 0.0, -0.0),
+            "cross_section": rng.normal(size=n),
+            "sector": np.repeat(list("xyzxyz"), 5),
+            "count": np.arange(n) // 5,
+            "undated_differs": per_date,
+        }
+    )
+    reference.loc[3, "date"] = pd.NaT
+    reference.loc[3, "undated_differs"] = 99.0
+    columns = [c for c in reference.columns if c not in ("date", "ticker")]
+    by_nunique = reference.groupby("date")[columns].nunique(dropna=False).max()
+    expected = [c for c in columns if by_nunique[c] <= 1]
+    assert expected == ["macro", "macro_nan_days", "signed_zero", "sector", "count", "undated_differs"]
+    assert date_level_columns(reference) == expected
+
+
 def test_upcoming_earnings_are_announced_the_next_trading_day():
     cal = pd.bdate_range("2024-03-01", periods=6)
     events = pd.DataFrame(

@@ -20,7 +20,10 @@ On a Dagster upgrade, check ``SqliteEventLogStorage.store_event``: its branch fo
 the asset event tags, store the asset event" (the batch repeats it), and ``ASSET_EVENTS`` must
 still not overlap the event types its other branches handle; test_dagster_adapters.py compares the
 rows of a batch with those ``store_event`` writes. The cursor is closed by SQLAlchemy 2's
-``with conn.execute(...)`` (uv.lock pins SQLAlchemy 2).
+``with conn.execute(...)`` (uv.lock pins SQLAlchemy 2). New run files (below) rely on
+``_initdb(engine)`` building the whole schema of a run's file on any engine, and on
+``path_for_shard``; test_dagster_adapters.py compares a copied run file's schema and rows with the
+stock storage's.
 
 Connections: the stock ``_connect`` creates an engine, opens a connection and disposes of both for
 every statement group, six times per check evaluation (about 11 ms each on this machine; a range
@@ -31,11 +34,28 @@ kept (least recently used disposed first, since cross-run queries open every run
 3 ms per check evaluation. Engines are dropped on ``wipe`` (it deletes the run files) and
 ``dispose``, and never cross a fork (keyed by process id). SQLite in WAL mode (Dagster sets it)
 lets other processes read and write while a connection is held open between transactions.
+
+Commits: every connection runs with ``PRAGMA synchronous=NORMAL`` (SQLite's recommended setting in
+WAL mode) instead of SQLite's default ``FULL``, which syncs the write-ahead log to disk on every
+commit. One trading day through the daily and serving jobs commits about 900 times: 2 ms each
+with FULL, about 1.8 s of the run. With NORMAL a commit survives a crash of the process (Dagster's,
+the webserver's) as before, the database stays consistent after a power loss or a crash of the
+machine, but the events of the last moments before it may be lost. ``synchronous: FULL`` under
+the storage's ``config`` in dagster.yaml restores SQLite's default.
+
+New runs: each run gets its own SQLite file, which the stock storage creates with ``_initdb``: it
+loads Dagster's ~90 alembic migration scripts to find the head revision, creates the tables and
+indexes and stamps the revision, about 0.25-0.4 s per run on this machine (two runs a trading
+day). Here the stock ``_initdb`` builds that schema once per process in an in-memory database,
+and a new run's file is a copy of it (SQLite's backup API: the same tables, indexes and alembic
+revision row, then WAL mode as ``_initdb`` sets it), written aside and linked into place only if
+no file of that name appeared meanwhile; an existing file goes through the stock ``_initdb``.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -47,28 +67,51 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
 )
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import SingletonThreadPool
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 # Run-shard engines kept open besides the index shard's (each holds one file handle per thread).
 MAX_RUN_SHARD_ENGINES = 8
 
 
+SYNCHRONOUS = ("NORMAL", "FULL")  # the values of the storage's ``synchronous`` setting (module docstring)
+
+
+def _set_synchronous(level: str):
+    def on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA synchronous={level}")  # one of SYNCHRONOUS, checked in __init__
+        cursor.close()
+
+    return on_connect
+
+
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     """``SqliteEventLogStorage`` with a transactional ``store_event_batch`` for asset events.
 
-    ``base_dir`` defaults to ``$DAGSTER_HOME/storage``, where Dagster's default storage lives.
+    ``base_dir`` defaults to ``$DAGSTER_HOME/storage``, where Dagster's default storage lives;
+    ``synchronous`` (``NORMAL`` unless set) is SQLite's setting of every connection (module
+    docstring, "Commits").
     """
+
+    def __init__(self, base_dir: str, inst_data=None, synchronous: str = "NORMAL"):
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
+        self.synchronous = synchronous
+        super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
     def config_type(cls):
-        return {"base_dir": dg.Field(dg.StringSource, is_required=False)}
+        return {
+            "base_dir": dg.Field(dg.StringSource, is_required=False),
+            "synchronous": dg.Field(str, is_required=False, description="NORMAL or FULL"),
+        }
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):
         base_dir = config_value.get("base_dir") or os.path.join(os.environ["DAGSTER_HOME"], "storage")
-        return cls(base_dir=base_dir, inst_data=inst_data)
+        return cls(base_dir=base_dir, inst_data=inst_data, synchronous=config_value.get("synchronous") or "NORMAL")
 
     def _engine(self, shard: str) -> Engine:
         """The shard's kept engine (created, schema checked once, as the stock ``_connect`` does).
@@ -83,8 +126,10 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
                 poolclass=SingletonThreadPool,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
             )
+            event.listen(engine, "connect", _set_synchronous(self.synchronous))
             if shard not in self._initialized_dbs:
-                self._initdb(engine)
+                if shard == INDEX_SHARD_NAME or not self._create_run_shard(shard):
+                    self._initdb(engine)
                 self._initialized_dbs.add(shard)
             self._engines[shard] = engine
             run_shards = [name for name in self._engines if name != INDEX_SHARD_NAME]
@@ -92,6 +137,33 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
                 self._engines.pop(name).dispose()
         self._engines.move_to_end(shard)
         return engine
+
+    def _create_run_shard(self, shard: str) -> bool:
+        """Create a new run's database file as a copy (SQLite's backup API) of a schema built once
+        per process by the stock ``_initdb`` (module docstring, "New runs"); False, and nothing
+        written, when the file exists already (the stock ``_initdb`` then checks it as usual)."""
+        path = self.path_for_shard(shard)
+        if os.path.exists(path):
+            return False
+        if getattr(self, "_template_pid", None) != os.getpid():
+            template = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+            self._initdb(template)
+            self._template, self._template_pid = template, os.getpid()
+        staging = f"{path}.{os.getpid()}.new"  # not *.db: no reader takes it for a run's file
+        target = sqlite3.connect(staging)
+        try:
+            with self._template.connect() as source:
+                source.connection.driver_connection.backup(target)
+            target.execute("PRAGMA journal_mode=WAL")
+        finally:
+            target.close()
+        try:
+            os.link(staging, path)  # never replaces: another process may have created it meanwhile
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(staging)
+        return True
 
     def _dispose_engines(self) -> None:
         with self._db_lock:

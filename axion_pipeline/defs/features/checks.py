@@ -96,7 +96,11 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
                 [first.to_pydatetime(), t.to_pydatetime()],
                 columns=FACTOR_SCORE_COLUMNS,
             )
-            cut = make_truncating_builder(static, raw=raw_factor_frame(scores), macro=macro, membership=universe)
+            # only t's rows are compared: built from t on (``start``), as a one-day run of t builds them;
+            # the lags and rolling windows still read the lookback before t
+            cut = make_truncating_builder(
+                partial(static, start=t), raw=raw_factor_frame(scores), macro=macro, membership=universe
+            )
             rebuilt = cut(t)
             return rebuilt.drop(columns=[c for c in stale if c in rebuilt.columns and rebuilt[c].isna().all()])
 
