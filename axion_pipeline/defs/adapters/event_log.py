@@ -75,13 +75,17 @@ from sqlalchemy.pool import SingletonThreadPool, StaticPool
 MAX_RUN_SHARD_ENGINES = 8
 
 
-SYNCHRONOUS = ("NORMAL", "FULL")  # the values of the storage's ``synchronous`` setting (module docstring)
+# The storage's ``synchronous`` setting (module docstring) -> its statement: a PRAGMA takes no
+# bound parameters, so each allowed value has its literal statement and nothing is formatted in.
+SYNCHRONOUS = {"NORMAL": "PRAGMA synchronous=NORMAL", "FULL": "PRAGMA synchronous=FULL"}
 
 
 def _set_synchronous(level: str):
+    statement = SYNCHRONOUS[level]
+
     def on_connect(dbapi_connection, _record) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA synchronous={level}")  # one of SYNCHRONOUS, checked in __init__
+        cursor.execute(statement)
         cursor.close()
 
     return on_connect
@@ -97,7 +101,7 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data=None, synchronous: str = "NORMAL"):
         if synchronous not in SYNCHRONOUS:
-            raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
+            raise ValueError(f"synchronous must be one of {sorted(SYNCHRONOUS)}, not {synchronous!r}")
         self.synchronous = synchronous
         super().__init__(base_dir, inst_data=inst_data)
 
