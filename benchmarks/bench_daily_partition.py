@@ -74,17 +74,18 @@ def run(
 
     Returns the wall seconds, the process CPU seconds (less sensitive to other jobs on the machine;
     DuckDB's and LightGBM's threads count too) and, per run, (job name, run id, wall seconds)."""
-    from axion_pipeline.defs.adapters.partition_results import range_tags
     from axion_pipeline.storage.lock import held_connection
 
     started, cpu = time.perf_counter(), time.process_time()
     live_days = set(live)
     with held_connection(warehouse):
-        runs = _run_jobs(jobs, instance, live_days, key, span, range_tags)
+        runs = _run_jobs(jobs, instance, live_days, key, span)
     return time.perf_counter() - started, time.process_time() - cpu, runs
 
 
-def _run_jobs(jobs, instance, live_days: set[str], key, span, range_tags) -> list[tuple[str, str, float]]:
+def _run_jobs(jobs, instance, live_days: set[str], key, span) -> list[tuple[str, str, float]]:
+    from axion_pipeline.defs.adapters.partition_results import range_tags
+
     runs = []
     for job in jobs:
         days = (span or [key]) if job.name == "daily_job" else [d for d in (span or [key]) if d in live_days]

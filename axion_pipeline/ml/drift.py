@@ -51,6 +51,7 @@ one); the bins come from the reference only, so the current sample never shapes 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -141,11 +142,18 @@ def psi(reference, current, n_bins: int = 10, epsilon: float = DEFAULT_EPSILON, 
     return float(np.sum((p_cur - p_ref) * np.log(p_cur / p_ref)))
 
 
+class FeatureLevels(NamedTuple):
+    """One feature's training days: the range of its per-date medians and interquartile ranges,
+    and its values standardised by their own date's median and range."""
+
+    median_range: tuple[float, float]
+    spread_range: tuple[float, float]
+    within: pd.Series
+
+
 class DateLevels:
-    """What training days looked like, per numeric feature of a dated reference: the range of the
-    per-date medians (level) and interquartile ranges (spread), and every value standardised by
-    its own date's median and spread (the within-date shape). Dates with fewer than ``min_rows``
-    values of a feature, or no spread, are left out.
+    """What training days looked like, per numeric feature of a dated reference (``FeatureLevels``).
+    Dates with fewer than ``min_rows`` values of a feature, or no spread, are left out.
 
     Computed per feature on first use (``of``) and kept: a day's drift report needs them only for
     the features whose PSI reached drift, a few of a hundred. A feature's figures are the same
@@ -153,39 +161,26 @@ class DateLevels:
 
     def __init__(self, numeric: pd.DataFrame, keys: pd.Series, min_rows: int):
         self._numeric, self._keys, self._min_rows = numeric, keys, min_rows
-        self._done: dict[str, tuple[tuple[float, float], tuple[float, float], pd.Series]] = {}
+        self._done: dict[str, FeatureLevels] = {}
 
     @property
     def columns(self) -> list[str]:
         return list(self._numeric.columns)
 
-    def of(self, column: str) -> tuple[tuple[float, float], tuple[float, float], pd.Series]:
-        """``column``'s (median range, spread range, within-date shape)."""
+    def of(self, column: str) -> FeatureLevels:
         if column not in self._done:
-            values = self._numeric[[column]].astype("float64")
+            values = self._numeric[column].astype("float64")
             median, spread = _median_and_spread(values, self._keys)
             usable = (values.groupby(self._keys).count() >= self._min_rows) & (spread > 0)
             median, spread = median.where(usable), spread.where(usable)
             row_median = median.reindex(self._keys.to_numpy()).set_axis(values.index)
             row_spread = spread.reindex(self._keys.to_numpy()).set_axis(values.index)
-            self._done[column] = (
-                (float(median[column].min()), float(median[column].max())),
-                (float(spread[column].min()), float(spread[column].max())),
-                ((values - row_median) / row_spread)[column],
+            self._done[column] = FeatureLevels(
+                (float(median.min()), float(median.max())),
+                (float(spread.min()), float(spread.max())),
+                (values - row_median) / row_spread,
             )
         return self._done[column]
-
-    @property
-    def median_range(self) -> dict[str, tuple[float, float]]:
-        return {c: self.of(c)[0] for c in self.columns}
-
-    @property
-    def spread_range(self) -> dict[str, tuple[float, float]]:
-        return {c: self.of(c)[1] for c in self.columns}
-
-    @property
-    def within(self) -> pd.DataFrame:
-        return pd.DataFrame({c: self.of(c)[2] for c in self.columns}, index=self._numeric.index)
 
 
 def _median_and_spread(values: pd.DataFrame | pd.Series, by=None):

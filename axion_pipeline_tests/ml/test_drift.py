@@ -214,9 +214,9 @@ def test_a_day_on_a_level_training_days_had_is_a_level_shift_not_drift():
     spreads = np.tile([0.5, 1.0, 2.0], 20)
     reference = _dated_panel(rng, np.linspace(-3.0, 3.0, 60), n=50, spreads=spreads)
     levels = date_levels(reference[["x", "y"]], reference["date"])
-    low, high = levels.median_range["x"]
+    low, high = levels.of("x").median_range
     assert low == pytest.approx(-3.0, abs=0.5) and high == pytest.approx(3.0, abs=0.5)
-    assert levels.spread_range["x"][1] == pytest.approx(2.0 * 1.349, rel=0.3)  # IQR of N(0, 2)
+    assert levels.of("x").spread_range[1] == pytest.approx(2.0 * 1.349, rel=0.3)  # IQR of N(0, 2)
     detector = DegradationDetector()
 
     def day(level: float, spread: float = 1.0) -> pd.DataFrame:
@@ -285,5 +285,7 @@ def test_date_levels_per_feature_on_first_use_equal_the_all_at_once_figures_to_t
     levels = date_levels(reference[columns], reference["date"])
     median_range, spread_range, within = _all_at_once(reference[columns], reference["date"])
     assert levels.of("y")[0] == median_range["y"] and not set(levels._done) - {"y"}
-    assert levels.median_range == median_range and levels.spread_range == spread_range
-    pd.testing.assert_frame_equal(levels.within, within, check_exact=True)
+    assert {c: levels.of(c).median_range for c in columns} == median_range
+    assert {c: levels.of(c).spread_range for c in columns} == spread_range
+    each = pd.DataFrame({c: levels.of(c).within for c in columns}, index=reference.index)
+    pd.testing.assert_frame_equal(each, within, check_exact=True)
