@@ -99,12 +99,73 @@ def _rows(db: Path) -> dict[str, list[str]]:
         return found
 
 
-def test_batching_storage_writes_what_the_stock_storage_writes_event_by_event(tmp_path):
+def _interleaved_asset_events(run_id: str, n: int) -> list[dg.EventLogEntry]:
+    """``n`` days of two assets as a range run and an observer emit them: per day, a planned event
+    and a materialization of ``prices``, a materialization of ``features`` and, every third day, an
+    observation of ``prices`` after them (so each event type's last event of an asset is at a different place, and with 30 days the last event of ``prices`` is an observation, which sets no materialization)."""
+    from dagster._core.events import AssetMaterializationPlannedData, AssetObservationData, StepMaterializationData
+
+    out = []
+
+    def entry(event_type, data, step):
+        event = dg.DagsterEvent(event_type.value, "daily_job", step_key=step, event_specific_data=data)
+        out.append(
+            dg.EventLogEntry(
+                error_info=None,
+                level="debug",
+                user_message="",
+                run_id=run_id,
+                timestamp=1.7e9 + len(out),
+                step_key=step,
+                job_name="daily_job",
+                dagster_event=event,
+            )
+        )
+
+    for i in range(n):
+        day = str(pd.Timestamp("2024-01-01") + pd.Timedelta(days=i))[:10]
+        entry(
+            dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+            AssetMaterializationPlannedData(dg.AssetKey("prices"), partition=day),
+            None,
+        )
+        for asset in ("prices", "features"):
+            materialization = dg.AssetMaterialization(asset, partition=day, metadata={"rows": i})
+            entry(dg.DagsterEventType.ASSET_MATERIALIZATION, StepMaterializationData(materialization), asset)
+        if i % 3 == 2:
+            entry(
+                dg.DagsterEventType.ASSET_OBSERVATION,
+                AssetObservationData(dg.AssetObservation("prices", partition=day)),
+                "prices",
+            )
+    return out
+
+
+def test_only_the_last_event_of_each_kind_and_asset_updates_the_asset_row():
+    from axion_pipeline.defs.adapters.event_log import latest_of_each_kind
+
+    events = _interleaved_asset_events("run-1", 5)
+    kept = [
+        (e.dagster_event.asset_key.path[0], e.dagster_event_type.value, e.timestamp)
+        for e in (events[i] for i in latest_of_each_kind(events))
+    ]
+    # day 4: planned prices, prices, features; the last observation was day 2's (every third day)
+    assert [k[:2] for k in kept] == [
+        ("prices", "ASSET_OBSERVATION"),
+        ("prices", "ASSET_MATERIALIZATION_PLANNED"),
+        ("prices", "ASSET_MATERIALIZATION"),
+        ("features", "ASSET_MATERIALIZATION"),
+    ]
+    assert [k[2] for k in kept] == sorted(k[2] for k in kept)
+
+
+@pytest.mark.parametrize("make_events", [_materializations, _interleaved_asset_events])
+def test_batching_storage_writes_what_the_stock_storage_writes_event_by_event(tmp_path, make_events):
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
     from axion_pipeline.defs.adapters.event_log import BatchingSqliteEventLogStorage
 
-    events = _materializations("run-1", 30)
+    events = make_events("run-1", 30)
     stock = SqliteEventLogStorage(str(tmp_path / "stock"))
     batching = BatchingSqliteEventLogStorage(str(tmp_path / "batch"))
     for event in events:
@@ -115,7 +176,7 @@ def test_batching_storage_writes_what_the_stock_storage_writes_event_by_event(tm
 
     for db in ("index.db", "run-1.db"):
         written = _rows(tmp_path / "batch" / db)
-        assert len(written["event_logs"]) == 30
+        assert len(written["event_logs"]) == len(events)
         assert written == _rows(tmp_path / "stock" / db), db
 
 

@@ -17,9 +17,11 @@ extension point Dagster calls, and the batch must write the same rows ``store_ev
 
 On a Dagster upgrade, check ``SqliteEventLogStorage.store_event``: its branch for
 ``ASSET_EVENTS`` must still be "insert in the run database, insert in the index database, store
-the asset event tags, store the asset event" (the batch repeats it), and ``ASSET_EVENTS`` must
+the asset event tags, store the asset event" (the batch repeats it, storing the asset key's row
+only for the last event of each type per key: ``latest_of_each_kind``), and ``ASSET_EVENTS`` must
 still not overlap the event types its other branches handle; test_dagster_adapters.py compares the
-rows of a batch with those ``store_event`` writes. The cursor is closed by SQLAlchemy 2's
+rows of a batch (several assets, materializations, planned events and observations interleaved)
+with those ``store_event`` writes. The cursor is closed by SQLAlchemy 2's
 ``with conn.execute(...)`` (uv.lock pins SQLAlchemy 2). New run files (below) rely on
 ``_initdb(engine)`` building the whole schema of a run's file on any engine, and on
 ``path_for_shard``; test_dagster_adapters.py compares a copied run file's schema and rows with the
@@ -206,5 +208,21 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
                 with conn.execute(statement) as result:  # closes the cursor (SQLAlchemy 2)
                     event_ids.append(result.inserted_primary_key[0])
             self._store_asset_event_tags(conn, list(events), event_ids)
-            for event, event_id in zip(events, event_ids):
-                self._store_asset_event(conn, event, event_id)
+            for i in latest_of_each_kind(events):
+                self._store_asset_event(conn, events[i], event_ids[i])
+
+
+def latest_of_each_kind(events: Sequence[dg.EventLogEntry]) -> list[int]:
+    """Positions, in order, of the last event of each (asset key, event type) in ``events``.
+
+    ``_store_asset_event`` keeps one row per asset key (its latest materialization, run id and
+    timestamp) and overwrites it event by event; which of those columns an event sets depends only
+    on its type. So storing, in order, just the last event of each type per key leaves the row every
+    event in turn would leave, without serializing each of a range run's 650 materializations of an
+    asset into the row again (about a third of a small history build's time)."""
+    last: dict[tuple[str, str], int] = {}
+    for i, event in enumerate(events):
+        dagster_event = event.dagster_event
+        if dagster_event is not None and dagster_event.asset_key is not None:
+            last[(dagster_event.asset_key.to_string(), dagster_event.event_type_value)] = i
+    return sorted(last.values())
