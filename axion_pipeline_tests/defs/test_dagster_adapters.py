@@ -76,6 +76,9 @@ def test_event_log_adapter_contract():
     assert _params(storage.index_transaction) == ["self"]
     assert _params(storage._store_asset_event_tags) == ["self", "conn", "events", "event_ids"]
     assert _params(storage._store_asset_event) == ["self", "conn", "event", "event_id"]
+    stock_planned = SqliteEventLogStorage._store_asset_check_evaluation_planned
+    assert _params(stock_planned) == ["self", "event", "event_id"]
+    assert "AssetCheckExecutionRecordStatus.PLANNED" in inspect.getsource(stock_planned)
     # the batch repeats store_event's branch for ASSET_EVENTS and none of its other branches
     assert dg.DagsterEventType.ASSET_MATERIALIZATION in ASSET_EVENTS
     assert not ASSET_EVENTS & (set(ASSET_CHECK_EVENTS) | set(EVENT_TYPE_TO_PIPELINE_RUN_STATUS))
@@ -102,7 +105,9 @@ def _rows(db: Path) -> dict[str, list[str]]:
 def _interleaved_asset_events(run_id: str, n: int) -> list[dg.EventLogEntry]:
     """``n`` days of two assets as a range run and an observer emit them: per day, a planned event
     and a materialization of ``prices``, a materialization of ``features`` and, every third day, an
-    observation of ``prices`` after them (so each event type's last event of an asset is at a different place, and with 30 days the last event of ``prices`` is an observation, which sets no materialization)."""
+    observation of ``prices`` after them. So each event type's last event of an asset is at a
+    different place, and with 30 days the last event of ``prices`` is an observation, which sets no
+    materialization."""
     from dagster._core.events import AssetMaterializationPlannedData, AssetObservationData, StepMaterializationData
 
     out = []
