@@ -74,17 +74,23 @@ def child_env(settings: ProjectSettings, dagster_home) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def instance(tmp_path):
-    """A temporary instance with the project's batching event-log storage (as in dagster.yaml)."""
+def batching_instance(root):
+    """A temporary instance with the project's batching event-log storage (as in dagster.yaml),
+    its event log under ``root`` (a context manager)."""
     overrides = {
         "event_log_storage": {
             "module": "axion_pipeline.defs.storage",
             "class": "BatchingSqliteEventLogStorage",
-            "config": {"base_dir": str(tmp_path / "event_log")},
+            "config": {"base_dir": str(Path(root) / "event_log")},
         }
     }
-    with dg.instance_for_test(overrides=overrides) as inst:
+    return dg.instance_for_test(overrides=overrides)
+
+
+@pytest.fixture
+def instance(tmp_path):
+    """A temporary instance with the project's batching event-log storage (as in dagster.yaml)."""
+    with batching_instance(tmp_path) as inst:
         yield inst
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 import pytest
 
-from axion_pipeline_tests.defs.conftest import check_results, run_job
+from axion_pipeline_tests.defs.conftest import batching_instance, check_results, run_job, small_settings
 
 
 @pytest.fixture
@@ -15,6 +18,30 @@ def history(defs, instance, warehouse, trading_days):
     run_job(defs, instance, "market_tables_job")
     result = run_job(defs, instance, "daily_job", key_range=(keys[0], keys[-1]))
     return keys, check_results(result), result
+
+
+@pytest.fixture(scope="module")
+def built_history(tmp_path_factory) -> Path:
+    """The small market's whole history (market tables, then every day in one range run), built
+    once for the module in a warehouse of its own."""
+    from axion_pipeline.definitions import build_definitions
+    from axion_pipeline.defs.project import DagsterProject
+
+    root = tmp_path_factory.mktemp("history")
+    settings = small_settings(str(root / "history.duckdb"))
+    defs = build_definitions(settings)
+    keys = DagsterProject.from_settings(settings).trading_days.get_partition_keys()
+    with batching_instance(root) as instance:
+        run_job(defs, instance, "market_tables_job")
+        run_job(defs, instance, "daily_job", key_range=(keys[0], keys[-1]))
+    return Path(settings.warehouse)
+
+
+@pytest.fixture
+def stored_history(built_history, warehouse) -> None:
+    """The test's warehouse starts as a copy of ``built_history``: for tests that run more days on
+    stored history and read only the warehouse, not the instance's events of how it was built."""
+    shutil.copyfile(built_history, warehouse)
 
 
 def _one(warehouse, sql, params=None):
@@ -90,7 +117,7 @@ def test_history_tables_and_checks(history, defs, instance, warehouse):
     assert ic == ic  # a number, not NaN
 
 
-def test_leakage_audit_fails_on_a_leaking_feature(history, defs, instance, monkeypatch, trading_days):
+def test_leakage_audit_fails_on_a_leaking_feature(stored_history, defs, instance, monkeypatch, trading_days):
     """Features built with tomorrow's value of a score must fail the blocking audit."""
     from axion_pipeline.defs.features import assets as feature_assets
 
@@ -118,7 +145,7 @@ def test_leakage_audit_fails_on_a_leaking_feature(history, defs, instance, monke
     assert "momentum_tomorrow" in audit.event_specific_data.metadata["leaking_columns"].value
 
 
-def test_leakage_audit_rebuilds_with_the_runs_feature_settings(history, defs, instance, warehouse, trading_days):
+def test_leakage_audit_rebuilds_with_the_runs_feature_settings(stored_history, defs, instance, warehouse, trading_days):
     """A run with non-default feature settings: the audit must rebuild with them (with the defaults
     it would find lag_10/lag_21 columns the stored rows lack and fail)."""
     key = trading_days.get_partition_keys()[300]
