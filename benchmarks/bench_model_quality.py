@@ -1,7 +1,8 @@
 """Out-of-sample quality of the ranking model next to its baselines, on the same test dates.
 
 Run: ``.venv/bin/python benchmarks/bench_model_quality.py [--sources real13 real5 generated]
-[--max-folds N] [--no-write]`` (about 2 hours on 2 cores for all three sources; per-fold results
+[--max-folds N] [--no-write] [--real13-window sliding|expanding]`` (about 2 hours on 2 cores for all
+three sources with sliding real13 windows; per-fold results
 are kept under ``--workdir``, so an interrupted run resumes where it stopped).
 
 Sources, each through the library exactly as the Dagster assets run it (nothing is chosen here):
@@ -11,7 +12,9 @@ Sources, each through the library exactly as the Dagster assets run it (nothing 
   the shared files, derived sectors and market series, no fundamentals), with the point-in-time
   membership intervals: every cross-section is the day's index members. Quarterly test windows
   from February 2008 (38 folds of 63 days, 21-day gaps, each trained on the 461 days before it
-  with a 63-day validation slice at the end of that span); the last 63 days stay out (live span).
+  with a 63-day validation slice at the end of that span; ``--real13-window expanding``: every
+  span starts at the first window's start, 2006-03-14, the product's default, with the same
+  validation slices and test windows); the last 63 days stay out (live span).
 - ``real5``: the 5-year file of the shared layout (505 February-2018 members, 2013-2018, annual
   fundamentals with a 90-day lag) on the project's default walk forward (5 folds of 63 days).
 - ``generated``: the embedded market (300 tickers, 2017-2024) on the default walk forward; the
@@ -58,6 +61,7 @@ SOURCES = ("real13", "real5", "generated")
 # sliding, not the product's expanding default, because a 12-year expanding window makes the late
 # folds five times the rows and the 38 folds several hours on 2 cores.
 REAL13_WALK_FORWARD = dict(n_splits=38, train_size=461, test_size=63, gap=21, validation_size=63, expanding=False)
+REAL13_WINDOWS = ("sliding", "expanding")  # --real13-window: the same test windows, expanding from the first
 SHOWN = ["ml_score", "alpha158_reference", "composite", "momentum_12_1", "reversal_1m", "low_vol_60d"]
 
 
@@ -70,8 +74,9 @@ def positive_fold_share(evaluation, signal: str) -> float:
     return float((per_fold > 0).mean())
 
 
-def load(source: str, workdir: Path):
-    """(MarketData, WalkForwardConfig) of a source."""
+def load(source: str, workdir: Path, real13_window: str = "sliding"):
+    """(MarketData, WalkForwardConfig) of a source; ``real13_window``: the 13-year file's training
+    spans slide (461 days each) or expand from the first window's start (the product's default)."""
     from axion_pipeline.data.sources import load_source
     from axion_pipeline.ml.config import WalkForwardConfig
     from axion_pipeline.project import ProjectSettings
@@ -81,7 +86,10 @@ def load(source: str, workdir: Path):
         from axion_pipeline.data.sp500_members import prepare_sp500_members
 
         prepared = prepare_sp500_members(SHARED, workdir / "sp500_members_folder")
-        return load_source(prepared.directory), WalkForwardConfig(**REAL13_WALK_FORWARD)
+        if real13_window not in REAL13_WINDOWS:
+            raise ValueError(f"real13_window must be one of {REAL13_WINDOWS}, got {real13_window!r}")
+        wf = WalkForwardConfig(**{**REAL13_WALK_FORWARD, "expanding": real13_window == "expanding"})
+        return load_source(prepared.directory), wf
     if source == "real5":
         return load_source(SHARED), default_wf
     if source == "generated":
@@ -92,9 +100,15 @@ def load(source: str, workdir: Path):
 
 
 def fingerprint(*configs) -> str:
-    """Code version and configurations: a resumed run only reuses folds computed the same way."""
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    text = json.dumps([head, *[asdict(c) for c in configs]], sort_keys=True, default=str)
+    """The library's code (its committed tree and any uncommitted change to it) and the
+    configurations: a resumed run only reuses folds computed the same way. Commits that touch only
+    tests, benchmarks or documents keep the folds (a 13-year run spans sessions)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
+
+    library = git("rev-parse", "HEAD:axion_pipeline").strip() + git("diff", "HEAD", "--", "axion_pipeline")
+    text = json.dumps([library, *[asdict(c) for c in configs]], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -169,7 +183,7 @@ def train_folds(source, inputs, reference_features, plan, ml_config, reference_c
     )
 
 
-def measure(source: str, workdir: Path, limit: int | None) -> dict:
+def measure(source: str, workdir: Path, limit: int | None, real13_window: str = "sliding") -> dict:
     from axion_pipeline.ml.alpha158 import Alpha158ReferenceConfig, alpha158
     from axion_pipeline.ml.config import MLConfig, ModelEvaluationConfig
     from axion_pipeline.ml.datasets import plan_walk_forward
@@ -178,7 +192,7 @@ def measure(source: str, workdir: Path, limit: int | None) -> dict:
     from axion_pipeline.ml.model_evaluation import evaluate_model, evaluation_frame
 
     started = time.perf_counter()
-    data, wf = load(source, workdir)
+    data, wf = load(source, workdir, real13_window)
     ml_config, reference_config, eval_config = MLConfig(), Alpha158ReferenceConfig(), ModelEvaluationConfig()
     inputs = build_ranking_inputs(data, ml_config.features)
     reference_features = alpha158(data.prices)
@@ -285,8 +299,9 @@ def report(result: dict) -> str:
             f"{f(o.get('model_oracle_ratio'), 2)} (reported, never optimised).\n\n"
         )
     wf = result["wf"]
+    spans = "expanding" if wf.expanding else f"sliding {wf.train_size}-day"
     return (
-        f"#### {result['source']}: {len(result['facts'])} folds x {wf.test_size} test days "
+        f"#### {result['source']}: {len(result['facts'])} folds x {wf.test_size} test days, {spans} training spans "
         f"({result['dates']} dates, {result['rows']:,} scored rows)\n\n"
         f"Bar: {'MET' if met else 'NOT MET'} ({'; '.join(('ok ' if ok else 'short: ') + t for t, ok in checks)}). "
         f"Inputs {result['build_s']:.0f} s, ranking model {result['train_s']:.0f} s, reference "
@@ -301,13 +316,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-folds", type=int, help="smoke test: the first N folds only (never written)")
     parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "axion_bench_quality")
     parser.add_argument("--no-write", action="store_true", help="print only, do not append to BENCHMARKS.md")
+    parser.add_argument(
+        "--real13-window",
+        choices=REAL13_WINDOWS,
+        default="sliding",
+        help="real13's training spans: 461 days sliding, or expanding from the first window's start",
+    )
     args = parser.parse_args(argv)
     sections = []
     for source in args.sources:
         if source != "generated" and not SHARED.is_dir():
             print(f"{source}: shared data folder {SHARED} not found, skipped", flush=True)
             continue
-        section = report(measure(source, args.workdir, args.max_folds))
+        section = report(measure(source, args.workdir, args.max_folds, args.real13_window))
         print(section, flush=True)
         sections.append(section)
     stamp = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
