@@ -49,6 +49,7 @@ STAGE_LABELS = {
     "market_tables_job": "market tables",
     "daily_job": "daily history",
     "factor_analysis_job": "tear sheet",
+    "ranking_validation_job": "fold validation",
     "training_job": "folds",
     "training_tables_job": "production",
     "inference_job": "live span",
