@@ -73,10 +73,11 @@ ui: setup
 		$(CURDIR)/$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -w $(CURDIR)/workspace.yaml
 
 ## Benchmarks (not part of the tests): every benchmarks/bench_*.py, each appending its table to
-## BENCHMARKS.md. A subset: `make bench BENCHES=benchmarks/bench_training.py`.
+## BENCHMARKS.md. A subset: `make bench BENCHES=benchmarks/bench_training.py`. bench_qlib.py installs
+## Qlib into its own venv, .bench/qlib-venv (pinned in benchmarks/qlib-requirements.txt), on first use.
 BENCHES ?= $(sort $(wildcard benchmarks/bench_*.py))
 bench: setup
 	for b in $(BENCHES); do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .bench

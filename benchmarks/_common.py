@@ -164,16 +164,41 @@ def fmt_seconds(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds >= 10 else f"{seconds:.2f} s"
 
 
+def _cpu_of(procs: Sequence[psutil.Process]) -> float:
+    """CPU seconds (user + system) of these processes, each with its reaped children (``children_*``)."""
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            t = proc.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants: its own and its
+    reaped children's, plus the same for every live descendant (a live process is in no one's
+    ``children_*`` yet, so nothing counts twice). A descendant that exited unreaped, or was
+    re-parented away, is missed: the figure is a lower bound."""
+    try:
+        root = psutil.Process(pid)
+        return _cpu_of([root, *root.children(recursive=True)])
+    except psutil.NoSuchProcess:
+        return 0.0
+
+
 class RssSampler(threading.Thread):
     """Peak summed RSS of a process and its descendants, sampled every ``interval`` seconds.
 
     With ``limit_bytes``, the process tree is killed when it grows past the limit (``exceeded``
     is then True): a build that would exhaust the machine's memory stops before the kernel's OOM
-    killer picks a victim, which could be another process."""
+    killer picks a victim, which could be another process.
+
+    ``cpu_peak`` is the largest CPU total of the tree seen at a sample (``tree_cpu_seconds``): it
+    also counts descendants that exit without being reaped, which the parent's wait4 misses."""
 
     def __init__(self, pid: int, interval: float = 0.2, limit_bytes: int | None = None):
         super().__init__(daemon=True)
-        self.pid, self.interval, self.peak, self.window_peak = pid, interval, 0, 0
+        self.pid, self.interval, self.peak, self.window_peak, self.cpu_peak = pid, interval, 0, 0, 0.0
         self.limit_bytes, self.exceeded = limit_bytes, False
         self._stop_event = threading.Event()
 
@@ -192,6 +217,7 @@ class RssSampler(threading.Thread):
                 with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
                     total += proc.memory_info().rss
             self.peak = max(self.peak, total)
+            self.cpu_peak = max(self.cpu_peak, _cpu_of(procs))
             self.window_peak = max(self.window_peak, total)
             if self.limit_bytes and total > self.limit_bytes and self.pid != os.getpid():
                 self.exceeded = True

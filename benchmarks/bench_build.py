@@ -39,6 +39,7 @@ from _common import (
     scratch_dir,
     section,
     stats,
+    tree_cpu_seconds,
 )
 
 from axion_pipeline.analytics.markdown import markdown_table
@@ -49,6 +50,7 @@ STAGE_LABELS = {
     "market_tables_job": "market tables",
     "daily_job": "daily history",
     "factor_analysis_job": "tear sheet",
+    "ranking_validation_job": "fold validation",
     "training_job": "folds",
     "training_tables_job": "production",
     "inference_job": "live span",
@@ -69,6 +71,11 @@ class Build:
     days: int
     failure: str | None = None
     stage_peaks: dict[str, int] = field(default_factory=dict)
+    # CPU seconds (user + system) of the process tree: per stage (from the tree's running total at
+    # each stage line; the first stage includes start-up) and of the whole process (wait4's, or the
+    # largest sampled total when larger: descendants that exit unreaped escape wait4)
+    stage_cpu: dict[str, float] = field(default_factory=dict)
+    cpu: float = 0.0
 
 
 @dataclass
@@ -139,12 +146,16 @@ def run_build(
             sampler.start()
             stages: dict[str, float] = {}
             stage_peaks: dict[str, int] = {}
+            stage_cpu: dict[str, float] = {}
+            cpu_before = 0.0
             total = None
             for line in proc.stdout:
                 log.write(line)
                 if m := STAGE_RE.match(line):
                     stages[m.group(1)] = float(m.group(3))
                     stage_peaks[m.group(1)] = sampler.take_window_peak()
+                    cpu_now = tree_cpu_seconds(proc.pid)
+                    stage_cpu[m.group(1)], cpu_before = cpu_now - cpu_before, cpu_now
                     if verbose:
                         print(f"    {line.strip()}  (peak {stage_peaks[m.group(1)] / 2**30:.2f} GiB)", flush=True)
                 elif m := TOTAL_RE.match(line):
@@ -154,10 +165,13 @@ def run_build(
             proc.returncode = os.waitstatus_to_exitcode(status)
             wall = time.perf_counter() - started
             peak = max(sampler.stop(), usage.ru_maxrss * 1024)
+            cpu = max(usage.ru_utime + usage.ru_stime, sampler.cpu_peak)
         if proc.returncode == 0 and total is not None:
             rows, tickers, days = warehouse_counts(env["AXION_WAREHOUSE"])
             log_path.unlink()
-            return Build(stages, total, wall, peak, rows, tickers, days, stage_peaks=stage_peaks)
+            return Build(
+                stages, total, wall, peak, rows, tickers, days, stage_peaks=stage_peaks, stage_cpu=stage_cpu, cpu=cpu
+            )
         running, slow = step_report(Path(env["DAGSTER_HOME"]))
         if sampler.exceeded:
             why = f"stopped at the memory limit ({limit_bytes / 2**30:.2f} GiB)"
@@ -180,6 +194,8 @@ def run_build(
             0,
             failure,
             stage_peaks,
+            stage_cpu,
+            cpu,
         )
 
 
