@@ -186,6 +186,16 @@ def tree_cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def reap(proc, sampler: RssSampler) -> tuple[int, int, float]:
+    """Wait for ``proc`` and stop ``sampler``: (exit code, peak RSS bytes, CPU seconds). wait4, not
+    Popen.wait, reads the child's own rusage; each figure is the larger of the kernel's (ru_maxrss;
+    user + system of the process and its reaped descendants) and the sampled one."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    peak = max(sampler.stop(), usage.ru_maxrss * 1024)
+    return proc.returncode, peak, max(usage.ru_utime + usage.ru_stime, sampler.cpu_peak)
+
+
 class RssSampler(threading.Thread):
     """Peak summed RSS of a process and its descendants, sampled every ``interval`` seconds.
 

@@ -19,7 +19,6 @@ of. Run: ``.venv/bin/python benchmarks/bench_build.py [--tickers 100 500 2000] [
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from _common import (
     memory_gib,
     publish,
     real_data_dir,
+    reap,
     scratch_dir,
     section,
     stats,
@@ -160,12 +160,8 @@ def run_build(
                         print(f"    {line.strip()}  (peak {stage_peaks[m.group(1)] / 2**30:.2f} GiB)", flush=True)
                 elif m := TOTAL_RE.match(line):
                     total = float(m.group(1))
-            # wait4 (not Popen.wait) to read the child's own rusage: ru_maxrss is its peak RSS in KiB
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
+            _, peak, cpu = reap(proc, sampler)
             wall = time.perf_counter() - started
-            peak = max(sampler.stop(), usage.ru_maxrss * 1024)
-            cpu = max(usage.ru_utime + usage.ru_stime, sampler.cpu_peak)
         if proc.returncode == 0 and total is not None:
             rows, tickers, days = warehouse_counts(env["AXION_WAREHOUSE"])
             log_path.unlink()

@@ -48,6 +48,7 @@ from _common import (
     memory_gib,
     publish,
     real_data_dir,
+    reap,
     scratch_dir,
     section,
 )
@@ -137,17 +138,15 @@ def run_phase(python: Path, name: str, work: Path, log_dir: Path, extra: list[st
         )
         sampler = RssSampler(proc.pid, limit_bytes=limit)
         sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        _, peak, cpu = reap(proc, sampler)
     wall = time.perf_counter() - started
-    peak = max(sampler.stop(), usage.ru_maxrss * 1024)
     if proc.returncode != 0:
         why = "stopped at the memory limit" if sampler.exceeded else f"exit {proc.returncode}"
         tail = "".join(log_path.read_text().splitlines(keepends=True)[-15:])
         raise SystemExit(f"Qlib phase {name} failed ({why}) after {fmt_seconds(wall)}; log {log_path}:\n{tail}")
     log_path.unlink()
     info = json.loads((work / f"{name}.json").read_text())
-    return Phase(name, wall, max(usage.ru_utime + usage.ru_stime, sampler.cpu_peak), peak, info)
+    return Phase(name, wall, cpu, peak, info)
 
 
 def run_qlib(python: Path, data_dir: Path, plan: list[dict], args, log_dir: Path, limit: int | None) -> list[Phase]:

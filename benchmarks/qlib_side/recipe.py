@@ -19,8 +19,9 @@ phase reads what the previous one wrote under ``--work`` and writes ``<work>/<ph
   plan), with the benchmark config's LightGBM parameters, early stopping on the fold's validation
   dates, under a Qlib recorder as ``qrun`` runs it; ``num_threads`` is the machine's cores, not the
   config's 20;
-- ``predict``: each fold's model scores its test dates; the mean over dates of the rank
-  correlation between score and the raw label on those dates is reported (information only).
+- ``predict``: each fold's model (saved as LightGBM text by ``train``, not pickled) scores its
+  test dates; the mean over dates of the rank correlation between score and the raw label on those
+  dates is reported (information only).
 
 Run by the benchmark; by hand: ``<venv>/bin/python recipe.py <phase> --work DIR [options]``.
 """
@@ -169,8 +170,7 @@ def phase_train(args) -> None:
         n_train = int(((dates >= fold["train_start"]) & (dates <= fold["fit_end"])).sum())
         n_valid = int(((dates >= fold["val_start"]) & (dates <= fold["train_end"])).sum())
         rows += n_train
-        with (models / f"{fold['key']}.pkl").open("wb") as fh:
-            pickle.dump(model, fh)
+        model.model.save_model(str(models / f"{fold['key']}.txt"))  # LightGBM's text, the best iteration
         folds.append(
             {
                 "key": fold["key"],
@@ -194,6 +194,7 @@ def daily_rank_ic(score: pd.Series, label: pd.Series) -> pd.Series:
 
 def phase_predict(args) -> None:
     init_qlib(args.work, args.kernels)
+    import lightgbm as lgb
     from qlib.data.dataset import DatasetH
     from qlib.data.dataset.handler import DataHandlerLP
 
@@ -203,9 +204,12 @@ def phase_predict(args) -> None:
     scores, labels = [], []
     for fold in load_folds(args.work):
         segment = (fold["test_start"], fold["test_end"])
-        with (args.work / "models" / f"{fold['key']}.pkl").open("rb") as fh:
-            model = pickle.load(fh)
-        scores.append(model.predict(DatasetH(handler, segments={"test": segment}), "test"))
+        # what LGBModel.predict does, with the booster read from its text file (no model is unpickled)
+        booster = lgb.Booster(model_file=str(args.work / "models" / f"{fold['key']}.txt"))
+        x_test = DatasetH(handler, segments={"test": segment}).prepare(
+            "test", col_set="feature", data_key=DataHandlerLP.DK_I
+        )
+        scores.append(pd.Series(booster.predict(x_test.values), index=x_test.index))
         raw = handler.fetch(slice(*segment), col_set="label", data_key=DataHandlerLP.DK_R)
         labels.append(raw.iloc[:, 0])
     score, label = pd.concat(scores), pd.concat(labels)
