@@ -34,11 +34,31 @@ import numpy as np
 import pandas as pd
 
 from axion_pipeline.data.breadth import equal_weight_index
-from axion_pipeline.factor_engine.regime import MarketRegime, RegimeDetector
+from axion_pipeline.factor_engine.regime import HIGH_WINDOW, LONG_WINDOW, MarketRegime, RegimeDetector
 from axion_pipeline.factor_engine.weights import CATEGORIES, AdaptiveWeightManager, long_short_returns
+from axion_pipeline.factors.momentum import YEAR
 from axion_pipeline.factors.ops import percentile_rank, weighted_mean
 from axion_pipeline.factors.panel import FactorInputs, _dated, build_inputs
 from axion_pipeline.factors.registry import FactorRegistry, create_default_registry
+from axion_pipeline.factors.volatility import BETA_WINDOW
+
+# The longest trailing window of a score: 12-1 month momentum and the 52-week high (close[t-252]),
+# the 252-day beta, the regime detector's 252-day high and 200-day average.
+LONGEST_WINDOW = max(YEAR, BETA_WINDOW, HIGH_WINDOW, LONG_WINDOW)
+
+
+def history_days_needed(weight_manager: AdaptiveWeightManager | None = None) -> int:
+    """Trading days before a date that the date's scores depend on: the longest window, plus, with the
+    momentum overlay, its ``lookback_days`` of category returns (the oldest, on t - lookback + 1, is
+    formed on scores of t - lookback, which read closes back to t - lookback - 252).
+
+    A run that loads at least this many days before its first date stores, for every date, what a
+    run over the whole history stores (the RSI's exponential average aside: it moves at the 1e-8
+    level). Fewer, and the overlay's oldest category returns come from scores missing their 252-day
+    sub-factors, so the weights and the composite depend on where the loaded history starts.
+    """
+    manager = weight_manager if weight_manager is not None else AdaptiveWeightManager()
+    return LONGEST_WINDOW + (manager.lookback_days if manager.use_momentum_overlay else 0)
 
 
 @dataclass

@@ -17,6 +17,10 @@ from axion_pipeline.data.contracts import CATEGORIES, REGIMES
 # Trading days of the forward return behind the ranking labels (and the factor-timing targets).
 # The walk-forward gap must be at least this long, or training labels would overlap test returns.
 FORWARD_DAYS = 21
+# ``duration_days`` of the regime predictions counts back at most this many trading days (a year), so
+# that it is a function of a fixed trailing window: a one-day run that loads the days before it
+# stores what a range run stored.
+REGIME_DURATION_CAP = 252
 ROUND_SELECTIONS = ("validation_ic", "early_stopping", "fixed")
 
 # Sub-factors of the factor engine that enter the ranking features as cross-sectional ranks only

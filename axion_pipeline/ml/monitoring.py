@@ -142,48 +142,56 @@ class ModelPerformanceTracker:
 
     def get_health_status(self, name: str = DEFAULT_MODEL) -> ModelHealthStatus:
         """Health from the last ``rolling_window_days`` recorded dates with an IC."""
-        cfg = self.config
-        ic = self.get_ic_history(name).dropna()
-        window = ic.iloc[-cfg.rolling_window_days :] if cfg.rolling_window_days > 0 else ic
-        n = len(window)
-        nan = float("nan")
-        current = float(window.iloc[-1]) if n else nan
-        rolling = float(window.mean()) if n else nan
-        trend = _slope(window.to_numpy()) if n >= 2 else nan
-        last = str(window.index[-1].date()) if n else None
-        tstat = M.ic_summary(window, newey_west_lags=max(cfg.overlap_days - 1, 0))["ic_tstat"]
-        if n >= 2 and window.std() == 0:  # a constant IC has no sampling error
-            tstat = float(np.sign(rolling) * np.inf) if rolling else nan
-        reasons: list[str] = []
-        if n < max(cfg.min_ic_observations, 1):
-            status, retrain = "unknown", False
-            reasons.append(f"{n} dates with an IC, {cfg.min_ic_observations} needed")
-        elif rolling < cfg.retrain_ic_threshold:
-            status, retrain = "critical", True
-            reasons.append(f"rolling IC {rolling:.4f} < retrain threshold {cfg.retrain_ic_threshold}")
-        elif rolling < cfg.min_ic_healthy:
-            status = "degraded"
-            retrain = bool(trend < 0)
-            reasons.append(f"rolling IC {rolling:.4f} < healthy minimum {cfg.min_ic_healthy}")
-            if retrain:
-                reasons.append(f"IC trend {trend:.5f} per date is negative")
-        elif not tstat >= cfg.min_tstat_healthy:
-            status, retrain = "unknown", False
-            reasons.append(
-                f"rolling IC {rolling:.4f} over {n} dates has Newey-West t {tstat:.2f} < {cfg.min_tstat_healthy}: "
-                "not distinguishable from zero"
-            )
-        else:
-            status, retrain = "healthy", False
-        return ModelHealthStatus(
-            model_name=name,
-            status=status,
-            current_ic=current,
-            rolling_ic_3m=rolling,
-            ic_trend=trend,
-            needs_retraining=retrain,
-            n_observations=n,
-            last_date=last,
-            reasons=reasons,
-            ic_tstat_nw=tstat,
+        return health_status(self.get_ic_history(name), self.config, name)
+
+
+def health_status(
+    ic: pd.Series, config: MonitoringConfig | None = None, name: str = DEFAULT_MODEL
+) -> ModelHealthStatus:
+    """Health (rules in the module docstring) from the last ``rolling_window_days`` dates of ``ic``
+    (IC per date, sorted by date) that have an IC."""
+    cfg = config if config is not None else MonitoringConfig()
+    ic = ic.dropna()
+    window = ic.iloc[-cfg.rolling_window_days :] if cfg.rolling_window_days > 0 else ic
+    n = len(window)
+    nan = float("nan")
+    current = float(window.iloc[-1]) if n else nan
+    rolling = float(window.mean()) if n else nan
+    trend = _slope(window.to_numpy()) if n >= 2 else nan
+    last = str(window.index[-1].date()) if n else None
+    tstat = M.ic_summary(window, newey_west_lags=max(cfg.overlap_days - 1, 0))["ic_tstat"]
+    if n >= 2 and window.std() == 0:  # a constant IC has no sampling error
+        tstat = float(np.sign(rolling) * np.inf) if rolling else nan
+    reasons: list[str] = []
+    if n < max(cfg.min_ic_observations, 1):
+        status, retrain = "unknown", False
+        reasons.append(f"{n} dates with an IC, {cfg.min_ic_observations} needed")
+    elif rolling < cfg.retrain_ic_threshold:
+        status, retrain = "critical", True
+        reasons.append(f"rolling IC {rolling:.4f} < retrain threshold {cfg.retrain_ic_threshold}")
+    elif rolling < cfg.min_ic_healthy:
+        status = "degraded"
+        retrain = bool(trend < 0)
+        reasons.append(f"rolling IC {rolling:.4f} < healthy minimum {cfg.min_ic_healthy}")
+        if retrain:
+            reasons.append(f"IC trend {trend:.5f} per date is negative")
+    elif not tstat >= cfg.min_tstat_healthy:
+        status, retrain = "unknown", False
+        reasons.append(
+            f"rolling IC {rolling:.4f} over {n} dates has Newey-West t {tstat:.2f} < {cfg.min_tstat_healthy}: "
+            "not distinguishable from zero"
         )
+    else:
+        status, retrain = "healthy", False
+    return ModelHealthStatus(
+        model_name=name,
+        status=status,
+        current_ic=current,
+        rolling_ic_3m=rolling,
+        ic_trend=trend,
+        needs_retraining=retrain,
+        n_observations=n,
+        last_date=last,
+        reasons=reasons,
+        ic_tstat_nw=tstat,
+    )

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from axion_pipeline.ml.config import REGIME_DURATION_CAP
 from axion_pipeline.ml.predictor import MLPredictor
 
 PRODUCTION_NAMES = {
@@ -98,10 +99,19 @@ def hybrid_by_date(scorer, rule_scores: pd.Series, ml_scores: pd.Series) -> pd.D
     return out.reset_index().rename(columns={"level_0": "date", "level_1": "ticker", "symbol": "ticker"})
 
 
-def regime_predictions(model, regime_features: pd.DataFrame, rule_regimes: pd.Series) -> pd.DataFrame:
+def regime_predictions(
+    model, regime_features: pd.DataFrame, rule_regimes: pd.Series, start=None, max_duration: int = REGIME_DURATION_CAP
+) -> pd.DataFrame:
     """Regime probabilities per date from the production classifier; the rule detector's regime
     (and NaN probabilities) when the model is unavailable. ``duration_days`` counts consecutive
-    trailing dates with the same predicted regime."""
+    trailing dates with the same predicted regime, at most ``max_duration``.
+
+    ``regime_features`` may start before ``start``: those dates (``max_duration - 1`` of them make
+    the count exact up to the cap) are predicted for the count only, and only dates on or after
+    ``start`` are returned. Each date's prediction reads that date's features alone.
+    """
+    if max_duration < 1:
+        raise ValueError(f"max_duration must be >= 1, got {max_duration}")
     X = regime_features.set_index("date").sort_index()
     if model is not None:
         out = model.predict(X).reset_index().rename(columns={"index": "date"})
@@ -116,8 +126,10 @@ def regime_predictions(model, regime_features: pd.DataFrame, rule_regimes: pd.Se
             }
         )
     change = out["regime"].ne(out["regime"].shift()).cumsum()
-    out["duration_days"] = out.groupby(change).cumcount() + 1
+    out["duration_days"] = (out.groupby(change).cumcount() + 1).clip(upper=max_duration)
     out["rule_regime"] = rule_regimes.reindex(pd.DatetimeIndex(out["date"])).to_numpy()
+    if start is not None:
+        out = out.loc[pd.DatetimeIndex(out["date"]) >= pd.Timestamp(start)].reset_index(drop=True)
     return out
 
 
@@ -194,34 +206,42 @@ def factor_weight_rows(model, regime_features: pd.DataFrame, rule_weights: pd.Da
 
 def realized_health(predictions: pd.DataFrame, targets: pd.DataFrame, dates, config=None) -> pd.DataFrame:
     """Model health per date ``T``: the rank IC of the predictions made at ``T - h`` whose labels
-    matured at ``T`` (targets partitioned by label_date), and the tracker's rolling status over all
-    matured dates up to ``T``. Nothing uses a label before it matured. Predictions whose ``source``
-    is the rule fallback (no usable model that day) are not the model's and are left out."""
-    from axion_pipeline.ml.monitoring import ModelPerformanceTracker
+    matured at ``T`` (targets partitioned by label_date), and the health status over the ICs of the
+    last ``rolling_window_days`` label dates up to ``T``. Nothing uses a label before it matured.
+    Predictions whose ``source`` is the rule fallback (no usable model that day) are not the model's
+    and are left out.
 
+    The window counts label dates (the trading days of ``targets`` and ``dates``), not recorded ICs,
+    and ``targets`` may start up to that many days before ``dates``: so a one-day run that loads the
+    window stores what a range run stored for the day.
+    """
+    from axion_pipeline.ml import metrics as M
+    from axion_pipeline.ml.config import MonitoringConfig
+    from axion_pipeline.ml.monitoring import DEFAULT_MODEL, health_status
+
+    config = config if config is not None else MonitoringConfig()
     if "source" in predictions.columns:
         predictions = predictions.loc[predictions["source"] == "ml"]
     matured = targets.dropna(subset=["fwd_return"]).merge(
         predictions[["date", "ticker", "score"]], on=["date", "ticker"], how="inner"
     )
-    tracker = ModelPerformanceTracker(config=config)
+    run_dates = pd.DatetimeIndex(sorted(pd.to_datetime(pd.Index(dates).unique())))
+    grid = run_dates.union(pd.DatetimeIndex(pd.to_datetime(targets["label_date"].unique())))
+    sizes = matured.groupby("label_date")["date"].agg(["size", "first"])
+    prediction_dates = sizes.loc[sizes["size"] > 2, "first"].reindex(grid)
+    daily = M.per_date_ic(matured["score"], matured["fwd_return"], matured["label_date"])
+    ic = pd.Series(daily.to_numpy(float), index=pd.DatetimeIndex(daily.index)).reindex(grid)
+    window = config.rolling_window_days
     rows = []
-    by_label = dict(list(matured.groupby("label_date")))
-    for T in sorted(pd.to_datetime(pd.Index(dates).unique())):
-        group = by_label.get(T)
-        ic, prediction_date = np.nan, pd.NaT
-        if group is not None and len(group) > 2:
-            prediction_date = group["date"].iloc[0]
-            ic = tracker.record_prediction(
-                prediction_date, group.set_index("ticker")["score"], group.set_index("ticker")["fwd_return"]
-            )
-        status = tracker.get_health_status()
+    for T in run_dates:
+        upto = ic.loc[:T]
+        status = health_status(upto.iloc[-window:] if window > 0 else upto, config, DEFAULT_MODEL)
         rows.append(
             {
                 "date": T,
                 "model": "stock_ranking",
-                "prediction_date": prediction_date,
-                "ic": ic,
+                "prediction_date": prediction_dates[T],
+                "ic": ic[T],
                 "status": status.status,
                 "current_ic": status.current_ic,
                 "rolling_ic_3m": status.rolling_ic_3m,
@@ -229,7 +249,7 @@ def realized_health(predictions: pd.DataFrame, targets: pd.DataFrame, dates, con
                 "ic_tstat_nw": status.ic_tstat_nw,
                 "needs_retraining": bool(status.needs_retraining),
                 "reason": "; ".join(status.reasons),
-                "n_matured_dates": len(tracker.history()),
+                "n_matured_dates": status.n_observations,
             }
         )
     return pd.DataFrame(rows)

@@ -47,9 +47,10 @@ from axion_pipeline.data.simulator.config import SimulationConfig
 from axion_pipeline.ml.config import FORWARD_DAYS, FeatureConfig, WalkForwardConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# Trading days of price history a factor score needs: 12-1 month momentum and 52-week highs use
-# 252 days; the 200-day average of the regime detector and the momentum overlay's 63-day lookback
-# sit inside. The first this many days of a history are warm-up, never in a training window.
+# Warm-up: the first this many trading days of a history are never in a training window. 12-1
+# month momentum and 52-week highs need 252 days; the momentum overlay's first 15 days after the
+# warm-up read category returns of scores still filling their windows (a run loads
+# ``factor_lookback_days``, 315, before its first day wherever the history has them).
 PRICE_HISTORY_DAYS = 300
 # The most recent trading days that no fold touches: scored by the production models only.
 LIVE_DAYS = 63
@@ -214,8 +215,12 @@ class ProjectSettings:
 
     @property
     def factor_lookback_days(self) -> int:
-        """Trading days of prices and market series loaded before a factor-scores run."""
-        return self.warmup_days
+        """Trading days of prices and market series loaded before a factor-scores run: all the days a
+        date's scores depend on (``history_days_needed``), so a one-day run stores what a range run
+        or a backfill stored for that day."""
+        from axion_pipeline.factor_engine.panel import history_days_needed
+
+        return history_days_needed()
 
     @property
     def feature_lookback_days(self) -> int:

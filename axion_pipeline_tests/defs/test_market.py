@@ -82,7 +82,7 @@ def test_rematerializing_a_partition_replaces_it(defs, instance, warehouse, proj
 
 
 def test_missing_lookback_is_a_clear_failure(defs, instance, trading_days):
-    """Scoring a day whose 300-day price lookback was never materialized fails and says why."""
+    """Scoring a day whose 315-day price lookback was never materialized fails and says why."""
     key = trading_days.get_partition_keys()[400]
     result = defs.resolve_job_def("daily_job").execute_in_process(
         instance=instance, partition_key=key, raise_on_error=False

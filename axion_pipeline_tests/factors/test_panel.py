@@ -162,3 +162,25 @@ def test_empty_fundamentals_leave_fundamental_categories_missing(market):
     )
     assert p[["value", "quality", "growth"]].isna().all().all()
     assert p[["momentum", "volatility", "technical", "composite"]].notna().all().all()
+
+
+def test_history_days_needed_is_all_the_history_a_days_scores_read():
+    """Scores of the last day from exactly ``history_days_needed()`` earlier days equal those from the
+    whole history (the RSI's exponential average aside, at the 1e-8 level), so a one-day run stores
+    what a backfill stored; one day fewer and the overlay's oldest category return changes the weights."""
+    from axion_pipeline.factor_engine.panel import history_days_needed
+
+    m = synthetic_market(n_tickers=20, n_days=700, seed=3)
+    dates, day = m["dates"], m["dates"][-1]
+
+    def scores(days_before):
+        first = dates[len(dates) - 1 - days_before] if days_before is not None else dates[0]
+        prices = m["prices"][m["prices"]["date"] >= first]
+        return compute_factor_panel(prices, m["fundamentals"], m["sp500"].loc[first:], start=day, sectors=m["sectors"])
+
+    needed = history_days_needed()
+    assert needed == 252 + 63
+    full, enough, short = scores(None), scores(needed), scores(needed - 1)
+    pd.testing.assert_frame_equal(enough, full, check_exact=False, rtol=1e-6, atol=1e-9)
+    weights = [f"weight_{c}" for c in CATS]
+    assert np.abs(short[weights].to_numpy() - full[weights].to_numpy()).max() > 1e-4

@@ -14,6 +14,7 @@ from axion_pipeline.ml.serving import (
     drift_rows,
     earnings_prediction_rows,
     realized_health,
+    regime_predictions,
     upcoming_earnings,
 )
 
@@ -128,3 +129,54 @@ def test_realized_health_uses_labels_only_once_matured():
     assert out["ic"].iloc[:5].isna().all()
     assert np.allclose(out["ic"].iloc[5:], 1.0)
     assert (out.loc[5:, "prediction_date"].to_numpy() == dates[:-5].to_numpy()).all()
+
+
+def _health_inputs(days=200, tickers=25, horizon=5, seed=4):
+    """Predictions and their matured targets (noisy, so the IC varies by day), label_date = date + h."""
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2024-01-01", periods=days)
+    names = [f"T{i}" for i in range(tickers)]
+    preds = pd.DataFrame([(d, t, rng.random()) for d in dates for t in names], columns=["date", "ticker", "score"])
+    targets = preds.assign(
+        fwd_return=preds["score"] + rng.normal(0, 0.5, len(preds)),
+        label_date=preds["date"].map(dict(zip(dates[:-horizon], dates[horizon:]))),
+    ).dropna(subset=["label_date"])[["date", "ticker", "label_date", "fwd_return"]]
+    return dates, preds, targets
+
+
+def test_realized_health_of_a_day_is_the_same_in_a_range_run_and_a_one_day_run():
+    """The status of day T reads the label dates of the last 63 trading days up to T: a one-day run
+    that loads them (the asset's lookback) stores what a range run over many days stored, and with
+    one day fewer loaded it would not (the window is really read)."""
+    from axion_pipeline.ml.config import MonitoringConfig
+
+    config = MonitoringConfig()
+    window = config.rolling_window_days
+    dates, preds, targets = _health_inputs()
+    run = dates[100:]
+    ranged = realized_health(preds, targets, run, config).set_index("date")
+    day = run[-1]
+    loaded = targets.loc[targets["label_date"] >= dates[len(dates) - window]]
+    one_day = realized_health(preds, loaded, [day], config).set_index("date")
+    pd.testing.assert_frame_equal(one_day, ranged.loc[[day]], check_exact=False, rtol=1e-12)
+    assert ranged.loc[day, "n_matured_dates"] == window and ranged.loc[day, "status"] != "unknown"
+    short = realized_health(preds, targets.loc[targets["label_date"] > loaded["label_date"].min()], [day], config)
+    assert short["n_matured_dates"].iloc[0] == window - 1 and short["status"].iloc[0] == "unknown"
+
+
+def test_regime_duration_is_capped_so_a_one_day_run_counts_what_a_range_run_counted():
+    """``duration_days`` counts consecutive days of one regime up to the cap: a range run over a long
+    regime and a one-day run that loads cap - 1 days before its day store the same count."""
+    dates = pd.bdate_range("2020-01-01", periods=600)
+    features = pd.DataFrame({"date": dates, "x": 0.0})
+    rules = pd.Series(["bull"] * 50 + ["bear"] * 550, index=dates)
+    cap = 252
+    ranged = regime_predictions(None, features, rules, max_duration=cap).set_index("date")["duration_days"]
+    assert ranged.iloc[49] == 50 and ranged.iloc[50] == 1 and ranged.iloc[50 + cap - 1] == cap
+    assert ranged.max() == cap and ranged.iloc[-1] == cap
+    day = dates[-1]
+    loaded = features.loc[features["date"] >= dates[-cap]]
+    one_day = regime_predictions(None, loaded, rules, start=day, max_duration=cap)
+    assert list(one_day["date"]) == [day] and one_day["duration_days"].iloc[0] == ranged.loc[day]
+    shorter = regime_predictions(None, features.loc[features["date"] >= dates[-cap + 1]], rules, start=day)
+    assert shorter["duration_days"].iloc[0] == cap - 1

@@ -22,6 +22,7 @@ from axion_pipeline.defs.config import HybridSettings
 from axion_pipeline.defs.factors.assets import WEIGHT_COLUMNS
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import ModelStore
+from axion_pipeline.ml.config import REGIME_DURATION_CAP
 
 GROUP = "inference"
 
@@ -130,7 +131,11 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
     @project.live_asset(
         GROUP,
         kinds={"scikitlearn", "duckdb"},
-        ins={"regime_features": dg.AssetIn(), "market_regime": only("date", "regime")},
+        ins={
+            # the days before the window count duration_days up to its cap, the same in a one-day run
+            "regime_features": lookback(REGIME_DURATION_CAP - 1),
+            "market_regime": lookback(REGIME_DURATION_CAP - 1, ["date", "regime"]),
+        },
     )
     def regime_predictions(
         context: dg.AssetExecutionContext,
@@ -147,7 +152,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         require_rows(regime_features, "regime_features", start, end)
         predictor = production_predictor(load_production(model_store), names=("regime",))
         model = predictor.usable("regime")
-        out = predict(model, regime_features, market_regime.set_index("date")["regime"])
+        out = predict(model, regime_features, market_regime.set_index("date")["regime"], start=start)
         add_metadata(
             context,
             {
