@@ -240,6 +240,28 @@ def next_slice(curves: pd.DataFrame, keys: list[str]) -> pd.Series:
     return pd.Series(out, dtype="float64")
 
 
+def next_slice_summary(
+    part: pd.DataFrame, keys: list[str], baseline: pd.Series | None, points: list[str], baseline_name: str
+) -> tuple[dict, pd.Series]:
+    """One family's row of a validation-only table, and its next-slice ICs: the best pooled point of
+    ``points`` and its mean IC, the next-slice mean, Newey-West t (lag 1) and share above 0, and the
+    paired difference with ``baseline``'s next-slice ICs (none: this family is the baseline)."""
+    pooled = part.groupby(points)["validation_ic"].mean().sort_values(ascending=False)
+    nxt = next_slice(part, keys)
+    diff = (nxt - (nxt if baseline is None else baseline)).dropna()
+    row = {
+        "best pooled point": "/".join(str(v) for v in pooled.index[0]),
+        "best pooled IC": round(float(pooled.iloc[0]), 4),
+        "next-slice IC": round(float(nxt.mean()), 4),
+        "NW t": round(newey_west_t(nxt.to_numpy()), 2),
+        "slices > 0": round(float((nxt > 0).mean()), 2),
+        f"vs {baseline_name}": round(float(diff.mean()), 4) if len(diff) else None,
+        "t": round(newey_west_t(diff.to_numpy()), 2) if len(diff) > 2 and diff.abs().sum() > 0 else None,
+        "slices": len(nxt),
+    }
+    return row, nxt
+
+
 def summarise(curves: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     families = {
         "product (classifier 3/15/63, no blend)": curves["family"] == "product",
@@ -256,27 +278,9 @@ def summarise(curves: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         part = curves.loc[mask]
         if part.empty:
             continue
-        points = ["objective", "num_leaves", "weight", "rounds"]
-        pooled = part.groupby(points)["validation_ic"].mean().sort_values(ascending=False)
-        nxt = next_slice(part, keys)
-        if baseline is None:
-            baseline = nxt
-        diff = (nxt - baseline).dropna()
-        rows.append(
-            {
-                "family": name,
-                "best point": "/".join(str(v) for v in pooled.index[0]),
-                "best pooled IC": round(float(pooled.iloc[0]), 4),
-                "next-slice IC": round(float(nxt.mean()), 4),
-                "NW t": round(newey_west_t(nxt.to_numpy()), 2),
-                "slices > 0": round(float((nxt > 0).mean()), 2),
-                "vs product": round(float(diff.mean()), 4) if len(diff) else None,
-                "t vs product": round(newey_west_t(diff.to_numpy()), 2)
-                if len(diff) > 2 and diff.abs().sum() > 0
-                else None,
-                "slices": len(nxt),
-            }
-        )
+        row, nxt = next_slice_summary(part, keys, baseline, ["objective", "num_leaves", "weight", "rounds"], "product")
+        baseline = nxt if baseline is None else baseline
+        rows.append({"family": name, **row})
     return pd.DataFrame(rows)
 
 

@@ -231,6 +231,20 @@ def main(argv: list[str] | None = None) -> int:
             paired, pt = f"{ds['ic_mean']:+.4f}", f"{ds['ic_tstat']:.2f}"
         share = float((by_slice[name] > 0).mean())
         print(f"| {name} | {summary['ic_mean']:.4f} | {summary['ic_tstat']:.2f} | {share:.2f} | {paired} | {pt} |")
+    # picking among signals is itself a choice made on these slices: score it one slice ahead
+    keys = [w.key for w in windows]
+    for family, members in (("every signal", list(sig)), ("principal components", [n for n in sig if "pca" in n])):
+        picked = {}
+        for k in range(1, len(keys)):
+            best = by_slice.loc[keys[:k], members].mean().idxmax()
+            picked[keys[k]] = (best, by_slice.loc[keys[k], best])
+        ics = np.array([v for _, v in picked.values()])
+        names = pd.Series([n for n, _ in picked.values()]).value_counts().to_dict()
+        print(
+            f"next slice, best of {family} on the slices before: mean IC {ics.mean():.4f}, "
+            f"NW t (lag 1) {ics.mean() / M.newey_west_se(ics, 1):.2f}, slices > 0 {(ics > 0).mean():.2f}; "
+            f"picked {names}"
+        )
     print(f"\ncorrelation of daily ICs:\n{wide.corr().round(2).to_string()}")
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0

@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 from _common import REPO  # noqa: F401  (puts the repository on sys.path)
 from bench_model_quality import HORIZON, LIVE, WARMUP, load, peak_rss_gib
-from research_ranking_candidates import newey_west_t, next_slice
+from research_ranking_candidates import next_slice_summary
 
 SETUPS = {"sliding_461": 461, "sliding_1008": 1008, "expanding": None}
 
@@ -55,24 +55,10 @@ def summarise(curves: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         part = curves.loc[curves["setup"] == setup].assign(objective="classifier", weight=0.0)
         if part.empty:
             continue
-        pooled = part.groupby(["num_leaves", "rounds"])["validation_ic"].mean().sort_values(ascending=False)
-        nxt = next_slice(part, keys)
+        row, nxt = next_slice_summary(part, keys, baseline, ["num_leaves", "rounds"], "sliding_461")
         baseline = nxt if baseline is None else baseline
-        diff = (nxt - baseline).dropna()
-        rows.append(
-            {
-                "setup": setup,
-                "fitted dates (first..last window)": f"{part['n_fit_dates'].min()}..{part['n_fit_dates'].max()}",
-                "best pooled (leaves/rounds)": "/".join(str(v) for v in pooled.index[0]),
-                "best pooled IC": round(float(pooled.iloc[0]), 4),
-                "next-slice IC": round(float(nxt.mean()), 4),
-                "NW t": round(newey_west_t(nxt.to_numpy()), 2),
-                "slices > 0": round(float((nxt > 0).mean()), 2),
-                "vs sliding_461": round(float(diff.mean()), 4) if len(diff) else None,
-                "t": round(newey_west_t(diff.to_numpy()), 2) if len(diff) > 2 and diff.abs().sum() > 0 else None,
-                "slices": len(nxt),
-            }
-        )
+        spans = f"{part['n_fit_dates'].min()}..{part['n_fit_dates'].max()}"
+        rows.append({"setup": setup, "fitted dates (first..last window)": spans, **row})
     return pd.DataFrame(rows)
 
 
