@@ -12,9 +12,10 @@ except the trading days of fold_1's test window, which a chunked backfill recomp
 (two ``daily_job`` runs of consecutive chunks, their steps spread over both workers); then
 ``ranking_validation_job`` and ``training_job`` run for both folds on the workers, fold_1 training on
 the rows the workers wrote. Every row of every table they wrote must equal the single-machine build's,
-exactly. The single-machine build runs the history in the same chunks (before, the two chunks,
-after): a rolling statistic computed from a chunk's lookback differs in the last bits from the same
-statistic computed in one run over the whole history, and a percentile rank can flip on such a tie.
+exactly. The single-machine build runs the history in the same chunks (before, the two chunks, and
+the label horizon after them, the last days fold_1's targets need): a rolling statistic computed
+from a chunk's lookback differs in the last bits from the same statistic computed in one run over
+the whole history, and a percentile rank can flip on such a tie.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def _run_config(op_config: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def single_machine(tmp_path_factory):
-    """The default code location's build (DuckDB warehouse, this process): history, then every fold of
-    ranking_validation_job and training_job."""
+    """The default code location's build (DuckDB warehouse, this process): the history up to the last
+    label fold_1 uses, then every fold of ranking_validation_job and training_job."""
     from axion_pipeline.definitions import build_definitions
     from axion_pipeline.defs.project import DagsterProject
 
@@ -63,7 +64,7 @@ def single_machine(tmp_path_factory):
     first, last = keys.index(chunks[0][0]), keys.index(chunks[-1][-1])
     with dg.instance_for_test() as instance:
         run_job(defs, instance, "market_tables_job")
-        for chunk in [keys[:first], *chunks, keys[last + 1 :]]:
+        for chunk in [keys[:first], *chunks, keys[last + 1 : last + 1 + settings.horizon]]:
             run_job(defs, instance, "daily_job", key_range=(chunk[0], chunk[-1]))
         for job, op_config in FOLD_JOBS.items():
             for fold in FOLDS:
