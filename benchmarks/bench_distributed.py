@@ -91,7 +91,7 @@ def fold_stage(settings, home: Path, folds: list[str], log_dir: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickers", type=int, default=100)
-    parser.add_argument("--years", type=int, default=3)
+    parser.add_argument("--years", type=int, default=5)
     parser.add_argument("--runs", type=int, default=1, help="fold stages per worker count")
     parser.add_argument("--no-append", action="store_true", help="print only, leave BENCHMARKS.md alone")
     parser.add_argument("--train-fold", help=argparse.SUPPRESS)  # a submitting process (fold_stage)
