@@ -30,15 +30,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from axion_pipeline.storage.warehouse import count_non_finite_on, count_rows_on, read_table_on
+from axion_pipeline.storage.warehouse import count_non_finite_on, count_rows_on, quote, read_table_on
 
 SUFFIX = ".parquet"
 # beside a partitioned table's files: the column its partitions split (its keys are that column's
 # days when it is ``DATE_COLUMN``, so a read of a span of dates opens only their files)
 PARTITION_COLUMN_FILE = "_partition_column"
 DATE_COLUMN = "date"
-# the schema the views of ``connect`` live in (an in-memory DuckDB database's default schema)
-VIEW_SCHEMA = "main"
+# the temporary view over a table's files, under which ``connect`` names the table ``schema.table``
+FILES_VIEW = "parquet_files"
 
 
 def to_arrow(frame: pd.DataFrame) -> tuple[pa.Table, dict[str, str]]:
@@ -92,17 +92,6 @@ class ParquetStore:
         marker = self.partition_dir(schema, table) / PARTITION_COLUMN_FILE
         return marker.read_text().strip() if marker.exists() else None
 
-    def tables(self) -> list[tuple[str, str]]:
-        """(schema, table) of every stored table."""
-        found = set()
-        for schema_dir in sorted(p for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []:
-            for entry in schema_dir.iterdir():
-                if entry.is_file() and entry.name.endswith(SUFFIX):
-                    found.add((schema_dir.name, entry.name[: -len(SUFFIX)]))
-                elif entry.is_dir() and any(entry.glob(f"*{SUFFIX}")):
-                    found.add((schema_dir.name, entry.name))
-        return sorted(found)
-
     # -- writes ---------------------------------------------------------------------------------
     def write_table(self, schema: str, table: str, data: pa.Table) -> Path:
         """Replace an unpartitioned table (an empty ``data`` still creates it, with its columns)."""
@@ -131,15 +120,19 @@ class ParquetStore:
     def connect(
         self, schema: str, table: str, keys: Sequence[str] | None = None, dates: tuple | None = None
     ) -> Iterator[duckdb.DuckDBPyConnection]:
-        """An in-memory DuckDB connection holding a view ``main.<table>`` over the table's files (of
+        """An in-memory DuckDB connection holding a view ``<schema>.<table>`` over the table's files (of
         ``keys`` or ``dates`` only, when given; every file when none of them exists, so a query still
-        sees the columns). No view when the table was never written."""
+        sees the columns): SQL written for the DuckDB warehouse runs unchanged. No view when the
+        table was never written."""
         with duckdb.connect() as con:
             files = self.files(schema, table, keys, dates)
             if not files and (keys is not None or dates is not None):
                 files = self.files(schema, table)
             if files:
-                con.read_parquet([str(f) for f in files], union_by_name=True).create_view(table)
+                con.read_parquet([str(f) for f in files], union_by_name=True).create_view(FILES_VIEW)
+                full = f"{quote(schema)}.{quote(table)}"
+                con.execute(f"create schema {quote(schema)}")
+                con.execute(f"create view {full} as select * from {quote(FILES_VIEW)}")
             yield con
 
     def read(
@@ -158,17 +151,17 @@ class ParquetStore:
         if not self.files(schema, table):
             raise FileNotFoundError(f"table {schema}.{table} has no Parquet files under {self.root}: materialize it")
         with self.connect(schema, table, keys, dates) as con:
-            return read_table_on(con, VIEW_SCHEMA, table, where, params, columns)
+            return read_table_on(con, schema, table, where, params, columns)
 
     def count_rows(self, schema: str, table: str, by: str | None = None) -> int | dict[str, int] | None:
         with self.connect(schema, table) as con:
-            return count_rows_on(con, VIEW_SCHEMA, table, by)
+            return count_rows_on(con, schema, table, by)
 
     def count_non_finite(
         self, schema: str, table: str, where: str = "", params: list | None = None, dates: tuple | None = None
     ) -> dict:
         with self.connect(schema, table, dates=dates) as con:
-            return count_non_finite_on(con, VIEW_SCHEMA, table, where, params)
+            return count_non_finite_on(con, schema, table, where, params)
 
 
 def split_by_value(data: pa.Table, column: str, keys: Sequence[str]) -> dict[str, pa.Table]:

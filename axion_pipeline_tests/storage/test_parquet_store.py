@@ -110,3 +110,12 @@ def test_hostile_values_round_trip_through_parameters(tmp_path):
     for ticker in HOSTILE:
         assert store.read("market", "prices", "ticker = ?", [ticker])["ticker"].tolist() == [ticker]
     assert store.count_rows("market", "prices") == len(HOSTILE)
+
+
+def test_sql_written_for_the_duckdb_warehouse_names_the_table_by_schema(tmp_path):
+    """The retraining sensor's read has a subquery on ``monitoring.drift_report``: the view carries
+    the schema's name, so the same SQL runs on both warehouses."""
+    store = ParquetStore(tmp_path)
+    write_days(store, prices())
+    out = store.read("market", "prices", "date >= (select max(date) from market.prices) - ?", [pd.Timedelta(days=1)])
+    assert sorted(out["date"].dt.strftime("%Y-%m-%d").unique()) == DAYS[1:]
