@@ -17,9 +17,12 @@ warehouse file). This module builds the same Definitions for a cluster, without 
 
 Workers are plain Celery workers of dagster-celery's app, started with the project installed:
 ``celery -A dagster_celery.app -b $AXION_CELERY_BROKER --result-backend $AXION_CELERY_BACKEND worker
--Q dagster -c 1``. A worker needs no settings of its own: the job's settings travel in the task
-(the reconstructable job's arguments), the instance in its ref (Postgres, reachable from every
-machine), and the data in the shared folder.
+-Q dagster -c 1``. A task names the job it belongs to by its origin, which the worker imports: a
+run of ``celery_defs`` (launched from the UI or the daemon) rebuilds the location from the
+worker's ``AXION_*`` variables, so workers need the webserver's; a run of
+``reconstructable_celery_job`` carries the settings in the task (the job's arguments), so workers
+need none. The instance travels in the task too (its ref: Postgres, reachable from every machine),
+and the data is in the shared folder.
 
 Units of parallelism: the steps of one run (the four fold models of a ``training_job`` run), and
 the runs themselves (one per walk-forward fold, one per chunk of trading days of a backfill),
