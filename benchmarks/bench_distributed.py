@@ -93,6 +93,9 @@ def main() -> None:
     parser.add_argument("--tickers", type=int, default=100)
     parser.add_argument("--years", type=int, default=5)
     parser.add_argument("--runs", type=int, default=1, help="fold stages per worker count")
+    parser.add_argument(
+        "--start-with", type=int, choices=(1, 2), default=1, help="worker count of the first stage (then alternating)"
+    )
     parser.add_argument("--no-append", action="store_true", help="print only, leave BENCHMARKS.md alone")
     parser.add_argument("--train-fold", help=argparse.SUPPRESS)  # a submitting process (fold_stage)
     parser.add_argument("--settings", help=argparse.SUPPRESS)
@@ -132,8 +135,9 @@ def main() -> None:
         os.environ["AXION_DAGSTER_PG_URL"] = postgres
         env = {"PATH": os.environ["PATH"], "AXION_DAGSTER_PG_URL": postgres, "OMP_WAIT_POLICY": "passive"}
         walls: dict[int, list[float]] = {1: [], 2: []}
-        for _ in range(args.runs):
-            for n in (1, 2):
+        order = (1, 2) if args.start_with == 1 else (2, 1)
+        for i in range(args.runs):
+            for n in order if i % 2 == 0 else order[::-1]:
                 with celery_workers(n, broker, backend, env, root):
                     wall = fold_stage(settings, home, folds, root)
                 walls[n].append(wall)
