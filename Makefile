@@ -17,7 +17,7 @@ export OMP_WAIT_POLICY ?= passive
 export DAGSTER_EVENT_BATCH_SIZE ?= 10000
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 
-.PHONY: setup run test lint ui bench clean browser screenshot
+.PHONY: setup run test lint ui bench clean browser servers screenshot
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -41,18 +41,23 @@ run: setup
 browser:
 	scripts/install_browser.sh
 
+## Postgres and Redis servers for the multi-machine test (Debian's postgresql and redis-server, started
+## by the test itself on free loopback ports; needs root the first time).
+servers:
+	scripts/install_servers.sh
+
 ## Lint and format check (ruff, config in pyproject.toml), then the whole test suite (CI runs this
-## through .ci/run). The Dask executor tests run on their own afterwards: once, under xdist next to
-## the other end-to-end tests, their local cluster hung. Under --dist loadgroup the scheduler in
+## through .ci/run). The multi-machine test (marker `cluster`: Postgres, Redis and two Celery worker
+## processes) runs on its own afterwards, without xdist, so its workers have both cores. Under --dist loadgroup the scheduler in
 ## axion_pipeline_tests/conftest.py keeps every test of a module with a module-scoped fixture (a built
 ## warehouse, one `dagster dev`) on one worker, so that set-up is built once; the rest are spread as usual.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: setup browser lint
-	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -m "not dask" $(PYTEST_ARGS)
-	$(VENV)/bin/python -m pytest -p no:xdist -m dask $(PYTEST_ARGS)
+test: setup browser servers lint
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -m "not cluster" $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -p no:xdist -m cluster $(PYTEST_ARGS)
 
 ## Refresh the README's screenshots (docs/lineage_<group>.png, docs/asset_*.png) from the running UI:
 ## the browser test, then a full build of its small market and the pictures of it.

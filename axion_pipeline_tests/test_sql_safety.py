@@ -157,6 +157,12 @@ ALLOWED = {
     ("defs/io_manager.py", "select"),
     # warehouse.count_rows: ``by`` is a column name chosen by the caller (code), quoted by quote.
     ("storage/warehouse.py", "quote(by)"),
+    # parquet_store.connect: the view naming a table's files ``schema.table`` in an in-memory
+    # database; schema and table come from the asset (code) or the caller, each through quote, and
+    # FILES_VIEW is a constant. The files themselves are passed as a Python list, not as SQL text.
+    ("storage/parquet_store.py", "quote(schema)"),
+    ("storage/parquet_store.py", "full"),
+    ("storage/parquet_store.py", "quote(FILES_VIEW)"),
 }
 
 

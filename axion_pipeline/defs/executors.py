@@ -1,31 +1,35 @@
-"""Running the jobs on a distributed engine: the same assets and jobs with another executor.
+"""Running the jobs on several machines: the same assets and jobs on Celery workers.
 
 The default code location (``axion_pipeline.definitions``) keeps Dagster's default executor
 (multiprocess: one process per step; the ``duckdb_warehouse`` pool queues the steps that touch the
-warehouse). This module builds the same Definitions with another executor, for a Dask cluster or
-Kubernetes, without changing the default:
+warehouse file). This module builds the same Definitions for a cluster, without changing the default:
 
-- ``dask_defs``: a second code location whose jobs run their steps on Dask (a local cluster of
-  ``AXION_DASK_WORKERS`` worker processes, or the scheduler at ``AXION_DASK_SCHEDULER``), e.g.
-  ``dagster dev -m axion_pipeline.defs.executors -a dask_defs``;
-- ``dask_job(job_name, ...)``: one job bound to a Dask executor, and ``reconstructable_dask_job``
-  to hand it to ``dg.execute_job`` (Dask workers rebuild the job in their own processes);
-- ``DASK_RUN_CONFIG`` / ``K8S_RUN_CONFIG``: the ``execution`` run config of the Dask executor and
-  of ``dagster_k8s.k8s_job_executor`` (set as a job's ``executor_def``, dagster-k8s installed).
+- ``celery_defs``: a second code location whose jobs run each step as a task of dagster-celery's
+  executor on whichever Celery worker takes it (broker ``AXION_CELERY_BROKER``, results
+  ``AXION_CELERY_BACKEND``), with the warehouse as Parquet partitions and the model store under
+  ``AXION_SHARED_DIR`` (``resources.build_shared_resources``), e.g.
+  ``dagster dev -m axion_pipeline.defs.executors -a celery_defs``, ``DAGSTER_HOME`` holding
+  ``deploy/celery/dagster.yaml`` (the instance on Postgres);
+- ``celery_job(job_name, ...)``: one job of that location, and ``reconstructable_celery_job`` to hand
+  it to ``dg.execute_job`` (each worker rebuilds the job from the same arguments);
+- ``K8S_RUN_CONFIG``: the ``execution`` run config of ``dagster_k8s.k8s_job_executor``, the
+  Kubernetes path (not runnable here: no container engine).
 
-Units of parallelism: the steps of one run (the four fold models of a ``training_job`` run, the
-unpartitioned market tables), and the runs themselves (one run per walk-forward fold, one per range
-of trading days), which the run queue (``max_concurrent_runs`` in dagster.yaml) spreads over run
-workers.
+Workers are plain Celery workers of dagster-celery's app, started with the project installed:
+``celery -A dagster_celery.app -b $AXION_CELERY_BROKER --result-backend $AXION_CELERY_BACKEND worker
+-Q dagster -c 1``. A task names the job it belongs to by its origin, which the worker imports: a
+run of ``celery_defs`` (launched from the UI or the daemon) rebuilds the location from the
+worker's ``AXION_*`` variables, so workers need the webserver's; a run of
+``reconstructable_celery_job`` carries the settings in the task (the job's arguments), so workers
+need none. The instance travels in the task too (its ref: Postgres, reachable from every machine),
+and the data is in the shared folder.
 
-DuckDB has one writer process at a time. Dagster's pools (``duckdb_warehouse``, one slot) are
-enforced by the multiprocess and step-delegating executors (Kubernetes, Docker) but not by
-``dagster-dask``'s executor, which also fails on current Dask (it hands Dagster records to
-``Client.submit``, which walks tuples). ``dask_executor`` here is dagster-dask's executor with the same
-config, fixed for that, and holding a cluster-wide ``distributed.Semaphore`` per pool (limit from the
-instance's ``concurrency.pools``) around each step of a limited pool: a fork on dagster-dask's
-internals, in ``axion_pipeline.defs.adapters.dask_executor``. Needs the ``dagster-dask`` package (in the
-dev dependency group).
+Units of parallelism: the steps of one run (the four fold models of a ``training_job`` run), and
+the runs themselves (one per walk-forward fold, one per chunk of trading days of a backfill),
+whose steps all go to the same queue. The Parquet warehouse has no one-writer rule (each step
+replaces whole files of its own partitions), so the Postgres instance of this location sets no
+pool limit; dagster-celery's executor claims pool slots, so a limit set with ``dagster instance
+concurrency set duckdb_warehouse N`` would still apply.
 """
 
 from __future__ import annotations
@@ -37,23 +41,16 @@ import dagster as dg
 
 from axion_pipeline.project import ProjectSettings
 
-# ``execution`` run config of a job whose executor is the Dask executor (launchpad or YAML).
-DASK_RUN_CONFIG: dict[str, Any] = {
-    "execution": {"config": {"cluster": {"local": {"n_workers": 2, "processes": True}}}},
-}
-DASK_EXISTING_CLUSTER_RUN_CONFIG: dict[str, Any] = {
-    "execution": {"config": {"cluster": {"existing": {"address": "tcp://dask-scheduler:8786"}}}},
-}
 # ``execution`` run config of ``dagster_k8s.k8s_job_executor`` (one Kubernetes Job per step). It is a
-# step-delegating executor: it claims pool slots, so the ``duckdb_warehouse`` pool still applies
-# (but every pod needs the shared warehouse: DuckDB on a local disk does not cross pods).
+# step-delegating executor: it claims pool slots like the Celery one. Every pod mounts the shared
+# folder of ``build_shared_resources`` (a ReadWriteMany volume) and reaches the Postgres instance.
 K8S_RUN_CONFIG: dict[str, Any] = {
     "execution": {
         "config": {
             "job_namespace": "axion",
             "max_concurrent": 4,
-            "env_secrets": ["axion-warehouse-credentials"],
-            "env_vars": ["AXION_WAREHOUSE", "AXION_DATA_DIR"],
+            "env_secrets": ["axion-dagster-postgres"],
+            "env_vars": ["AXION_SHARED_DIR", "AXION_DATA_DIR"],
             "step_k8s_config": {
                 "container_config": {
                     "resources": {"requests": {"cpu": "2", "memory": "8Gi"}, "limits": {"memory": "16Gi"}}
@@ -64,33 +61,19 @@ K8S_RUN_CONFIG: dict[str, Any] = {
 }
 
 
-def _build_dask_executor() -> dg.ExecutorDefinition:
-    from axion_pipeline.defs.adapters.dask_executor import pool_aware_dask_executor  # needs dagster-dask
+def celery_executor(broker: str, backend: str | None = None) -> dg.ExecutorDefinition:
+    """dagster-celery's executor on ``broker`` (results in ``backend``, default the broker): each step
+    a task on the ``dagster`` queue, run by whichever worker takes it."""
+    from dagster_celery import celery_executor as upstream
 
-    return pool_aware_dask_executor
-
-
-def local_dask_executor(n_workers: int = 2, processes: bool = True) -> dg.ExecutorDefinition:
-    """The Dask executor preconfigured with a local cluster of ``n_workers`` workers (one thread
-    each: dagster-dask forces that for local clusters)."""
-    return _build_dask_executor().configured(
-        {"cluster": {"local": {"n_workers": n_workers, "processes": processes}}}, name="dask_local"
-    )
+    return upstream.configured({"broker": broker, "backend": backend or broker}, name="celery")
 
 
-def scheduler_dask_executor(address: str) -> dg.ExecutorDefinition:
-    """The Dask executor connected to a running Dask scheduler (``tcp://host:8786``)."""
-    return _build_dask_executor().configured({"cluster": {"existing": {"address": address}}}, name="dask_existing")
-
-
-def dask_executor() -> dg.ExecutorDefinition:
-    """The Dask executor, configured by run config (``DASK_RUN_CONFIG``)."""
-    return _build_dask_executor()
-
-
-def definitions_with_executor(executor: dg.ExecutorDefinition, settings: ProjectSettings) -> dg.Definitions:
-    """The project's Definitions (assets, checks, jobs, automation, resources) with ``executor`` as
-    every job's executor."""
+def definitions_with_executor(
+    executor: dg.ExecutorDefinition, settings: ProjectSettings, resources: dict[str, Any] | None = None
+) -> dg.Definitions:
+    """The project's Definitions (assets, checks, jobs, automation) with ``executor`` as every job's
+    executor, and ``resources`` in place of the default ones when given."""
     from axion_pipeline.definitions import build_definitions
 
     base = build_definitions(settings)
@@ -100,37 +83,40 @@ def definitions_with_executor(executor: dg.ExecutorDefinition, settings: Project
         jobs=base.jobs,
         schedules=base.schedules,
         sensors=base.sensors,
-        resources=base.resources,
+        resources=resources if resources is not None else base.resources,
         executor=executor,
     )
 
 
-@lru_cache(maxsize=16)
-def dask_job(
-    job_name: str, settings_json: str, n_workers: int = 2, processes: bool = True, address: str | None = None
-) -> dg.JobDefinition:
-    """Job ``job_name`` of the project (settings as ``ProjectSettings.to_json``) with a Dask executor:
-    a local cluster, or ``address``'s. Cached: a Dask worker rebuilds the job for every step it runs."""
-    executor = scheduler_dask_executor(address) if address else local_dask_executor(n_workers, processes)
-    return definitions_with_executor(executor, ProjectSettings.from_json(settings_json)).resolve_job_def(job_name)
+def celery_definitions(settings: ProjectSettings) -> dg.Definitions:
+    """Every job on Celery workers, the warehouse and models under ``settings.shared_dir``."""
+    from axion_pipeline.defs.resources import build_shared_resources
 
-
-def reconstructable_dask_job(job_name: str, settings: ProjectSettings, **kwargs: Any):
-    """``dask_job(job_name, settings, **kwargs)`` in a form Dask workers can rebuild (for
-    ``dg.execute_job``); ``kwargs`` must be JSON-serialisable."""
-    return dg.build_reconstructable_job(
-        __name__, "dask_job", reconstructable_args=(job_name, settings.to_json()), reconstructable_kwargs=kwargs
+    if not settings.shared_dir or not settings.celery_broker:
+        raise dg.DagsterInvariantViolationError(
+            "the Celery code location needs AXION_SHARED_DIR (a folder every worker mounts) and "
+            "AXION_CELERY_BROKER (e.g. redis://broker:6379/0)"
+        )
+    return definitions_with_executor(
+        celery_executor(settings.celery_broker, settings.celery_backend),
+        settings,
+        build_shared_resources(settings, settings.shared_dir),
     )
+
+
+@lru_cache(maxsize=16)
+def celery_job(job_name: str, settings_json: str) -> dg.JobDefinition:
+    """Job ``job_name`` of the Celery location for the settings (``ProjectSettings.to_json``). Cached:
+    a worker rebuilds the job for every step it runs."""
+    return celery_definitions(ProjectSettings.from_json(settings_json)).resolve_job_def(job_name)
+
+
+def reconstructable_celery_job(job_name: str, settings: ProjectSettings):
+    """``celery_job(job_name, settings)`` in the form workers rebuild (for ``dg.execute_job``)."""
+    return dg.build_reconstructable_job(__name__, "celery_job", reconstructable_args=(job_name, settings.to_json()))
 
 
 @dg.definitions
-def dask_defs() -> dg.Definitions:
-    """Code location with every job on Dask: ``AXION_DASK_SCHEDULER`` (address of a running scheduler)
-    or a local cluster of ``AXION_DASK_WORKERS`` (default 2) worker processes."""
-    settings = ProjectSettings.from_env()
-    executor = (
-        scheduler_dask_executor(settings.dask_scheduler)
-        if settings.dask_scheduler
-        else local_dask_executor(settings.dask_workers)
-    )
-    return definitions_with_executor(executor, settings)
+def celery_defs() -> dg.Definitions:
+    """Code location with every job on Celery workers (``AXION_SHARED_DIR``, ``AXION_CELERY_BROKER``)."""
+    return celery_definitions(ProjectSettings.from_env())

@@ -73,17 +73,33 @@ class MarketDataSource(dg.ConfigurableResource):
         return bool(self.data_dir)
 
 
+def with_dates(where: str, params: list | None, dates: tuple | None) -> tuple[str, list]:
+    """``where`` and ``params`` narrowed to the rows whose ``date`` lies in ``dates`` (first, last)."""
+    params = list(params or [])
+    if dates is None:
+        return where, params
+    span = "date >= ? and date <= ?"
+    return (f"({where}) and {span}" if where else span), [*params, *dates]
+
+
 class Warehouse(dg.ConfigurableResource):
     """Read access to the DuckDB warehouse (parameterised queries, in the warehouse's turn): for
     sensors, checks, and the ranking models' read of only the feature rows they use. The I/O
-    manager handles asset storage and the other inputs."""
+    manager handles asset storage and the other inputs.
+
+    ``dates`` (first, last) keeps the rows whose ``date`` lies in that span, like the same clause in
+    ``where``; given apart, it lets the Parquet warehouse (``SharedWarehouse``) open only those days'
+    files of a table partitioned by ``date``."""
 
     path: str
     queue_wait_seconds: float
 
-    def count_non_finite(self, schema: str, table: str, where: str = "", params: list | None = None) -> dict[str, int]:
+    def count_non_finite(
+        self, schema: str, table: str, where: str = "", params: list | None = None, dates: tuple | None = None
+    ) -> dict[str, int]:
         from axion_pipeline.storage.warehouse import count_non_finite
 
+        where, params = with_dates(where, params, dates)
         return count_non_finite(self.path, schema, table, where, params, wait_seconds=self.queue_wait_seconds)
 
     def count_rows(self, schema: str, table: str, by: str | None = None) -> int | dict[str, int] | None:
@@ -93,11 +109,50 @@ class Warehouse(dg.ConfigurableResource):
         return count_rows(self.path, schema, table, by, wait_seconds=self.queue_wait_seconds)
 
     def read(
-        self, schema: str, table: str, where: str = "", params: list | None = None, columns: list[str] | None = None
+        self,
+        schema: str,
+        table: str,
+        where: str = "",
+        params: list | None = None,
+        columns: list[str] | None = None,
+        dates: tuple | None = None,
     ):
         from axion_pipeline.storage.warehouse import read_table
 
+        where, params = with_dates(where, params, dates)
         return read_table(self.path, schema, table, where, params, columns, wait_seconds=self.queue_wait_seconds)
+
+
+class SharedWarehouse(Warehouse):
+    """The ``Warehouse`` reads over the Parquet partitions of a shared folder (``storage.parquet_store``)
+    instead of a DuckDB file: what steps on several machines read (``path`` is the folder; no turn is
+    taken, since readers hold no lock and writers replace whole files)."""
+
+    def _store(self):
+        from axion_pipeline.storage.parquet_store import ParquetStore
+
+        return ParquetStore(self.path)
+
+    def count_non_finite(
+        self, schema: str, table: str, where: str = "", params: list | None = None, dates: tuple | None = None
+    ) -> dict[str, int]:
+        where, params_with_dates = with_dates(where, params, dates)
+        return self._store().count_non_finite(schema, table, where, params_with_dates, dates=dates)
+
+    def count_rows(self, schema: str, table: str, by: str | None = None) -> int | dict[str, int] | None:
+        return self._store().count_rows(schema, table, by)
+
+    def read(
+        self,
+        schema: str,
+        table: str,
+        where: str = "",
+        params: list | None = None,
+        columns: list[str] | None = None,
+        dates: tuple | None = None,
+    ):
+        where, params_with_dates = with_dates(where, params, dates)
+        return self._store().read(schema, table, where, params_with_dates, columns, dates=dates)
 
 
 class ModelStore(dg.ConfigurableResource):
@@ -225,7 +280,7 @@ class ModelStore(dg.ConfigurableResource):
 
 
 def build_resources(settings: ProjectSettings) -> dict[str, Any]:
-    """Every resource of the code location, configured from the settings."""
+    """Every resource of the code location, configured from the settings (the DuckDB warehouse)."""
     from axion_pipeline.defs.io_manager import AxionDuckDBIOManager
 
     return {
@@ -233,4 +288,19 @@ def build_resources(settings: ProjectSettings) -> dict[str, Any]:
         "market_source": MarketDataSource.from_settings(settings),
         "model_store": ModelStore(root=settings.model_dir),
         "warehouse": Warehouse(path=settings.warehouse, queue_wait_seconds=settings.queue_wait_seconds),
+    }
+
+
+def build_shared_resources(settings: ProjectSettings, shared_root: str) -> dict[str, Any]:
+    """The resources of a code location whose steps run on several machines: the warehouse as Parquet
+    partitions under ``shared_root/warehouse`` and the model store under ``shared_root/models`` (a
+    folder every worker mounts)."""
+    from axion_pipeline.defs.parquet_io_manager import SharedParquetIOManager
+
+    warehouse, models = str(Path(shared_root) / "warehouse"), str(Path(shared_root) / "models")
+    return {
+        "io_manager": SharedParquetIOManager(root=warehouse),
+        "market_source": MarketDataSource.from_settings(settings),
+        "model_store": ModelStore(root=models),
+        "warehouse": SharedWarehouse(path=warehouse, queue_wait_seconds=0.0),
     }

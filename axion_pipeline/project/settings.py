@@ -23,7 +23,9 @@ What it holds, and the variable that sets each part (defaults from the library's
   ``AXION_BACKFILL_MAX_DAYS`` (trading days per run, 300: a range run of at most 300 partitions
   records each check's result per day, so the UI shows every day passed or failed, and its run
   page stays small enough to open quickly);
-- the Dask executor: ``AXION_DASK_SCHEDULER``, ``AXION_DASK_WORKERS``.
+- the multi-machine code location (``defs.executors.celery_defs``): ``AXION_SHARED_DIR`` (a folder every
+  worker mounts: the Parquet warehouse and the model store), ``AXION_CELERY_BROKER`` (the broker's URL,
+  e.g. ``redis://broker:6379/0``) and ``AXION_CELERY_BACKEND`` (Celery's result store; default: the broker).
 
 Derived, not set: the trading calendar (weekdays of the generated market, or the price file's
 dates), the fold plan on it, and the lookbacks the daily assets load (from ``FeatureConfig`` and
@@ -80,8 +82,9 @@ class ProjectSettings:
     lock_wait_seconds: float = 120.0
     backfill_max_stock_days: int = 1_000_000
     backfill_max_days: int = 300
-    dask_scheduler: str | None = None
-    dask_workers: int = 2
+    shared_dir: str | None = None
+    celery_broker: str | None = None
+    celery_backend: str | None = None
 
     def __post_init__(self) -> None:
         if self.data_dir is not None:
@@ -132,8 +135,9 @@ class ProjectSettings:
             lock_wait_seconds=get.number("AXION_DUCKDB_LOCK_WAIT", defaults["lock_wait_seconds"]),
             backfill_max_stock_days=get.integer("AXION_BACKFILL_MAX_STOCK_DAYS", defaults["backfill_max_stock_days"]),
             backfill_max_days=get.integer("AXION_BACKFILL_MAX_DAYS", defaults["backfill_max_days"]),
-            dask_scheduler=get.text("AXION_DASK_SCHEDULER"),
-            dask_workers=get.integer("AXION_DASK_WORKERS", defaults["dask_workers"]),
+            shared_dir=get.text("AXION_SHARED_DIR"),
+            celery_broker=get.text("AXION_CELERY_BROKER"),
+            celery_backend=get.text("AXION_CELERY_BACKEND"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -155,9 +159,10 @@ class ProjectSettings:
             "AXION_DUCKDB_LOCK_WAIT": str(self.lock_wait_seconds),
             "AXION_BACKFILL_MAX_STOCK_DAYS": str(self.backfill_max_stock_days),
             "AXION_BACKFILL_MAX_DAYS": str(self.backfill_max_days),
-            "AXION_DASK_WORKERS": str(self.dask_workers),
             "AXION_DATA_DIR": self.data_dir or "",
-            "AXION_DASK_SCHEDULER": self.dask_scheduler or "",
+            "AXION_SHARED_DIR": self.shared_dir or "",
+            "AXION_CELERY_BROKER": self.celery_broker or "",
+            "AXION_CELERY_BACKEND": self.celery_backend or "",
         }
         return env
 

@@ -92,25 +92,29 @@ def count_non_finite(
     (columns with no value on any of those rows). Computed inside DuckDB, so a check over a whole
     backfill does not load it into memory."""
     with queued_connection(path, wait_seconds=wait_seconds) as con:
-        columns = [
-            name
-            for name, kind in con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = ? and table_name = ?",
-                [schema, table],
-            ).fetchall()
-            if kind in ("DOUBLE", "FLOAT")
-        ]
-        if not columns:
-            return {"infinite": 0, "missing": 0, "values": 0, "rows": 0, "all_missing_columns": []}
-        # one row-wise sum per kind (DuckDB runs these ~10x faster than a FILTER per column)
-        inf = " + ".join(f"coalesce(isinf({quote(c)})::int, 0)" for c in columns)
-        nan = " + ".join(f"coalesce(isnan({quote(c)})::int, 0)" for c in columns)
-        valued = ", ".join(f"count({quote(c)}) - count_if(isnan({quote(c)}))" for c in columns)
-        sql = f"select sum({inf}), sum({nan}), count(*), {valued} from {quote(schema)}.{quote(table)}"
-        if where:
-            sql += f" where {where}"
-        n_inf, n_nan, rows, *per_column = con.execute(sql, params or []).fetchone()
+        return count_non_finite_on(con, schema, table, where, params)
+
+
+def count_non_finite_on(con: duckdb.DuckDBPyConnection, schema: str, table: str, where: str = "", params=None) -> dict:
+    """``count_non_finite`` on an open connection (a warehouse file, or views over Parquet files)."""
+    columns = [
+        name
+        for name, kind in con.execute(
+            "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()
+        if kind in ("DOUBLE", "FLOAT")
+    ]
+    if not columns:
+        return {"infinite": 0, "missing": 0, "values": 0, "rows": 0, "all_missing_columns": []}
+    # one row-wise sum per kind (DuckDB runs these ~10x faster than a FILTER per column)
+    inf = " + ".join(f"coalesce(isinf({quote(c)})::int, 0)" for c in columns)
+    nan = " + ".join(f"coalesce(isnan({quote(c)})::int, 0)" for c in columns)
+    valued = ", ".join(f"count({quote(c)}) - count_if(isnan({quote(c)}))" for c in columns)
+    sql = f"select sum({inf}), sum({nan}), count(*), {valued} from {quote(schema)}.{quote(table)}"
+    if where:
+        sql += f" where {where}"
+    n_inf, n_nan, rows, *per_column = con.execute(sql, params or []).fetchone()
     values = int(rows) * len(columns)
     n_valued = sum(int(v or 0) for v in per_column)
     return {
@@ -128,15 +132,22 @@ def count_rows(
     """Rows of ``schema.table`` (per value of column ``by``, as text); None when the table does not
     exist (never materialized)."""
     with queued_connection(path, wait_seconds=wait_seconds) as con:
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-        ).fetchone()[0]
-        if not exists:
-            return None
-        full = f"{quote(schema)}.{quote(table)}"
-        if by is None:
-            return int(con.execute(f"select count(*) from {full}").fetchone()[0])
-        rows = con.execute(f"select {quote(by)}::varchar, count(*) from {full} group by 1").fetchall()
+        return count_rows_on(con, schema, table, by)
+
+
+def count_rows_on(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, by: str | None = None
+) -> int | dict[str, int] | None:
+    """``count_rows`` on an open connection (a warehouse file, or views over Parquet files)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+    ).fetchone()[0]
+    if not exists:
+        return None
+    full = f"{quote(schema)}.{quote(table)}"
+    if by is None:
+        return int(con.execute(f"select count(*) from {full}").fetchone()[0])
+    rows = con.execute(f"select {quote(by)}::varchar, count(*) from {full} group by 1").fetchall()
     return {str(k): int(n) for k, n in rows}
 
 
@@ -150,12 +161,24 @@ def read_table(
     wait_seconds: float | None = None,
 ) -> pd.DataFrame:
     """Read a table (``columns`` only, when given); ``where`` may hold ``?`` placeholders bound from ``params``."""
+    with queued_connection(path, wait_seconds=wait_seconds) as con:
+        return read_table_on(con, schema, table, where, params, columns)
+
+
+def read_table_on(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    where: str = "",
+    params: list | None = None,
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """``read_table`` on an open connection (a warehouse file, or views over Parquet files)."""
     selected = ", ".join(quote(c) for c in columns) if columns else "*"
     sql = f"select {selected} from {quote(schema)}.{quote(table)}"
     if where:
         sql += f" where {where}"
-    with queued_connection(path, wait_seconds=wait_seconds) as con:
-        return fetch_frame(con, sql, params)
+    return fetch_frame(con, sql, params)
 
 
 # DuckDB column types whose Arrow -> pandas conversion gives what ``fetchdf`` gives (integers and

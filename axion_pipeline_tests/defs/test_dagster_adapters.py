@@ -1,10 +1,9 @@
 """The private Dagster APIs behind ``axion_pipeline.defs.adapters``: a contract test per adapter, plus
 behavioural tests where they are cheap.
 
-A contract test fails on a Dagster (or dagster-dask, dagster-duckdb) upgrade that removes a private
-name an adapter uses or changes the parameters the adapter calls it with. The behavioural tests check
-that the adapter still does its job (the Dask executor's end-to-end test is test_dask_executor.py: it
-needs a cluster). The last test keeps private Dagster imports inside the adapters.
+A contract test fails on a Dagster (or dagster-duckdb) upgrade that removes a private name an adapter
+uses or changes the parameters the adapter calls it with. The behavioural tests check that the adapter
+still does its job. The last test keeps private Dagster imports inside the adapters.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-import yaml
 
 PACKAGE = Path(__file__).resolve().parents[2] / "axion_pipeline"
 
@@ -334,69 +332,31 @@ def test_io_manager_writes_and_reads_through_the_queued_client(tmp_path, monkeyp
     assert len(turns) == 6 and set(turns) == {(database, 60)}  # per run: write sectors, read sectors, write prices
 
 
-# --- adapters/dask_executor.py ---------------------------------------------------------------------------
+# --- adapters/db_io.py: the client and handler of the Parquet I/O manager ---------------------------------
 
 
-def test_dask_executor_adapter_contract():
-    pytest.importorskip("dagster_dask")
-    import dask.distributed
-    from dagster._core.execution.context.system import PlanOrchestrationContext
-    from dagster._core.execution.plan.inputs import StepInput
-    from dagster._core.execution.plan.plan import ExecutionPlan
-    from dagster._core.execution.plan.step import ExecutionStep
-    from dagster._core.storage.event_log.base import EventLogStorage, PoolLimit
-    from dagster_dask import dask_executor
-    from dagster_dask.executor import DaskExecutor, get_dask_resource_requirements, query_on_dask_worker
+def test_db_client_and_type_handler_contract():
+    """``defs.parquet_io_manager`` implements Dagster's ``DbClient`` and ``DbTypeHandler``: the
+    methods ``DbIOManager`` calls, with these parameters, and the table slice field it reads."""
+    from axion_pipeline.defs.adapters.db_io import DbClient, DbTypeHandler, TableSlice
+    from axion_pipeline.defs.parquet_io_manager import ParquetDbClient, ParquetPandasTypeHandler
 
-    from axion_pipeline.defs.adapters.dask_executor import CLUSTERS
-
-    assert _params(query_on_dask_worker) == [
-        "dependencies",
-        "recon_job",
-        "dagster_run",
-        "run_config",
-        "step_keys",
-        "instance_ref",
-        "known_state",
-    ]
-    assert _params(get_dask_resource_requirements) == ["tags"]
-    assert _params(DaskExecutor.__init__) == ["self", "cluster_type", "cluster_configuration"]
-    assert _params(DaskExecutor.execute) == ["self", "plan_context", "execution_plan"]
-    assert _params(DaskExecutor.build_dict) == ["self", "job_name"]
-    executor = DaskExecutor("local", {"n_workers": 1})
-    assert (executor.cluster_type, executor.cluster_configuration) == ("local", {"n_workers": 1})
-    assert executor.build_dict("job") == {"n_workers": 1, "threads_per_worker": 1}
-    cluster_config = dask_executor.config_schema.as_field().config_type.fields["cluster"].config_type
-    assert set(cluster_config.fields) == set(CLUSTERS) | {"existing"}
-    # what PoolAwareDaskExecutor.execute reads from the objects Dagster hands it
-    for name in ("instance", "job_name", "dagster_run", "run_config", "reconstructable_job"):
-        assert isinstance(getattr(PlanOrchestrationContext, name), property), name
-    assert _params(ExecutionPlan.get_steps_to_execute_by_level) == ["self"]
-    assert "known_state" in ExecutionPlan._fields
-    assert {"key", "tags", "pool"} <= set(ExecutionStep._fields)
-    assert isinstance(ExecutionStep.step_inputs, property) and isinstance(StepInput.dependency_keys, property)
-    assert _params(EventLogStorage.get_pool_limits) == ["self"]
-    assert {"name", "limit"} <= set(inspect.get_annotations(PoolLimit))
-    assert isinstance(dg.DagsterInstance.global_op_concurrency_default_limit, property)
-    assert {"max_leases", "name"} <= set(_params(dask.distributed.Semaphore))
-
-
-def test_dask_executor_reads_the_pool_limits_of_the_instance(tmp_path):
-    pytest.importorskip("dagster_dask")
-    from axion_pipeline.defs.adapters.dask_executor import _pool_limit
-
-    overrides = yaml.safe_load((PACKAGE.parent / "dagster.yaml").read_text())
-    overrides["event_log_storage"]["config"] = {"base_dir": str(tmp_path / "event_log")}
-    with dg.instance_for_test(overrides=overrides) as instance:
-        assert _pool_limit(instance, "duckdb_warehouse") == 1
-        assert _pool_limit(instance, None) is None
+    for name in ("delete_table_slice", "get_select_statement", "ensure_schema_exists", "connect", "get_table_name"):
+        assert callable(getattr(DbClient, name)) and name in vars(ParquetDbClient), name
+    assert _params(DbClient.delete_table_slice) == ["context", "table_slice", "connection"]
+    assert _params(DbClient.ensure_schema_exists) == ["context", "table_slice", "connection"]
+    assert _params(DbClient.connect) == ["context", "table_slice"]
+    assert {"handle_output", "load_input", "supported_types"} == set(DbTypeHandler.__abstractmethods__)
+    assert not ParquetPandasTypeHandler.__abstractmethods__
+    assert _params(DbTypeHandler.handle_output) == ["self", "context", "table_slice", "obj", "connection"]
+    assert {"database", "schema", "table", "partition_dimensions", "columns"} <= set(TableSlice._fields)
 
 
 # --- private imports stay in the adapters ----------------------------------------------------------------
 
 
 def _is_private(module: str) -> bool:
-    """``dagster._...``, or a submodule of one of Dagster's libraries (``dagster_dask.executor``:
+    """``dagster._...``, or a submodule of one of Dagster's libraries (``dagster_duckdb.io_manager``:
     their public API is what the package exports)."""
     top, *rest = module.split(".")
     return (top == "dagster" and any(p.startswith("_") for p in rest)) or (top.startswith("dagster_") and bool(rest))

@@ -15,7 +15,13 @@ and ``get_select_statement(table_slice)``; the ``TableSlice`` fields ``schema``,
 and ``handle_output(context, table_slice, obj, connection)``.
 """
 
-from dagster._core.storage.db_io_manager import DbIOManager, TablePartitionDimension, TableSlice
+from dagster._core.storage.db_io_manager import (
+    DbClient,
+    DbIOManager,
+    DbTypeHandler,
+    TablePartitionDimension,
+    TableSlice,
+)
 from dagster_duckdb.io_manager import DuckDbClient
 
-__all__ = ["DbIOManager", "DuckDbClient", "TablePartitionDimension", "TableSlice"]
+__all__ = ["DbClient", "DbIOManager", "DbTypeHandler", "DuckDbClient", "TablePartitionDimension", "TableSlice"]

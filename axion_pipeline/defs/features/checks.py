@@ -39,7 +39,9 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         range query (a partitioned check's extra inputs are not widened by partition mappings)."""
         start, end = window(context)
         first = lookback_start(start, days)
-        return warehouse.read(schema, table, "date >= ? and date < ?", [first.to_pydatetime(), end.to_pydatetime()])
+        return warehouse.read(
+            schema, table, "date < ?", [end.to_pydatetime()], dates=(first.to_pydatetime(), end.to_pydatetime())
+        )
 
     @dg.asset_check(
         asset="features",
@@ -64,7 +66,9 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
 
         start, end = window(context)
         span = [start.to_pydatetime(), end.to_pydatetime()]
-        stored_dates = warehouse.read("features", "features", "date >= ? and date < ?", span, columns=["date"])["date"]
+        stored_dates = warehouse.read("features", "features", "date < ?", span[1:], columns=["date"], dates=span)[
+            "date"
+        ]
         dates = sample_audit_dates(stored_dates, AUDIT_DATES)
         if not dates:
             reason = f"no stored feature rows in {start.date()} .. {end.date()}"
@@ -72,7 +76,13 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
             return
         marks = ", ".join("?" for _ in dates)
         stored = from_long(
-            warehouse.read("features", "features", f"date in ({marks})", [d.to_pydatetime() for d in dates])
+            warehouse.read(
+                "features",
+                "features",
+                f"date in ({marks})",
+                [d.to_pydatetime() for d in dates],
+                dates=(min(dates).to_pydatetime(), max(dates).to_pydatetime()),
+            )
         )
         # columns empty on every stored row are another configuration's (the table keeps the union of
         # the columns ever built; these rows never had them): left out unless the rebuild fills them
@@ -92,9 +102,8 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
             scores = warehouse.read(
                 "factors",
                 "factor_scores",
-                "date >= ? and date <= ?",
-                [first.to_pydatetime(), t.to_pydatetime()],
                 columns=FACTOR_SCORE_COLUMNS,
+                dates=(first.to_pydatetime(), t.to_pydatetime()),
             )
             # only t's rows are compared: built from t on (``start``), as a one-day run of t builds them;
             # the lags and rolling windows still read the lookback before t
@@ -167,7 +176,11 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
         dates, so a backfill is not loaded into memory."""
         start, end = window(context)
         counts = warehouse.count_non_finite(
-            "features", "features", "date >= ? and date < ?", [start.to_pydatetime(), end.to_pydatetime()]
+            "features",
+            "features",
+            "date < ?",
+            [end.to_pydatetime()],
+            dates=(start.to_pydatetime(), end.to_pydatetime()),
         )
         share = counts["missing"] / counts["values"] if counts["values"] else None
         result = dg.AssetCheckResult(

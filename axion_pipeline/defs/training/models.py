@@ -70,11 +70,11 @@ def read_ranking_rows(
     from axion_pipeline.ml.datasets import ranking_dates
 
     span = [window.train_start.to_pydatetime(), window.test_end.to_pydatetime()]
-    stored = warehouse.read("features", "features", "date >= ? and date <= ?", span, columns=["date"])["date"]
+    stored = warehouse.read("features", "features", columns=["date"], dates=span)["date"]
     dates = ranking_dates(stored, window, every_n_days)
-    where, params = "date >= ? and date <= ? and date = any(?)", [*span, [d.to_pydatetime() for d in dates]]
-    features = warehouse.read("features", "features", where, params)
-    targets = warehouse.read("features", "targets", where, params, columns=RANKING_TARGET_COLUMNS)
+    where, params = "date = any(?)", [[d.to_pydatetime() for d in dates]]
+    features = warehouse.read("features", "features", where, params, dates=span)
+    targets = warehouse.read("features", "targets", where, params, columns=RANKING_TARGET_COLUMNS, dates=span)
     return features, targets, dates
 
 
