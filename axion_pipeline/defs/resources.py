@@ -73,15 +73,6 @@ class MarketDataSource(dg.ConfigurableResource):
         return bool(self.data_dir)
 
 
-def with_dates(where: str, params: list | None, dates: tuple | None) -> tuple[str, list]:
-    """``where`` and ``params`` narrowed to the rows whose ``date`` lies in ``dates`` (first, last)."""
-    params = list(params or [])
-    if dates is None:
-        return where, params
-    span = "date >= ? and date <= ?"
-    return (f"({where}) and {span}" if where else span), [*params, *dates]
-
-
 class Warehouse(dg.ConfigurableResource):
     """Read access to the DuckDB warehouse (parameterised queries, in the warehouse's turn): for
     sensors, checks, and the ranking models' read of only the feature rows they use. The I/O
@@ -94,52 +85,19 @@ class Warehouse(dg.ConfigurableResource):
     path: str
     queue_wait_seconds: float
 
+    def _store(self):
+        """What the reads go to: ``storage.warehouse.WarehouseFile`` here, ``ParquetStore`` when shared."""
+        from axion_pipeline.storage.warehouse import WarehouseFile
+
+        return WarehouseFile(self.path, self.queue_wait_seconds)
+
     def count_non_finite(
         self, schema: str, table: str, where: str = "", params: list | None = None, dates: tuple | None = None
     ) -> dict[str, int]:
-        from axion_pipeline.storage.warehouse import count_non_finite
-
-        where, params = with_dates(where, params, dates)
-        return count_non_finite(self.path, schema, table, where, params, wait_seconds=self.queue_wait_seconds)
+        return self._store().count_non_finite(schema, table, where, params, dates=dates)
 
     def count_rows(self, schema: str, table: str, by: str | None = None) -> int | dict[str, int] | None:
         """Rows of a table (per value of ``by``); None when the table does not exist."""
-        from axion_pipeline.storage.warehouse import count_rows
-
-        return count_rows(self.path, schema, table, by, wait_seconds=self.queue_wait_seconds)
-
-    def read(
-        self,
-        schema: str,
-        table: str,
-        where: str = "",
-        params: list | None = None,
-        columns: list[str] | None = None,
-        dates: tuple | None = None,
-    ):
-        from axion_pipeline.storage.warehouse import read_table
-
-        where, params = with_dates(where, params, dates)
-        return read_table(self.path, schema, table, where, params, columns, wait_seconds=self.queue_wait_seconds)
-
-
-class SharedWarehouse(Warehouse):
-    """The ``Warehouse`` reads over the Parquet partitions of a shared folder (``storage.parquet_store``)
-    instead of a DuckDB file: what steps on several machines read (``path`` is the folder; no turn is
-    taken, since readers hold no lock and writers replace whole files)."""
-
-    def _store(self):
-        from axion_pipeline.storage.parquet_store import ParquetStore
-
-        return ParquetStore(self.path)
-
-    def count_non_finite(
-        self, schema: str, table: str, where: str = "", params: list | None = None, dates: tuple | None = None
-    ) -> dict[str, int]:
-        where, params_with_dates = with_dates(where, params, dates)
-        return self._store().count_non_finite(schema, table, where, params_with_dates, dates=dates)
-
-    def count_rows(self, schema: str, table: str, by: str | None = None) -> int | dict[str, int] | None:
         return self._store().count_rows(schema, table, by)
 
     def read(
@@ -151,8 +109,18 @@ class SharedWarehouse(Warehouse):
         columns: list[str] | None = None,
         dates: tuple | None = None,
     ):
-        where, params_with_dates = with_dates(where, params, dates)
-        return self._store().read(schema, table, where, params_with_dates, columns, dates=dates)
+        return self._store().read(schema, table, where, params, columns, dates=dates)
+
+
+class SharedWarehouse(Warehouse):
+    """The ``Warehouse`` reads over the Parquet partitions of a shared folder (``storage.parquet_store``)
+    instead of a DuckDB file: what steps on several machines read (``path`` is the folder; no turn is
+    taken, since readers hold no lock and writers replace whole files)."""
+
+    def _store(self):
+        from axion_pipeline.storage.parquet_store import ParquetStore
+
+        return ParquetStore(self.path)
 
 
 class ModelStore(dg.ConfigurableResource):

@@ -146,12 +146,13 @@ class ParquetStore:
         dates: tuple | None = None,
     ) -> pd.DataFrame:
         """Rows of the table (``where`` with ``?`` placeholders bound from ``params``), as
-        ``warehouse.read_table`` reads them from a DuckDB file; only the files of ``keys``, or of the
-        ``dates`` span, are opened (``where`` must itself keep only rows of those)."""
+        ``warehouse.read_table`` reads them from a DuckDB file, ``dates`` (first, last) keeping the rows
+        whose ``date`` lies in that span; only the files of ``keys``, or of the ``dates`` span, are
+        opened (with ``keys``, ``where`` must itself keep only rows of those)."""
         if not self.files(schema, table):
             raise FileNotFoundError(f"table {schema}.{table} has no Parquet files under {self.root}: materialize it")
         with self.connect(schema, table, keys, dates) as con:
-            return read_table_on(con, schema, table, where, params, columns)
+            return read_table_on(con, schema, table, where, params, columns, dates)
 
     def count_rows(self, schema: str, table: str, by: str | None = None) -> int | dict[str, int] | None:
         with self.connect(schema, table) as con:
@@ -161,7 +162,7 @@ class ParquetStore:
         self, schema: str, table: str, where: str = "", params: list | None = None, dates: tuple | None = None
     ) -> dict:
         with self.connect(schema, table, dates=dates) as con:
-            return count_non_finite_on(con, schema, table, where, params)
+            return count_non_finite_on(con, schema, table, where, params, dates)
 
 
 def split_by_value(data: pa.Table, column: str, keys: Sequence[str]) -> dict[str, pa.Table]:

@@ -6,6 +6,7 @@ Every connection is opened in the warehouse's turn (``axion_pipeline.storage.loc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -86,17 +87,31 @@ def count_non_finite(
     where: str = "",
     params: list | None = None,
     wait_seconds: float | None = None,
+    dates: tuple | None = None,
 ) -> dict:
-    """Counts over the DOUBLE/FLOAT columns of a table's rows (``where`` with ``?`` placeholders):
+    """Counts over the DOUBLE/FLOAT columns of a table's rows (``where`` with ``?`` placeholders, and
+    ``date`` in ``dates`` (first, last) when given):
     ``infinite`` (+-inf), ``missing`` (NULL or NaN), ``values``, ``rows`` and ``all_missing_columns``
     (columns with no value on any of those rows). Computed inside DuckDB, so a check over a whole
     backfill does not load it into memory."""
     with queued_connection(path, wait_seconds=wait_seconds) as con:
-        return count_non_finite_on(con, schema, table, where, params)
+        return count_non_finite_on(con, schema, table, where, params, dates)
 
 
-def count_non_finite_on(con: duckdb.DuckDBPyConnection, schema: str, table: str, where: str = "", params=None) -> dict:
+def within_dates(where: str, params: list | None, dates: tuple | None) -> tuple[str, list]:
+    """``where`` and ``params`` narrowed to the rows whose ``date`` lies in ``dates`` (first, last)."""
+    params = list(params or [])
+    if dates is None:
+        return where, params
+    span = "date >= ? and date <= ?"
+    return (f"({where}) and {span}" if where else span), [*params, *dates]
+
+
+def count_non_finite_on(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, where: str = "", params=None, dates: tuple | None = None
+) -> dict:
     """``count_non_finite`` on an open connection (a warehouse file, or views over Parquet files)."""
+    where, params = within_dates(where, params, dates)
     columns = [
         name
         for name, kind in con.execute(
@@ -159,10 +174,12 @@ def read_table(
     params: list | None = None,
     columns: list[str] | None = None,
     wait_seconds: float | None = None,
+    dates: tuple | None = None,
 ) -> pd.DataFrame:
-    """Read a table (``columns`` only, when given); ``where`` may hold ``?`` placeholders bound from ``params``."""
+    """Read a table (``columns`` only, when given); ``where`` may hold ``?`` placeholders bound from
+    ``params``; ``dates`` (first, last) keeps the rows whose ``date`` lies in that span."""
     with queued_connection(path, wait_seconds=wait_seconds) as con:
-        return read_table_on(con, schema, table, where, params, columns)
+        return read_table_on(con, schema, table, where, params, columns, dates)
 
 
 def read_table_on(
@@ -172,8 +189,10 @@ def read_table_on(
     where: str = "",
     params: list | None = None,
     columns: list[str] | None = None,
+    dates: tuple | None = None,
 ) -> pd.DataFrame:
     """``read_table`` on an open connection (a warehouse file, or views over Parquet files)."""
+    where, params = within_dates(where, params, dates)
     selected = ", ".join(quote(c) for c in columns) if columns else "*"
     sql = f"select {selected} from {quote(schema)}.{quote(table)}"
     if where:
@@ -232,3 +251,21 @@ def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = 
         if column.null_count and column.type in _NULLABLE:
             frame[name] = column.to_pandas(types_mapper=_NULLABLE.get)
     return frame
+
+
+@dataclass(frozen=True)
+class WarehouseFile:
+    """The reads of one DuckDB warehouse file, each in the warehouse's turn (the same methods as
+    ``ParquetStore``, so a resource reads either)."""
+
+    path: str | Path
+    wait_seconds: float | None = None
+
+    def read(self, schema: str, table: str, where: str = "", params=None, columns=None, dates=None) -> pd.DataFrame:
+        return read_table(self.path, schema, table, where, params, columns, self.wait_seconds, dates)
+
+    def count_rows(self, schema: str, table: str, by: str | None = None) -> int | dict[str, int] | None:
+        return count_rows(self.path, schema, table, by, wait_seconds=self.wait_seconds)
+
+    def count_non_finite(self, schema: str, table: str, where: str = "", params=None, dates=None) -> dict:
+        return count_non_finite(self.path, schema, table, where, params, self.wait_seconds, dates)
