@@ -24,7 +24,9 @@ Sources, each through the library exactly as the Dagster assets run it (nothing 
 Per source: the ranking model as the fold assets train it (``ranking_validation_curves`` per
 window, then ``train_ranking`` per window: tree size and rounds with the best mean validation rank
 IC over the window's own and earlier validation slices, labels neutral to beta, volatility and
-sector, refit with the validation rows), Qlib's Alpha158 + LightGBM recipe on the same windows
+sector, refit with the validation rows; its ML score ``ml_score`` is the equal average of the
+model's percentile and residual reversal's, ``MLConfig.score_blend_weight``, and both halves are
+scored alone as ``model_alone`` and ``residual_reversal``), Qlib's Alpha158 + LightGBM recipe on the same windows
 (``train_alpha158_reference``), the rule composite and its categories, 12-1 momentum, 1-month
 reversal and 60-day low volatility, all scored on exactly the rows the model scored
 (``evaluation_frame``, ``evaluate_model``): mean rank IC with its Newey-West t and block-bootstrap
@@ -62,7 +64,16 @@ SOURCES = ("real13", "real5", "generated")
 # folds five times the rows and the 38 folds several hours on 2 cores.
 REAL13_WALK_FORWARD = dict(n_splits=38, train_size=461, test_size=63, gap=21, validation_size=63, expanding=False)
 REAL13_WINDOWS = ("sliding", "expanding")  # --real13-window: the same test windows, expanding from the first
-SHOWN = ["ml_score", "alpha158_reference", "composite", "momentum_12_1", "reversal_1m", "low_vol_60d"]
+SHOWN = [
+    "ml_score",
+    "model_alone",
+    "residual_reversal",
+    "alpha158_reference",
+    "composite",
+    "momentum_12_1",
+    "reversal_1m",
+    "low_vol_60d",
+]
 
 
 def peak_rss_gib() -> float:

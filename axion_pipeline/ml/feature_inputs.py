@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from axion_pipeline.ml.config import FORWARD_DAYS, SUB_FACTOR_RANK_COLUMNS, RankingModelConfig
+from axion_pipeline.ml.config import FORWARD_DAYS, SCORE_BLEND_SIGNAL, SUB_FACTOR_RANK_COLUMNS, RankingModelConfig
 
 # Factor columns fed to feature engineering: the six category scores, the composite and two
 # well-known sub-factors whose dynamics (reversal, trend) the categories average away.
@@ -139,16 +139,53 @@ def feature_panel(
     start=None,
     end=None,
     membership: pd.DataFrame | None = None,
+    prices: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``FeatureEngineer.create_features_panel`` over the (date, symbol) factor rows of index
     members only (every row without membership information): cross-sectional ranks are among the
     members of a date, and a lag or rolling window sees a ticker's rows while it was a member.
-    Membership of a date is known on that date, so the rows of t need no later membership."""
+    Membership of a date is known on that date, so the rows of t need no later membership.
+
+    With long ``prices`` (every ticker's closes, from ``residual_reversal.HISTORY_DAYS`` trading days before
+    the first output date), the panel gains ``SCORE_BLEND_SIGNAL``: residual reversal
+    (``axion_pipeline.factors.residual_reversal``) as a percentile among the date's rows. It is
+    not a model input (``split_blend_signal``): the ranking score is averaged with it."""
     from axion_pipeline.data.universe import member_rows
     from axion_pipeline.ml.features import FeatureEngineer
 
     rows = member_rows(raw, membership, ticker="symbol")
-    return FeatureEngineer(config).create_features_panel(rows, macro_data=macro, start=start, end=end, sectors=sectors)
+    panel = FeatureEngineer(config).create_features_panel(rows, macro_data=macro, start=start, end=end, sectors=sectors)
+    if prices is not None:
+        panel[SCORE_BLEND_SIGNAL] = blend_signal_values(prices, panel.index)
+    return panel
+
+
+def blend_signal_values(prices: pd.DataFrame, index: pd.MultiIndex) -> np.ndarray:
+    """Residual reversal at each (date, symbol) of ``index``, as a percentile among the index's
+    rows of the same date (NaN where the name lacks the history). The factor model is fitted on
+    every ticker of ``prices`` (members or not: a non-member's closes are public too)."""
+    from axion_pipeline.factors.residual_reversal import residual_reversal
+    from axion_pipeline.ml.metrics import percentile_rank_by_date
+
+    dates = pd.DatetimeIndex(index.get_level_values(0))
+    close = prices.pivot(index="date", columns="ticker", values="close").sort_index()
+    close.index = pd.DatetimeIndex(close.index)
+    wanted = dates.unique().intersection(close.index)
+    signal = residual_reversal(close, wanted)
+    rows = signal.index.get_indexer(dates)
+    cols = signal.columns.get_indexer(index.get_level_values(-1).astype(str))
+    values = np.full(len(index), np.nan)
+    found = (rows >= 0) & (cols >= 0)
+    values[found] = signal.to_numpy()[rows[found], cols[found]]
+    return percentile_rank_by_date(values, dates)
+
+
+def split_blend_signal(X: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series | None]:
+    """(the model's candidate columns, the blend signal or None): the signal column never enters
+    feature selection or a model fit."""
+    if SCORE_BLEND_SIGNAL not in X.columns:
+        return X, None
+    return X.drop(columns=[SCORE_BLEND_SIGNAL]), X[SCORE_BLEND_SIGNAL]
 
 
 @dataclass
@@ -180,10 +217,15 @@ def build_ranking_inputs(data, feature_config=None) -> RankingInputs:
         data.prices, data.fundamentals, series["sp500_close"], sectors=sectors, membership=membership
     )
     macro = regime_features(series)
-    panel = feature_panel(
-        raw_factor_frame(scores), macro=macro, sectors=sectors, config=feature_config, membership=membership
-    )
     prices = data.prices.assign(date=pd.to_datetime(data.prices["date"]))
+    panel = feature_panel(
+        raw_factor_frame(scores),
+        macro=macro,
+        sectors=sectors,
+        config=feature_config,
+        membership=membership,
+        prices=prices,
+    )
     targets = matured_targets(
         prices, prices["date"].min(), prices["date"].max() + pd.Timedelta(days=1), membership=membership
     )

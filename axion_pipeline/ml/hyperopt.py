@@ -321,6 +321,7 @@ def search_ranking(
     from dataclasses import replace
 
     from axion_pipeline.ml.datasets import ranking_rows
+    from axion_pipeline.ml.feature_inputs import split_blend_signal
     from axion_pipeline.ml.features import FeatureEngineer
     from axion_pipeline.ml.jsonable import jsonable
     from axion_pipeline.ml.ranking import StockRankingModel
@@ -329,6 +330,7 @@ def search_ranking(
     if not window.has_validation:
         raise ValueError("the search scores trials on the window's validation slice: set a validation size > 0")
     X_fit, out_fit = ranking_rows(features, targets, window.train_start, window.fit_end, config.sample_every_n_days)
+    X_fit, _ = split_blend_signal(X_fit)
     X_val, out_val = ranking_rows(features, targets, window.val_start, window.train_end)
     engineer = FeatureEngineer(config.features).fit_selection(X_fit)
     optimizer = HyperparameterOptimizer(storage=storage, study_name=study_name)

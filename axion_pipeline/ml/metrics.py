@@ -198,3 +198,15 @@ def percentile_rank_by_date(values, dates=None) -> np.ndarray:
     v = np.asarray(values, dtype=float).reshape(1, -1)
     groups = None if dates is None else pd.factorize(pd.Series(np.asarray(dates)), sort=True)[0].reshape(1, -1)
     return percentile_rank_rows(v, groups)[0]
+
+
+def blend_with_signal(model_score, signal, dates, weight: float) -> np.ndarray:
+    """The ranking score averaged with a signal within each date: (1 - weight) x the model score's
+    percentile + weight x the signal's percentile, the model's percentile alone where the signal is
+    missing. ``weight`` 0 or no ``signal``: ``model_score`` unchanged (the raw model score)."""
+    model_score = np.asarray(model_score, dtype=float)
+    if signal is None or weight == 0:
+        return model_score
+    model_pct = percentile_rank_by_date(model_score, dates)
+    signal_pct = percentile_rank_by_date(np.asarray(signal, dtype=float), dates)
+    return np.where(np.isfinite(signal_pct), (1.0 - weight) * model_pct + weight * signal_pct, model_pct)

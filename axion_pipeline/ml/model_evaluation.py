@@ -4,7 +4,12 @@ Rows: exactly the (fold, date, ticker) rows the walk-forward ranking model score
 windows (``ml_score``), with their realised ``fwd_return`` (the label horizon's forward return).
 Signals on those rows, higher = better expected return:
 
-- ``ml_score``: the ranking model (kind ``model``);
+- ``ml_score``: the ML score (kind ``model``): the ranking model averaged with residual reversal
+  (``MLConfig.score_blend_weight``);
+- its two parts (``component``): ``model_alone``, the ranking model's own score (the predictions'
+  ``model_score``, when they have it), and ``residual_reversal``
+  (``axion_pipeline.factors.residual_reversal`` on every ticker's closes), so the blend is judged
+  against each of its halves;
 - ``composite`` and the six categories (``CATEGORIES``) of the factor engine (``rules``, ``category``);
 - ``momentum_12_1``, ``reversal_1m``, ``low_vol_60d`` from ``axion_pipeline.ml.baselines``
   (``baseline``), computed on the whole price history so the test dates have their lookback;
@@ -41,6 +46,7 @@ ML_SCORE = "ml_score"
 COMPOSITE = "composite"
 REFERENCE = "alpha158_reference"
 BASELINES = ("momentum_12_1", "reversal_1m", "low_vol_60d")
+MODEL_ALONE, RESIDUAL_REVERSAL = "model_alone", "residual_reversal"
 # exposure name -> the column it is measured on
 CHARACTERISTICS = {
     "beta": "beta_252d",
@@ -54,7 +60,8 @@ LOSES, BEATS, TIE, UNDETERMINED = "loses", "beats", "no significant difference",
 
 def signal_kinds(include_reference: bool = True) -> dict[str, str]:
     """Every evaluated signal -> its kind, in the order the tables list them."""
-    kinds = {ML_SCORE: "model", COMPOSITE: "rules", **dict.fromkeys(CATEGORIES, "category")}
+    kinds = {ML_SCORE: "model", MODEL_ALONE: "component", RESIDUAL_REVERSAL: "component", COMPOSITE: "rules"}
+    kinds.update(dict.fromkeys(CATEGORIES, "category"))
     kinds.update(dict.fromkeys(BASELINES, "baseline"))
     if include_reference:
         kinds[REFERENCE] = "reference"
@@ -73,13 +80,21 @@ def evaluation_frame(
     ``signal_kinds`` (the reference only when ``reference`` has rows: fold, date, ticker, score),
     the characteristics' columns and ``sector`` (from ``sectors``: ticker, sector). ``prices``
     (date, ticker, close, volume) should reach back a year before the first test date."""
+    from axion_pipeline.factors.residual_reversal import residual_reversal
     from axion_pipeline.ml.baselines import baseline_scores
 
     keys = ["date", "ticker"]
-    rows = predictions[["fold", *keys, "score", "fwd_return"]].rename(columns={"score": ML_SCORE})
+    scored = ["score", "model_score"] if "model_score" in predictions.columns else ["score"]
+    rows = predictions[["fold", *keys, *scored, "fwd_return"]].rename(
+        columns={"score": ML_SCORE, "model_score": MODEL_ALONE}
+    )
     rows = rows.assign(date=pd.to_datetime(rows["date"]), ticker=rows["ticker"].astype(str))
     rows = rows.sort_values(keys, ignore_index=True)
     dates = rows["date"].unique()
+    close = prices.pivot(index="date", columns="ticker", values="close").sort_index()
+    close.index, close.columns = pd.to_datetime(close.index), close.columns.astype(str)
+    residual = residual_reversal(close, pd.DatetimeIndex(dates).intersection(close.index))
+    residual = residual.stack().rename(RESIDUAL_REVERSAL).rename_axis(keys).reset_index()
 
     def on_rows(frame: pd.DataFrame, columns: list[str], on: list[str] = keys) -> pd.DataFrame:
         part = frame.loc[pd.to_datetime(frame["date"]).isin(dates), [*on, *columns]]  # the test dates only
@@ -91,7 +106,7 @@ def evaluation_frame(
     base["realized_vol_60d"] = -base["low_vol_60d"]
     characteristics = [c for c in CHARACTERISTICS.values() if c not in BASELINES]
     base = on_rows(base, [*BASELINES, *characteristics])
-    parts = [rows, scores, base]
+    parts = [rows, on_rows(residual, [RESIDUAL_REVERSAL]), scores, base]
     if reference is not None and len(reference):
         ref = on_rows(reference.rename(columns={"score": REFERENCE}), [REFERENCE], ["fold", *keys])
         parts.append(ref)

@@ -19,10 +19,13 @@ fails on the given inputs (the error is logged and kept in the status), the pred
 - earnings: no rule exists, so ``ModelUnavailableError``.
 
 Output of ``predict_rankings``, indexed by symbol: date, score (percentile of raw_score in the
-date's cross-section: 0 worst, 1 best, what ``HybridScorer`` takes), raw_score (the model's
-expected-quintile score or the rule score), rank (1 = best), source ("ml" or "rules"),
-fallback_reason (None for ML; else why rules replaced the model, also in ``attrs["fallback_reason"]``),
-so a fallback shows in the result itself, not only in a log line.
+date's cross-section: 0 worst, 1 best, what ``HybridScorer`` takes), raw_score (the ML score or
+the rule score), rank (1 = best), source ("ml" or "rules"), fallback_reason (None for ML; else why
+rules replaced the model, also in ``attrs["fallback_reason"]``), so a fallback shows in the result
+itself, not only in a log line; with ML scores also model_score (the model's expected-quintile
+score). The ML score is the model's score averaged with the signal of its ``score_blend``
+metadata (set by ``train_ranking``: ``MLConfig.score_blend_weight``) when ``raw_data`` is the
+features table holding that column, the model's score alone otherwise.
 
 Macro features: a model trained by ``TrainingPipeline`` with ``macro_data`` carries the last year
 of those columns (``model.macro_data``, saved and loaded with the model, see
@@ -50,6 +53,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from axion_pipeline.ml import metrics as M
@@ -277,10 +281,13 @@ class MLPredictor:
         if model is not None:
             try:
                 features = self._ranking_features(model, raw_data, t, macro_data)
-                raw = model.predict(features)["score"]
-                raw.index = features.index.get_level_values(-1)
+                model_score = model.predict(features)["score"]
+                symbols = features.index.get_level_values(-1)
+                raw = pd.Series(_blended(model, features, model_score), index=symbols)
                 self._record("ranking", "ml")
-                return _ranking_frame(raw, t, "ml", None)
+                out = _ranking_frame(raw, t, "ml", None)
+                out["model_score"] = pd.Series(model_score.to_numpy(), index=symbols).reindex(out.index).to_numpy()
+                return out
             except _CAUGHT as exc:
                 reason = f"ranking prediction failed: {type(exc).__name__}: {exc}"
                 logger.warning("%s; falling back to rule-based scores", reason)
@@ -468,6 +475,17 @@ def _carried_macro(model: Any, t: pd.Timestamp) -> pd.DataFrame | None:
     return macro
 
 
+def _blended(model: Any, features: pd.DataFrame, model_score: pd.Series) -> np.ndarray:
+    """The model's score averaged with the signal it was trained to be averaged with
+    (``score_blend`` of its metadata, ``MLConfig.score_blend_weight``), when ``features`` carry
+    that column; the model's score alone otherwise (a model without a blend, or raw factor input)."""
+    blend = (model.metadata.extra or {}).get("score_blend") or {}
+    column, weight = blend.get("signal"), float(blend.get("weight") or 0.0)
+    if not column or weight == 0 or column not in features.columns:
+        return model_score.to_numpy(dtype=float)
+    return M.blend_with_signal(model_score, features[column], None, weight)
+
+
 def _ranking_frame(raw: pd.Series, t: pd.Timestamp, source: str, reason: str | None) -> pd.DataFrame:
     raw = pd.to_numeric(raw, errors="raise").astype(float)
     if raw.index.has_duplicates:
@@ -479,6 +497,7 @@ def _ranking_frame(raw: pd.Series, t: pd.Timestamp, source: str, reason: str | N
     out["rank"] = out["raw_score"].rank(ascending=False, method="min").astype(int)
     out["source"] = source
     out["fallback_reason"] = reason
+    out["model_score"] = np.nan  # the ranking model's own score, set by the caller for ML scores
     out = out.sort_values("rank", kind="stable")
     out.attrs["fallback_reason"] = reason
     return out

@@ -25,6 +25,7 @@ import pandas as pd
 
 from axion_pipeline.ml import metrics as M
 from axion_pipeline.ml.config import (
+    SCORE_BLEND_SIGNAL,
     EarningsModelConfig,
     FactorTimingConfig,
     MLConfig,
@@ -33,6 +34,7 @@ from axion_pipeline.ml.config import (
 )
 from axion_pipeline.ml.datasets import TrainWindow, date_rows, event_rows, ranking_rows
 from axion_pipeline.ml.evaluation import agreement, ranking_metrics, timing_metrics, walk_forward_table
+from axion_pipeline.ml.feature_inputs import split_blend_signal
 from axion_pipeline.ml.jsonable import jsonable
 from axion_pipeline.ml.model_store import data_fingerprint
 
@@ -60,6 +62,7 @@ def empty_predictions(name: str, regimes: list[str] | None = None, factors: list
             "date": date,
             "ticker": text,
             "score": number,
+            "model_score": number,
             "rank": number,
             "predicted_quintile": "int64",
             "label": number,
@@ -160,6 +163,7 @@ def ranking_rows_for(
     X_fit, out_fit = ranking_rows(
         features, targets, window.train_start, window.fit_end, config.sample_every_n_days, dates=fit_dates
     )
+    X_fit, _ = split_blend_signal(X_fit)
     engineer = FeatureEngineer(config.features).fit_selection(X_fit)
     y_fit = ranking_labels(X_fit, out_fit, config, sectors)
     validation: dict[str, Any] = {}
@@ -408,6 +412,8 @@ def train_ranking(
             fit_rows = (pd.concat([rows.selected, X_val]), pd.concat([rows.labels, y_val]))
     model = StockRankingModel(final)
     fitted = model.train(*fit_rows)
+    # what serving averages the model's score with (``MLPredictor``), kept with the model
+    blend = {"signal": SCORE_BLEND_SIGNAL, "weight": float(config.score_blend_weight)}
     selection = {
         "rounds": final.n_estimators,
         "num_leaves": final.num_leaves,
@@ -435,17 +441,21 @@ def train_ranking(
         sample_every_n_days=config.sample_every_n_days,
         ranking_selection=jsonable(selection),
         labels_neutral_to=neutral,
+        score_blend=blend,
     )
     X_test, out_test = ranking_rows(features, targets, window.test_start, window.test_end, labelled_only=False)
+    X_test, signal = split_blend_signal(X_test)
     pred = model.predict(rows.engineer.transform_selection(X_test))
     dates = M.date_labels(pred.index)
+    score = M.blend_with_signal(pred["score"], signal, dates, blend["weight"])
     predictions = pd.DataFrame(
         {
             "fold": window.key,
             "date": pd.DatetimeIndex(dates),
             "ticker": pred.index.get_level_values("ticker").astype(str),
-            "score": pred["score"].to_numpy(),
-            "rank": M.percentile_rank_by_date(pred["score"], dates),
+            "score": score,
+            "model_score": pred["score"].to_numpy(),
+            "rank": M.percentile_rank_by_date(score, dates),
             "predicted_quintile": pred["predicted_quintile"].to_numpy(dtype="int64"),
             "label": out_test["label"].to_numpy(dtype="float64"),
             "fwd_return": out_test["fwd_return"].to_numpy(dtype="float64"),

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from axion_pipeline.data.contracts import CATEGORIES, REGIMES
+from axion_pipeline.ml.config import SCORE_BLEND_SIGNAL
 
 TEXT, TIME, FLOAT, INT, BOOL = "VARCHAR", "TIMESTAMP_NS", "DOUBLE", "BIGINT", "BOOLEAN"
 
@@ -319,8 +320,13 @@ TRAINING = {
             "ticker": TICKER,
             "score": (
                 FLOAT,
-                "Out-of-sample score of the fold's LightGBM ensemble: (expected quintile - 1) / 4 from its class "
-                "probabilities, in [0, 1].",
+                "Out-of-sample ML score in [0, 1]: the equal average (MLConfig.score_blend_weight) of model_score's "
+                "and residual reversal's percentiles within the date; model_score where the signal is missing "
+                "or the weight is 0.",
+            ),
+            "model_score": (
+                FLOAT,
+                "The fold's LightGBM ensemble alone: (expected quintile - 1) / 4 from its class probabilities.",
             ),
             "rank": (FLOAT, "Percentile rank of score within the date (0 worst, 1 best)."),
             "predicted_quintile": (INT, "Most probable quintile (1 worst .. 5 best)."),
@@ -399,8 +405,16 @@ TRAINING = {
     ),
     "model_evaluation": Table(
         {
-            "signal": (TEXT, "Signal evaluated: ml_score, composite, a category, a baseline or alpha158_reference."),
-            "kind": (TEXT, "model, rules, category, baseline or reference."),
+            "signal": (
+                TEXT,
+                "Signal evaluated: ml_score, model_alone, residual_reversal, composite, a category, a baseline or "
+                "alpha158_reference.",
+            ),
+            "kind": (
+                TEXT,
+                "model, component (a part of the ML score: model_alone, residual_reversal), rules, category, "
+                "baseline or reference.",
+            ),
             "fold": _REPORT_FOLD,
             "start": (TIME, "First date of the fold's rows."),
             "end": (TIME, "Last date of the fold's rows."),
@@ -421,7 +435,7 @@ TRAINING = {
         {
             "model": (TEXT, "The model's signal (ml_score)."),
             "baseline": (TEXT, "Signal it is compared with."),
-            "kind": (TEXT, "Kind of the baseline signal: rules, category, baseline or reference."),
+            "kind": (TEXT, "Kind of the compared signal: component, rules, category, baseline or reference."),
             "n_dates": (INT, "Dates where both signals have an IC."),
             "model_ic_mean": (FLOAT, "Mean IC of the model on those dates."),
             "baseline_ic_mean": (FLOAT, "Mean IC of the baseline on those dates."),
@@ -514,12 +528,16 @@ SERVING = {
             "score": (FLOAT, "Percentile of raw_score among the date's tickers (0 worst, 1 best)."),
             "raw_score": (
                 FLOAT,
-                "The production ranking model's score ((expected quintile - 1) / 4), or the rule composite "
-                "when source is 'rules'.",
+                "The ML score (the production model's score averaged with residual reversal, as the ranking "
+                "model table's score), or the rule composite when source is 'rules'.",
             ),
             "rank": (INT, "Rank of raw_score within the date (1 = best)."),
             "source": _SOURCE,
             "fallback_reason": (TEXT, "Why the rules replaced the model; missing for model scores."),
+            "model_score": (
+                FLOAT,
+                "The production ranking model's own score ((expected quintile - 1) / 4); missing for rules.",
+            ),
             "model_version": (TEXT, "Production ranking model version used; missing without a model."),
         },
         fixed=True,
@@ -735,6 +753,14 @@ def feature_column(name: str) -> tuple[str, list[tuple[str, str]]] | None:
     factors, macro = _factor_gloss(), _REGIME_FEATURES
     if name == "month_of_year":
         return "Calendar month of the date (1-12).", []
+    if name == SCORE_BLEND_SIGNAL:
+        return (
+            "Residual reversal as a percentile in [0, 1] among the date's index members: minus the last 21 "
+            "days' returns left after removing 5 principal components of 252 days of every ticker's returns, "
+            "over their volatility (prices, axion_pipeline.factors.residual_reversal). Not a model input: "
+            "the ML score averages the model's percentile with it (MLConfig.score_blend_weight).",
+            [("prices", "close")],
+        )
     if name == "quarter":
         return "Calendar quarter of the date (1-4).", []
     if name in macro:

@@ -111,3 +111,17 @@ def test_single_cross_section_pvalue_is_nan_without_warning_when_a_side_is_const
         assert np.isnan(M.single_cross_section_pvalue([0.5] * 5, [1.0, 2.0, 3.0, 4.0, 5.0]))
         assert np.isnan(M.single_cross_section_pvalue([1.0, 2.0, 3.0, 4.0, 5.0], [2.0] * 5))
     assert M.single_cross_section_pvalue([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 3.0, 5.0, 4.0]) < 0.2
+
+
+def test_blend_with_signal_averages_percentiles_within_each_date():
+    dates = np.array(["a", "a", "a", "b", "b", "b"])
+    model = np.array([0.1, 0.5, 0.9, 3.0, 2.0, 1.0])
+    signal = np.array([1.0, 0.0, np.nan, 10.0, 20.0, 30.0])
+    out = M.blend_with_signal(model, signal, dates, 0.5)
+    # date a: model percentiles 0, 0.5, 1; signal percentiles 1, 0 and missing (model's alone)
+    # date b: model 1, 0.5, 0; signal 0, 0.5, 1
+    np.testing.assert_allclose(out, [0.5, 0.25, 1.0, 0.5, 0.5, 0.5])
+    np.testing.assert_allclose(M.blend_with_signal(model, signal, dates, 0.25)[:2], [0.25, 0.375])
+    # no signal or weight 0: the raw model score, untouched
+    np.testing.assert_array_equal(M.blend_with_signal(model, None, dates, 0.5), model)
+    np.testing.assert_array_equal(M.blend_with_signal(model, signal, dates, 0.0), model)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from axion_pipeline.data.contracts import CATEGORIES
+from axion_pipeline.factors.residual_reversal import residual_reversal
 from axion_pipeline.ml import model_evaluation as ME
 from axion_pipeline.ml.base import InsufficientDataError
 from axion_pipeline.ml.baselines import baseline_scores
@@ -45,6 +46,7 @@ def market():
     rows["fold"] = np.where(rows["date"] < DAYS[300], "fold_0", "fold_1")
     known = rows["fwd_return"].fillna(0.0).to_numpy()
     predictions = rows.assign(score=known + 0.04 * rng.normal(size=len(rows)))
+    predictions["model_score"] = predictions["score"] + 0.04 * rng.normal(size=len(rows))
     size = baseline_scores(prices).set_index(["date", "ticker"])["log_dollar_volume_63d"]
     factors = rows[["date", "ticker"]].copy()
     factors["composite"] = size.reindex(pd.MultiIndex.from_frame(factors)).to_numpy()
@@ -80,6 +82,12 @@ def test_frame_holds_exactly_the_model_rows_with_every_signal(market, frame):
     assert row["realized_vol_60d"] == pytest.approx(-row["low_vol_60d"]) and row["realized_vol_60d"] > 0
     assert frame[["momentum_12_1", "alpha158_reference", "composite", "beta_252d"]].notna().all().all()
     assert set(frame["sector"]) == {"Tech", "Energy", "Health"}
+    # the ML score's parts: the model's own score and residual reversal on every ticker's closes
+    np.testing.assert_array_equal(frame["model_alone"], predictions.sort_values(["date", "ticker"])["model_score"])
+    wide = prices.pivot(index="date", columns="ticker", values="close")
+    expected = residual_reversal(wide, [DAYS[300]]).iloc[0]
+    on_day = frame.loc[frame["date"] == DAYS[300]].set_index("ticker")["residual_reversal"]
+    pd.testing.assert_series_equal(on_day, expected.reindex(on_day.index), check_names=False)
 
 
 def test_reference_rows_join_on_their_fold(market):

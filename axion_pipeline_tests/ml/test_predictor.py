@@ -1,3 +1,4 @@
+import copy
 import json
 import shutil
 from datetime import date
@@ -114,12 +115,14 @@ def test_ml_rankings_and_status(trained, market):
     raw = market[0]
     predictor = MLPredictor().set_models(ranking=pipeline.ranking_model, regime=pipeline.regime_model)
     out = predictor.predict_rankings(raw, TODAY)
-    assert list(out.columns) == ["date", "score", "raw_score", "rank", "source", "fallback_reason"]
+    assert list(out.columns) == ["date", "score", "raw_score", "rank", "source", "fallback_reason", "model_score"]
     assert len(out) == N_SYMBOLS and (out["source"] == "ml").all() and out.attrs["fallback_reason"] is None
     assert out["fallback_reason"].isna().all()
     features = model_features(pipeline.ranking_model, raw, TODAY)
     expected = pipeline.ranking_model.predict(features)["score"].droplevel(0)
     pd.testing.assert_series_equal(out["raw_score"].sort_index(), expected.sort_index(), check_names=False)
+    # a model without a score blend (trained outside ``train_ranking``): the ML score is its own
+    np.testing.assert_array_equal(out["model_score"], out["raw_score"])
     assert out["score"].between(0, 1).all() and out["score"].max() == 1.0 and out["score"].min() == 0.0
     assert out.iloc[0]["rank"] == 1 and out.iloc[0]["raw_score"] == out["raw_score"].max()
     status = predictor.get_model_status()
@@ -432,3 +435,27 @@ def test_saved_macro_model_scores_after_loading_and_says_when_it_cannot(trained_
         finally:
             model.macro_data = carried
         assert (out["source"] == "rules").all() and out["fallback_reason"].str.contains(says).all()
+
+
+def test_a_blended_model_averages_its_score_with_the_signal_of_the_features(trained, market):
+    pipeline, _ = trained
+    model = copy.deepcopy(pipeline.ranking_model)
+    model.metadata.extra["score_blend"] = {"signal": "residual_reversal", "weight": 0.5}
+    features = model_features(model, market[0], TODAY)
+    signal = pd.Series(np.linspace(0, 1, len(features)), index=features.index)
+    signal.iloc[3] = np.nan
+    out = MLPredictor().set_models(ranking=model).predict_rankings(features.assign(residual_reversal=signal), TODAY)
+    own = model.predict(features)["score"]
+    by_symbol = pd.DataFrame({"own": own.to_numpy(), "signal": signal.to_numpy()}, index=features.index.droplevel(0))
+    expected = np.where(
+        by_symbol["signal"].notna(),
+        0.5 * by_symbol["own"].rank().sub(1) / (len(by_symbol) - 1)
+        + 0.5 * by_symbol["signal"].rank().sub(1) / (by_symbol["signal"].notna().sum() - 1),
+        by_symbol["own"].rank().sub(1) / (len(by_symbol) - 1),
+    )
+    expected = pd.Series(expected, index=by_symbol.index)
+    np.testing.assert_allclose(out["raw_score"], expected.reindex(out.index), atol=1e-12)
+    np.testing.assert_allclose(out["model_score"], by_symbol["own"].reindex(out.index))
+    # features without the column: the model's own score, not a failure
+    plain = MLPredictor().set_models(ranking=model).predict_rankings(features, TODAY)
+    np.testing.assert_array_equal(plain["raw_score"], plain["model_score"])

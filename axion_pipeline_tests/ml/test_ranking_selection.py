@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from axion_pipeline.data.simulator import SimulationConfig, simulate_market
-from axion_pipeline.ml.config import MLConfig, RankingModelConfig, WalkForwardConfig
+from axion_pipeline.ml.config import SCORE_BLEND_SIGNAL, MLConfig, RankingModelConfig, WalkForwardConfig
 from axion_pipeline.ml.datasets import TrainWindow, plan_walk_forward
 from axion_pipeline.ml.feature_inputs import ranking_inputs
 from axion_pipeline.ml.training import (
@@ -136,3 +136,32 @@ def test_walk_forward_folds_choose_from_their_own_and_earlier_curves(small_marke
     # a fold trained alone computes its own curves and chooses from them only
     alone = train_ranking(features, targets, plan.windows[0], config, sectors=sectors)
     pd.testing.assert_frame_equal(alone.predictions, runs[0].predictions)
+
+
+def test_the_ml_score_averages_the_model_with_residual_reversal_which_the_model_never_sees(small_market):
+    features, targets, plan, config, sectors = small_market
+    window = plan.windows[0]
+    assert features[SCORE_BLEND_SIGNAL].notna().mean() > 0.5
+    run = train_ranking(features, targets, window, config, sectors=sectors)
+    assert SCORE_BLEND_SIGNAL not in run.model.feature_names
+    assert run.model.metadata.extra["score_blend"] == {"signal": SCORE_BLEND_SIGNAL, "weight": 0.5}
+    p = run.predictions
+    keys = pd.MultiIndex.from_frame(p[["date", "ticker"]])
+    signal = features.set_index(["date", "ticker"])[SCORE_BLEND_SIGNAL].reindex(keys).to_numpy()
+    pct = (
+        p.groupby("date")["model_score"]
+        .rank(pct=False)
+        .sub(1)
+        .div(p.groupby("date")["model_score"].transform("size") - 1)
+    )
+    sig = pd.Series(signal).groupby(p["date"].to_numpy()).rank().sub(1)
+    sig = sig.div(pd.Series(signal).notna().groupby(p["date"].to_numpy()).transform("sum") - 1).to_numpy()
+    expected = np.where(np.isfinite(sig), 0.5 * pct + 0.5 * sig, pct)
+    np.testing.assert_allclose(p["score"], expected, atol=1e-12)
+    # weight 0: the model's own score, and the same model (the signal never changed the fit)
+    alone = train_ranking(features, targets, window, replace(config, score_blend_weight=0.0), sectors=sectors)
+    np.testing.assert_array_equal(alone.predictions["score"], alone.predictions["model_score"])
+    np.testing.assert_array_equal(alone.predictions["model_score"], p["model_score"])
+    # without the column (features built without prices) the score is the model's alone too
+    bare = train_ranking(features.drop(columns=[SCORE_BLEND_SIGNAL]), targets, window, config, sectors=sectors)
+    np.testing.assert_array_equal(bare.predictions["score"], p["model_score"])

@@ -7,12 +7,15 @@ from axion_pipeline.data.frames import sector_map
 from axion_pipeline.defs.common import add_metadata, frame_metadata, lookback, markdown_table, require_rows, window
 from axion_pipeline.defs.config import FeatureSettings
 from axion_pipeline.defs.project import DagsterProject
+from axion_pipeline.factors.residual_reversal import HISTORY_DAYS as RESIDUAL_HISTORY_DAYS
 from axion_pipeline.ml.config import FeatureConfig
 from axion_pipeline.ml.feature_inputs import FEATURE_INPUT_COLUMNS
 
 GROUP = "features"
 # only the factor columns features are built from (a third of the table's width)
 FACTOR_SCORE_COLUMNS = ["date", "ticker", *FEATURE_INPUT_COLUMNS]
+# the prices the score-blend signal reads (residual reversal: every ticker's closes)
+PRICE_COLUMNS = ["date", "ticker", "close"]
 
 
 def build_features(
@@ -24,14 +27,23 @@ def build_features(
     config,
     start=None,
     membership: pd.DataFrame | None = None,
+    prices: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Features for dates in [start, cutoff] from the factor scores of index members and regime
-    features (library call). ``membership`` is an input of the leakage audit's rebuild like the
-    others: it is cut to what was known at the cutoff."""
+    features, plus the score-blend signal from ``prices`` (library call). ``membership`` and
+    ``prices`` are inputs of the leakage audit's rebuild like the others: cut to what was known at
+    the cutoff."""
     from axion_pipeline.ml.feature_inputs import feature_panel
 
     return feature_panel(
-        raw, macro=macro, sectors=sectors, config=config, start=start, end=cutoff, membership=membership
+        raw,
+        macro=macro,
+        sectors=sectors,
+        config=config,
+        start=start,
+        end=cutoff,
+        membership=membership,
+        prices=prices,
     )
 
 
@@ -73,17 +85,24 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
         settings.regime_lookback_days,
     )
 
-    @project.daily_asset(GROUP, ins={"factor_scores": lookback(feature_days, FACTOR_SCORE_COLUMNS)})
+    @project.daily_asset(
+        GROUP,
+        ins={
+            "factor_scores": lookback(feature_days, FACTOR_SCORE_COLUMNS),
+            "prices": lookback(RESIDUAL_HISTORY_DAYS, PRICE_COLUMNS),
+        },
+    )
     def features(
         context: dg.AssetExecutionContext,
         config: FeatureSettings,
         factor_scores: pd.DataFrame,
+        prices: pd.DataFrame,
         regime_features: pd.DataFrame,
         sectors: pd.DataFrame,
         universe: pd.DataFrame,
     ) -> pd.DataFrame:
         """ML features per (date, ticker) of index members: ranks, sector ranks, interactions, lags, rolling
-        stats, calendar, macro."""
+        stats, calendar, macro; and residual reversal, the signal the ML score is averaged with."""
         from axion_pipeline.ml.feature_inputs import macro_frame, raw_factor_frame, to_long
 
         start, end = window(context)
@@ -98,6 +117,7 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
             config=library,
             start=start,
             membership=universe,
+            prices=prices,
         )
         out = to_long(panel, inplace=True)  # no copy of the feature block
         families = _families(out.columns[2:])

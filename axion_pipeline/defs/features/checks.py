@@ -10,9 +10,10 @@ from axion_pipeline.data.frames import sector_map
 from axion_pipeline.defs.adapters.partition_results import partition_results
 from axion_pipeline.defs.common import WAREHOUSE_POOL, window
 from axion_pipeline.defs.config import FeatureSettings
-from axion_pipeline.defs.features.assets import FACTOR_SCORE_COLUMNS, build_features, feature_config
+from axion_pipeline.defs.features.assets import FACTOR_SCORE_COLUMNS, PRICE_COLUMNS, build_features, feature_config
 from axion_pipeline.defs.project import DagsterProject
 from axion_pipeline.defs.resources import Warehouse
+from axion_pipeline.factors.residual_reversal import HISTORY_DAYS as RESIDUAL_HISTORY_DAYS
 
 AUDIT_DATES = 3
 
@@ -107,8 +108,18 @@ def build_checks(project: DagsterProject) -> list[dg.AssetChecksDefinition]:
             )
             # only t's rows are compared: built from t on (``start``), as a one-day run of t builds them;
             # the lags and rolling windows still read the lookback before t
+            prices = warehouse.read(
+                "market",
+                "prices",
+                columns=PRICE_COLUMNS,
+                dates=(lookback_start(t, RESIDUAL_HISTORY_DAYS).to_pydatetime(), t.to_pydatetime()),
+            )
             cut = make_truncating_builder(
-                partial(static, start=t), raw=raw_factor_frame(scores), macro=macro, membership=universe
+                partial(static, start=t),
+                raw=raw_factor_frame(scores),
+                macro=macro,
+                membership=universe,
+                prices=prices,
             )
             rebuilt = cut(t)
             return rebuilt.drop(columns=[c for c in stale if c in rebuilt.columns and rebuilt[c].isna().all()])
