@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 
 WINDOW = 252  # daily returns in the factor model's window (so WINDOW + 1 closes)
 HORIZON = 21  # trading days of residuals summed
@@ -39,17 +40,34 @@ def _residual_reversal_at(block: np.ndarray, n_components: int, horizon: int, mi
     R = np.nan_to_num(block[:, names])
     R -= R.mean(axis=0)
     # the top left singular vectors of R are the top eigenvectors of R R' (window x window): that
-    # eigenproblem costs the same whatever the number of names
-    _, vectors = np.linalg.eigh(R @ R.T)
-    U = vectors[:, -n_components:]
+    # eigenproblem costs the same whatever the number of names, and LAPACK's MRRR driver computes only
+    # the top ones (about half the time of the whole decomposition; deterministic, so a one-day run
+    # and a backfill store the same values)
+    size = len(R)
+    _, U = scipy.linalg.eigh(R @ R.T, subset_by_index=[size - n_components, size - 1], driver="evr")
     E = R - U @ (U.T @ R)
     with np.errstate(invalid="ignore", divide="ignore"):
         out[names] = -E[-horizon:].sum(axis=0) / E.std(axis=0, ddof=1)
     return out
 
 
-def residual_reversal(
-    close: pd.DataFrame,
+def residual_reversal(close: pd.DataFrame, dates=None, **options) -> pd.DataFrame:
+    """``residual_reversal_of_returns`` of the close-to-close returns of ``close`` (a dates x tickers
+    close panel sorted by date; a return is missing where either close is). Load ``HISTORY_DAYS``
+    trading days of closes before the first date you need."""
+    if not close.index.is_monotonic_increasing:
+        raise ValueError("close must be sorted by date")
+    c = close.to_numpy(dtype="float64")
+    returns = np.full_like(c, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        returns[1:] = c[1:] / c[:-1] - 1.0
+    return residual_reversal_of_returns(
+        pd.DataFrame(returns, index=close.index, columns=close.columns), dates, **options
+    )
+
+
+def residual_reversal_of_returns(
+    returns: pd.DataFrame,
     dates=None,
     *,
     n_components: int = N_COMPONENTS,
@@ -58,28 +76,24 @@ def residual_reversal(
     min_returns: int = MIN_RETURNS,
 ) -> pd.DataFrame:
     """The signal (module docstring) as a dates x tickers frame, for ``dates`` (default: every date
-    of ``close``, a dates x tickers close panel sorted by date). A date with fewer than ``window``
-    earlier closes in ``close`` is all NaN: load ``HISTORY_DAYS`` trading days before the first date
-    you need."""
+    of ``returns``, a dates x tickers frame of daily returns sorted by date, the return of t being
+    the one that ends at t's close). A date with fewer than ``window`` rows up to it is all NaN."""
     if not 0 < horizon <= window or min_returns > window or n_components < 1:
         raise ValueError(
             f"need 0 < horizon <= window, min_returns <= window and n_components >= 1; got horizon={horizon}, "
             f"window={window}, min_returns={min_returns}, n_components={n_components}"
         )
-    if not close.index.is_monotonic_increasing:
-        raise ValueError("close must be sorted by date")
-    c = close.to_numpy(dtype="float64")
-    returns = np.full_like(c, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        returns[1:] = c[1:] / c[:-1] - 1.0
-    returns[~np.isfinite(returns)] = np.nan
-    wanted = close.index if dates is None else pd.DatetimeIndex(dates)
-    positions = close.index.get_indexer(wanted)
+    if not returns.index.is_monotonic_increasing:
+        raise ValueError("returns must be sorted by date")
+    r = returns.to_numpy(dtype="float64", copy=True)
+    r[~np.isfinite(r)] = np.nan
+    wanted = returns.index if dates is None else pd.DatetimeIndex(dates)
+    positions = returns.index.get_indexer(wanted)
     if (positions < 0).any():
         missing = wanted[positions < 0]
-        raise ValueError(f"{len(missing)} requested dates have no closes, e.g. {missing[0].date()}")
-    out = np.full((len(wanted), c.shape[1]), np.nan)
+        raise ValueError(f"{len(missing)} requested dates have no returns, e.g. {missing[0].date()}")
+    out = np.full((len(wanted), r.shape[1]), np.nan)
     for i, t in enumerate(positions):
-        if t >= window:
-            out[i] = _residual_reversal_at(returns[t - window + 1 : t + 1], n_components, horizon, min_returns)
-    return pd.DataFrame(out, index=wanted, columns=close.columns)
+        if t >= window - 1:
+            out[i] = _residual_reversal_at(r[t - window + 1 : t + 1], n_components, horizon, min_returns)
+    return pd.DataFrame(out, index=wanted, columns=returns.columns)

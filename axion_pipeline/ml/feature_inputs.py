@@ -156,22 +156,23 @@ def feature_panel(
     rows = member_rows(raw, membership, ticker="symbol")
     panel = FeatureEngineer(config).create_features_panel(rows, macro_data=macro, start=start, end=end, sectors=sectors)
     if prices is not None:
-        panel[SCORE_BLEND_SIGNAL] = blend_signal_values(prices, panel.index)
+        panel[SCORE_BLEND_SIGNAL] = blend_signal_values(returns_panel(prices), panel.index)
     return panel
 
 
-def blend_signal_values(prices: pd.DataFrame, index: pd.MultiIndex) -> np.ndarray:
+def blend_signal_values(returns: pd.DataFrame, index: pd.MultiIndex) -> np.ndarray:
     """Residual reversal at each (date, symbol) of ``index``, as a percentile among the index's
-    rows of the same date (NaN where the name lacks the history). The factor model is fitted on
-    every ticker of ``prices`` (members or not: a non-member's closes are public too)."""
-    from axion_pipeline.factors.residual_reversal import residual_reversal
+    rows of the same date (NaN where the name lacks the history). ``returns``: daily returns, dates
+    x tickers (``returns_panel``); the factor model is fitted on every ticker there (members or
+    not: a non-member's closes are public too)."""
+    from axion_pipeline.factors.residual_reversal import residual_reversal_of_returns
     from axion_pipeline.ml.metrics import percentile_rank_by_date
 
     dates = pd.DatetimeIndex(index.get_level_values(0))
-    close = prices.pivot(index="date", columns="ticker", values="close").sort_index()
-    close.index = pd.DatetimeIndex(close.index)
-    wanted = dates.unique().intersection(close.index)
-    signal = residual_reversal(close, wanted)
+    returns = returns.sort_index()
+    returns.index = pd.DatetimeIndex(returns.index)
+    returns.columns = returns.columns.astype(str)
+    signal = residual_reversal_of_returns(returns, dates.unique().intersection(returns.index))
     rows = signal.index.get_indexer(dates)
     cols = signal.columns.get_indexer(index.get_level_values(-1).astype(str))
     values = np.full(len(index), np.nan)

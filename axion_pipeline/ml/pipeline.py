@@ -32,9 +32,9 @@ import pandas as pd
 
 from axion_pipeline.ml.base import BaseModel, ModelLoadError
 from axion_pipeline.ml.carried_macro import rows_to_carry
-from axion_pipeline.ml.config import MLConfig
+from axion_pipeline.ml.config import SCORE_BLEND_SIGNAL, MLConfig
 from axion_pipeline.ml.datasets import TrainWindow, plan_walk_forward, production_window
-from axion_pipeline.ml.feature_inputs import to_long
+from axion_pipeline.ml.feature_inputs import blend_signal_values, to_long
 from axion_pipeline.ml.features import FeatureEngineer
 from axion_pipeline.ml.model_store import MODEL_KINDS, load_latest, save_version
 from axion_pipeline.ml.walk_forward import check_purge
@@ -97,10 +97,13 @@ class TrainingPipeline:
         return features.loc[labelled], targets.loc[labelled]
 
     def _ranking_panels(self, raw_data, returns_data, macro_data) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Features of every (date, symbol) row of ``raw_data`` and their targets (NaN when unknown)."""
+        """Features of every (date, symbol) row of ``raw_data`` (and ``SCORE_BLEND_SIGNAL``, from
+        ``returns_data``) and their targets (NaN when unknown)."""
         cfg = self.config
         engineer = FeatureEngineer(cfg.features)
         features = engineer.create_features_panel(raw_data, macro_data)
+        # the signal the ML score averages the model with, as the features asset adds it
+        features[SCORE_BLEND_SIGNAL] = blend_signal_values(returns_data, features.index)
         targets = engineer.create_target_panel(returns_data, cfg.forward_days, cfg.ranking.num_quintiles)
         targets.index = targets.index.set_names(features.index.names)
         return features, targets.reindex(features.index)

@@ -123,8 +123,17 @@ def test_leakage_audit_fails_on_a_leaking_feature(stored_history, defs, instance
 
     honest = feature_assets.build_features
 
-    def leaking(cutoff, *, raw, macro, sectors, config, start=None, membership=None):
-        out = honest(cutoff, raw=raw, macro=macro, sectors=sectors, config=config, start=start, membership=membership)
+    def leaking(cutoff, *, raw, macro, sectors, config, start=None, membership=None, prices=None):
+        out = honest(
+            cutoff,
+            raw=raw,
+            macro=macro,
+            sectors=sectors,
+            config=config,
+            start=start,
+            membership=membership,
+            prices=prices,
+        )
         tomorrow = raw["momentum"].groupby(level="symbol").shift(-1)
         return out.assign(momentum_tomorrow=tomorrow.reindex(out.index))
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from axion_pipeline.factors.residual_reversal import residual_reversal
+from axion_pipeline.factors.residual_reversal import residual_reversal, residual_reversal_of_returns
 
 
 def _closes(n_dates=300, n_names=40, seed=0) -> pd.DataFrame:
@@ -33,7 +33,9 @@ def _reference(close: pd.DataFrame, t: int, k: int = 5) -> np.ndarray:
 def test_equals_the_svd_definition_and_needs_a_full_window():
     close = _closes()
     out = residual_reversal(close)
-    assert out.iloc[:252].isna().all().all()  # 252 returns need 253 closes
+    # a window of 252 returns ends at the 253rd close at the earliest (the 252nd holds 251 returns:
+    # every name still has the 240 it needs)
+    assert out.iloc[:251].isna().all().all() and out.iloc[251].notna().all()
     for t in (252, 280, 299):
         np.testing.assert_allclose(out.iloc[t].to_numpy(), _reference(close, t), rtol=1e-8, atol=1e-10)
 
@@ -84,9 +86,15 @@ def test_names_short_of_history_are_missing_not_guessed():
 
 def test_bad_requests_are_refused():
     close = _closes(n_dates=260)
-    with pytest.raises(ValueError, match="no closes"):
+    with pytest.raises(ValueError, match="no returns"):
         residual_reversal(close, [pd.Timestamp("1999-01-04")])
     with pytest.raises(ValueError, match="sorted"):
         residual_reversal(close.iloc[::-1])
     with pytest.raises(ValueError, match="horizon"):
         residual_reversal(close, horizon=300)
+
+
+def test_returns_give_what_their_closes_give():
+    close = _closes(n_dates=270)
+    returns = close.pct_change(fill_method=None)
+    pd.testing.assert_frame_equal(residual_reversal_of_returns(returns), residual_reversal(close))

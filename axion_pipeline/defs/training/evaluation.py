@@ -77,7 +77,7 @@ def build_evaluation(project: DagsterProject) -> dg.AssetsDefinition:
             ),
         },
         ins={
-            "ranking_model": every_partition(["fold", "date", "ticker", "score", "fwd_return"]),
+            "ranking_model": every_partition(["fold", "date", "ticker", "score", "model_score", "fwd_return"]),
             "alpha158_reference": dg.AssetIn(),
             "factor_scores": every_partition(["date", "ticker", "composite", *CATEGORIES]),
             "prices": every_partition(["date", "ticker", "close", "volume"]),
