@@ -51,13 +51,14 @@ servers:
 ## processes) runs on its own afterwards, without xdist, so its workers have both cores. Under --dist loadgroup the scheduler in
 ## axion_pipeline_tests/conftest.py keeps every test of a module with a module-scoped fixture (a built
 ## warehouse, one `dagster dev`) on one worker, so that set-up is built once; the rest are spread as usual.
+## Each phase ends with its slowest tests (--durations), so a CI log says where its minutes went.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 test: setup browser servers lint
-	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -m "not cluster" $(PYTEST_ARGS)
-	$(VENV)/bin/python -m pytest -p no:xdist -m cluster $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -m "not cluster" --durations=25 $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -p no:xdist -m cluster --durations=5 $(PYTEST_ARGS)
 
 ## Refresh the README's screenshots (docs/lineage_<group>.png, docs/asset_*.png) from the running UI:
 ## the browser test, then a full build of its small market and the pictures of it.
