@@ -635,9 +635,13 @@ SERVING = {
             "ticker": TICKER,
             "feature": (TEXT, "Feature with one of the ticker's largest SHAP contributions."),
             "value": (FLOAT, "The feature's value for the ticker on the day."),
-            "contribution": (FLOAT, "SHAP contribution of the feature to the ML score."),
+            "contribution": (
+                FLOAT,
+                "SHAP contribution of the feature to the ranking model's own score (model_score of "
+                "daily_predictions; the ML score averages it with residual reversal's percentile).",
+            ),
             "rank": (INT, "Rank of |contribution| among the ticker's features (1 largest)."),
-            "score": (FLOAT, "The model's score being explained."),
+            "score": (FLOAT, "The ranking model's own score being explained (model_score, before the blend)."),
             "base_value": (
                 FLOAT,
                 "The explainer's expected score: base_value plus the contributions of every feature (not only "

@@ -60,8 +60,9 @@ def build_assets(project: DagsterProject) -> list[dg.AssetsDefinition]:
     def daily_predictions(
         context: dg.AssetExecutionContext, model_store: ModelStore, features: pd.DataFrame, factor_scores: pd.DataFrame
     ) -> pd.DataFrame:
-        """Production ranking model's score (0-1) and rank per (date, ticker); rule composite when the model is
-        unusable."""
+        """Production ML score (0-1) and rank per (date, ticker): the ranking model's score averaged with residual
+        reversal (both percentiles, the weight stored with the model), the model's own in model_score; rule
+        composite when the model is unusable."""
         from axion_pipeline.ml.feature_inputs import from_long
         from axion_pipeline.ml.serving import production_predictor, rank_dates
 
