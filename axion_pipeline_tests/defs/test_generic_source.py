@@ -157,19 +157,10 @@ def test_leakage_audit_fails_when_later_membership_reaches_stored_features(with_
     defs, keys, warehouse, checks, instance, universe, tickers = with_members
     honest = feature_assets.build_features
 
-    def survivors(cutoff, *, raw, macro, sectors, config, start=None, membership=None, prices=None):
+    def survivors(cutoff, *, raw, membership, **inputs):
         alive = membership.loc[membership["end_date"].isna(), "ticker"]
         raw = raw[raw.index.get_level_values("symbol").isin(alive)]
-        return honest(
-            cutoff,
-            raw=raw,
-            macro=macro,
-            sectors=sectors,
-            config=config,
-            start=start,
-            membership=membership,
-            prices=prices,
-        )
+        return honest(cutoff, raw=raw, membership=membership, **inputs)
 
     monkeypatch.setattr(feature_assets, "build_features", survivors)
     job = defs.resolve_job_def("daily_job")

@@ -123,17 +123,8 @@ def test_leakage_audit_fails_on_a_leaking_feature(stored_history, defs, instance
 
     honest = feature_assets.build_features
 
-    def leaking(cutoff, *, raw, macro, sectors, config, start=None, membership=None, prices=None):
-        out = honest(
-            cutoff,
-            raw=raw,
-            macro=macro,
-            sectors=sectors,
-            config=config,
-            start=start,
-            membership=membership,
-            prices=prices,
-        )
+    def leaking(cutoff, *, raw, **inputs):
+        out = honest(cutoff, raw=raw, **inputs)
         tomorrow = raw["momentum"].groupby(level="symbol").shift(-1)
         return out.assign(momentum_tomorrow=tomorrow.reindex(out.index))
 
