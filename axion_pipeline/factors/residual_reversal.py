@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.linalg
+from threadpoolctl import threadpool_limits
 
 WINDOW = 252  # daily returns in the factor model's window (so WINDOW + 1 closes)
 HORIZON = 21  # trading days of residuals summed
@@ -39,13 +40,17 @@ def _residual_reversal_at(block: np.ndarray, n_components: int, horizon: int, mi
         return out
     R = np.nan_to_num(block[:, names])
     R -= R.mean(axis=0)
-    # the top left singular vectors of R are the top eigenvectors of R R' (window x window): that
-    # eigenproblem costs the same whatever the number of names, and LAPACK's MRRR driver computes only
-    # the top ones (about half the time of the whole decomposition; deterministic, so a one-day run
-    # and a backfill store the same values)
-    size = len(R)
-    _, U = scipy.linalg.eigh(R @ R.T, subset_by_index=[size - n_components, size - 1], driver="evr")
-    E = R - U @ (U.T @ R)
+    # The projection on the top k principal components is U U' R = R V V', with U the top
+    # eigenvectors of R R' (days x days) and V those of R' R (names x names): solve the smaller one.
+    # LAPACK's MRRR driver computes only the top k (about half the time of the whole
+    # decomposition; deterministic, so a one-day run and a backfill store the same values).
+    days, width = R.shape
+    if width < days:
+        _, V = scipy.linalg.eigh(R.T @ R, subset_by_index=[width - n_components, width - 1], driver="evr")
+        E = R - (R @ V) @ V.T
+    else:
+        _, U = scipy.linalg.eigh(R @ R.T, subset_by_index=[days - n_components, days - 1], driver="evr")
+        E = R - U @ (U.T @ R)
     with np.errstate(invalid="ignore", divide="ignore"):
         out[names] = -E[-horizon:].sum(axis=0) / E.std(axis=0, ddof=1)
     return out
@@ -93,7 +98,10 @@ def residual_reversal_of_returns(
         missing = wanted[positions < 0]
         raise ValueError(f"{len(missing)} requested dates have no returns, e.g. {missing[0].date()}")
     out = np.full((len(wanted), r.shape[1]), np.nan)
-    for i, t in enumerate(positions):
-        if t >= window - 1:
-            out[i] = _residual_reversal_at(r[t - window + 1 : t + 1], n_components, horizon, min_returns)
+    # one BLAS thread: at these sizes threads cost more than they save, and with another process on
+    # the cores a multi-threaded eigensolver took 45-50 ms a date instead of 4-5 ms
+    with threadpool_limits(limits=1, user_api="blas"):
+        for i, t in enumerate(positions):
+            if t >= window - 1:
+                out[i] = _residual_reversal_at(r[t - window + 1 : t + 1], n_components, horizon, min_returns)
     return pd.DataFrame(out, index=wanted, columns=returns.columns)

@@ -30,8 +30,9 @@ def _reference(close: pd.DataFrame, t: int, k: int = 5) -> np.ndarray:
     return -e[-21:].sum(axis=0) / e.std(axis=0, ddof=1)
 
 
-def test_equals_the_svd_definition_and_needs_a_full_window():
-    close = _closes()
+@pytest.mark.parametrize("n_names", [40, 300])  # fewer names than days, and more: each solves its smaller side
+def test_equals_the_svd_definition_and_needs_a_full_window(n_names):
+    close = _closes(n_names=n_names)
     out = residual_reversal(close)
     # a window of 252 returns ends at the 253rd close at the earliest (the 252nd holds 251 returns:
     # every name still has the 240 it needs)
