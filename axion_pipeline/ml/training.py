@@ -444,7 +444,7 @@ def train_ranking(
         score_blend=blend,
     )
     X_test, out_test = ranking_rows(features, targets, window.test_start, window.test_end, labelled_only=False)
-    X_test, signal = split_blend_signal(X_test)
+    signal = X_test.get(SCORE_BLEND_SIGNAL)  # the selection below leaves it out of the model's columns
     pred = model.predict(rows.engineer.transform_selection(X_test))
     dates = M.date_labels(pred.index)
     score = M.blend_with_signal(pred["score"], signal, dates, blend["weight"])
