@@ -273,15 +273,28 @@ def summarise(curves: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         families[f"{objective} + composite blend"] = curves["family"] == objective
     families["all candidates (objective, size, blend)"] = curves["family"].isin(["classifier", *OBJECTIVES])
     families["composite alone"] = curves["family"] == "composite"
-    rows, baseline = [], None
-    for name, mask in families.items():
-        part = curves.loc[mask]
+    parts = {name: curves.loc[mask] for name, mask in families.items()}
+    return family_table(parts, keys, ["objective", "num_leaves", "weight", "rounds"], "product")
+
+
+def family_table(parts: dict[str, pd.DataFrame], keys: list[str], points: list[str], baseline: str) -> pd.DataFrame:
+    """``next_slice_summary`` of every non-empty family in ``parts`` (name -> its curves), one row
+    each; the first family is the baseline the others are paired with."""
+    rows, first = [], None
+    for name, part in parts.items():
         if part.empty:
             continue
-        row, nxt = next_slice_summary(part, keys, baseline, ["objective", "num_leaves", "weight", "rounds"], "product")
-        baseline = nxt if baseline is None else baseline
+        row, nxt = next_slice_summary(part, keys, first, points, baseline)
+        first = nxt if first is None else first
         rows.append({"family": name, **row})
     return pd.DataFrame(rows)
+
+
+def print_table(table: pd.DataFrame, started: float) -> None:
+    """The table in full width, then the script's wall time and peak memory."""
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print(table.to_string(index=False))
+    print(f"total {time.perf_counter() - started:.0f} s, peak {peak_rss_gib():.1f} GiB")
 
 
 def main(argv: list[str] | None = None) -> int:

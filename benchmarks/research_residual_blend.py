@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from _common import REPO  # noqa: F401  (puts the repository on sys.path)
 from bench_model_quality import HORIZON, LIVE, WARMUP, load, peak_rss_gib
-from research_ranking_candidates import next_slice_summary
+from research_ranking_candidates import family_table, print_table
 from research_residual_features import residual_feature
 from research_training_window import SETUPS, with_span
 
@@ -123,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(pd.read_parquet(file))
     grids = pd.concat(parts, ignore_index=True).assign(objective="classifier", num_leaves=15)
     keys = [w.key for w in windows]
-    table, base = [], None
     families = {
         "model alone (weight 0)": grids["weight"] == 0.0,
         "signal alone (weight 1)": grids["weight"] == 1.0,
@@ -131,14 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     for w in WEIGHTS[1:-1]:
         families[f"blend, weight {w}"] = grids["weight"] == w
-    for name, keep in families.items():
-        part = grids.loc[keep]
-        row, nxt = next_slice_summary(part, keys, base, ["weight", "rounds"], "model alone")
-        base = nxt if base is None else base
-        table.append({"family": name, **row})
-    with pd.option_context("display.width", 250, "display.max_columns", 20):
-        print(pd.DataFrame(table).to_string(index=False))
-    print(f"total {time.perf_counter() - started:.0f} s, peak {peak_rss_gib():.1f} GiB")
+    parts = {name: grids.loc[keep] for name, keep in families.items()}
+    print_table(family_table(parts, keys, ["weight", "rounds"], "model alone"), started)
     return 0
 
 

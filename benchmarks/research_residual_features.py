@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from _common import REPO  # noqa: F401  (puts the repository on sys.path)
 from bench_model_quality import HORIZON, LIVE, WARMUP, load, peak_rss_gib
-from research_ranking_candidates import next_slice_summary
+from research_ranking_candidates import family_table, print_table
 from research_residual_signals import pca_residual_reversal
 from research_training_window import SETUPS, with_span
 
@@ -96,15 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(pd.read_parquet(baseline))
     curves = pd.concat(parts, ignore_index=True).assign(objective="classifier", weight=0.0)
     keys = [w.key for w in windows]
-    table, base = [], None
-    for setup in ("sliding_461", "resid_pca5"):
-        part = curves.loc[curves["setup"] == setup]
-        row, nxt = next_slice_summary(part, keys, base, ["num_leaves", "rounds"], "baseline")
-        base = nxt if base is None else base
-        table.append({"setup": setup, **row})
-    with pd.option_context("display.width", 250, "display.max_columns", 20):
-        print(pd.DataFrame(table).to_string(index=False))
-    print(f"total {time.perf_counter() - started:.0f} s, peak {peak_rss_gib():.1f} GiB")
+    parts = {setup: curves.loc[curves["setup"] == setup] for setup in ("sliding_461", "resid_pca5")}
+    table = family_table(parts, keys, ["num_leaves", "rounds"], "baseline").rename(columns={"family": "setup"})
+    print_table(table, started)
     return 0
 
 
